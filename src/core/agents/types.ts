@@ -1,0 +1,88 @@
+import type { AgentId } from '../tasks/names';
+import type { TaskRecord } from '../tasks/record';
+
+/** What a user can change per agent (VS Code settings or the CLI's config.json). */
+export interface AgentSettings {
+  /** Command name looked up on PATH, or an absolute path. */
+  executable: string;
+  /** Approval / sandbox flags; each adapter has a default. */
+  modeArgs: string[];
+  /** Extra arguments appended before the prompt. */
+  extraArgs: string[];
+}
+
+/** What the adapter decides about a task before its first run (ids chosen up front). */
+export interface Prepared {
+  agentSessionId: string | null;
+  agentData: Record<string, string>;
+}
+
+export interface HeldSignal {
+  reason: string;
+  /** Usage limits that say when they reset: held until then, then resumed. */
+  until?: Date;
+}
+
+export interface ResumeCheck {
+  /** The native resume can continue this task's session. */
+  ok: boolean;
+  /** Why not, shown to the user when the task is started again from its prompt. */
+  why?: string;
+}
+
+export interface AgentAdapter {
+  readonly id: AgentId;
+  readonly displayName: string;
+  /** Default approval / sandbox flags: an unattended run must never stop to ask. */
+  readonly defaultModeArgs: readonly string[];
+  /** Minted before the first run (claude's --session-id, pi's session file). */
+  prepare(input: { dir: string; taskDir: string; env: NodeJS.ProcessEnv }): Prepared;
+  /** Arguments after the executable for a fresh run from the prompt. */
+  startArgs(task: TaskRecord, settings: AgentSettings): string[];
+  /** Arguments after the executable for a native resume of the exact session. */
+  resumeArgs(task: TaskRecord, settings: AgentSettings, continuePrompt: string): string[];
+  /** The session id from the first lines of the JSON event stream, if it is there yet. */
+  sessionIdFromEvents(lines: readonly string[]): string | undefined;
+  /** Whether the agent's own resume can continue this task (an id known and a session on disk). */
+  canResume(task: TaskRecord): ResumeCheck;
+  /** Pane or event lines that mean the agent waits for a person. */
+  readonly waitingPatterns: readonly RegExp[];
+  /** Auth failures and usage limits, from JSON events first and pane text last. */
+  heldSignal(events: readonly string[], pane: readonly string[], now: Date): HeldSignal | undefined;
+  /** The seed's way to find the id of a session started by hand, if this agent had one. */
+  seedSessionIdFile?(taskName: string): string;
+}
+
+export function parseJsonLines(lines: readonly string[]): unknown[] {
+  const out: unknown[] = [];
+  for (const line of lines) {
+    const t = line.trim();
+    if (!t.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(t));
+    } catch {
+      /* a partial or foreign line */
+    }
+  }
+  return out;
+}
+
+const AUTH_PATTERNS = [/\b401\b.*(unauthori[sz]ed|invalid|api key)/i, /invalid (x-)?api[ _-]?key/i, /authentication[_ ](error|failed)/i, /unauthori[sz]ed/i];
+const USAGE_PATTERNS = [/usage limit/i, /rate[ _-]?limit/i, /quota exceeded/i, /too many requests/i, /\b429\b/];
+
+/** A generic reading of auth and usage-limit failures that adapters refine. */
+export function genericHeldSignal(events: readonly string[], pane: readonly string[]): HeldSignal | undefined {
+  const text = [...events.slice(-20), ...pane.slice(-20)];
+  for (const line of text) {
+    if (AUTH_PATTERNS.some((p) => p.test(line))) return { reason: `authentication failed: ${line.trim().slice(0, 160)}` };
+  }
+  for (const line of text) {
+    if (USAGE_PATTERNS.some((p) => p.test(line))) return { reason: `usage limit reached: ${line.trim().slice(0, 160)}` };
+  }
+  return undefined;
+}
+
+/** Every argv keeps the prompt one element after `--`, so a prompt starting with `-` stays a prompt. */
+export function withPrompt(args: string[], prompt: string): string[] {
+  return [...args, '--', prompt];
+}

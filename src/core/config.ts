@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import * as manifest from '../../package.json';
+import type { AgentSettings } from './agents/types';
+import { AGENT_IDS, AgentId } from './tasks/names';
+
+/** The settings' defaults live only in package.json (`contributes.configuration`). */
+const PREFIX = 'resilientAgent.';
+type ManifestProperty = { default?: unknown };
+const properties = (manifest as unknown as { contributes: { configuration: { properties: Record<string, ManifestProperty> } } })
+  .contributes.configuration.properties;
+
+export const SETTING_KEYS = Object.keys(properties).map((k) => k.slice(PREFIX.length));
+
+export function settingDefault(key: string): unknown {
+  return properties[PREFIX + key]?.default;
+}
+
+export interface Settings {
+  intervalMs: number;
+  backoffFactor: number;
+  maxBackoffMs: number;
+  maxRuntimeMs: number;
+  maxAttempts: number;
+  continuePrompt: string;
+  tmuxSocket: string;
+  agents: Record<AgentId, AgentSettings>;
+}
+
+const stringArray = z.array(z.string());
+const VALIDATORS: Record<string, z.ZodType> = {
+  'monitor.intervalSeconds': z.number().min(0.05),
+  'monitor.backoffFactor': z.number().min(1),
+  'monitor.maxBackoffMinutes': z.number().min(0),
+  'monitor.maxRuntimeMinutes': z.number().min(1),
+  'monitor.maxAttempts': z.number().int().min(1),
+  continuePrompt: z.string().min(1),
+  'tmux.socket': z.string(),
+};
+for (const a of AGENT_IDS) {
+  VALIDATORS[`agents.${a}.executable`] = z.string().min(1);
+  VALIDATORS[`agents.${a}.modeArgs`] = stringArray;
+  VALIDATORS[`agents.${a}.extraArgs`] = stringArray;
+}
+
+export class SettingsError extends Error {}
+
+/**
+ * Builds settings from a lookup of user values (VS Code's configuration, or the CLI's config.json),
+ * falling back to package.json's defaults. A bad value is one clear error naming the key.
+ */
+export function resolveSettings(lookup: (key: string) => unknown = () => undefined): Settings {
+  const get = <T>(key: string): T => {
+    const user = lookup(key);
+    const value = user === undefined || user === null ? settingDefault(key) : user;
+    const parsed = (VALIDATORS[key] ?? z.unknown()).safeParse(value);
+    if (!parsed.success) {
+      throw new SettingsError(`setting ${PREFIX}${key}: ${parsed.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(value)})`);
+    }
+    return parsed.data as T;
+  };
+  const agents = {} as Record<AgentId, AgentSettings>;
+  for (const a of AGENT_IDS) {
+    agents[a] = {
+      executable: get<string>(`agents.${a}.executable`),
+      modeArgs: get<string[]>(`agents.${a}.modeArgs`),
+      extraArgs: get<string[]>(`agents.${a}.extraArgs`),
+    };
+  }
+  return {
+    intervalMs: get<number>('monitor.intervalSeconds') * 1000,
+    backoffFactor: get<number>('monitor.backoffFactor'),
+    maxBackoffMs: get<number>('monitor.maxBackoffMinutes') * 60_000,
+    maxRuntimeMs: get<number>('monitor.maxRuntimeMinutes') * 60_000,
+    maxAttempts: get<number>('monitor.maxAttempts'),
+    continuePrompt: get<string>('continuePrompt'),
+    tmuxSocket: get<string>('tmux.socket'),
+    agents,
+  };
+}
+
+/** Reads a flat JSON object of settings (`{"monitor.intervalSeconds": 60}`, prefix optional). */
+export function lookupFromObject(obj: unknown): (key: string) => unknown {
+  if (obj === undefined) return () => undefined;
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new SettingsError('the config file must hold one JSON object');
+  const map = new Map<string, unknown>();
+  for (const [k, v] of Object.entries(obj)) {
+    const key = k.startsWith(PREFIX) ? k.slice(PREFIX.length) : k;
+    if (!SETTING_KEYS.includes(key)) throw new SettingsError(`unknown setting "${k}"`);
+    map.set(key, v);
+  }
+  return (key) => map.get(key);
+}

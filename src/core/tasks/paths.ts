@@ -1,0 +1,21 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** The state dir: records must outlive a reboot, so never /tmp. */
+export function stateHome(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.RESILIENT_AGENT_HOME) return path.resolve(env.RESILIENT_AGENT_HOME);
+  if (env.XDG_STATE_HOME) return path.join(path.resolve(env.XDG_STATE_HOME), 'resilient-agent');
+  return path.join(env.HOME || os.homedir(), '.local', 'state', 'resilient-agent');
+}
+
+export class StatePaths {
+  constructor(readonly home: string) {}
+  get tasksDir(): string { return path.join(this.home, 'tasks'); }
+  get locksDir(): string { return path.join(this.home, 'locks'); }
+  get quarantineDir(): string { return path.join(this.home, 'corrupt'); }
+  get configFile(): string { return path.join(this.home, 'config.json'); }
+  taskDir(session: string): string { return path.join(this.tasksDir, session); }
+  recordFile(session: string): string { return path.join(this.taskDir(session), 'task.json'); }
+  attemptDir(session: string, n: number): string { return path.join(this.taskDir(session), 'attempts', String(n)); }
+  lockFile(session: string): string { return path.join(this.locksDir, `${session}.lock`); }
+}

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { AGENT_IDS } from './names';
+
+export const TASK_STATES = ['running', 'waiting', 'done', 'failed', 'lost', 'resuming', 'held', 'gave-up'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+/** Why an attempt was started. */
+export const ATTEMPT_CAUSES = ['start', 'crash', 'lost', 'manual', 'restart'] as const;
+export type AttemptCause = (typeof ATTEMPT_CAUSES)[number];
+
+export const AttemptSchema = z.object({
+  n: z.number().int().positive(),
+  cause: z.enum(ATTEMPT_CAUSES),
+  /** `resume`: the agent's native resume by id. `start`: from the prompt (first run, or no session to resume). */
+  mode: z.enum(['start', 'resume']),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  exitCode: z.number().int().nullable(),
+  signal: z.number().int().nullable(),
+});
+export type Attempt = z.infer<typeof AttemptSchema>;
+
+export const RECORD_VERSION = 1;
+
+export const TaskRecordSchema = z.object({
+  version: z.literal(RECORD_VERSION),
+  name: z.string(),
+  agent: z.enum(AGENT_IDS),
+  session: z.string(),
+  dir: z.string(),
+  prompt: z.string(),
+  createdAt: z.string(),
+  agentSessionId: z.string().nullable(),
+  /** Adapter-owned facts, e.g. pi's session file. */
+  agentData: z.record(z.string(), z.string()),
+  attempts: z.array(AttemptSchema),
+  state: z.enum(TASK_STATES),
+  stateReason: z.string().nullable(),
+  stateSince: z.string(),
+  /** When a scheduled resume is due (state `resuming`). */
+  nextAttemptAt: z.string().nullable(),
+  /** Held until then (a usage limit with a reset time); null: held until a person acts. */
+  heldUntil: z.string().nullable(),
+  killedByUser: z.boolean(),
+  /** The absolute path of the agent's executable, resolved on the starter's PATH. */
+  executable: z.string(),
+  /** A session started by hand the seed's way, taken over when it was resumed. */
+  adopted: z.boolean(),
+  updatedAt: z.string(),
+});
+export type TaskRecord = z.infer<typeof TaskRecordSchema>;
+
+export function lastAttempt(record: TaskRecord): Attempt | undefined {
+  return record.attempts[record.attempts.length - 1];
+}
+
+export const FINISHED_STATES: readonly TaskState[] = ['done', 'gave-up'];

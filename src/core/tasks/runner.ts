@@ -1,0 +1,47 @@
+/**
+ * The program each tmux pane runs. It takes no user text on its command line: the agent's argv
+ * and environment are NUL-separated files that core wrote, so no shell ever parses a prompt.
+ * Written for bash 3.2 too (macOS): no mapfile, no EPOCHREALTIME.
+ *   $1 attempt dir (argv, pid, exit, events.jsonl)   $2 environment file   $3 the task's folder
+ */
+export const RUNNER_SCRIPT = `
+d=$1; envfile=$2; dir=$3
+argv=(); while IFS= read -r -d '' a; do argv+=("$a"); done < "$d/argv"
+envv=(); while IFS= read -r -d '' a; do envv+=("$a"); done < "$envfile"
+printf '%s\\n' "$$" > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"
+if cd -- "$dir"; then
+  env -i "\${envv[@]}" "\${argv[@]}" < /dev/null | tee -a "$d/events.jsonl"
+  code=\${PIPESTATUS[0]}
+else
+  code=97
+fi
+printf '%s\\n' "$code" > "$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"
+if [ "$code" -eq 0 ]; then
+  printf '\\n__TASK_DONE__\\n'
+else
+  printf '\\n[resilient-agent] the agent exited with status %s\\n' "$code"
+fi
+exit "$code"
+`;
+
+export const RUNNER_NAME = 'resilient-agent-runner';
+
+/** The pane's command: bash runs the fixed script; the only arguments are paths core chose. */
+export function runnerCommand(bash: string, attemptDir: string, envFile: string, dir: string): string[] {
+  return [bash, '-c', RUNNER_SCRIPT, RUNNER_NAME, attemptDir, envFile, dir];
+}
+
+/** NUL-separated: the one encoding in which any argv element or environment entry survives. */
+export function encodeNul(items: readonly string[]): Buffer {
+  return Buffer.from(items.map((s) => `${s}\0`).join(''), 'utf8');
+}
+
+export function encodeEnv(env: NodeJS.ProcessEnv): Buffer {
+  const entries: string[] = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || k === '' || k.includes('=') || k.includes('\0') || v.includes('\0')) continue;
+    if (k === 'TMUX' || k === 'TMUX_PANE') continue;
+    entries.push(`${k}=${v}`);
+  }
+  return encodeNul(entries);
+}

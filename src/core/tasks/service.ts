@@ -1,0 +1,492 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { adapterFor } from '../agents/registry';
+import type { AgentAdapter } from '../agents/types';
+import type { Settings } from '../config';
+import { TaskError, UsageError } from '../errors';
+import type { Logger } from '../log';
+import { silentLogger } from '../log';
+import type { PaneInfo } from '../tmux/commands';
+import { TmuxError } from '../tmux/errors';
+import { Tmux } from '../tmux/tmux';
+import type { Action, Evaluation } from '../watch/classify';
+import { DONE_MARKER, evaluate, waitingSeen } from '../watch/classify';
+import type { Observation } from '../watch/observe';
+import { eventsHead, eventsTail, readAttemptFiles } from '../watch/observe';
+import type { Policy } from '../watch/policy';
+import { readFileIfExists, writeFileAtomic } from './fsutil';
+import type { Lock } from './lock';
+import { LockManager } from './lock';
+import { AgentId, isAgentId, nameProblem, parseSessionName, sessionName, AGENT_IDS } from './names';
+import type { Attempt, TaskRecord, TaskState } from './record';
+import { RECORD_VERSION, lastAttempt } from './record';
+import { resolveExecutable } from './resolve';
+import { encodeEnv, encodeNul, runnerCommand } from './runner';
+import { TaskStore } from './store';
+
+export interface StartInput {
+  agent: string;
+  name: string;
+  dir: string;
+  prompt: string;
+}
+
+/** A task as a user sees it: the record plus what tmux shows now. Also sessions started by hand. */
+export interface TaskView {
+  name: string;
+  session: string;
+  agent: AgentId;
+  state: TaskState;
+  reason: string | null;
+  agentSessionId: string | null;
+  dir: string | null;
+  prompt: string | null;
+  createdAt: string | null;
+  attempts: Attempt[];
+  nextAttemptAt: string | null;
+  heldUntil: string | null;
+  /** Started by hand the seed's way; the pane is its only signal. */
+  adopted: boolean;
+  /** The events log of the current attempt, if any. */
+  eventsFile: string | null;
+}
+
+export interface ServiceOptions {
+  home: string;
+  settings: Settings;
+  /** The caller's environment: agents are found on its PATH and run with it. */
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  now?: () => number;
+  tmux?: Tmux;
+  /** Names this process in lock files, e.g. "cli monitor". */
+  owner?: string;
+}
+
+export function policyFrom(settings: Settings): Policy {
+  return {
+    intervalMs: settings.intervalMs,
+    backoffFactor: settings.backoffFactor,
+    maxBackoffMs: settings.maxBackoffMs,
+    maxRuntimeMs: settings.maxRuntimeMs,
+    maxAttempts: settings.maxAttempts,
+  };
+}
+
+/** How long a command from a person waits for a supervisor that is acting on the same task. */
+const PERSON_LOCK_WAIT_MS = 10_000;
+
+/** Everything that starts, observes and changes tasks; the CLI and the extension both drive this. */
+export class TaskService {
+  readonly store: TaskStore;
+  readonly tmux: Tmux;
+  readonly locks: LockManager;
+  readonly settings: Settings;
+  readonly policy: Policy;
+  readonly env: NodeJS.ProcessEnv;
+  readonly logger: Logger;
+  readonly now: () => number;
+
+  constructor(options: ServiceOptions) {
+    this.store = new TaskStore(options.home);
+    this.settings = options.settings;
+    this.policy = policyFrom(options.settings);
+    this.env = options.env ?? process.env;
+    this.logger = options.logger ?? silentLogger;
+    this.now = options.now ?? Date.now;
+    this.tmux = options.tmux ?? new Tmux({ socket: options.settings.tmuxSocket, logger: this.logger, env: this.env });
+    this.locks = new LockManager(this.store.paths.locksDir, options.owner ?? `pid ${process.pid}`);
+  }
+
+  private iso(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  // ---- start ------------------------------------------------------------------------------
+
+  /** Checks a start request without creating anything; throws UsageError for bad input. */
+  validateStart(input: StartInput): { agent: AgentId; dir: string } {
+    if (!isAgentId(input.agent)) {
+      throw new UsageError(`unknown agent "${input.agent}": choose one of ${AGENT_IDS.join(', ')}`);
+    }
+    const problem = nameProblem(input.name);
+    if (problem) throw new UsageError(`invalid task name "${input.name}": ${problem}`);
+    const dir = path.resolve(input.dir);
+    let stat: fs.Stats | undefined;
+    try {
+      stat = fs.statSync(dir);
+    } catch {
+      stat = undefined;
+    }
+    if (!stat?.isDirectory()) throw new UsageError(`folder not found: ${dir}`);
+    if (input.prompt.trim() === '') throw new UsageError('the prompt is empty');
+    return { agent: input.agent, dir };
+  }
+
+  /** The agent's executable on the caller's PATH, or a TaskError saying what to install. */
+  resolveAgent(agent: AgentId): string {
+    const configured = this.settings.agents[agent].executable;
+    const found = resolveExecutable(configured, this.env);
+    if (!found) {
+      const how: Record<AgentId, string> = {
+        codex: 'npm install -g @openai/codex',
+        claude: 'npm install -g @anthropic-ai/claude-code',
+        opencode: 'npm install -g opencode-ai',
+        pi: 'npm install -g @mariozechner/pi-coding-agent',
+      };
+      throw new TaskError(
+        `${configured} was not found on PATH: install ${adapterFor(agent).displayName} (${how[agent]}) or set agents.${agent}.executable`,
+        'missing-tool',
+      );
+    }
+    return found;
+  }
+
+  async start(input: StartInput): Promise<TaskRecord> {
+    const { agent, dir } = this.validateStart(input);
+    const session = sessionName(agent, input.name);
+    const executable = this.resolveAgent(agent);
+    await this.tmux.version(); // tmux missing: one clear TmuxError before anything is made
+    this.store.init();
+    const lock = this.locks.tryAcquire(session);
+    if (!lock) throw new TaskError(`task ${session} is being started or changed by another process`, 'conflict');
+    try {
+      if (this.store.exists(session)) {
+        throw new TaskError(`a task named ${session} already exists (use another name, or "kill ${session} --forget" first)`, 'conflict');
+      }
+      if (await this.tmux.hasSession(session)) {
+        throw new TaskError(`a tmux session named ${session} already exists`, 'conflict');
+      }
+      const adapter = adapterFor(agent);
+      const taskDir = this.store.paths.taskDir(session);
+      const prepared = adapter.prepare({ dir, taskDir, env: this.env });
+      const now = this.iso();
+      const record: TaskRecord = {
+        version: RECORD_VERSION,
+        name: input.name,
+        agent,
+        session,
+        dir,
+        prompt: input.prompt,
+        createdAt: now,
+        agentSessionId: prepared.agentSessionId,
+        agentData: prepared.agentData,
+        attempts: [],
+        state: 'running',
+        stateReason: null,
+        stateSince: now,
+        nextAttemptAt: null,
+        heldUntil: null,
+        killedByUser: false,
+        executable,
+        adopted: false,
+        updatedAt: now,
+      };
+      try {
+        writeFileAtomic(this.envFile(session), encodeEnv(this.env));
+        return await this.launch(record, { kind: 'launch', cause: 'start', mode: 'start' }, false);
+      } catch (e) {
+        // Nothing half-made: no record without a session, no session without a record.
+        await this.tmux.killSession(session).catch(() => undefined);
+        this.store.remove(session);
+        throw e;
+      }
+    } finally {
+      lock.release();
+    }
+  }
+
+  private envFile(session: string): string {
+    return path.join(this.store.paths.taskDir(session), 'env');
+  }
+
+  /**
+   * Starts the next attempt. The caller holds the task's lock. The record is written before tmux
+   * is touched, so a supervisor that dies in between leaves an attempt that never started (seen
+   * and handled), never an agent nobody knows about.
+   */
+  async launch(record: TaskRecord, action: Extract<Action, { kind: 'launch' }>, sessionExists: boolean): Promise<TaskRecord> {
+    const adapter = adapterFor(record.agent);
+    const agentSettings = this.settings.agents[record.agent];
+    const n = record.attempts.length + 1;
+    const attemptDir = this.store.paths.attemptDir(record.session, n);
+    const args = action.mode === 'resume'
+      ? adapter.resumeArgs(record, agentSettings, this.settings.continuePrompt)
+      : adapter.startArgs(record, agentSettings);
+    fs.mkdirSync(attemptDir, { recursive: true, mode: 0o700 });
+    writeFileAtomic(path.join(attemptDir, 'argv'), encodeNul([record.executable, ...args]));
+    const now = this.iso();
+    const attempt: Attempt = {
+      n, cause: action.cause, mode: action.mode, startedAt: now, endedAt: null, exitCode: null, signal: null,
+    };
+    const next: TaskRecord = {
+      ...record,
+      attempts: [...record.attempts, attempt],
+      state: action.cause === 'start' ? 'running' : 'resuming',
+      stateReason: action.note ?? (action.cause === 'start' ? null : `attempt ${n}: ${action.mode === 'resume' ? 'resumed by id' : 'started from the prompt'}`),
+      stateSince: now,
+      nextAttemptAt: null,
+      heldUntil: null,
+      updatedAt: now,
+    };
+    this.store.write(next);
+    const bash = resolveExecutable('bash', this.env) ?? '/bin/bash';
+    const command = runnerCommand(bash, attemptDir, this.envFile(record.session), record.dir);
+    if (sessionExists) {
+      await this.tmux.respawnPane(record.session, record.dir, command);
+    } else {
+      await this.tmux.newSession({ session: record.session, cwd: record.dir, command });
+    }
+    this.logger.info(`${record.session}: attempt ${n} (${action.cause}, ${action.mode}) launched`);
+    return next;
+  }
+
+  // ---- observe ----------------------------------------------------------------------------
+
+  /** Reads what the pane and files show of one task. `panes` is one `list-panes -a` for the whole pass. */
+  observe(record: TaskRecord, panes: Map<string, PaneInfo>, extra: Partial<Observation> = {}): Observation {
+    const attempt = lastAttempt(record);
+    const dir = attempt ? this.store.paths.attemptDir(record.session, attempt.n) : undefined;
+    const files = dir ? readAttemptFiles(dir) : { started: false, pid: null, exitCode: null, exitAt: null };
+    const events = dir ? (record.agentSessionId ? eventsTail(dir) : eventsHead(dir)) : [];
+    return { pane: panes.get(record.session), attempt: files, eventsTail: events, ...extra };
+  }
+
+  evaluate(record: TaskRecord, obs: Observation): Evaluation {
+    return evaluate(record, obs, this.now(), adapterFor(record.agent), this.policy);
+  }
+
+  /** The record with an evaluation written into it (state, attempt end, session id). */
+  applyEvaluation(record: TaskRecord, ev: Evaluation): TaskRecord {
+    const now = this.iso();
+    const attempts = ev.ended
+      ? record.attempts.map((a, i) =>
+          i === record.attempts.length - 1 ? { ...a, endedAt: ev.ended!.at, exitCode: ev.ended!.exitCode, signal: ev.ended!.signal } : a)
+      : record.attempts;
+    const stateChanged = ev.state !== record.state;
+    return {
+      ...record,
+      attempts,
+      agentSessionId: ev.agentSessionId ?? record.agentSessionId,
+      state: ev.state,
+      stateReason: ev.reason,
+      stateSince: stateChanged ? now : record.stateSince,
+      nextAttemptAt: ev.nextAttemptAt,
+      heldUntil: ev.heldUntil,
+      updatedAt: now,
+    };
+  }
+
+  /** Every task as it is now (one tmux call), and seed-style sessions started by hand. Changes nothing. */
+  async views(): Promise<{ views: TaskView[]; corrupt: { session: string; problem: string }[] }> {
+    const panes = await this.tmux.listPanes();
+    const { records, corrupt } = this.store.list();
+    const views: TaskView[] = [];
+    const known = new Set<string>();
+    for (const record of records) {
+      known.add(record.session);
+      const ev = this.evaluate(record, this.observe(record, panes));
+      views.push(this.view(this.applyEvaluation(record, ev)));
+    }
+    for (const [session, pane] of panes) {
+      if (known.has(session)) continue;
+      const parsed = parseSessionName(session);
+      if (!parsed) continue;
+      const tail = await this.capture(session, 30).catch(() => [] as string[]);
+      const { state, reason } = classifyAdopted(adapterFor(parsed.agent), pane, tail);
+      views.push({
+        name: parsed.name, session, agent: parsed.agent, state, reason,
+        agentSessionId: this.seedSessionId(parsed.agent, parsed.name) ?? null,
+        dir: null, prompt: null, createdAt: new Date(pane.created * 1000).toISOString(), attempts: [],
+        nextAttemptAt: null, heldUntil: null, adopted: true, eventsFile: null,
+      });
+    }
+    return { views, corrupt };
+  }
+
+  view(record: TaskRecord): TaskView {
+    const attempt = lastAttempt(record);
+    return {
+      name: record.name, session: record.session, agent: record.agent, state: record.state, reason: record.stateReason,
+      agentSessionId: record.agentSessionId, dir: record.dir, prompt: record.prompt, createdAt: record.createdAt,
+      attempts: record.attempts, nextAttemptAt: record.nextAttemptAt, heldUntil: record.heldUntil, adopted: record.adopted,
+      eventsFile: attempt ? path.join(this.store.paths.attemptDir(record.session, attempt.n), 'events.jsonl') : null,
+    };
+  }
+
+  private seedSessionId(agent: AgentId, name: string): string | undefined {
+    const file = adapterFor(agent).seedSessionIdFile?.(name);
+    if (!file) return undefined;
+    const id = readFileIfExists(file)?.trim();
+    return id && /^[A-Za-z0-9._:-]+$/.test(id) ? id : undefined;
+  }
+
+  /** The pane's last lines, without the blank rows tmux pads the screen with. */
+  async capture(session: string, lines: number): Promise<string[]> {
+    return trimPadding((await this.tmux.capturePane(session, lines)).split('\n'));
+  }
+
+  /** A task by its name or its full session name; a person's argument. */
+  async find(nameOrSession: string): Promise<TaskView> {
+    const { views } = await this.views();
+    const exact = views.find((v) => v.session === nameOrSession);
+    if (exact) return exact;
+    const byName = views.filter((v) => v.name === nameOrSession);
+    if (byName.length === 1) return byName[0];
+    if (byName.length > 1) {
+      throw new UsageError(`"${nameOrSession}" names several tasks: ${byName.map((v) => v.session).join(', ')}; give the session name`);
+    }
+    throw new TaskError(`no task named ${nameOrSession}`, 'not-found');
+  }
+
+  // ---- a person's actions -----------------------------------------------------------------
+
+  private async personLock(session: string): Promise<Lock> {
+    this.store.init();
+    const lock = await this.locks.acquire(session, PERSON_LOCK_WAIT_MS);
+    if (!lock) throw new TaskError(`task ${session} is busy: another supervisor is acting on it; try again`, 'conflict');
+    return lock;
+  }
+
+  async logs(nameOrSession: string, lines: number): Promise<string> {
+    const task = await this.find(nameOrSession);
+    try {
+      return (await this.capture(task.session, lines)).join('\n');
+    } catch (e) {
+      if (e instanceof TmuxError && (e.cause === 'no-such-session' || e.cause === 'no-server')) {
+        throw new TaskError(`the tmux session ${task.session} is gone (task ${task.state}); its events are in ${task.eventsFile ?? 'no file'}`, 'not-found');
+      }
+      throw e;
+    }
+  }
+
+  async send(nameOrSession: string, text: string): Promise<void> {
+    const task = await this.find(nameOrSession);
+    if (!(await this.tmux.hasSession(task.session))) throw new TaskError(`the tmux session ${task.session} is gone`, 'not-found');
+    await this.tmux.sendLine(task.session, text);
+  }
+
+  /** Resume now, by the agent's own command, whatever the backoff says. Refused while it runs. */
+  async resume(nameOrSession: string): Promise<TaskRecord> {
+    const task = await this.find(nameOrSession);
+    if (task.adopted) return this.adoptAndResume(task);
+    const lock = await this.personLock(task.session);
+    try {
+      const record = this.store.get(task.session);
+      if (!record) throw new TaskError(`no task named ${nameOrSession}`, 'not-found');
+      const panes = await this.tmux.listPanes();
+      const ev = this.evaluate({ ...record, killedByUser: false, state: record.state === 'held' || record.state === 'gave-up' ? 'failed' : record.state }, this.observe(record, panes));
+      const current = this.applyEvaluation(record, ev);
+      if (current.state === 'running' || current.state === 'waiting' || (current.state === 'resuming' && ev.nextAttemptAt === null)) {
+        throw new TaskError(`task ${task.session} is ${current.state}; nothing to resume`, 'refused');
+      }
+      if (current.state === 'done') throw new TaskError(`task ${task.session} is done; nothing to resume`, 'refused');
+      const adapter = adapterFor(record.agent);
+      const check = adapter.canResume(current);
+      const action: Extract<Action, { kind: 'launch' }> = check.ok
+        ? { kind: 'launch', cause: 'manual', mode: 'resume' }
+        : { kind: 'launch', cause: 'manual', mode: 'start', note: `started again from its prompt: ${check.why ?? 'no session to resume'}` };
+      return await this.launch({ ...current, killedByUser: false }, action, panes.has(record.session));
+    } finally {
+      lock.release();
+    }
+  }
+
+  /**
+   * A session started by hand the seed's way is taken over on resume: a record is made for it and
+   * the agent's resume runs in its pane by our runner (no command typed into the user's shell).
+   */
+  private async adoptAndResume(task: TaskView): Promise<TaskRecord> {
+    if (task.state === 'running' || task.state === 'waiting') throw new TaskError(`${task.session} is ${task.state}; nothing to resume`, 'refused');
+    if (task.state === 'done') throw new TaskError(`${task.session} is done; nothing to resume`, 'refused');
+    const adapter = adapterFor(task.agent);
+    const id = task.agentSessionId;
+    if (!id) {
+      throw new TaskError(
+        `${task.session} was started by hand and its ${adapter.displayName} session id is unknown: resume it by hand (it cannot be resumed by exact id)`,
+        'refused',
+      );
+    }
+    const executable = this.resolveAgent(task.agent);
+    const lock = await this.personLock(task.session);
+    try {
+      const dir = await this.tmux.panePath(task.session);
+      const now = this.iso();
+      const record: TaskRecord = {
+        version: RECORD_VERSION, name: task.name, agent: task.agent, session: task.session, dir,
+        prompt: '', createdAt: task.createdAt ?? now, agentSessionId: id, agentData: {}, attempts: [],
+        state: 'failed', stateReason: 'started by hand', stateSince: now, nextAttemptAt: null, heldUntil: null,
+        killedByUser: false, executable, adopted: true, updatedAt: now,
+      };
+      writeFileAtomic(this.envFile(task.session), encodeEnv(this.env));
+      try {
+        return await this.launch(record, { kind: 'launch', cause: 'manual', mode: 'resume' }, true);
+      } catch (e) {
+        this.store.remove(task.session);
+        throw e;
+      }
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** Kills the session (and so the agent); the task is held and never resumed by a supervisor. */
+  async kill(nameOrSession: string, forget: boolean): Promise<{ session: string; killed: boolean }> {
+    const task = await this.find(nameOrSession);
+    if (task.adopted) {
+      const killed = await this.tmux.killSession(task.session);
+      return { session: task.session, killed };
+    }
+    const lock = await this.personLock(task.session);
+    try {
+      const record = this.store.get(task.session);
+      if (record && !forget) {
+        const now = this.iso();
+        const finished = record.state === 'done' || record.state === 'gave-up';
+        this.store.write({
+          ...record,
+          killedByUser: !finished,
+          state: finished ? record.state : 'held',
+          stateReason: finished ? record.stateReason : 'killed by the user',
+          stateSince: now,
+          nextAttemptAt: null,
+          updatedAt: now,
+        });
+      }
+      const killed = await this.tmux.killSession(task.session);
+      if (forget) this.store.remove(task.session);
+      return { session: task.session, killed };
+    } finally {
+      lock.release();
+    }
+  }
+}
+
+/** Drops blank screen rows at the end, and those between the output and tmux's "Pane is dead" line. */
+export function trimPadding(lines: string[]): string[] {
+  const out = [...lines];
+  while (out.length && out[out.length - 1].trim() === '') out.pop();
+  const last = out[out.length - 1];
+  if (last !== undefined && /^Pane is dead/.test(last)) {
+    out.pop();
+    while (out.length && out[out.length - 1].trim() === '') out.pop();
+    out.push('', last);
+  }
+  return out;
+}
+
+/** The seed's pane rules, the only signal a session started by hand gives. */
+export function classifyAdopted(adapter: AgentAdapter, pane: PaneInfo, tail: readonly string[]): { state: TaskState; reason: string | null } {
+  const lines = tail.map((l) => l.trimEnd()).filter((l) => l.trim() !== '');
+  const last = lines[lines.length - 1] ?? '';
+  if (lines.some((l) => l.trim() === DONE_MARKER) && !pane.dead) {
+    const markerAt = lines.map((l) => l.trim()).lastIndexOf(DONE_MARKER);
+    if (markerAt >= lines.length - 3) return { state: 'done', reason: 'done marker seen' };
+  }
+  if (pane.dead) {
+    return pane.deadStatus === 0 ? { state: 'done', reason: null } : { state: 'failed', reason: `the pane's program ended (${pane.deadStatus ?? `signal ${pane.deadSignal}`})` };
+  }
+  if (/[$%#>]\s*$/.test(last)) return { state: 'failed', reason: 'the shell prompt is back without the done marker' };
+  if (waitingSeen(adapter, lines)) return { state: 'waiting', reason: 'the agent waits for input' };
+  return { state: 'running', reason: null };
+}

@@ -1,0 +1,109 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { StatePaths } from './paths';
+import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from './fsutil';
+import { TaskRecord, TaskRecordSchema } from './record';
+
+export type ReadResult =
+  | { kind: 'ok'; record: TaskRecord }
+  | { kind: 'missing' }
+  | { kind: 'corrupt'; problem: string };
+
+export interface CorruptRecord {
+  session: string;
+  problem: string;
+  /** Where the unreadable file was kept aside, if it was moved. */
+  keptAt?: string;
+}
+
+/** One record per task, `<home>/tasks/<session>/task.json`, versioned and written atomically. */
+export class TaskStore {
+  readonly paths: StatePaths;
+
+  constructor(home: string) {
+    this.paths = new StatePaths(home);
+  }
+
+  init(): void {
+    ensurePrivateDir(this.paths.home);
+    ensurePrivateDir(this.paths.tasksDir);
+    ensurePrivateDir(this.paths.locksDir);
+  }
+
+  read(session: string): ReadResult {
+    let text: string | undefined;
+    try {
+      text = readFileIfExists(this.paths.recordFile(session));
+    } catch (e) {
+      return { kind: 'corrupt', problem: (e as Error).message };
+    }
+    if (text === undefined) return { kind: 'missing' };
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      return { kind: 'corrupt', problem: `not JSON (${(e as Error).message})` };
+    }
+    const version = (json as { version?: unknown } | null)?.version;
+    if (version !== undefined && version !== 1) {
+      return { kind: 'corrupt', problem: `record version ${String(version)} is newer than this build understands` };
+    }
+    const parsed = TaskRecordSchema.safeParse(json);
+    if (!parsed.success) {
+      return { kind: 'corrupt', problem: parsed.error.issues.map((i) => `${i.path.join('.') || 'record'}: ${i.message}`).join('; ') };
+    }
+    return { kind: 'ok', record: parsed.data };
+  }
+
+  get(session: string): TaskRecord | undefined {
+    const r = this.read(session);
+    return r.kind === 'ok' ? r.record : undefined;
+  }
+
+  exists(session: string): boolean {
+    return fs.existsSync(this.paths.taskDir(session));
+  }
+
+  write(record: TaskRecord): void {
+    const valid = TaskRecordSchema.parse(record);
+    writeFileAtomic(this.paths.recordFile(record.session), JSON.stringify(valid, null, 2) + '\n');
+  }
+
+  /** Every task folder's session name, sorted. */
+  sessions(): string[] {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(this.paths.tasksDir, { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  }
+
+  /** All readable records, and the unreadable ones reported (never silently dropped). */
+  list(): { records: TaskRecord[]; corrupt: CorruptRecord[] } {
+    const records: TaskRecord[] = [];
+    const corrupt: CorruptRecord[] = [];
+    for (const session of this.sessions()) {
+      const r = this.read(session);
+      if (r.kind === 'ok') records.push(r.record);
+      else if (r.kind === 'corrupt') corrupt.push({ session, problem: r.problem });
+    }
+    return { records, corrupt };
+  }
+
+  /** Keeps an unreadable record aside (a copy under `corrupt/`) so a person can look at it. */
+  quarantine(session: string): string | undefined {
+    const file = this.paths.recordFile(session);
+    if (!fs.existsSync(file)) return undefined;
+    ensurePrivateDir(this.paths.quarantineDir);
+    const dest = path.join(this.paths.quarantineDir, `${session}.${Date.now()}.task.json`);
+    fs.renameSync(file, dest);
+    return dest;
+  }
+
+  remove(session: string): void {
+    fs.rmSync(this.paths.taskDir(session), { recursive: true, force: true });
+  }
+}

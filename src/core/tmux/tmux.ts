@@ -1,0 +1,160 @@
+import { execa } from 'execa';
+import type { Logger } from '../log';
+import { silentLogger } from '../log';
+import * as cmd from './commands';
+import { classifyTmuxFailure, TmuxError } from './errors';
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Runs one argv. Injected so tests can record calls; the default uses execa without a shell. */
+export type Exec = (file: string, args: readonly string[], env: NodeJS.ProcessEnv) => Promise<ExecResult>;
+
+export const defaultExec: Exec = async (file, args, env) => {
+  const r = await execa(file, args, { env, extendEnv: false, reject: false, stdin: 'ignore', stripFinalNewline: false });
+  if (r.failed && r.exitCode === undefined) {
+    const code = (r as unknown as { code?: string }).code;
+    const err = new Error(r.message) as Error & { code?: string };
+    err.code = code;
+    throw err;
+  }
+  return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', exitCode: r.exitCode ?? 1 };
+};
+
+export interface TmuxOptions {
+  /** `tmux -L NAME`: a private server. Empty or undefined: the user's default server. */
+  socket?: string;
+  executable?: string;
+  logger?: Logger;
+  exec?: Exec;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** tmux must never see TMUX/TMUX_PANE: started from inside tmux it would talk to the wrong server. */
+export function tmuxEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const clean: NodeJS.ProcessEnv = { ...env };
+  delete clean.TMUX;
+  delete clean.TMUX_PANE;
+  return clean;
+}
+
+export class Tmux {
+  readonly socket: string | undefined;
+  readonly executable: string;
+  private readonly logger: Logger;
+  private readonly exec: Exec;
+  private readonly env: NodeJS.ProcessEnv;
+  /** How many tmux processes this driver has started; read by benchmarks. */
+  spawned = 0;
+
+  constructor(options: TmuxOptions = {}) {
+    this.socket = options.socket || undefined;
+    this.executable = options.executable ?? 'tmux';
+    this.logger = options.logger ?? silentLogger;
+    this.exec = options.exec ?? defaultExec;
+    this.env = tmuxEnvironment(options.env);
+  }
+
+  /** The argv prefix that reaches this server: `tmux` or `tmux -L socket`. */
+  baseArgv(): string[] {
+    return this.socket ? [this.executable, '-L', this.socket] : [this.executable];
+  }
+
+  async run(args: readonly string[]): Promise<string> {
+    const full = this.socket ? ['-L', this.socket, ...args] : [...args];
+    const started = Date.now();
+    let result: ExecResult;
+    this.spawned++;
+    try {
+      result = await this.exec(this.executable, full, this.env);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'ENOENT') {
+        throw new TmuxError('not-installed', 'tmux is not installed: install it with your package manager (e.g. apt-get install tmux, brew install tmux).', full);
+      }
+      throw new TmuxError('failed', `tmux could not be run: ${(e as Error).message}`, full);
+    }
+    this.logger.debug(`> tmux ${args[0]} [${Date.now() - started}ms]${result.exitCode ? ` exit ${result.exitCode}` : ''}`);
+    if (result.exitCode !== 0) {
+      const stderr = result.stderr.trim();
+      throw new TmuxError(classifyTmuxFailure(stderr), `tmux ${args[0]} failed: ${stderr || `exit ${result.exitCode}`}`, full, result.exitCode, stderr);
+    }
+    return result.stdout;
+  }
+
+  async version(): Promise<string> {
+    return (await this.run(['-V'])).trim();
+  }
+
+  /** Every session's first pane in one call. No server running is an empty list, not a failure. */
+  async listPanes(): Promise<Map<string, cmd.PaneInfo>> {
+    try {
+      return cmd.parseListPanes(await this.run(cmd.listPanesArgs()));
+    } catch (e) {
+      if (e instanceof TmuxError && e.cause === 'no-server') return new Map();
+      throw e;
+    }
+  }
+
+  async hasSession(session: string): Promise<boolean> {
+    try {
+      await this.run(cmd.hasSessionArgs(session));
+      return true;
+    } catch (e) {
+      if (e instanceof TmuxError && (e.cause === 'no-such-session' || e.cause === 'no-server')) return false;
+      throw e;
+    }
+  }
+
+  async newSession(spec: cmd.NewSessionSpec): Promise<void> {
+    try {
+      await this.run(cmd.newSessionArgs(spec));
+    } catch (e) {
+      // A failure after new-session itself succeeded leaves a half-made session: remove it.
+      if (e instanceof TmuxError && e.cause !== 'duplicate-session' && e.cause !== 'not-installed') {
+        await this.killSession(spec.session).catch(() => undefined);
+      }
+      throw e;
+    }
+  }
+
+  async respawnPane(session: string, cwd: string, command: readonly string[]): Promise<void> {
+    await this.run(cmd.respawnPaneArgs(session, cwd, command));
+  }
+
+  /** Kills the session; a session that is already gone is not an error. */
+  async killSession(session: string): Promise<boolean> {
+    try {
+      await this.run(cmd.killSessionArgs(session));
+      return true;
+    } catch (e) {
+      if (e instanceof TmuxError && (e.cause === 'no-such-session' || e.cause === 'no-server')) return false;
+      throw e;
+    }
+  }
+
+  async capturePane(session: string, lines: number): Promise<string> {
+    return this.run(cmd.capturePaneArgs(session, lines));
+  }
+
+  /** Types text literally, then Enter in a call of its own (some agents drop an Enter sent with a paste). */
+  async sendLine(session: string, text: string): Promise<void> {
+    if (text) await this.run(cmd.sendLiteralArgs(session, text));
+    await this.run(cmd.sendEnterArgs(session));
+  }
+
+  async panePath(session: string): Promise<string> {
+    return (await this.run(cmd.panePathArgs(session))).trim();
+  }
+
+  async killServer(): Promise<void> {
+    try {
+      await this.run(['kill-server']);
+    } catch (e) {
+      if (!(e instanceof TmuxError && e.cause === 'no-server')) throw e;
+    }
+  }
+}

@@ -1,0 +1,174 @@
+import type { AgentAdapter } from '../agents/types';
+import type { AttemptCause, TaskRecord, TaskState } from '../tasks/record';
+import { lastAttempt } from '../tasks/record';
+import type { Observation } from './observe';
+import type { Policy } from './policy';
+import { decideAfterFailure } from './policy';
+
+export const DONE_MARKER = '__TASK_DONE__';
+
+/** A runner that has not written its pid this long after launch never started. */
+export const START_GRACE_MS = 15_000;
+
+/** What the pane and the runner's files show about the current attempt. Pure. */
+export type Condition =
+  | { kind: 'starting' }
+  | { kind: 'running' }
+  | { kind: 'waiting' }
+  | { kind: 'exited'; exitCode: number | null; signal: number | null; at: number; why?: string }
+  | { kind: 'lost'; at: number };
+
+export function waitingSeen(adapter: AgentAdapter, lines: readonly string[] | undefined): boolean {
+  if (!lines?.length) return false;
+  const tail = lines.slice(-15).join('\n');
+  return adapter.waitingPatterns.some((p) => p.test(tail));
+}
+
+export function classifyCondition(task: TaskRecord, obs: Observation, now: number): Condition {
+  const attempt = lastAttempt(task);
+  if (!attempt) return { kind: 'lost', at: now };
+  if (attempt.endedAt) {
+    return { kind: 'exited', exitCode: attempt.exitCode, signal: attempt.signal, at: Date.parse(attempt.endedAt) };
+  }
+  const files = obs.attempt;
+  if (files.exitCode !== null) {
+    return { kind: 'exited', exitCode: files.exitCode, signal: null, at: files.exitAt?.getTime() ?? now };
+  }
+  const launchedAgo = now - Date.parse(attempt.startedAt);
+  if (!obs.pane) {
+    if (!files.started && launchedAgo < START_GRACE_MS) return { kind: 'starting' };
+    return { kind: 'lost', at: now };
+  }
+  if (obs.pane.dead) {
+    if (!files.started) {
+      if (launchedAgo < START_GRACE_MS) return { kind: 'starting' };
+      return { kind: 'exited', exitCode: null, signal: null, at: now, why: 'the attempt never started' };
+    }
+    // Killed together with the runner (its whole process group): only tmux saw how it ended.
+    return { kind: 'exited', exitCode: obs.pane.deadStatus, signal: obs.pane.deadSignal, at: now };
+  }
+  if (!files.started) return { kind: 'starting' };
+  if ((obs.waitingStreak ?? 0) >= 2) return { kind: 'waiting' };
+  return { kind: 'running' };
+}
+
+export type Action =
+  | { kind: 'none' }
+  | { kind: 'launch'; cause: AttemptCause; mode: 'start' | 'resume'; note?: string };
+
+/** The whole verdict on one task for one pass: what to record and what to do. */
+export interface Evaluation {
+  state: TaskState;
+  reason: string | null;
+  /** The current attempt's end, to record when it is first seen. */
+  ended?: { at: string; exitCode: number | null; signal: number | null };
+  agentSessionId?: string;
+  nextAttemptAt: string | null;
+  heldUntil: string | null;
+  action: Action;
+}
+
+function describeExit(c: { exitCode: number | null; signal: number | null; why?: string }): string {
+  if (c.why) return c.why;
+  if (c.signal !== null) return `the agent was killed by signal ${c.signal}`;
+  if (c.exitCode !== null && c.exitCode > 128) return `the agent was killed by signal ${c.exitCode - 128}`;
+  if (c.exitCode === null) return 'the agent stopped';
+  return `the agent exited with status ${c.exitCode}`;
+}
+
+/**
+ * classify + decide for one task: a pure function of the record, what was observed, and the time.
+ * `resume` of the evaluation is only a wish: the monitor carries it out under the task's lock.
+ */
+export function evaluate(task: TaskRecord, obs: Observation, now: number, adapter: AgentAdapter, policy: Policy): Evaluation {
+  // The id may have appeared in the events since the last pass, whatever happened after.
+  const foundId = task.agentSessionId ? undefined : adapter.sessionIdFromEvents(obs.eventsTail ?? []);
+  if (foundId) {
+    return { ...evaluateKnown({ ...task, agentSessionId: foundId }, obs, now, adapter, policy), agentSessionId: foundId };
+  }
+  return evaluateKnown(task, obs, now, adapter, policy);
+}
+
+function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter: AgentAdapter, policy: Policy): Evaluation {
+  const keep = (extra: Partial<Evaluation> = {}): Evaluation => ({
+    state: task.state,
+    reason: task.stateReason,
+    nextAttemptAt: task.nextAttemptAt,
+    heldUntil: task.heldUntil,
+    action: { kind: 'none' },
+    ...extra,
+  });
+  if (task.state === 'done' || task.state === 'gave-up') return keep();
+  if (task.killedByUser) return keep({ state: 'held', reason: task.stateReason ?? 'killed by the user', nextAttemptAt: null });
+
+  const condition = classifyCondition(task, obs, now);
+  const attempt = lastAttempt(task);
+  const ended =
+    (condition.kind === 'exited' || condition.kind === 'lost') && attempt && !attempt.endedAt
+      ? {
+          at: new Date(condition.at).toISOString(),
+          exitCode: condition.kind === 'exited' ? condition.exitCode : null,
+          signal: condition.kind === 'exited' ? condition.signal : null,
+        }
+      : undefined;
+
+  // A task held until a usage limit resets stays held until then, whatever its pane shows.
+  if (task.state === 'held') {
+    if (task.heldUntil === null || now < Date.parse(task.heldUntil)) return keep({ ended });
+    return { state: 'failed', reason: 'the usage limit has reset', ended, nextAttemptAt: null, heldUntil: null, action: launchAction(task, adapter, 'crash') };
+  }
+
+  switch (condition.kind) {
+    case 'starting':
+      return keep({ state: attempt?.cause === 'start' ? 'running' : 'resuming', reason: null, nextAttemptAt: null });
+    case 'running':
+    case 'waiting':
+      return keep({
+        state: condition.kind,
+        reason: condition.kind === 'waiting' ? 'the agent waits for input' : null,
+        nextAttemptAt: null,
+      });
+    case 'exited':
+    case 'lost': {
+      if (condition.kind === 'exited' && condition.exitCode === 0) {
+        return { state: 'done', reason: null, ended, nextAttemptAt: null, heldUntil: null, action: { kind: 'none' } };
+      }
+      const why = condition.kind === 'lost' ? 'the tmux session is gone' : describeExit(condition);
+      if (condition.kind === 'exited') {
+        const held = adapter.heldSignal(obs.eventsTail ?? [], obs.paneTail ?? [], new Date(now));
+        if (held) {
+          return {
+            state: 'held', reason: held.reason, ended, nextAttemptAt: null,
+            heldUntil: held.until ? held.until.toISOString() : null, action: { kind: 'none' },
+          };
+        }
+      }
+      // Decide on the record as it will be once this attempt's end is written.
+      const settled: TaskRecord = ended && attempt
+        ? { ...task, attempts: [...task.attempts.slice(0, -1), { ...attempt, endedAt: ended.at, exitCode: ended.exitCode, signal: ended.signal }] }
+        : task;
+      const failedState: TaskState = condition.kind === 'lost' ? 'lost' : 'failed';
+      const decision = decideAfterFailure(settled, now, policy);
+      if (decision.kind === 'give-up') {
+        return { state: 'gave-up', reason: `${decision.reason}; last: ${why}`, ended, nextAttemptAt: null, heldUntil: null, action: { kind: 'none' } };
+      }
+      if (decision.kind === 'wait') {
+        return {
+          state: 'resuming', reason: `${why}; failure ${decision.failures} in a row`, ended,
+          nextAttemptAt: new Date(decision.until).toISOString(), heldUntil: null, action: { kind: 'none' },
+        };
+      }
+      return {
+        state: failedState, reason: why, ended, nextAttemptAt: null, heldUntil: null,
+        action: launchAction(task, adapter, condition.kind === 'lost' ? 'lost' : 'crash'),
+      };
+    }
+  }
+}
+
+/** Resume by the agent's own command when it can; otherwise start again from the prompt, and say so. */
+export function launchAction(task: TaskRecord, adapter: AgentAdapter, cause: AttemptCause): Action {
+  const check = adapter.canResume(task);
+  if (check.ok) return { kind: 'launch', cause, mode: 'resume' };
+  return { kind: 'launch', cause: 'restart', mode: 'start', note: `started again from its prompt: ${check.why ?? 'no session to resume'}` };
+}

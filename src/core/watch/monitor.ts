@@ -1,0 +1,229 @@
+import { adapterFor } from '../agents/registry';
+import type { TaskRecord, TaskState } from '../tasks/record';
+import type { TaskService } from '../tasks/service';
+import type { PaneInfo } from '../tmux/commands';
+import { waitingSeen } from './classify';
+
+export interface StateChange {
+  session: string;
+  name: string;
+  agent: string;
+  from: TaskState;
+  to: TaskState;
+  reason: string | null;
+  record: TaskRecord;
+}
+
+export interface PassResult {
+  reason: string;
+  tasks: number;
+  changes: StateChange[];
+  launched: string[];
+  corrupt: { session: string; problem: string; keptAt?: string }[];
+}
+
+export interface MonitorOptions {
+  intervalMs: number;
+  onChange?: (change: StateChange) => void | Promise<void>;
+  onPass?: (result: PassResult) => void;
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * The supervisor loop: observe every task with one tmux call, evaluate each (pure), and act under
+ * the task's lock. Single-flight: a pass never overlaps another; the timer re-arms after a pass
+ * ends; `wake()` asks for a pass now (coalesced with one already running).
+ */
+export class Monitor {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<PassResult> | undefined;
+  private again: string | undefined;
+  private stopped = true;
+  /** Passes in a row in which each task showed a prompt for a person. */
+  private readonly waitingStreak = new Map<string, number>();
+  /** The pane activity at which each task's pane was last captured. */
+  private readonly capturedAt = new Map<string, number>();
+
+  constructor(private readonly service: TaskService, private options: MonitorOptions) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.wake('start');
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  get isRunning(): boolean {
+    return !this.stopped;
+  }
+
+  setInterval(ms: number): void {
+    this.options = { ...this.options, intervalMs: ms };
+    if (!this.stopped) this.wake('interval changed');
+  }
+
+  /** A pass as soon as possible; passes asked for while one runs collapse into one more. */
+  wake(reason: string): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = reason;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    void this.loop(reason);
+  }
+
+  private async loop(reason: string): Promise<void> {
+    let next: string | undefined = reason;
+    while (next !== undefined && !this.stopped) {
+      this.again = undefined;
+      try {
+        await this.pass(next);
+      } catch (e) {
+        this.options.onError?.(e);
+      }
+      next = this.again;
+    }
+    if (!this.stopped) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.loop('timer');
+      }, this.options.intervalMs);
+    }
+  }
+
+  /** One pass over every task. Safe to call directly (`monitor --once`); concurrent calls share one pass. */
+  pass(reason = 'manual'): Promise<PassResult> {
+    if (this.running) return this.running;
+    this.running = this.doPass(reason).finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async doPass(reason: string): Promise<PassResult> {
+    const svc = this.service;
+    const panes = await svc.tmux.listPanes();
+    const { records, corrupt } = svc.store.list();
+    const result: PassResult = { reason, tasks: records.length, changes: [], launched: [], corrupt: [] };
+    for (const c of corrupt) {
+      // Kept aside, never silently dropped: the person is told where the unreadable record went.
+      const lock = svc.locks.tryAcquire(c.session);
+      if (!lock) continue;
+      try {
+        const again = svc.store.read(c.session);
+        if (again.kind !== 'corrupt') continue;
+        const keptAt = svc.store.quarantine(c.session);
+        svc.logger.error(`${c.session}: unreadable task record (${c.problem}); kept at ${keptAt}`);
+        result.corrupt.push({ ...c, keptAt });
+      } finally {
+        lock.release();
+      }
+    }
+    const live = new Set<string>();
+    for (const record of records) {
+      live.add(record.session);
+      try {
+        await this.passOne(record, panes, result);
+      } catch (e) {
+        svc.logger.error(`${record.session}: ${(e as Error).message}`);
+        this.options.onError?.(e);
+      }
+    }
+    for (const key of [...this.waitingStreak.keys()]) if (!live.has(key)) this.waitingStreak.delete(key);
+    for (const key of [...this.capturedAt.keys()]) if (!live.has(key)) this.capturedAt.delete(key);
+    this.options.onPass?.(result);
+    return result;
+  }
+
+  /** The pane text is read only when needed: a prompt may be showing, or the agent just failed. */
+  private async paneTail(record: TaskRecord, pane: PaneInfo | undefined, needed: boolean): Promise<string[] | undefined> {
+    if (!pane || !needed) return undefined;
+    return this.service.capture(record.session, 40).catch(() => undefined);
+  }
+
+  private async passOne(record: TaskRecord, panes: Map<string, PaneInfo>, result: PassResult): Promise<void> {
+    const svc = this.service;
+    if (record.state === 'done' || record.state === 'gave-up') return;
+    const adapter = adapterFor(record.agent);
+    const pane = panes.get(record.session);
+    let obs = svc.observe(record, panes);
+    // Waiting is looked for only on panes that changed since they were last read.
+    let streak = this.waitingStreak.get(record.session) ?? 0;
+    if (adapter.waitingPatterns.length && pane && !pane.dead && obs.attempt.exitCode === null) {
+      if (this.capturedAt.get(record.session) !== pane.activity) {
+        this.capturedAt.set(record.session, pane.activity);
+        const tail = await this.paneTail(record, pane, true);
+        streak = waitingSeen(adapter, tail) ? streak + 1 : 0;
+        obs = { ...obs, paneTail: tail };
+      } else if (streak > 0) {
+        streak++;
+      }
+    } else {
+      streak = 0;
+    }
+    this.waitingStreak.set(record.session, streak);
+    obs = { ...obs, waitingStreak: streak };
+    let ev = svc.evaluate(record, obs);
+    if (ev.ended && obs.paneTail === undefined) {
+      // Failed just now: the pane's last lines help tell an auth failure or a usage limit.
+      obs = { ...obs, paneTail: await this.paneTail(record, pane, ev.ended.exitCode !== 0) };
+      ev = svc.evaluate(record, obs);
+    }
+    const changed =
+      ev.state !== record.state || ev.reason !== record.stateReason || ev.ended !== undefined ||
+      (ev.agentSessionId !== undefined && ev.agentSessionId !== record.agentSessionId) ||
+      ev.nextAttemptAt !== record.nextAttemptAt || ev.heldUntil !== record.heldUntil;
+    if (!changed && ev.action.kind === 'none') return;
+
+    const lock = svc.locks.tryAcquire(record.session);
+    if (!lock) return; // another supervisor is acting on this task
+    try {
+      // Decide again on the record as it is under the lock: another supervisor may have acted.
+      const fresh = svc.store.get(record.session);
+      if (!fresh || fresh.attempts.length !== record.attempts.length) return;
+      const freshObs = { ...svc.observe(fresh, panes), paneTail: obs.paneTail, waitingStreak: streak };
+      const ev2 = svc.evaluate(fresh, freshObs);
+      let next = svc.applyEvaluation(fresh, ev2);
+      if (ev2.action.kind === 'launch') {
+        svc.store.write(next);
+        this.emit(result, fresh, next);
+        const before = next;
+        try {
+          next = await svc.launch(next, ev2.action, panes.has(record.session));
+          result.launched.push(record.session);
+        } catch (e) {
+          svc.logger.error(`${record.session}: could not launch attempt ${next.attempts.length + 1}: ${(e as Error).message}`);
+          throw e;
+        }
+        this.emit(result, before, next);
+      } else {
+        svc.store.write(next);
+        this.emit(result, fresh, next);
+      }
+    } finally {
+      lock.release();
+    }
+  }
+
+  private emit(result: PassResult, before: TaskRecord, after: TaskRecord): void {
+    if (before.state === after.state) return;
+    const change: StateChange = {
+      session: after.session, name: after.name, agent: after.agent,
+      from: before.state, to: after.state, reason: after.stateReason, record: after,
+    };
+    result.changes.push(change);
+    this.service.logger.debug(`${after.session}: ${before.state} -> ${after.state}${after.stateReason ? ` (${after.stateReason})` : ''}`);
+    if (this.options.onChange) {
+      Promise.resolve()
+        .then(() => this.options.onChange?.(change))
+        .catch((e) => this.options.onError?.(e));
+    }
+  }
+}

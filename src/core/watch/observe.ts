@@ -1,0 +1,62 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { PaneInfo } from '../tmux/commands';
+import { readHead, readTail } from '../tasks/fsutil';
+
+/** What the runner left in an attempt's folder. */
+export interface AttemptFiles {
+  /** The runner wrote its pid: the attempt really began. */
+  started: boolean;
+  pid: number | null;
+  exitCode: number | null;
+  exitAt: Date | null;
+}
+
+export function readAttemptFiles(attemptDir: string): AttemptFiles {
+  let pid: number | null = null;
+  try {
+    pid = Number.parseInt(fs.readFileSync(path.join(attemptDir, 'pid'), 'utf8'), 10);
+    if (!Number.isFinite(pid)) pid = null;
+  } catch {
+    pid = null;
+  }
+  let exitCode: number | null = null;
+  let exitAt: Date | null = null;
+  try {
+    const file = path.join(attemptDir, 'exit');
+    const text = fs.readFileSync(file, 'utf8').trim();
+    const n = Number.parseInt(text, 10);
+    if (Number.isInteger(n)) {
+      exitCode = n;
+      exitAt = fs.statSync(file).mtime;
+    }
+  } catch {
+    /* not finished */
+  }
+  return { started: pid !== null, pid, exitCode, exitAt };
+}
+
+export function eventsFile(attemptDir: string): string {
+  return path.join(attemptDir, 'events.jsonl');
+}
+
+export function eventsHead(attemptDir: string, lines = 50): string[] {
+  return readHead(eventsFile(attemptDir), lines);
+}
+
+export function eventsTail(attemptDir: string, lines = 40): string[] {
+  return readTail(eventsFile(attemptDir), lines);
+}
+
+/** Everything the classifier needs about one task, gathered without deciding anything. */
+export interface Observation {
+  /** The session's first pane, or undefined when tmux has no such session. */
+  pane: PaneInfo | undefined;
+  attempt: AttemptFiles;
+  /** The last lines of the pane, when they were captured this time. */
+  paneTail?: string[];
+  /** The last lines of the current attempt's JSON events. */
+  eventsTail?: string[];
+  /** How many passes in a row saw a prompt for a person (the monitor remembers). */
+  waitingStreak?: number;
+}

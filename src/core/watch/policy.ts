@@ -1,0 +1,69 @@
+import type { Attempt, TaskRecord } from '../tasks/record';
+
+/** The supervisor's limits (the seed's defaults, all settings). Times in milliseconds. */
+export interface Policy {
+  /** The check interval; a run that lasts at least this long counts as running normally. */
+  intervalMs: number;
+  backoffFactor: number;
+  maxBackoffMs: number;
+  maxRuntimeMs: number;
+  maxAttempts: number;
+}
+
+export type FailureDecision =
+  | { kind: 'resume-now' }
+  | { kind: 'wait'; until: number; failures: number }
+  | { kind: 'give-up'; reason: string };
+
+function duration(a: Attempt): number {
+  if (!a.endedAt) return Infinity;
+  return Date.parse(a.endedAt) - Date.parse(a.startedAt);
+}
+
+function failed(a: Attempt): boolean {
+  return a.endedAt !== null && a.exitCode !== 0;
+}
+
+/** Failures in a row at the end of the attempt list; a run that lasted an interval breaks the row. */
+export function consecutiveFailures(attempts: readonly Attempt[], policy: Policy): number {
+  let n = 0;
+  for (let i = attempts.length - 1; i >= 0; i--) {
+    const a = attempts[i];
+    if (!failed(a)) break;
+    n++;
+    if (duration(a) >= policy.intervalMs) break;
+  }
+  return n;
+}
+
+/**
+ * The wait before resuming after the k-th failure in a row: none for the first (a crash is
+ * resumed as soon as it is seen), then one interval, doubling (3, 6, 12 … minutes by default).
+ */
+export function backoffMs(failures: number, policy: Policy): number {
+  if (failures <= 1) return 0;
+  return Math.min(policy.maxBackoffMs, policy.intervalMs * Math.pow(policy.backoffFactor, failures - 2));
+}
+
+function minutes(ms: number): string {
+  const m = ms / 60_000;
+  return m >= 60 && m % 60 === 0 ? `${m / 60} h` : `${Math.round(m * 10) / 10} min`;
+}
+
+/** What to do about a task whose last attempt failed (its end already recorded). Pure. */
+export function decideAfterFailure(task: TaskRecord, now: number, policy: Policy): FailureDecision {
+  if (task.killedByUser) return { kind: 'give-up', reason: 'killed by the user' };
+  const age = now - Date.parse(task.createdAt);
+  if (age >= policy.maxRuntimeMs) {
+    return { kind: 'give-up', reason: `gave up after ${minutes(policy.maxRuntimeMs)} of wall clock (${task.attempts.length} attempts)` };
+  }
+  if (task.attempts.length >= policy.maxAttempts) {
+    return { kind: 'give-up', reason: `gave up after ${task.attempts.length} attempts (the limit is ${policy.maxAttempts})` };
+  }
+  const last = task.attempts[task.attempts.length - 1];
+  const failures = consecutiveFailures(task.attempts, policy);
+  const endedAt = last?.endedAt ? Date.parse(last.endedAt) : now;
+  const until = endedAt + backoffMs(failures, policy);
+  if (now >= until) return { kind: 'resume-now' };
+  return { kind: 'wait', until, failures };
+}

@@ -1,0 +1,112 @@
+import * as assert from 'node:assert/strict';
+import { ADAPTERS } from '../../src/core/agents/registry';
+import { resolveSettings } from '../../src/core/config';
+import * as cmd from '../../src/core/tmux/commands';
+import type { TaskRecord } from '../../src/core/tasks/record';
+
+const settings = resolveSettings();
+
+function task(over: Partial<TaskRecord>): TaskRecord {
+  return {
+    version: 1, name: 'fix', agent: 'codex', session: 'codex-fix', dir: '/work/proj', prompt: '-n $(rm -rf ~) "quoted"\nline',
+    createdAt: '2026-01-01T00:00:00.000Z', agentSessionId: null, agentData: {}, attempts: [], state: 'running',
+    stateReason: null, stateSince: '2026-01-01T00:00:00.000Z', nextAttemptAt: null, heldUntil: null, killedByUser: false,
+    executable: '/usr/bin/codex', adopted: false, updatedAt: '2026-01-01T00:00:00.000Z', ...over,
+  };
+}
+
+describe('agent argv', () => {
+  const cont = settings.continuePrompt;
+
+  it('codex: exec --json with a sandbox, never --full-auto; resume by thread id', () => {
+    const t = task({ agent: 'codex' });
+    assert.deepEqual(ADAPTERS.codex.startArgs(t, settings.agents.codex),
+      ['exec', '--json', '-s', 'workspace-write', '--skip-git-repo-check', '-C', '/work/proj', '--', t.prompt]);
+    assert.deepEqual(ADAPTERS.codex.resumeArgs({ ...t, agentSessionId: 'th-1' }, settings.agents.codex, cont),
+      ['exec', 'resume', '--json', '-s', 'workspace-write', '--skip-git-repo-check', 'th-1', '--', cont]);
+    assert.ok(!ADAPTERS.codex.startArgs(t, settings.agents.codex).includes('--full-auto'));
+  });
+
+  it('claude: a minted --session-id up front, --resume <id> later, never a bare --resume', () => {
+    const prepared = ADAPTERS.claude.prepare({ dir: '/p', taskDir: '/s', env: { HOME: '/h' } });
+    assert.match(prepared.agentSessionId ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(prepared.agentData.configDir, '/h/.claude');
+    const t = task({ agent: 'claude', agentSessionId: prepared.agentSessionId });
+    const start = ADAPTERS.claude.startArgs(t, settings.agents.claude);
+    assert.deepEqual(start.slice(0, 6), ['-p', '--output-format', 'stream-json', '--verbose', '--session-id', prepared.agentSessionId]);
+    assert.deepEqual(start.slice(-2), ['--', t.prompt]);
+    const resume = ADAPTERS.claude.resumeArgs(t, settings.agents.claude, cont);
+    assert.equal(resume[resume.indexOf('--resume') + 1], prepared.agentSessionId);
+    assert.deepEqual(resume.slice(-2), ['--', cont]);
+  });
+
+  it('opencode: always --dir; resume with --session <id>', () => {
+    const t = task({ agent: 'opencode', agentSessionId: 'ses_1' });
+    assert.deepEqual(ADAPTERS.opencode.startArgs(t, settings.agents.opencode),
+      ['run', '--dir', '/work/proj', '--format', 'json', '--auto', '--', t.prompt]);
+    assert.deepEqual(ADAPTERS.opencode.resumeArgs(t, settings.agents.opencode, cont),
+      ['run', '--dir', '/work/proj', '--session', 'ses_1', '--format', 'json', '--auto', '--', cont]);
+  });
+
+  it('pi: its session file chosen up front, the same file to resume', () => {
+    const prepared = ADAPTERS.pi.prepare({ dir: '/p', taskDir: '/state/tasks/pi-x', env: {} });
+    const t = task({ agent: 'pi', agentData: prepared.agentData });
+    assert.deepEqual(ADAPTERS.pi.startArgs(t, settings.agents.pi),
+      ['-p', '--mode', 'json', '--session', '/state/tasks/pi-x/pi-session.jsonl', '--', t.prompt]);
+    assert.deepEqual(ADAPTERS.pi.resumeArgs(t, settings.agents.pi, cont),
+      ['-p', '--mode', 'json', '--session', '/state/tasks/pi-x/pi-session.jsonl', '--', cont]);
+  });
+
+  it('configured mode and extra args replace the defaults', () => {
+    const t = task({ agent: 'codex' });
+    const args = ADAPTERS.codex.startArgs(t, { executable: 'codex', modeArgs: ['--dangerously-bypass-approvals-and-sandbox'], extraArgs: ['-m', 'o3'] });
+    assert.deepEqual(args, ['exec', '--json', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '-C', '/work/proj', '-m', 'o3', '--', t.prompt]);
+  });
+});
+
+describe('tmux argv', () => {
+  it('targets sessions exactly, panes with the trailing colon', () => {
+    assert.deepEqual(cmd.killSessionArgs('codex-a'), ['kill-session', '-t', '=codex-a']);
+    assert.deepEqual(cmd.hasSessionArgs('codex-a'), ['has-session', '-t', '=codex-a']);
+    assert.deepEqual(cmd.capturePaneArgs('codex-a', 200), ['capture-pane', '-p', '-J', '-t', '=codex-a:', '-S', '-200']);
+    assert.deepEqual(cmd.sendLiteralArgs('codex-a', '-y'), ['send-keys', '-l', '-t', '=codex-a:', '--', '-y']);
+    assert.deepEqual(cmd.sendEnterArgs('codex-a'), ['send-keys', '-t', '=codex-a:', 'Enter']);
+  });
+
+  it('starts the pane command without a shell and keeps the dead pane in the same invocation', () => {
+    const args = cmd.newSessionArgs({ session: 's', cwd: '/d', command: ['/bin/bash', '-c', 'x', 'a b'] });
+    assert.deepEqual(args, ['new-session', '-d', '-s', 's', '-c', '/d', '-x', '200', '-y', '50', '--', '/bin/bash', '-c', 'x', 'a b',
+      ';', 'set-option', '-t', '=s:', 'remain-on-exit', 'on']);
+  });
+
+  it('parses list-panes, keeping each session\'s first pane', () => {
+    const sep = cmd.FIELD_SEPARATOR;
+    const line = (s: string, w: number, p: number, dead: string, status: string, signal: string) =>
+      [s, w, p, `%${w}${p}`, 100 + p, dead, status, signal, 1700000000, 'bash', 1690000000].join(sep);
+    const out = [line('codex-a', 0, 1, '0', '', ''), line('codex-a', 0, 0, '1', '', '9'), line('pi-b', 1, 0, '1', '3', ''), 'garbage'].join('\n');
+    const panes = cmd.parseListPanes(out);
+    assert.equal(panes.size, 2);
+    assert.deepEqual({ ...panes.get('codex-a') }, {
+      session: 'codex-a', windowIndex: 0, paneIndex: 0, paneId: '%00', pid: 100, dead: true, deadStatus: null, deadSignal: 9,
+      activity: 1700000000, currentCommand: 'bash', created: 1690000000,
+    });
+    assert.equal(panes.get('pi-b')?.deadStatus, 3);
+  });
+});
+
+describe('session ids from the JSON events', () => {
+  it('codex: thread.started on line 1', () => {
+    assert.equal(ADAPTERS.codex.sessionIdFromEvents(['{"type":"thread.started","thread_id":"0199-abc"}', '{"type":"turn.started"}']), '0199-abc');
+    assert.equal(ADAPTERS.codex.sessionIdFromEvents(['Reading additional input from stdin...']), undefined);
+  });
+  it('claude: system init', () => {
+    assert.equal(ADAPTERS.claude.sessionIdFromEvents(['{"type":"system","subtype":"init","session_id":"u-1"}']), 'u-1');
+  });
+  it('opencode: the first sessionID, which may come late', () => {
+    assert.equal(ADAPTERS.opencode.sessionIdFromEvents(['noise', '{"type":"step_start","sessionID":"ses_9"}']), 'ses_9');
+    assert.equal(ADAPTERS.opencode.sessionIdFromEvents([]), undefined);
+  });
+  it('pi: the session header', () => {
+    assert.equal(ADAPTERS.pi.sessionIdFromEvents(['{"type":"session","version":3,"id":"p-1","cwd":"/x"}']), 'p-1');
+  });
+});

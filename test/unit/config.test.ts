@@ -1,0 +1,29 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { lookupFromObject, resolveSettings, SETTING_KEYS } from '../../src/core/config';
+
+describe('settings', () => {
+  it('defaults come from package.json only: the seed\'s 3 min, doubling, 5 h', () => {
+    const s = resolveSettings();
+    assert.equal(s.intervalMs, 180_000);
+    assert.equal(s.backoffFactor, 2);
+    assert.equal(s.maxRuntimeMs, 5 * 3600_000);
+    assert.deepEqual(s.agents.codex.modeArgs, ['-s', 'workspace-write']);
+    assert.equal(s.tmuxSocket, '');
+  });
+
+  it('every setting in package.json is read by the typed module, and no other', () => {
+    const manifest = JSON.parse(fs.readFileSync('package.json', 'utf8'));
+    const keys = Object.keys(manifest.contributes.configuration.properties).map((k) => k.replace('resilientAgent.', ''));
+    assert.deepEqual([...SETTING_KEYS].sort(), keys.sort());
+    for (const k of keys) assert.ok('default' in manifest.contributes.configuration.properties[`resilientAgent.${k}`], k);
+  });
+
+  it('user values override, bad ones are one clear error naming the key', () => {
+    const s = resolveSettings(lookupFromObject({ 'monitor.intervalSeconds': 0.5, 'resilientAgent.agents.pi.extraArgs': ['--model', 'm'] }));
+    assert.equal(s.intervalMs, 500);
+    assert.deepEqual(s.agents.pi.extraArgs, ['--model', 'm']);
+    assert.throws(() => resolveSettings(lookupFromObject({ 'monitor.intervalSeconds': 'often' })), /monitor\.intervalSeconds/);
+    assert.throws(() => lookupFromObject({ 'monitor.intervl': 1 }), /unknown setting/);
+  });
+});

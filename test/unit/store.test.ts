@@ -1,0 +1,102 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { LockManager } from '../../src/core/tasks/lock';
+import { stateHome } from '../../src/core/tasks/paths';
+import type { TaskRecord } from '../../src/core/tasks/record';
+import { TaskStore } from '../../src/core/tasks/store';
+
+function tmp(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'ra-store-'));
+}
+
+const record: TaskRecord = {
+  version: 1, name: 'fix', agent: 'codex', session: 'codex-fix', dir: '/p', prompt: 'secret prompt', createdAt: '2026-01-01T00:00:00.000Z',
+  agentSessionId: null, agentData: {}, attempts: [], state: 'running', stateReason: null, stateSince: '2026-01-01T00:00:00.000Z',
+  nextAttemptAt: null, heldUntil: null, killedByUser: false, executable: '/bin/codex', adopted: false, updatedAt: '2026-01-01T00:00:00.000Z',
+};
+
+describe('state dir', () => {
+  it('RESILIENT_AGENT_HOME, else XDG_STATE_HOME, else ~/.local/state — never /tmp', () => {
+    assert.equal(stateHome({ RESILIENT_AGENT_HOME: '/a', XDG_STATE_HOME: '/b', HOME: '/h' }), '/a');
+    assert.equal(stateHome({ XDG_STATE_HOME: '/b', HOME: '/h' }), '/b/resilient-agent');
+    assert.equal(stateHome({ HOME: '/h' }), '/h/.local/state/resilient-agent');
+  });
+});
+
+describe('task store', () => {
+  it('writes a versioned record privately and reads it back', () => {
+    const store = new TaskStore(path.join(tmp(), 'home'));
+    store.init();
+    store.write(record);
+    assert.deepEqual(store.get('codex-fix'), record);
+    const file = store.paths.recordFile('codex-fix');
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(store.paths.home).mode & 0o777, 0o700);
+    assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).version, 1);
+    assert.deepEqual(fs.readdirSync(path.dirname(file)), ['task.json'], 'no temp file left behind');
+  });
+
+  it('refuses to write an invalid record', () => {
+    const store = new TaskStore(tmp());
+    assert.throws(() => store.write({ ...record, state: 'exploded' as never }));
+    assert.equal(store.exists('codex-fix'), false);
+  });
+
+  it('reports a corrupt or truncated record and keeps it aside, never drops it silently', () => {
+    const store = new TaskStore(tmp());
+    store.write(record);
+    store.write({ ...record, session: 'codex-two', name: 'two' });
+    const file = store.paths.recordFile('codex-fix');
+    const full = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(file, full.slice(0, full.length / 2));
+    const { records, corrupt } = store.list();
+    assert.deepEqual(records.map((r) => r.session), ['codex-two']);
+    assert.equal(corrupt.length, 1);
+    assert.match(corrupt[0].problem, /not JSON/);
+    const kept = store.quarantine('codex-fix')!;
+    assert.equal(fs.readFileSync(kept, 'utf8'), full.slice(0, full.length / 2));
+  });
+
+  it('a record from a newer version is not misread', () => {
+    const store = new TaskStore(tmp());
+    store.write(record);
+    fs.writeFileSync(store.paths.recordFile('codex-fix'), JSON.stringify({ ...record, version: 2 }));
+    const r = store.read('codex-fix');
+    assert.equal(r.kind, 'corrupt');
+    assert.match((r as { problem: string }).problem, /version 2/);
+  });
+});
+
+describe('task lock', () => {
+  it('one holder at a time; released locks can be taken', () => {
+    const dir = tmp();
+    const a = new LockManager(dir, 'a');
+    const b = new LockManager(dir, 'b');
+    const la = a.tryAcquire('codex-fix');
+    assert.ok(la);
+    assert.equal(b.tryAcquire('codex-fix'), undefined);
+    assert.equal(b.readHolder('codex-fix')?.owner, 'a');
+    la.release();
+    const lb = b.tryAcquire('codex-fix');
+    assert.ok(lb);
+    lb.release();
+  });
+
+  it('a lock whose holder died is taken over', () => {
+    const dir = tmp();
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    fs.writeFileSync(path.join(dir, 'codex-fix.lock'), JSON.stringify({ pid: Number(dead), host: os.hostname(), pidStart: null, owner: 'dead', acquiredAt: new Date().toISOString() }));
+    const lock = new LockManager(dir, 'alive').tryAcquire('codex-fix');
+    assert.ok(lock, 'stale lock taken over');
+    assert.equal(new LockManager(dir, 'x').readHolder('codex-fix')?.owner, 'alive');
+  });
+
+  it('a live holder is never robbed', () => {
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, 'codex-fix.lock'), JSON.stringify({ pid: process.ppid, host: os.hostname(), pidStart: null, owner: 'parent', acquiredAt: new Date().toISOString() }));
+    assert.equal(new LockManager(dir, 'me').tryAcquire('codex-fix'), undefined);
+  });
+});
