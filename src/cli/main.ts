@@ -97,7 +97,7 @@ function statusJson(v: TaskView): Record<string, unknown> {
     nextAttemptAt: v.nextAttemptAt,
     heldUntil: v.heldUntil,
     attempts: v.attempts.map((a) => ({
-      n: a.n, cause: a.cause, mode: a.mode, startedAt: a.startedAt, endedAt: a.endedAt, exitCode: a.exitCode, signal: a.signal,
+      n: a.n, cause: a.cause, mode: a.mode, startedAt: a.startedAt, endedAt: a.endedAt, exitCode: a.exitCode, signal: a.signal, note: a.note,
     })),
     eventsFile: v.eventsFile,
   };
@@ -253,7 +253,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         if (v.dir) io.out(`folder: ${v.dir}`);
         for (const a of v.attempts) {
           const end = a.endedAt ? `ended ${ago(a.endedAt, now)} ago, ${a.signal !== null ? `signal ${a.signal}` : `exit ${a.exitCode}`}` : 'running';
-          io.out(`attempt ${a.n} (${a.cause}, ${a.mode}): started ${ago(a.startedAt, now)} ago, ${end}`);
+          io.out(`attempt ${a.n} (${a.cause}, ${a.mode}): started ${ago(a.startedAt, now)} ago, ${end}${a.note ? `; ${a.note}` : ''}`);
         }
       }
       return 0;

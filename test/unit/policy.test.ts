@@ -19,7 +19,7 @@ function task(attempts: Attempt[], over: Partial<TaskRecord> = {}): TaskRecord {
 }
 
 function attempt(n: number, start: number, end: number | null, exitCode: number | null = 1): Attempt {
-  return { n, cause: n === 1 ? 'start' : 'crash', mode: n === 1 ? 'start' : 'resume', startedAt: iso(start), endedAt: end === null ? null : iso(end), exitCode: end === null ? null : exitCode, signal: null };
+  return { n, cause: n === 1 ? 'start' : 'crash', mode: n === 1 ? 'start' : 'resume', startedAt: iso(start), endedAt: end === null ? null : iso(end), exitCode: end === null ? null : exitCode, signal: null, note: null };
 }
 
 /** A failing run of `seconds`, one after the other, each resumed when the policy says. */

@@ -17,6 +17,8 @@ export const AttemptSchema = z.object({
   endedAt: z.string().nullable(),
   exitCode: z.number().int().nullable(),
   signal: z.number().int().nullable(),
+  /** What a person should know about this attempt, e.g. why it started from the prompt again. */
+  note: z.string().nullable(),
 });
 export type Attempt = z.infer<typeof AttemptSchema>;
 

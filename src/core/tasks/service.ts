@@ -218,6 +218,7 @@ export class TaskService {
     const now = this.iso();
     const attempt: Attempt = {
       n, cause: action.cause, mode: action.mode, startedAt: now, endedAt: null, exitCode: null, signal: null,
+      note: action.note ?? null,
     };
     const next: TaskRecord = {
       ...record,

@@ -1,0 +1,173 @@
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TaskStore } from '../../src/core/tasks/store';
+import type { TaskRecord } from '../../src/core/tasks/record';
+
+export const REPO = path.resolve(__dirname, '..', '..', '..');
+export const CLI = path.join(REPO, 'dist', 'cli.js');
+const FIXTURE = path.join(REPO, 'test', 'fixtures', 'agent.mjs');
+export const AGENTS = ['codex', 'claude', 'opencode', 'pi'] as const;
+
+let counter = 0;
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Invocation {
+  agent: string;
+  argv: string[];
+  cwd: string;
+  pid: number;
+  mode: 'start' | 'resume';
+  sessionId: string;
+  prompt: string;
+  behaviour: string;
+}
+
+/**
+ * One isolated world per test: a private tmux socket, a state dir, a HOME, and fixture agents
+ * on PATH. Nothing of the user's tmux server, agent configuration or state is touched.
+ */
+export class Harness {
+  readonly root: string;
+  readonly home: string;
+  readonly bin: string;
+  readonly socket: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly store: TaskStore;
+  private readonly children = new Set<ChildProcess>();
+
+  constructor() {
+    this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-it-'));
+    this.home = path.join(this.root, 'state');
+    this.bin = path.join(this.root, 'bin');
+    this.socket = `ra-it-${process.pid}-${++counter}`;
+    fs.mkdirSync(this.bin);
+    fs.mkdirSync(path.join(this.root, 'home'));
+    for (const agent of AGENTS) {
+      const wrapper = path.join(this.bin, agent);
+      fs.writeFileSync(wrapper, `#!/bin/sh\nexec '${process.execPath}' '${FIXTURE}' ${agent} "$@"\n`, { mode: 0o755 });
+    }
+    const systemPath = (process.env.PATH ?? '/usr/bin:/bin').split(':').filter((p) => p && !p.includes('node_modules')).join(':');
+    this.env = {
+      PATH: `${this.bin}:${systemPath}`,
+      HOME: path.join(this.root, 'home'),
+      LANG: 'C.UTF-8',
+      RESILIENT_AGENT_HOME: this.home,
+      RESILIENT_AGENT_TMUX_SOCKET: this.socket,
+      FIXTURE_HOME: path.join(this.root, 'fixture-home'),
+    };
+    this.store = new TaskStore(this.home);
+  }
+
+  /** A project folder for one task, with the fixture's plan: one behaviour per agent run. */
+  project(name: string, plan: string[] = []): string {
+    const dir = path.join(this.root, 'projects', name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, '.fixture-plan.json'), JSON.stringify(plan));
+    return dir;
+  }
+
+  cli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<CliResult> {
+    return new Promise((resolve) => {
+      const child = execFile(process.execPath, [CLI, ...args], { env: options.env ?? this.env, cwd: options.cwd ?? this.root, encoding: 'utf8' },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        });
+      child.stdin?.end(options.input ?? '');
+    });
+  }
+
+  async ok(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<string> {
+    const r = await this.cli(args, options);
+    if (r.code !== 0) throw new Error(`resilient-agent ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  async status(name: string): Promise<{ state: string; attempts: { n: number; cause: string; mode: string; exitCode: number | null; signal: number | null; note: string | null }[]; agentSessionId: string | null; reason: string | null }> {
+    return JSON.parse(await this.ok(['status', name, '--json']));
+  }
+
+  tmux(args: string[]): Promise<CliResult> {
+    return new Promise((resolve) => {
+      execFile('tmux', ['-L', this.socket, ...args], { env: { ...this.env, TMUX: '' }, encoding: 'utf8' }, (error, stdout, stderr) => {
+        resolve({ code: error ? 1 : 0, stdout, stderr });
+      });
+    });
+  }
+
+  record(session: string): TaskRecord | undefined {
+    return this.store.get(session);
+  }
+
+  /** A background `monitor`, stopped when the test ends. */
+  monitor(args: string[] = ['--interval', '0.2']): ChildProcess {
+    const child = spawn(process.execPath, [CLI, 'monitor', ...args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stdout?.on('data', (d) => (log += d));
+    child.stderr?.on('data', (d) => (log += d));
+    (child as ChildProcess & { log: () => string }).log = () => log;
+    this.children.add(child);
+    child.on('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  async stop(child: ChildProcess): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  invocations(project: string): Invocation[] {
+    const file = path.join(project, '.fixture-invocations.jsonl');
+    if (!fs.existsSync(file)) return [];
+    return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  }
+
+  /** The runner's pid for an attempt (its process group holds the agent). */
+  async runnerPid(session: string, attempt: number): Promise<number> {
+    const file = path.join(this.store.paths.attemptDir(session, attempt), 'pid');
+    await waitFor(() => fs.existsSync(file), `runner pid of ${session} attempt ${attempt}`);
+    return Number(fs.readFileSync(file, 'utf8'));
+  }
+
+  /** Waits until the agent has reported its session id (it may be killed before that, but then there is nothing to resume). */
+  async sessionIdKnown(session: string): Promise<string> {
+    return waitFor(async () => (await this.status(session)).agentSessionId, `the session id of ${session}`);
+  }
+
+  /** Kills the agent's whole process group with SIGKILL, as a crash or the OOM killer would. */
+  async crash(session: string, attempt: number): Promise<void> {
+    const pid = await this.runnerPid(session, attempt);
+    process.kill(-pid, 'SIGKILL');
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all([...this.children].map((c) => this.stop(c)));
+    await this.tmux(['kill-server']);
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Waits for a condition to hold, checking often; fails with what was awaited. Never a fixed sleep. */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
