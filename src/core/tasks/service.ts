@@ -49,6 +49,8 @@ export interface TaskView {
   adopted: boolean;
   /** The events log of the current attempt, if any. */
   eventsFile: string | null;
+  /** tmux has the session now (its pane can be attached or read). */
+  hasSession: boolean;
 }
 
 export interface ServiceOptions {
@@ -287,7 +289,7 @@ export class TaskService {
     for (const record of records) {
       known.add(record.session);
       const ev = this.evaluate(record, this.observe(record, panes));
-      views.push(this.view(this.applyEvaluation(record, ev)));
+      views.push(this.view(this.applyEvaluation(record, ev), panes.has(record.session)));
     }
     for (const [session, pane] of panes) {
       if (known.has(session)) continue;
@@ -299,19 +301,20 @@ export class TaskService {
         name: parsed.name, session, agent: parsed.agent, state, reason,
         agentSessionId: this.seedSessionId(parsed.agent, parsed.name) ?? null,
         dir: null, prompt: null, createdAt: new Date(pane.created * 1000).toISOString(), attempts: [],
-        nextAttemptAt: null, heldUntil: null, adopted: true, eventsFile: null,
+        nextAttemptAt: null, heldUntil: null, adopted: true, eventsFile: null, hasSession: true,
       });
     }
     return { views, corrupt };
   }
 
-  view(record: TaskRecord): TaskView {
+  view(record: TaskRecord, hasSession = true): TaskView {
     const attempt = lastAttempt(record);
     return {
       name: record.name, session: record.session, agent: record.agent, state: record.state, reason: record.stateReason,
       agentSessionId: record.agentSessionId, dir: record.dir, prompt: record.prompt, createdAt: record.createdAt,
       attempts: record.attempts, nextAttemptAt: record.nextAttemptAt, heldUntil: record.heldUntil, adopted: record.adopted,
       eventsFile: attempt ? path.join(this.store.paths.attemptDir(record.session, attempt.n), 'events.jsonl') : null,
+      hasSession,
     };
   }
 

@@ -1,0 +1,144 @@
+import * as vscode from 'vscode';
+import { TaskError, UsageError } from '../core/errors';
+import { TmuxError } from '../core/tmux/errors';
+import { attachArgs } from '../core/tmux/commands';
+import type { PaneMirror } from './mirror';
+import type { TaskModel } from './model';
+import { startTask, StartArgs } from './startTask';
+import type { Node } from './tree';
+
+/** A command's target: a tree node, or a session / task name (from notifications, tests, keybindings). */
+function sessionOf(model: TaskModel, arg: unknown): string | undefined {
+  if (typeof arg === 'string') return model.find(arg)?.session ?? model.views.find((v) => v.name === arg)?.session ?? arg;
+  const node = arg as Node | undefined;
+  if (node?.kind === 'task') return node.view.session;
+  return undefined;
+}
+
+async function pickTask(model: TaskModel, arg: unknown, title: string): Promise<string | undefined> {
+  const session = sessionOf(model, arg);
+  if (session) return session;
+  const picked = await vscode.window.showQuickPick(model.views.map((v) => ({ label: v.session, description: v.state })), { title });
+  return picked?.label;
+}
+
+export interface CommandOptions {
+  /** Skips the confirmation of kill / forget / clean up (tests, scripted use). */
+  noConfirm?: boolean;
+}
+
+async function confirm(message: string, action: string, options?: CommandOptions): Promise<boolean> {
+  if (options?.noConfirm) return true;
+  return (await vscode.window.showWarningMessage(message, { modal: true }, action)) === action;
+}
+
+export function registerCommands(context: vscode.ExtensionContext, model: TaskModel, mirror: PaneMirror, log: vscode.LogOutputChannel): void {
+  /** Every command: errors are caught, logged, and shown once with a way to the log. */
+  const register = (id: string, fn: (...args: unknown[]) => unknown) => {
+    context.subscriptions.push(vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      try {
+        return await fn(...args);
+      } catch (e) {
+        const known = e instanceof UsageError || e instanceof TaskError || e instanceof TmuxError;
+        log.error(`${id}: ${(e as Error).stack ?? e}`);
+        const choice = await vscode.window.showErrorMessage(known ? (e as Error).message : `Resilient Agent: ${(e as Error).message}`, 'Open Log');
+        if (choice === 'Open Log') log.show();
+        return undefined;
+      } finally {
+        if (id !== 'resilientAgent.refresh' && id !== 'resilientAgent.showLog') void model.refresh(id);
+      }
+    }));
+  };
+
+  register('resilientAgent.start', (args) => startTask(model, (args ?? {}) as StartArgs));
+  register('resilientAgent.refresh', () => model.refresh('manual'));
+  register('resilientAgent.showLog', () => log.show());
+
+  register('resilientAgent.attach', async (arg) => {
+    const session = await pickTask(model, arg, 'Attach to which task?');
+    if (!session) return undefined;
+    const tmux = model.service.tmux;
+    const terminal = vscode.window.createTerminal({
+      name: `agent: ${session}`,
+      shellPath: tmux.executable,
+      shellArgs: [...tmux.baseArgv().slice(1), ...attachArgs(session)],
+      env: { TMUX: null, TMUX_PANE: null },
+      iconPath: new vscode.ThemeIcon('hubot'),
+    });
+    terminal.show();
+    return terminal;
+  });
+
+  register('resilientAgent.showOutput', async (arg) => {
+    const session = await pickTask(model, arg, 'Show the output of which task?');
+    if (session) await mirror.show(session);
+  });
+
+  register('resilientAgent.resume', async (arg) => {
+    const session = await pickTask(model, arg, 'Resume which task?');
+    if (!session) return undefined;
+    const record = await model.service.resume(session);
+    model.ensureMonitor();
+    const last = record.attempts[record.attempts.length - 1];
+    void vscode.window.showInformationMessage(
+      `${record.session}: attempt ${last.n} ${last.mode === 'resume' ? `resumes session ${record.agentSessionId}` : 'starts again from the prompt'}.`);
+    return record;
+  });
+
+  register('resilientAgent.sendInput', async (arg, text) => {
+    const session = await pickTask(model, arg, 'Send input to which task?');
+    if (!session) return;
+    const input = typeof text === 'string' ? text : await vscode.window.showInputBox({
+      title: `Send input to ${session}`,
+      prompt: 'Typed into the pane as it is, followed by Enter (for an approval prompt: y, 1, yes …)',
+    });
+    if (input === undefined) return;
+    await model.service.send(session, input);
+    model.wakeMonitor('input sent');
+  });
+
+  register('resilientAgent.kill', async (arg, options) => {
+    const session = await pickTask(model, arg, 'Kill which task?');
+    if (!session) return;
+    if (!(await confirm(`Kill ${session}? The agent stops and will not be resumed.`, 'Kill', options as CommandOptions))) return;
+    await model.service.kill(session, false);
+  });
+
+  register('resilientAgent.forget', async (arg, options) => {
+    const session = await pickTask(model, arg, 'Forget which task?');
+    if (!session) return;
+    if (!(await confirm(`Forget ${session}? Its session is killed and its record and logs are removed.`, 'Forget', options as CommandOptions))) return;
+    await model.service.kill(session, true);
+  });
+
+  register('resilientAgent.cleanUp', async (options) => {
+    const done = model.views.filter((v) => v.state === 'done' && !v.adopted);
+    if (done.length === 0) {
+      void vscode.window.showInformationMessage('No finished tasks to clean up.');
+      return;
+    }
+    if (!(await confirm(`Remove ${done.length} finished task${done.length === 1 ? '' : 's'} (sessions, records and logs)?`, 'Clean Up', options as CommandOptions))) return;
+    for (const v of done) await model.service.kill(v.session, true);
+  });
+
+  register('resilientAgent.copySessionId', async (arg) => {
+    const session = await pickTask(model, arg, 'Copy the session id of which task?');
+    const id = session ? model.find(session)?.agentSessionId : undefined;
+    if (!id) {
+      void vscode.window.showWarningMessage(`The agent session id of ${session ?? 'this task'} is not known yet.`);
+      return;
+    }
+    await vscode.env.clipboard.writeText(id);
+    void vscode.window.setStatusBarMessage(`Copied ${id}`, 3000);
+  });
+
+  register('resilientAgent.openEvents', async (arg) => {
+    const session = await pickTask(model, arg, 'Open the events of which task?');
+    const file = session ? model.find(session)?.eventsFile : undefined;
+    if (!file) {
+      void vscode.window.showWarningMessage('This task has no events log.');
+      return;
+    }
+    await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
+  });
+}

@@ -1,0 +1,36 @@
+import * as vscode from 'vscode';
+import { resolveSettings, Settings } from '../core/config';
+
+export const SECTION = 'resilientAgent';
+
+/** The extension-only settings; their defaults, like every default, live in package.json. */
+export interface UiSettings {
+  notify: { done: boolean; waiting: boolean; gaveUp: boolean; held: boolean };
+  mirrorRefreshMs: number;
+  viewRefreshMs: number;
+}
+
+/** Core settings from VS Code's configuration. RESILIENT_AGENT_TMUX_SOCKET wins, as for the CLI. */
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  return resolveSettings((key) => {
+    if (key === 'tmux.socket' && env.RESILIENT_AGENT_TMUX_SOCKET !== undefined) return env.RESILIENT_AGENT_TMUX_SOCKET;
+    const inspected = config.inspect(key);
+    // Only values a user set; the default comes from the manifest through core.
+    return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
+  });
+}
+
+export function readUiSettings(): UiSettings {
+  const c = vscode.workspace.getConfiguration(SECTION);
+  return {
+    notify: {
+      done: c.get<boolean>('notifications.onDone')!,
+      waiting: c.get<boolean>('notifications.onWaiting')!,
+      gaveUp: c.get<boolean>('notifications.onGaveUp')!,
+      held: c.get<boolean>('notifications.onHeld')!,
+    },
+    mirrorRefreshMs: c.get<number>('mirror.refreshSeconds')! * 1000,
+    viewRefreshMs: c.get<number>('view.refreshSeconds')! * 1000,
+  };
+}

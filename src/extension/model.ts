@@ -1,0 +1,188 @@
+import * as vscode from 'vscode';
+import type { Settings } from '../core/config';
+import type { Logger } from '../core/log';
+import { stateHome } from '../core/tasks/paths';
+import { TaskService, TaskView } from '../core/tasks/service';
+import { TmuxError } from '../core/tmux/errors';
+import { Monitor, StateChange } from '../core/watch/monitor';
+import { Disposable, toDisposable } from './lifecycle';
+
+export function channelLogger(log: vscode.LogOutputChannel): Logger {
+  return {
+    debug: (m) => log.debug(m),
+    info: (m) => log.info(m),
+    warn: (m) => log.warn(m),
+    error: (m) => log.error(m),
+  };
+}
+
+/**
+ * The extension's model of all tasks: the core service, the supervisor loop for this window,
+ * and the latest views. It fires events; the tree, status bar and notices decide what to redraw.
+ */
+export class TaskModel extends Disposable {
+  private _service: TaskService;
+  private monitor: Monitor;
+  private _views: TaskView[] = [];
+  private _tmuxMissing = false;
+  private _loaded = false;
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+  private autoTimer: NodeJS.Timeout | undefined;
+  private autoRefreshMs = 0;
+
+  private readonly changed = this.register(new vscode.EventEmitter<void>());
+  readonly onDidChange = this.changed.event;
+  private readonly stateChanged = this.register(new vscode.EventEmitter<StateChange>());
+  /** A task moved from one state to another under this window's supervisor. */
+  readonly onDidChangeState = this.stateChanged.event;
+
+  constructor(private settings: Settings, private readonly log: vscode.LogOutputChannel, private readonly env: NodeJS.ProcessEnv = process.env) {
+    super();
+    this._service = this.createService(settings);
+    this.monitor = this.createMonitor();
+    this.register(toDisposable(() => {
+      this.monitor.stop();
+      if (this.autoTimer) clearTimeout(this.autoTimer);
+    }));
+  }
+
+  get service(): TaskService {
+    return this._service;
+  }
+
+  get views(): readonly TaskView[] {
+    return this._views;
+  }
+
+  get tmuxMissing(): boolean {
+    return this._tmuxMissing;
+  }
+
+  get loaded(): boolean {
+    return this._loaded;
+  }
+
+  get monitorRunning(): boolean {
+    return this.monitor.isRunning;
+  }
+
+  get monitorIntervalMs(): number {
+    return this.settings.intervalMs;
+  }
+
+  private createService(settings: Settings): TaskService {
+    return new TaskService({
+      home: stateHome(this.env), settings, env: this.env, logger: channelLogger(this.log), owner: `vscode window pid ${process.pid}`,
+    });
+  }
+
+  private createMonitor(): Monitor {
+    return new Monitor(this._service, {
+      intervalMs: this.settings.intervalMs,
+      onChange: (c) => this.stateChanged.fire(c),
+      onPass: (r) => {
+        if (r.changes.length || r.launched.length || r.corrupt.length) void this.refresh('monitor pass');
+        for (const c of r.corrupt) {
+          void vscode.window.showErrorMessage(`Resilient Agent: the record of ${c.session} was unreadable (${c.problem}). It was kept at ${c.keptAt}.`);
+        }
+      },
+      onError: (e) => this.log.error(`monitor: ${(e as Error).message}`),
+    });
+  }
+
+  /** Settings changed: apply them now, without a reload. */
+  applySettings(settings: Settings): void {
+    const socketChanged = settings.tmuxSocket !== this.settings.tmuxSocket;
+    this.settings = settings;
+    const wasRunning = this.monitor.isRunning;
+    this.monitor.stop();
+    this._service = this.createService(settings);
+    this.monitor = this.createMonitor();
+    if (wasRunning) this.monitor.start();
+    this.log.info(`settings applied: interval ${settings.intervalMs / 1000}s${socketChanged ? `, tmux socket "${settings.tmuxSocket}"` : ''}`);
+    void this.refresh('settings changed');
+  }
+
+  /** The supervisor for this window; tasks are shared, and a lock per task keeps it to one actor. */
+  ensureMonitor(): void {
+    if (!this.monitor.isRunning && !this.isDisposed) {
+      this.log.info(`supervisor started (every ${this.settings.intervalMs / 1000}s)`);
+      this.monitor.start();
+    }
+  }
+
+  /** Ask the supervisor for a pass now (after a command, or when something looks off). */
+  wakeMonitor(reason: string): void {
+    this.monitor.wake(reason);
+  }
+
+  hasTaskRecords(): boolean {
+    return this._service.store.sessions().length > 0;
+  }
+
+  /** Re-reads tmux and the records; coalesced so at most one runs and one more is queued. */
+  refresh(reason: string): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        await this.load(reason);
+      } while (this.refreshAgain && !this.isDisposed);
+    })().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async load(reason: string): Promise<void> {
+    const started = Date.now();
+    try {
+      const { views, corrupt } = await this._service.views();
+      for (const c of corrupt) this.log.warn(`unreadable task record ${c.session}: ${c.problem}`);
+      this._views = views;
+      this.setTmuxMissing(false);
+    } catch (e) {
+      if (e instanceof TmuxError && e.cause === 'not-installed') {
+        this.setTmuxMissing(true);
+        this._views = [];
+      } else {
+        this.log.error(`refresh (${reason}) failed: ${(e as Error).message}`);
+      }
+    }
+    if (!this._loaded) {
+      this._loaded = true;
+      void vscode.commands.executeCommand('setContext', 'resilientAgent.loaded', true);
+    }
+    this.log.debug(`refresh (${reason}) [${Date.now() - started}ms]: ${this._views.length} tasks`);
+    this.changed.fire();
+  }
+
+  private setTmuxMissing(missing: boolean): void {
+    if (missing === this._tmuxMissing && this._loaded) return;
+    this._tmuxMissing = missing;
+    void vscode.commands.executeCommand('setContext', 'resilientAgent.tmuxMissing', missing);
+  }
+
+  /** Re-read periodically, only while someone looks (the view is visible); 0 stops it. */
+  setAutoRefresh(ms: number): void {
+    this.autoRefreshMs = ms;
+    if (this.autoTimer) clearTimeout(this.autoTimer);
+    this.autoTimer = undefined;
+    if (ms > 0) this.armAuto();
+  }
+
+  private armAuto(): void {
+    if (this.isDisposed || this.autoRefreshMs <= 0) return;
+    this.autoTimer = setTimeout(() => {
+      void this.refresh('visible').finally(() => this.armAuto());
+    }, this.autoRefreshMs);
+  }
+
+  find(session: string): TaskView | undefined {
+    return this._views.find((v) => v.session === session);
+  }
+}

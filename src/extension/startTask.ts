@@ -1,0 +1,117 @@
+import * as vscode from 'vscode';
+import { adapterFor } from '../core/agents/registry';
+import { TaskError, UsageError } from '../core/errors';
+import { AGENT_IDS, AgentId, nameProblem, sessionName } from '../core/tasks/names';
+import type { TaskRecord } from '../core/tasks/record';
+import { resolveExecutable } from '../core/tasks/resolve';
+import type { TaskModel } from './model';
+
+/** Inputs a caller (a test, another extension, a keybinding) may give to skip the prompts. */
+export interface StartArgs {
+  agent?: string;
+  name?: string;
+  prompt?: string;
+  folder?: vscode.Uri | string;
+}
+
+export const UNTRUSTED_MESSAGE = 'Starting an agent task runs a program in this workspace: trust the workspace first (Manage Workspace Trust).';
+
+async function pickAgent(model: TaskModel): Promise<AgentId | undefined> {
+  const settings = model.service.settings;
+  type Item = vscode.QuickPickItem & { agent: AgentId; found?: string };
+  const items: Item[] = AGENT_IDS.map((agent) => {
+    const exe = settings.agents[agent].executable;
+    const found = resolveExecutable(exe, model.service.env);
+    return {
+      agent,
+      found,
+      label: `${found ? '$(check)' : '$(warning)'} ${adapterFor(agent).displayName}`,
+      description: agent,
+      detail: found ? found : `not available: "${exe}" is not on PATH (install it, or set resilientAgent.agents.${agent}.executable)`,
+    };
+  });
+  items.sort((a, b) => Number(!!b.found) - Number(!!a.found));
+  const picked = await vscode.window.showQuickPick(items, { title: 'Start resilient agent task (1/3): agent', placeHolder: 'Which coding agent runs the task?', matchOnDescription: true });
+  if (!picked) return undefined;
+  if (!picked.found) {
+    void vscode.window.showErrorMessage(`${adapterFor(picked.agent).displayName} is not available: ${picked.detail}`);
+    return undefined;
+  }
+  return picked.agent;
+}
+
+async function askName(model: TaskModel, agent: AgentId): Promise<string | undefined> {
+  return vscode.window.showInputBox({
+    title: 'Start resilient agent task (2/3): name',
+    prompt: `The tmux session will be ${agent}-<name>`,
+    placeHolder: 'refactor-auth',
+    validateInput: (value) => {
+      const problem = nameProblem(value);
+      if (problem) return value === '' ? 'A name is required' : `Invalid: ${problem}`;
+      if (model.service.store.exists(sessionName(agent, value))) return `A task named ${sessionName(agent, value)} already exists`;
+      return undefined;
+    },
+  });
+}
+
+async function askPrompt(): Promise<string | undefined> {
+  const editor = vscode.window.activeTextEditor;
+  const selection = editor && !editor.selection.isEmpty ? editor.document.getText(editor.selection) : undefined;
+  type Item = vscode.QuickPickItem & { from: 'type' | 'selection' | 'file' };
+  const items: Item[] = [{ from: 'type', label: '$(edit) Type the prompt' }];
+  if (selection) items.push({ from: 'selection', label: '$(selection) Use the selection', detail: selection.slice(0, 120) });
+  if (editor) items.push({ from: 'file', label: '$(file) Use the active file', detail: vscode.workspace.asRelativePath(editor.document.uri) });
+  const source = items.length === 1 ? items[0] : await vscode.window.showQuickPick(items, { title: 'Start resilient agent task (3/3): prompt' });
+  if (!source) return undefined;
+  if (source.from === 'selection') return selection;
+  if (source.from === 'file') return editor!.document.getText();
+  return vscode.window.showInputBox({
+    title: 'Start resilient agent task (3/3): prompt',
+    prompt: 'What should the agent do? It is passed to the agent as one argument, never through a shell.',
+    validateInput: (v) => (v.trim() === '' ? 'The prompt is empty' : undefined),
+  });
+}
+
+async function pickFolder(given?: vscode.Uri | string): Promise<string | undefined> {
+  if (given) return typeof given === 'string' ? given : given.fsPath;
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  if (folders.length === 0) {
+    void vscode.window.showErrorMessage('Open a folder first: an agent task works in a workspace folder.');
+    return undefined;
+  }
+  if (folders.length === 1) return folders[0].uri.fsPath;
+  const picked = await vscode.window.showWorkspaceFolderPick({ placeHolder: 'Which folder does the agent work in?' });
+  return picked?.uri.fsPath;
+}
+
+/** The palette's "Start resilient agent task". Returns the record, or undefined when cancelled or refused. */
+export async function startTask(model: TaskModel, args: StartArgs = {}): Promise<TaskRecord | undefined> {
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showErrorMessage(UNTRUSTED_MESSAGE);
+    return undefined;
+  }
+  const agent = args.agent ?? (await pickAgent(model));
+  if (!agent) return undefined;
+  const name = args.name ?? (AGENT_IDS.includes(agent as AgentId) ? await askName(model, agent as AgentId) : '');
+  if (name === undefined) return undefined;
+  const prompt = args.prompt ?? (await askPrompt());
+  if (prompt === undefined) return undefined;
+  const dir = await pickFolder(args.folder);
+  if (!dir) return undefined;
+  try {
+    const record = await model.service.start({ agent, name, dir, prompt });
+    model.ensureMonitor();
+    await model.refresh('started');
+    void vscode.window.showInformationMessage(`Started ${record.session}.`, 'Attach', 'Show Output').then((choice) => {
+      if (choice === 'Attach') void vscode.commands.executeCommand('resilientAgent.attach', record.session);
+      if (choice === 'Show Output') void vscode.commands.executeCommand('resilientAgent.showOutput', record.session);
+    });
+    return record;
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof TaskError) {
+      void vscode.window.showErrorMessage(`Could not start the task: ${e.message}`);
+      return undefined;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,54 @@
+import * as vscode from 'vscode';
+import type { TaskState } from '../core/tasks/record';
+import { Disposable } from './lifecycle';
+import type { TaskModel } from './model';
+
+const ORDER: TaskState[] = ['running', 'resuming', 'waiting', 'held', 'failed', 'lost', 'gave-up', 'done'];
+const LABEL: Record<TaskState, string> = {
+  running: 'running', resuming: 'resuming', waiting: 'waiting', held: 'held', failed: 'failed', lost: 'lost', 'gave-up': 'gave up', done: 'done',
+};
+
+/** `2 running · 1 waiting`: counts by state, coloured when a task needs a person. */
+export function statusText(counts: Map<TaskState, number>): string {
+  const parts = ORDER.filter((s) => (counts.get(s) ?? 0) > 0).map((s) => `${counts.get(s)} ${LABEL[s]}`);
+  return parts.length ? parts.join(' · ') : 'no tasks';
+}
+
+export class StatusBar extends Disposable {
+  private readonly item = this.register(vscode.window.createStatusBarItem('resilientAgent.status', vscode.StatusBarAlignment.Left, 50));
+
+  constructor(private readonly model: TaskModel) {
+    super();
+    this.item.name = 'Resilient Agent tasks';
+    this.item.command = 'resilientAgent.tasks.focus';
+    this.register(model.onDidChange(() => this.update()));
+    this.update();
+  }
+
+  get text(): string {
+    return this.item.text;
+  }
+
+  private update(): void {
+    const views = this.model.views;
+    if (views.length === 0) {
+      this.item.hide();
+      return;
+    }
+    const counts = new Map<TaskState, number>();
+    for (const v of views) counts.set(v.state, (counts.get(v.state) ?? 0) + 1);
+    this.item.text = `$(hubot) ${statusText(counts)}`;
+    const error = (counts.get('gave-up') ?? 0) + (counts.get('held') ?? 0) > 0;
+    const warning = (counts.get('waiting') ?? 0) > 0;
+    this.item.backgroundColor = error
+      ? new vscode.ThemeColor('statusBarItem.errorBackground')
+      : warning ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    const md = new vscode.MarkdownString(undefined, true);
+    md.appendMarkdown('**Agent tasks**\n\n');
+    for (const v of views) md.appendMarkdown(`- \`${v.session}\`: ${v.state}${v.reason ? ` (${v.reason})` : ''}\n`);
+    md.appendMarkdown(`\nSupervised ${this.model.monitorRunning ? `by this window, every ${this.model.monitorIntervalMs / 1000}s` : 'by no process in this window'}.`);
+    this.item.tooltip = md;
+    this.item.accessibilityInformation = { label: `Agent tasks: ${statusText(counts)}` };
+    this.item.show();
+  }
+}

@@ -1,0 +1,64 @@
+import * as vscode from 'vscode';
+import type { TaskView } from '../core/tasks/service';
+import { Disposable } from './lifecycle';
+import type { TaskModel } from './model';
+import { contextValue, describe, STATE_LOOK, tooltip } from './present';
+
+type Group = 'needs' | 'running' | 'finished';
+const GROUPS: { id: Group; label: string }[] = [
+  { id: 'needs', label: 'Needs you' },
+  { id: 'running', label: 'Running' },
+  { id: 'finished', label: 'Finished' },
+];
+
+export type Node = { kind: 'group'; group: Group; count: number } | { kind: 'task'; view: TaskView };
+
+/** What needs a person sits on top; finished tasks stay until cleaned up. */
+export class TaskTree extends Disposable implements vscode.TreeDataProvider<Node> {
+  private readonly emitter = this.register(new vscode.EventEmitter<Node | undefined>());
+  readonly onDidChangeTreeData = this.emitter.event;
+
+  constructor(private readonly model: TaskModel) {
+    super();
+    this.register(model.onDidChange(() => this.emitter.fire(undefined)));
+  }
+
+  getChildren(node?: Node): Node[] {
+    const views = [...this.model.views].sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
+    if (!node) {
+      return GROUPS.map((g) => ({ kind: 'group' as const, group: g.id, count: views.filter((v) => STATE_LOOK[v.state].group === g.id).length }))
+        .filter((g) => g.count > 0);
+    }
+    if (node.kind === 'group') {
+      return views.filter((v) => STATE_LOOK[v.state].group === node.group).map((view) => ({ kind: 'task' as const, view }));
+    }
+    return [];
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    if (node.kind === 'group') {
+      const label = GROUPS.find((g) => g.id === node.group)!.label;
+      const item = new vscode.TreeItem(`${label} (${node.count})`, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `group:${node.group}`;
+      item.contextValue = `group:${node.group}`;
+      return item;
+    }
+    const v = node.view;
+    const look = STATE_LOOK[v.state];
+    const item = new vscode.TreeItem(v.name, vscode.TreeItemCollapsibleState.None);
+    item.id = `task:${v.session}`;
+    item.description = describe(v, Date.now(), this.model.service.settings.maxAttempts);
+    item.tooltip = tooltip(v);
+    item.iconPath = new vscode.ThemeIcon(look.icon, new vscode.ThemeColor(look.color));
+    item.contextValue = contextValue(v);
+    item.command = { command: 'resilientAgent.showOutput', title: 'Show output', arguments: [node] };
+    item.accessibilityInformation = { label: `${v.session}, ${describe(v, Date.now())}` };
+    return item;
+  }
+
+  getParent(node: Node): Node | undefined {
+    if (node.kind === 'group') return undefined;
+    const group = STATE_LOOK[node.view.state].group;
+    return { kind: 'group', group, count: this.model.views.filter((v) => STATE_LOOK[v.state].group === group).length };
+  }
+}
