@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import type { Settings } from '../core/config';
 import type { Logger } from '../core/log';
@@ -43,8 +44,37 @@ export class TaskModel extends Disposable {
     this.monitor = this.createMonitor();
     this.register(toDisposable(() => {
       this.monitor.stop();
+      this.watcher?.close();
       if (this.autoTimer) clearTimeout(this.autoTimer);
     }));
+    this.watchTasks();
+  }
+
+  private watcher: fs.FSWatcher | undefined;
+
+  /** Tasks started or forgotten elsewhere (the CLI, another window) show up at once. */
+  private watchTasks(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    try {
+      this._service.store.init();
+      // A new task folder is made before its record is written: settle briefly, then read.
+      let settle: NodeJS.Timeout | undefined;
+      const watcher = fs.watch(this._service.store.paths.tasksDir, () => {
+        if (settle) clearTimeout(settle);
+        settle = setTimeout(() => {
+          settle = undefined;
+          if (this.isDisposed) return;
+          void this.refresh('tasks changed on disk');
+          if (this.hasTaskRecords()) this.ensureMonitor();
+        }, 100);
+      });
+      watcher.on('close', () => settle && clearTimeout(settle));
+      watcher.on('error', (e) => this.log.warn(`watching the tasks folder stopped: ${e.message}`));
+      this.watcher = watcher;
+    } catch (e) {
+      this.log.warn(`cannot watch the tasks folder: ${(e as Error).message}`);
+    }
   }
 
   get service(): TaskService {
@@ -82,7 +112,9 @@ export class TaskModel extends Disposable {
       intervalMs: this.settings.intervalMs,
       onChange: (c) => this.stateChanged.fire(c),
       onPass: (r) => {
-        if (r.changes.length || r.launched.length || r.corrupt.length) void this.refresh('monitor pass');
+        const known = new Set(this._views.filter((v) => !v.adopted).map((v) => v.session));
+        const differs = r.sessions.length !== known.size || r.sessions.some((s) => !known.has(s));
+        if (r.changes.length || r.launched.length || r.corrupt.length || differs) void this.refresh('monitor pass');
         for (const c of r.corrupt) {
           void vscode.window.showErrorMessage(`Resilient Agent: the record of ${c.session} was unreadable (${c.problem}). It was kept at ${c.keptAt}.`);
         }
@@ -100,6 +132,7 @@ export class TaskModel extends Disposable {
     this._service = this.createService(settings);
     this.monitor = this.createMonitor();
     if (wasRunning) this.monitor.start();
+    this.watchTasks();
     this.log.info(`settings applied: interval ${settings.intervalMs / 1000}s${socketChanged ? `, tmux socket "${settings.tmuxSocket}"` : ''}`);
     void this.refresh('settings changed');
   }

@@ -12,6 +12,15 @@ export const AGENTS = ['codex', 'claude', 'opencode', 'pi'] as const;
 
 let counter = 0;
 
+/** Wrapper scripts named like the real CLIs that run the fixture agent; returns the folder. */
+export function writeFixtureBin(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const agent of AGENTS) {
+    fs.writeFileSync(path.join(dir, agent), `#!/bin/sh\nexec '${process.execPath}' '${FIXTURE}' ${agent} "$@"\n`, { mode: 0o755 });
+  }
+  return dir;
+}
+
 export interface CliResult {
   code: number;
   stdout: string;
@@ -47,12 +56,8 @@ export class Harness {
     this.home = path.join(this.root, 'state');
     this.bin = path.join(this.root, 'bin');
     this.socket = `ra-it-${process.pid}-${++counter}`;
-    fs.mkdirSync(this.bin);
+    writeFixtureBin(this.bin);
     fs.mkdirSync(path.join(this.root, 'home'));
-    for (const agent of AGENTS) {
-      const wrapper = path.join(this.bin, agent);
-      fs.writeFileSync(wrapper, `#!/bin/sh\nexec '${process.execPath}' '${FIXTURE}' ${agent} "$@"\n`, { mode: 0o755 });
-    }
     const systemPath = (process.env.PATH ?? '/usr/bin:/bin').split(':').filter((p) => p && !p.includes('node_modules')).join(':');
     this.env = {
       PATH: `${this.bin}:${systemPath}`,

@@ -94,7 +94,8 @@ export class Tmux {
     try {
       return cmd.parseListPanes(await this.run(cmd.listPanesArgs()));
     } catch (e) {
-      if (e instanceof TmuxError && e.cause === 'no-server') return new Map();
+      // A server with no session left (or one shutting down) has nothing to list.
+      if (e instanceof TmuxError && (e.cause === 'no-server' || /no current target/.test(e.stderr))) return new Map();
       throw e;
     }
   }

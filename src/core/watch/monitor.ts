@@ -17,6 +17,8 @@ export interface StateChange {
 export interface PassResult {
   reason: string;
   tasks: number;
+  /** The sessions of every readable record seen in this pass. */
+  sessions: string[];
   changes: StateChange[];
   launched: string[];
   corrupt: { session: string; problem: string; keptAt?: string }[];
@@ -111,7 +113,7 @@ export class Monitor {
     const svc = this.service;
     const panes = await svc.tmux.listPanes();
     const { records, corrupt } = svc.store.list();
-    const result: PassResult = { reason, tasks: records.length, changes: [], launched: [], corrupt: [] };
+    const result: PassResult = { reason, tasks: records.length, sessions: records.map((r) => r.session), changes: [], launched: [], corrupt: [] };
     for (const c of corrupt) {
       // Kept aside, never silently dropped: the person is told where the unreadable record went.
       const lock = svc.locks.tryAcquire(c.session);

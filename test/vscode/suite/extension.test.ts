@@ -1,0 +1,189 @@
+import * as assert from 'assert';
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { Api } from '../../../src/extension/extension';
+import type { TaskState } from '../../../src/core/tasks/record';
+import { CLI, waitFor, writeFixtureBin } from '../../integration/harness';
+
+const EXTENSION_ID = 'resilient-coding-agent.resilient-coding-agent';
+
+function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env, encoding: 'utf8' }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: unknown }).code) || 1 : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('the extension in a real VS Code', function () {
+  this.timeout(60_000);
+  let api: Api;
+  let root: string;
+  let workspace: string;
+  let tmuxBase: string[];
+
+  function project(name: string, plan: string[]): string {
+    const dir = path.join(workspace, name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, '.fixture-plan.json'), JSON.stringify(plan));
+    return dir;
+  }
+
+  function invocations(dir: string): { mode: string; sessionId: string; prompt: string }[] {
+    const file = path.join(dir, '.fixture-invocations.jsonl');
+    return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+  }
+
+  function itemFor(session: string): vscode.TreeItem | undefined {
+    for (const group of api.tree.getChildren()) {
+      for (const node of api.tree.getChildren(group)) {
+        if (node.kind === 'task' && node.view.session === session) return api.tree.getTreeItem(node);
+      }
+    }
+    return undefined;
+  }
+
+  function stateOf(session: string): TaskState | undefined {
+    return api.model.find(session)?.state;
+  }
+
+  async function crash(session: string, attempt: number): Promise<void> {
+    const pidFile = path.join(api.model.service.store.paths.attemptDir(session, attempt), 'pid');
+    await waitFor(() => fs.existsSync(pidFile), `the runner of ${session}`);
+    process.kill(-Number(fs.readFileSync(pidFile, 'utf8')), 'SIGKILL');
+  }
+
+  async function tmux(args: string[]): Promise<{ code: number; stdout: string }> {
+    return run(tmuxBase[0], [...tmuxBase.slice(1), ...args]);
+  }
+
+  before(async () => {
+    const extension = vscode.extensions.getExtension<Api>(EXTENSION_ID);
+    assert.ok(extension, 'extension loaded');
+    api = await extension.activate();
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-vsc-'));
+    // Fixture agents first on PATH; the extension resolves agents on its (live) environment.
+    process.env.PATH = `${writeFixtureBin(path.join(root, 'bin'))}:${process.env.PATH}`;
+    process.env.FIXTURE_HOME = path.join(root, 'fixture-home');
+    workspace = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    await vscode.workspace.getConfiguration('resilientAgent').update('monitor.intervalSeconds', 0.2, vscode.ConfigurationTarget.Global);
+    await vscode.workspace.getConfiguration('resilientAgent').update('view.refreshSeconds', 0.2, vscode.ConfigurationTarget.Global);
+    await waitFor(() => api.model.monitorIntervalMs === 200, 'the interval setting applied');
+    tmuxBase = api.model.service.tmux.baseArgv();
+  });
+
+  after(async () => {
+    await tmux(['kill-server']);
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('activates quickly, without the editor waiting on tmux', () => {
+    assert.ok(api.activationMs < 1000, `activation took ${api.activationMs}ms`);
+    assert.ok(api.model.loaded || api.model.views.length === 0);
+  });
+
+  it('start creates a task that appears in the tree as running, with the status bar following', async () => {
+    const dir = project('tree', ['hang']);
+    const record = await vscode.commands.executeCommand<{ session: string }>('resilientAgent.start', {
+      agent: 'codex', name: 'tree', prompt: 'Fix the flaky test', folder: dir,
+    });
+    assert.strictEqual(record?.session, 'codex-tree');
+    await waitFor(() => stateOf('codex-tree') === 'running', 'running in the model');
+    const item = itemFor('codex-tree');
+    assert.ok(item, 'a tree item');
+    assert.strictEqual(item.label, 'tree');
+    assert.match(String(item.description), /^codex · running/);
+    assert.match(String(item.contextValue), /state=running/);
+    assert.match(String(item.contextValue), /:live/);
+    assert.strictEqual((item.iconPath as vscode.ThemeIcon).id, 'sync~spin');
+    await waitFor(() => api.statusBar.text.includes('1 running'), `status bar "1 running" (is "${api.statusBar.text}")`);
+    const tooltip = (item.tooltip as vscode.MarkdownString).value;
+    assert.match(tooltip, /Fix the flaky test/);
+    assert.match(tooltip, /attempt 1/);
+  });
+
+  it('a crash is resumed by exact id: running -> failed -> resuming -> running -> done', async () => {
+    const dir = project('crash', ['hang', 'ok']);
+    const seen: TaskState[] = [];
+    const sub = api.model.onDidChangeState((c) => {
+      if (c.session === 'claude-crash') seen.push(c.to);
+    });
+    try {
+      await vscode.commands.executeCommand('resilientAgent.start', { agent: 'claude', name: 'crash', prompt: 'Long refactor', folder: dir });
+      await waitFor(() => invocations(dir).length === 1, 'the first run');
+      await crash('claude-crash', 1);
+      await waitFor(() => stateOf('claude-crash') === 'done', 'done after the resume');
+      await waitFor(() => itemFor('claude-crash')?.description?.toString().startsWith('claude · done'), 'the tree shows done');
+    } finally {
+      sub.dispose();
+    }
+    assert.deepStrictEqual(seen.filter((s, i) => s !== seen[i - 1]).slice(0, 2), ['failed', 'resuming']);
+    assert.strictEqual(seen[seen.length - 1], 'done');
+    const runs = invocations(dir);
+    assert.strictEqual(runs.length, 2);
+    assert.strictEqual(runs[1].mode, 'resume');
+    assert.strictEqual(runs[1].sessionId, runs[0].sessionId);
+    assert.deepStrictEqual(api.model.find('claude-crash')!.attempts.map((a) => a.cause), ['start', 'crash']);
+    assert.ok(api.notices.shown.some((n) => n.session === 'claude-crash' && n.state === 'done'), 'a done notification');
+  });
+
+  it('the pane mirror shows the pane\'s text', async () => {
+    await vscode.commands.executeCommand('resilientAgent.showOutput', 'codex-tree');
+    await waitFor(() => api.mirror.textOf('codex-tree')?.includes('"thread.started"'), 'the mirrored pane');
+    assert.doesNotMatch(api.mirror.textOf('codex-tree')!, /\x1b\[/, 'no ANSI escapes');
+  });
+
+  it('attach opens an integrated terminal on the exact session', async () => {
+    const terminal = await vscode.commands.executeCommand<vscode.Terminal>('resilientAgent.attach', 'codex-tree');
+    assert.ok(terminal);
+    const options = terminal.creationOptions as vscode.TerminalOptions;
+    assert.deepStrictEqual(options.shellArgs, [...tmuxBase.slice(1), 'attach-session', '-t', '=codex-tree']);
+    await waitFor(async () => (await tmux(['list-clients', '-t', '=codex-tree', '-F', '#{session_name}'])).stdout.trim() === 'codex-tree', 'a tmux client attached');
+    terminal.dispose();
+  });
+
+  it('kill holds the task (never resumed); forget removes it', async () => {
+    await vscode.commands.executeCommand('resilientAgent.kill', 'codex-tree', { noConfirm: true });
+    await waitFor(() => stateOf('codex-tree') === 'held', 'held');
+    assert.match(String(itemFor('codex-tree')?.description), /held · killed by the user/);
+    assert.notStrictEqual((await tmux(['has-session', '-t', '=codex-tree'])).code, 0);
+    api.model.wakeMonitor('test');
+    await api.model.refresh('test');
+    assert.strictEqual(stateOf('codex-tree'), 'held');
+    await vscode.commands.executeCommand('resilientAgent.forget', 'codex-tree', { noConfirm: true });
+    await waitFor(() => api.model.find('codex-tree') === undefined, 'gone from the tree');
+    assert.strictEqual(api.model.service.store.exists('codex-tree'), false);
+  });
+
+  it('a task started from the CLI appears in the tree', async () => {
+    const dir = project('cli', ['hang']);
+    const r = await run(process.execPath, [CLI, 'start', 'pi', 'from-cli', '--dir', dir, '--prompt', 'from the shell']);
+    assert.strictEqual(r.code, 0, r.stderr);
+    await waitFor(() => itemFor('pi-from-cli'), 'the CLI task in the tree');
+    await waitFor(() => stateOf('pi-from-cli') === 'running', 'running');
+    await vscode.commands.executeCommand('resilientAgent.forget', 'pi-from-cli', { noConfirm: true });
+  });
+
+  it('changing a setting restarts the monitor with the new interval', async () => {
+    const config = vscode.workspace.getConfiguration('resilientAgent');
+    await config.update('monitor.intervalSeconds', 0.3, vscode.ConfigurationTarget.Global);
+    await waitFor(() => api.model.monitorIntervalMs === 300, 'interval 300 ms');
+    assert.ok(api.model.monitorRunning);
+    await config.update('monitor.intervalSeconds', 0.2, vscode.ConfigurationTarget.Global);
+    await waitFor(() => api.model.monitorIntervalMs === 200, 'interval 200 ms');
+  });
+
+  it('clean up removes finished tasks only', async () => {
+    const dir = project('keep', ['hang']);
+    await vscode.commands.executeCommand('resilientAgent.start', { agent: 'opencode', name: 'keep', prompt: 'x', folder: dir });
+    await waitFor(() => stateOf('opencode-keep') === 'running', 'running');
+    assert.strictEqual(stateOf('claude-crash'), 'done');
+    await vscode.commands.executeCommand('resilientAgent.cleanUp', { noConfirm: true });
+    await waitFor(() => api.model.find('claude-crash') === undefined, 'the done task cleaned up');
+    assert.strictEqual(stateOf('opencode-keep'), 'running');
+    await vscode.commands.executeCommand('resilientAgent.forget', 'opencode-keep', { noConfirm: true });
+  });
+});
