@@ -119,9 +119,11 @@ describe('recovery with real tmux and fixture agents', function () {
       for (const r of results) assert.equal(r.code, 0, r.stderr);
     }
     await waitFor(() => h.invocations(project).length === 2, 'the resumed run');
-    const s = await h.status('opencode-race');
+    const s = await waitFor(async () => {
+      const st = await h.status('opencode-race');
+      return st.state === 'running' ? st : undefined;
+    }, 'running again');
     assert.equal(s.attempts.length, 2, 'exactly one resume');
-    assert.equal(s.state, 'running');
     assert.equal(h.invocations(project).length, 2);
   });
 

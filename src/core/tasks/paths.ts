@@ -14,6 +14,8 @@ export class StatePaths {
   get locksDir(): string { return path.join(this.home, 'locks'); }
   get quarantineDir(): string { return path.join(this.home, 'corrupt'); }
   get configFile(): string { return path.join(this.home, 'config.json'); }
+  /** Touched when a task starts or changes, so supervisors look at once instead of at their next tick. */
+  get wakeFile(): string { return path.join(this.home, 'wake'); }
   taskDir(session: string): string { return path.join(this.tasksDir, session); }
   recordFile(session: string): string { return path.join(this.taskDir(session), 'task.json'); }
   attemptDir(session: string, n: number): string { return path.join(this.taskDir(session), 'attempts', String(n)); }

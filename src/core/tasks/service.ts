@@ -198,6 +198,15 @@ export class TaskService {
     }
   }
 
+  /** Tells every supervisor watching this state dir to look now. Best effort. */
+  signalSupervisors(): void {
+    try {
+      fs.writeFileSync(this.store.paths.wakeFile, `${process.pid} ${this.now()}\n`, { mode: 0o600 });
+    } catch {
+      /* the timer still runs */
+    }
+  }
+
   private envFile(session: string): string {
     return path.join(this.store.paths.taskDir(session), 'env');
   }
@@ -241,6 +250,7 @@ export class TaskService {
       await this.tmux.newSession({ session: record.session, cwd: record.dir, command });
     }
     this.logger.info(`${record.session}: attempt ${n} (${action.cause}, ${action.mode}) launched`);
+    this.signalSupervisors();
     return next;
   }
 
@@ -459,6 +469,7 @@ export class TaskService {
       }
       const killed = await this.tmux.killSession(task.session);
       if (forget) this.store.remove(task.session);
+      this.signalSupervisors();
       return { session: task.session, killed };
     } finally {
       lock.release();

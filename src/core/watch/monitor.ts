@@ -1,4 +1,8 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { adapterFor } from '../agents/registry';
+import { processAlive } from '../tasks/lock';
+import { TmuxError } from '../tmux/errors';
 import type { TaskRecord, TaskState } from '../tasks/record';
 import type { TaskService } from '../tasks/service';
 import type { PaneInfo } from '../tmux/commands';
@@ -26,6 +30,20 @@ export interface PassResult {
 
 export interface MonitorOptions {
   intervalMs: number;
+  /**
+   * Wake at once instead of at the next tick: when a runner process dies (probed every
+   * `probeMs` with signal 0, no process spawned) and when another process signals the state dir.
+   * The timer stays as the safety net. Default true.
+   */
+  eventDriven?: boolean;
+  probeMs?: number;
+  /** Pause between two launches in one pass (random in [min, max] ms): many recoveries are paced. */
+  paceMs?: [number, number];
+  /** Consecutive tmux failures that open the circuit breaker (no resumes while tmux itself fails). */
+  breakerThreshold?: number;
+  breakerCooldownMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
   onChange?: (change: StateChange) => void | Promise<void>;
   onPass?: (result: PassResult) => void;
   onError?: (error: unknown) => void;
@@ -45,12 +63,20 @@ export class Monitor {
   private readonly waitingStreak = new Map<string, number>();
   /** The pane activity at which each task's pane was last captured. */
   private readonly capturedAt = new Map<string, number>();
+  /** Runners to probe between passes: session -> attempt dir and pid (once the runner wrote it). */
+  private readonly watched = new Map<string, { attemptDir: string; pid: number | null }>();
+  private probeTimer: NodeJS.Timeout | undefined;
+  private wakeWatcher: fs.FSWatcher | undefined;
+  private tmuxFailures = 0;
+  private breakerOpenUntil = 0;
+  private launchesThisPass = 0;
 
   constructor(private readonly service: TaskService, private options: MonitorOptions) {}
 
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    if (this.options.eventDriven !== false) this.startEventSources();
     this.wake('start');
   }
 
@@ -58,6 +84,58 @@ export class Monitor {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+    this.wakeWatcher?.close();
+    this.wakeWatcher = undefined;
+  }
+
+  private startEventSources(): void {
+    const paths = this.service.store.paths;
+    try {
+      this.service.store.init();
+      this.wakeWatcher = fs.watch(paths.home, (_event, file) => {
+        if (file !== path.basename(paths.wakeFile)) return;
+        let from = '';
+        try {
+          from = fs.readFileSync(paths.wakeFile, 'utf8').split(' ')[0];
+        } catch {
+          /* removed meanwhile */
+        }
+        if (from !== String(process.pid)) this.wake('signalled');
+      });
+      this.wakeWatcher.on('error', () => undefined);
+    } catch (e) {
+      this.service.logger.warn(`cannot watch ${paths.home}: ${(e as Error).message}; relying on the timer`);
+    }
+    this.armProbe();
+  }
+
+  private armProbe(): void {
+    if (this.stopped) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      this.probe();
+      this.armProbe();
+    }, this.options.probeMs ?? 250);
+    this.probeTimer.unref?.();
+  }
+
+  /** Between passes: a runner that died (crash, kill -9, tmux server gone) asks for a pass now. */
+  private probe(): void {
+    for (const [session, w] of this.watched) {
+      if (w.pid === null) {
+        try {
+          w.pid = Number.parseInt(fs.readFileSync(path.join(w.attemptDir, 'pid'), 'utf8'), 10) || null;
+        } catch {
+          continue;
+        }
+      }
+      if (w.pid !== null && !processAlive(w.pid)) {
+        this.watched.delete(session);
+        this.wake(`runner of ${session} exited`);
+      }
+    }
   }
 
   get isRunning(): boolean {
@@ -96,8 +174,31 @@ export class Monitor {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         void this.loop('timer');
-      }, this.options.intervalMs);
+      }, this.nextDelay());
     }
+  }
+
+  /** The next tick: the interval, or sooner when a scheduled resume or the breaker's end comes first. */
+  private nextDue = Infinity;
+
+  private earliestDue(records: readonly TaskRecord[]): number {
+    let due = Infinity;
+    for (const r of records) {
+      if (r.state === 'resuming' && r.nextAttemptAt) due = Math.min(due, Date.parse(r.nextAttemptAt));
+      if (r.state === 'held' && r.heldUntil) due = Math.min(due, Date.parse(r.heldUntil));
+    }
+    return due;
+  }
+
+  private nextDelay(): number {
+    const now = this.service.now();
+    let delay = Math.min(this.options.intervalMs, this.nextDue - now + 50);
+    if (this.breakerOpenUntil > now) delay = Math.min(delay, this.breakerOpenUntil - now + 50);
+    return Math.max(10, delay);
+  }
+
+  get breakerOpen(): boolean {
+    return this.breakerOpenUntil > this.service.now();
   }
 
   /** One pass over every task. Safe to call directly (`monitor --once`); concurrent calls share one pass. */
@@ -111,7 +212,15 @@ export class Monitor {
 
   private async doPass(reason: string): Promise<PassResult> {
     const svc = this.service;
-    const panes = await svc.tmux.listPanes();
+    this.launchesThisPass = 0;
+    let panes;
+    try {
+      panes = await svc.tmux.listPanes();
+      this.tmuxSucceeded();
+    } catch (e) {
+      this.tmuxFailed(e);
+      throw e;
+    }
     const { records, corrupt } = svc.store.list();
     const result: PassResult = { reason, tasks: records.length, sessions: records.map((r) => r.session), changes: [], launched: [], corrupt: [] };
     for (const c of corrupt) {
@@ -129,19 +238,51 @@ export class Monitor {
       }
     }
     const live = new Set<string>();
+    const after: TaskRecord[] = [];
     for (const record of records) {
       live.add(record.session);
       try {
-        await this.passOne(record, panes, result);
+        after.push((await this.passOne(record, panes, result)) ?? record);
       } catch (e) {
+        after.push(svc.store.get(record.session) ?? record);
         svc.logger.error(`${record.session}: ${(e as Error).message}`);
         this.options.onError?.(e);
       }
     }
     for (const key of [...this.waitingStreak.keys()]) if (!live.has(key)) this.waitingStreak.delete(key);
     for (const key of [...this.capturedAt.keys()]) if (!live.has(key)) this.capturedAt.delete(key);
+    this.watchRunners(after);
+    this.nextDue = this.earliestDue(after);
     this.options.onPass?.(result);
     return result;
+  }
+
+  /** Which runners the probe should watch until the next pass: every attempt not yet ended. */
+  private watchRunners(records: readonly TaskRecord[]): void {
+    const before = new Map(this.watched);
+    this.watched.clear();
+    for (const r of records) {
+      const a = r.attempts[r.attempts.length - 1];
+      if (!a || a.endedAt || r.state === 'done' || r.state === 'gave-up' || r.state === 'held') continue;
+      const attemptDir = this.service.store.paths.attemptDir(r.session, a.n);
+      const prior = before.get(r.session);
+      this.watched.set(r.session, { attemptDir, pid: prior?.attemptDir === attemptDir ? prior.pid : null });
+    }
+  }
+
+  private tmuxSucceeded(): void {
+    this.tmuxFailures = 0;
+  }
+
+  /** tmux itself failing (not a missing session): after a few in a row, stop resuming for a while. */
+  private tmuxFailed(e: unknown): void {
+    if (e instanceof TmuxError && (e.cause === 'no-such-session' || e.cause === 'duplicate-session')) return;
+    this.tmuxFailures++;
+    if (this.tmuxFailures >= (this.options.breakerThreshold ?? 3)) {
+      const cooldown = this.options.breakerCooldownMs ?? 30_000;
+      this.breakerOpenUntil = this.service.now() + cooldown;
+      this.service.logger.error(`tmux keeps failing (${(e as Error).message}); no resumes for ${Math.round(cooldown / 1000)}s`);
+    }
   }
 
   /** The pane text is read only when needed: a prompt may be showing, or the agent just failed. */
@@ -150,9 +291,9 @@ export class Monitor {
     return this.service.capture(record.session, 40).catch(() => undefined);
   }
 
-  private async passOne(record: TaskRecord, panes: Map<string, PaneInfo>, result: PassResult): Promise<void> {
+  private async passOne(record: TaskRecord, panes: Map<string, PaneInfo>, result: PassResult): Promise<TaskRecord | undefined> {
     const svc = this.service;
-    if (record.state === 'done' || record.state === 'gave-up') return;
+    if (record.state === 'done' || record.state === 'gave-up') return record;
     const adapter = adapterFor(record.agent);
     const pane = panes.get(record.session);
     let obs = svc.observe(record, panes);
@@ -182,25 +323,34 @@ export class Monitor {
       ev.state !== record.state || ev.reason !== record.stateReason || ev.ended !== undefined ||
       (ev.agentSessionId !== undefined && ev.agentSessionId !== record.agentSessionId) ||
       ev.nextAttemptAt !== record.nextAttemptAt || ev.heldUntil !== record.heldUntil;
-    if (!changed && ev.action.kind === 'none') return;
+    if (!changed && ev.action.kind === 'none') return record;
 
     const lock = svc.locks.tryAcquire(record.session);
-    if (!lock) return; // another supervisor is acting on this task
+    if (!lock) return undefined; // another supervisor is acting on this task
     try {
       // Decide again on the record as it is under the lock: another supervisor may have acted.
       const fresh = svc.store.get(record.session);
-      if (!fresh || fresh.attempts.length !== record.attempts.length) return;
+      if (!fresh || fresh.attempts.length !== record.attempts.length) return fresh;
       const freshObs = { ...svc.observe(fresh, panes), paneTail: obs.paneTail, waitingStreak: streak };
       const ev2 = svc.evaluate(fresh, freshObs);
       let next = svc.applyEvaluation(fresh, ev2);
       if (ev2.action.kind === 'launch') {
+        if (this.breakerOpen) return fresh; // decided again once tmux works
+        // Many tasks recovering at once (a tmux server restart) are started a little apart.
+        if (this.launchesThisPass++ > 0) {
+          const [min, max] = this.options.paceMs ?? [50, 250];
+          const ms = min + (this.options.random ?? Math.random)() * (max - min);
+          await (this.options.sleep ?? ((t: number) => new Promise<void>((r) => setTimeout(r, t))))(ms);
+        }
         svc.store.write(next);
         this.emit(result, fresh, next);
         const before = next;
         try {
           next = await svc.launch(next, ev2.action, panes.has(record.session));
           result.launched.push(record.session);
+          this.tmuxSucceeded();
         } catch (e) {
+          this.tmuxFailed(e);
           svc.logger.error(`${record.session}: could not launch attempt ${next.attempts.length + 1}: ${(e as Error).message}`);
           throw e;
         }
@@ -209,6 +359,7 @@ export class Monitor {
         svc.store.write(next);
         this.emit(result, fresh, next);
       }
+      return next;
     } finally {
       lock.release();
     }
