@@ -53,6 +53,19 @@ describe('recovery with real tmux and fixture agents', function () {
     });
   }
 
+  it('a crash wakes the monitor at once: resumed long before the next tick (interval 10 min)', async () => {
+    const monitor = h.monitor(['--interval', '600']);
+    // Started after the monitor: the start itself signals it, so it watches the new runner.
+    const project = h.project('p', ['hang', 'hang']);
+    await h.ok(['start', 'codex', 'instant', '--dir', project, '--prompt', 'x']);
+    await h.sessionIdKnown('codex-instant');
+    await waitFor(() => (h.record('codex-instant')?.state === 'running'), 'the monitor saw it running');
+    await h.crash('codex-instant', 1);
+    await waitFor(() => h.invocations(project).length === 2, 'the resume, well within 10 minutes', 10_000);
+    await h.stop(monitor);
+    assert.equal(h.invocations(project)[1].mode, 'resume');
+  });
+
   it('pi killed during its first reply (no session on disk) is started again from its prompt, and says so', async () => {
     const project = h.project('p', ['hang-first', 'ok']);
     await h.ok(['start', 'pi', 'early', '--dir', project, '--prompt', 'Write the docs.']);
