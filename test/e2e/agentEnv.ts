@@ -39,6 +39,24 @@ function mkdirs(...dirs: string[]): void {
   for (const d of dirs) fs.mkdirSync(d, { recursive: true });
 }
 
+export interface AgentEnvOptions {
+  /** Directories prepended to PATH (e.g. the agents' node_modules/.bin). */
+  extraPath?: string[];
+  /**
+   * claude only: 'apiKey' (default; ANTHROPIC_API_KEY) or 'oauth' (a fake
+   * CLAUDE_CODE_OAUTH_TOKEN: claude then behaves as a claude.ai subscriber, e.g.
+   * a rejected unified rate limit prints "You've hit your session limit · resets …").
+   */
+  claudeAuth?: 'apiKey' | 'oauth';
+  /**
+   * Cap the CLI's own retries of failed model requests (claude: CLAUDE_CODE_MAX_RETRIES,
+   * default 10 with backoff up to ~40 s each, also for 401; codex: the provider's
+   * request_max_retries/stream_max_retries, default 4/5; pi: retry.maxRetries,
+   * default 3 agent-level retries × 2 SDK retries each, and retry.provider.maxRetries). Unset: the CLI's defaults. opencode has no such setting.
+   */
+  maxRetries?: number;
+}
+
 /** HOME + XDG dirs under root, and a minimal base environment. */
 function baseEnv(root: string, extraPath: string[] = []): { env: NodeJS.ProcessEnv; home: string } {
   const home = path.join(root, 'home');
@@ -82,8 +100,8 @@ function isRoot(): boolean {
  * codex: CODEX_HOME/config.toml with a Responses-API provider at the server.
  * Run: codex exec --json -s workspace-write --skip-git-repo-check -C <dir> <prompt>
  */
-export function codexEnv(root: string, port: number, extraPath: string[] = []): AgentSetup {
-  const { env, home } = baseEnv(root, extraPath);
+export function codexEnv(root: string, port: number, opts: AgentEnvOptions = {}): AgentSetup {
+  const { env, home } = baseEnv(root, opts.extraPath);
   const codexHome = path.join(root, 'codex-home');
   mkdirs(codexHome);
   const toml = [
@@ -96,6 +114,7 @@ export function codexEnv(root: string, port: number, extraPath: string[] = []): 
     `base_url = "http://127.0.0.1:${port}/v1"`,
     `env_key = "MOCK_API_KEY"`,
     `wire_api = "responses"`,
+    ...(opts.maxRetries !== undefined ? [`request_max_retries = ${opts.maxRetries}`, `stream_max_retries = ${opts.maxRetries}`] : []),
     ``,
     `[analytics]`,
     `enabled = false`,
@@ -118,8 +137,8 @@ export function codexEnv(root: string, port: number, extraPath: string[] = []): 
  * claude: CLAUDE_CONFIG_DIR + ANTHROPIC_BASE_URL at the server.
  * Run (in the folder): claude -p --output-format stream-json --verbose --session-id <uuid> --dangerously-skip-permissions <prompt>
  */
-export function claudeEnv(root: string, port: number, extraPath: string[] = []): AgentSetup {
-  const { env, home } = baseEnv(root, extraPath);
+export function claudeEnv(root: string, port: number, opts: AgentEnvOptions = {}): AgentSetup {
+  const { env, home } = baseEnv(root, opts.extraPath);
   const configDir = path.join(root, 'claude-config');
   mkdirs(configDir);
   return {
@@ -128,7 +147,8 @@ export function claudeEnv(root: string, port: number, extraPath: string[] = []):
       ...env,
       CLAUDE_CONFIG_DIR: configDir,
       ANTHROPIC_BASE_URL: `http://127.0.0.1:${port}`,
-      ANTHROPIC_API_KEY: 'sk-ant-test',
+      ...(opts.claudeAuth === 'oauth' ? { CLAUDE_CODE_OAUTH_TOKEN: 'sk-ant-oat01-test' } : { ANTHROPIC_API_KEY: 'sk-ant-test' }),
+      ...(opts.maxRetries !== undefined ? { CLAUDE_CODE_MAX_RETRIES: String(opts.maxRetries) } : {}),
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
       DISABLE_AUTOUPDATER: '1',
       DISABLE_TELEMETRY: '1',
@@ -146,8 +166,8 @@ export function claudeEnv(root: string, port: number, extraPath: string[] = []):
  * opencode: $XDG_CONFIG_HOME/opencode/opencode.json with an openai-compatible provider.
  * Run: opencode run --dir <dir> --format json --auto -m mock/test-model <prompt>
  */
-export function opencodeEnv(root: string, port: number, extraPath: string[] = []): AgentSetup {
-  const { env, home } = baseEnv(root, extraPath);
+export function opencodeEnv(root: string, port: number, opts: AgentEnvOptions = {}): AgentSetup {
+  const { env, home } = baseEnv(root, opts.extraPath);
   const config = {
     $schema: 'https://opencode.ai/config.json',
     autoupdate: false,
@@ -184,8 +204,8 @@ export function opencodeEnv(root: string, port: number, extraPath: string[] = []
  * pi: ~/.pi/agent/models.json (via PI_CODING_AGENT_DIR) with an openai-completions provider.
  * Run (in the folder): pi -p --mode json --provider mock --model test-model --session <new .jsonl> <prompt>
  */
-export function piEnv(root: string, port: number, extraPath: string[] = []): AgentSetup {
-  const { env, home } = baseEnv(root, extraPath);
+export function piEnv(root: string, port: number, opts: AgentEnvOptions = {}): AgentSetup {
+  const { env, home } = baseEnv(root, opts.extraPath);
   const agentDir = path.join(home, '.pi', 'agent');
   writeJson(path.join(agentDir, 'models.json'), {
     providers: {
@@ -203,6 +223,7 @@ export function piEnv(root: string, port: number, extraPath: string[] = []): Age
     defaultModel: TEST_MODEL,
     enableInstallTelemetry: false,
     quietStartup: true,
+    ...(opts.maxRetries !== undefined ? { retry: { enabled: opts.maxRetries > 0, maxRetries: opts.maxRetries, provider: { maxRetries: opts.maxRetries } } } : {}),
   });
   return {
     agent: 'pi',
@@ -219,15 +240,15 @@ export function piEnv(root: string, port: number, extraPath: string[] = []): Age
   };
 }
 
-export function agentEnv(agent: AgentName, root: string, port: number, extraPath: string[] = []): AgentSetup {
+export function agentEnv(agent: AgentName, root: string, port: number, opts: AgentEnvOptions = {}): AgentSetup {
   switch (agent) {
     case 'codex':
-      return codexEnv(root, port, extraPath);
+      return codexEnv(root, port, opts);
     case 'claude':
-      return claudeEnv(root, port, extraPath);
+      return claudeEnv(root, port, opts);
     case 'opencode':
-      return opencodeEnv(root, port, extraPath);
+      return opencodeEnv(root, port, opts);
     case 'pi':
-      return piEnv(root, port, extraPath);
+      return piEnv(root, port, opts);
   }
 }

@@ -70,8 +70,13 @@ export interface Rule {
 export interface RecordedRequest {
   /** 0-based index among all requests. */
   seq: number;
-  /** 0-based index among requests of kind `turn` (-1 for other kinds). */
+  /**
+   * 0-based index among requests of kind `turn` (-1 for other kinds). A CLI's
+   * own retries of a failed request count as new turns (see `retryOf`).
+   */
   turnIndex: number;
+  /** Seq of an earlier request with the very same conversation (a retry, or the same prompt re-sent). */
+  retryOf?: number;
   method: string;
   /** Path including the query string, e.g. `/v1/messages?beta=true`. */
   url: string;
@@ -293,7 +298,12 @@ export class ModelServer {
         clientAborted: false,
         receivedAt: Date.now(),
       };
-      if (api && body && typeof body === 'object') analyse(rec);
+      if (api && body && typeof body === 'object') {
+        analyse(rec);
+        const key = conversationKey(rec);
+        const earlier = this.requests.find((r) => r.api === api && r.kind === rec.kind && conversationKey(r) === key);
+        if (earlier) rec.retryOf = earlier.retryOf ?? earlier.seq;
+      }
       if (rec.kind === 'turn') rec.turnIndex = this.turnCount++;
       this.requests.push(rec);
       res.on('close', () => {
@@ -545,6 +555,11 @@ function analyse(rec: RecordedRequest): void {
   rec.allUserText = userTexts.join('\n');
   rec.lastUserText = lastUser;
   if (rec.kind !== 'title') rec.kind = lastIsToolResult ? 'toolResult' : 'turn';
+}
+
+function conversationKey(rec: RecordedRequest): string {
+  const b = rec.body;
+  return JSON.stringify(rec.api === 'responses' ? b?.input : b?.messages) ?? '';
 }
 
 // ------------------------------------------------------------------ tool calls

@@ -75,6 +75,9 @@ export function policyFrom(settings: Settings): Policy {
   };
 }
 
+/** Linux refuses to exec an argument longer than MAX_ARG_STRLEN (32 pages) minus its NUL. */
+export const MAX_PROMPT_BYTES = 128 * 1024 - 1;
+
 /** How long a command from a person waits for a supervisor that is acting on the same task. */
 const PERSON_LOCK_WAIT_MS = 10_000;
 
@@ -122,6 +125,12 @@ export class TaskService {
     }
     if (!stat?.isDirectory()) throw new UsageError(`folder not found: ${dir}`);
     if (input.prompt.trim() === '') throw new UsageError('the prompt is empty');
+    // An argv element cannot hold a NUL byte: refuse rather than cut the prompt short.
+    if (input.prompt.includes('\0')) throw new UsageError('the prompt contains a NUL byte, which no program can receive as an argument');
+    const bytes = Buffer.byteLength(input.prompt);
+    if (bytes > MAX_PROMPT_BYTES) {
+      throw new UsageError(`the prompt is ${bytes} bytes; one argument can hold at most ${MAX_PROMPT_BYTES} (put the details in a file and refer to it)`);
+    }
     return { agent: input.agent, dir };
   }
 
