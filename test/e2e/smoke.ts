@@ -218,7 +218,10 @@ const drivers: Record<AgentName, Driver> = {
   pi: {
     name: 'pi',
     start: (ctx, prompt) => ({ argv: [bin('pi'), '-p', '--mode', 'json', ...ctx.setup.modelArgs, '--session', ctx.preset!, prompt], cwd: ctx.dir }),
-    resume: (ctx, id, prompt) => ({ argv: [bin('pi'), '-p', '--mode', 'json', ...ctx.setup.modelArgs, '--session', id, prompt], cwd: ctx.dir }),
+    // `--session <id>` only searches the session dir (~/.pi/agent/sessions/--<cwd>--/):
+    // a session file chosen up front elsewhere must be resumed by its path
+    // (by id: "No session found matching '<id>'", exit 1).
+    resume: (ctx, id, prompt) => ({ argv: [bin('pi'), '-p', '--mode', 'json', ...ctx.setup.modelArgs, '--session', ctx.preset ?? id, prompt], cwd: ctx.dir }),
     idFromOutput: (_ctx, ev) => ev.find((e) => e.type === 'session')?.id,
   },
 };

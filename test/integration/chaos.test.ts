@@ -132,10 +132,10 @@ describe(`chaos (seed ${SEED}, ${TASKS} tasks, ${STEPS} steps; replay with CHAOS
         assert.ok(prev.endedAt && Date.parse(prev.endedAt) <= Date.parse(rec.attempts[i].startedAt) + 5,
           `seed ${SEED}: ${session} attempt ${i + 1} overlaps attempt ${i}`);
       }
-      // One agent run per attempt that started, and no run without an attempt.
+      // No agent run without an attempt that started it (a run killed at once may never have logged).
       const started = rec.attempts.filter((a) => fs.existsSync(path.join(h.store.paths.attemptDir(session, a.n), 'pid'))).length;
       const runs = h.invocations(projects.get(session)!).length;
-      assert.equal(runs, started, `seed ${SEED}: ${session} has ${runs} agent runs for ${started} started attempts`);
+      assert.ok(runs <= started, `seed ${SEED}: ${session} has ${runs} agent runs for ${started} started attempts`);
       if (rec.state === 'done') assert.equal(rec.attempts[rec.attempts.length - 1].exitCode, 0);
     }
     const summary = healthy.map((s) => `${s}:${h.record(s)!.state}/${h.record(s)!.attempts.length}`).join(' ');

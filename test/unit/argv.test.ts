@@ -110,3 +110,14 @@ describe('session ids from the JSON events', () => {
     assert.equal(ADAPTERS.pi.sessionIdFromEvents(['{"type":"session","version":3,"id":"p-1","cwd":"/x"}']), 'p-1');
   });
 });
+
+describe('capturing many panes in one tmux call', () => {
+  it('chains captures with separator lines and splits them back', () => {
+    assert.deepEqual(cmd.captureManyArgs(['a', 'b'], 40, 'SEP'), [
+      'capture-pane', '-p', '-J', '-t', '=a:', '-S', '-40', ';', 'display-message', '-p', 'SEP', ';',
+      'capture-pane', '-p', '-J', '-t', '=b:', '-S', '-40', ';', 'display-message', '-p', 'SEP',
+    ]);
+    const parsed = cmd.parseCaptureMany('one\ntwo\nSEP\n\nthree\nSEP\n', ['a', 'b'], 'SEP');
+    assert.deepEqual([...parsed], [['a', 'one\ntwo\n'], ['b', '\nthree\n']]);
+  });
+});

@@ -349,6 +349,12 @@ export class TaskService {
     return trimPadding((await this.tmux.capturePane(session, lines)).split('\n'));
   }
 
+  /** Many panes' last lines in one tmux call. */
+  async captureMany(sessions: readonly string[], lines: number): Promise<Map<string, string[]>> {
+    const raw = await this.tmux.captureMany(sessions, lines);
+    return new Map([...raw].map(([s, text]) => [s, trimPadding(text.split('\n'))]));
+  }
+
   /** A task by its name or its full session name; a person's argument. */
   async find(nameOrSession: string): Promise<TaskView> {
     const { views } = await this.views();

@@ -76,6 +76,28 @@ export function capturePaneArgs(session: string, lines: number): string[] {
   return ['capture-pane', '-p', '-J', '-t', paneTarget(session), '-S', `-${Math.max(1, Math.floor(lines))}`];
 }
 
+/**
+ * Several panes captured by one tmux process: each capture is followed by a separator line, so
+ * the output splits back into one text per session.
+ */
+export function captureManyArgs(sessions: readonly string[], lines: number, separator: string): string[] {
+  const args: string[] = [];
+  for (const session of sessions) {
+    if (args.length) args.push(';');
+    args.push(...capturePaneArgs(session, lines), ';', 'display-message', '-p', separator);
+  }
+  return args;
+}
+
+export function parseCaptureMany(stdout: string, sessions: readonly string[], separator: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const parts = stdout.split(`${separator}\n`);
+  sessions.forEach((s, i) => {
+    if (i < parts.length - 1) out.set(s, parts[i]);
+  });
+  return out;
+}
+
 export function sendLiteralArgs(session: string, text: string): string[] {
   return ['send-keys', '-l', '-t', paneTarget(session), '--', text];
 }

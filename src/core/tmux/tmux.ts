@@ -141,6 +141,27 @@ export class Tmux {
     return this.run(cmd.capturePaneArgs(session, lines));
   }
 
+  /** The last lines of many panes with one tmux process. A missing session is left out. */
+  async captureMany(sessions: readonly string[], lines: number): Promise<Map<string, string>> {
+    if (sessions.length === 0) return new Map();
+    const separator = `__resilient_agent_capture_${process.pid}_${Date.now()}__`;
+    try {
+      return cmd.parseCaptureMany(await this.run(cmd.captureManyArgs(sessions, lines, separator)), sessions, separator);
+    } catch (e) {
+      if (!(e instanceof TmuxError) || e.cause !== 'no-such-session') throw e;
+      // One session vanished mid-pass and tmux stopped the chain: take the others one by one.
+      const out = new Map<string, string>();
+      for (const s of sessions) {
+        try {
+          out.set(s, await this.capturePane(s, lines));
+        } catch {
+          /* gone */
+        }
+      }
+      return out;
+    }
+  }
+
   /** Types text literally, then Enter in a call of its own (some agents drop an Enter sent with a paste). */
   async sendLine(session: string, text: string): Promise<void> {
     if (text) await this.run(cmd.sendLiteralArgs(session, text));

@@ -237,12 +237,13 @@ export class Monitor {
         lock.release();
       }
     }
+    const captured = await this.captureNeeded(records, panes);
     const live = new Set<string>();
     const after: TaskRecord[] = [];
     for (const record of records) {
       live.add(record.session);
       try {
-        after.push((await this.passOne(record, panes, result)) ?? record);
+        after.push((await this.passOne(record, panes, result, captured)) ?? record);
       } catch (e) {
         after.push(svc.store.get(record.session) ?? record);
         svc.logger.error(`${record.session}: ${(e as Error).message}`);
@@ -285,40 +286,50 @@ export class Monitor {
     }
   }
 
-  /** The pane text is read only when needed: a prompt may be showing, or the agent just failed. */
-  private async paneTail(record: TaskRecord, pane: PaneInfo | undefined, needed: boolean): Promise<string[] | undefined> {
-    if (!pane || !needed) return undefined;
-    return this.service.capture(record.session, 40).catch(() => undefined);
+  /**
+   * Which panes to read this pass, all in one tmux call: a live pane whose output moved since it
+   * was last read (a prompt for a person may show), and a pane whose agent just ended (its last
+   * lines help tell an auth failure or a usage limit).
+   */
+  private async captureNeeded(records: readonly TaskRecord[], panes: Map<string, PaneInfo>): Promise<Map<string, string[]>> {
+    const wanted: string[] = [];
+    for (const r of records) {
+      const pane = panes.get(r.session);
+      const a = r.attempts[r.attempts.length - 1];
+      if (!pane || !a || a.endedAt || r.state === 'done' || r.state === 'gave-up') continue;
+      const exited = pane.dead || fs.existsSync(path.join(this.service.store.paths.attemptDir(r.session, a.n), 'exit'));
+      const mayWait = adapterFor(r.agent).waitingPatterns.length > 0 && this.capturedAt.get(r.session) !== pane.activity;
+      if (exited || mayWait) wanted.push(r.session);
+    }
+    if (wanted.length === 0) return new Map();
+    try {
+      const captured = await this.service.captureMany(wanted, 40);
+      for (const s of wanted) this.capturedAt.set(s, panes.get(s)!.activity);
+      return captured;
+    } catch (e) {
+      this.service.logger.warn(`reading panes failed: ${(e as Error).message}`);
+      return new Map();
+    }
   }
 
-  private async passOne(record: TaskRecord, panes: Map<string, PaneInfo>, result: PassResult): Promise<TaskRecord | undefined> {
+  private async passOne(record: TaskRecord, panes: Map<string, PaneInfo>, result: PassResult, captured: Map<string, string[]>): Promise<TaskRecord | undefined> {
     const svc = this.service;
     if (record.state === 'done' || record.state === 'gave-up') return record;
     const adapter = adapterFor(record.agent);
     const pane = panes.get(record.session);
-    let obs = svc.observe(record, panes);
-    // Waiting is looked for only on panes that changed since they were last read.
+    const tail = captured.get(record.session);
+    let obs = { ...svc.observe(record, panes), paneTail: tail };
+    // A prompt for a person counts once it is seen on two passes in a row (unchanged panes keep their streak).
     let streak = this.waitingStreak.get(record.session) ?? 0;
-    if (adapter.waitingPatterns.length && pane && !pane.dead && obs.attempt.exitCode === null) {
-      if (this.capturedAt.get(record.session) !== pane.activity) {
-        this.capturedAt.set(record.session, pane.activity);
-        const tail = await this.paneTail(record, pane, true);
-        streak = waitingSeen(adapter, tail) ? streak + 1 : 0;
-        obs = { ...obs, paneTail: tail };
-      } else if (streak > 0) {
-        streak++;
-      }
+    if (pane && !pane.dead && obs.attempt.exitCode === null && adapter.waitingPatterns.length) {
+      if (tail !== undefined) streak = waitingSeen(adapter, tail) ? streak + 1 : 0;
+      else if (streak > 0) streak++;
     } else {
       streak = 0;
     }
     this.waitingStreak.set(record.session, streak);
     obs = { ...obs, waitingStreak: streak };
-    let ev = svc.evaluate(record, obs);
-    if (ev.ended && obs.paneTail === undefined) {
-      // Failed just now: the pane's last lines help tell an auth failure or a usage limit.
-      obs = { ...obs, paneTail: await this.paneTail(record, pane, ev.ended.exitCode !== 0) };
-      ev = svc.evaluate(record, obs);
-    }
+    const ev = svc.evaluate(record, obs);
     const changed =
       ev.state !== record.state || ev.reason !== record.stateReason || ev.ended !== undefined ||
       (ev.agentSessionId !== undefined && ev.agentSessionId !== record.agentSessionId) ||
