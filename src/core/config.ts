@@ -23,6 +23,7 @@ export interface Settings {
   maxAttempts: number;
   continuePrompt: string;
   tmuxSocket: string;
+  supervisorMode: 'background' | 'window';
   agents: Record<AgentId, AgentSettings>;
 }
 
@@ -35,6 +36,7 @@ const VALIDATORS: Record<string, z.ZodType> = {
   'monitor.maxAttempts': z.number().int().min(1),
   continuePrompt: z.string().min(1),
   'tmux.socket': z.string(),
+  'supervisor.mode': z.enum(['background', 'window']),
 };
 for (const a of AGENT_IDS) {
   VALIDATORS[`agents.${a}.executable`] = z.string().min(1);
@@ -74,6 +76,7 @@ export function resolveSettings(lookup: (key: string) => unknown = () => undefin
     maxAttempts: get<number>('monitor.maxAttempts'),
     continuePrompt: get<string>('continuePrompt'),
     tmuxSocket: get<string>('tmux.socket'),
+    supervisorMode: get<'background' | 'window'>('supervisor.mode'),
     agents,
   };
 }
@@ -89,4 +92,24 @@ export function lookupFromObject(obj: unknown): (key: string) => unknown {
     map.set(key, v);
   }
   return (key) => map.get(key);
+}
+
+/** The settings as flat keys, to hand to another process (the background supervisor). */
+export function settingsToObject(settings: Settings): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    'monitor.intervalSeconds': settings.intervalMs / 1000,
+    'monitor.backoffFactor': settings.backoffFactor,
+    'monitor.maxBackoffMinutes': settings.maxBackoffMs / 60_000,
+    'monitor.maxRuntimeMinutes': settings.maxRuntimeMs / 60_000,
+    'monitor.maxAttempts': settings.maxAttempts,
+    continuePrompt: settings.continuePrompt,
+    'tmux.socket': settings.tmuxSocket,
+    'supervisor.mode': settings.supervisorMode,
+  };
+  for (const a of AGENT_IDS) {
+    out[`agents.${a}.executable`] = settings.agents[a].executable;
+    out[`agents.${a}.modeArgs`] = settings.agents[a].modeArgs;
+    out[`agents.${a}.extraArgs`] = settings.agents[a].extraArgs;
+  }
+  return out;
 }

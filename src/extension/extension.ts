@@ -8,6 +8,9 @@ import { Notices } from './notices';
 import { StatusBar } from './statusBar';
 import { TaskTree } from './tree';
 
+/** Set by the bundle's first line (esbuild banner): activation time includes loading the bundle. */
+declare const __resilientAgentLoadStart: number | undefined;
+
 /** What the extension exports: its parts, for tests and for other extensions. */
 export interface Api {
   model: TaskModel;
@@ -20,7 +23,7 @@ export interface Api {
 }
 
 export function activate(context: vscode.ExtensionContext): Api {
-  const started = performance.now();
+  const started = typeof __resilientAgentLoadStart === 'number' ? __resilientAgentLoadStart : performance.now();
   const log = vscode.window.createOutputChannel('Resilient Agent', { log: true });
   context.subscriptions.push(log);
 
@@ -66,7 +69,7 @@ export function activate(context: vscode.ExtensionContext): Api {
   void model.refresh('activation');
 
   const activationMs = performance.now() - started;
-  log.info(`activated in ${activationMs.toFixed(1)}ms`);
+  log.info(`activated in ${activationMs.toFixed(1)}ms (bundle load included)`);
   return { model, mirror, statusBar, notices, tree, view: view as vscode.TreeView<unknown>, activationMs };
 }
 

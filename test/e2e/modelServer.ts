@@ -15,6 +15,10 @@
  *   … run the agent with agentEnv(…, s.port) …
  *   await s.waitFor(() => s.requests.find((r) => r.streamStarted));
  *   await s.close();
+ *
+ * The server runs in the test's own event loop: start agents with async
+ * spawn/execFile, never spawnSync/execSync (those block the loop, the agent's
+ * requests go unanswered and it hangs).
  */
 import * as http from 'http';
 import { AddressInfo } from 'net';

@@ -102,9 +102,24 @@ describe(`chaos (seed ${SEED}, ${TASKS} tasks, ${STEPS} steps; replay with CHAOS
       await new Promise((resolve) => setTimeout(resolve, r.int(0, 250)));
     }
 
-    // Calm: one supervisor left, the agents' remaining plans run out to "ok".
+    // Calm: one supervisor left; every later run finishes ("ok"), and runs still hanging are
+    // crashed once more so that they are resumed and finish too.
     for (const m of alive()) m.kill('SIGKILL');
     startSupervisor();
+    for (const [session, project] of projects) {
+      fs.writeFileSync(path.join(project, '.fixture-plan.json'), '[]');
+      if (corrupted.has(session)) continue;
+      const rec = h.record(session);
+      const a = rec?.attempts[rec.attempts.length - 1];
+      const pidFile = a ? path.join(h.store.paths.attemptDir(session, a.n), 'pid') : '';
+      if (a && !a.endedAt && fs.existsSync(pidFile)) {
+        try {
+          process.kill(-Number(fs.readFileSync(pidFile, 'utf8')), 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
     const settled = new Set(['done', 'held', 'gave-up', 'waiting']);
     const healthy = [...projects.keys()].filter((s) => !corrupted.has(s));
     await waitFor(() => healthy.every((s) => settled.has(h.record(s)?.state ?? '')), 'every task settled', 120_000).catch((e) => {

@@ -11,20 +11,22 @@ function task(over: Partial<TaskRecord>): TaskRecord {
     version: 1, name: 'fix', agent: 'codex', session: 'codex-fix', dir: '/work/proj', prompt: '-n $(rm -rf ~) "quoted"\nline',
     createdAt: '2026-01-01T00:00:00.000Z', agentSessionId: null, agentData: {}, attempts: [], state: 'running',
     stateReason: null, stateSince: '2026-01-01T00:00:00.000Z', nextAttemptAt: null, heldUntil: null, killedByUser: false,
-    executable: '/usr/bin/codex', adopted: false, updatedAt: '2026-01-01T00:00:00.000Z', ...over,
+    agentArgs: { modeArgs: [], extraArgs: [], continuePrompt: 'c' }, executable: '/usr/bin/codex', adopted: false, updatedAt: '2026-01-01T00:00:00.000Z', ...over,
   };
 }
 
 describe('agent argv', () => {
-  const cont = settings.continuePrompt;
+  const cont = { text: settings.continuePrompt, file: '/state/attempts/2/prompt' };
+  const p = (t: TaskRecord) => ({ text: t.prompt, file: '/state/attempts/1/prompt' });
 
   it('codex: exec --json with a sandbox, never --full-auto; resume by thread id', () => {
     const t = task({ agent: 'codex' });
-    assert.deepEqual(ADAPTERS.codex.startArgs(t, settings.agents.codex),
+    assert.deepEqual(ADAPTERS.codex.startArgs(t, settings.agents.codex, p(t)),
       ['exec', '--json', '-s', 'workspace-write', '--skip-git-repo-check', '-C', '/work/proj', '--', t.prompt]);
+    // exec resume refuses -s and -C: they go before "resume".
     assert.deepEqual(ADAPTERS.codex.resumeArgs({ ...t, agentSessionId: 'th-1' }, settings.agents.codex, cont),
-      ['exec', 'resume', '--json', '-s', 'workspace-write', '--skip-git-repo-check', 'th-1', '--', cont]);
-    assert.ok(!ADAPTERS.codex.startArgs(t, settings.agents.codex).includes('--full-auto'));
+      ['exec', '--json', '-s', 'workspace-write', '--skip-git-repo-check', '-C', '/work/proj', 'resume', 'th-1', '--', cont.text]);
+    assert.ok(!ADAPTERS.codex.startArgs(t, settings.agents.codex, p(t)).includes('--full-auto'));
   });
 
   it('claude: a minted --session-id up front, --resume <id> later, never a bare --resume', () => {
@@ -32,34 +34,39 @@ describe('agent argv', () => {
     assert.match(prepared.agentSessionId ?? '', /^[0-9a-f-]{36}$/);
     assert.equal(prepared.agentData.configDir, '/h/.claude');
     const t = task({ agent: 'claude', agentSessionId: prepared.agentSessionId });
-    const start = ADAPTERS.claude.startArgs(t, settings.agents.claude);
+    const start = ADAPTERS.claude.startArgs(t, settings.agents.claude, p(t));
     assert.deepEqual(start.slice(0, 6), ['-p', '--output-format', 'stream-json', '--verbose', '--session-id', prepared.agentSessionId]);
     assert.deepEqual(start.slice(-2), ['--', t.prompt]);
     const resume = ADAPTERS.claude.resumeArgs(t, settings.agents.claude, cont);
     assert.equal(resume[resume.indexOf('--resume') + 1], prepared.agentSessionId);
-    assert.deepEqual(resume.slice(-2), ['--', cont]);
+    assert.deepEqual(resume.slice(-2), ['--', cont.text]);
   });
 
   it('opencode: always --dir; resume with --session <id>', () => {
     const t = task({ agent: 'opencode', agentSessionId: 'ses_1' });
-    assert.deepEqual(ADAPTERS.opencode.startArgs(t, settings.agents.opencode),
+    assert.deepEqual(ADAPTERS.opencode.startArgs(t, settings.agents.opencode, p(t)),
       ['run', '--dir', '/work/proj', '--format', 'json', '--auto', '--', t.prompt]);
     assert.deepEqual(ADAPTERS.opencode.resumeArgs(t, settings.agents.opencode, cont),
-      ['run', '--dir', '/work/proj', '--session', 'ses_1', '--format', 'json', '--auto', '--', cont]);
+      ['run', '--dir', '/work/proj', '--session', 'ses_1', '--format', 'json', '--auto', '--', cont.text]);
   });
 
   it('pi: its session file chosen up front, the same file to resume', () => {
     const prepared = ADAPTERS.pi.prepare({ dir: '/p', taskDir: '/state/tasks/pi-x', env: {} });
-    const t = task({ agent: 'pi', agentData: prepared.agentData });
-    assert.deepEqual(ADAPTERS.pi.startArgs(t, settings.agents.pi),
-      ['-p', '--mode', 'json', '--session', '/state/tasks/pi-x/pi-session.jsonl', '--', t.prompt]);
+    const t = task({ agent: 'pi', agentData: prepared.agentData, prompt: 'Write the docs' });
+    assert.deepEqual(ADAPTERS.pi.startArgs(t, settings.agents.pi, p(t)),
+      ['-p', '--mode', 'json', '--session', '/state/tasks/pi-x/pi-session.jsonl', 'Write the docs']);
     assert.deepEqual(ADAPTERS.pi.resumeArgs(t, settings.agents.pi, cont),
-      ['-p', '--mode', 'json', '--session', '/state/tasks/pi-x/pi-session.jsonl', '--', cont]);
+      ['-p', '--mode', 'json', '--session', '/state/tasks/pi-x/pi-session.jsonl', cont.text]);
+  });
+
+  it('pi has no "--": a prompt that starts with "-" goes as an @file with the same bytes', () => {
+    const t = task({ agent: 'pi', agentData: { sessionFile: '/s.jsonl' }, prompt: '--help me' });
+    assert.deepEqual(ADAPTERS.pi.startArgs(t, settings.agents.pi, p(t)).slice(-1), ['@/state/attempts/1/prompt']);
   });
 
   it('configured mode and extra args replace the defaults', () => {
     const t = task({ agent: 'codex' });
-    const args = ADAPTERS.codex.startArgs(t, { executable: 'codex', modeArgs: ['--dangerously-bypass-approvals-and-sandbox'], extraArgs: ['-m', 'o3'] });
+    const args = ADAPTERS.codex.startArgs(t, { executable: 'codex', modeArgs: ['--dangerously-bypass-approvals-and-sandbox'], extraArgs: ['-m', 'o3'] }, p(t));
     assert.deepEqual(args, ['exec', '--json', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '-C', '/work/proj', '-m', 'o3', '--', t.prompt]);
   });
 });

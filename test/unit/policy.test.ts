@@ -14,7 +14,7 @@ function task(attempts: Attempt[], over: Partial<TaskRecord> = {}): TaskRecord {
   return {
     version: 1, name: 'fix', agent: 'codex', session: 'codex-fix', dir: '/p', prompt: 'p', createdAt: iso(T0),
     agentSessionId: 'th-1', agentData: {}, attempts, state: 'running', stateReason: null, stateSince: iso(T0),
-    nextAttemptAt: null, heldUntil: null, killedByUser: false, executable: '/bin/codex', adopted: false, updatedAt: iso(T0), ...over,
+    nextAttemptAt: null, heldUntil: null, killedByUser: false, agentArgs: { modeArgs: [], extraArgs: [], continuePrompt: 'c' }, executable: '/bin/codex', adopted: false, updatedAt: iso(T0), ...over,
   };
 }
 

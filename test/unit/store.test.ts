@@ -15,7 +15,7 @@ function tmp(): string {
 const record: TaskRecord = {
   version: 1, name: 'fix', agent: 'codex', session: 'codex-fix', dir: '/p', prompt: 'secret prompt', createdAt: '2026-01-01T00:00:00.000Z',
   agentSessionId: null, agentData: {}, attempts: [], state: 'running', stateReason: null, stateSince: '2026-01-01T00:00:00.000Z',
-  nextAttemptAt: null, heldUntil: null, killedByUser: false, executable: '/bin/codex', adopted: false, updatedAt: '2026-01-01T00:00:00.000Z',
+  nextAttemptAt: null, heldUntil: null, killedByUser: false, agentArgs: { modeArgs: [], extraArgs: [], continuePrompt: 'c' }, executable: '/bin/codex', adopted: false, updatedAt: '2026-01-01T00:00:00.000Z',
 };
 
 describe('state dir', () => {

@@ -23,15 +23,15 @@ export const claude: AgentAdapter = {
     agentSessionId: randomUUID(),
     agentData: { configDir: env.CLAUDE_CONFIG_DIR || path.join(env.HOME || os.homedir(), '.claude') },
   }),
-  startArgs: (task, s) =>
+  startArgs: (task, s, prompt) =>
     withPrompt(
       ['-p', '--output-format', 'stream-json', '--verbose', '--session-id', task.agentSessionId ?? '', ...s.modeArgs, ...s.extraArgs],
-      task.prompt,
+      prompt.text,
     ),
-  resumeArgs: (task, s, continuePrompt) =>
+  resumeArgs: (task, s, prompt) =>
     withPrompt(
       ['-p', '--resume', task.agentSessionId ?? '', '--output-format', 'stream-json', '--verbose', ...s.modeArgs, ...s.extraArgs],
-      continuePrompt,
+      prompt.text,
     ),
   sessionIdFromEvents(lines) {
     for (const e of parseJsonLines(lines.slice(0, 20))) {

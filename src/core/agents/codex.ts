@@ -11,11 +11,12 @@ export const codex: AgentAdapter = {
   displayName: 'Codex',
   defaultModeArgs: ['-s', 'workspace-write'],
   prepare: () => ({ agentSessionId: null, agentData: {} }),
-  startArgs: (task, s) =>
-    withPrompt(['exec', '--json', ...s.modeArgs, '--skip-git-repo-check', '-C', task.dir, ...s.extraArgs], task.prompt),
-  resumeArgs: (task, s, continuePrompt) => [
-    'exec', 'resume', '--json', ...s.modeArgs, '--skip-git-repo-check', ...s.extraArgs,
-    task.agentSessionId ?? '', '--', continuePrompt,
+  startArgs: (task, s, prompt) =>
+    withPrompt(['exec', '--json', ...s.modeArgs, '--skip-git-repo-check', '-C', task.dir, ...s.extraArgs], prompt.text),
+  // `exec resume` refuses -s and -C: they go on `exec`, before `resume` (checked on codex-cli 0.169.0).
+  resumeArgs: (task, s, prompt) => [
+    'exec', '--json', ...s.modeArgs, '--skip-git-repo-check', '-C', task.dir, ...s.extraArgs,
+    'resume', task.agentSessionId ?? '', '--', prompt.text,
   ],
   sessionIdFromEvents(lines) {
     for (const e of parseJsonLines(lines.slice(0, 20))) {

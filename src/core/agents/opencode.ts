@@ -10,12 +10,12 @@ export const opencode: AgentAdapter = {
   displayName: 'OpenCode',
   defaultModeArgs: ['--auto'],
   prepare: () => ({ agentSessionId: null, agentData: {} }),
-  startArgs: (task, s) =>
-    withPrompt(['run', '--dir', task.dir, '--format', 'json', ...s.modeArgs, ...s.extraArgs], task.prompt),
-  resumeArgs: (task, s, continuePrompt) =>
+  startArgs: (task, s, prompt) =>
+    withPrompt(['run', '--dir', task.dir, '--format', 'json', ...s.modeArgs, ...s.extraArgs], prompt.text),
+  resumeArgs: (task, s, prompt) =>
     withPrompt(
       ['run', '--dir', task.dir, '--session', task.agentSessionId ?? '', '--format', 'json', ...s.modeArgs, ...s.extraArgs],
-      continuePrompt,
+      prompt.text,
     ),
   sessionIdFromEvents(lines) {
     for (const e of parseJsonLines(lines.slice(0, 200))) {

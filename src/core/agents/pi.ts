@@ -1,7 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { AgentAdapter } from './types';
-import { genericHeldSignal, parseJsonLines, withPrompt } from './types';
+import type { AgentAdapter, TaskPrompt } from './types';
+import { genericHeldSignal, parseJsonLines } from './types';
+
+/**
+ * Pi has no end-of-options marker (`--` is "Unknown option"), so a prompt that starts with "-"
+ * would be read as a flag: that one is given as an @file holding the prompt, byte for byte.
+ */
+function piPrompt(prompt: TaskPrompt): string {
+  return prompt.text.startsWith('-') ? `@${prompt.file}` : prompt.text;
+}
 
 /**
  * Pi. Its session file is chosen up front with `--session <path>`; pi writes it only once the first
@@ -13,10 +21,10 @@ export const pi: AgentAdapter = {
   displayName: 'Pi',
   defaultModeArgs: [],
   prepare: ({ taskDir }) => ({ agentSessionId: null, agentData: { sessionFile: path.join(taskDir, 'pi-session.jsonl') } }),
-  startArgs: (task, s) =>
-    withPrompt(['-p', '--mode', 'json', '--session', task.agentData.sessionFile ?? '', ...s.modeArgs, ...s.extraArgs], task.prompt),
-  resumeArgs: (task, s, continuePrompt) =>
-    withPrompt(['-p', '--mode', 'json', '--session', task.agentData.sessionFile ?? '', ...s.modeArgs, ...s.extraArgs], continuePrompt),
+  startArgs: (task, s, prompt) =>
+    ['-p', '--mode', 'json', '--session', task.agentData.sessionFile ?? '', ...s.modeArgs, ...s.extraArgs, piPrompt(prompt)],
+  resumeArgs: (task, s, prompt) =>
+    ['-p', '--mode', 'json', '--session', task.agentData.sessionFile ?? '', ...s.modeArgs, ...s.extraArgs, piPrompt(prompt)],
   sessionIdFromEvents(lines) {
     for (const e of parseJsonLines(lines.slice(0, 5))) {
       const ev = e as { type?: unknown; id?: unknown };

@@ -17,6 +17,12 @@ export interface Prepared {
   agentData: Record<string, string>;
 }
 
+/** The prompt of one run: its text, and a private file holding the same bytes. */
+export interface TaskPrompt {
+  text: string;
+  file: string;
+}
+
 export interface HeldSignal {
   reason: string;
   /** Usage limits that say when they reset: held until then, then resumed. */
@@ -37,10 +43,10 @@ export interface AgentAdapter {
   readonly defaultModeArgs: readonly string[];
   /** Minted before the first run (claude's --session-id, pi's session file). */
   prepare(input: { dir: string; taskDir: string; env: NodeJS.ProcessEnv }): Prepared;
-  /** Arguments after the executable for a fresh run from the prompt. */
-  startArgs(task: TaskRecord, settings: AgentSettings): string[];
-  /** Arguments after the executable for a native resume of the exact session. */
-  resumeArgs(task: TaskRecord, settings: AgentSettings, continuePrompt: string): string[];
+  /** Arguments after the executable for a fresh run from the task's prompt. */
+  startArgs(task: TaskRecord, settings: AgentSettings, prompt: TaskPrompt): string[];
+  /** Arguments after the executable for a native resume of the exact session, with the continue prompt. */
+  resumeArgs(task: TaskRecord, settings: AgentSettings, prompt: TaskPrompt): string[];
   /** The session id from the first lines of the JSON event stream, if it is there yet. */
   sessionIdFromEvents(lines: readonly string[]): string | undefined;
   /** Whether the agent's own resume can continue this task (an id known and a session on disk). */

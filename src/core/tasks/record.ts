@@ -44,6 +44,8 @@ export const TaskRecordSchema = z.object({
   /** Held until then (a usage limit with a reset time); null: held until a person acts. */
   heldUntil: z.string().nullable(),
   killedByUser: z.boolean(),
+  /** The agent flags and continue prompt in force when the task started: whoever resumes it uses these. */
+  agentArgs: z.object({ modeArgs: z.array(z.string()), extraArgs: z.array(z.string()), continuePrompt: z.string() }),
   /** The absolute path of the agent's executable, resolved on the starter's PATH. */
   executable: z.string(),
   /** A session started by hand the seed's way, taken over when it was resumed. */

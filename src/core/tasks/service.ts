@@ -189,6 +189,7 @@ export class TaskService {
         nextAttemptAt: null,
         heldUntil: null,
         killedByUser: false,
+        agentArgs: this.agentArgs(agent),
         executable,
         adopted: false,
         updatedAt: now,
@@ -205,6 +206,11 @@ export class TaskService {
     } finally {
       lock.release();
     }
+  }
+
+  private agentArgs(agent: AgentId): TaskRecord['agentArgs'] {
+    const a = this.settings.agents[agent];
+    return { modeArgs: a.modeArgs, extraArgs: a.extraArgs, continuePrompt: this.settings.continuePrompt };
   }
 
   /** Tells every supervisor watching this state dir to look now. Best effort. */
@@ -227,13 +233,15 @@ export class TaskService {
    */
   async launch(record: TaskRecord, action: Extract<Action, { kind: 'launch' }>, sessionExists: boolean): Promise<TaskRecord> {
     const adapter = adapterFor(record.agent);
-    const agentSettings = this.settings.agents[record.agent];
+    const agentSettings = { executable: record.executable, ...record.agentArgs };
     const n = record.attempts.length + 1;
     const attemptDir = this.store.paths.attemptDir(record.session, n);
-    const args = action.mode === 'resume'
-      ? adapter.resumeArgs(record, agentSettings, this.settings.continuePrompt)
-      : adapter.startArgs(record, agentSettings);
     fs.mkdirSync(attemptDir, { recursive: true, mode: 0o700 });
+    const prompt = { text: action.mode === 'resume' ? record.agentArgs.continuePrompt : record.prompt, file: path.join(attemptDir, 'prompt') };
+    writeFileAtomic(prompt.file, prompt.text);
+    const args = action.mode === 'resume'
+      ? adapter.resumeArgs(record, agentSettings, prompt)
+      : adapter.startArgs(record, agentSettings, prompt);
     writeFileAtomic(path.join(attemptDir, 'argv'), encodeNul([record.executable, ...args]));
     const now = this.iso();
     const attempt: Attempt = {
@@ -445,7 +453,7 @@ export class TaskService {
         version: RECORD_VERSION, name: task.name, agent: task.agent, session: task.session, dir,
         prompt: '', createdAt: task.createdAt ?? now, agentSessionId: id, agentData: {}, attempts: [],
         state: 'failed', stateReason: 'started by hand', stateSince: now, nextAttemptAt: null, heldUntil: null,
-        killedByUser: false, executable, adopted: true, updatedAt: now,
+        killedByUser: false, agentArgs: this.agentArgs(task.agent), executable, adopted: true, updatedAt: now,
       };
       writeFileAtomic(this.envFile(task.session), encodeEnv(this.env));
       try {

@@ -42,16 +42,21 @@ export interface NewSessionSpec {
   height?: number;
   /** tmux commands run in the same invocation, before the pane's process can exit and be reaped. */
   then?: readonly (readonly string[])[];
+  /** Keep the pane (and so the session) after its program exits. Default true. */
+  keepDeadPane?: boolean;
+  /** Environment for the pane, on top of the server's (tmux -e). */
+  env?: Record<string, string>;
 }
 
 /** One tmux invocation: new-session, then remain-on-exit, then any extra commands, chained with `;`. */
 export function newSessionArgs(spec: NewSessionSpec): string[] {
+  const env = Object.entries(spec.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
   const args = [
     'new-session', '-d', '-s', spec.session, '-c', spec.cwd,
-    '-x', String(spec.width ?? 200), '-y', String(spec.height ?? 50),
+    '-x', String(spec.width ?? 200), '-y', String(spec.height ?? 50), ...env,
     '--', ...spec.command,
   ];
-  const chained = [keepDeadPaneArgs(spec.session), ...(spec.then ?? [])];
+  const chained = [...(spec.keepDeadPane === false ? [] : [keepDeadPaneArgs(spec.session)]), ...(spec.then ?? [])];
   for (const cmd of chained) args.push(';', ...cmd);
   return args;
 }

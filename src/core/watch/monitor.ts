@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { adapterFor } from '../agents/registry';
-import { processAlive } from '../tasks/lock';
+import { LockHolder, processAlive } from '../tasks/lock';
+import type { Lock } from '../tasks/lock';
 import { TmuxError } from '../tmux/errors';
 import type { TaskRecord, TaskState } from '../tasks/record';
 import type { TaskService } from '../tasks/service';
@@ -23,9 +24,24 @@ export interface PassResult {
   tasks: number;
   /** The sessions of every readable record seen in this pass. */
   sessions: string[];
+  /** This monitor was the supervisor for the pass; otherwise it deferred to `deferredTo`. */
+  leader: boolean;
+  deferredTo?: LockHolder;
+  /** Tasks that still need supervision (not done, not given up, not killed by the user). */
+  unfinished: number;
   changes: StateChange[];
   launched: string[];
   corrupt: { session: string; problem: string; keptAt?: string }[];
+}
+
+/** The lock whose holder is the one supervisor of a state dir. */
+export const SUPERVISOR_LOCK = 'supervisor';
+
+/** A task a supervisor must still watch: not done, not given up, not killed by the user. */
+export function needsSupervision(r: TaskRecord): boolean {
+  if (r.state === 'done' || r.state === 'gave-up') return false;
+  if (r.state === 'held') return r.heldUntil !== null && !r.killedByUser;
+  return true;
 }
 
 export interface MonitorOptions {
@@ -44,6 +60,12 @@ export interface MonitorOptions {
   breakerCooldownMs?: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /**
+   * One supervisor acts for the whole state dir: the holder of the "supervisor" lock. Every other
+   * monitor (another window, a CLI monitor) only watches, and takes over when the holder dies.
+   * Default true; false only for tests of the per-task locks.
+   */
+  elect?: boolean;
   onChange?: (change: StateChange) => void | Promise<void>;
   onPass?: (result: PassResult) => void;
   onError?: (error: unknown) => void;
@@ -70,6 +92,7 @@ export class Monitor {
   private tmuxFailures = 0;
   private breakerOpenUntil = 0;
   private launchesThisPass = 0;
+  private leadership: Lock | undefined;
 
   constructor(private readonly service: TaskService, private options: MonitorOptions) {}
 
@@ -88,6 +111,32 @@ export class Monitor {
     this.probeTimer = undefined;
     this.wakeWatcher?.close();
     this.wakeWatcher = undefined;
+    this.resign();
+  }
+
+  /** Gives up the supervisor role (stop, or the end of `monitor --once`). */
+  resign(): void {
+    this.leadership?.release();
+    this.leadership = undefined;
+  }
+
+  get isLeader(): boolean {
+    return this.leadership !== undefined;
+  }
+
+  /** Holds the supervisor lock, taking it when free or when its holder died. */
+  private lead(): boolean {
+    if (this.options.elect === false) return true;
+    const locks = this.service.locks;
+    if (this.leadership) {
+      const holder = locks.readHolder(SUPERVISOR_LOCK);
+      if (holder && holder.pid === process.pid) return true;
+      this.leadership = undefined; // lost it (removed by hand): take it again below if free
+    }
+    this.service.store.init();
+    this.leadership = locks.tryAcquire(SUPERVISOR_LOCK);
+    if (this.leadership) this.service.logger.info('this process is now the supervisor');
+    return this.leadership !== undefined;
   }
 
   private startEventSources(): void {
@@ -123,6 +172,12 @@ export class Monitor {
 
   /** Between passes: a runner that died (crash, kill -9, tmux server gone) asks for a pass now. */
   private probe(): void {
+    if (!this.isLeader && this.options.elect !== false) {
+      // A follower watches the supervisor instead, to take over the moment it dies.
+      const holder = this.service.locks.readHolder(SUPERVISOR_LOCK);
+      if (!holder || !processAlive(holder.pid)) this.wake('the supervisor is gone');
+      return;
+    }
     for (const [session, w] of this.watched) {
       if (w.pid === null) {
         try {
@@ -213,6 +268,15 @@ export class Monitor {
   private async doPass(reason: string): Promise<PassResult> {
     const svc = this.service;
     this.launchesThisPass = 0;
+    if (!this.lead()) {
+      const { records } = svc.store.list();
+      const result: PassResult = {
+        reason, tasks: records.length, sessions: records.map((r) => r.session), changes: [], launched: [], corrupt: [],
+        leader: false, deferredTo: svc.locks.readHolder(SUPERVISOR_LOCK), unfinished: records.filter(needsSupervision).length,
+      };
+      this.options.onPass?.(result);
+      return result;
+    }
     let panes;
     try {
       panes = await svc.tmux.listPanes();
@@ -222,7 +286,9 @@ export class Monitor {
       throw e;
     }
     const { records, corrupt } = svc.store.list();
-    const result: PassResult = { reason, tasks: records.length, sessions: records.map((r) => r.session), changes: [], launched: [], corrupt: [] };
+    const result: PassResult = {
+      reason, tasks: records.length, sessions: records.map((r) => r.session), changes: [], launched: [], corrupt: [], leader: true, unfinished: 0,
+    };
     for (const c of corrupt) {
       // Kept aside, never silently dropped: the person is told where the unreadable record went.
       const lock = svc.locks.tryAcquire(c.session);
@@ -254,6 +320,7 @@ export class Monitor {
     for (const key of [...this.capturedAt.keys()]) if (!live.has(key)) this.capturedAt.delete(key);
     this.watchRunners(after);
     this.nextDue = this.earliestDue(after);
+    result.unfinished = after.filter(needsSupervision).length;
     this.options.onPass?.(result);
     return result;
   }

@@ -1,0 +1,662 @@
+/**
+ * Benchmarks: crash -> resume latency, the cost of a monitor pass, `resilient-agent list`, memory
+ * over many passes, and the bundle's size. Real tmux on private `-L` sockets, fixture agents.
+ *
+ *   npm run compile && npm run build && node out/test/bench/run.js            (all, writes BENCHMARKS.md)
+ *   node out/test/bench/run.js pass-cost        (one measure: crash | pass-cost | list | memory | size)
+ *   options: --crashes N (per mode, default 50)  --passes N (memory, default 10000)  --no-write
+ *
+ * Every external command is an argv array (no shell). Every tmux server and temp folder made here
+ * is removed at the end, on failure, and on SIGINT/SIGTERM.
+ */
+import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { lookupFromObject, resolveSettings } from '../../src/core/config';
+import type { Settings } from '../../src/core/config';
+import { TaskService } from '../../src/core/tasks/service';
+import { Monitor } from '../../src/core/watch/monitor';
+import type { PassResult } from '../../src/core/watch/monitor';
+import { CLI, Harness, REPO, waitFor } from '../integration/harness';
+
+// ---- small helpers ------------------------------------------------------------------------------
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const nowMs = () => performance.now();
+
+function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const rank = Math.ceil(q * s.length); // nearest rank
+  return s[Math.min(s.length - 1, Math.max(0, rank - 1))];
+}
+const median = (xs: readonly number[]) => quantile(xs, 0.5);
+const p95 = (xs: readonly number[]) => quantile(xs, 0.95);
+const ms = (x: number, digits = 1) => (Number.isFinite(x) ? `${x.toFixed(digits)} ms` : 'n/a');
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
+const yes = (ok: boolean) => (ok ? 'met' : '**missed**');
+
+function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+/** Runs an argv to its end; wall time in ms, from spawn to exit. */
+function timeArgv(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string; code: number }> {
+  return new Promise((resolve) => {
+    const t0 = nowMs();
+    execFile(file, args, { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, stdout) => {
+      const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : 1) : 0;
+      resolve({ ms: nowMs() - t0, stdout, code });
+    });
+  });
+}
+
+/** Runs jobs with at most `limit` at once. */
+async function pool<T>(items: readonly T[], limit: number, job: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await job(items[next++]);
+  }));
+}
+
+// ---- isolated worlds, always cleaned up -----------------------------------------------------------
+
+interface World {
+  h: Harness;
+  svc: TaskService;
+  env: NodeJS.ProcessEnv;
+  settings: Settings;
+}
+
+const worlds = new Set<Harness>();
+const children = new Set<ChildProcess>();
+
+/** A private tmux socket and state dir. `sleepAgents`: codex/claude are tiny shell agents, not the node fixture. */
+function newWorld(options: { sleepAgents?: boolean; settings?: Record<string, unknown> } = {}): World {
+  const h = new Harness();
+  worlds.add(h);
+  let env = h.env;
+  if (options.sleepAgents) {
+    const bin = path.join(h.root, 'sleep-bin');
+    fs.mkdirSync(bin);
+    // A real runner + one sleeping process per task, a few KiB each instead of a node process.
+    fs.writeFileSync(path.join(bin, 'codex'), '#!/bin/sh\nexec sleep 100000\n', { mode: 0o755 });
+    // A pane whose output moves (so the monitor keeps capturing it).
+    fs.writeFileSync(path.join(bin, 'claude'), '#!/bin/sh\nwhile :; do echo tick; sleep 1; done\n', { mode: 0o755 });
+    env = { ...h.env, PATH: `${bin}:${h.env.PATH}` };
+  }
+  const settings = resolveSettings(lookupFromObject({
+    // Quick backoff: a consecutive failure would be resumed at once too (each crash has its own task anyway).
+    'monitor.backoffFactor': 1,
+    'monitor.maxBackoffMinutes': 0,
+    ...options.settings,
+    'tmux.socket': h.socket,
+  }));
+  const svc = new TaskService({ home: h.home, settings, env, owner: 'bench' });
+  return { h, svc, env, settings };
+}
+
+async function cleanupWorld(w: World): Promise<void> {
+  worlds.delete(w.h);
+  await w.h.cleanup().catch(() => undefined);
+}
+
+/** Last resort (signal, uncaught error): synchronous, kills every server and folder still here. */
+function cleanupAllSync(): void {
+  for (const c of children) {
+    try {
+      c.kill('SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+  for (const h of worlds) {
+    try {
+      execFileSync('tmux', ['-L', h.socket, 'kill-server'], { stdio: 'ignore', env: { ...h.env, TMUX: '' } });
+    } catch {
+      /* no server */
+    }
+    fs.rmSync(h.root, { recursive: true, force: true });
+  }
+  worlds.clear();
+}
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    log(`${signal}: cleaning up`);
+    cleanupAllSync();
+    process.exit(130);
+  });
+}
+process.on('exit', cleanupAllSync);
+
+function attemptFile(w: World, session: string, n: number, file: string): string {
+  return path.join(w.svc.store.paths.attemptDir(session, n), file);
+}
+
+/** Starts sleep-agent tasks (4 at a time) and waits until every runner wrote its pid. */
+async function startSleepTasks(w: World, names: string[], agent = 'codex'): Promise<string[]> {
+  const sessions: string[] = [];
+  await pool(names, 4, async (name) => {
+    const dir = path.join(w.h.root, 'projects', name);
+    fs.mkdirSync(dir, { recursive: true });
+    const r = await w.svc.start({ agent, name, dir, prompt: 'bench' });
+    sessions.push(r.session);
+  });
+  await waitFor(() => sessions.every((s) => fs.existsSync(attemptFile(w, s, 1, 'pid'))), 'every runner started', 60_000);
+  return sessions;
+}
+
+/** The monitor's private maps, read for the memory check only (not part of its API). */
+function monitorMaps(m: Monitor): Record<string, number> | undefined {
+  const inner = m as unknown as Record<string, unknown>;
+  const out: Record<string, number> = {};
+  for (const key of ['waitingStreak', 'capturedAt', 'watched']) {
+    const v = inner[key];
+    if (v instanceof Map) out[key] = v.size;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+// ---- results ------------------------------------------------------------------------------------
+
+interface Section {
+  id: string;
+  title: string;
+  markdown: string;
+}
+
+interface Args {
+  crashes: number;
+  passes: number;
+  write: boolean;
+}
+
+// ---- 1. crash -> resume command started ---------------------------------------------------------
+
+interface CrashSample {
+  mode: 'event' | 'timer';
+  session: string;
+  toAgentMs: number;
+  toRunnerMs: number;
+  toPassEndMs: number | null;
+  passReason: string | null;
+  resumedBy: string;
+}
+
+/**
+ * Each crash has its own task (so backoff never applies): start it with a fixture plan
+ * ["hang", "hang"], wait until it has reported its session id, SIGKILL its runner's process group,
+ * and wait for the resumed run. Latency = the resumed fixture's logged `startedAt` - the kill; the
+ * new attempt's pid-file mtime (runner started, before the agent's exec) is shown too.
+ * Event-driven: one world, default 180 s interval. Timer-only: 2 s interval, two worlds of half the
+ * crashes each so the two halves run at once; each crash is still the only one in its pass.
+ * All three run concurrently (same machine noise); each crash waits a random delay first so it
+ * falls at a random phase of the timer and of the 250 ms probe.
+ */
+async function measureCrash(args: Args): Promise<Section> {
+  const n = args.crashes;
+  const ev = newWorld({ settings: { 'monitor.intervalSeconds': 180 } });
+  const timers = [newWorld({ settings: { 'monitor.intervalSeconds': 2 } }), newWorld({ settings: { 'monitor.intervalSeconds': 2 } })];
+  const launchedAt = new Map<string, { at: number; reason: string }>();
+  const errors: string[] = [];
+  const onPass = (r: PassResult) => {
+    for (const s of r.launched) launchedAt.set(s, { at: Date.now(), reason: r.reason });
+  };
+  const onError = (e: unknown) => errors.push((e as Error).message);
+  const evMonitor = new Monitor(ev.svc, { intervalMs: ev.settings.intervalMs, onPass, onError });
+  const timerMonitors = timers.map((w) => new Monitor(w.svc, { intervalMs: w.settings.intervalMs, eventDriven: false, onPass, onError }));
+  const samples: CrashSample[] = [];
+  let counter = 0;
+  try {
+    evMonitor.start();
+    timerMonitors.forEach((m) => m.start());
+
+    const startTask = async (w: World): Promise<{ session: string; project: string }> => {
+      const name = `c${++counter}`;
+      const project = w.h.project(name, ['hang', 'hang']);
+      const r = await w.svc.start({ agent: 'codex', name, dir: project, prompt: 'bench' });
+      return { session: r.session, project };
+    };
+    const ready = (w: World, t: { session: string; project: string }) =>
+      w.h.invocations(t.project).length === 1 &&
+      (fs.existsSync(attemptFile(w, t.session, 1, 'events.jsonl')) && fs.readFileSync(attemptFile(w, t.session, 1, 'events.jsonl'), 'utf8').includes('thread.started'));
+
+    const crashOne = async (w: World, mode: 'event' | 'timer', t: { session: string; project: string }, jitterMs: number, monitor: Monitor) => {
+      await sleep(Math.random() * jitterMs);
+      if (mode === 'event') {
+        // A runner the probe already watches (a task that has been running for a while).
+        const watched = (monitor as unknown as { watched?: Map<string, { pid: number | null }> }).watched;
+        if (watched) await waitFor(() => watched.get(t.session)?.pid, `probe watching ${t.session}`, 10_000);
+      }
+      const pid = Number(fs.readFileSync(attemptFile(w, t.session, 1, 'pid'), 'utf8'));
+      const t0 = Date.now();
+      process.kill(-pid, 'SIGKILL');
+      const inv = await waitFor(() => { const i = w.h.invocations(t.project); return i.length >= 2 ? i : undefined; }, `resume of ${t.session}`, 30_000);
+      const second = inv[1] as unknown as { startedAt?: number; mode: string };
+      if (typeof second.startedAt !== 'number') throw new Error('the fixture does not log startedAt');
+      const pidMtime = fs.statSync(attemptFile(w, t.session, 2, 'pid')).mtimeMs;
+      const pass = launchedAt.get(t.session);
+      samples.push({
+        mode, session: t.session, toAgentMs: second.startedAt - t0, toRunnerMs: pidMtime - t0,
+        toPassEndMs: pass ? pass.at - t0 : null, passReason: pass?.reason ?? null, resumedBy: second.mode,
+      });
+    };
+
+    const perRound = 10;
+    const rounds = Math.ceil(n / perRound);
+    for (let round = 0; round < rounds; round++) {
+      const k = Math.min(perRound, n - round * perRound);
+      const kt = [Math.ceil(k / 2), Math.floor(k / 2)];
+      const evTasks: { session: string; project: string }[] = [];
+      const tTasks: { session: string; project: string }[][] = [[], []];
+      for (let i = 0; i < k; i++) {
+        evTasks.push(await startTask(ev));
+        if (i < kt[0]) tTasks[0].push(await startTask(timers[0]));
+        if (i < kt[1]) tTasks[1].push(await startTask(timers[1]));
+      }
+      evMonitor.wake('bench: tasks started'); // in-process starts signal with our own pid, which the watcher ignores
+      await waitFor(() => evTasks.every((t) => ready(ev, t)) && tTasks.every((ts, i) => ts.every((t) => ready(timers[i], t))),
+        'every agent reported its session id', 60_000);
+      await sleep(300);
+      await Promise.all([
+        (async () => { for (const t of evTasks) await crashOne(ev, 'event', t, 1500, evMonitor); })(),
+        ...timers.map(async (w, i) => { for (const t of tTasks[i]) await crashOne(w, 'timer', t, 2000, timerMonitors[i]); }),
+      ]);
+      // Forget this round's tasks (frees the fixture processes).
+      for (const t of evTasks) await ev.svc.kill(t.session, true);
+      for (let i = 0; i < 2; i++) for (const t of tTasks[i]) await timers[i].svc.kill(t.session, true);
+      log(`crash: round ${round + 1}/${rounds}: ${samples.length} crashes so far`);
+    }
+  } finally {
+    evMonitor.stop();
+    timerMonitors.forEach((m) => m.stop());
+    await cleanupWorld(ev);
+    for (const w of timers) await cleanupWorld(w);
+  }
+
+  const stats = (mode: 'event' | 'timer') => {
+    const s = samples.filter((x) => x.mode === mode);
+    const pass = s.map((x) => x.toPassEndMs).filter((x): x is number => x !== null);
+    return {
+      n: s.length,
+      med: median(s.map((x) => x.toAgentMs)), p95: p95(s.map((x) => x.toAgentMs)), max: Math.max(...s.map((x) => x.toAgentMs)),
+      runnerMed: median(s.map((x) => x.toRunnerMs)), runnerP95: p95(s.map((x) => x.toRunnerMs)),
+      passMed: median(pass),
+      byProbe: s.filter((x) => x.passReason?.startsWith('runner of')).length,
+      byTimer: s.filter((x) => x.passReason === 'timer').length,
+      byId: s.filter((x) => x.resumedBy === 'resume').length,
+    };
+  };
+  const e = stats('event');
+  const t = stats('timer');
+  const lines = [
+    `Each crash is \`kill -9\` of a task's runner process group (\`process.kill(-pid, 'SIGKILL')\`), each in its own task`,
+    `(first failure: resumed at once, no backoff). "Resume started" = the resumed fixture agent's logged \`startedAt\``,
+    `(after its node start-up); "runner" = the new attempt's \`pid\` file mtime (bash runner started, before the agent).`,
+    `In-process TaskService + Monitor, fixture agents (codex), both modes at once in one run, random phase.`,
+    `Timer-only uses a 2 s interval; with the seed's default 3 min the median would be ~90 s.`,
+    '',
+    '| crash -> resume started | event-driven (180 s interval) | timer-only (2 s interval) | timer / event | target |',
+    '|---|---|---|---|---|',
+    `| crashes | ${e.n} | ${t.n} | | >= 50 |`,
+    `| median | ${ms(e.med, 0)} | ${ms(t.med, 0)} | ${ratio(t.med, e.med)} | <= 1000 ms: event ${yes(e.med <= 1000)}, timer ${yes(t.med <= 1000)} |`,
+    `| p95 | ${ms(e.p95, 0)} | ${ms(t.p95, 0)} | ${ratio(t.p95, e.p95)} | <= 2000 ms: event ${yes(e.p95 <= 2000)}, timer ${yes(t.p95 <= 2000)} |`,
+    `| max | ${ms(e.max, 0)} | ${ms(t.max, 0)} | | |`,
+    `| runner started (pid mtime), median / p95 | ${ms(e.runnerMed, 0)} / ${ms(e.runnerP95, 0)} | ${ms(t.runnerMed, 0)} / ${ms(t.runnerP95, 0)} | | |`,
+    `| crash -> end of the pass that launched it, median | ${ms(e.passMed, 0)} | ${ms(t.passMed, 0)} | | |`,
+    `| pass woken by the runner probe / by the timer | ${e.byProbe} / ${e.byTimer} | ${t.byProbe} / ${t.byTimer} | | |`,
+    `| resumed by exact id | ${e.byId}/${e.n} | ${t.byId}/${t.n} | | all |`,
+  ];
+  if (errors.length) lines.push('', `Monitor errors during the run: ${errors.length} (first: ${errors[0]})`);
+  return { id: 'crash', title: '1. Crash -> resume command started', markdown: lines.join('\n') };
+}
+
+// ---- 2. the cost of one pass (and 3. list at 100 tasks) ------------------------------------------
+
+async function listPanesFloor(w: World): Promise<number> {
+  const r = await timeArgv('tmux', ['-L', w.h.socket, 'list-panes', '-a', '-F', '#{session_name}'], { ...w.env, TMUX: '' });
+  if (r.code !== 0) throw new Error('tmux list-panes failed');
+  return r.ms;
+}
+
+interface PassRow {
+  tasks: number;
+  coldSpawned: number;
+  coldMs: number;
+  spawned: number[];
+  passMs: number[];
+  floorMs: number[];
+  listPanesMs: number[];
+  storeListMs: number[];
+}
+
+async function measurePassCost(sizes = [10, 100, 300], listAt = 100): Promise<Section[]> {
+  const w = newWorld({ sleepAgents: true });
+  const monitor = new Monitor(w.svc, { intervalMs: w.settings.intervalMs, eventDriven: false });
+  const rows: PassRow[] = [];
+  let listSection: Section | undefined;
+  let count = 0;
+  try {
+    for (const size of sizes) {
+      const t0 = nowMs();
+      const names = Array.from({ length: size - count }, (_, i) => `s${count + i}`);
+      await startSleepTasks(w, names);
+      count = size;
+      log(`pass-cost: ${size} tasks running (${((nowMs() - t0) / 1000).toFixed(1)} s to start ${names.length})`);
+      // The first pass over new tasks reads every new pane once (their output was never seen).
+      let before = w.svc.tmux.spawned;
+      let p0 = nowMs();
+      const first = await monitor.pass('bench cold');
+      const row: PassRow = {
+        tasks: size, coldSpawned: w.svc.tmux.spawned - before, coldMs: nowMs() - p0,
+        spawned: [], passMs: [], floorMs: [], listPanesMs: [], storeListMs: [],
+      };
+      if (first.tasks !== size) throw new Error(`the pass saw ${first.tasks} tasks, not ${size}`);
+      const reps = size >= 300 ? 9 : 15;
+      for (let i = 0; i < reps; i++) {
+        // Interleaved so the floor and the pass see the same machine load.
+        row.floorMs.push(await listPanesFloor(w));
+        before = w.svc.tmux.spawned;
+        p0 = nowMs();
+        const r = await monitor.pass('bench');
+        row.passMs.push(nowMs() - p0);
+        row.spawned.push(w.svc.tmux.spawned - before);
+        if (r.launched.length) throw new Error(`a pass launched ${r.launched.join(', ')}: tasks are not all running`);
+        p0 = nowMs();
+        await w.svc.tmux.listPanes();
+        row.listPanesMs.push(nowMs() - p0);
+        p0 = nowMs();
+        w.svc.store.list();
+        row.storeListMs.push(nowMs() - p0);
+      }
+      rows.push(row);
+      if (size === listAt) listSection = await measureList(w);
+    }
+  } finally {
+    monitor.stop();
+    await cleanupWorld(w);
+  }
+  const lines = [
+    'One `monitor.pass()` over N running tasks (each a real runner + `sleep`, tiny shell agents named `codex`),',
+    'private tmux server. "Floor" = one `tmux -L sock list-panes -a -F \'#{session_name}\'` spawned from Node (execFile),',
+    'interleaved with the passes. Steady passes follow a first ("cold") pass that reads every new pane once.',
+    'Breakdown: `svc.tmux.listPanes()` (execa, full format) and `svc.store.list()` (read + validate every task.json) alone.',
+    '',
+    '| tasks | tmux procs / pass (steady; cold) | pass wall, median | floor, median | pass / floor | listPanes() | store.list() | target (100 tasks) |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const spawned = Math.max(...r.spawned);
+    const pass = median(r.passMs);
+    const floor = median(r.floorMs);
+    const target = r.tasks === 100
+      ? `<= 2 procs ${yes(spawned <= 2 && r.coldSpawned <= 2)}; <= 25 ms ${yes(pass <= 25)}; <= 4x floor ${yes(pass <= 4 * floor)}`
+      : '';
+    lines.push(`| ${r.tasks} | ${spawned}; ${r.coldSpawned} | ${ms(pass)} | ${ms(floor)} | ${ratio(pass, floor)} | ${ms(median(r.listPanesMs))} | ${ms(median(r.storeListMs))} | ${target} |`);
+  }
+  lines.push('', `Passes per size: ${rows.map((r) => `${r.tasks}: ${r.passMs.length}`).join(', ')} (plus the cold one, ${rows.map((r) => ms(r.coldMs, 0)).join(' / ')}).`);
+  const sections: Section[] = [{ id: 'pass-cost', title: '2. One monitor pass', markdown: lines.join('\n') }];
+  if (listSection) sections.push(listSection);
+  return sections;
+}
+
+// ---- 3. resilient-agent list -----------------------------------------------------------------------
+
+async function measureList(given?: World, runs = 10): Promise<Section> {
+  const w = given ?? newWorld({ sleepAgents: true });
+  try {
+    if (!given) {
+      await startSleepTasks(w, Array.from({ length: 100 }, (_, i) => `s${i}`));
+    }
+    if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: npm run build`);
+    const tasks = w.svc.store.sessions().length;
+    const env = { ...w.env }; // RESILIENT_AGENT_HOME and RESILIENT_AGENT_TMUX_SOCKET are set by the harness
+    const node: number[] = [];
+    const version: number[] = [];
+    const list: number[] = [];
+    await timeArgv(process.execPath, [CLI, 'list'], env); // warm the page cache
+    for (let i = 0; i < runs; i++) {
+      node.push((await timeArgv(process.execPath, ['-e', '0'], env)).ms);
+      version.push((await timeArgv(process.execPath, [CLI, '--version'], env)).ms);
+      const r = await timeArgv(process.execPath, [CLI, 'list'], env);
+      if (r.code !== 0) throw new Error(`list exited ${r.code}`);
+      const rows = r.stdout.split('\n').filter((l) => l.includes('codex-s')).length;
+      if (rows !== tasks) throw new Error(`list showed ${rows} tasks, not ${tasks}`);
+      list.push(r.ms);
+    }
+    const l = median(list);
+    const lines = [
+      `\`node dist/cli.js list\` with ${tasks} running tasks (env RESILIENT_AGENT_HOME, RESILIENT_AGENT_TMUX_SOCKET), wall time from`,
+      `spawn to exit, ${runs} runs each, interleaved. \`node -e 0\` is the floor; \`--version\` loads the bundle and does nothing else.`,
+      '',
+      '| command | median | p95 | / `node -e 0` | target |',
+      '|---|---|---|---|---|',
+      `| \`node -e 0\` | ${ms(median(node))} | ${ms(p95(node))} | 1.00x | |`,
+      `| \`resilient-agent --version\` | ${ms(median(version))} | ${ms(p95(version))} | ${ratio(median(version), median(node))} | |`,
+      `| \`resilient-agent list\` (${tasks} tasks) | ${ms(l)} | ${ms(p95(list))} | ${ratio(l, median(node))} | <= 150 ms ${yes(l <= 150)} |`,
+    ];
+    return { id: 'list', title: `3. \`resilient-agent list\` with ${tasks} tasks`, markdown: lines.join('\n') };
+  } finally {
+    if (!given) await cleanupWorld(w);
+  }
+}
+
+// ---- 4. memory over many passes (in a child with --expose-gc) -------------------------------------
+
+interface MemSnapshot {
+  pass: number;
+  heapUsed: number;
+  rss: number;
+  external: number;
+  maps?: Record<string, number>;
+  tasks: number;
+  elapsedS: number;
+}
+
+async function memoryChild(args: Args): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run with --expose-gc');
+  const w = newWorld({ sleepAgents: true });
+  const monitor = new Monitor(w.svc, { intervalMs: w.settings.intervalMs, onError: (e) => log(`monitor error: ${(e as Error).message}`) });
+  const snapshots: MemSnapshot[] = [];
+  const t0 = nowMs();
+  try {
+    const sessions = await startSleepTasks(w, Array.from({ length: 18 }, (_, i) => `m${i}`));
+    sessions.push(...(await startSleepTasks(w, ['tick0', 'tick1'], 'claude')));
+    monitor.start(); // event sources on (probe + wake watcher), 180 s timer
+    let churn = 0;
+    const marks = new Set([1, 1000, Math.round(args.passes / 2), args.passes]);
+    for (let pass = 1; pass <= args.passes; pass++) {
+      await monitor.pass('bench');
+      if (pass % 1000 === 0 && pass < args.passes) {
+        // Churn: one task forgotten, a new one started (the maps must drop the old one).
+        const old = sessions.shift()!;
+        await w.svc.kill(old, true);
+        sessions.push(...(await startSleepTasks(w, [`churn${churn++}`])));
+      }
+      if (marks.has(pass)) {
+        gc();
+        gc();
+        const m = process.memoryUsage();
+        snapshots.push({
+          pass, heapUsed: m.heapUsed, rss: m.rss, external: m.external, maps: monitorMaps(monitor),
+          tasks: w.svc.store.sessions().length, elapsedS: (nowMs() - t0) / 1000,
+        });
+        log(`memory: pass ${pass}: heapUsed ${mib(m.heapUsed)}, rss ${mib(m.rss)}`);
+      }
+    }
+  } finally {
+    monitor.stop();
+    await cleanupWorld(w);
+  }
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify({ snapshots })}\n`);
+}
+
+async function measureMemory(args: Args): Promise<Section> {
+  const child = spawn(process.execPath, ['--expose-gc', __filename, 'memory-child', '--passes', String(args.passes)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.add(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  const code: number = await new Promise((r) => child.on('exit', (c) => r(c ?? 1)));
+  children.delete(child);
+  const line = out.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+  if (code !== 0 || !line) throw new Error(`the memory child exited ${code}`);
+  const { snapshots } = JSON.parse(line.slice('BENCH_RESULT '.length)) as { snapshots: MemSnapshot[] };
+  const at = (p: number) => snapshots.find((s) => s.pass === p);
+  const first = at(1000) ?? snapshots[0];
+  const last = snapshots[snapshots.length - 1];
+  const growth = last.heapUsed - first.heapUsed;
+  const perPass = growth / Math.max(1, last.pass - first.pass);
+  // Growth below 1 MiB over 9 000 passes (~100 B/pass) is noise of a gc'd heap, not a leak.
+  const grew = growth > 1024 * 1024;
+  const lines = [
+    `${last.pass} \`monitor.pass()\` calls over 20 running tasks (18 sleeping shell agents, 2 printing a line a second,`,
+    'so their panes keep being captured), monitor started (probe + wake watcher on). Every 1 000 passes one task is',
+    'forgotten and a new one started. Separate `node --expose-gc` process; `gc()` twice before each reading.',
+    '',
+    '| after pass | heapUsed | RSS | external | monitor maps (waitingStreak / capturedAt / watched) | tasks | elapsed |',
+    '|---|---|---|---|---|---|---|',
+    ...snapshots.map((s) => `| ${s.pass} | ${mib(s.heapUsed)} | ${mib(s.rss)} | ${mib(s.external)} | ${s.maps ? `${s.maps.waitingStreak ?? '?'} / ${s.maps.capturedAt ?? '?'} / ${s.maps.watched ?? '?'}` : 'not observable'} | ${s.tasks} | ${s.elapsedS.toFixed(0)} s |`),
+    '',
+    `heapUsed from pass ${first.pass} to ${last.pass}: ${growth >= 0 ? '+' : ''}${kib(growth)} (${perPass.toFixed(1)} B/pass); ` +
+      `RSS ${last.rss >= first.rss ? '+' : ''}${mib(last.rss - first.rss)}. Target: no growth -> ${grew ? '**grew**' : 'met (no growth)'}.`,
+  ];
+  return { id: 'memory', title: '4. Memory over many passes', markdown: lines.join('\n') };
+}
+
+// ---- 5. bundle size ------------------------------------------------------------------------------
+
+async function measureSize(): Promise<Section> {
+  const file = path.join(REPO, 'dist', 'extension.js');
+  const buf = fs.readFileSync(file);
+  const gz = zlib.gzipSync(buf, { level: 9 }).length;
+  const cli = fs.readFileSync(path.join(REPO, 'dist', 'cli.js'));
+  const lines = [
+    '| measure | value | target |',
+    '|---|---|---|',
+    '| extension activation time | measured by the extension-host run | |',
+    '| .vsix size | npm run package | |',
+    `| \`dist/extension.js\` size | ${kib(buf.length)} (${buf.length} B) | |`,
+    `| \`dist/extension.js\` gzip -9 | ${kib(gz)} (${gz} B) | |`,
+    `| \`dist/cli.js\` size / gzip -9 (for reference) | ${kib(cli.length)} / ${kib(zlib.gzipSync(cli, { level: 9 }).length)} | |`,
+    '',
+    `Bundles as built at ${fs.statSync(file).mtime.toISOString()} (\`npm run build\`).`,
+  ];
+  return { id: 'size', title: '5. Extension activation and size', markdown: lines.join('\n') };
+}
+
+// ---- BENCHMARKS.md --------------------------------------------------------------------------------
+
+function machine(): string {
+  const run = (file: string, a: string[]) => {
+    try {
+      return execFileSync(file, a, { encoding: 'utf8' }).trim();
+    } catch {
+      return 'n/a';
+    }
+  };
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  return [
+    `Machine: \`nproc\` ${run('nproc', [])}, ${os.cpus()[0]?.model ?? 'cpu n/a'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ` +
+      `${os.type()} ${os.release()}; node ${process.version}; ${run('tmux', ['-V'])}. Load average at the start: ${load}.`,
+    'The machine is shared and noisy: compare figures side by side within one run (the ratios), not across runs.',
+  ].join('\n');
+}
+
+const ORDER = ['crash', 'pass-cost', 'list', 'memory', 'size'];
+
+function writeBenchmarks(sections: Section[], startedAt: Date, totalS: number): string {
+  const file = path.join(REPO, 'BENCHMARKS.md');
+  const existing = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const block = (s: Section) => `<!-- bench:${s.id} -->\n## ${s.title}\n\n${s.markdown}\n\n_Measured ${startedAt.toISOString().slice(0, 10)}._\n<!-- /bench:${s.id} -->`;
+  const blocks = new Map<string, string>();
+  for (const id of ORDER) {
+    const m = existing.match(new RegExp(`<!-- bench:${id} -->[\\s\\S]*?<!-- /bench:${id} -->`));
+    if (m) blocks.set(id, m[0]);
+  }
+  for (const s of sections) blocks.set(s.id, block(s));
+  const intro = [
+    '# Benchmarks',
+    '',
+    'Produced by `npm run compile && npm run build && node out/test/bench/run.js` (one measure: `node out/test/bench/run.js',
+    'crash|pass-cost|list|memory|size`). Real tmux on private `-L` sockets, fixture agents; nothing of the user\'s tmux is touched.',
+    '',
+    `<!-- bench:machine -->\n${machine()}\nLast run: ${startedAt.toISOString()} (${sections.map((s) => s.id).join(', ')}; ${totalS.toFixed(0)} s).\n<!-- /bench:machine -->`,
+  ].join('\n');
+  const body = ORDER.filter((id) => blocks.has(id)).map((id) => blocks.get(id)!).join('\n\n');
+  fs.writeFileSync(file, `${intro}\n\n${body}\n`);
+  return file;
+}
+
+// ---- main -------------------------------------------------------------------------------------------
+
+function parseArgs(argv: string[]): { which: string; args: Args } {
+  const args: Args = { crashes: 50, passes: 10_000, write: true };
+  let which = 'all';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--crashes') args.crashes = Number(argv[++i]);
+    else if (a === '--passes') args.passes = Number(argv[++i]);
+    else if (a === '--no-write') args.write = false;
+    else if (!a.startsWith('-')) which = a;
+    else throw new Error(`unknown option ${a}`);
+  }
+  if (!(args.crashes >= 1) || !(args.passes >= 1)) throw new Error('--crashes and --passes need positive numbers');
+  return { which, args };
+}
+
+async function main(): Promise<number> {
+  const { which, args } = parseArgs(process.argv.slice(2));
+  if (which === 'memory-child') {
+    await memoryChild(args);
+    return 0;
+  }
+  const measures: Record<string, () => Promise<Section[]>> = {
+    crash: async () => [await measureCrash(args)],
+    'pass-cost': async () => measurePassCost([10, 100, 300], -1),
+    list: async () => [await measureList()],
+    memory: async () => [await measureMemory(args)],
+    size: async () => [await measureSize()],
+  };
+  const startedAt = new Date();
+  const t0 = nowMs();
+  let sections: Section[];
+  if (which === 'all') {
+    sections = [];
+    sections.push(await measureSize());
+    sections.push(...(await measurePassCost())); // list is measured on its world at 100 tasks
+    sections.push(await measureCrash(args));
+    sections.push(await measureMemory(args));
+  } else if (measures[which]) {
+    sections = await measures[which]();
+  } else {
+    throw new Error(`unknown measure "${which}": all | ${Object.keys(measures).join(' | ')}`);
+  }
+  const totalS = (nowMs() - t0) / 1000;
+  for (const id of ORDER) {
+    const s = sections.find((x) => x.id === id);
+    if (s) process.stdout.write(`\n## ${s.title}\n\n${s.markdown}\n`);
+  }
+  process.stdout.write(`\n(${totalS.toFixed(0)} s)\n`);
+  if (args.write) log(`wrote ${writeBenchmarks(sections, startedAt, totalS)}`);
+  return 0;
+}
+
+main().then(
+  (code) => {
+    cleanupAllSync();
+    process.exit(code);
+  },
+  (e) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+    cleanupAllSync();
+    process.exit(1);
+  },
+);
