@@ -83,8 +83,10 @@ function newWorld(options: { sleepAgents?: boolean; settings?: Record<string, un
   if (options.sleepAgents) {
     const bin = path.join(h.root, 'sleep-bin');
     fs.mkdirSync(bin);
-    // A real runner + one sleeping process per task, a few KiB each instead of a node process.
-    fs.writeFileSync(path.join(bin, 'codex'), '#!/bin/sh\nexec sleep 100000\n', { mode: 0o755 });
+    // A real runner + one sleeping process per task, a few KiB each instead of a node process. It
+    // reports a thread id first, as codex does, so the task looks like a real running one.
+    fs.writeFileSync(path.join(bin, 'codex'),
+      '#!/bin/sh\nprintf \'{"type":"thread.started","thread_id":"bench-%s"}\\n\' "$$"\nexec sleep 100000\n', { mode: 0o755 });
     // A pane whose output moves (so the monitor keeps capturing it).
     fs.writeFileSync(path.join(bin, 'claude'), '#!/bin/sh\nwhile :; do echo tick; sleep 1; done\n', { mode: 0o755 });
     env = { ...h.env, PATH: `${bin}:${h.env.PATH}` };
@@ -147,7 +149,10 @@ async function startSleepTasks(w: World, names: string[], agent = 'codex'): Prom
     const r = await w.svc.start({ agent, name, dir, prompt: 'bench' });
     sessions.push(r.session);
   });
-  await waitFor(() => sessions.every((s) => fs.existsSync(attemptFile(w, s, 1, 'pid'))), 'every runner started', 60_000);
+  // Started = the runner wrote its pid and the agent its first line (so a pane's output no longer moves).
+  const started = (s: string) => fs.existsSync(attemptFile(w, s, 1, 'pid')) &&
+    (agent !== 'codex' || (fs.existsSync(attemptFile(w, s, 1, 'events.jsonl')) && fs.statSync(attemptFile(w, s, 1, 'events.jsonl')).size > 0));
+  await waitFor(() => sessions.every(started), 'every runner started', 60_000);
   return sessions;
 }
 
@@ -333,6 +338,7 @@ interface PassRow {
   floorMs: number[];
   listPanesMs: number[];
   storeListMs: number[];
+  observeMs: number[];
 }
 
 async function measurePassCost(sizes = [10, 100, 300], listAt = 100): Promise<Section[]> {
@@ -354,7 +360,7 @@ async function measurePassCost(sizes = [10, 100, 300], listAt = 100): Promise<Se
       const first = await monitor.pass('bench cold');
       const row: PassRow = {
         tasks: size, coldSpawned: w.svc.tmux.spawned - before, coldMs: nowMs() - p0,
-        spawned: [], passMs: [], floorMs: [], listPanesMs: [], storeListMs: [],
+        spawned: [], passMs: [], floorMs: [], listPanesMs: [], storeListMs: [], observeMs: [],
       };
       if (first.tasks !== size) throw new Error(`the pass saw ${first.tasks} tasks, not ${size}`);
       const reps = size >= 300 ? 9 : 15;
@@ -368,11 +374,14 @@ async function measurePassCost(sizes = [10, 100, 300], listAt = 100): Promise<Se
         row.spawned.push(w.svc.tmux.spawned - before);
         if (r.launched.length) throw new Error(`a pass launched ${r.launched.join(', ')}: tasks are not all running`);
         p0 = nowMs();
-        await w.svc.tmux.listPanes();
+        const panes = await w.svc.tmux.listPanes();
         row.listPanesMs.push(nowMs() - p0);
         p0 = nowMs();
-        w.svc.store.list();
+        const { records } = w.svc.store.list();
         row.storeListMs.push(nowMs() - p0);
+        p0 = nowMs();
+        for (const record of records) w.svc.evaluate(record, w.svc.observe(record, panes));
+        row.observeMs.push(nowMs() - p0);
       }
       rows.push(row);
       if (size === listAt) listSection = await measureList(w);
@@ -385,10 +394,11 @@ async function measurePassCost(sizes = [10, 100, 300], listAt = 100): Promise<Se
     'One `monitor.pass()` over N running tasks (each a real runner + `sleep`, tiny shell agents named `codex`),',
     'private tmux server. "Floor" = one `tmux -L sock list-panes -a -F \'#{session_name}\'` spawned from Node (execFile),',
     'interleaved with the passes. Steady passes follow a first ("cold") pass that reads every new pane once.',
-    'Breakdown: `svc.tmux.listPanes()` (execa, full format) and `svc.store.list()` (read + validate every task.json) alone.',
+    'Breakdown, each alone: `svc.tmux.listPanes()` (execa, 11-field format), `svc.store.list()` (read + validate every',
+    '`task.json`), and `svc.observe()` + `svc.evaluate()` of every task (attempt files, events tail).',
     '',
-    '| tasks | tmux procs / pass (steady; cold) | pass wall, median | floor, median | pass / floor | listPanes() | store.list() | target (100 tasks) |',
-    '|---|---|---|---|---|---|---|---|',
+    '| tasks | tmux procs / pass (steady max; cold) | pass wall, median | floor, median | pass / floor | listPanes() | store.list() | observe + evaluate | target (100 tasks) |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const spawned = Math.max(...r.spawned);
@@ -397,7 +407,7 @@ async function measurePassCost(sizes = [10, 100, 300], listAt = 100): Promise<Se
     const target = r.tasks === 100
       ? `<= 2 procs ${yes(spawned <= 2 && r.coldSpawned <= 2)}; <= 25 ms ${yes(pass <= 25)}; <= 4x floor ${yes(pass <= 4 * floor)}`
       : '';
-    lines.push(`| ${r.tasks} | ${spawned}; ${r.coldSpawned} | ${ms(pass)} | ${ms(floor)} | ${ratio(pass, floor)} | ${ms(median(r.listPanesMs))} | ${ms(median(r.storeListMs))} | ${target} |`);
+    lines.push(`| ${r.tasks} | ${spawned}; ${r.coldSpawned} | ${ms(pass)} | ${ms(floor)} | ${ratio(pass, floor)} | ${ms(median(r.listPanesMs))} | ${ms(median(r.storeListMs))} | ${ms(median(r.observeMs))} | ${target} |`);
   }
   lines.push('', `Passes per size: ${rows.map((r) => `${r.tasks}: ${r.passMs.length}`).join(', ')} (plus the cold one, ${rows.map((r) => ms(r.coldMs, 0)).join(' / ')}).`);
   const sections: Section[] = [{ id: 'pass-cost', title: '2. One monitor pass', markdown: lines.join('\n') }];
@@ -470,7 +480,8 @@ async function memoryChild(args: Args): Promise<void> {
     sessions.push(...(await startSleepTasks(w, ['tick0', 'tick1'], 'claude')));
     monitor.start(); // event sources on (probe + wake watcher), 180 s timer
     let churn = 0;
-    const marks = new Set([1, 1000, Math.round(args.passes / 2), args.passes]);
+    const marks = new Set([1, args.passes]);
+    for (let p = 1000; p < args.passes; p += 1000) marks.add(p);
     for (let pass = 1; pass <= args.passes; pass++) {
       await monitor.pass('bench');
       if (pass % 1000 === 0 && pass < args.passes) {

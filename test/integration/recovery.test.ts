@@ -153,3 +153,43 @@ describe('recovery with real tmux and fixture agents', function () {
     assert.equal(fs.existsSync(path.join(h.root, 'pwned')), false);
   });
 });
+
+describe('held: authentication failures and usage limits are never retried by backoff', function () {
+  let h: Harness;
+  beforeEach(() => {
+    h = new Harness();
+  });
+  afterEach(async () => {
+    await h.cleanup();
+  });
+
+  for (const agent of AGENTS) {
+    it(`${agent}: a 401 holds the task and says why; it is not resumed`, async () => {
+      const project = h.project('p', ['auth', 'ok']);
+      await h.ok(['start', agent, 'auth', '--dir', project, '--prompt', 'x']);
+      await waitFor(() => fs.existsSync(path.join(h.store.paths.attemptDir(`${agent}-auth`, 1), 'exit')), 'the run ended');
+      for (let i = 0; i < 3; i++) await h.ok(['monitor', '--once']);
+      const s = await h.status(`${agent}-auth`);
+      assert.equal(s.state, 'held');
+      assert.match(s.reason ?? '', /^authentication failed/);
+      assert.equal(h.invocations(project).length, 1, 'not resumed');
+    });
+  }
+
+  it('a usage limit with a reset time holds the task until then, then resumes it by id', async () => {
+    const project = h.project('p', ['usage', 'ok']);
+    const env = { ...h.env, FIXTURE_RESET_SECONDS: '2' };
+    await h.ok(['start', 'claude', 'limit', '--dir', project, '--prompt', 'x'], { env });
+    await waitFor(() => fs.existsSync(path.join(h.store.paths.attemptDir('claude-limit', 1), 'exit')), 'the run ended');
+    await h.ok(['monitor', '--once']);
+    const held = await h.status('claude-limit');
+    assert.equal(held.state, 'held');
+    assert.match(held.reason ?? '', /^usage limit reached/);
+    const monitor = h.monitor(['--interval', '0.2']);
+    await waitFor(async () => (await h.status('claude-limit')).state === 'done', 'done after the reset', 15_000);
+    await h.stop(monitor);
+    const runs = h.invocations(project);
+    assert.equal(runs.length, 2);
+    assert.equal(runs[1].mode, 'resume');
+  });
+});

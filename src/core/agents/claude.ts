@@ -2,8 +2,41 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { AgentAdapter } from './types';
-import { genericHeldSignal, parseJsonLines, withPrompt } from './types';
+import type { AgentAdapter, EventOutcome } from './types';
+import { clip, nextClockTime, parseJsonLines, withPrompt } from './types';
+
+type ClaudeEvent = {
+  type?: string; is_error?: boolean; api_error_status?: number; result?: string; error?: string;
+  rate_limit_info?: { status?: string; resetsAt?: number };
+};
+
+/**
+ * claude: a `result` with `is_error` and `api_error_status` (401, 429); subscribers also get a
+ * `rate_limit_event` with `resetsAt` (epoch seconds) and "resets 11:30pm (UTC)" in the result.
+ */
+function claudeOutcome(events: readonly unknown[], now: Date): EventOutcome | undefined {
+  let resetsAt: Date | undefined;
+  for (const e of events) {
+    const ev = e as ClaudeEvent;
+    if (ev.type === 'rate_limit_event' && ev.rate_limit_info?.status === 'rejected' && typeof ev.rate_limit_info.resetsAt === 'number') {
+      resetsAt = new Date(ev.rate_limit_info.resetsAt * 1000);
+    }
+  }
+  for (let i = events.length - 1; i >= 0; i--) {
+    const ev = events[i] as ClaudeEvent;
+    const text = ev.result ?? '';
+    if (ev.type === 'result' && ev.is_error) {
+      if (ev.api_error_status === 401 || /not logged in|invalid api key/i.test(text)) return { kind: 'held', reason: `authentication failed: ${clip(text)}` };
+      if (ev.api_error_status === 429 || /limit/i.test(text)) {
+        const at = resetsAt ?? (/resets ([^·]+)/i.exec(text) ? nextClockTime(/resets ([^·]+)/i.exec(text)![1], now) : undefined);
+        return { kind: 'held', reason: `usage limit reached: ${clip(text)}`, until: at };
+      }
+      return { kind: 'failed', reason: clip(text || 'Claude Code reported an error') };
+    }
+    if (ev.type === 'assistant' && ev.error === 'authentication_failed') return { kind: 'held', reason: 'authentication failed' };
+  }
+  return undefined;
+}
 
 /** Where Claude Code keeps a session's transcript: `<config>/projects/<cwd, non-alphanumerics as ->/<id>.jsonl`. */
 export function claudeTranscript(configDir: string, dir: string, id: string): string {
@@ -49,5 +82,5 @@ export const claude: AgentAdapter = {
     return { ok: true };
   },
   waitingPatterns: [/Do you want to (proceed|make this edit|create)/i, /Do you trust the files in this folder\?/i],
-  heldSignal: (events, pane) => genericHeldSignal(events, pane),
+  outcomeFromEvents: claudeOutcome,
 };

@@ -1,5 +1,20 @@
-import type { AgentAdapter } from './types';
-import { genericHeldSignal, parseJsonLines, withPrompt } from './types';
+import type { AgentAdapter, EventOutcome } from './types';
+import { clip, nextClockTime, parseJsonLines, withPrompt } from './types';
+
+/** codex: `{"type":"error","message":…}` and `{"type":"turn.failed","error":{"message":…}}`. */
+function codexOutcome(events: readonly unknown[], now: Date): EventOutcome | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const ev = events[i] as { type?: string; message?: string; error?: { message?: string } };
+    if (ev.type !== 'error' && ev.type !== 'turn.failed') continue;
+    const message = ev.message ?? ev.error?.message ?? '';
+    if (/\b401\b|Unauthorized/i.test(message)) return { kind: 'held', reason: `authentication failed: ${clip(message)}` };
+    if (/usage limit/i.test(message)) {
+      const at = /try again at ([^.]+)/i.exec(message);
+      return { kind: 'held', reason: `usage limit reached: ${clip(message)}`, until: at ? nextClockTime(at[1], now) : undefined };
+    }
+  }
+  return undefined;
+}
 
 /**
  * OpenAI Codex CLI. `codex exec --json` prints `{"type":"thread.started","thread_id":…}` as its
@@ -28,6 +43,6 @@ export const codex: AgentAdapter = {
   canResume: (task) =>
     task.agentSessionId ? { ok: true } : { ok: false, why: 'codex had not reported a thread id' },
   waitingPatterns: [/^\s*Allow command\?/m, /Approve this (command|change)\?/i],
-  heldSignal: (events, pane) => genericHeldSignal(events, pane),
+  outcomeFromEvents: codexOutcome,
   seedSessionIdFile: (taskName) => `/tmp/codex-${taskName}.codex-session-id`,
 };

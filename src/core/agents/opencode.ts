@@ -1,5 +1,24 @@
-import type { AgentAdapter } from './types';
-import { genericHeldSignal, parseJsonLines, withPrompt } from './types';
+import type { AgentAdapter, EventOutcome } from './types';
+import { clip, parseJsonLines, withPrompt } from './types';
+
+type OpencodeError = { type?: string; error?: { name?: string; data?: { message?: string; statusCode?: number; responseHeaders?: Record<string, string> } } };
+
+/** opencode: `{"type":"error","error":{"name":"APIError","data":{"statusCode":401|429,"responseHeaders":{…}}}}`. */
+function opencodeOutcome(events: readonly unknown[], now: Date): EventOutcome | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const ev = events[i] as OpencodeError;
+    if (ev.type !== 'error' || !ev.error) continue;
+    const data = ev.error.data ?? {};
+    const message = clip(data.message ?? ev.error.name ?? 'error');
+    if (data.statusCode === 401 || data.statusCode === 403) return { kind: 'held', reason: `authentication failed: ${message}` };
+    if (data.statusCode === 429) {
+      const retry = Number(data.responseHeaders?.['retry-after']);
+      return { kind: 'held', reason: `usage limit reached: ${message}`, until: Number.isFinite(retry) && retry > 0 ? new Date(now.getTime() + retry * 1000) : undefined };
+    }
+    return undefined;
+  }
+  return undefined;
+}
 
 /**
  * OpenCode. `--dir` is required (it takes its folder from $PWD, and a resume from elsewhere never
@@ -27,5 +46,5 @@ export const opencode: AgentAdapter = {
   canResume: (task) =>
     task.agentSessionId ? { ok: true } : { ok: false, why: 'OpenCode had not reported a session id' },
   waitingPatterns: [/Permission required/i, /\bAllow (once|always)\b/i],
-  heldSignal: (events, pane) => genericHeldSignal(events, pane),
+  outcomeFromEvents: opencodeOutcome,
 };

@@ -1,7 +1,29 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { AgentAdapter, TaskPrompt } from './types';
-import { genericHeldSignal, parseJsonLines } from './types';
+import type { AgentAdapter, EventOutcome, TaskPrompt } from './types';
+import { clip, parseJsonLines } from './types';
+
+type PiEvent = { type?: string; stopReason?: string; errorMessage?: string; success?: boolean; finalError?: string; message?: { stopReason?: string; errorMessage?: string } };
+
+/**
+ * pi exits 0 even when the model API failed: the error is only in its events, a `stopReason`
+ * of "error" with `errorMessage` ("401 …", "429 …"), or `auto_retry_end` with `success: false`.
+ */
+function piOutcome(events: readonly unknown[]): EventOutcome | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const ev = events[i] as PiEvent;
+    const error = ev.type === 'auto_retry_end' && ev.success === false ? ev.finalError
+      : (ev.stopReason ?? ev.message?.stopReason) === 'error' ? (ev.errorMessage ?? ev.message?.errorMessage ?? 'error') : undefined;
+    if (error === undefined) {
+      if (ev.type === 'agent_end' || ev.type === 'message_end') return undefined; // a clean end after any retry
+      continue;
+    }
+    if (/^\s*(401|403)\b/.test(error) || /api key|unauthori[sz]ed/i.test(error)) return { kind: 'held', reason: `authentication failed: ${clip(error)}` };
+    if (/^\s*429\b/.test(error) || /quota|usage limit|rate limit/i.test(error)) return { kind: 'held', reason: `usage limit reached: ${clip(error)}` };
+    return { kind: 'failed', reason: `the model API failed: ${clip(error)}` };
+  }
+  return undefined;
+}
 
 /**
  * Pi has no end-of-options marker (`--` is "Unknown option"), so a prompt that starts with "-"
@@ -38,5 +60,5 @@ export const pi: AgentAdapter = {
     return { ok: false, why: 'pi had not saved its session (killed during its first reply)' };
   },
   waitingPatterns: [],
-  heldSignal: (events, pane) => genericHeldSignal(events, pane),
+  outcomeFromEvents: piOutcome,
 };

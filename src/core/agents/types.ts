@@ -29,6 +29,8 @@ export interface HeldSignal {
   until?: Date;
 }
 
+export type EventOutcome = ({ kind: 'held' } & HeldSignal) | { kind: 'failed'; reason: string };
+
 export interface ResumeCheck {
   /** The native resume can continue this task's session. */
   ok: boolean;
@@ -53,8 +55,12 @@ export interface AgentAdapter {
   canResume(task: TaskRecord): ResumeCheck;
   /** Pane or event lines that mean the agent waits for a person. */
   readonly waitingPatterns: readonly RegExp[];
-  /** Auth failures and usage limits, from JSON events first and pane text last. */
-  heldSignal(events: readonly string[], pane: readonly string[], now: Date): HeldSignal | undefined;
+  /**
+   * What the agent's own JSON events say about how its run ended: an auth failure or a usage limit
+   * (held, never retried by backoff), or a failure behind a zero exit status (pi exits 0 on API
+   * errors). Undefined: the events say nothing special. Pane text is only a last resort, elsewhere.
+   */
+  outcomeFromEvents(events: readonly unknown[], now: Date): EventOutcome | undefined;
   /** The seed's way to find the id of a session started by hand, if this agent had one. */
   seedSessionIdFile?(taskName: string): string;
 }
@@ -73,19 +79,42 @@ export function parseJsonLines(lines: readonly string[]): unknown[] {
   return out;
 }
 
-const AUTH_PATTERNS = [/\b401\b.*(unauthori[sz]ed|invalid|api key)/i, /invalid (x-)?api[ _-]?key/i, /authentication[_ ](error|failed)/i, /unauthori[sz]ed/i];
-const USAGE_PATTERNS = [/usage limit/i, /rate[ _-]?limit/i, /quota exceeded/i, /too many requests/i, /\b429\b/];
+const AUTH_PATTERNS = [/\b401\b.*(unauthori[sz]ed|invalid|api key)/i, /invalid (x-)?api[ _-]?key/i, /authentication[_ ](error|failed)/i, /not logged in/i];
+const USAGE_PATTERNS = [/usage limit/i, /session limit/i, /quota exceeded/i, /insufficient_quota/i];
 
-/** A generic reading of auth and usage-limit failures that adapters refine. */
-export function genericHeldSignal(events: readonly string[], pane: readonly string[]): HeldSignal | undefined {
-  const text = [...events.slice(-20), ...pane.slice(-20)];
+/** The last resort, for an agent that exited non-zero without saying why in its events: its pane. */
+export function heldFromPane(pane: readonly string[]): HeldSignal | undefined {
+  const text = pane.slice(-20);
   for (const line of text) {
-    if (AUTH_PATTERNS.some((p) => p.test(line))) return { reason: `authentication failed: ${line.trim().slice(0, 160)}` };
+    if (AUTH_PATTERNS.some((p) => p.test(line))) return { reason: `authentication failed: ${clip(line)}` };
   }
   for (const line of text) {
-    if (USAGE_PATTERNS.some((p) => p.test(line))) return { reason: `usage limit reached: ${line.trim().slice(0, 160)}` };
+    if (USAGE_PATTERNS.some((p) => p.test(line))) return { reason: `usage limit reached: ${clip(line)}` };
   }
   return undefined;
+}
+
+export function clip(text: string, max = 160): string {
+  const t = text.trim().replace(/\s+/g, ' ');
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+
+/** The next time a wall clock shows `h:mm` (with am/pm if given) after `now`, in local time or UTC. */
+export function nextClockTime(text: string, now: Date): Date | undefined {
+  const m = /(\d{1,2}):(\d{2})\s*([ap]\.?m\.?)?\s*(\(UTC\)|UTC)?/i.exec(text);
+  if (!m) return undefined;
+  let hour = Number(m[1]);
+  const minute = Number(m[2]);
+  const ampm = m[3]?.toLowerCase().replace(/\./g, '');
+  if (ampm === 'pm' && hour < 12) hour += 12;
+  if (ampm === 'am' && hour === 12) hour = 0;
+  if (hour > 23 || minute > 59) return undefined;
+  const utc = Boolean(m[4]);
+  const at = new Date(now);
+  if (utc) at.setUTCHours(hour, minute, 0, 0);
+  else at.setHours(hour, minute, 0, 0);
+  if (at.getTime() <= now.getTime()) at.setTime(at.getTime() + 24 * 3600_000);
+  return at;
 }
 
 /** Every argv keeps the prompt one element after `--`, so a prompt starting with `-` stays a prompt. */

@@ -278,8 +278,9 @@ export class TaskService {
     const attempt = lastAttempt(record);
     const dir = attempt ? this.store.paths.attemptDir(record.session, attempt.n) : undefined;
     const files = dir ? readAttemptFiles(dir) : { started: false, pid: null, exitCode: null, exitAt: null };
-    const events = dir ? (record.agentSessionId ? eventsTail(dir) : eventsHead(dir)) : [];
-    return { pane: panes.get(record.session), attempt: files, eventsTail: events, ...extra };
+    const head = dir && !record.agentSessionId ? eventsHead(dir) : [];
+    const tail = dir ? eventsTail(dir) : [];
+    return { pane: panes.get(record.session), attempt: files, eventsHead: head, eventsTail: tail, ...extra };
   }
 
   evaluate(record: TaskRecord, obs: Observation): Evaluation {

@@ -1,4 +1,5 @@
-import type { AgentAdapter } from '../agents/types';
+import type { AgentAdapter, EventOutcome } from '../agents/types';
+import { heldFromPane, parseJsonLines } from '../agents/types';
 import type { AttemptCause, TaskRecord, TaskState } from '../tasks/record';
 import { lastAttempt } from '../tasks/record';
 import type { Observation } from './observe';
@@ -82,7 +83,7 @@ function describeExit(c: { exitCode: number | null; signal: number | null; why?:
  */
 export function evaluate(task: TaskRecord, obs: Observation, now: number, adapter: AgentAdapter, policy: Policy): Evaluation {
   // The id may have appeared in the events since the last pass, whatever happened after.
-  const foundId = task.agentSessionId ? undefined : adapter.sessionIdFromEvents(obs.eventsTail ?? []);
+  const foundId = task.agentSessionId ? undefined : adapter.sessionIdFromEvents([...(obs.eventsHead ?? []), ...(obs.eventsTail ?? [])]);
   if (foundId) {
     return { ...evaluateKnown({ ...task, agentSessionId: foundId }, obs, now, adapter, policy), agentSessionId: foundId };
   }
@@ -130,19 +131,25 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
       });
     case 'exited':
     case 'lost': {
-      if (condition.kind === 'exited' && condition.exitCode === 0) {
-        return { state: 'done', reason: null, ended, nextAttemptAt: null, heldUntil: null, action: { kind: 'none' } };
-      }
-      const why = condition.kind === 'lost' ? 'the tmux session is gone' : describeExit(condition);
+      // The agent's own events first (an auth failure, a usage limit, an error behind exit 0), its pane last.
+      let outcome: EventOutcome | undefined;
       if (condition.kind === 'exited') {
-        const held = adapter.heldSignal(obs.eventsTail ?? [], obs.paneTail ?? [], new Date(now));
-        if (held) {
-          return {
-            state: 'held', reason: held.reason, ended, nextAttemptAt: null,
-            heldUntil: held.until ? held.until.toISOString() : null, action: { kind: 'none' },
-          };
+        outcome = adapter.outcomeFromEvents(parseJsonLines(obs.eventsTail ?? []), new Date(now));
+        if (!outcome && condition.exitCode !== 0) {
+          const held = heldFromPane(obs.paneTail ?? []);
+          if (held) outcome = { kind: 'held', ...held };
         }
       }
+      if (outcome?.kind === 'held') {
+        return {
+          state: 'held', reason: outcome.reason, ended, nextAttemptAt: null,
+          heldUntil: outcome.until ? outcome.until.toISOString() : null, action: { kind: 'none' },
+        };
+      }
+      if (condition.kind === 'exited' && condition.exitCode === 0 && !outcome) {
+        return { state: 'done', reason: null, ended, nextAttemptAt: null, heldUntil: null, action: { kind: 'none' } };
+      }
+      const why = outcome?.kind === 'failed' ? outcome.reason : condition.kind === 'lost' ? 'the tmux session is gone' : describeExit(condition);
       // Decide on the record as it will be once this attempt's end is written.
       const settled: TaskRecord = ended && attempt
         ? { ...task, attempts: [...task.attempts.slice(0, -1), { ...attempt, endedAt: ended.at, exitCode: ended.exitCode, signal: ended.signal }] }

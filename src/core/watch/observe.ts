@@ -55,7 +55,8 @@ export interface Observation {
   attempt: AttemptFiles;
   /** The last lines of the pane, when they were captured this time. */
   paneTail?: string[];
-  /** The last lines of the current attempt's JSON events. */
+  /** The first and the last lines of the current attempt's JSON events (the id is early, the end late). */
+  eventsHead?: string[];
   eventsTail?: string[];
   /** How many passes in a row saw a prompt for a person (the monitor remembers). */
   waitingStreak?: number;

@@ -20,8 +20,9 @@ function duration(a: Attempt): number {
   return Date.parse(a.endedAt) - Date.parse(a.startedAt);
 }
 
+/** Every ended attempt but a successful last one was a failure: a success ends the task (done). */
 function failed(a: Attempt): boolean {
-  return a.endedAt !== null && a.exitCode !== 0;
+  return a.endedAt !== null;
 }
 
 /** Failures in a row at the end of the attempt list; a run that lasted an interval breaks the row. */
