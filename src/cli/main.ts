@@ -11,7 +11,12 @@ import { resolveExecutable } from '../core/tasks/resolve';
 import { TaskService, TaskView } from '../core/tasks/service';
 import { attachArgs } from '../core/tmux/commands';
 import { TmuxError } from '../core/tmux/errors';
-import { Monitor, StateChange } from '../core/watch/monitor';
+import { Monitor, needsSupervision, StateChange } from '../core/watch/monitor';
+import * as path from 'node:path';
+import {
+  BACKGROUND_OWNER, ensureSupervisor, Launcher, startBackgroundSupervisor, stopBackgroundSupervisor, supervisorLog, supervisorStatus, SupervisorStatus,
+} from '../core/supervisor';
+import { installUnit, uninstallUnit } from './systemd';
 import { CommandSpec, parseArgs, Parsed } from './args';
 
 const VERSION = (manifest as unknown as { version: string }).version;
@@ -28,6 +33,7 @@ usage:
   resilient-agent resume <name>
   resilient-agent kill <name> [--forget]
   resilient-agent monitor [--once] [--interval SECONDS] [--on-change PROGRAM [ARG...]]
+  resilient-agent supervisor start|stop|status|install|uninstall
   resilient-agent doctor
 
 agents: ${AGENT_IDS.join(', ')}. <name> is the task name or the session name (<agent>-<name>).
@@ -46,7 +52,8 @@ const SPECS: Record<string, CommandSpec> = {
   send: { positionals: [{ name: 'name', required: true }, { name: 'text', required: true }], flags: {} },
   resume: { positionals: [{ name: 'name', required: true }], flags: {} },
   kill: { positionals: [{ name: 'name', required: true }], flags: { forget: 'bool' } },
-  monitor: { positionals: [], flags: { once: 'bool', interval: 'value', 'on-change': 'rest' } },
+  monitor: { positionals: [], flags: { once: 'bool', interval: 'value', 'on-change': 'rest', background: 'bool' } },
+  supervisor: { positionals: [{ name: 'action', required: true }], flags: { json: 'bool' } },
   doctor: { positionals: [], flags: {} },
 };
 
@@ -77,9 +84,18 @@ function loadSettings(home: string, env: NodeJS.ProcessEnv): Settings {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new SettingsError(`cannot read ${file}: ${(e as Error).message}`);
   }
   const fromFile = lookupFromObject(obj);
+  // Handed down by whoever started the background supervisor (e.g. VS Code's settings).
+  let handed: (key: string) => unknown = () => undefined;
+  if (env.RESILIENT_AGENT_SETTINGS) {
+    try {
+      handed = lookupFromObject(JSON.parse(env.RESILIENT_AGENT_SETTINGS));
+    } catch (e) {
+      throw new SettingsError(`RESILIENT_AGENT_SETTINGS: ${(e as Error).message}`);
+    }
+  }
   return resolveSettings((key) => {
     if (key === 'tmux.socket' && env.RESILIENT_AGENT_TMUX_SOCKET !== undefined) return env.RESILIENT_AGENT_TMUX_SOCKET;
-    return fromFile(key);
+    return handed(key) ?? fromFile(key);
   });
 }
 
@@ -181,8 +197,8 @@ async function doctor(svc: TaskService, settings: Settings, home: string, env: N
   try {
     svc.store.init();
     fs.accessSync(home, fs.constants.W_OK);
-    const mode = (fs.statSync(home).mode & 0o777).toString(8);
-    io.out(`state dir: ${home} (writable, mode ${mode})`);
+    const mode = fs.statSync(home).mode & 0o777;
+    io.out(`state dir: ${home} (writable, mode ${mode.toString(8)})${mode & 0o077 ? ' — others can read it: prompts and environments are kept there; chmod 700 it' : ''}`);
   } catch (e) {
     ok = false;
     io.out(`state dir: ${home}: NOT WRITABLE: ${(e as Error).message}`);
@@ -202,6 +218,69 @@ async function doctor(svc: TaskService, settings: Settings, home: string, env: N
   return ok ? 0 : 1;
 }
 
+/** Run after a successful command: keeps a background supervisor alive while tasks need one. */
+let afterCommand: (() => Promise<void>) | undefined;
+
+/** This CLI, run by the Node that runs it now: how the background supervisor is started. */
+function selfLauncher(): Launcher {
+  return { node: process.execPath, cli: fs.realpathSync(require.main?.filename ?? process.argv[1]) };
+}
+
+function fileLogger(file: string, level: 'debug' | 'info' | 'warn'): Logger {
+  const order = { debug: 0, info: 1, warn: 2, error: 3 };
+  const MAX = 1024 * 1024;
+  const at = (l: keyof typeof order) => (m: string) => {
+    if (order[l] < order[level]) return;
+    try {
+      // Bounded: past 1 MiB the log moves to supervisor.log.1 and starts again.
+      if ((fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0) > MAX) fs.renameSync(file, `${file}.1`);
+      fs.appendFileSync(file, `${new Date().toISOString()} ${l} ${m}\n`, { mode: 0o600 });
+    } catch {
+      /* logging must never stop supervision */
+    }
+  };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+async function supervisorCommand(svc: TaskService, action: string, json: boolean, env: NodeJS.ProcessEnv): Promise<number> {
+  const describeHolder = (s: SupervisorStatus) =>
+    s.running && s.holder ? `${s.holder.owner} (pid ${s.holder.pid}) since ${s.holder.acquiredAt}` : 'none';
+  switch (action) {
+    case 'start': {
+      const { started, status } = await startBackgroundSupervisor(svc, selfLauncher());
+      io.out(started ? `background supervisor started: ${describeHolder(status)}; log: ${supervisorLog(svc)}` : `already supervised by ${describeHolder(status)}`);
+      return 0;
+    }
+    case 'stop': {
+      const status = await stopBackgroundSupervisor(svc);
+      io.out(status.background ? `background supervisor stopped (pid ${status.holder?.pid})` : status.running ? `no background supervisor; tasks are supervised by ${describeHolder(status)}` : 'no supervisor was running');
+      return 0;
+    }
+    case 'status': {
+      const status = supervisorStatus(svc);
+      if (json) {
+        io.out(JSON.stringify({ running: status.running, background: status.background, holder: status.holder ?? null, unfinished: status.unfinished, log: supervisorLog(svc) }, null, 2));
+      } else {
+        io.out(`supervisor: ${describeHolder(status)}`);
+        io.out(`tasks needing supervision: ${status.unfinished}`);
+        if (status.running) io.out(`log: ${supervisorLog(svc)}`);
+      }
+      return 0;
+    }
+    case 'install': {
+      const r = await installUnit(svc, selfLauncher(), env);
+      for (const line of r.lines) io.out(line);
+      return r.code;
+    }
+    case 'uninstall': {
+      const r = await uninstallUnit(env, svc);
+      for (const line of r.lines) io.out(line);
+      return r.code;
+    }
+  }
+  throw new UsageError(`unknown supervisor action "${action}": use start, stop, status, install or uninstall`);
+}
+
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -218,8 +297,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const home = stateHome(env);
   const settings = loadSettings(home, env);
   const debug = env.RESILIENT_AGENT_DEBUG ? 'debug' : command === 'monitor' ? 'info' : 'warn';
-  const logger = stderrLogger(debug);
-  const svc = new TaskService({ home, settings, env, logger, owner: `cli ${command} pid ${process.pid}` });
+  const background = command === 'monitor' && parsed.flags.get('background') === true;
+  const logger = background ? fileLogger(path.join(home, 'supervisor.log'), debug) : stderrLogger(debug);
+  const owner = background ? `${BACKGROUND_OWNER} pid ${process.pid}` : `cli ${command} pid ${process.pid}`;
+  const svc = new TaskService({ home, settings, env, logger, owner });
+  // A dead background supervisor is replaced by the next command that finds tasks needing one.
+  if (!['monitor', 'supervisor', 'doctor'].includes(command)) {
+    afterCommand = () => ensureSupervisor(svc, selfLauncher()).then(() => undefined, (e) => logger.warn(`background supervisor: ${(e as Error).message}`));
+  }
   const json = parsed.flags.get('json') === true;
   const [first, second] = parsed.positionals;
 
@@ -298,8 +383,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         intervalMs = seconds * 1000;
       }
       const program = parsed.flags.get('on-change') as string[] | undefined;
+      const background = parsed.flags.get('background') === true;
       const pending = new Set<Promise<void>>();
       const run = program ? onChangeRunner(program, logger) : undefined;
+      let idle: (() => void) | undefined;
       const monitor = new Monitor(svc, {
         intervalMs,
         onChange: (c) => {
@@ -308,10 +395,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
           const p = run(c).finally(() => pending.delete(p));
           pending.add(p);
         },
+        onPass: (r) => {
+          if (background && r.leader && r.unfinished === 0) idle?.();
+        },
         onError: (e) => logger.error((e as Error).message),
       });
       if (parsed.flags.get('once') === true) {
         await monitor.pass('once');
+        monitor.resign();
         await new Promise((r) => setImmediate(r));
         await Promise.all(pending);
         return 0;
@@ -321,13 +412,24 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
           monitor.stop();
           resolve();
         };
+        // The background supervisor exits when nothing is left to watch. It gives up the lock
+        // first and looks once more, so a task started meanwhile is never left unsupervised.
+        idle = () => {
+          monitor.resign();
+          if (svc.store.list().records.some(needsSupervision)) return;
+          logger.info('no unfinished task left: the background supervisor exits');
+          stop();
+        };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
+        process.once('SIGHUP', stop);
         monitor.start();
       });
       await Promise.all(pending);
       return 0;
     }
+    case 'supervisor':
+      return supervisorCommand(svc, first, json, env);
     case 'doctor':
       return doctor(svc, settings, home, env);
   }
@@ -347,7 +449,8 @@ export function messageFor(e: unknown): string {
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(
-    (code) => {
+    async (code) => {
+      if (code === 0 && afterCommand) await afterCommand();
       process.exitCode = code;
     },
     (e) => {

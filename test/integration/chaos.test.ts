@@ -24,11 +24,8 @@ describe(`chaos (seed ${SEED}, ${TASKS} tasks, ${STEPS} steps; replay with CHAOS
 
   before(() => {
     h = new Harness();
-    fs.mkdirSync(h.home, { recursive: true });
     // Fast clocks for a short run: a 0.2 s interval, backoff capped at 1.2 s, plenty of attempts.
-    fs.writeFileSync(path.join(h.home, 'config.json'), JSON.stringify({
-      'monitor.intervalSeconds': 0.2, 'monitor.maxBackoffMinutes': 0.02, 'monitor.maxAttempts': 60,
-    }));
+    h.configure({ 'supervisor.mode': 'window', 'monitor.intervalSeconds': 0.2, 'monitor.maxBackoffMinutes': 0.02, 'monitor.maxAttempts': 60 });
   });
   after(async () => {
     if (this.ctx.currentTest?.state === 'failed') console.error(`chaos failed: replay with CHAOS_SEED=${SEED}`);

@@ -68,6 +68,15 @@ export class Harness {
       FIXTURE_HOME: path.join(this.root, 'fixture-home'),
     };
     this.store = new TaskStore(this.home);
+    // Most tests drive supervision themselves (monitor --once, or a monitor they start); the
+    // background supervisor has tests of its own that turn it back on.
+    this.configure({ 'supervisor.mode': 'window' });
+  }
+
+  /** Writes the CLI's config.json (flat setting keys). */
+  configure(settings: Record<string, unknown>): void {
+    fs.mkdirSync(this.home, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(this.home, 'config.json'), JSON.stringify(settings), { mode: 0o600 });
   }
 
   /** A project folder for one task, with the fixture's plan: one behaviour per agent run. */

@@ -146,7 +146,7 @@ describe('recovery with real tmux and fixture agents', function () {
     const script = path.join(h.root, 'on-change.sh');
     fs.writeFileSync(script, `#!/bin/sh\nprintf '%s %s %s %s\\n' "$RESILIENT_AGENT_SESSION" "$RESILIENT_AGENT_OLD_STATE" "$RESILIENT_AGENT_NEW_STATE" "$1" >> '${log}'\n`, { mode: 0o755 });
     await h.ok(['start', 'codex', 'notify', '--dir', project, '--prompt', 'x']);
-    fs.writeFileSync(path.join(h.home, 'config.json'), JSON.stringify({ 'monitor.maxAttempts': 1 }));
+    h.configure({ 'supervisor.mode': 'window', 'monitor.maxAttempts': 1 });
     await waitFor(() => fs.existsSync(path.join(h.store.paths.attemptDir('codex-notify', 1), 'exit')), 'the crash');
     await h.ok(['monitor', '--once', '--on-change', script, 'a $(touch pwned) b']);
     assert.equal(fs.readFileSync(log, 'utf8'), 'codex-notify running gave-up a $(touch pwned) b\n');

@@ -1,0 +1,185 @@
+import * as assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { resolveSettings } from '../../src/core/config';
+import { processAlive } from '../../src/core/tasks/lock';
+import { TaskService } from '../../src/core/tasks/service';
+import { SUPERVISOR_SESSION } from '../../src/core/supervisor';
+import { Monitor, SUPERVISOR_LOCK } from '../../src/core/watch/monitor';
+import { systemdQuote, unitText } from '../../src/cli/systemd';
+import { CLI, Harness, waitFor } from './harness';
+
+interface Status { running: boolean; background: boolean; holder: { pid: number; owner: string } | null; unfinished: number }
+
+describe('the background supervisor', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  beforeEach(() => {
+    h = new Harness();
+    h.configure({ 'supervisor.mode': 'background', 'monitor.intervalSeconds': 0.5 });
+  });
+  afterEach(async () => {
+    await h.cleanup();
+  });
+
+  const supervisor = async (): Promise<Status> => JSON.parse(await h.ok(['supervisor', 'status', '--json']));
+
+  it('with no editor: a task start brings it up; it resumes a crash by exact id, then exits when idle', async () => {
+    const project = h.project('p', ['hang', 'ok']);
+    await h.ok(['start', 'codex', 'night', '--dir', project, '--prompt', 'Long job']);
+    const up = await waitFor(async () => {
+      const s = await supervisor();
+      return s.running && s.background ? s : undefined;
+    }, 'a background supervisor');
+    assert.equal((await h.tmux(['has-session', '-t', `=${SUPERVISOR_SESSION}`])).code, 0, 'it lives in its own tmux session');
+    await h.sessionIdKnown('codex-night');
+    await h.crash('codex-night', 1);
+    await waitFor(() => h.record('codex-night')?.state === 'done', 'done, with no monitor of ours running');
+    const runs = h.invocations(project);
+    assert.deepEqual(runs.map((r) => r.mode), ['start', 'resume']);
+    assert.equal(runs[1].sessionId, runs[0].sessionId);
+    // Idle: nothing left to watch, so it exits and leaves nothing running.
+    await waitFor(() => !processAlive(up.holder!.pid), 'the supervisor exited when idle');
+    await waitFor(async () => (await h.tmux(['has-session', '-t', `=${SUPERVISOR_SESSION}`])).code !== 0, 'its session gone');
+    assert.equal((await supervisor()).running, false);
+    assert.match(fs.readFileSync(path.join(h.home, 'supervisor.log'), 'utf8'), /no unfinished task left/);
+  });
+
+  it('killed with -9, it is replaced by the next CLI command and no crash is missed', async () => {
+    const project = h.project('p', ['hang', 'ok']);
+    await h.ok(['start', 'claude', 'orphan', '--dir', project, '--prompt', 'x']);
+    const first = await waitFor(async () => (await supervisor()).holder, 'a supervisor');
+    await h.sessionIdKnown('claude-orphan');
+    process.kill(first.pid, 'SIGKILL');
+    await h.crash('claude-orphan', 1);
+    await waitFor(() => !processAlive(first.pid), 'the supervisor dead');
+    await h.ok(['list']); // any command notices and replaces it
+    const second = await waitFor(async () => {
+      const s = await supervisor();
+      return s.running && s.holder!.pid !== first.pid ? s.holder : undefined;
+    }, 'a new supervisor');
+    assert.notEqual(second.pid, first.pid);
+    await waitFor(() => h.record('claude-orphan')?.state === 'done', 'the crash resumed by the new one');
+    assert.deepEqual(h.invocations(project).map((r) => r.mode), ['start', 'resume']);
+  });
+
+  it('two windows, a CLI monitor and the background supervisor: one resume per crash', async () => {
+    const projects = ['a', 'b', 'c'].map((n) => h.project(n, ['hang', 'ok']));
+    for (const [i, p] of projects.entries()) await h.ok(['start', 'opencode', `many${i}`, '--dir', p, '--prompt', 'x']);
+    await waitFor(async () => (await supervisor()).background, 'the background supervisor');
+    // Two "windows": in-process monitors as the extension runs them, and a CLI monitor.
+    const settings = { ...resolveSettings(), tmuxSocket: h.socket, intervalMs: 100 };
+    const windows = [1, 2].map((n) => new Monitor(new TaskService({ home: h.home, settings, env: h.env, owner: `vscode window ${n}` }), { intervalMs: 100 }));
+    windows.forEach((w) => w.start());
+    const cli = h.monitor(['--interval', '0.1']);
+    try {
+      for (let i = 0; i < 3; i++) await h.sessionIdKnown(`opencode-many${i}`);
+      for (let i = 0; i < 3; i++) await h.crash(`opencode-many${i}`, 1);
+      await waitFor(() => [0, 1, 2].every((i) => h.record(`opencode-many${i}`)?.state === 'done'), 'all done');
+      for (const p of projects) assert.deepEqual(h.invocations(p).map((r) => r.mode), ['start', 'resume'], 'one resume per crash');
+      assert.ok(windows.every((w) => !w.isLeader), 'the windows deferred to the background supervisor');
+    } finally {
+      windows.forEach((w) => w.stop());
+      await h.stop(cli);
+    }
+  });
+
+  it('outlives the process that started it (a window that goes away mid-task)', async () => {
+    const project = h.project('p', ['hang', 'ok']);
+    // A stand-in for an extension host: a separate Node process that starts the task (and so the
+    // supervisor), then is killed with -9.
+    const host = spawn(process.execPath, [CLI, 'start', 'pi', 'closed', '--dir', project, '--prompt', 'x'], { env: h.env, stdio: 'ignore', detached: true });
+    await new Promise((r) => host.on('exit', r));
+    const sup = await waitFor(async () => (await supervisor()).holder, 'the supervisor');
+    const ppidChain = (pid: number): number[] => {
+      const out: number[] = [];
+      for (let p = pid; p > 1; ) {
+        const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+        p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        out.push(p);
+      }
+      return out;
+    };
+    assert.ok(!ppidChain(sup.pid).includes(process.pid), 'not a child of the process that started it');
+    await h.sessionIdKnown('pi-closed');
+    await h.crash('pi-closed', 1);
+    await waitFor(() => h.record('pi-closed')?.state === 'done', 'resumed with its starter gone');
+  });
+
+  it('supervisor start / status / stop', async () => {
+    const project = h.project('p', ['hang']);
+    h.configure({ 'supervisor.mode': 'window' });
+    await h.ok(['start', 'codex', 'manual', '--dir', project, '--prompt', 'x']);
+    assert.equal((await supervisor()).running, false, 'window mode starts none');
+    assert.match(await h.ok(['supervisor', 'start']), /^background supervisor started: background supervisor pid \d+/);
+    assert.match(await h.ok(['supervisor', 'start']), /^already supervised by background supervisor/);
+    const s = await supervisor();
+    assert.equal(s.unfinished, 1);
+    assert.match(await h.ok(['supervisor', 'stop']), /background supervisor stopped/);
+    await waitFor(() => !processAlive(s.holder!.pid), 'stopped');
+    assert.equal(h.store.paths.home.length > 0 && fs.existsSync(path.join(h.store.paths.locksDir, `${SUPERVISOR_LOCK}.lock`)), false, 'lock released');
+  });
+});
+
+describe('supervisor install (systemd user unit)', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  beforeEach(() => {
+    h = new Harness();
+  });
+  afterEach(async () => {
+    await h.cleanup();
+  });
+
+  function tree(dir: string): string[] {
+    if (!fs.existsSync(dir)) return [];
+    const out: string[] = [];
+    for (const name of fs.readdirSync(dir).sort()) {
+      const p = path.join(dir, name);
+      out.push(p);
+      if (fs.statSync(p).isDirectory()) out.push(...tree(p));
+    }
+    return out;
+  }
+
+  it('quotes what systemd would otherwise expand', () => {
+    assert.equal(systemdQuote('/opt/my app/cli.js'), '"/opt/my app/cli.js"');
+    assert.equal(systemdQuote('a"b\\c%d$e'), '"a\\"b\\\\c%%d$$e"');
+    assert.match(unitText({ node: '/usr/bin/node', cli: '/x/cli.js' }, { RESILIENT_AGENT_HOME: '/h' }), /^ExecStart="\/usr\/bin\/node" "\/x\/cli.js" "monitor" "--background"$/m);
+  });
+
+  it('writes a unit systemd accepts, says how to undo it, and uninstall leaves the files as they were', async () => {
+    const home = h.env.HOME!;
+    fs.mkdirSync(path.join(home, '.config', 'other'), { recursive: true });
+    fs.writeFileSync(path.join(home, '.config', 'other', 'keep.conf'), 'mine');
+    const before = tree(home);
+    const out = await h.ok(['supervisor', 'install']);
+    const unit = path.join(home, '.config', 'systemd', 'user', 'resilient-agent-supervisor.service');
+    assert.match(out, new RegExp(`^wrote ${unit.replace(/[.]/g, '\\.')}$`, 'm'));
+    assert.match(out, /^undo: resilient-agent supervisor uninstall$/m);
+    const text = fs.readFileSync(unit, 'utf8');
+    assert.match(text, /^ExecStart=".*node.*" ".*cli\.js" "monitor" "--background"$/m);
+    assert.match(text, new RegExp(`^Environment="RESILIENT_AGENT_HOME=${h.home}"$`, 'm'));
+    // systemd's own check of the unit (systemd-analyze comes with the systemd package).
+    const verify = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile('systemd-analyze', ['verify', '--user', unit], { env: h.env }, (error, _stdout, stderr) => resolve({ code: error ? 1 : 0, stderr }));
+    });
+    const problems = verify.stderr.split('\n').filter((l) => l.includes(path.basename(unit)) && !/Failed to connect|bus|Permission denied/i.test(l));
+    assert.deepEqual(problems, [], verify.stderr);
+    const un = await h.ok(['supervisor', 'uninstall']);
+    assert.match(un, /^removed /m);
+    assert.deepEqual(tree(home), before, 'the user\'s files as they were');
+  });
+
+  it('says plainly when systemd is not available, and writes nothing', async () => {
+    const nodeOnly = path.join(h.root, 'node-only');
+    fs.mkdirSync(nodeOnly);
+    fs.symlinkSync(process.execPath, path.join(nodeOnly, 'node'));
+    const env = { ...h.env, PATH: [nodeOnly, h.bin].join(':') };
+    const r = await h.cli(['supervisor', 'install'], { env });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^systemd is not available here \(no systemctl on PATH\): nothing was written\./);
+    assert.equal(fs.existsSync(path.join(h.env.HOME!, '.config', 'systemd')), false);
+  });
+});
