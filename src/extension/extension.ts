@@ -1,4 +1,6 @@
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { defaultLauncher } from '../core/supervisor';
 import { resolveSettings, Settings } from '../core/config';
 import { registerCommands } from './commands';
 import { readSettings, readUiSettings, SECTION } from './config';
@@ -35,7 +37,7 @@ export function activate(context: vscode.ExtensionContext): Api {
     void vscode.window.showErrorMessage(`Resilient Agent: ${(e as Error).message}. Using the defaults until it is fixed.`);
     settings = resolveSettings();
   }
-  const model = new TaskModel(settings, log);
+  const model = new TaskModel(settings, log, defaultLauncher(path.join(context.extensionPath, 'dist', 'cli.js'), process.env));
   const ui = readUiSettings();
   const mirror = new PaneMirror(model, ui.mirrorRefreshMs);
   const tree = new TaskTree(model);
@@ -44,6 +46,12 @@ export function activate(context: vscode.ExtensionContext): Api {
   const notices = new Notices(model, log);
   context.subscriptions.push(model, mirror, tree, view, statusBar, notices);
   registerCommands(context, model, mirror, log);
+
+  // Who supervises, at a glance in the view's title.
+  context.subscriptions.push(model.onDidChange(() => {
+    const s = model.supervisor;
+    view.description = !s?.running ? undefined : s.background ? 'supervised in the background' : s.holder?.pid === process.pid ? 'supervised by this window' : 'supervised elsewhere';
+  }));
 
   // Refresh while the view is visible, and only then.
   const follow = () => model.setAutoRefresh(view.visible ? readUiSettings().viewRefreshMs : 0);

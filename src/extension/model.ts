@@ -6,6 +6,7 @@ import { stateHome } from '../core/tasks/paths';
 import { TaskService, TaskView } from '../core/tasks/service';
 import { TmuxError } from '../core/tmux/errors';
 import { Monitor, StateChange } from '../core/watch/monitor';
+import { ensureSupervisor, Launcher, supervisorStatus, SupervisorStatus } from '../core/supervisor';
 import { Disposable, toDisposable } from './lifecycle';
 
 export function channelLogger(log: vscode.LogOutputChannel): Logger {
@@ -38,7 +39,16 @@ export class TaskModel extends Disposable {
   /** A task moved from one state to another under this window's supervisor. */
   readonly onDidChangeState = this.stateChanged.event;
 
-  constructor(private settings: Settings, private readonly log: vscode.LogOutputChannel, private readonly env: NodeJS.ProcessEnv = process.env) {
+  private _supervisor: SupervisorStatus | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private wantSupervision = false;
+
+  constructor(
+    private settings: Settings,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly launcher: Launcher,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {
     super();
     this._service = this.createService(settings);
     this.monitor = this.createMonitor();
@@ -46,6 +56,7 @@ export class TaskModel extends Disposable {
       this.monitor.stop();
       this.watcher?.close();
       if (this.autoTimer) clearTimeout(this.autoTimer);
+      if (this.watchdog) clearTimeout(this.watchdog);
     }));
     this.watchTasks();
   }
@@ -97,6 +108,15 @@ export class TaskModel extends Disposable {
     return this.monitor.isRunning;
   }
 
+  get supervisorMode(): Settings['supervisorMode'] {
+    return this.settings.supervisorMode;
+  }
+
+  /** Who supervises the tasks now (read at each refresh). */
+  get supervisor(): SupervisorStatus | undefined {
+    return this._supervisor;
+  }
+
   get monitorIntervalMs(): number {
     return this.settings.intervalMs;
   }
@@ -127,22 +147,53 @@ export class TaskModel extends Disposable {
   applySettings(settings: Settings): void {
     const socketChanged = settings.tmuxSocket !== this.settings.tmuxSocket;
     this.settings = settings;
-    const wasRunning = this.monitor.isRunning;
     this.monitor.stop();
     this._service = this.createService(settings);
     this.monitor = this.createMonitor();
-    if (wasRunning) this.monitor.start();
+    if (this.wantSupervision) this.ensureMonitor();
     this.watchTasks();
     this.log.info(`settings applied: interval ${settings.intervalMs / 1000}s${socketChanged ? `, tmux socket "${settings.tmuxSocket}"` : ''}`);
     void this.refresh('settings changed');
   }
 
-  /** The supervisor for this window; tasks are shared, and a lock per task keeps it to one actor. */
+  /**
+   * Tasks need supervising. In "background" mode: a background supervisor, started if none runs,
+   * and watched so that one that dies is replaced within a monitor interval. In "window" mode: a
+   * supervisor in this window, which defers to any other that holds the lock.
+   */
   ensureMonitor(): void {
-    if (!this.monitor.isRunning && !this.isDisposed) {
-      this.log.info(`supervisor started (every ${this.settings.intervalMs / 1000}s)`);
+    if (this.isDisposed) return;
+    this.wantSupervision = true;
+    if (this.settings.supervisorMode === 'background') {
+      this.monitor.stop();
+      this.checkSupervisor();
+      return;
+    }
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+    if (!this.monitor.isRunning) {
+      this.log.info(`supervising from this window (every ${this.settings.intervalMs / 1000}s)`);
       this.monitor.start();
     }
+  }
+
+  private checkSupervisor(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+    void ensureSupervisor(this._service, this.launcher).then(
+      (status) => {
+        const changed = status.holder?.pid !== this._supervisor?.holder?.pid;
+        this._supervisor = status;
+        if (changed) {
+          this.log.info(status.running ? `supervised by ${status.holder!.owner}` : 'no task needs a supervisor');
+          this.changed.fire();
+        }
+      },
+      (e) => this.log.error(`background supervisor: ${(e as Error).message}`),
+    ).finally(() => {
+      if (this.isDisposed || this.settings.supervisorMode !== 'background') return;
+      this.watchdog = setTimeout(() => this.checkSupervisor(), Math.max(250, this.settings.intervalMs));
+    });
   }
 
   /** Ask the supervisor for a pass now (after a command, or when something looks off). */
@@ -177,6 +228,7 @@ export class TaskModel extends Disposable {
       const { views, corrupt } = await this._service.views();
       for (const c of corrupt) this.log.warn(`unreadable task record ${c.session}: ${c.problem}`);
       this._views = views;
+      this._supervisor = supervisorStatus(this._service);
       this.setTmuxMissing(false);
     } catch (e) {
       if (e instanceof TmuxError && e.cause === 'not-installed') {

@@ -14,6 +14,16 @@ export function statusText(counts: Map<TaskState, number>): string {
   return parts.length ? parts.join(' · ') : 'no tasks';
 }
 
+/** "Supervised in the background since 14:02 (pid 4242)", or by whom else. */
+export function supervisionLine(model: TaskModel): string {
+  const s = model.supervisor;
+  if (!s?.running || !s.holder) return s?.unfinished ? 'Not supervised right now: a supervisor is being started.' : 'No task needs a supervisor.';
+  const since = new Date(s.holder.acquiredAt).toLocaleString();
+  if (s.background) return `Supervised in the background since ${since} (pid ${s.holder.pid}).`;
+  if (s.holder.pid === process.pid) return `Supervised by this window since ${since}, every ${model.monitorIntervalMs / 1000}s.`;
+  return `Supervised by ${s.holder.owner} since ${since}.`;
+}
+
 export class StatusBar extends Disposable {
   private readonly item = this.register(vscode.window.createStatusBarItem('resilientAgent.status', vscode.StatusBarAlignment.Left, 50));
 
@@ -46,7 +56,7 @@ export class StatusBar extends Disposable {
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown('**Agent tasks**\n\n');
     for (const v of views) md.appendMarkdown(`- \`${v.session}\`: ${v.state}${v.reason ? ` (${v.reason})` : ''}\n`);
-    md.appendMarkdown(`\nSupervised ${this.model.monitorRunning ? `by this window, every ${this.model.monitorIntervalMs / 1000}s` : 'by no process in this window'}.`);
+    md.appendMarkdown(`\n${supervisionLine(this.model)}`);
     this.item.tooltip = md;
     this.item.accessibilityInformation = { label: `Agent tasks: ${statusText(counts)}` };
     this.item.show();

@@ -69,6 +69,8 @@ describe('the extension in a real VS Code', function () {
     process.env.PATH = `${writeFixtureBin(path.join(root, 'bin'))}:${process.env.PATH}`;
     process.env.FIXTURE_HOME = path.join(root, 'fixture-home');
     workspace = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    // This window supervises for these tests; the background supervisor has its own test below.
+    await vscode.workspace.getConfiguration('resilientAgent').update('supervisor.mode', 'window', vscode.ConfigurationTarget.Global);
     await vscode.workspace.getConfiguration('resilientAgent').update('monitor.intervalSeconds', 0.2, vscode.ConfigurationTarget.Global);
     await vscode.workspace.getConfiguration('resilientAgent').update('view.refreshSeconds', 0.2, vscode.ConfigurationTarget.Global);
     await waitFor(() => api.model.monitorIntervalMs === 200, 'the interval setting applied');
@@ -185,5 +187,28 @@ describe('the extension in a real VS Code', function () {
     await waitFor(() => api.model.find('claude-crash') === undefined, 'the done task cleaned up');
     assert.strictEqual(stateOf('opencode-keep'), 'running');
     await vscode.commands.executeCommand('resilientAgent.forget', 'opencode-keep', { noConfirm: true });
+  });
+
+  it('in background mode a start brings up a supervisor outside this extension host, which resumes a crash', async () => {
+    await vscode.workspace.getConfiguration('resilientAgent').update('supervisor.mode', 'background', vscode.ConfigurationTarget.Global);
+    await waitFor(() => api.model.supervisorMode === 'background', 'background mode applied');
+    const dir = project('bg', ['hang', 'ok']);
+    await vscode.commands.executeCommand('resilientAgent.start', { agent: 'codex', name: 'bg', prompt: 'x', folder: dir });
+    const sup = await waitFor(() => (api.model.supervisor?.background ? api.model.supervisor.holder : undefined), 'a background supervisor');
+    assert.ok(!api.model.monitorRunning, 'this window does not supervise beside it');
+    // Not a descendant of the extension host: closing the window cannot take it down.
+    const chain: number[] = [];
+    for (let p = sup.pid; p > 1; ) {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      chain.push(p);
+    }
+    assert.ok(!chain.includes(process.pid), `supervisor ${sup.pid} descends from the extension host ${process.pid}`);
+    assert.strictEqual(api.view.description, 'supervised in the background');
+    await waitFor(() => invocations(dir).length === 1 && fs.existsSync(path.join(api.model.service.store.paths.attemptDir('codex-bg', 1), 'pid')), 'running');
+    await waitFor(async () => { await api.model.refresh('test'); return api.model.find('codex-bg')?.agentSessionId; }, 'the session id');
+    await crash('codex-bg', 1);
+    await waitFor(async () => { await api.model.refresh('test'); return stateOf('codex-bg') === 'done'; }, 'done by the background supervisor');
+    assert.deepStrictEqual(invocations(dir).map((r) => r.mode), ['start', 'resume']);
   });
 });
