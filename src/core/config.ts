@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import * as manifest from '../../package.json';
 import type { AgentSettings } from './agents/types';
 import { AGENT_IDS, AgentId } from './tasks/names';
@@ -28,18 +28,19 @@ export interface Settings {
 }
 
 const stringArray = z.array(z.string());
-const VALIDATORS: Record<string, z.ZodType> = {
-  'monitor.intervalSeconds': z.number().min(0.05),
-  'monitor.backoffFactor': z.number().min(1),
-  'monitor.maxBackoffMinutes': z.number().min(0),
-  'monitor.maxRuntimeMinutes': z.number().min(1),
-  'monitor.maxAttempts': z.number().int().min(1),
-  continuePrompt: z.string().min(1),
+const atLeast = (min: number) => z.number().check(z.minimum(min, `must be a number of at least ${min}`));
+const VALIDATORS: Record<string, z.ZodMiniType> = {
+  'monitor.intervalSeconds': atLeast(0.05),
+  'monitor.backoffFactor': atLeast(1),
+  'monitor.maxBackoffMinutes': atLeast(0),
+  'monitor.maxRuntimeMinutes': atLeast(1),
+  'monitor.maxAttempts': z.int().check(z.minimum(1, 'must be a whole number of at least 1')),
+  continuePrompt: z.string().check(z.minLength(1, 'must not be empty')),
   'tmux.socket': z.string(),
   'supervisor.mode': z.enum(['background', 'window']),
 };
 for (const a of AGENT_IDS) {
-  VALIDATORS[`agents.${a}.executable`] = z.string().min(1);
+  VALIDATORS[`agents.${a}.executable`] = z.string().check(z.minLength(1, 'must not be empty'));
   VALIDATORS[`agents.${a}.modeArgs`] = stringArray;
   VALIDATORS[`agents.${a}.extraArgs`] = stringArray;
 }
@@ -56,7 +57,10 @@ export function resolveSettings(lookup: (key: string) => unknown = () => undefin
     const value = user === undefined || user === null ? settingDefault(key) : user;
     const parsed = (VALIDATORS[key] ?? z.unknown()).safeParse(value);
     if (!parsed.success) {
-      throw new SettingsError(`setting ${PREFIX}${key}: ${parsed.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(value)})`);
+      const issue = parsed.error.issues[0] as { code?: string; expected?: string; message?: string } | undefined;
+      const why = issue?.code === 'invalid_type' ? `must be ${issue.expected === 'array' ? 'a list of strings' : `a ${issue.expected}`}`
+        : issue?.code === 'invalid_value' ? 'is not one of the allowed values' : issue?.message ?? 'is invalid';
+      throw new SettingsError(`setting ${PREFIX}${key} ${why} (got ${JSON.stringify(value)})`);
     }
     return parsed.data as T;
   };

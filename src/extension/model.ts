@@ -229,6 +229,7 @@ export class TaskModel extends Disposable {
       for (const c of corrupt) this.log.warn(`unreadable task record ${c.session}: ${c.problem}`);
       this._views = views;
       this._supervisor = supervisorStatus(this._service);
+      void vscode.commands.executeCommand('setContext', 'resilientAgent.hasFinished', views.some((v) => v.state === 'done' && !v.adopted));
       this.setTmuxMissing(false);
     } catch (e) {
       if (e instanceof TmuxError && e.cause === 'not-installed') {

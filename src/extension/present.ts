@@ -39,8 +39,10 @@ export function describe(v: TaskView, now: number, maxAttempts?: number): string
       return v.nextAttemptAt
         ? `${v.agent} · resuming in ${duration(Date.parse(v.nextAttemptAt) - now)} · attempt ${attempt + 1}${of}`
         : `${v.agent} · resuming · attempt ${attempt}${of}`;
-    case 'done':
-      return `${v.agent} · done ${since(last?.endedAt ?? null) || ''} ago`.replace(' done  ago', ' done');
+    case 'done': {
+      const ago = last?.endedAt ? now - Date.parse(last.endedAt) : undefined;
+      return `${v.agent} · done${ago === undefined ? '' : ago < 10_000 ? ' just now' : ` ${duration(ago)} ago`}`;
+    }
     case 'failed':
       return `${v.agent} · failed${v.adopted ? ' (started by hand)' : ''}`;
     case 'lost':

@@ -26,12 +26,11 @@ async function pickAgent(model: TaskModel): Promise<AgentId | undefined> {
       agent,
       found,
       label: `${found ? '$(check)' : '$(warning)'} ${adapterFor(agent).displayName}`,
-      description: agent,
       detail: found ? found : `not available: "${exe}" is not on PATH (install it, or set resilientAgent.agents.${agent}.executable)`,
     };
   });
   items.sort((a, b) => Number(!!b.found) - Number(!!a.found));
-  const picked = await vscode.window.showQuickPick(items, { title: 'Start resilient agent task (1/3): agent', placeHolder: 'Which coding agent runs the task?', matchOnDescription: true });
+  const picked = await vscode.window.showQuickPick(items, { title: 'Start resilient agent task (1/3): agent', placeHolder: 'Which coding agent runs the task?', matchOnDetail: false });
   if (!picked) return undefined;
   if (!picked.found) {
     void vscode.window.showErrorMessage(`${adapterFor(picked.agent).displayName} is not available: ${picked.detail}`);

@@ -152,8 +152,13 @@ export class Harness {
     return Number(fs.readFileSync(file, 'utf8'));
   }
 
-  /** Waits until the agent has reported its session id (it may be killed before that, but then there is nothing to resume). */
-  async sessionIdKnown(session: string): Promise<string> {
+  /**
+   * Waits until the agent is in the middle of its reply: its session id reported and its session
+   * saved (killed before that, there is nothing to resume, and it is started again instead).
+   */
+  async sessionIdKnown(session: string, attempt = 1): Promise<string> {
+    const events = path.join(this.store.paths.attemptDir(session, attempt), 'events.jsonl');
+    await waitFor(() => fs.existsSync(events) && fs.readFileSync(events, 'utf8').includes('working...'), `${session} mid-reply`);
     return waitFor(async () => (await this.status(session)).agentSessionId, `the session id of ${session}`);
   }
 

@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ensurePrivateDir } from './fsutil';
 import * as path from 'node:path';
 
 const HolderSchema = z.object({
-  pid: z.number().int(),
+  pid: z.int(),
   host: z.string(),
   /** The holder's start time from /proc, so a reused pid is not taken for the holder. */
-  pidStart: z.string().nullable(),
+  pidStart: z.nullable(z.string()),
   owner: z.string(),
   acquiredAt: z.string(),
 });
