@@ -437,7 +437,18 @@ export interface ServerExtras {
   env?: NodeJS.ProcessEnv;
   settings?: Record<string, unknown>;
   args?: string[];
+  /** Open the workspace untrusted (workspace trust on, no startup prompt). */
+  untrusted?: boolean;
 }
+
+/** With RESILIENT_AGENT_TEST_UNTRUSTED=1 the suite runs in an untrusted workspace. */
+export const UNTRUSTED_ENV = 'RESILIENT_AGENT_TEST_UNTRUSTED';
+
+const UNTRUSTED_SETTINGS = {
+  'security.workspace.trust.enabled': true,
+  'security.workspace.trust.startupPrompt': 'never',
+  'security.workspace.trust.banner': 'never',
+};
 
 export async function startServer(dirs: RunDirs, cfg: HostConfig, tools: Tools, extras: ServerExtras = {}): Promise<Server> {
   const port = await freePort();
@@ -445,7 +456,7 @@ export async function startServer(dirs: RunDirs, cfg: HostConfig, tools: Tools, 
   fs.mkdirSync(path.join(dirs.userData, 'User'), { recursive: true });
   fs.writeFileSync(
     path.join(dirs.userData, 'User', 'settings.json'),
-    JSON.stringify({ ...USER_SETTINGS, ...extras.settings }, null, 2),
+    JSON.stringify({ ...USER_SETTINGS, ...(extras.untrusted ? UNTRUSTED_SETTINGS : {}), ...extras.settings }, null, 2),
   );
   const log = fs.openSync(dirs.serverLog, 'a');
   const args = [
@@ -454,7 +465,7 @@ export async function startServer(dirs: RunDirs, cfg: HostConfig, tools: Tools, 
     '--config', dirs.config,
     '--user-data-dir', dirs.userData,
     '--extensions-dir', dirs.extensions,
-    ...CODE_SERVER_FLAGS,
+    ...CODE_SERVER_FLAGS.filter((f) => !(extras.untrusted && f === '--disable-workspace-trust')),
     ...(extras.args ?? []),
   ];
   fs.writeSync(log, `> ${tools.node} ${args.join(' ')}\n`);
@@ -725,7 +736,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', signalHandler);
   try {
     // Kept outside the race so that `finally` can stop a server whose start was interrupted.
-    starting = startServer(dirs, cfg, tools);
+    starting = startServer(dirs, cfg, tools, { untrusted: isTrue(process.env[UNTRUSTED_ENV]) });
     await unlessInterrupted(starting);
     browser = await unlessInterrupted(launchBrowser(playwright));
     const context = await unlessInterrupted(browser.newContext({ viewport: { width: 1280, height: 800 } }));

@@ -18,7 +18,8 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env)
   });
 }
 
-describe('the extension in a real VS Code', function () {
+// The whole suite runs in a trusted workspace; untrusted.test.ts runs in a second, untrusted one.
+if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a real VS Code', function () {
   this.timeout(60_000);
   let api: Api;
   let root: string;
