@@ -57,20 +57,9 @@ describe(`chaos (seed ${SEED}, ${TASKS} tasks, ${STEPS} steps; replay with CHAOS
     for (let step = 0; step < STEPS; step++) {
       const action = r.pick<Action>(['kill-agent', 'kill-agent', 'kill-agent', 'kill-tmux', 'kill-supervisor', 'add-supervisor', 'corrupt-record', 'pause']);
       switch (action) {
-        case 'kill-agent': {
-          const session = r.pick([...projects.keys()]);
-          const rec = h.record(session);
-          const a = rec?.attempts[rec.attempts.length - 1];
-          const pidFile = a ? path.join(h.store.paths.attemptDir(session, a.n), 'pid') : '';
-          if (a && !a.endedAt && fs.existsSync(pidFile)) {
-            try {
-              process.kill(-Number(fs.readFileSync(pidFile, 'utf8')), 'SIGKILL');
-            } catch {
-              /* already gone */
-            }
-          }
+        case 'kill-agent':
+          h.killRunning(r.pick([...projects.keys()]));
           break;
-        }
         case 'kill-tmux':
           await h.tmux(['kill-server']);
           break;
@@ -105,17 +94,7 @@ describe(`chaos (seed ${SEED}, ${TASKS} tasks, ${STEPS} steps; replay with CHAOS
     startSupervisor();
     for (const [session, project] of projects) {
       fs.writeFileSync(path.join(project, '.fixture-plan.json'), '[]');
-      if (corrupted.has(session)) continue;
-      const rec = h.record(session);
-      const a = rec?.attempts[rec.attempts.length - 1];
-      const pidFile = a ? path.join(h.store.paths.attemptDir(session, a.n), 'pid') : '';
-      if (a && !a.endedAt && fs.existsSync(pidFile)) {
-        try {
-          process.kill(-Number(fs.readFileSync(pidFile, 'utf8')), 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
+      if (!corrupted.has(session)) h.killRunning(session);
     }
     const settled = new Set(['done', 'held', 'gave-up', 'waiting']);
     const healthy = [...projects.keys()].filter((s) => !corrupted.has(s));

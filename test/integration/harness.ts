@@ -168,6 +168,20 @@ export class Harness {
     process.kill(-pid, 'SIGKILL');
   }
 
+  /** Kills the current attempt's runner group if it is running; false when there was none. */
+  killRunning(session: string): boolean {
+    const rec = this.record(session);
+    const a = rec?.attempts[rec.attempts.length - 1];
+    const pidFile = a ? path.join(this.store.paths.attemptDir(session, a.n), 'pid') : '';
+    if (!a || a.endedAt || !fs.existsSync(pidFile)) return false;
+    try {
+      process.kill(-Number(fs.readFileSync(pidFile, 'utf8')), 'SIGKILL');
+      return true;
+    } catch {
+      return false; // already gone
+    }
+  }
+
   async cleanup(): Promise<void> {
     await Promise.all([...this.children].map((c) => this.stop(c)));
     await this.tmux(['kill-server']);
