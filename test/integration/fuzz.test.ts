@@ -112,20 +112,23 @@ describe(`fuzz (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, function () {
       assert.deepEqual(tmuxSessions, valid, 'a session for each accepted name and none for a refused one');
     });
 
-    it('generated prompts reach the agent byte-exact and run nothing', async () => {
-      const r = new Random(SEED + 3);
-      const mark = path.join(h.root, 'pwned');
-      const project = h.project('prompts');
-      const prompts: string[] = [];
-      for (let i = 0; i < 25; i++) {
-        const prompt = genPrompt(r, mark).replace(/\r/g, ''); // argv survives \r too; the CLI strips nothing
-        prompts.push(prompt);
-        await h.ok(['start', 'pi', `p${i}`, '--dir', project, '--prompt', prompt]);
-      }
-      await waitFor(() => h.invocations(project).length === prompts.length, 'every run');
-      const got = new Map(h.invocations(project).map((inv) => [inv.argv[inv.argv.indexOf('--session') + 1].split('/').slice(-2)[0], inv.prompt]));
-      prompts.forEach((p, i) => assert.equal(got.get(`pi-p${i}`), p, `seed ${SEED + 3}, prompt #${i}`));
-      assert.equal(fs.existsSync(mark), false);
-    });
+    for (const agent of ['codex', 'claude', 'opencode'] as const) {
+      it(`${agent}: generated prompts reach the agent byte-exact and run nothing`, async () => {
+        const r = new Random(SEED + 3);
+        const mark = path.join(h.root, 'pwned');
+        const prompts: string[] = [];
+        for (let i = 0; i < 12; i++) {
+          const prompt = genPrompt(r, mark);
+          prompts.push(prompt);
+          await h.ok(['start', agent, `p${i}`, '--dir', h.project(`${agent}-${i}`), '--prompt', prompt]);
+        }
+        for (let i = 0; i < prompts.length; i++) {
+          const project = h.project(`${agent}-${i}`);
+          await waitFor(() => h.invocations(project).length === 1, `run ${i}`);
+          assert.equal(h.invocations(project)[0].prompt, prompts[i], `seed ${SEED + 3}, prompt #${i}`);
+        }
+        assert.equal(fs.existsSync(mark), false);
+      });
+    }
   });
 });

@@ -16,8 +16,8 @@ function task(over: Partial<TaskRecord>): TaskRecord {
 }
 
 describe('agent argv', () => {
-  const cont = { text: settings.continuePrompt, file: '/state/attempts/2/prompt' };
-  const p = (t: TaskRecord) => ({ text: t.prompt, file: '/state/attempts/1/prompt' });
+  const cont = { text: settings.continuePrompt };
+  const p = (t: TaskRecord) => ({ text: t.prompt });
 
   it('codex: exec --json with a sandbox, never --full-auto; resume by thread id', () => {
     const t = task({ agent: 'codex' });
@@ -44,10 +44,12 @@ describe('agent argv', () => {
 
   it('opencode: always --dir; resume with --session <id>', () => {
     const t = task({ agent: 'opencode', agentSessionId: 'ses_1' });
+    // opencode quotes a message argument: the prompt goes on stdin instead.
+    assert.ok(ADAPTERS.opencode.promptOnStdin(t.prompt));
     assert.deepEqual(ADAPTERS.opencode.startArgs(t, settings.agents.opencode, p(t)),
-      ['run', '--dir', '/work/proj', '--format', 'json', '--auto', '--', t.prompt]);
+      ['run', '--dir', '/work/proj', '--format', 'json', '--auto']);
     assert.deepEqual(ADAPTERS.opencode.resumeArgs(t, settings.agents.opencode, cont),
-      ['run', '--dir', '/work/proj', '--session', 'ses_1', '--format', 'json', '--auto', '--', cont.text]);
+      ['run', '--dir', '/work/proj', '--session', 'ses_1', '--format', 'json', '--auto']);
   });
 
   it('pi: its session file chosen up front, the same file to resume', () => {
@@ -59,9 +61,13 @@ describe('agent argv', () => {
       ['-p', '--mode', 'json', '--session', '/state/tasks/pi-x/pi-session.jsonl', cont.text]);
   });
 
-  it('pi has no "--": a prompt that starts with "-" goes as an @file with the same bytes', () => {
-    const t = task({ agent: 'pi', agentData: { sessionFile: '/s.jsonl' }, prompt: '--help me' });
-    assert.deepEqual(ADAPTERS.pi.startArgs(t, settings.agents.pi, p(t)).slice(-1), ['@/state/attempts/1/prompt']);
+  it('pi has no "--": a prompt that starts with "-" or "@" goes on stdin, not in the argv', () => {
+    for (const prompt of ['--help me', '@README.md fix it']) {
+      const t = task({ agent: 'pi', agentData: { sessionFile: '/s.jsonl' }, prompt });
+      assert.ok(ADAPTERS.pi.promptOnStdin(prompt));
+      assert.deepEqual(ADAPTERS.pi.startArgs(t, settings.agents.pi, p(t)), ['-p', '--mode', 'json', '--session', '/s.jsonl']);
+    }
+    assert.equal(ADAPTERS.pi.promptOnStdin('Write the docs'), false);
   });
 
   it('configured mode and extra args replace the defaults', () => {

@@ -23,7 +23,7 @@ describe('settings', () => {
     const s = resolveSettings(lookupFromObject({ 'monitor.intervalSeconds': 0.5, 'resilientAgent.agents.pi.extraArgs': ['--model', 'm'] }));
     assert.equal(s.intervalMs, 500);
     assert.deepEqual(s.agents.pi.extraArgs, ['--model', 'm']);
-    assert.throws(() => resolveSettings(lookupFromObject({ 'monitor.intervalSeconds': 'often' })), /monitor\.intervalSeconds/);
+    assert.throws(() => resolveSettings(lookupFromObject({ 'monitor.intervalSeconds': 'often' })), /resilientAgent\.monitor\.intervalSeconds must be a number \(got "often"\)/);
     assert.throws(() => lookupFromObject({ 'monitor.intervl': 1 }), /unknown setting/);
   });
 });

@@ -55,7 +55,9 @@ describe('how a run ended, from the agent\'s own events', () => {
   });
 
   it('pi: exits 0 on API errors; its events say 401 -> held, 429 -> held, other -> failed', () => {
-    assert.equal(outcome('pi', ['{"type":"session","id":"p"}', '{"type":"agent_end","stopReason":"error","errorMessage":"401 Incorrect API key provided"}'])?.kind, 'held');
+    // agent_end carries the conversation; its last assistant message says how the run ended.
+    assert.equal(outcome('pi', ['{"type":"session","id":"p"}', '{"type":"agent_end","messages":[{"role":"user","content":"x"},{"role":"assistant","content":[],"stopReason":"error","errorMessage":"401 Incorrect API key provided"}]}'])?.kind, 'held');
+    assert.equal(outcome('pi', ['{"type":"agent_end","messages":[{"role":"assistant","stopReason":"stop"}]}']), undefined);
     assert.equal(outcome('pi', ['{"type":"auto_retry_end","success":false,"attempt":3,"finalError":"429 You exceeded your current quota"}'])?.kind, 'held');
     assert.equal(outcome('pi', ['{"type":"message_end","message":{"role":"assistant","stopReason":"error","errorMessage":"500 boom"}}'])?.kind, 'failed');
     assert.equal(outcome('pi', ['{"type":"auto_retry_start","attempt":1}', '{"type":"message_end","message":{"stopReason":"stop"}}', '{"type":"agent_end"}']), undefined);

@@ -52,6 +52,7 @@ export const claude: AgentAdapter = {
   id: 'claude',
   displayName: 'Claude Code',
   defaultModeArgs: ['--dangerously-skip-permissions'],
+  promptOnStdin: () => false,
   prepare: ({ env }) => ({
     agentSessionId: randomUUID(),
     agentData: { configDir: env.CLAUDE_CONFIG_DIR || path.join(env.HOME || os.homedir(), '.claude') },

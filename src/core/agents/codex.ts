@@ -25,6 +25,7 @@ export const codex: AgentAdapter = {
   id: 'codex',
   displayName: 'Codex',
   defaultModeArgs: ['-s', 'workspace-write'],
+  promptOnStdin: () => false,
   prepare: () => ({ agentSessionId: null, agentData: {} }),
   startArgs: (task, s, prompt) =>
     withPrompt(['exec', '--json', ...s.modeArgs, '--skip-git-repo-check', '-C', task.dir, ...s.extraArgs], prompt.text),

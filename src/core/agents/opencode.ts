@@ -1,5 +1,5 @@
 import type { AgentAdapter, EventOutcome } from './types';
-import { clip, parseJsonLines, withPrompt } from './types';
+import { clip, parseJsonLines } from './types';
 
 type OpencodeError = { type?: string; error?: { name?: string; data?: { message?: string; statusCode?: number; responseHeaders?: Record<string, string> } } };
 
@@ -29,13 +29,12 @@ export const opencode: AgentAdapter = {
   displayName: 'OpenCode',
   defaultModeArgs: ['--auto'],
   prepare: () => ({ agentSessionId: null, agentData: {} }),
-  startArgs: (task, s, prompt) =>
-    withPrompt(['run', '--dir', task.dir, '--format', 'json', ...s.modeArgs, ...s.extraArgs], prompt.text),
-  resumeArgs: (task, s, prompt) =>
-    withPrompt(
-      ['run', '--dir', task.dir, '--session', task.agentSessionId ?? '', '--format', 'json', ...s.modeArgs, ...s.extraArgs],
-      prompt.text,
-    ),
+  // `opencode run` wraps a message argument in quotes before the model sees it (1.18.33); from
+  // stdin it takes the prompt as it is.
+  promptOnStdin: () => true,
+  startArgs: (task, s) => ['run', '--dir', task.dir, '--format', 'json', ...s.modeArgs, ...s.extraArgs],
+  resumeArgs: (task, s) =>
+    ['run', '--dir', task.dir, '--session', task.agentSessionId ?? '', '--format', 'json', ...s.modeArgs, ...s.extraArgs],
   sessionIdFromEvents(lines) {
     for (const e of parseJsonLines(lines.slice(0, 200))) {
       const id = (e as { sessionID?: unknown }).sessionID;

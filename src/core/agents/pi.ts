@@ -3,7 +3,16 @@ import * as path from 'node:path';
 import type { AgentAdapter, EventOutcome, TaskPrompt } from './types';
 import { clip, parseJsonLines } from './types';
 
-type PiEvent = { type?: string; stopReason?: string; errorMessage?: string; success?: boolean; finalError?: string; message?: { stopReason?: string; errorMessage?: string } };
+type PiMessage = { role?: string; stopReason?: string; errorMessage?: string };
+type PiEvent = { type?: string; stopReason?: string; errorMessage?: string; success?: boolean; finalError?: string; message?: PiMessage; messages?: PiMessage[] };
+
+/** The error an event reports, if any: `agent_end` carries the conversation, the last assistant message says how it ended. */
+function piError(ev: PiEvent): string | undefined {
+  if (ev.type === 'auto_retry_end' && ev.success === false) return ev.finalError ?? 'error';
+  const last = ev.type === 'agent_end' && Array.isArray(ev.messages) ? [...ev.messages].reverse().find((m) => m.role === 'assistant') : undefined;
+  const m = last ?? ev.message ?? ev;
+  return m.stopReason === 'error' ? (m.errorMessage ?? 'error') : undefined;
+}
 
 /**
  * pi exits 0 even when the model API failed: the error is only in its events, a `stopReason`
@@ -12,8 +21,7 @@ type PiEvent = { type?: string; stopReason?: string; errorMessage?: string; succ
 function piOutcome(events: readonly unknown[]): EventOutcome | undefined {
   for (let i = events.length - 1; i >= 0; i--) {
     const ev = events[i] as PiEvent;
-    const error = ev.type === 'auto_retry_end' && ev.success === false ? ev.finalError
-      : (ev.stopReason ?? ev.message?.stopReason) === 'error' ? (ev.errorMessage ?? ev.message?.errorMessage ?? 'error') : undefined;
+    const error = piError(ev);
     if (error === undefined) {
       if (ev.type === 'agent_end' || ev.type === 'message_end') return undefined; // a clean end after any retry
       continue;
@@ -26,11 +34,15 @@ function piOutcome(events: readonly unknown[]): EventOutcome | undefined {
 }
 
 /**
- * Pi has no end-of-options marker (`--` is "Unknown option"), so a prompt that starts with "-"
- * would be read as a flag: that one is given as an @file holding the prompt, byte for byte.
+ * Pi has no end-of-options marker (`--` is "Unknown option"): a prompt starting with "-" would be
+ * read as a flag and one starting with "@" as a file to attach. Those go on stdin (pi trims it).
  */
-function piPrompt(prompt: TaskPrompt): string {
-  return prompt.text.startsWith('-') ? `@${prompt.file}` : prompt.text;
+function piStdin(prompt: string): boolean {
+  return prompt.startsWith('-') || prompt.startsWith('@');
+}
+
+function piPrompt(prompt: TaskPrompt): string[] {
+  return piStdin(prompt.text) ? [] : [prompt.text];
 }
 
 /**
@@ -43,10 +55,11 @@ export const pi: AgentAdapter = {
   displayName: 'Pi',
   defaultModeArgs: [],
   prepare: ({ taskDir }) => ({ agentSessionId: null, agentData: { sessionFile: path.join(taskDir, 'pi-session.jsonl') } }),
+  promptOnStdin: piStdin,
   startArgs: (task, s, prompt) =>
-    ['-p', '--mode', 'json', '--session', task.agentData.sessionFile ?? '', ...s.modeArgs, ...s.extraArgs, piPrompt(prompt)],
+    ['-p', '--mode', 'json', '--session', task.agentData.sessionFile ?? '', ...s.modeArgs, ...s.extraArgs, ...piPrompt(prompt)],
   resumeArgs: (task, s, prompt) =>
-    ['-p', '--mode', 'json', '--session', task.agentData.sessionFile ?? '', ...s.modeArgs, ...s.extraArgs, piPrompt(prompt)],
+    ['-p', '--mode', 'json', '--session', task.agentData.sessionFile ?? '', ...s.modeArgs, ...s.extraArgs, ...piPrompt(prompt)],
   sessionIdFromEvents(lines) {
     for (const e of parseJsonLines(lines.slice(0, 5))) {
       const ev = e as { type?: unknown; id?: unknown };

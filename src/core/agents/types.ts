@@ -17,10 +17,9 @@ export interface Prepared {
   agentData: Record<string, string>;
 }
 
-/** The prompt of one run: its text, and a private file holding the same bytes. */
+/** The prompt of one run: the task's prompt, or the continue prompt of a resume. */
 export interface TaskPrompt {
   text: string;
-  file: string;
 }
 
 export interface HeldSignal {
@@ -45,6 +44,12 @@ export interface AgentAdapter {
   readonly defaultModeArgs: readonly string[];
   /** Minted before the first run (claude's --session-id, pi's session file). */
   prepare(input: { dir: string; taskDir: string; env: NodeJS.ProcessEnv }): Prepared;
+  /**
+   * Whether this prompt must reach the agent on its standard input instead of as an argument:
+   * some CLIs rewrite or misread a prompt argument (opencode quotes it; pi reads a leading "-" as
+   * a flag and "@" as a file). The prompt is then left out of the argv.
+   */
+  promptOnStdin(prompt: string): boolean;
   /** Arguments after the executable for a fresh run from the task's prompt. */
   startArgs(task: TaskRecord, settings: AgentSettings, prompt: TaskPrompt): string[];
   /** Arguments after the executable for a native resume of the exact session, with the continue prompt. */

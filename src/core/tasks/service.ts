@@ -237,8 +237,13 @@ export class TaskService {
     const n = record.attempts.length + 1;
     const attemptDir = this.store.paths.attemptDir(record.session, n);
     fs.mkdirSync(attemptDir, { recursive: true, mode: 0o700 });
-    const prompt = { text: action.mode === 'resume' ? record.agentArgs.continuePrompt : record.prompt, file: path.join(attemptDir, 'prompt') };
-    writeFileAtomic(prompt.file, prompt.text);
+    if (action.mode === 'start' && record.attempts.length > 0) {
+      // Started again from the prompt: the earlier session was never saved, so its id is void.
+      const fresh = adapter.prepare({ dir: record.dir, taskDir: this.store.paths.taskDir(record.session), env: this.env });
+      record = { ...record, agentSessionId: fresh.agentSessionId, agentData: { ...record.agentData, ...fresh.agentData } };
+    }
+    const prompt = { text: action.mode === 'resume' ? record.agentArgs.continuePrompt : record.prompt };
+    if (adapter.promptOnStdin(prompt.text)) writeFileAtomic(path.join(attemptDir, 'stdin'), prompt.text);
     const args = action.mode === 'resume'
       ? adapter.resumeArgs(record, agentSettings, prompt)
       : adapter.startArgs(record, agentSettings, prompt);
@@ -279,7 +284,10 @@ export class TaskService {
     const dir = attempt ? this.store.paths.attemptDir(record.session, attempt.n) : undefined;
     const files = dir ? readAttemptFiles(dir) : { started: false, pid: null, exitCode: null, exitAt: null };
     const head = dir && !record.agentSessionId ? eventsHead(dir) : [];
-    const tail = dir ? eventsTail(dir) : [];
+    // When the run has just ended, read far enough back to see its last event whole (pi's
+    // agent_end carries the whole conversation).
+    const justEnded = attempt && !attempt.endedAt && files.exitCode !== null;
+    const tail = dir ? eventsTail(dir, 40, justEnded ? 4 * 1024 * 1024 : 64 * 1024) : [];
     return { pane: panes.get(record.session), attempt: files, eventsHead: head, eventsTail: tail, ...extra };
   }
 

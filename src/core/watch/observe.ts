@@ -44,8 +44,8 @@ export function eventsHead(attemptDir: string, lines = 50): string[] {
   return readHead(eventsFile(attemptDir), lines);
 }
 
-export function eventsTail(attemptDir: string, lines = 40): string[] {
-  return readTail(eventsFile(attemptDir), lines);
+export function eventsTail(attemptDir: string, lines = 40, maxBytes = 64 * 1024): string[] {
+  return readTail(eventsFile(attemptDir), lines, maxBytes);
 }
 
 /** Everything the classifier needs about one task, gathered without deciding anything. */
