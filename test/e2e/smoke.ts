@@ -25,6 +25,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { AgentEnvOptions, AgentName, AGENT_NAMES, agentEnv, AgentSetup } from './agentEnv';
 import { match, ModelServer, Rule } from './modelServer';
+import { parseJsonLines as parseEventLines } from '../../src/core/agents/types';
 
 const PREFIX = process.env.AGENTS_PREFIX ?? '/tmp/agents-e2e';
 const BIN = path.join(PREFIX, 'node_modules', '.bin');
@@ -127,17 +128,7 @@ class Agent {
 }
 
 function parseJsonLines(text: string): any[] {
-  const out: any[] = [];
-  for (const line of text.split('\n')) {
-    const t = line.trim();
-    if (!t.startsWith('{')) continue;
-    try {
-      out.push(JSON.parse(t));
-    } catch {
-      /* partial line */
-    }
-  }
-  return out;
+  return parseEventLines(text.split('\n')) as any[];
 }
 
 async function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 240_000): Promise<RunResult> {
