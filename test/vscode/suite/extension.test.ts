@@ -219,4 +219,18 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     await waitFor(async () => { await api.model.refresh('test'); return stateOf('codex-bg') === 'done'; }, 'done by the background supervisor');
     assert.deepStrictEqual(invocations(dir).map((r) => r.mode), ['start', 'resume']);
   });
+
+  it('a background supervisor killed with -9 is replaced by the window within a monitor interval', async () => {
+    const dir = project('bg2', ['hang']);
+    await vscode.commands.executeCommand('resilientAgent.start', { agent: 'pi', name: 'bg2', prompt: 'x', folder: dir });
+    const first = await waitFor(() => (api.model.supervisor?.background ? api.model.supervisor.holder : undefined), 'a background supervisor');
+    process.kill(first.pid, 'SIGKILL');
+    const second = await waitFor(async () => {
+      await api.model.refresh('test');
+      const h = api.model.supervisor?.holder;
+      return api.model.supervisor?.background && h && h.pid !== first.pid ? h : undefined;
+    }, 'a replacement');
+    assert.notStrictEqual(second.pid, first.pid);
+    await vscode.commands.executeCommand('resilientAgent.forget', 'pi-bg2', { noConfirm: true });
+  });
 });
