@@ -134,3 +134,24 @@ describe('capturing many panes in one tmux call', () => {
     assert.deepEqual([...parsed], [['a', 'one\ntwo\n'], ['b', '\nthree\n']]);
   });
 });
+
+describe('capturing more panes than one tmux command can hold', () => {
+  it('splits the captures into chunks of 50', async () => {
+    const { Tmux, CAPTURE_CHUNK } = await import('../../src/core/tmux/tmux');
+    const calls: string[][] = [];
+    const tmux = new Tmux({
+      exec: async (_f, args) => {
+        calls.push([...args]);
+        const sep = args[args.indexOf('display-message') + 2];
+        const n = args.filter((a) => a === 'capture-pane').length;
+        return { stdout: Array.from({ length: n }, (_, i) => `pane ${i}\n${sep}\n`).join(''), stderr: '', exitCode: 0 };
+      },
+    });
+    const sessions = Array.from({ length: 130 }, (_, i) => `codex-t${i}`);
+    const got = await tmux.captureMany(sessions, 40);
+    assert.equal(CAPTURE_CHUNK, 50);
+    assert.equal(calls.length, 3);
+    assert.equal(got.size, 130);
+    assert.equal(got.get('codex-t129'), 'pane 29\n');
+  });
+});

@@ -46,6 +46,7 @@ export function readTail(file: string, maxLines: number, maxBytes = 64 * 1024): 
   }
   try {
     const size = fs.fstatSync(fd).size;
+    if (size === 0) return [];
     const length = Math.min(size, maxBytes);
     const buf = Buffer.alloc(length);
     fs.readSync(fd, buf, 0, length, size - length);
@@ -68,8 +69,10 @@ export function readHead(file: string, maxLines: number, maxBytes = 64 * 1024): 
     throw e;
   }
   try {
-    const buf = Buffer.alloc(maxBytes);
-    const n = fs.readSync(fd, buf, 0, maxBytes, 0);
+    const size = fs.fstatSync(fd).size;
+    if (size === 0) return [];
+    const buf = Buffer.alloc(Math.min(size, maxBytes));
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
     return buf.subarray(0, n).toString('utf8').split('\n').slice(0, maxLines).filter((l) => l !== '');
   } finally {
     fs.closeSync(fd);

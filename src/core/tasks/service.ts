@@ -287,7 +287,7 @@ export class TaskService {
     // When the run has just ended, read far enough back to see its last event whole (pi's
     // agent_end carries the whole conversation).
     const justEnded = attempt && !attempt.endedAt && files.exitCode !== null;
-    const tail = dir ? eventsTail(dir, 40, justEnded ? 4 * 1024 * 1024 : 64 * 1024) : [];
+    const tail = dir ? eventsTail(dir, 40, justEnded ? 4 * 1024 * 1024 : 16 * 1024) : [];
     return { pane: panes.get(record.session), attempt: files, eventsHead: head, eventsTail: tail, ...extra };
   }
 

@@ -24,6 +24,9 @@ export const defaultExec: Exec = async (file, args, env) => {
   return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', exitCode: r.exitCode ?? 1 };
 };
 
+/** Panes captured by one tmux process. */
+export const CAPTURE_CHUNK = 50;
+
 export interface TmuxOptions {
   /** `tmux -L NAME`: a private server. Empty or undefined: the user's default server. */
   socket?: string;
@@ -141,9 +144,19 @@ export class Tmux {
     return this.run(cmd.capturePaneArgs(session, lines));
   }
 
-  /** The last lines of many panes with one tmux process. A missing session is left out. */
+  /**
+   * The last lines of many panes, one tmux process per 50 panes (tmux refuses a command line past
+   * its message size, around 130 chained captures). A missing session is left out.
+   */
   async captureMany(sessions: readonly string[], lines: number): Promise<Map<string, string>> {
-    if (sessions.length === 0) return new Map();
+    const out = new Map<string, string>();
+    for (let i = 0; i < sessions.length; i += CAPTURE_CHUNK) {
+      for (const [s, text] of await this.captureChunk(sessions.slice(i, i + CAPTURE_CHUNK), lines)) out.set(s, text);
+    }
+    return out;
+  }
+
+  private async captureChunk(sessions: readonly string[], lines: number): Promise<Map<string, string>> {
     const separator = `__resilient_agent_capture_${process.pid}_${Date.now()}__`;
     try {
       return cmd.parseCaptureMany(await this.run(cmd.captureManyArgs(sessions, lines, separator)), sessions, separator);

@@ -40,8 +40,9 @@ export function eventsFile(attemptDir: string): string {
   return path.join(attemptDir, 'events.jsonl');
 }
 
+/** The session id is in the first lines: a few KiB are enough. */
 export function eventsHead(attemptDir: string, lines = 50): string[] {
-  return readHead(eventsFile(attemptDir), lines);
+  return readHead(eventsFile(attemptDir), lines, 8 * 1024);
 }
 
 export function eventsTail(attemptDir: string, lines = 40, maxBytes = 64 * 1024): string[] {
