@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import { execa } from 'execa';
 import * as manifest from '../../package.json';
 import { lookupFromObject, resolveSettings, Settings, SettingsError } from '../core/config';
 import { TaskError, UsageError } from '../core/errors';
@@ -168,6 +167,7 @@ async function readPrompt(parsed: Parsed): Promise<string> {
 
 function onChangeRunner(program: string[], logger: Logger): (c: StateChange) => Promise<void> {
   return async (c) => {
+    const { execa } = await import('execa');
     const r = await execa(program[0], program.slice(1), {
       reject: false,
       stdin: 'ignore',
@@ -210,6 +210,7 @@ async function doctor(svc: TaskService, settings: Settings, home: string, env: N
       io.out(`${agent}: not found on PATH (${adapterFor(agent).displayName}; set agents.${agent}.executable if it lives elsewhere)`);
       continue;
     }
+    const { execa } = await import('execa');
     const r = await execa(found, ['--version'], { reject: false, timeout: 15_000, stdin: 'ignore', env });
     const version = (r.stdout || r.stderr || '').split('\n')[0].trim();
     io.out(`${agent}: ${found}${version ? ` (${version})` : ''}`);
@@ -353,6 +354,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     case 'attach': {
       const v = await svc.find(first);
       if (!process.stdin.isTTY) throw new UsageError('attach needs a terminal');
+      const { execa } = await import('execa');
       const r = await execa(svc.tmux.executable, [...svc.tmux.baseArgv().slice(1), ...attachArgs(v.session)], {
         stdio: 'inherit', reject: false, env: { ...env, TMUX: undefined, TMUX_PANE: undefined }, extendEnv: false,
       });

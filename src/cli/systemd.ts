@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execa } from 'execa';
 import type { Launcher } from '../core/supervisor';
 import { writeFileAtomic } from '../core/tasks/fsutil';
 import { resolveExecutable } from '../core/tasks/resolve';
@@ -47,6 +46,7 @@ function madeDirsFile(svc: TaskService): string {
 }
 
 async function systemctl(args: string[], env: NodeJS.ProcessEnv): Promise<{ ok: boolean; message: string }> {
+  const { execa } = await import('execa');
   const r = await execa('systemctl', ['--user', ...args], { env, reject: false, timeout: 15_000, stdin: 'ignore' });
   return { ok: r.exitCode === 0, message: (r.stderr || r.stdout || '').split('\n')[0].trim() };
 }

@@ -58,7 +58,8 @@ export class TaskModel extends Disposable {
       if (this.autoTimer) clearTimeout(this.autoTimer);
       if (this.watchdog) clearTimeout(this.watchdog);
     }));
-    this.watchTasks();
+    // Off the activation path: the first look at the tasks folder happens right after.
+    setImmediate(() => this.isDisposed || this.watchTasks());
   }
 
   private watcher: fs.FSWatcher | undefined;

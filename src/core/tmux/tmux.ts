@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import * as cmd from './commands';
@@ -14,6 +13,8 @@ export interface ExecResult {
 export type Exec = (file: string, args: readonly string[], env: NodeJS.ProcessEnv) => Promise<ExecResult>;
 
 export const defaultExec: Exec = async (file, args, env) => {
+  // Loaded on first use: most of a cold start (the CLI, the extension's activation) is not spent on it.
+  const { execa } = await import('execa');
   const r = await execa(file, args, { env, extendEnv: false, reject: false, stdin: 'ignore', stripFinalNewline: false });
   if (r.failed && r.exitCode === undefined) {
     const code = (r as unknown as { code?: string }).code;
