@@ -4,8 +4,8 @@
  *
  *   npx tsc -p . && node out/test/e2e/smoke.js [codex|claude|opencode|pi ...] [--only a,b,c,d,e]
  *
- * Env: AGENTS_PREFIX  npm prefix holding the CLIs (default /tmp/agents-e2e:
- *                     npm i --prefix /tmp/agents-e2e @openai/codex @anthropic-ai/claude-code opencode-ai @mariozechner/pi-coding-agent)
+ * Env: AGENTS_PREFIX  npm prefix holding the CLIs (default: the pinned CLIs that install.ts puts in
+ *                     its cache; run `node out/test/e2e/install.js` first)
  *      SMOKE_OUT      folder for full logs (default a fresh temp folder)
  *
  * Scenarios per agent:
@@ -26,9 +26,10 @@ import * as path from 'path';
 import { AgentEnvOptions, AgentName, AGENT_NAMES, agentEnv, AgentSetup } from './agentEnv';
 import { match, ModelServer, Rule } from './modelServer';
 import { parseJsonLines as parseEventLines } from '../../src/core/agents/types';
+import { agentsBinDir, installDir } from './install';
 
-const PREFIX = process.env.AGENTS_PREFIX ?? '/tmp/agents-e2e';
-const BIN = path.join(PREFIX, 'node_modules', '.bin');
+const PREFIX = process.env.AGENTS_PREFIX ?? installDir();
+const BIN = process.env.AGENTS_PREFIX ? path.join(PREFIX, 'node_modules', '.bin') : agentsBinDir();
 const ORIGINAL_PROMPT = 'Write a long essay about tmux (task 7431).';
 const CONTINUE_PROMPT = 'Continue the previous task from where it stopped.';
 

@@ -8,7 +8,7 @@ const settings = resolveSettings();
 
 function task(over: Partial<TaskRecord>): TaskRecord {
   return {
-    version: 1, name: 'fix', agent: 'codex', session: 'codex-fix', dir: '/work/proj', prompt: '-n $(rm -rf ~) "quoted"\nline',
+    version: 1, name: 'fix', agent: 'codex', session: 'codex-fix', dir: '/home/dev/proj', prompt: '-n $(rm -rf ~) "quoted"\nline',
     createdAt: '2026-01-01T00:00:00.000Z', agentSessionId: null, agentData: {}, attempts: [], state: 'running',
     stateReason: null, stateSince: '2026-01-01T00:00:00.000Z', nextAttemptAt: null, heldUntil: null, killedByUser: false,
     agentArgs: { modeArgs: [], extraArgs: [], continuePrompt: 'c' }, executable: '/usr/bin/codex', adopted: false, updatedAt: '2026-01-01T00:00:00.000Z', ...over,
@@ -22,10 +22,10 @@ describe('agent argv', () => {
   it('codex: exec --json with a sandbox, never --full-auto; resume by thread id', () => {
     const t = task({ agent: 'codex' });
     assert.deepEqual(ADAPTERS.codex.startArgs(t, settings.agents.codex, p(t)),
-      ['exec', '--json', '-s', 'workspace-write', '--skip-git-repo-check', '-C', '/work/proj', '--', t.prompt]);
+      ['exec', '--json', '-s', 'workspace-write', '--skip-git-repo-check', '-C', '/home/dev/proj', '--', t.prompt]);
     // exec resume refuses -s and -C: they go before "resume".
     assert.deepEqual(ADAPTERS.codex.resumeArgs({ ...t, agentSessionId: 'th-1' }, settings.agents.codex, cont),
-      ['exec', '--json', '-s', 'workspace-write', '--skip-git-repo-check', '-C', '/work/proj', 'resume', 'th-1', '--', cont.text]);
+      ['exec', '--json', '-s', 'workspace-write', '--skip-git-repo-check', '-C', '/home/dev/proj', 'resume', 'th-1', '--', cont.text]);
     assert.ok(!ADAPTERS.codex.startArgs(t, settings.agents.codex, p(t)).includes('--full-auto'));
   });
 
@@ -47,9 +47,9 @@ describe('agent argv', () => {
     // opencode quotes a message argument: the prompt goes on stdin instead.
     assert.ok(ADAPTERS.opencode.promptOnStdin(t.prompt));
     assert.deepEqual(ADAPTERS.opencode.startArgs(t, settings.agents.opencode, p(t)),
-      ['run', '--dir', '/work/proj', '--format', 'json', '--auto']);
+      ['run', '--dir', '/home/dev/proj', '--format', 'json', '--auto']);
     assert.deepEqual(ADAPTERS.opencode.resumeArgs(t, settings.agents.opencode, cont),
-      ['run', '--dir', '/work/proj', '--session', 'ses_1', '--format', 'json', '--auto']);
+      ['run', '--dir', '/home/dev/proj', '--session', 'ses_1', '--format', 'json', '--auto']);
   });
 
   it('pi: its session file chosen up front, the same file to resume', () => {
@@ -73,7 +73,7 @@ describe('agent argv', () => {
   it('configured mode and extra args replace the defaults', () => {
     const t = task({ agent: 'codex' });
     const args = ADAPTERS.codex.startArgs(t, { executable: 'codex', modeArgs: ['--dangerously-bypass-approvals-and-sandbox'], extraArgs: ['-m', 'o3'] }, p(t));
-    assert.deepEqual(args, ['exec', '--json', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '-C', '/work/proj', '-m', 'o3', '--', t.prompt]);
+    assert.deepEqual(args, ['exec', '--json', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '-C', '/home/dev/proj', '-m', 'o3', '--', t.prompt]);
   });
 });
 

@@ -1,6 +1,6 @@
 // Runs the extension-host tests (test/vscode/suite) inside a real VS Code: code-server from npm on
 // Node 24 from npm, with Debian's chromium driven by playwright-core as the window. Nothing here
-// needs Microsoft's download servers; see /work/shared/notes/vscode-host.md for why this shape.
+// needs Microsoft's download servers; see the project's notes on running VS Code offline for why this shape.
 //
 //   node out/test/vscode/host.js
 //
