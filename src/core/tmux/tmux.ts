@@ -25,8 +25,11 @@ export const defaultExec: Exec = async (file, args, env) => {
   return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', exitCode: r.exitCode ?? 1 };
 };
 
-/** Panes captured by one tmux process. */
-export const CAPTURE_CHUNK = 50;
+/**
+ * tmux refuses a command line larger than its message size (16 KiB, with headers): captures are
+ * chained into one process up to this many bytes of arguments (about 100 panes with short names).
+ */
+export const CAPTURE_BUDGET = 12 * 1024;
 
 export interface TmuxOptions {
   /** `tmux -L NAME`: a private server. Empty or undefined: the user's default server. */
@@ -145,20 +148,29 @@ export class Tmux {
     return this.run(cmd.capturePaneArgs(session, lines));
   }
 
-  /**
-   * The last lines of many panes, one tmux process per 50 panes (tmux refuses a command line past
-   * its message size, around 130 chained captures). A missing session is left out.
-   */
+  /** The last lines of many panes, in as few tmux processes as tmux's message size allows. */
   async captureMany(sessions: readonly string[], lines: number): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    for (let i = 0; i < sessions.length; i += CAPTURE_CHUNK) {
-      for (const [s, text] of await this.captureChunk(sessions.slice(i, i + CAPTURE_CHUNK), lines)) out.set(s, text);
+    const separator = `__resilient_agent_capture_${process.pid}_${Date.now()}__`;
+    let chunk: string[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (chunk.length === 0) return;
+      for (const [s, text] of await this.captureChunk(chunk, lines, separator)) out.set(s, text);
+      chunk = [];
+      bytes = 0;
+    };
+    for (const session of sessions) {
+      const size = cmd.captureManyArgs([session], lines, separator).reduce((n, a) => n + Buffer.byteLength(a) + 1, 2);
+      if (bytes + size > CAPTURE_BUDGET) await flush();
+      chunk.push(session);
+      bytes += size;
     }
+    await flush();
     return out;
   }
 
-  private async captureChunk(sessions: readonly string[], lines: number): Promise<Map<string, string>> {
-    const separator = `__resilient_agent_capture_${process.pid}_${Date.now()}__`;
+  private async captureChunk(sessions: readonly string[], lines: number, separator: string): Promise<Map<string, string>> {
     try {
       return cmd.parseCaptureMany(await this.run(cmd.captureManyArgs(sessions, lines, separator)), sessions, separator);
     } catch (e) {
