@@ -1,6 +1,7 @@
 /**
  * Installs the four agent CLIs the end-to-end tests drive, at pinned versions, into a cache folder
- * outside the repo: `${XDG_CACHE_HOME:-~/.cache}/resilient-agent-e2e-agents/<specs hash>/`.
+ * outside the repo: `$RESILIENT_AGENT_E2E_CACHE`, else `${XDG_CACHE_HOME:-~/.cache}/resilient-agent-e2e-agents`,
+ * then `<specs hash>/`.
  *
  *   node out/test/e2e/install.js          # installs if needed, prints the bin folder
  *
@@ -18,6 +19,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { cleanNpmEnv } from '../tools/npmEnv';
 
 export const AGENT_PACKAGES = [
   '@openai/codex@0.169.0',
@@ -37,6 +39,7 @@ export const AGENT_BINS: Record<'codex' | 'claude' | 'opencode' | 'pi', RegExp> 
 const MARKER = '.installed.json';
 
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.RESILIENT_AGENT_E2E_CACHE) return path.resolve(env.RESILIENT_AGENT_E2E_CACHE);
   const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(env.HOME || os.homedir(), '.cache');
   return path.join(base, 'resilient-agent-e2e-agents');
 }
@@ -134,7 +137,7 @@ export async function ensureAgents(options: { env?: NodeJS.ProcessEnv; log?: (s:
     // Postinstall scripts stay on: claude and opencode pick their platform binary in them.
     await run(npm, ['install', '--no-audit', '--no-fund', '--save-exact', '--loglevel=error', ...AGENT_PACKAGES], {
       cwd: tmp,
-      env: { ...env, npm_config_update_notifier: 'false' },
+      env: cleanNpmEnv(env),
       log,
     });
     const bin = path.join(tmp, 'node_modules', '.bin');

@@ -103,6 +103,20 @@ describe('the resilient-agent CLI', function () {
     assert.deepEqual(h.invocations(project).map((i) => i.prompt).sort(), ['from a file', 'from stdin\n']);
   });
 
+  it('the one-character prompt "-" is given on stdin or in a file; an empty stdin is refused', async () => {
+    const project = h.project('dash');
+    await h.ok(['start', 'codex', 'dash-stdin', '--dir', project, '--prompt', '-'], { input: '-' });
+    const file = path.join(h.root, 'dash.txt');
+    fs.writeFileSync(file, '-');
+    await h.ok(['start', 'codex', 'dash-file', '--dir', project, '--prompt-file', file]);
+    await waitFor(() => h.invocations(project).length === 2, 'both runs');
+    assert.deepEqual(h.invocations(project).map((i) => i.prompt), ['-', '-']);
+    const empty = await h.cli(['start', 'codex', 'dash-empty', '--dir', project, '--prompt', '-']);
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /prompt is empty/);
+    assert.equal(h.store.sessions().includes('codex-dash-empty'), false);
+  });
+
   it('status and list speak JSON with the documented fields', async () => {
     const project = h.project('p');
     const started = JSON.parse(await h.ok(['start', 'codex', 'json', '--dir', project, '--prompt', 'x', '--json']));

