@@ -10,6 +10,7 @@ import { resolveExecutable } from '../core/tasks/resolve';
 import { TaskService, TaskView } from '../core/tasks/service';
 import { attachArgs } from '../core/tmux/commands';
 import { TmuxError } from '../core/tmux/errors';
+import { identified } from '../core/tasks/lock';
 import { Monitor, needsSupervision, StateChange } from '../core/watch/monitor';
 import * as path from 'node:path';
 import {
@@ -249,12 +250,20 @@ async function supervisorCommand(svc: TaskService, action: string, json: boolean
   switch (action) {
     case 'start': {
       const { started, status } = await startBackgroundSupervisor(svc, selfLauncher());
-      io.out(started ? `background supervisor started: ${describeHolder(status)}; log: ${supervisorLog(svc)}` : `already supervised by ${describeHolder(status)}`);
+      if (!started) io.out(`already supervised by ${describeHolder(status)}`);
+      else if (!status.running) io.out('background supervisor started, found no task needing supervision, and exited; it starts again with the next task');
+      else io.out(`background supervisor started: ${describeHolder(status)}; log: ${supervisorLog(svc)}`);
       return 0;
     }
     case 'stop': {
+      const before = supervisorStatus(svc);
+      if (before.background && before.holder && !identified(before.holder)) {
+        io.out(`the background supervisor runs where this machine cannot signal it (${before.holder.owner}, host ${before.holder.host}); stop it there`);
+        return 1;
+      }
       const status = await stopBackgroundSupervisor(svc);
-      io.out(status.background ? `background supervisor stopped (pid ${status.holder?.pid})` : status.running ? `no background supervisor; tasks are supervised by ${describeHolder(status)}` : 'no supervisor was running');
+      const h = status.holder;
+      io.out(status.background ? `background supervisor stopped (pid ${h?.pid})` : status.running ? `no background supervisor; tasks are supervised by ${describeHolder(status)}` : 'no supervisor was running');
       return 0;
     }
     case 'status': {
@@ -424,7 +433,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
-        process.once('SIGHUP', stop);
+        // A hangup (a closed terminal, a dropped SSH link) stops a monitor someone runs by hand,
+        // never the background supervisor: it exists to outlive them.
+        if (background) process.on('SIGHUP', () => logger.info('hangup ignored: the background supervisor keeps supervising'));
+        else process.once('SIGHUP', stop);
         monitor.start();
       });
       await Promise.all(pending);

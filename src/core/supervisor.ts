@@ -1,14 +1,13 @@
+import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { settingsToObject } from './config';
 import type { LockHolder } from './tasks/lock';
-import { processAlive } from './tasks/lock';
+import { identified } from './tasks/lock';
 import { resolveExecutable } from './tasks/resolve';
 import type { TaskService } from './tasks/service';
 import { needsSupervision, SUPERVISOR_LOCK } from './watch/monitor';
 
-/** The tmux session the background supervisor runs in, on the same server as the tasks. */
-export const SUPERVISOR_SESSION = 'resilient-agent-supervisor';
 /** The owner name a background supervisor writes into the supervisor lock. */
 export const BACKGROUND_OWNER = 'background supervisor';
 
@@ -22,8 +21,8 @@ export interface SupervisorStatus {
 }
 
 export function supervisorStatus(svc: TaskService): SupervisorStatus {
-  const holder = svc.locks.readHolder(SUPERVISOR_LOCK);
-  const running = holder !== undefined && processAlive(holder.pid);
+  const holder = svc.locks.liveHolder(SUPERVISOR_LOCK);
+  const running = holder !== undefined;
   const unfinished = svc.store.list().records.filter(needsSupervision).length;
   return { running, holder: running ? holder : undefined, background: running && holder!.owner.startsWith(BACKGROUND_OWNER), unfinished };
 }
@@ -47,9 +46,16 @@ export function supervisorLog(svc: TaskService): string {
   return path.join(svc.store.paths.home, 'supervisor.log');
 }
 
+/** What the supervisor process itself printed before its logger ran (a crash at start), kept for `supervisor status`. */
+export function supervisorStderr(svc: TaskService): string {
+  return path.join(svc.store.paths.home, 'supervisor.stderr');
+}
+
 /**
- * Starts the background supervisor in its own tmux session, unless a live supervisor already holds
- * the lock. It survives the editor, a closed terminal and a dropped SSH link, as the agents do.
+ * Starts the background supervisor as a process of its own, unless a live supervisor already
+ * holds the lock. It is not on the tasks' tmux server (a `kill-server`, a tmux crash or the OOM
+ * killer taking tmux must not take the one process that recovers from it), and it leads a session
+ * of its own (no terminal's hangup reaches it). It survives the editor and a dropped SSH link.
  * Resolves once it holds the lock.
  */
 export async function startBackgroundSupervisor(
@@ -58,45 +64,62 @@ export async function startBackgroundSupervisor(
   const before = supervisorStatus(svc);
   if (before.running) return { started: false, status: before };
   svc.store.init();
-  if (await svc.tmux.hasSession(SUPERVISOR_SESSION)) await svc.tmux.killSession(SUPERVISOR_SESSION);
   const env: Record<string, string> = {
     RESILIENT_AGENT_HOME: svc.store.paths.home,
     RESILIENT_AGENT_TMUX_SOCKET: svc.settings.tmuxSocket,
     RESILIENT_AGENT_SETTINGS: JSON.stringify(settingsToObject(svc.settings)),
     PATH: svc.env.PATH ?? '/usr/bin:/bin',
     ...(svc.env.HOME ? { HOME: svc.env.HOME } : {}),
+    ...(svc.env.LANG ? { LANG: svc.env.LANG } : {}),
     ...(launcher.env ?? {}),
   };
-  await svc.tmux.newSession({
-    session: SUPERVISOR_SESSION,
-    cwd: svc.store.paths.home,
-    command: [launcher.node, launcher.cli, 'monitor', '--background'],
-    env,
-    keepDeadPane: false,
-  });
+  const stderr = fs.openSync(supervisorStderr(svc), 'w', 0o600);
+  let child: ChildProcess;
+  try {
+    child = spawn(launcher.node, [launcher.cli, 'monitor', '--background'], {
+      cwd: svc.store.paths.home,
+      env,
+      detached: true,
+      stdio: ['ignore', 'ignore', stderr],
+    });
+  } finally {
+    fs.closeSync(stderr);
+  }
+  let exited: string | undefined;
+  child.on('error', (e) => (exited = e.message));
+  child.on('exit', (code, signal) => (exited = `it exited (${signal ?? code})`));
+  child.unref();
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   let pause = 10;
   for (;;) {
     const status = supervisorStatus(svc);
     if (status.running) return { started: true, status };
-    if (Date.now() > deadline) {
-      const log = fs.existsSync(supervisorLog(svc)) ? fs.readFileSync(supervisorLog(svc), 'utf8').split('\n').slice(-5).join(' | ') : '';
-      throw new Error(`the background supervisor did not start${log ? `: ${log}` : ''}`);
+    // It exits by itself when no task needs it: started, and done.
+    if (exited !== undefined && status.unfinished === 0) return { started: true, status };
+    if (Date.now() > deadline || exited !== undefined) {
+      const said = [supervisorStderr(svc), supervisorLog(svc)]
+        .map((f) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim().split('\n').slice(-3).join(' | ') : ''))
+        .filter(Boolean)
+        .join(' | ');
+      throw new Error(`the background supervisor did not start${exited ? ` (${exited})` : ''}${said ? `: ${said}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, pause));
     pause = Math.min(pause * 2, 200);
   }
 }
 
-/** Stops the background supervisor (or whichever supervisor holds the lock, when asked to). */
+/**
+ * Stops the background supervisor. Only a process identified by pid, start time, boot and pid
+ * namespace is signalled: a pid the lock names may belong to another process by now.
+ */
 export async function stopBackgroundSupervisor(svc: TaskService): Promise<SupervisorStatus> {
   const status = supervisorStatus(svc);
-  if (status.running && status.background && status.holder) {
-    process.kill(status.holder.pid, 'SIGTERM');
+  const holder = status.holder;
+  if (status.running && status.background && holder && identified(holder)) {
+    process.kill(holder.pid, 'SIGTERM');
     const deadline = Date.now() + 5000;
-    while (processAlive(status.holder.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (identified(holder) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
-  await svc.tmux.killSession(SUPERVISOR_SESSION);
   return status;
 }
 

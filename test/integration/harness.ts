@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TaskStore } from '../../src/core/tasks/store';
 import type { TaskRecord } from '../../src/core/tasks/record';
+import { processAlive } from '../../src/core/tasks/lock';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 export const CLI = path.join(REPO, 'dist', 'cli.js');
@@ -195,9 +196,33 @@ export class Harness {
         /* already gone */
       }
     }
-    await waitFor(() => panes.every((pgid) => !groupAlive(pgid)), 'the panes\' processes to exit');
+    // The background supervisor is a process of its own, outside tmux: end it and anything else
+    // this world started (found by its state dir in their environment).
+    const others = processesWithEnv(`RESILIENT_AGENT_HOME=${this.home}`).filter((pid) => pid !== process.pid);
+    for (const pid of others) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    await waitFor(() => panes.every((pgid) => !groupAlive(pgid)) && others.every((pid) => !processAlive(pid)), 'the world\'s processes to exit');
     fs.rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/** Processes whose environment holds this exact entry. */
+export function processesWithEnv(entry: string): number[] {
+  const out: number[] = [];
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(entry)) out.push(Number(pid));
+    } catch {
+      /* exited, or not ours to read */
+    }
+  }
+  return out;
 }
 
 /** Whether any process of this process group is still running (a zombie does not count). */

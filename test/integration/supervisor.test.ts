@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import { resolveSettings } from '../../src/core/config';
 import { processAlive } from '../../src/core/tasks/lock';
 import { TaskService } from '../../src/core/tasks/service';
-import { SUPERVISOR_SESSION } from '../../src/core/supervisor';
 import { Monitor, SUPERVISOR_LOCK } from '../../src/core/watch/monitor';
 import { systemdQuote, unitText } from '../../src/cli/systemd';
 import { CLI, Harness, waitFor } from './harness';
@@ -32,7 +31,9 @@ describe('the background supervisor', function () {
       const s = await supervisor();
       return s.running && s.background ? s : undefined;
     }, 'a background supervisor');
-    assert.equal((await h.tmux(['has-session', '-t', `=${SUPERVISOR_SESSION}`])).code, 0, 'it lives in its own tmux session');
+    const panes = (await h.tmux(['list-panes', '-a', '-F', '#{pane_pid}'])).stdout.split('\n').filter(Boolean).map(Number);
+    assert.ok(!panes.some((p) => [up.holder!.pid, ...ancestors(up.holder!.pid)].includes(p)), 'not a process of the tasks\' tmux server');
+    assert.equal(sessionLeader(up.holder!.pid), up.holder!.pid, 'it leads a session of its own: no terminal hangup reaches it');
     await h.sessionIdKnown('codex-night');
     await h.crash('codex-night', 1);
     await waitFor(() => h.record('codex-night')?.state === 'done', 'done, with no monitor of ours running');
@@ -41,9 +42,29 @@ describe('the background supervisor', function () {
     assert.equal(runs[1].sessionId, runs[0].sessionId);
     // Idle: nothing left to watch, so it exits and leaves nothing running.
     await waitFor(() => !processAlive(up.holder!.pid), 'the supervisor exited when idle');
-    await waitFor(async () => (await h.tmux(['has-session', '-t', `=${SUPERVISOR_SESSION}`])).code !== 0, 'its session gone');
     assert.equal((await supervisor()).running, false);
     assert.match(fs.readFileSync(path.join(h.home, 'supervisor.log'), 'utf8'), /no unfinished task left/);
+  });
+
+  it('tmux server killed, nobody at the keyboard: every unfinished task re-created and resumed by exact id', async () => {
+    const names = ['t0', 't1', 't2'];
+    const projects = names.map((n) => h.project(n, ['hang', 'ok']));
+    for (const [i, n] of names.entries()) await h.ok(['start', 'claude', n, '--dir', projects[i], '--prompt', 'x']);
+    const up = await waitFor(async () => ((await supervisor()).background ? (await supervisor()).holder : undefined), 'the background supervisor');
+    for (const n of names) await h.sessionIdKnown(`claude-${n}`);
+    // SIGHUP first, as a closed terminal sends it: the supervisor stays.
+    process.kill(up.pid, 'SIGHUP');
+    await h.tmux(['kill-server']);
+    // No CLI command and no editor from here on: only the supervisor can bring the tasks back.
+    await waitFor(() => names.every((n) => h.record(`claude-${n}`)?.state === 'done'), 'every task resumed and done');
+    const log = fs.readFileSync(path.join(h.home, 'supervisor.log'), 'utf8');
+    for (const [i, n] of names.entries()) {
+      const runs = h.invocations(projects[i]);
+      assert.deepEqual(runs.map((r) => r.mode), ['start', 'resume'], `${n}: resumed once`);
+      assert.equal(runs[1].sessionId, runs[0].sessionId, `${n}: by its exact id`);
+      assert.equal(h.record(`claude-${n}`)!.attempts[1].cause, 'lost');
+      assert.match(log, new RegExp(`claude-${n}: attempt 2 \\(lost, resume\\) launched`), `${n}: by the background supervisor`);
+    }
   });
 
   it('killed with -9, it is replaced by the next CLI command and no crash is missed', async () => {
@@ -101,16 +122,7 @@ describe('the background supervisor', function () {
     const host = spawn(process.execPath, [CLI, 'start', 'pi', 'closed', '--dir', project, '--prompt', 'x'], { env: h.env, stdio: 'ignore', detached: true });
     await new Promise((r) => host.on('exit', r));
     const sup = await waitFor(async () => (await supervisor()).holder, 'the supervisor');
-    const ppidChain = (pid: number): number[] => {
-      const out: number[] = [];
-      for (let p = pid; p > 1; ) {
-        const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-        p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        out.push(p);
-      }
-      return out;
-    };
-    assert.ok(!ppidChain(sup.pid).includes(process.pid), 'not a child of the process that started it');
+    assert.ok(!ancestors(sup.pid).includes(process.pid), 'not a child of the process that started it');
     await h.sessionIdKnown('pi-closed');
     await h.crash('pi-closed', 1);
     await waitFor(() => h.record('pi-closed')?.state === 'done', 'resumed with its starter gone');
@@ -192,3 +204,19 @@ describe('supervisor install (systemd user unit)', function () {
     assert.equal(fs.existsSync(path.join(h.env.HOME!, '.config', 'systemd')), false);
   });
 });
+
+function statFields(pid: number): string[] {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+function ancestors(pid: number): number[] {
+  const out: number[] = [];
+  for (let p = Number(statFields(pid)[1]); p > 1; p = Number(statFields(p)[1])) out.push(p);
+  return out;
+}
+
+/** The session id (field 6 of /proc/PID/stat). */
+function sessionLeader(pid: number): number {
+  return Number(statFields(pid)[3]);
+}

@@ -1,21 +1,50 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import * as z from 'zod/mini';
 import { ensurePrivateDir } from './fsutil';
-import * as path from 'node:path';
 
 const HolderSchema = z.object({
   pid: z.int(),
   host: z.string(),
   /** The holder's start time from /proc, so a reused pid is not taken for the holder. */
   pidStart: z.nullable(z.string()),
+  /** The kernel's boot id and the holder's pid namespace: a pid means something only inside both. */
+  bootId: z.optional(z.nullable(z.string())),
+  pidNs: z.optional(z.nullable(z.string())),
   owner: z.string(),
   acquiredAt: z.string(),
 });
 export type LockHolder = z.infer<typeof HolderSchema>;
 
-/** A takeover guard older than this was left by a process that died in the middle of a takeover. */
-const GUARD_STALE_MS = 5_000;
+/**
+ * A lock is a lease: its holder renews it (the file's mtime) while it holds it. A holder whose
+ * process this machine cannot see (another host, a container that is gone, a kernel since
+ * rebooted) is stale once it has not renewed for this long, whoever wrote it.
+ */
+export const LEASE_MS = 60_000;
+/** How often a long-lived holder (the supervisor) renews its lease. */
+export const RENEW_EVERY_MS = 10_000;
+/** An unreadable lock this old was left by a writer that died (an older version, a full disk). */
+const UNREADABLE_STALE_MS = 5_000;
+
+function readOnce<T>(read: () => T): () => T | null {
+  let value: T | null | undefined;
+  return () => {
+    if (value === undefined) {
+      try {
+        value = read();
+      } catch {
+        value = null;
+      }
+    }
+    return value;
+  };
+}
+
+const bootId = readOnce(() => fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+const pidNamespace = readOnce(() => fs.readlinkSync('/proc/self/ns/pid'));
 
 function processStartTime(pid: number): string | null {
   try {
@@ -43,43 +72,78 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-function holderAlive(holder: LockHolder): boolean {
-  if (holder.host !== os.hostname()) return true; // cannot tell; never steal across hosts
-  if (!processAlive(holder.pid)) return false;
-  if (holder.pidStart === null) return true;
-  const now = processStartTime(holder.pid);
-  return now === null || now === holder.pidStart;
+/** Who this process is, as a lock file names it. */
+export function selfIdentity(owner: string): LockHolder {
+  return {
+    pid: process.pid,
+    host: os.hostname(),
+    pidStart: processStartTime(process.pid),
+    bootId: bootId(),
+    pidNs: pidNamespace(),
+    owner,
+    acquiredAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * Whether the holder's pid can be looked up here: same host name, same kernel boot and same pid
+ * namespace. A record from before boot ids were kept is judged by host name, as it was written.
+ */
+function visibleHere(h: LockHolder): boolean {
+  if (h.host !== os.hostname()) return false;
+  if (h.bootId !== undefined && h.bootId !== bootId()) return false;
+  if (h.pidNs !== undefined && h.pidNs !== pidNamespace()) return false;
+  return true;
+}
+
+/**
+ * The holder is this very process, or another process identified by pid, start time, boot and
+ * pid namespace. Only such a process may be signalled.
+ */
+export function identified(h: LockHolder): boolean {
+  if (!visibleHere(h) || !processAlive(h.pid)) return false;
+  if (h.pidStart === null) return true;
+  const now = processStartTime(h.pid);
+  return now === null || now === h.pidStart;
+}
+
+/** Alive: identified here, or (seen from elsewhere) its lease renewed within LEASE_MS. */
+export function holderAlive(h: LockHolder, renewedAtMs: number, nowMs = Date.now()): boolean {
+  if (visibleHere(h)) return identified(h);
+  return nowMs - renewedAtMs < LEASE_MS;
 }
 
 export interface Lock {
   readonly file: string;
   release(): void;
+  /** Extends the lease; false when the lock is no longer ours. */
+  renew(): boolean;
+  /** Whether the lock file is still ours: `unknown` when it could not be read (EIO, EMFILE). */
+  check(): 'held' | 'lost' | 'unknown';
+}
+
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException).code;
 }
 
 /**
- * One supervisor acts on a task at a time, across VS Code windows and CLI processes.
- * An exclusive-create lock file naming its holder; a holder that died is taken over,
- * under a short-lived guard so two takers cannot both win.
+ * One supervisor acts on a task at a time, across VS Code windows, CLI processes, hosts and
+ * containers sharing a state dir. A lock file naming its holder, created whole (a temp file
+ * linked into place: a full disk never leaves an empty lock); a holder that is gone is taken over
+ * atomically (the stale file is renamed aside, so only one taker can remove it).
  */
 export class LockManager {
   constructor(private readonly locksDir: string, private readonly owner: string) {}
 
-  private holder(): LockHolder {
-    return {
-      pid: process.pid,
-      host: os.hostname(),
-      pidStart: processStartTime(process.pid),
-      owner: this.owner,
-      acquiredAt: new Date().toISOString(),
-    };
+  /** The holder named in the lock file; undefined when there is none or it is unreadable. Throws on I/O errors. */
+  readHolder(name: string): LockHolder | undefined {
+    return this.read(this.file(name))?.holder;
   }
 
-  readHolder(name: string): LockHolder | undefined {
-    try {
-      return HolderSchema.parse(JSON.parse(fs.readFileSync(this.file(name), 'utf8')));
-    } catch {
-      return undefined;
-    }
+  /** The holder, if it is alive (identified here, or a lease renewed in time). Throws on I/O errors. */
+  liveHolder(name: string): LockHolder | undefined {
+    const current = this.read(this.file(name));
+    return current?.holder && holderAlive(current.holder, current.mtimeMs) ? current.holder : undefined;
   }
 
   file(name: string): string {
@@ -90,9 +154,22 @@ export class LockManager {
   tryAcquire(name: string): Lock | undefined {
     ensurePrivateDir(this.locksDir);
     const file = this.file(name);
-    if (this.create(file)) return this.lockFor(file);
-    if (!this.takeOverIfStale(file)) return undefined;
-    return this.create(file) ? this.lockFor(file) : undefined;
+    let mine = this.create(file);
+    if (mine === undefined && this.takeOverIfStale(file)) mine = this.create(file);
+    return mine === undefined ? undefined : this.lockFor(file, mine);
+  }
+
+  /**
+   * The lock as this process holds it, when its file names this very process (a holder that
+   * lost track of its own lock, e.g. after a failed read, takes it back instead of deferring to itself).
+   */
+  reclaim(name: string): Lock | undefined {
+    const file = this.file(name);
+    const current = this.read(file);
+    const me = selfIdentity(this.owner);
+    const h = current?.holder;
+    if (!h || h.pid !== me.pid || h.pidStart !== me.pidStart || !visibleHere(h)) return undefined;
+    return this.lockFor(file, current!.raw);
   }
 
   /** Waits up to `timeoutMs` for the lock, retrying with short growing pauses. */
@@ -107,81 +184,148 @@ export class LockManager {
     }
   }
 
-  private create(file: string): boolean {
+  private read(file: string): { raw: string; holder: LockHolder | undefined; mtimeMs: number; ino: number } | undefined {
     let fd: number;
     try {
-      fd = fs.openSync(file, 'wx', 0o600);
+      fd = fs.openSync(file, 'r');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      if (errno(e) === 'ENOENT') return undefined;
       throw e;
     }
     try {
-      fs.writeSync(fd, JSON.stringify(this.holder()));
+      const st = fs.fstatSync(fd);
+      const raw = fs.readFileSync(fd, 'utf8');
+      let holder: LockHolder | undefined;
+      try {
+        holder = HolderSchema.parse(JSON.parse(raw));
+      } catch {
+        holder = undefined;
+      }
+      return { raw, holder, mtimeMs: st.mtimeMs, ino: st.ino };
     } finally {
       fs.closeSync(fd);
     }
-    return true;
   }
 
-  private lockFor(file: string): Lock {
+  /** Creates the lock file with its whole content (returned), or returns undefined when it exists. */
+  private create(file: string): string | undefined {
+    const content = JSON.stringify(selfIdentity(this.owner));
+    return exclusiveCreate(file, content) ? content : undefined;
+  }
+
+  private lockFor(file: string, mine: string): Lock {
     let released = false;
-    const mine = fs.readFileSync(file, 'utf8');
+    const check = (): 'held' | 'lost' | 'unknown' => {
+      try {
+        return fs.readFileSync(file, 'utf8') === mine ? 'held' : 'lost';
+      } catch (e) {
+        return errno(e) === 'ENOENT' ? 'lost' : 'unknown';
+      }
+    };
     return {
       file,
+      check,
+      renew: () => {
+        if (released) return false;
+        const state = check();
+        if (state === 'lost') return false;
+        try {
+          const now = new Date();
+          fs.utimesSync(file, now, now);
+        } catch {
+          /* kept: a transient failure; the lease has minutes left */
+        }
+        return true;
+      },
       release: () => {
         if (released) return;
         released = true;
         // Remove only our own lock: if it was (wrongly) taken over, leave the new holder's alone.
-        try {
-          if (fs.readFileSync(file, 'utf8') === mine) fs.rmSync(file, { force: true });
-        } catch {
-          /* already gone */
-        }
+        if (check() === 'held') fs.rmSync(file, { force: true });
       },
     };
   }
 
+  /**
+   * Removes a stale lock so that a new one can be created. Takers of one stale file (one inode)
+   * first take a guard named after that inode, exclusively: only the guard's holder moves the file,
+   * so a fresh lock made meanwhile by someone else is never moved. A guard whose taker died in
+   * the middle is superseded by the next numbered one.
+   */
   private takeOverIfStale(file: string): boolean {
-    const raw = (() => {
-      try {
-        return fs.readFileSync(file, 'utf8');
-      } catch {
-        return undefined;
-      }
-    })();
-    if (raw === undefined) return true; // released meanwhile
-    let holder: LockHolder | undefined;
-    try {
-      holder = HolderSchema.parse(JSON.parse(raw));
-    } catch {
-      holder = undefined;
+    const judged = this.read(file);
+    if (judged === undefined) return true; // released meanwhile
+    if (judged.holder) {
+      if (holderAlive(judged.holder, judged.mtimeMs)) return false;
+    } else if (!(Date.now() - judged.mtimeMs > UNREADABLE_STALE_MS)) {
+      return false; // being written by an older version, which creates and then writes
     }
-    if (holder && holderAlive(holder)) return false;
-    if (!holder) {
-      // Unreadable: a holder died between create and write, or it is being written right now.
-      const age = Date.now() - fs.statSync(file, { throwIfNoEntry: false })!.mtimeMs;
-      if (!(age > GUARD_STALE_MS)) return false;
-    }
-    const guard = `${file}.takeover`;
-    try {
-      const st = fs.statSync(guard);
-      if (Date.now() - st.mtimeMs > GUARD_STALE_MS) fs.rmSync(guard, { force: true });
-    } catch {
-      /* no guard */
-    }
-    if (!this.create(guard)) return false;
-    try {
-      // Under the guard, remove the lock only if it is still the stale one we judged.
-      let current: string | undefined;
-      try {
-        current = fs.readFileSync(file, 'utf8');
-      } catch {
-        current = undefined;
-      }
-      if (current === raw) fs.rmSync(file, { force: true });
-      return current === raw || current === undefined;
-    } finally {
-      fs.rmSync(guard, { force: true });
+    this.removeOldGuards(file, judged.ino);
+    if (!this.takeGuard(`${file}.takeover.${judged.ino}`)) return false;
+    const current = fs.statSync(file, { throwIfNoEntry: false });
+    if (!current) return true;
+    if (current.ino !== judged.ino || current.mtimeMs !== judged.mtimeMs) return false; // replaced or renewed
+    fs.rmSync(file, { force: true });
+    return true;
+  }
+
+  private takeGuard(base: string): boolean {
+    for (let k = 0; ; k++) {
+      const guard = `${base}.${k}`;
+      if (exclusiveCreate(guard, String(process.pid))) return true;
+      const st = fs.statSync(guard, { throwIfNoEntry: false });
+      if (st && Date.now() - st.mtimeMs < UNREADABLE_STALE_MS) return false; // another taker is at it
     }
   }
+
+  /** Guards of earlier generations, once nobody can still be acting on them. */
+  private removeOldGuards(file: string, currentIno: number): void {
+    const prefix = `${path.basename(file)}.takeover.`;
+    for (const name of fs.readdirSync(path.dirname(file))) {
+      if (!name.startsWith(prefix) || name.startsWith(`${prefix}${currentIno}.`)) continue;
+      const guard = path.join(path.dirname(file), name);
+      const st = fs.statSync(guard, { throwIfNoEntry: false });
+      if (st && Date.now() - st.mtimeMs > LEASE_MS) fs.rmSync(guard, { force: true });
+    }
+  }
+}
+
+/**
+ * Creates `file` holding `content` only if it does not exist, and never half-written: the content
+ * goes to a temp file first, linked into place (a full disk fails before the lock exists).
+ */
+function exclusiveCreate(file: string, content: string): boolean {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    fs.writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
+    try {
+      fs.linkSync(tmp, file);
+      return true;
+    } catch (e) {
+      if (errno(e) === 'EEXIST') return false;
+      if (errno(e) !== 'EPERM' && errno(e) !== 'ENOTSUP' && errno(e) !== 'EOPNOTSUPP') throw e;
+    }
+    return createInPlace(file, content); // a file system without hard links
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+function createInPlace(file: string, content: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx', 0o600);
+  } catch (e) {
+    if (errno(e) === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    fs.writeSync(fd, content);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw e;
+  }
+  fs.closeSync(fd);
+  return true;
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { adapterFor } from '../agents/registry';
-import { LockHolder, processAlive } from '../tasks/lock';
+import { LockHolder, processAlive, RENEW_EVERY_MS } from '../tasks/lock';
 import type { Lock } from '../tasks/lock';
 import { TmuxError } from '../tmux/errors';
 import type { TaskRecord, TaskState } from '../tasks/record';
@@ -93,6 +93,8 @@ export class Monitor {
   private breakerOpenUntil = 0;
   private launchesThisPass = 0;
   private leadership: Lock | undefined;
+  private lastRenew = 0;
+  private renewTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly service: TaskService, private options: MonitorOptions) {}
 
@@ -100,6 +102,7 @@ export class Monitor {
     if (!this.stopped) return;
     this.stopped = false;
     if (this.options.eventDriven !== false) this.startEventSources();
+    this.armRenew();
     this.wake('start');
   }
 
@@ -109,6 +112,8 @@ export class Monitor {
     this.timer = undefined;
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = undefined;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer = undefined;
     this.wakeWatcher?.close();
     this.wakeWatcher = undefined;
     this.resign();
@@ -129,14 +134,41 @@ export class Monitor {
     if (this.options.elect === false) return true;
     const locks = this.service.locks;
     if (this.leadership) {
-      const holder = locks.readHolder(SUPERVISOR_LOCK);
-      if (holder && holder.pid === process.pid) return true;
-      this.leadership = undefined; // lost it (removed by hand): take it again below if free
+      // A lock that cannot be read right now (EIO, EMFILE) is still ours: dropping it would make
+      // every monitor, this one included, defer to a supervisor that no longer acts.
+      if (this.leadership.check() !== 'lost') {
+        this.renewLease();
+        return true;
+      }
+      this.leadership = undefined; // lost it (removed by hand, taken over): take it again below if free
     }
     this.service.store.init();
-    this.leadership = locks.tryAcquire(SUPERVISOR_LOCK);
-    if (this.leadership) this.service.logger.info('this process is now the supervisor');
+    this.leadership = locks.tryAcquire(SUPERVISOR_LOCK) ?? locks.reclaim(SUPERVISOR_LOCK);
+    if (this.leadership) {
+      this.lastRenew = Date.now();
+      this.service.logger.info('this process is now the supervisor');
+    }
     return this.leadership !== undefined;
+  }
+
+  /** The supervisor lock is a lease: renewed often enough that no other host takes it over. */
+  private renewLease(): void {
+    if (!this.leadership || Date.now() - this.lastRenew < RENEW_EVERY_MS) return;
+    this.lastRenew = Date.now();
+    if (!this.leadership.renew()) {
+      this.leadership = undefined;
+      this.service.logger.warn('the supervisor lock was taken over; deferring to its new holder');
+    }
+  }
+
+  private armRenew(): void {
+    if (this.stopped || this.options.elect === false) return;
+    this.renewTimer = setTimeout(() => {
+      this.renewTimer = undefined;
+      this.renewLease();
+      this.armRenew();
+    }, RENEW_EVERY_MS);
+    this.renewTimer.unref?.();
   }
 
   private startEventSources(): void {
@@ -174,8 +206,13 @@ export class Monitor {
   private probe(): void {
     if (!this.isLeader && this.options.elect !== false) {
       // A follower watches the supervisor instead, to take over the moment it dies.
-      const holder = this.service.locks.readHolder(SUPERVISOR_LOCK);
-      if (!holder || !processAlive(holder.pid)) this.wake('the supervisor is gone');
+      let holder: LockHolder | undefined;
+      try {
+        holder = this.service.locks.liveHolder(SUPERVISOR_LOCK);
+      } catch {
+        return; // unreadable just now: look again at the next probe
+      }
+      if (!holder) this.wake('the supervisor is gone');
       return;
     }
     for (const [session, w] of this.watched) {
@@ -272,7 +309,7 @@ export class Monitor {
       const { records } = svc.store.list();
       const result: PassResult = {
         reason, tasks: records.length, sessions: records.map((r) => r.session), changes: [], launched: [], corrupt: [],
-        leader: false, deferredTo: svc.locks.readHolder(SUPERVISOR_LOCK), unfinished: records.filter(needsSupervision).length,
+        leader: false, deferredTo: readQuietly(() => svc.locks.readHolder(SUPERVISOR_LOCK)), unfinished: records.filter(needsSupervision).length,
       };
       this.options.onPass?.(result);
       return result;
@@ -468,5 +505,13 @@ export class Monitor {
         .then(() => this.options.onChange?.(change))
         .catch((e) => this.options.onError?.(e));
     }
+  }
+}
+
+function readQuietly<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
   }
 }

@@ -1,0 +1,144 @@
+import * as assert from 'node:assert/strict';
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { LEASE_MS, LockManager, processAlive, selfIdentity } from '../../src/core/tasks/lock';
+import { REPO } from './harness';
+
+const LOCK_MODULE = path.join(REPO, 'out', 'src', 'core', 'tasks', 'lock.js');
+
+function tmp(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'ra-lock-'));
+}
+
+/** A real unrelated process (the "reused pid"), ended after the test. */
+function bystander(): ChildProcess {
+  return spawn('sleep', ['600'], { stdio: 'ignore' });
+}
+
+function writeLock(dir: string, name: string, holder: object, ageMs = 0): void {
+  const file = path.join(dir, `${name}.lock`);
+  fs.writeFileSync(file, JSON.stringify(holder));
+  const t = new Date(Date.now() - ageMs);
+  fs.utimesSync(file, t, t);
+}
+
+describe('locks as leases, holders identified by pid, start time, boot and pid namespace', function () {
+  this.timeout(60_000);
+  const children: ChildProcess[] = [];
+  after(() => children.forEach((c) => c.kill('SIGKILL')));
+
+  it('a pid reused by another process is not the holder: the lock is taken over and the process untouched', () => {
+    const dir = tmp();
+    const other = bystander();
+    children.push(other);
+    // The lock outlived its holder (a reboot); the pid now belongs to an unrelated process.
+    writeLock(dir, 'supervisor', { ...selfIdentity('background supervisor pid 1'), pid: other.pid, pidStart: '1' });
+    const locks = new LockManager(dir, 'me');
+    assert.equal(locks.liveHolder('supervisor'), undefined, 'not reported as the supervisor');
+    const lock = locks.tryAcquire('supervisor');
+    assert.ok(lock, 'taken over');
+    assert.equal(locks.readHolder('supervisor')?.owner, 'me');
+    assert.ok(processAlive(other.pid!), 'the unrelated process lives on');
+    lock.release();
+  });
+
+  it('a lock from another host or a recreated container expires with its lease, whoever wrote it', () => {
+    const dir = tmp();
+    const foreign = { pid: 4242, host: 'old-host', pidStart: '77', bootId: 'another-boot', pidNs: 'pid:[1]', owner: 'background supervisor pid 4242', acquiredAt: new Date().toISOString() };
+    writeLock(dir, 'supervisor', foreign, 5_000);
+    const locks = new LockManager(dir, 'me');
+    assert.equal(locks.tryAcquire('supervisor'), undefined, 'a lease renewed 5 s ago is respected');
+    assert.equal(locks.liveHolder('supervisor')?.host, 'old-host');
+    writeLock(dir, 'supervisor', foreign, LEASE_MS + 1_000);
+    const lock = locks.tryAcquire('supervisor');
+    assert.ok(lock, 'an expired lease is taken over');
+    lock.release();
+  });
+
+  it('a holder that cannot read its lock for a moment keeps it; one whose lock was taken knows', () => {
+    const dir = tmp();
+    const locks = new LockManager(dir, 'me');
+    const lock = locks.tryAcquire('supervisor')!;
+    const file = locks.file('supervisor');
+    // A read that fails (EIO, EMFILE): here the way a directory in its place fails (EISDIR).
+    fs.renameSync(file, `${file}.saved`);
+    fs.mkdirSync(file);
+    assert.equal(lock.check(), 'unknown', 'an I/O error is not a lost lock');
+    fs.rmdirSync(file);
+    fs.renameSync(`${file}.saved`, file);
+    assert.equal(lock.check(), 'held');
+    assert.equal(lock.renew(), true);
+    fs.rmSync(file);
+    writeLock(dir, 'supervisor', { ...selfIdentity('someone else'), pid: process.ppid, pidStart: null });
+    assert.equal(lock.check(), 'lost');
+    assert.equal(lock.renew(), false);
+    lock.release();
+    assert.equal(locks.readHolder('supervisor')?.owner, 'someone else', 'release leaves the new holder alone');
+  });
+
+  it('a holder that lost track of its own lock takes it back instead of deferring to itself', () => {
+    const dir = tmp();
+    const locks = new LockManager(dir, 'me');
+    locks.tryAcquire('supervisor');
+    assert.equal(locks.tryAcquire('supervisor'), undefined);
+    assert.ok(locks.reclaim('supervisor'));
+    fs.rmSync(locks.file('supervisor'));
+    writeLock(dir, 'supervisor', { ...selfIdentity('parent'), pid: process.ppid, pidStart: null });
+    assert.equal(locks.reclaim('supervisor'), undefined, 'never another process\'s lock');
+  });
+
+  it('takers racing for one stale lock: exactly one wins, every round', async () => {
+    const dir = tmp();
+    const rounds = 40;
+    const takers = 6;
+    for (let r = 0; r < rounds; r++) writeLock(dir, `r${r}`, { pid: 999_999_999, host: os.hostname(), pidStart: null, owner: 'dead', acquiredAt: '' });
+    const start = Date.now() + 1500;
+    const script = `
+      const { LockManager } = require(${JSON.stringify(LOCK_MODULE)});
+      const locks = new LockManager(${JSON.stringify(dir)}, 'taker ' + process.pid);
+      const won = [];
+      (async () => {
+        for (let r = 0; r < ${rounds}; r++) {
+          while (Date.now() < ${start} + r * 40) await new Promise((res) => setImmediate(res));
+          if (locks.tryAcquire('r' + r)) won.push(r);
+        }
+        process.stdout.write(JSON.stringify(won));
+      })();`;
+    const results = await Promise.all(
+      Array.from({ length: takers }, () => new Promise<number[]>((resolve, reject) => {
+        const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`taker exited ${code}`))));
+      })),
+    );
+    for (let r = 0; r < rounds; r++) {
+      const winners = results.filter((won) => won.includes(r)).length;
+      assert.equal(winners, 1, `round ${r}: ${winners} holders`);
+    }
+  });
+
+  it('a full disk leaves no empty lock and no temp file behind (a small tmpfs: the tests run as root)', () => {
+    const dir = tmp();
+    const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+    try {
+      fs.writeFileSync(path.join(dir, 'fill'), Buffer.alloc(64 * 1024));
+    } catch {
+      /* full now */
+    }
+    try {
+      const locks = new LockManager(path.join(dir), 'me');
+      assert.throws(() => locks.tryAcquire('supervisor'), /ENOSPC/);
+      assert.deepEqual(fs.readdirSync(dir).filter((f) => f !== 'fill'), [], 'nothing half-made');
+      fs.rmSync(path.join(dir, 'fill'));
+      const lock = locks.tryAcquire('supervisor');
+      assert.ok(lock, 'works again once there is space');
+      assert.equal(locks.readHolder('supervisor')?.owner, 'me');
+    } finally {
+      execFileSync('umount', [dir]);
+    }
+  });
+});
