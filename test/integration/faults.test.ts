@@ -46,4 +46,43 @@ describe('faults the fixtures alone do not make', function () {
     assert.equal(h.invocations(project).length, 1);
     assert.ok(fs.existsSync(path.join(h.store.paths.attemptDir('codex-healthy', 1), 'pid')));
   });
+
+  it('Ctrl-C in the pane stops the task as the user\'s wish: held, not resumed, until resumed by hand', async () => {
+    const project = h.project('p', ['hang', 'ok']);
+    await h.ok(['start', 'codex', 'interrupted', '--dir', project, '--prompt', 'x']);
+    const monitor = h.monitor(['--interval', '0.2']);
+    await h.sessionIdKnown('codex-interrupted');
+    await h.tmux(['send-keys', '-t', '=codex-interrupted:', 'C-c']);
+    const held = await waitFor(async () => {
+      const s = await h.status('codex-interrupted');
+      return s.state === 'held' ? s : undefined;
+    }, 'held after Ctrl-C');
+    assert.match(held.reason ?? '', /stopped by the user: interrupted \(Ctrl-C\)/);
+    // Several passes later it is still held and was never resumed.
+    const passes = async () => (await h.ok(['monitor', '--once'])).length;
+    await passes();
+    await passes();
+    assert.equal(h.invocations(project).length, 1, 'not resumed by a supervisor');
+    assert.equal((await h.status('codex-interrupted')).state, 'held');
+    assert.match(await h.ok(['resume', 'codex-interrupted']), /resumes session/);
+    await waitFor(async () => (await h.status('codex-interrupted')).state === 'done', 'done once resumed by the person');
+    assert.deepEqual(h.invocations(project).map((r) => r.mode), ['start', 'resume']);
+    await h.stop(monitor);
+  });
+
+  it('a session killed by hand while the tmux server lives is held as stopped; the server dying is still recovered', async () => {
+    const a = h.project('a', ['hang', 'ok']);
+    const b = h.project('b', ['hang', 'ok']);
+    await h.ok(['start', 'claude', 'by-hand', '--dir', a, '--prompt', 'x']);
+    await h.ok(['start', 'claude', 'bystander', '--dir', b, '--prompt', 'x']);
+    await h.sessionIdKnown('claude-by-hand');
+    await h.sessionIdKnown('claude-bystander');
+    await h.tmux(['kill-session', '-t', '=claude-by-hand']);
+    await h.ok(['monitor', '--once']);
+    const s = await h.status('claude-by-hand');
+    assert.equal(s.state, 'held');
+    assert.match(s.reason ?? '', /closed while the tmux server kept running/);
+    assert.equal(h.invocations(a).length, 1, 'not re-created');
+    assert.equal((await h.status('claude-bystander')).state, 'running');
+  });
 });

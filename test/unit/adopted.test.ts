@@ -4,7 +4,7 @@ import { classifyAdopted, trimPadding } from '../../src/core/tasks/service';
 
 const pane = (dead = false, status: number | null = null) => ({
   session: 'codex-x', windowIndex: 0, paneIndex: 0, paneId: '%1', pid: 1, dead, deadStatus: status, deadSignal: null,
-  activity: 0, currentCommand: 'bash', created: 0,
+  activity: 0, currentCommand: 'bash', created: 0, serverPid: 0,
 });
 
 // Pane texts as the seed's sessions show them.

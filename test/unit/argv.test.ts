@@ -95,13 +95,13 @@ describe('tmux argv', () => {
   it('parses list-panes, keeping each session\'s first pane', () => {
     const sep = cmd.FIELD_SEPARATOR;
     const line = (s: string, w: number, p: number, dead: string, status: string, signal: string) =>
-      [s, w, p, `%${w}${p}`, 100 + p, dead, status, signal, 1700000000, 'bash', 1690000000].join(sep);
+      [s, w, p, `%${w}${p}`, 100 + p, dead, status, signal, 1700000000, 'bash', 1690000000, 1680000000].join(sep);
     const out = [line('codex-a', 0, 1, '0', '', ''), line('codex-a', 0, 0, '1', '', '9'), line('pi-b', 1, 0, '1', '3', ''), 'garbage'].join('\n');
     const panes = cmd.parseListPanes(out);
     assert.equal(panes.size, 2);
     assert.deepEqual({ ...panes.get('codex-a') }, {
       session: 'codex-a', windowIndex: 0, paneIndex: 0, paneId: '%00', pid: 100, dead: true, deadStatus: null, deadSignal: 9,
-      activity: 1700000000, currentCommand: 'bash', created: 1690000000,
+      activity: 1700000000, currentCommand: 'bash', created: 1690000000, serverPid: 1680000000,
     });
     assert.equal(panes.get('pi-b')?.deadStatus, 3);
   });

@@ -84,16 +84,39 @@ describe('policy (fake clock)', () => {
 });
 
 function obs(o: Partial<Observation>): Observation {
-  return { pane: undefined, attempt: { started: true, pid: 1, exitCode: null, exitAt: null }, ...o };
+  return { pane: undefined, attempt: { started: true, pid: 1, exitCode: null, exitAt: null , serverPid: null }, ...o };
 }
 
 const pane = (dead: boolean, status: number | null = null, signal: number | null = null) => ({
   session: 'codex-fix', windowIndex: 0, paneIndex: 0, paneId: '%1', pid: 1, dead, deadStatus: status, deadSignal: signal,
-  activity: 0, currentCommand: 'bash', created: 0,
+  activity: 0, currentCommand: 'bash', created: 0, serverPid: 0,
 });
 
 describe('evaluate: classify + decide', () => {
   const running = task([attempt(1, T0, null)]);
+
+  it('Ctrl-C in the pane (SIGINT, or exit 130 after catching it) holds the task as stopped by the user; SIGKILL stays a crash', () => {
+    for (const seen of [obs({ pane: pane(true, null, 2) }), obs({ pane: pane(true, 130), attempt: { started: true, pid: 1, exitCode: 130, exitAt: new Date(T0 + MIN), serverPid: null } })]) {
+      const ev = evaluate(running, seen, T0 + MIN, ADAPTERS.codex, policy);
+      assert.equal(ev.state, 'held');
+      assert.match(ev.reason ?? '', /stopped by the user: interrupted \(Ctrl-C\)/);
+      assert.equal(ev.action.kind, 'none');
+      assert.equal(ev.heldUntil, null, 'held until a person acts');
+    }
+    assert.equal(evaluate(running, obs({ pane: pane(true, null, 9) }), T0 + MIN, ADAPTERS.codex, policy).action.kind, 'launch');
+  });
+
+  it('a session closed while its tmux server ran on is stopped by the user; one lost with the server is recovered', () => {
+    const ranIn = { started: true, pid: 1, exitCode: null, exitAt: null, serverPid: 4000 };
+    const byHand = evaluate(running, obs({ attempt: ranIn, serverPid: 4000 }), T0 + MIN, ADAPTERS.codex, policy);
+    assert.equal(byHand.state, 'held');
+    assert.match(byHand.reason ?? '', /closed while the tmux server kept running/);
+    for (const serverPid of [undefined, 4001]) {
+      const lost = evaluate(running, obs({ attempt: ranIn, serverPid }), T0 + MIN, ADAPTERS.codex, policy);
+      assert.equal(lost.state, 'lost', `server ${serverPid === undefined ? 'gone' : 'replaced'}`);
+      assert.equal(lost.action.kind, 'launch');
+    }
+  });
 
   it('running while the pane lives and the runner started', () => {
     const ev = evaluate(running, obs({ pane: pane(false) }), T0 + MIN, ADAPTERS.codex, policy);
@@ -102,7 +125,7 @@ describe('evaluate: classify + decide', () => {
   });
 
   it('done from the exit-status file, whatever the pane says', () => {
-    const ev = evaluate(running, obs({ pane: pane(true, 0), attempt: { started: true, pid: 1, exitCode: 0, exitAt: new Date(T0 + MIN) } }), T0 + MIN, ADAPTERS.codex, policy);
+    const ev = evaluate(running, obs({ pane: pane(true, 0), attempt: { started: true, pid: 1, exitCode: 0, exitAt: new Date(T0 + MIN) , serverPid: null } }), T0 + MIN, ADAPTERS.codex, policy);
     assert.equal(ev.state, 'done');
     assert.equal(ev.ended?.exitCode, 0);
   });
@@ -144,7 +167,7 @@ describe('evaluate: classify + decide', () => {
   });
 
   it('held, not resumed, on an authentication failure', () => {
-    const ev = evaluate(running, obs({ pane: pane(true, 1), attempt: { started: true, pid: 1, exitCode: 1, exitAt: new Date(T0) }, eventsTail: ['{"type":"error","message":"unexpected status 401 Unauthorized: Invalid API key"}'] }), T0 + MIN, ADAPTERS.codex, policy);
+    const ev = evaluate(running, obs({ pane: pane(true, 1), attempt: { started: true, pid: 1, exitCode: 1, exitAt: new Date(T0) , serverPid: null }, eventsTail: ['{"type":"error","message":"unexpected status 401 Unauthorized: Invalid API key"}'] }), T0 + MIN, ADAPTERS.codex, policy);
     assert.equal(ev.state, 'held');
     assert.match(ev.reason ?? '', /authentication/);
     assert.equal(ev.action.kind, 'none');
@@ -152,7 +175,7 @@ describe('evaluate: classify + decide', () => {
 
   it('a launch that never started is a failure after a grace period, not a second agent', () => {
     const t = task([attempt(1, T0, T0 + 1000), attempt(2, T0 + 2000, null)]);
-    const noPid = { started: false, pid: null, exitCode: null, exitAt: null };
+    const noPid = { started: false, pid: null, exitCode: null, exitAt: null, serverPid: null };
     assert.equal(evaluate(t, obs({ pane: pane(true, null, 9), attempt: noPid }), T0 + 3000, ADAPTERS.codex, policy).state, 'resuming');
     const later = evaluate(t, obs({ pane: pane(true, null, 9), attempt: noPid }), T0 + 60_000, ADAPTERS.codex, policy);
     assert.equal(later.ended?.exitCode, null);

@@ -2,7 +2,7 @@
  * The program each tmux pane runs. It takes no user text on its command line: the agent's argv
  * and environment are NUL-separated files that core wrote, so no shell ever parses a prompt.
  * Written for bash 3.2 too (macOS): no mapfile, no EPOCHREALTIME.
- *   $1 attempt dir (argv, stdin, pid, exit, events.jsonl)   $2 environment file   $3 the task's folder
+ *   $1 attempt dir (argv, stdin, pid, tmux, exit, events.jsonl)   $2 environment file   $3 the task's folder
  * The agent's stdin is the attempt's `stdin` file when there is one (a prompt some CLIs only take
  * unaltered that way), else /dev/null: an unattended agent never waits on a terminal.
  */
@@ -11,6 +11,7 @@ d=$1; envfile=$2; dir=$3
 argv=(); while IFS= read -r -d '' a; do argv+=("$a"); done < "$d/argv"
 envv=(); while IFS= read -r -d '' a; do envv+=("$a"); done < "$envfile"
 printf '%s\\n' "$$" > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"
+printf '%s\\n' "\${TMUX:-}" > "$d/tmux.tmp" && mv -f "$d/tmux.tmp" "$d/tmux"
 in=/dev/null; [ -f "$d/stdin" ] && in=$d/stdin
 if cd -- "$dir"; then
   env -i "\${envv[@]}" "\${argv[@]}" < "$in" | tee -a "$d/events.jsonl"

@@ -282,13 +282,14 @@ export class TaskService {
   observe(record: TaskRecord, panes: Map<string, PaneInfo>, extra: Partial<Observation> = {}): Observation {
     const attempt = lastAttempt(record);
     const dir = attempt ? this.store.paths.attemptDir(record.session, attempt.n) : undefined;
-    const files = dir ? readAttemptFiles(dir) : { started: false, pid: null, exitCode: null, exitAt: null };
+    const files = dir ? readAttemptFiles(dir) : { started: false, pid: null, exitCode: null, exitAt: null, serverPid: null };
     const head = dir && !record.agentSessionId ? eventsHead(dir) : [];
     // When the run has just ended, read far enough back to see its last event whole (pi's
     // agent_end carries the whole conversation).
     const justEnded = attempt && !attempt.endedAt && files.exitCode !== null;
     const tail = dir ? eventsTail(dir, 40, justEnded ? 4 * 1024 * 1024 : 16 * 1024) : [];
-    return { pane: panes.get(record.session), attempt: files, eventsHead: head, eventsTail: tail, ...extra };
+    const anyPane = panes.values().next().value as PaneInfo | undefined;
+    return { pane: panes.get(record.session), attempt: files, eventsHead: head, eventsTail: tail, serverPid: anyPane?.serverPid, ...extra };
   }
 
   evaluate(record: TaskRecord, obs: Observation): Evaluation {

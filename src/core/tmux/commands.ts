@@ -19,6 +19,7 @@ export const PANE_FIELDS = [
   'window_activity',
   'pane_current_command',
   'session_created',
+  'pid',
 ] as const;
 
 export function sessionTarget(session: string): string {
@@ -136,6 +137,8 @@ export interface PaneInfo {
   activity: number;
   currentCommand: string;
   created: number;
+  /** The tmux server's own pid. */
+  serverPid: number;
 }
 
 function intOrNull(text: string | undefined): number | null {
@@ -163,6 +166,7 @@ export function parseListPanes(stdout: string): Map<string, PaneInfo> {
       activity: intOrNull(f[8]) ?? 0,
       currentCommand: f[9],
       created: intOrNull(f[10]) ?? 0,
+      serverPid: intOrNull(f[11]) ?? 0,
     };
     const prior = sessions.get(pane.session);
     if (!prior || pane.windowIndex < prior.windowIndex ||

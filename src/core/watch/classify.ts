@@ -131,6 +131,11 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
       });
     case 'exited':
     case 'lost': {
+      // A person's stop is final until the person says otherwise; a kill by the kernel stays a crash.
+      const stopped = stoppedByPerson(condition, obs);
+      if (stopped) {
+        return { state: 'held', reason: `stopped by the user: ${stopped}`, ended, nextAttemptAt: null, heldUntil: null, action: { kind: 'none' } };
+      }
       // The agent's own events first (an auth failure, a usage limit, an error behind exit 0), its pane last.
       let outcome: EventOutcome | undefined;
       if (condition.kind === 'exited') {
@@ -171,6 +176,25 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
       };
     }
   }
+}
+
+const SIGINT = 2;
+
+/**
+ * Ctrl-C in the pane (the agent killed by SIGINT, or exiting 130 after catching it), or its tmux
+ * session closed while the tmux server it ran in kept running: a person stopped the task. A server
+ * that is gone or another than the attempt's lost its sessions (a crash, a reboot, `kill-server`):
+ * recovered.
+ */
+function stoppedByPerson(condition: Condition, obs: Observation): string | undefined {
+  if (condition.kind === 'exited') {
+    if (condition.signal === SIGINT || condition.exitCode === 128 + SIGINT) return 'interrupted (Ctrl-C) in its pane';
+    return undefined;
+  }
+  if (condition.kind === 'lost' && obs.attempt.serverPid !== null && obs.serverPid === obs.attempt.serverPid) {
+    return 'its tmux session was closed while the tmux server kept running';
+  }
+  return undefined;
 }
 
 /** Resume by the agent's own command when it can; otherwise start again from the prompt, and say so. */

@@ -10,6 +10,8 @@ export interface AttemptFiles {
   pid: number | null;
   exitCode: number | null;
   exitAt: Date | null;
+  /** The pid of the tmux server the runner ran in (from its $TMUX), when it said. */
+  serverPid: number | null;
 }
 
 export function readAttemptFiles(attemptDir: string): AttemptFiles {
@@ -33,7 +35,15 @@ export function readAttemptFiles(attemptDir: string): AttemptFiles {
   } catch {
     /* not finished */
   }
-  return { started: pid !== null, pid, exitCode, exitAt };
+  let serverPid: number | null = null;
+  try {
+    // $TMUX is "socket path,server pid,session index".
+    const n = Number.parseInt(fs.readFileSync(path.join(attemptDir, 'tmux'), 'utf8').trim().split(',').at(-2) ?? '', 10);
+    serverPid = Number.isInteger(n) && n > 0 ? n : null;
+  } catch {
+    serverPid = null;
+  }
+  return { started: pid !== null, pid, exitCode, exitAt, serverPid };
 }
 
 export function eventsFile(attemptDir: string): string {
@@ -59,6 +69,8 @@ export interface Observation {
   /** The first and the last lines of the current attempt's JSON events (the id is early, the end late). */
   eventsHead?: string[];
   eventsTail?: string[];
+  /** The pid of the tmux server that holds the tasks now; undefined when none runs. */
+  serverPid?: number;
   /** How many passes in a row saw a prompt for a person (the monitor remembers). */
   waitingStreak?: number;
 }
