@@ -46,6 +46,11 @@ export function supervisorLog(svc: TaskService): string {
   return path.join(svc.store.paths.home, 'supervisor.log');
 }
 
+/** Starts argv[1..] in a session of its own and exits once it runs: a double fork, in Node. */
+const DETACH_SCRIPT = `const c = require('node:child_process').spawn(process.argv[1], process.argv.slice(2), { detached: true, stdio: 'inherit' });
+c.on('spawn', () => process.exit(0));
+c.on('error', (e) => { process.stderr.write(e.message + '\\n'); process.exit(1); });`;
+
 /** What the supervisor process itself printed before its logger ran (a crash at start), kept for `supervisor status`. */
 export function supervisorStderr(svc: TaskService): string {
   return path.join(svc.store.paths.home, 'supervisor.stderr');
@@ -76,7 +81,9 @@ export async function startBackgroundSupervisor(
   const stderr = fs.openSync(supervisorStderr(svc), 'w', 0o600);
   let child: ChildProcess;
   try {
-    child = spawn(launcher.node, [launcher.cli, 'monitor', '--background'], {
+    // Through a launcher that exits at once: the supervisor is nobody's child (an editor that
+    // ends its extension host's process tree does not reach it) and leads its own session.
+    child = spawn(launcher.node, ['-e', DETACH_SCRIPT, launcher.node, launcher.cli, 'monitor', '--background'], {
       cwd: svc.store.paths.home,
       env,
       detached: true,
@@ -85,9 +92,13 @@ export async function startBackgroundSupervisor(
   } finally {
     fs.closeSync(stderr);
   }
-  let exited: string | undefined;
-  child.on('error', (e) => (exited = e.message));
-  child.on('exit', (code, signal) => (exited = `it exited (${signal ?? code})`));
+  let failed: string | undefined;
+  let launched = false;
+  child.on('error', (e) => (failed = e.message));
+  child.on('exit', (code, signal) => {
+    if (code === 0) launched = true;
+    else failed = `its launcher exited (${signal ?? code})`;
+  });
   child.unref();
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   let pause = 10;
@@ -95,13 +106,13 @@ export async function startBackgroundSupervisor(
     const status = supervisorStatus(svc);
     if (status.running) return { started: true, status };
     // It exits by itself when no task needs it: started, and done.
-    if (exited !== undefined && status.unfinished === 0) return { started: true, status };
-    if (Date.now() > deadline || exited !== undefined) {
+    if (launched && status.unfinished === 0) return { started: true, status };
+    if (Date.now() > deadline || failed !== undefined) {
       const said = [supervisorStderr(svc), supervisorLog(svc)]
         .map((f) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim().split('\n').slice(-3).join(' | ') : ''))
         .filter(Boolean)
         .join(' | ');
-      throw new Error(`the background supervisor did not start${exited ? ` (${exited})` : ''}${said ? `: ${said}` : ''}`);
+      throw new Error(`the background supervisor did not start${failed ? ` (${failed})` : ''}${said ? `: ${said}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, pause));
     pause = Math.min(pause * 2, 200);

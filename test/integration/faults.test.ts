@@ -56,7 +56,9 @@ describe('faults the fixtures alone do not make', function () {
     const held = await waitFor(async () => {
       const s = await h.status('codex-interrupted');
       return s.state === 'held' ? s : undefined;
-    }, 'held after Ctrl-C');
+    }, 'held after Ctrl-C').catch(async (e) => {
+      throw new Error(`${e.message}: ${JSON.stringify(await h.status('codex-interrupted'))} pane: ${(await h.tmux(['capture-pane', '-p', '-t', '=codex-interrupted:'])).stdout.trim()}`);
+    });
     assert.match(held.reason ?? '', /stopped by the user: interrupted \(Ctrl-C\)/);
     // Several passes later it is still held and was never resumed.
     const passes = async () => (await h.ok(['monitor', '--once'])).length;
@@ -65,7 +67,9 @@ describe('faults the fixtures alone do not make', function () {
     assert.equal(h.invocations(project).length, 1, 'not resumed by a supervisor');
     assert.equal((await h.status('codex-interrupted')).state, 'held');
     assert.match(await h.ok(['resume', 'codex-interrupted']), /resumes session/);
-    await waitFor(async () => (await h.status('codex-interrupted')).state === 'done', 'done once resumed by the person');
+    await waitFor(async () => (await h.status('codex-interrupted')).state === 'done', 'done once resumed by the person').catch(async (e) => {
+      throw new Error(`${e.message}: ${JSON.stringify(await h.status('codex-interrupted'))} ${(monitor as unknown as { log: () => string }).log()}`);
+    });
     assert.deepEqual(h.invocations(project).map((r) => r.mode), ['start', 'resume']);
     await h.stop(monitor);
   });
@@ -84,5 +88,69 @@ describe('faults the fixtures alone do not make', function () {
     assert.match(s.reason ?? '', /closed while the tmux server kept running/);
     assert.equal(h.invocations(a).length, 1, 'not re-created');
     assert.equal((await h.status('claude-bystander')).state, 'running');
+  });
+
+  describe('a session started by hand the seed\'s way', () => {
+    let name: string;
+    let idFile: string;
+    let project: string;
+    beforeEach(async () => {
+      name = `seed${process.pid}x${Math.floor(Math.random() * 1e6)}`;
+      idFile = `/tmp/codex-${name}.codex-session-id`;
+      project = h.project('seed', ['hang']);
+      fs.mkdirSync(path.join(h.env.FIXTURE_HOME!, 'codex'), { recursive: true });
+      fs.writeFileSync(path.join(h.env.FIXTURE_HOME!, 'codex', 'th-seed.json'), JSON.stringify({ id: 'th-seed', cwd: project, prompts: ['by hand'] }));
+      await h.tmux(['new-session', '-d', '-s', `codex-${name}`, '-c', project, 'sh', '-c', 'echo "codex crashed"; printf "user@host:~/proj$ "; exec sleep 600']);
+    });
+    afterEach(() => fs.rmSync(idFile, { force: true }));
+
+    it('resumed once, then killed with --forget: gone for good, never re-created', async () => {
+      fs.writeFileSync(idFile, 'th-seed\n');
+      await waitFor(async () => JSON.parse(await h.ok(['list', '--json']))[0]?.state === 'failed', 'the shell prompt seen');
+      await h.ok(['resume', name]);
+      await waitFor(() => h.invocations(project).length === 1, 'the resume runs');
+      assert.equal(h.record(`codex-${name}`)?.adopted, true);
+      assert.match(await h.ok(['kill', name, '--forget']), /killed; record removed/);
+      assert.equal(h.record(`codex-${name}`), undefined, 'no record left');
+      await h.ok(['monitor', '--once']);
+      await h.ok(['monitor', '--once']);
+      assert.equal((await h.tmux(['has-session', '-t', `=codex-${name}`])).code, 1, 'not re-created');
+      assert.equal(h.invocations(project).length, 1, 'not resumed again');
+    });
+
+    it('two resumes at once: one takes it over, the other is refused', async () => {
+      fs.writeFileSync(idFile, 'th-seed\n');
+      await waitFor(async () => JSON.parse(await h.ok(['list', '--json']))[0]?.state === 'failed', 'the shell prompt seen');
+      const results = await Promise.all([h.cli(['resume', name]), h.cli(['resume', name])]);
+      assert.deepEqual(results.map((r) => r.code).sort(), [0, 1], results.map((r) => r.stderr).join(' | '));
+      assert.match(results.find((r) => r.code === 1)!.stderr, /running|busy|nothing to resume/);
+      await waitFor(() => h.invocations(project).length === 1, 'one resume');
+      await h.ok(['monitor', '--once']);
+      assert.equal(h.invocations(project).length, 1, 'resumed once');
+    });
+
+    it('an id file that is a symlink, or writable by others, or not an id, is not believed', async () => {
+      const secret = path.join(h.root, 'secret');
+      fs.writeFileSync(secret, 'sk-very-secret-key\n');
+      const cases: [string, () => void][] = [
+        ['a symlink to a secret', () => fs.symlinkSync(secret, idFile)],
+        ['writable by others', () => {
+          fs.writeFileSync(idFile, 'th-seed\n');
+          fs.chmodSync(idFile, 0o666);
+        }],
+        ['not an id', () => fs.writeFileSync(idFile, 'th-seed; rm -rf ~\n')],
+      ];
+      for (const [what, make] of cases) {
+        fs.rmSync(idFile, { force: true });
+        make();
+        const list = await h.ok(['list', '--json']);
+        assert.equal(JSON.parse(list)[0].agentSessionId, null, what);
+        assert.doesNotMatch(list, /very-secret/, what);
+        const r = await h.cli(['resume', name]);
+        assert.equal(r.code, 1, what);
+        assert.match(r.stderr, /session id is unknown/, what);
+      }
+      assert.equal(h.invocations(project).length, 0, 'the agent never ran with it');
+    });
   });
 });

@@ -13,6 +13,10 @@ envv=(); while IFS= read -r -d '' a; do envv+=("$a"); done < "$envfile"
 printf '%s\\n' "$$" > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"
 printf '%s\\n' "\${TMUX:-}" > "$d/tmux.tmp" && mv -f "$d/tmux.tmp" "$d/tmux"
 in=/dev/null; [ -f "$d/stdin" ] && in=$d/stdin
+# Ctrl-C in the pane ends the agent (SIGINT reaches the whole foreground group), not the runner:
+# it still records the status (130), so a person's interrupt is told from a crash without relying
+# on tmux having seen how the pane ended. A handler (not an ignore) is reset for the agent at exec.
+trap ':' INT
 if cd -- "$dir"; then
   env -i "\${envv[@]}" "\${argv[@]}" < "$in" | tee -a "$d/events.jsonl"
   code=\${PIPESTATUS[0]}

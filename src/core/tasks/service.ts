@@ -14,7 +14,7 @@ import { DONE_MARKER, evaluate, waitingSeen } from '../watch/classify';
 import type { Observation } from '../watch/observe';
 import { eventsHead, eventsTail, readAttemptFiles } from '../watch/observe';
 import type { Policy } from '../watch/policy';
-import { readFileIfExists, writeFileAtomic } from './fsutil';
+import { writeFileAtomic } from './fsutil';
 import type { Lock } from './lock';
 import { LockManager } from './lock';
 import { AgentId, isAgentId, nameProblem, parseSessionName, sessionName, AGENT_IDS } from './names';
@@ -358,8 +358,7 @@ export class TaskService {
   private seedSessionId(agent: AgentId, name: string): string | undefined {
     const file = adapterFor(agent).seedSessionIdFile?.(name);
     if (!file) return undefined;
-    const id = readFileIfExists(file)?.trim();
-    return id && /^[A-Za-z0-9._:-]+$/.test(id) ? id : undefined;
+    return readSeedIdFile(file);
   }
 
   /** The pane's last lines, without the blank rows tmux pads the screen with. */
@@ -416,11 +415,15 @@ export class TaskService {
   /** Resume now, by the agent's own command, whatever the backoff says. Refused while it runs. */
   async resume(nameOrSession: string): Promise<TaskRecord> {
     const task = await this.find(nameOrSession);
-    if (task.adopted) return this.adoptAndResume(task);
     const lock = await this.personLock(task.session);
     try {
+      // Decided under the lock: a concurrent resume may have taken a hand-started session over
+      // (it has a record now, and its agent runs) since `find` looked.
       const record = this.store.get(task.session);
-      if (!record) throw new TaskError(`no task named ${nameOrSession}`, 'not-found');
+      if (!record) {
+        if (task.adopted) return await this.adoptAndResume(task);
+        throw new TaskError(`no task named ${nameOrSession}`, 'not-found');
+      }
       const panes = await this.tmux.listPanes();
       const ev = this.evaluate({ ...record, killedByUser: false, state: record.state === 'held' || record.state === 'gave-up' ? 'failed' : record.state }, this.observe(record, panes));
       const current = this.applyEvaluation(record, ev);
@@ -442,6 +445,7 @@ export class TaskService {
   /**
    * A session started by hand the seed's way is taken over on resume: a record is made for it and
    * the agent's resume runs in its pane by our runner (no command typed into the user's shell).
+   * The caller holds the task's lock.
    */
   private async adoptAndResume(task: TaskView): Promise<TaskRecord> {
     if (task.state === 'running' || task.state === 'waiting') throw new TaskError(`${task.session} is ${task.state}; nothing to resume`, 'refused');
@@ -455,9 +459,8 @@ export class TaskService {
       );
     }
     const executable = this.resolveAgent(task.agent);
-    const lock = await this.personLock(task.session);
-    try {
-      const dir = await this.tmux.panePath(task.session);
+    const dir = await this.tmux.panePath(task.session);
+    {
       const now = this.iso();
       const record: TaskRecord = {
         version: RECORD_VERSION, name: task.name, agent: task.agent, session: task.session, dir,
@@ -472,22 +475,20 @@ export class TaskService {
         this.store.remove(task.session);
         throw e;
       }
-    } finally {
-      lock.release();
     }
   }
 
   /** Kills the session (and so the agent); the task is held and never resumed by a supervisor. */
   async kill(nameOrSession: string, forget: boolean): Promise<{ session: string; killed: boolean }> {
     const task = await this.find(nameOrSession);
-    if (task.adopted) {
-      const killed = await this.tmux.killSession(task.session);
-      return { session: task.session, killed };
-    }
     const lock = await this.personLock(task.session);
     try {
+      // A task with a record (one taken over from a hand-started session too) is held as killed
+      // by the user before its session goes, so no supervisor re-creates it; a hand-started
+      // session without one only has its session to kill. With --forget the record goes last:
+      // a process that dies in between leaves a task held as killed, never one to re-create.
       const record = this.store.get(task.session);
-      if (record && !forget) {
+      if (record) {
         const now = this.iso();
         const finished = record.state === 'done' || record.state === 'gave-up';
         this.store.write({
@@ -507,6 +508,30 @@ export class TaskService {
     } finally {
       lock.release();
     }
+  }
+}
+
+/**
+ * The seed keeps a session id in a file under /tmp, where anyone can put a file first. It is
+ * believed only when it is a regular file (not a symlink to something else), owned by this user,
+ * writable by nobody else, and holds nothing but an id: else a secret could end up in `list`
+ * and in the agent's argv (visible in `ps`).
+ */
+export function readSeedIdFile(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch {
+    return undefined; // absent, or a symlink (ELOOP)
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    const uid = process.getuid?.();
+    if (!st.isFile() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0 || st.size > 256) return undefined;
+    const id = fs.readFileSync(fd, 'utf8').trim();
+    return /^[A-Za-z0-9._:-]{1,200}$/.test(id) ? id : undefined;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -10,10 +10,17 @@ export const DONE_MARKER = '__TASK_DONE__';
 
 /** A runner that has not written its pid this long after launch never started. */
 export const START_GRACE_MS = 15_000;
+/**
+ * tmux marks a pane dead when its terminal closes, and learns how its process ended a moment
+ * later (when it reaps it). Read in between, a dead pane has neither status nor signal: wait this
+ * long for them before calling the end unknown (a Ctrl-C must not be taken for a crash).
+ */
+export const DEAD_STATUS_GRACE_MS = 3_000;
 
 /** What the pane and the runner's files show about the current attempt. Pure. */
 export type Condition =
   | { kind: 'starting' }
+  | { kind: 'ending' }
   | { kind: 'running' }
   | { kind: 'waiting' }
   | { kind: 'exited'; exitCode: number | null; signal: number | null; at: number; why?: string }
@@ -45,6 +52,9 @@ export function classifyCondition(task: TaskRecord, obs: Observation, now: numbe
       if (launchedAgo < START_GRACE_MS) return { kind: 'starting' };
       return { kind: 'exited', exitCode: null, signal: null, at: now, why: 'the attempt never started' };
     }
+    if (obs.pane.deadStatus === null && obs.pane.deadSignal === null && now - (obs.deadSince ?? now) < DEAD_STATUS_GRACE_MS) {
+      return { kind: 'ending' };
+    }
     // Killed together with the runner (its whole process group): only tmux saw how it ended.
     return { kind: 'exited', exitCode: obs.pane.deadStatus, signal: obs.pane.deadSignal, at: now };
   }
@@ -67,6 +77,8 @@ export interface Evaluation {
   nextAttemptAt: string | null;
   heldUntil: string | null;
   action: Action;
+  /** How the attempt ended is about to be known: look again in a moment, not at the next tick. */
+  recheckSoon?: boolean;
 }
 
 function describeExit(c: { exitCode: number | null; signal: number | null; why?: string }): string {
@@ -120,6 +132,8 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
   }
 
   switch (condition.kind) {
+    case 'ending':
+      return keep({ recheckSoon: true });
     case 'starting':
       return keep({ state: attempt?.cause === 'start' ? 'running' : 'resuming', reason: null, nextAttemptAt: null });
     case 'running':

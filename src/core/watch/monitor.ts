@@ -37,6 +37,9 @@ export interface PassResult {
 /** The lock whose holder is the one supervisor of a state dir. */
 export const SUPERVISOR_LOCK = 'supervisor';
 
+/** How soon a pass looks again when an attempt's end is about to be known. */
+const RECHECK_MS = 250;
+
 /** A task a supervisor must still watch: not done, not given up, not killed by the user. */
 export function needsSupervision(r: TaskRecord): boolean {
   if (r.state === 'done' || r.state === 'gave-up') return false;
@@ -83,6 +86,10 @@ export class Monitor {
   private stopped = true;
   /** Passes in a row in which each task showed a prompt for a person. */
   private readonly waitingStreak = new Map<string, number>();
+  /** Since when each task's pane has been seen dead without its status. */
+  private readonly deadSince = new Map<string, number>();
+  /** A pass asked to look again soon (an attempt's end about to be known). */
+  private recheckAt = Infinity;
   /** The pane activity at which each task's pane was last captured. */
   private readonly capturedAt = new Map<string, number>();
   /** Runners to probe between passes: session -> attempt dir and pid (once the runner wrote it). */
@@ -355,8 +362,10 @@ export class Monitor {
     }
     for (const key of [...this.waitingStreak.keys()]) if (!live.has(key)) this.waitingStreak.delete(key);
     for (const key of [...this.capturedAt.keys()]) if (!live.has(key)) this.capturedAt.delete(key);
+    for (const key of [...this.deadSince.keys()]) if (!live.has(key)) this.deadSince.delete(key);
     this.watchRunners(after);
-    this.nextDue = this.earliestDue(after);
+    this.nextDue = Math.min(this.earliestDue(after), this.recheckAt);
+    this.recheckAt = Infinity;
     result.unfinished = after.filter(needsSupervision).length;
     this.options.onPass?.(result);
     return result;
@@ -432,8 +441,15 @@ export class Monitor {
       streak = 0;
     }
     this.waitingStreak.set(record.session, streak);
-    obs = { ...obs, waitingStreak: streak };
+    // A dead pane whose status tmux has not filled in yet: remember since when.
+    if (pane?.dead && pane.deadStatus === null && pane.deadSignal === null) {
+      if (!this.deadSince.has(record.session)) this.deadSince.set(record.session, svc.now());
+    } else {
+      this.deadSince.delete(record.session);
+    }
+    obs = { ...obs, waitingStreak: streak, deadSince: this.deadSince.get(record.session) };
     const ev = svc.evaluate(record, obs);
+    if (ev.recheckSoon) this.recheckAt = Math.min(this.recheckAt, svc.now() + RECHECK_MS);
     const changed =
       ev.state !== record.state || ev.reason !== record.stateReason || ev.ended !== undefined ||
       (ev.agentSessionId !== undefined && ev.agentSessionId !== record.agentSessionId) ||
@@ -446,7 +462,7 @@ export class Monitor {
       // Decide again on the record as it is under the lock: another supervisor may have acted.
       const fresh = svc.store.get(record.session);
       if (!fresh || fresh.attempts.length !== record.attempts.length) return fresh;
-      let freshObs = { ...svc.observe(fresh, panes), paneTail: obs.paneTail, waitingStreak: streak };
+      let freshObs = { ...svc.observe(fresh, panes), paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince };
       let ev2 = svc.evaluate(fresh, freshObs);
       let sessionExists = panes.has(record.session);
       if (ev2.action.kind === 'launch') {
@@ -458,7 +474,7 @@ export class Monitor {
         const nowPanes = new Map(panes);
         if (now) nowPanes.set(record.session, now);
         else nowPanes.delete(record.session);
-        freshObs = { ...svc.observe(fresh, nowPanes), paneTail: obs.paneTail, waitingStreak: streak };
+        freshObs = { ...svc.observe(fresh, nowPanes), paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince };
         ev2 = svc.evaluate(fresh, freshObs);
       }
       let next = svc.applyEvaluation(fresh, ev2);

@@ -71,6 +71,8 @@ export interface Observation {
   eventsTail?: string[];
   /** The pid of the tmux server that holds the tasks now; undefined when none runs. */
   serverPid?: number;
+  /** When the pane was first seen dead without its status (ms; the monitor remembers). */
+  deadSince?: number;
   /** How many passes in a row saw a prompt for a person (the monitor remembers). */
   waitingStreak?: number;
 }
