@@ -16,7 +16,6 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { claudeTranscript } from '../../src/core/agents/claude';
 import { adapterFor } from '../../src/core/agents/registry';
 import { resolveSettings } from '../../src/core/config';
 import type { TaskRecord } from '../../src/core/tasks/record';
@@ -255,7 +254,8 @@ class World {
     const r = this.record()!;
     switch (this.agent) {
       case 'claude':
-        await waitFor(() => fs.existsSync(claudeTranscript(r.agentData.configDir, r.dir, id)), 'the claude transcript');
+        // Where this suite's own setup has Claude Code keep sessions (CLAUDE_CONFIG_DIR/projects).
+        await waitFor(() => fs.existsSync(path.join(this.setup.sessionsDir, r.dir.replace(/[^a-zA-Z0-9]/g, '-'), `${id}.jsonl`)), 'the claude transcript');
         return;
       case 'pi':
         await waitFor(() => fs.existsSync(r.agentData.sessionFile), 'the pi session file');

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { resolveSettings } from '../../src/core/config';
 import { TaskService } from '../../src/core/tasks/service';
 import { Monitor } from '../../src/core/watch/monitor';
-import { Harness, waitFor } from './harness';
+import { FIXTURE, Harness, waitFor } from './harness';
 
 /** Faults of the world as it is: slow tmux, people at the keyboard, reused pids, full disks. */
 describe('faults the fixtures alone do not make', function () {
@@ -88,6 +88,45 @@ describe('faults the fixtures alone do not make', function () {
     assert.match(s.reason ?? '', /closed while the tmux server kept running/);
     assert.equal(h.invocations(a).length, 1, 'not re-created');
     assert.equal((await h.status('claude-bystander')).state, 'running');
+  });
+
+  it('claude behind a wrapper that keeps its sessions elsewhere: resumed by id, not started again', async () => {
+    // A `claude` on PATH that sets its own config folder, as wrappers and version managers do.
+    const custom = path.join(h.root, 'elsewhere', 'claude-config');
+    fs.writeFileSync(path.join(h.bin, 'claude'), `#!/bin/sh\nCLAUDE_CONFIG_DIR='${custom}'\nexport CLAUDE_CONFIG_DIR\nexec '${process.execPath}' '${FIXTURE}' claude "$@"\n`, { mode: 0o755 });
+    const project = h.project('p', ['hang', 'ok']);
+    await h.ok(['start', 'claude', 'wrapped', '--dir', project, '--prompt', 'Refactor it.']);
+    await h.sessionIdKnown('claude-wrapped');
+    await waitFor(() => fs.existsSync(path.join(custom, 'projects')), 'the transcript where the wrapper keeps it');
+    await h.crash('claude-wrapped', 1);
+    const monitor = h.monitor(['--interval', '0.2']);
+    await waitFor(async () => (await h.status('claude-wrapped')).state === 'done', 'done');
+    await h.stop(monitor);
+    const runs = h.invocations(project);
+    assert.deepEqual(runs.map((r) => r.mode), ['start', 'resume'], 'resumed, the conversation kept');
+    assert.equal(runs[1].sessionId, runs[0].sessionId);
+  });
+
+  it('an agent that says the session does not exist is started again from its prompt, and the record says why', async () => {
+    const project = h.project('p', ['hang', 'ok']);
+    await h.ok(['start', 'claude', 'forgotten', '--dir', project, '--prompt', 'The original prompt.']);
+    await h.sessionIdKnown('claude-forgotten');
+    // Claude Code lost the session (its folder wiped): only its own answer to --resume tells.
+    fs.rmSync(path.join(h.root, 'home', '.claude'), { recursive: true, force: true });
+    await h.crash('claude-forgotten', 1);
+    const monitor = h.monitor(['--interval', '0.2']);
+    const done = await waitFor(async () => {
+      const s = await h.status('claude-forgotten');
+      return s.state === 'done' ? s : undefined;
+    }, 'done');
+    await h.stop(monitor);
+    assert.deepEqual(done.attempts.map((a) => [a.cause, a.mode]), [['start', 'start'], ['crash', 'resume'], ['restart', 'start']]);
+    assert.match(done.attempts[2].note ?? '', /started again from its prompt: Claude Code said "No conversation found with session ID/);
+    // The resume was refused before the agent did anything: two runs of the agent in all.
+    const runs = h.invocations(project);
+    assert.deepEqual(runs.map((r) => r.mode), ['start', 'start']);
+    assert.equal(runs[1].prompt, 'The original prompt.', 'the prompt, not the continue prompt');
+    assert.notEqual(runs[1].sessionId, runs[0].sessionId, 'a new session');
   });
 
   describe('a session started by hand the seed\'s way', () => {

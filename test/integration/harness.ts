@@ -8,7 +8,7 @@ import { processAlive } from '../../src/core/tasks/lock';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 export const CLI = path.join(REPO, 'dist', 'cli.js');
-const FIXTURE = path.join(REPO, 'test', 'fixtures', 'agent.mjs');
+export const FIXTURE = path.join(REPO, 'test', 'fixtures', 'agent.mjs');
 export const AGENTS = ['codex', 'claude', 'opencode', 'pi'] as const;
 
 let counter = 0;

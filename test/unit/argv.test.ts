@@ -32,7 +32,8 @@ describe('agent argv', () => {
   it('claude: a minted --session-id up front, --resume <id> later, never a bare --resume', () => {
     const prepared = ADAPTERS.claude.prepare({ dir: '/p', taskDir: '/s', env: { HOME: '/h' } });
     assert.match(prepared.agentSessionId ?? '', /^[0-9a-f-]{36}$/);
-    assert.equal(prepared.agentData.configDir, '/h/.claude');
+    assert.deepEqual(prepared.agentData, {}, 'no guess of where Claude Code keeps its sessions');
+    assert.deepEqual(ADAPTERS.claude.canResume(task({ agent: 'claude', agentSessionId: prepared.agentSessionId })), { ok: true }, 'its own --resume decides');
     const t = task({ agent: 'claude', agentSessionId: prepared.agentSessionId });
     const start = ADAPTERS.claude.startArgs(t, settings.agents.claude, p(t));
     assert.deepEqual(start.slice(0, 6), ['-p', '--output-format', 'stream-json', '--verbose', '--session-id', prepared.agentSessionId]);

@@ -1,7 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { AgentAdapter, EventOutcome } from './types';
 import { clip, nextClockTime, parseJsonLines, withPrompt } from './types';
 
@@ -38,11 +35,6 @@ function claudeOutcome(events: readonly unknown[], now: Date): EventOutcome | un
   return undefined;
 }
 
-/** Where Claude Code keeps a session's transcript: `<config>/projects/<cwd, non-alphanumerics as ->/<id>.jsonl`. */
-export function claudeTranscript(configDir: string, dir: string, id: string): string {
-  return path.join(configDir, 'projects', dir.replace(/[^a-zA-Z0-9]/g, '-'), `${id}.jsonl`);
-}
-
 /**
  * Claude Code. The id is minted here and given with `--session-id`; resume is `--resume <id>`
  * run in the original folder (elsewhere: "No conversation found"). A bare `--resume` opens an
@@ -53,10 +45,7 @@ export const claude: AgentAdapter = {
   displayName: 'Claude Code',
   defaultModeArgs: ['--dangerously-skip-permissions'],
   promptOnStdin: () => false,
-  prepare: ({ env }) => ({
-    agentSessionId: randomUUID(),
-    agentData: { configDir: env.CLAUDE_CONFIG_DIR || path.join(env.HOME || os.homedir(), '.claude') },
-  }),
+  prepare: () => ({ agentSessionId: randomUUID(), agentData: {} }),
   startArgs: (task, s, prompt) =>
     withPrompt(
       ['-p', '--output-format', 'stream-json', '--verbose', '--session-id', task.agentSessionId ?? '', ...s.modeArgs, ...s.extraArgs],
@@ -74,14 +63,10 @@ export const claude: AgentAdapter = {
     }
     return undefined;
   },
-  canResume(task) {
-    if (!task.agentSessionId) return { ok: false, why: 'no session id' };
-    const configDir = task.agentData.configDir;
-    if (configDir && !fs.existsSync(claudeTranscript(configDir, task.dir, task.agentSessionId))) {
-      return { ok: false, why: 'Claude Code had not saved the session yet' };
-    }
-    return { ok: true };
-  },
+  // The id is chosen up front, so it is always known; whether Claude Code saved the session is
+  // its own answer to --resume (a wrapper or CLAUDE_CONFIG_DIR may keep it anywhere).
+  canResume: (task) => (task.agentSessionId ? { ok: true } : { ok: false, why: 'no session id' }),
+  sessionNotFound: [/No conversation found with session ID/i],
   waitingPatterns: [/Do you want to (proceed|make this edit|create)/i, /Do you trust the files in this folder\?/i],
   outcomeFromEvents: claudeOutcome,
 };

@@ -43,6 +43,7 @@ export const codex: AgentAdapter = {
   },
   canResume: (task) =>
     task.agentSessionId ? { ok: true } : { ok: false, why: 'codex had not reported a thread id' },
+  sessionNotFound: [/no rollout found for thread id/i],
   waitingPatterns: [/^\s*Allow command\?/m, /Approve this (command|change)\?/i],
   outcomeFromEvents: codexOutcome,
   seedSessionIdFile: (taskName) => `/tmp/codex-${taskName}.codex-session-id`,

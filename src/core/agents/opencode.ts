@@ -44,6 +44,7 @@ export const opencode: AgentAdapter = {
   },
   canResume: (task) =>
     task.agentSessionId ? { ok: true } : { ok: false, why: 'OpenCode had not reported a session id' },
+  sessionNotFound: [/Session not found/i],
   waitingPatterns: [/Permission required/i, /\bAllow (once|always)\b/i],
   outcomeFromEvents: opencodeOutcome,
 };

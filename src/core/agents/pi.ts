@@ -72,6 +72,9 @@ export const pi: AgentAdapter = {
     if (file && fs.existsSync(file)) return { ok: true };
     return { ok: false, why: 'pi had not saved its session (killed during its first reply)' };
   },
+  // pi's session file is a path this product chose and passed with --session, not a guess; a
+  // resume of a missing file would silently start a new conversation, so it is checked first.
+  sessionNotFound: [],
   waitingPatterns: [],
   outcomeFromEvents: piOutcome,
 };

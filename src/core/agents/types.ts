@@ -66,6 +66,12 @@ export interface AgentAdapter {
    * errors). Undefined: the events say nothing special. Pane text is only a last resort, elsewhere.
    */
   outcomeFromEvents(events: readonly unknown[], now: Date): EventOutcome | undefined;
+  /**
+   * What the agent prints when asked to resume a session it does not have (its own words, e.g.
+   * Claude Code's "No conversation found with session ID"). Only then is a task started again from
+   * its prompt: where an agent keeps its sessions is never guessed (a wrapper may move them).
+   */
+  readonly sessionNotFound: readonly RegExp[];
   /** The seed's way to find the id of a session started by hand, if this agent had one. */
   seedSessionIdFile?(taskName: string): string;
 }

@@ -150,6 +150,18 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
       if (stopped) {
         return { state: 'held', reason: `stopped by the user: ${stopped}`, ended, nextAttemptAt: null, heldUntil: null, action: { kind: 'none' } };
       }
+      // The agent's own word that the session it was asked to resume does not exist: only then
+      // is the task started again from its prompt (a lost conversation, so the record says why).
+      const missing = condition.kind === 'exited' && condition.exitCode !== 0 && attempt?.mode === 'resume'
+        ? sessionNotFoundSaid(adapter, [...(obs.eventsTail ?? []), ...currentAttemptLines(obs.paneTail ?? [])])
+        : undefined;
+      if (missing) {
+        const said = `${adapter.displayName} said "${missing}"`;
+        return {
+          state: 'failed', reason: `the session to resume does not exist: ${said}`, ended, nextAttemptAt: null, heldUntil: null,
+          action: { kind: 'launch', cause: 'restart', mode: 'start', note: `started again from its prompt: ${said}` },
+        };
+      }
       // The agent's own events first (an auth failure, a usage limit, an error behind exit 0), its pane last.
       let outcome: EventOutcome | undefined;
       if (condition.kind === 'exited') {
@@ -193,6 +205,23 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
 }
 
 const SIGINT = 2;
+
+function sessionNotFoundSaid(adapter: AgentAdapter, lines: readonly string[]): string | undefined {
+  for (const line of lines) {
+    if (adapter.sessionNotFound.some((p) => p.test(line))) return line.trim().slice(0, 200);
+  }
+  return undefined;
+}
+
+/** The pane lines of the attempt that just ended: after the end line of the one before it. */
+export function currentAttemptLines(lines: readonly string[]): readonly string[] {
+  const isEnd = (l: string) => /^\[resilient-agent\] the agent exited/.test(l.trim()) || l.trim() === DONE_MARKER;
+  let last = lines.length;
+  while (last > 0 && !isEnd(lines[last - 1])) last--;
+  let previous = last - 1;
+  while (previous > 0 && !isEnd(lines[previous - 1])) previous--;
+  return last === 0 ? lines : lines.slice(Math.max(previous, 0), last);
+}
 
 /**
  * Ctrl-C in the pane (the agent killed by SIGINT, or exiting 130 after catching it), or its tmux
