@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { settingsToObject } from './config';
 import type { LockHolder } from './tasks/lock';
 import { identified } from './tasks/lock';
+import { tmuxEnvironment } from './tmux/tmux';
 import { resolveExecutable } from './tasks/resolve';
 import type { TaskService } from './tasks/service';
 import { needsSupervision, SUPERVISOR_LOCK } from './watch/monitor';
@@ -69,13 +70,14 @@ export async function startBackgroundSupervisor(
   const before = supervisorStatus(svc);
   if (before.running) return { started: false, status: before };
   svc.store.init();
-  const env: Record<string, string> = {
+  // The starter's whole environment: it names the tmux server (TMUX_TMPDIR, the socket) and the
+  // folders the agents' tasks were started with; only a tmux client's own variables are dropped.
+  const env: NodeJS.ProcessEnv = {
+    ...tmuxEnvironment(svc.env),
     RESILIENT_AGENT_HOME: svc.store.paths.home,
     RESILIENT_AGENT_TMUX_SOCKET: svc.settings.tmuxSocket,
     RESILIENT_AGENT_SETTINGS: JSON.stringify(settingsToObject(svc.settings)),
     PATH: svc.env.PATH ?? '/usr/bin:/bin',
-    ...(svc.env.HOME ? { HOME: svc.env.HOME } : {}),
-    ...(svc.env.LANG ? { LANG: svc.env.LANG } : {}),
     ...(launcher.env ?? {}),
   };
   const stderr = fs.openSync(supervisorStderr(svc), 'w', 0o600);

@@ -1,9 +1,11 @@
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveSettings } from '../../src/core/config';
 import { TaskService } from '../../src/core/tasks/service';
 import { Monitor } from '../../src/core/watch/monitor';
+import { encodeEnv, encodeNul, RUNNER_NAME, RUNNER_SCRIPT } from '../../src/core/tasks/runner';
 import { FIXTURE, Harness, waitFor } from './harness';
 
 /** Faults of the world as it is: slow tmux, people at the keyboard, reused pids, full disks. */
@@ -127,6 +129,76 @@ describe('faults the fixtures alone do not make', function () {
     assert.deepEqual(runs.map((r) => r.mode), ['start', 'start']);
     assert.equal(runs[1].prompt, 'The original prompt.', 'the prompt, not the continue prompt');
     assert.notEqual(runs[1].sessionId, runs[0].sessionId, 'a new session');
+  });
+
+  it('a task whose record a newer version wrote is left alone, shown as such, and not supervised', async () => {
+    const project = h.project('p', ['hang']);
+    await h.ok(['start', 'codex', 'future', '--dir', project, '--prompt', 'x']);
+    await h.runnerPid('codex-future', 1);
+    const file = h.store.paths.recordFile('codex-future');
+    const newer = JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), version: 2, aFieldOfTomorrow: true });
+    fs.writeFileSync(file, newer);
+    await h.ok(['monitor', '--once']);
+    await h.crash('codex-future', 1);
+    await h.ok(['monitor', '--once']);
+    assert.equal(fs.readFileSync(file, 'utf8'), newer, 'never moved, never rewritten');
+    assert.equal(h.invocations(project).length, 1, 'not resumed by an older supervisor');
+    const [view] = JSON.parse(await h.ok(['list', '--json']));
+    assert.equal(view.adopted, false, 'not taken for a session started by hand');
+    assert.match(view.reason, /written by a newer resilient-agent \(record version 2\): update/);
+    const r = await h.cli(['resume', 'future']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /newer resilient-agent/);
+  });
+
+  it('a full disk: nothing half-written is left, the supervisor says why, and it recovers by itself when space returns', async () => {
+    // The state dir on a small tmpfs (the tests run as root), filled once the task runs.
+    const { execFileSync } = await import('node:child_process');
+    fs.mkdirSync(h.home, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', h.home]);
+    try {
+      h.configure({ 'supervisor.mode': 'window' });
+      const project = h.project('p', ['hang', 'ok']);
+      await h.ok(['start', 'codex', 'full', '--dir', project, '--prompt', 'x']);
+      await h.sessionIdKnown('codex-full');
+      const filler = path.join(h.home, 'filler');
+      try {
+        fs.writeFileSync(filler, Buffer.alloc(4 * 1024 * 1024));
+      } catch {
+        /* the disk is full now */
+      }
+      await h.crash('codex-full', 1);
+      const r = await h.cli(['monitor', '--once']);
+      assert.match(r.stderr, /ENOSPC|no space/i, 'says why it cannot act');
+      const leftovers = (dir: string): string[] => fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.tmp'));
+      assert.deepEqual(leftovers(h.home), [], 'no temp file left');
+      const lock = path.join(h.home, 'locks', 'supervisor.lock');
+      assert.ok(!fs.existsSync(lock) || fs.readFileSync(lock, 'utf8').length > 0, 'no empty lock');
+      assert.equal(h.invocations(project).length, 1);
+      fs.rmSync(filler);
+      await h.ok(['monitor', '--once']);
+      await waitFor(async () => (await h.status('codex-full')).state === 'done', 'resumed once there is space');
+      assert.deepEqual(h.invocations(project).map((i) => i.mode), ['start', 'resume']);
+    } finally {
+      await h.tmux(['kill-server']);
+      execFileSync('umount', ['-l', h.home]);
+    }
+  });
+
+  it('the runner\'s files are private (0600); what the agent makes keeps the user\'s umask', () => {
+    const attempt = path.join(h.root, 'attempt');
+    const project = h.project('modes');
+    fs.mkdirSync(attempt, { mode: 0o700 });
+    fs.writeFileSync(path.join(attempt, 'argv'), encodeNul(['/bin/sh', '-c', 'umask; : > made-by-agent']));
+    const envFile = path.join(h.root, 'env');
+    fs.writeFileSync(envFile, encodeEnv({ PATH: process.env.PATH }));
+    const r = spawnSync('bash', ['-c', `umask 022; exec bash -c "$0" "$@"`, RUNNER_SCRIPT, RUNNER_NAME, attempt, envFile, project], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of ['pid', 'tmux', 'events.jsonl', 'exit']) {
+      assert.equal((fs.statSync(path.join(attempt, f)).mode & 0o777).toString(8), '600', f);
+    }
+    assert.equal(fs.readFileSync(path.join(attempt, 'events.jsonl'), 'utf8').trim(), '0022', 'the agent runs with the user\'s umask');
+    assert.equal((fs.statSync(path.join(project, 'made-by-agent')).mode & 0o777).toString(8), '644');
   });
 
   describe('a session started by hand the seed\'s way', () => {

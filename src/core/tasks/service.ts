@@ -320,13 +320,27 @@ export class TaskService {
   /** Every task as it is now (one tmux call), and seed-style sessions started by hand. Changes nothing. */
   async views(): Promise<{ views: TaskView[]; corrupt: { session: string; problem: string }[] }> {
     const panes = await this.tmux.listPanes();
-    const { records, corrupt } = this.store.list();
+    const { records, corrupt, newer, unreadable } = this.store.list();
     const views: TaskView[] = [];
     const known = new Set<string>();
     for (const record of records) {
       known.add(record.session);
       const ev = this.evaluate(record, this.observe(record, panes));
       views.push(this.view(this.applyEvaluation(record, ev), panes.has(record.session)));
+    }
+    // Records this build cannot read right now are tasks all the same: never "started by hand".
+    const opaque = [
+      ...newer.map((n) => ({ session: n.session, reason: `written by a newer resilient-agent (record version ${n.version}): update to see and supervise it here` })),
+      ...unreadable.map((u) => ({ session: u.session, reason: `its record cannot be read just now (${u.problem})` })),
+    ];
+    for (const { session, reason } of opaque) {
+      const parsed = parseSessionName(session);
+      if (!parsed) continue;
+      known.add(session);
+      views.push({
+        name: parsed.name, session, agent: parsed.agent, state: 'held', reason, agentSessionId: null, dir: null, prompt: null,
+        createdAt: null, attempts: [], nextAttemptAt: null, heldUntil: null, adopted: false, eventsFile: null, hasSession: panes.has(session),
+      });
     }
     for (const [session, pane] of panes) {
       if (known.has(session)) continue;
@@ -388,6 +402,10 @@ export class TaskService {
   // ---- a person's actions -----------------------------------------------------------------
 
   private async personLock(session: string): Promise<Lock> {
+    const r = this.store.read(session);
+    if (r.kind === 'newer') {
+      throw new TaskError(`task ${session} was written by a newer resilient-agent (record version ${r.version}): use that version for it`, 'refused');
+    }
     this.store.init();
     const lock = await this.locks.acquire(session, PERSON_LOCK_WAIT_MS);
     if (!lock) throw new TaskError(`task ${session} is busy: another supervisor is acting on it; try again`, 'conflict');

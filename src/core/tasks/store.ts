@@ -2,12 +2,23 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StatePaths } from './paths';
 import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from './fsutil';
-import { TaskRecord, TaskRecordSchema } from './record';
+import { RECORD_VERSION, TaskRecord, TaskRecordSchema } from './record';
 
 export type ReadResult =
   | { kind: 'ok'; record: TaskRecord }
   | { kind: 'missing' }
-  | { kind: 'corrupt'; problem: string };
+  /** Not a record this or any version can read: kept aside for a person. */
+  | { kind: 'corrupt'; problem: string }
+  /** Written by a newer version: left exactly as it is, and shown as such. */
+  | { kind: 'newer'; version: number }
+  /** Could not be read just now (EIO, EMFILE, EACCES): not corruption; read again next time. */
+  | { kind: 'unreadable'; problem: string };
+
+/** A task whose record a newer resilient-agent wrote. */
+export interface NewerRecord {
+  session: string;
+  version: number;
+}
 
 export interface CorruptRecord {
   session: string;
@@ -35,7 +46,7 @@ export class TaskStore {
     try {
       text = readFileIfExists(this.paths.recordFile(session));
     } catch (e) {
-      return { kind: 'corrupt', problem: (e as Error).message };
+      return { kind: 'unreadable', problem: (e as Error).message };
     }
     if (text === undefined) return { kind: 'missing' };
     let json: unknown;
@@ -45,9 +56,7 @@ export class TaskStore {
       return { kind: 'corrupt', problem: `not JSON (${(e as Error).message})` };
     }
     const version = (json as { version?: unknown } | null)?.version;
-    if (version !== undefined && version !== 1) {
-      return { kind: 'corrupt', problem: `record version ${String(version)} is newer than this build understands` };
-    }
+    if (typeof version === 'number' && Number.isInteger(version) && version > RECORD_VERSION) return { kind: 'newer', version };
     const parsed = TaskRecordSchema.safeParse(json);
     if (!parsed.success) {
       return { kind: 'corrupt', problem: parsed.error.issues.map((i) => `${i.path.join('.') || 'record'}: ${i.message}`).join('; ') };
@@ -81,16 +90,20 @@ export class TaskStore {
     return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
   }
 
-  /** All readable records, and the unreadable ones reported (never silently dropped). */
-  list(): { records: TaskRecord[]; corrupt: CorruptRecord[] } {
+  /** All readable records; the others reported, never silently dropped. */
+  list(): { records: TaskRecord[]; corrupt: CorruptRecord[]; newer: NewerRecord[]; unreadable: CorruptRecord[] } {
     const records: TaskRecord[] = [];
     const corrupt: CorruptRecord[] = [];
+    const newer: NewerRecord[] = [];
+    const unreadable: CorruptRecord[] = [];
     for (const session of this.sessions()) {
       const r = this.read(session);
       if (r.kind === 'ok') records.push(r.record);
       else if (r.kind === 'corrupt') corrupt.push({ session, problem: r.problem });
+      else if (r.kind === 'newer') newer.push({ session, version: r.version });
+      else if (r.kind === 'unreadable') unreadable.push({ session, problem: r.problem });
     }
-    return { records, corrupt };
+    return { records, corrupt, newer, unreadable };
   }
 
   /** Keeps an unreadable record aside (a copy under `corrupt/`) so a person can look at it. */

@@ -329,7 +329,8 @@ export class Monitor {
       this.tmuxFailed(e);
       throw e;
     }
-    const { records, corrupt } = svc.store.list();
+    const { records, corrupt, unreadable } = svc.store.list();
+    for (const u of unreadable) svc.logger.warn(`${u.session}: its record cannot be read just now (${u.problem}); looked at again next pass`);
     const result: PassResult = {
       reason, tasks: records.length, sessions: records.map((r) => r.session), changes: [], launched: [], corrupt: [], leader: true, unfinished: 0,
     };
