@@ -201,6 +201,35 @@ describe('faults the fixtures alone do not make', function () {
     assert.equal((fs.statSync(path.join(project, 'made-by-agent')).mode & 0o777).toString(8), '644');
   });
 
+  it('an approval prompt shows as waiting in status and list within two passes, every time over 20 runs; send answers it', async function () {
+    this.timeout(180_000);
+    const settings = { ...resolveSettings(), tmuxSocket: h.socket, intervalMs: 60_000 };
+    const svc = new TaskService({ home: h.home, settings, env: h.env, owner: 'test' });
+    let passes = 0;
+    // Passes every ~100 ms, so that some fall in the same second as the prompt appears.
+    const monitor = new Monitor(svc, { intervalMs: 100, eventDriven: false, elect: false, onPass: () => passes++ });
+    monitor.start();
+    try {
+      for (let i = 0; i < 20; i++) {
+        const project = h.project(`ask${i}`, ['ask']);
+        await h.ok(['start', 'claude', `ask${i}`, '--dir', project, '--prompt', 'x']);
+        const session = `claude-ask${i}`;
+        await waitFor(async () => (await h.tmux(['capture-pane', '-p', '-t', `=${session}:`])).stdout.includes('Do you want to proceed?'), `the prompt of run ${i}`);
+        const seenAt = passes;
+        await waitFor(() => passes >= seenAt + 3, 'passes after the prompt'); // the one under way may have read the pane before it
+        const status = await h.status(session);
+        assert.equal(status.state, 'waiting', `run ${i}: status says ${status.state}`);
+        const row = JSON.parse(await h.ok(['list', '--json'])).find((v: { session: string }) => v.session === session);
+        assert.equal(row.state, 'waiting', `run ${i}: list says ${row.state}`);
+        await h.ok(['send', session, 'y']);
+        await waitFor(async () => (await h.status(session)).state === 'done', `run ${i} answered and done`);
+        assert.match(fs.readFileSync(path.join(h.store.paths.attemptDir(session, 1), 'events.jsonl'), 'utf8'), /answered: y/);
+      }
+    } finally {
+      monitor.stop();
+    }
+  });
+
   describe('a session started by hand the seed\'s way', () => {
     let name: string;
     let idFile: string;

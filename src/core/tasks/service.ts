@@ -10,7 +10,7 @@ import type { PaneInfo } from '../tmux/commands';
 import { TmuxError } from '../tmux/errors';
 import { Tmux } from '../tmux/tmux';
 import type { Action, Evaluation } from '../watch/classify';
-import { DONE_MARKER, evaluate, waitingSeen } from '../watch/classify';
+import { DONE_MARKER, evaluate, WAITING_PASSES, waitingSeen } from '../watch/classify';
 import type { Observation } from '../watch/observe';
 import { eventsHead, eventsTail, readAttemptFiles } from '../watch/observe';
 import type { Policy } from '../watch/policy';
@@ -325,7 +325,9 @@ export class TaskService {
     const known = new Set<string>();
     for (const record of records) {
       known.add(record.session);
-      const ev = this.evaluate(record, this.observe(record, panes));
+      // The supervisor saw a prompt for a person on passes in a row (the streak it keeps): a view
+      // takes its word for it while the pane lives, instead of reading one pass's "running".
+      const ev = this.evaluate(record, this.observe(record, panes, record.state === 'waiting' ? { waitingStreak: WAITING_PASSES } : {}));
       views.push(this.view(this.applyEvaluation(record, ev), panes.has(record.session)));
     }
     // Records this build cannot read right now are tasks all the same: never "started by hand".

@@ -8,6 +8,9 @@ import { decideAfterFailure } from './policy';
 
 export const DONE_MARKER = '__TASK_DONE__';
 
+/** A prompt for a person counts once seen on this many passes in a row. */
+export const WAITING_PASSES = 2;
+
 /** A runner that has not written its pid this long after launch never started. */
 export const START_GRACE_MS = 15_000;
 /**
@@ -59,7 +62,7 @@ export function classifyCondition(task: TaskRecord, obs: Observation, now: numbe
     return { kind: 'exited', exitCode: obs.pane.deadStatus, signal: obs.pane.deadSignal, at: now };
   }
   if (!files.started) return { kind: 'starting' };
-  if ((obs.waitingStreak ?? 0) >= 2) return { kind: 'waiting' };
+  if ((obs.waitingStreak ?? 0) >= WAITING_PASSES) return { kind: 'waiting' };
   return { kind: 'running' };
 }
 

@@ -90,8 +90,8 @@ export class Monitor {
   private readonly deadSince = new Map<string, number>();
   /** A pass asked to look again soon (an attempt's end about to be known). */
   private recheckAt = Infinity;
-  /** The pane activity at which each task's pane was last captured. */
-  private readonly capturedAt = new Map<string, number>();
+  /** The pane activity (tmux's, in seconds) at which each task's pane was last read, and when. */
+  private readonly capturedAt = new Map<string, { activity: number; at: number }>();
   /** Runners to probe between passes: session -> attempt dir and pid (once the runner wrote it). */
   private readonly watched = new Map<string, { attemptDir: string; pid: number | null }>();
   private probeTimer: NodeJS.Timeout | undefined;
@@ -412,13 +412,18 @@ export class Monitor {
       const a = r.attempts[r.attempts.length - 1];
       if (!pane || !a || a.endedAt || r.state === 'done' || r.state === 'gave-up') continue;
       const exited = pane.dead || fs.existsSync(path.join(this.service.store.paths.attemptDir(r.session, a.n), 'exit'));
-      const mayWait = adapterFor(r.agent).waitingPatterns.length > 0 && this.capturedAt.get(r.session) !== pane.activity;
+      // tmux counts activity in whole seconds: output in the same second as the last read shows
+      // no change, so a pane read during its last active second is read again.
+      const last = this.capturedAt.get(r.session);
+      const moved = !last || last.activity !== pane.activity || pane.activity >= Math.floor(last.at / 1000);
+      const mayWait = adapterFor(r.agent).waitingPatterns.length > 0 && moved;
       if (exited || mayWait) wanted.push(r.session);
     }
     if (wanted.length === 0) return new Map();
     try {
+      const readAt = this.service.now();
       const captured = await this.service.captureMany(wanted, 40);
-      for (const s of wanted) this.capturedAt.set(s, panes.get(s)!.activity);
+      for (const s of wanted) this.capturedAt.set(s, { activity: panes.get(s)!.activity, at: readAt });
       return captured;
     } catch (e) {
       this.service.logger.warn(`reading panes failed: ${(e as Error).message}`);
