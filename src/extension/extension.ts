@@ -48,7 +48,7 @@ export function activate(context: vscode.ExtensionContext): Api {
   const tree = new TaskTree(model);
   const view = vscode.window.createTreeView('resilientAgent.tasks', { treeDataProvider: tree, showCollapseAll: false });
   const statusBar = new StatusBar(model);
-  const notices = new Notices(model, log);
+  const notices = new Notices(model, log, context.workspaceState);
   context.subscriptions.push(model, mirror, tree, view, statusBar, notices);
   registerCommands(context, model, mirror, log);
 

@@ -1,59 +1,113 @@
 import * as vscode from 'vscode';
-import type { StateChange } from '../core/watch/monitor';
+import type { TaskState } from '../core/tasks/record';
+import type { TaskView } from '../core/tasks/service';
 import { readUiSettings } from './config';
 import { Disposable } from './lifecycle';
 import type { TaskModel } from './model';
 
-/** Notifications with actions on done, waiting, gave-up and held; each can be turned off. */
+/** What this window last saw recorded of each task: `state@since`. Kept across reloads. */
+const SEEN_KEY = 'resilientAgent.notices.seen';
+/** More changes than this at once become one notification. */
+const COALESCE_OVER = 2;
+
+interface Notice {
+  session: string;
+  name: string;
+  state: TaskState;
+  message: string;
+  actions: string[];
+  severity: 'info' | 'warning' | 'error';
+}
+
+const COMMANDS: Record<string, string> = {
+  'Show Output': 'resilientAgent.showOutput',
+  'Send Input': 'resilientAgent.sendInput',
+  Attach: 'resilientAgent.attach',
+  'Resume Now': 'resilientAgent.resume',
+  'Show Tasks': 'resilientAgent.tasks.focus',
+};
+
+/**
+ * Notifications with actions on done, waiting, gave-up and held, whoever supervises: each window
+ * announces what it sees change in the task records (written by this window's supervisor, the
+ * background supervisor or a CLI monitor), each change once, and not again after a reload.
+ */
 export class Notices extends Disposable {
   /** What was shown, for tests and the log. */
   readonly shown: { session: string; state: string; message: string }[] = [];
+  private seen: Record<string, string>;
 
-  constructor(model: TaskModel, private readonly log: vscode.LogOutputChannel) {
+  constructor(model: TaskModel, private readonly log: vscode.LogOutputChannel, private readonly memento: vscode.Memento) {
     super();
-    this.register(model.onDidChangeState((c) => void this.notify(c)));
+    const stored = memento.get<Record<string, string>>(SEEN_KEY);
+    this.seen = stored ?? {};
+    // The first look in a workspace only learns what is there: no toasts for yesterday's tasks.
+    let baseline = stored === undefined;
+    this.register(model.onDidChange(() => {
+      if (!model.loaded) return;
+      this.check(model.views, baseline);
+      baseline = false;
+    }));
   }
 
-  private async notify(c: StateChange): Promise<void> {
-    const { notify } = readUiSettings();
-    let message: string;
-    let actions: string[];
-    let show: (m: string, ...a: string[]) => Thenable<string | undefined>;
-    switch (c.to) {
-      case 'done':
-        if (!notify.done) return;
-        message = `Agent task ${c.session} is done.`;
-        actions = ['Show Output'];
-        show = vscode.window.showInformationMessage;
-        break;
-      case 'waiting':
-        if (!notify.waiting) return;
-        message = `Agent task ${c.session} is waiting for input.`;
-        actions = ['Send Input', 'Attach'];
-        show = vscode.window.showWarningMessage;
-        break;
-      case 'held':
-        if (!notify.held || c.reason === 'killed by the user') return;
-        message = `Agent task ${c.session} is held: ${c.reason ?? 'not resumed'}.`;
-        actions = ['Resume Now', 'Show Output'];
-        show = vscode.window.showWarningMessage;
-        break;
-      case 'gave-up':
-        if (!notify.gaveUp) return;
-        message = `Agent task ${c.session} was given up: ${c.reason ?? ''}`;
-        actions = ['Resume Now', 'Show Output'];
-        show = vscode.window.showErrorMessage;
-        break;
-      default:
-        return;
+  private check(views: readonly TaskView[], baseline: boolean): void {
+    const next: Record<string, string> = {};
+    const notices: Notice[] = [];
+    for (const v of views) {
+      if (!v.recorded) continue;
+      const key = `${v.recorded.state}@${v.recorded.since}`;
+      next[v.session] = key;
+      if (baseline || this.seen[v.session] === key) continue;
+      const n = noticeFor(v, v.recorded.state);
+      if (n) notices.push(n);
     }
-    this.shown.push({ session: c.session, state: c.to, message });
-    this.log.info(`notice: ${message}`);
-    const choice = await show(message, ...actions);
-    const command = {
-      'Show Output': 'resilientAgent.showOutput', 'Send Input': 'resilientAgent.sendInput',
-      Attach: 'resilientAgent.attach', 'Resume Now': 'resilientAgent.resume',
-    }[choice ?? ''];
-    if (command) await vscode.commands.executeCommand(command, c.session);
+    const changed = Object.keys(next).length !== Object.keys(this.seen).length || Object.entries(next).some(([s, k]) => this.seen[s] !== k);
+    this.seen = next;
+    if (changed) void this.memento.update(SEEN_KEY, next);
+    if (notices.length === 0) return;
+    const { notify } = readUiSettings();
+    const wanted = notices.filter((n) => ({ done: notify.done, waiting: notify.waiting, held: notify.held, 'gave-up': notify.gaveUp } as Record<string, boolean>)[n.state]);
+    if (wanted.length > COALESCE_OVER) {
+      const order: TaskState[] = ['waiting', 'held', 'gave-up', 'done'];
+      wanted.sort((a, b) => order.indexOf(a.state) - order.indexOf(b.state));
+      const needYou = wanted.filter((n) => n.state !== 'done').length;
+      const summary = `${wanted.length} agent tasks changed${needYou ? ` (${needYou} need you)` : ''}: ${wanted.map((n) => `${n.name} ${label(n.state)}`).join(', ')}.`;
+      this.show({ session: '', name: '', state: wanted[0].state, message: summary, actions: ['Show Tasks'], severity: needYou ? 'warning' : 'info' }, wanted);
+      return;
+    }
+    for (const n of wanted) this.show(n, [n]);
+  }
+
+  private show(n: Notice, covers: Notice[]): void {
+    for (const c of covers) this.shown.push({ session: c.session, state: c.state, message: n.message });
+    this.log.info(`notice: ${n.message}`);
+    const show = n.severity === 'error' ? vscode.window.showErrorMessage : n.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    void Promise.resolve(show(n.message, ...n.actions)).then(async (choice) => {
+      const command = COMMANDS[choice ?? ''];
+      if (command) await vscode.commands.executeCommand(command, ...(n.session ? [n.session] : []));
+    });
+  }
+}
+
+function label(state: TaskState): string {
+  return state === 'gave-up' ? 'gave up' : state === 'waiting' ? 'waiting for you' : state;
+}
+
+function noticeFor(v: TaskView, state: TaskState): Notice | undefined {
+  const base = { session: v.session, name: v.name, state };
+  const who = `Agent task "${v.name}" (${v.agent})`;
+  switch (state) {
+    case 'done':
+      return { ...base, message: `${who} is done.`, actions: ['Show Output'], severity: 'info' };
+    case 'waiting':
+      return { ...base, message: `${who} is waiting for your answer.`, actions: ['Send Input', 'Attach'], severity: 'warning' };
+    case 'held':
+      // The person's own stop needs no telling.
+      if (/^(killed|stopped) by the user/.test(v.reason ?? '')) return undefined;
+      return { ...base, message: `${who} is held: ${v.reason ?? 'not resumed'}.`, actions: ['Resume Now', 'Show Output'], severity: 'warning' };
+    case 'gave-up':
+      return { ...base, message: `${who} gave up: ${v.reason ?? 'its limits are spent'}.`, actions: ['Resume Now', 'Show Output'], severity: 'error' };
+    default:
+      return undefined;
   }
 }

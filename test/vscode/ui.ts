@@ -276,7 +276,7 @@ async function scenario(t: Step, dirs: RunDirs, workspace: string): Promise<void
   t.check('the agent ran twice, the second time resumed by the first run\'s session id',
     runs.length === 2 && runs[1].mode === 'resume' && runs[1].sessionId === runs[0].sessionId,
     JSON.stringify(runs));
-  await openNotifications(t, `Agent task ${SESSION} is done.`);
+  await openNotifications(t, `Agent task "${TASK}" (codex) is done.`);
   await t.shot('07-done.png');
 }
 

@@ -51,6 +51,8 @@ export interface TaskView {
   eventsFile: string | null;
   /** tmux has the session now (its pane can be attached or read). */
   hasSession: boolean;
+  /** The state as a supervisor recorded it, and since when: what changes are announced from. */
+  recorded: { state: TaskState; since: string } | null;
 }
 
 export interface ServiceOptions {
@@ -328,7 +330,7 @@ export class TaskService {
       // The supervisor saw a prompt for a person on passes in a row (the streak it keeps): a view
       // takes its word for it while the pane lives, instead of reading one pass's "running".
       const ev = this.evaluate(record, this.observe(record, panes, record.state === 'waiting' ? { waitingStreak: WAITING_PASSES } : {}));
-      views.push(this.view(this.applyEvaluation(record, ev), panes.has(record.session)));
+      views.push(this.view(this.applyEvaluation(record, ev), panes.has(record.session), record));
     }
     // Records this build cannot read right now are tasks all the same: never "started by hand".
     const opaque = [
@@ -341,7 +343,7 @@ export class TaskService {
       known.add(session);
       views.push({
         name: parsed.name, session, agent: parsed.agent, state: 'held', reason, agentSessionId: null, dir: null, prompt: null,
-        createdAt: null, attempts: [], nextAttemptAt: null, heldUntil: null, adopted: false, eventsFile: null, hasSession: panes.has(session),
+        createdAt: null, attempts: [], nextAttemptAt: null, heldUntil: null, adopted: false, eventsFile: null, hasSession: panes.has(session), recorded: null,
       });
     }
     for (const [session, pane] of panes) {
@@ -354,13 +356,14 @@ export class TaskService {
         name: parsed.name, session, agent: parsed.agent, state, reason,
         agentSessionId: this.seedSessionId(parsed.agent, parsed.name) ?? null,
         dir: null, prompt: null, createdAt: new Date(pane.created * 1000).toISOString(), attempts: [],
-        nextAttemptAt: null, heldUntil: null, adopted: true, eventsFile: null, hasSession: true,
+        nextAttemptAt: null, heldUntil: null, adopted: true, eventsFile: null, hasSession: true, recorded: null,
       });
     }
     return { views, corrupt };
   }
 
-  view(record: TaskRecord, hasSession = true): TaskView {
+  /** `stored`: the record as written, when `record` is a fresher evaluation of it. */
+  view(record: TaskRecord, hasSession = true, stored: TaskRecord = record): TaskView {
     const attempt = lastAttempt(record);
     return {
       name: record.name, session: record.session, agent: record.agent, state: record.state, reason: record.stateReason,
@@ -368,6 +371,7 @@ export class TaskService {
       attempts: record.attempts, nextAttemptAt: record.nextAttemptAt, heldUntil: record.heldUntil, adopted: record.adopted,
       eventsFile: attempt ? path.join(this.store.paths.attemptDir(record.session, attempt.n), 'events.jsonl') : null,
       hasSession,
+      recorded: { state: stored.state, since: stored.stateSince },
     };
   }
 

@@ -27,6 +27,9 @@ export interface CorruptRecord {
   keptAt?: string;
 }
 
+/** Rewritten after each record write, so that one folder watch sees every change. */
+export const CHANGED_FILE = '.changed';
+
 /** One record per task, `<home>/tasks/<session>/task.json`, versioned and written atomically. */
 export class TaskStore {
   readonly paths: StatePaths;
@@ -76,6 +79,13 @@ export class TaskStore {
   write(record: TaskRecord): void {
     const valid = TaskRecordSchema.parse(record);
     writeFileAtomic(this.paths.recordFile(record.session), JSON.stringify(valid, null, 2) + '\n');
+    // One file in the tasks folder itself changes with every record: a watch on that folder
+    // (each VS Code window) sees a record change wherever it was written.
+    try {
+      fs.writeFileSync(path.join(this.paths.tasksDir, CHANGED_FILE), `${record.session}\n`, { mode: 0o600 });
+    } catch {
+      /* a ping only: the record itself is written */
+    }
   }
 
   /** Every task folder's session name, sorted. */

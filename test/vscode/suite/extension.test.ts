@@ -128,6 +128,8 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
       await crash('claude-crash', 1);
       await waitFor(() => stateOf('claude-crash') === 'done', 'done after the resume');
       await waitFor(() => itemFor('claude-crash')?.description?.toString().startsWith('claude · done'), 'the tree shows done');
+      // The view may read the end before the supervisor records it: wait for the supervisor too.
+      await waitFor(() => seen.includes('done'), 'the supervisor saw it done');
     } finally {
       sub.dispose();
     }
@@ -138,7 +140,7 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     assert.strictEqual(runs[1].mode, 'resume');
     assert.strictEqual(runs[1].sessionId, runs[0].sessionId);
     assert.deepStrictEqual(api.model.find('claude-crash')!.attempts.map((a) => a.cause), ['start', 'crash']);
-    assert.ok(api.notices.shown.some((n) => n.session === 'claude-crash' && n.state === 'done'), 'a done notification');
+    await waitFor(() => api.notices.shown.some((n) => n.session === 'claude-crash' && n.state === 'done'), 'a done notification');
   });
 
   it('the pane mirror shows the pane\'s text', async () => {
@@ -218,6 +220,36 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     await crash('codex-bg', 1);
     await waitFor(async () => { await api.model.refresh('test'); return stateOf('codex-bg') === 'done'; }, 'done by the background supervisor');
     assert.deepStrictEqual(invocations(dir).map((r) => r.mode), ['start', 'resume']);
+  });
+
+  it('in background mode, a done, a waiting, a held and a gave-up task each get exactly one notification in this window', async () => {
+    await vscode.workspace.getConfiguration('resilientAgent').update('monitor.maxAttempts', 1, vscode.ConfigurationTarget.Global);
+    try {
+      await waitFor(() => !api.model.supervisor?.running || api.model.supervisor.holder === undefined, 'no supervisor left from before');
+      const tasks: [string, string, string[]][] = [
+        ['claude', 'n-done', ['ok']], ['claude', 'n-ask', ['ask']], ['claude', 'n-held', ['auth']], ['codex', 'n-gave', ['crash']],
+      ];
+      for (const [agent, name, plan] of tasks) {
+        await vscode.commands.executeCommand('resilientAgent.start', { agent, name, prompt: 'x', folder: project(name, plan) });
+      }
+      await waitFor(() => api.model.supervisor?.background, 'the background supervisor');
+      assert.ok(!api.model.monitorRunning, 'this window\'s own loop does not run');
+      const want: Record<string, string> = { 'claude-n-done': 'done', 'claude-n-ask': 'waiting', 'claude-n-held': 'held', 'codex-n-gave': 'gave-up' };
+      const count = (session: string) => api.notices.shown.filter((n) => n.session === session && n.state === want[session]).length;
+      await waitFor(async () => {
+        await api.model.refresh('test');
+        return Object.keys(want).every((s) => count(s) >= 1);
+      }, 'a notification for each', 30_000);
+      await api.model.refresh('test');
+      await api.model.refresh('test');
+      for (const s of Object.keys(want)) assert.strictEqual(count(s), 1, `${s}: ${JSON.stringify(api.notices.shown.filter((n) => n.session === s))}`);
+      await tmux(['send-keys', '-t', '=claude-n-ask:', '-l', 'y']);
+    } finally {
+      await vscode.workspace.getConfiguration('resilientAgent').update('monitor.maxAttempts', undefined, vscode.ConfigurationTarget.Global);
+      for (const s of ['claude-n-done', 'claude-n-ask', 'claude-n-held', 'codex-n-gave']) {
+        await vscode.commands.executeCommand('resilientAgent.forget', s, { noConfirm: true }).then(undefined, () => undefined);
+      }
+    }
   });
 
   it('a background supervisor killed with -9 is replaced by the window within a monitor interval', async () => {
