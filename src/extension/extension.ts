@@ -51,6 +51,13 @@ export function activate(context: vscode.ExtensionContext): Api {
   const notices = new Notices(model, log, context.workspaceState);
   context.subscriptions.push(model, mirror, tree, view, statusBar, notices);
   registerCommands(context, model, mirror, log);
+  // A settings change says what it changed (the model itself shows no pop-ups).
+  context.subscriptions.push(model.onDidApplyPolicy((changed) => {
+    if (changed.length === 0) return;
+    void vscode.window.showInformationMessage(
+      `Resilient Agent: the new recovery settings apply to ${changed.length} unfinished task${changed.length === 1 ? '' : 's'} now, whoever supervises ${changed.length === 1 ? 'it' : 'them'}.`,
+    );
+  }));
 
   // Who supervises, at a glance in the view's title.
   context.subscriptions.push(model.onDidChange(() => {

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { Settings } from '../core/config';
 import type { Logger } from '../core/log';
 import { stateHome } from '../core/tasks/paths';
-import { TaskService, TaskView } from '../core/tasks/service';
+import { policyFrom, TaskService, TaskView } from '../core/tasks/service';
 import { TmuxError } from '../core/tmux/errors';
 import { Monitor, StateChange } from '../core/watch/monitor';
 import { ensureSupervisor, Launcher, supervisorStatus, SupervisorStatus } from '../core/supervisor';
@@ -38,6 +38,10 @@ export class TaskModel extends Disposable {
   private readonly stateChanged = this.register(new vscode.EventEmitter<StateChange>());
   /** A task moved from one state to another under this window's supervisor. */
   readonly onDidChangeState = this.stateChanged.event;
+
+  private readonly policyApplied = this.register(new vscode.EventEmitter<string[]>());
+  /** Changed recovery settings were written into these unfinished tasks. */
+  readonly onDidApplyPolicy = this.policyApplied.event;
 
   private _supervisor: SupervisorStatus | undefined;
   private watchdog: NodeJS.Timeout | undefined;
@@ -147,6 +151,8 @@ export class TaskModel extends Disposable {
   /** Settings changed: apply them now, without a reload. */
   applySettings(settings: Settings): void {
     const socketChanged = settings.tmuxSocket !== this.settings.tmuxSocket;
+    const policy = policyFrom(settings);
+    const policyChanged = JSON.stringify(policy) !== JSON.stringify(policyFrom(this.settings));
     this.settings = settings;
     this.monitor.stop();
     this._service = this.createService(settings);
@@ -154,6 +160,18 @@ export class TaskModel extends Disposable {
     if (this.wantSupervision) this.ensureMonitor();
     this.watchTasks();
     this.log.info(`settings applied: interval ${settings.intervalMs / 1000}s${socketChanged ? `, tmux socket "${settings.tmuxSocket}"` : ''}`);
+    if (policyChanged) {
+      // One task, one policy, whoever supervises it: the new limits go into the unfinished tasks'
+      // records, which the background supervisor (or any other) reads every pass.
+      void this._service.applyPolicy(policy).then(
+        (changed) => {
+          const line = `recovery settings applied to ${changed.length} unfinished task${changed.length === 1 ? '' : 's'}${changed.length ? ` (${changed.join(', ')})` : ''}`;
+          this.log.info(line);
+          this.policyApplied.fire(changed);
+        },
+        (e) => this.log.error(`applying the recovery settings failed: ${(e as Error).message}`),
+      );
+    }
     void this.refresh('settings changed');
   }
 

@@ -145,8 +145,9 @@ describe('recovery with real tmux and fixture agents', function () {
     const log = path.join(h.root, 'changes.log');
     const script = path.join(h.root, 'on-change.sh');
     fs.writeFileSync(script, `#!/bin/sh\nprintf '%s %s %s %s\\n' "$RESILIENT_AGENT_SESSION" "$RESILIENT_AGENT_OLD_STATE" "$RESILIENT_AGENT_NEW_STATE" "$1" >> '${log}'\n`, { mode: 0o755 });
-    await h.ok(['start', 'codex', 'notify', '--dir', project, '--prompt', 'x']);
+    // A task keeps the recovery policy it was started with: the limit is set before the start.
     h.configure({ 'supervisor.mode': 'window', 'monitor.maxAttempts': 1 });
+    await h.ok(['start', 'codex', 'notify', '--dir', project, '--prompt', 'x']);
     await waitFor(() => fs.existsSync(path.join(h.store.paths.attemptDir('codex-notify', 1), 'exit')), 'the crash');
     await h.ok(['monitor', '--once', '--on-change', script, 'a $(touch pwned) b']);
     assert.equal(fs.readFileSync(log, 'utf8'), 'codex-notify running gave-up a $(touch pwned) b\n');

@@ -25,6 +25,15 @@ export type Attempt = z.infer<typeof AttemptSchema>;
 
 export const RECORD_VERSION = 1;
 
+/** The recovery limits a task is supervised by, whoever supervises it (times in ms). */
+export const PolicySchema = z.object({
+  intervalMs: z.number().check(z.positive()),
+  backoffFactor: z.number(),
+  maxBackoffMs: z.number(),
+  maxRuntimeMs: z.number(),
+  maxAttempts: z.int().check(z.positive()),
+});
+
 export const TaskRecordSchema = z.object({
   version: z.literal(RECORD_VERSION),
   name: z.string(),
@@ -49,6 +58,11 @@ export const TaskRecordSchema = z.object({
   agentArgs: z.object({ modeArgs: z.array(z.string()), extraArgs: z.array(z.string()), continuePrompt: z.string() }),
   /** The absolute path of the agent's executable, resolved on the starter's PATH. */
   executable: z.string(),
+  /**
+   * The task's own recovery policy: set from the starter's settings, changed when a person changes
+   * them. Absent in records of earlier versions (the supervisor's settings then apply).
+   */
+  policy: z.optional(PolicySchema),
   /** A session started by hand the seed's way, taken over when it was resumed. */
   adopted: z.boolean(),
   updatedAt: z.string(),

@@ -193,6 +193,7 @@ export class TaskService {
         killedByUser: false,
         agentArgs: this.agentArgs(agent),
         executable,
+        policy: this.policy,
         adopted: false,
         updatedAt: now,
       };
@@ -295,7 +296,7 @@ export class TaskService {
   }
 
   evaluate(record: TaskRecord, obs: Observation): Evaluation {
-    return evaluate(record, obs, this.now(), adapterFor(record.agent), this.policy);
+    return evaluate(record, obs, this.now(), adapterFor(record.agent), record.policy ?? this.policy);
   }
 
   /** The record with an evaluation written into it (state, attempt end, session id). */
@@ -407,6 +408,31 @@ export class TaskService {
 
   // ---- a person's actions -----------------------------------------------------------------
 
+  /**
+   * A person changed the recovery settings: every unfinished task is supervised by them from
+   * now on, by whichever supervisor (each re-reads its tasks' records every pass). Returns the
+   * sessions changed; a task busy under another supervisor's lock is retried briefly.
+   */
+  async applyPolicy(policy: Policy): Promise<string[]> {
+    const changed: string[] = [];
+    for (const record of this.store.list().records) {
+      if (record.state === 'done' || record.state === 'gave-up') continue;
+      if (JSON.stringify(record.policy) === JSON.stringify(policy)) continue;
+      const lock = await this.locks.acquire(record.session, PERSON_LOCK_WAIT_MS);
+      if (!lock) continue;
+      try {
+        const fresh = this.store.get(record.session);
+        if (!fresh || fresh.state === 'done' || fresh.state === 'gave-up') continue;
+        this.store.write({ ...fresh, policy, updatedAt: this.iso() });
+        changed.push(record.session);
+      } finally {
+        lock.release();
+      }
+    }
+    if (changed.length) this.signalSupervisors();
+    return changed;
+  }
+
   private async personLock(session: string): Promise<Lock> {
     const r = this.store.read(session);
     if (r.kind === 'newer') {
@@ -490,7 +516,7 @@ export class TaskService {
         version: RECORD_VERSION, name: task.name, agent: task.agent, session: task.session, dir,
         prompt: '', createdAt: task.createdAt ?? now, agentSessionId: id, agentData: {}, attempts: [],
         state: 'failed', stateReason: 'started by hand', stateSince: now, nextAttemptAt: null, heldUntil: null,
-        killedByUser: false, agentArgs: this.agentArgs(task.agent), executable, adopted: true, updatedAt: now,
+        killedByUser: false, agentArgs: this.agentArgs(task.agent), executable, policy: this.policy, adopted: true, updatedAt: now,
       };
       writeFileAtomic(this.envFile(task.session), encodeEnv(this.env));
       try {

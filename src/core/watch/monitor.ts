@@ -88,6 +88,8 @@ export class Monitor {
   private readonly waitingStreak = new Map<string, number>();
   /** Since when each task's pane has been seen dead without its status. */
   private readonly deadSince = new Map<string, number>();
+  /** The shortest check interval among the unfinished tasks' own policies. */
+  private tasksIntervalMs = Infinity;
   /** A pass asked to look again soon (an attempt's end about to be known). */
   private recheckAt = Infinity;
   /** The pane activity (tmux's, in seconds) at which each task's pane was last read, and when. */
@@ -291,7 +293,7 @@ export class Monitor {
 
   private nextDelay(): number {
     const now = this.service.now();
-    let delay = Math.min(this.options.intervalMs, this.nextDue - now + 50);
+    let delay = Math.min(this.options.intervalMs, this.tasksIntervalMs, this.nextDue - now + 50);
     if (this.breakerOpenUntil > now) delay = Math.min(delay, this.breakerOpenUntil - now + 50);
     return Math.max(10, delay);
   }
@@ -366,6 +368,8 @@ export class Monitor {
     for (const key of [...this.deadSince.keys()]) if (!live.has(key)) this.deadSince.delete(key);
     this.watchRunners(after);
     this.nextDue = Math.min(this.earliestDue(after), this.recheckAt);
+    // A task's own policy may ask to be looked at more often than this monitor was started with.
+    this.tasksIntervalMs = Math.min(Infinity, ...after.filter(needsSupervision).map((r) => r.policy?.intervalMs ?? Infinity));
     this.recheckAt = Infinity;
     result.unfinished = after.filter(needsSupervision).length;
     this.options.onPass?.(result);

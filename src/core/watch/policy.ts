@@ -1,14 +1,11 @@
-import type { Attempt, TaskRecord } from '../tasks/record';
+import type * as z from 'zod/mini';
+import type { Attempt, PolicySchema, TaskRecord } from '../tasks/record';
 
-/** The supervisor's limits (the seed's defaults, all settings). Times in milliseconds. */
-export interface Policy {
-  /** The check interval; a run that lasts at least this long counts as running normally. */
-  intervalMs: number;
-  backoffFactor: number;
-  maxBackoffMs: number;
-  maxRuntimeMs: number;
-  maxAttempts: number;
-}
+/**
+ * The supervisor's limits (the seed's defaults, all settings). Times in milliseconds. intervalMs:
+ * the check interval; a run that lasts at least this long counts as running normally.
+ */
+export type Policy = z.infer<typeof PolicySchema>;
 
 export type FailureDecision =
   | { kind: 'resume-now' }

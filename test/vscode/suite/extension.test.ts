@@ -252,6 +252,33 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     }
   });
 
+  it('in background mode, a settings change reaches the background supervisor without a restart: one task, one policy', async () => {
+    const dir = project('policy', ['hang', 'crash', 'crash', 'ok']);
+    await vscode.commands.executeCommand('resilientAgent.start', { agent: 'codex', name: 'policy', prompt: 'x', folder: dir });
+    const sup = await waitFor(() => (api.model.supervisor?.background ? api.model.supervisor.holder : undefined), 'a background supervisor');
+    const applied = new Promise<string[]>((resolve) => {
+      const sub = api.model.onDidApplyPolicy((changed) => {
+        sub.dispose();
+        resolve(changed);
+      });
+    });
+    await vscode.workspace.getConfiguration('resilientAgent').update('monitor.maxAttempts', 2, vscode.ConfigurationTarget.Global);
+    try {
+      assert.deepStrictEqual(await applied, ['codex-policy'], 'written into the unfinished task');
+      await midReply('codex-policy', 1);
+      await crash('codex-policy', 1);
+      const record = await waitFor(() => {
+        const r = api.model.service.store.get('codex-policy');
+        return r?.state === 'gave-up' ? r : undefined;
+      }, 'given up by the background supervisor at the new limit', 30_000);
+      assert.match(record.stateReason ?? '', /gave up after 2 attempts \(the limit is 2\)/);
+      assert.strictEqual(api.model.supervisor?.holder?.pid ?? sup.pid, sup.pid, 'the same supervisor, not restarted');
+    } finally {
+      await vscode.workspace.getConfiguration('resilientAgent').update('monitor.maxAttempts', undefined, vscode.ConfigurationTarget.Global);
+      await vscode.commands.executeCommand('resilientAgent.forget', 'codex-policy', { noConfirm: true }).then(undefined, () => undefined);
+    }
+  });
+
   it('a background supervisor killed with -9 is replaced by the window within a monitor interval', async () => {
     const dir = project('bg2', ['hang']);
     await vscode.commands.executeCommand('resilientAgent.start', { agent: 'pi', name: 'bg2', prompt: 'x', folder: dir });
