@@ -7,6 +7,7 @@ import { readSettings, readUiSettings, SECTION } from './config';
 import { PaneMirror } from './mirror';
 import { TaskModel } from './model';
 import { Notices } from './notices';
+import { needsYou } from './present';
 import { StatusBar } from './statusBar';
 import { TaskTree } from './tree';
 
@@ -61,6 +62,9 @@ export function activate(context: vscode.ExtensionContext): Api {
 
   // Who supervises, at a glance in the view's title.
   context.subscriptions.push(model.onDidChange(() => {
+    // The count of what needs a person, on the view's icon in the activity bar.
+    const need = model.views.filter(needsYou).length;
+    view.badge = need ? { value: need, tooltip: `${need} agent task${need === 1 ? ' needs' : 's need'} you` } : undefined;
     const s = model.supervisor;
     view.description = !s?.running ? undefined : s.background ? 'supervised in the background' : s.holder?.pid === process.pid ? 'supervised by this window' : 'supervised elsewhere';
   }));

@@ -44,26 +44,75 @@ export function describe(v: TaskView, now: number, maxAttempts?: number): string
       return `${v.agent} · done${ago === undefined ? '' : ago < 10_000 ? ' just now' : ` ${duration(ago)} ago`}`;
     }
     case 'failed':
-      return `${v.agent} · failed${v.adopted ? ' (started by hand)' : ''}`;
+      return v.adopted ? `failed, resume by hand · ${v.agent}` : `${v.agent} · failed`;
     case 'lost':
       return `${v.agent} · lost (tmux session gone)`;
     case 'held':
-      return `${v.agent} · held${v.reason ? ` · ${v.reason}` : ''}`;
+      // What a person needs to know first; the reason in full is in the tooltip.
+      return `${heldOutcome(v, now)} · ${v.agent}`;
     case 'gave-up':
-      return `${v.agent} · gave up · ${attempt} attempt${attempt === 1 ? '' : 's'}`;
+      return `gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} · ${v.agent}`;
   }
 }
 
-export function tooltip(v: TaskView): vscode.MarkdownString {
+/** Held by the person's own stop (kill, Ctrl-C, the session closed by hand). */
+export function stoppedByUser(v: TaskView): boolean {
+  return v.state === 'held' && /^(killed|stopped) by the user/.test(v.reason ?? '');
+}
+
+/** A hold that ends by itself: a usage limit with a reset time. */
+export function resolvesItself(v: TaskView): boolean {
+  return v.state === 'held' && v.heldUntil !== null;
+}
+
+/** What needs a person now: a question, a sign-in, a spent budget, a session nobody else can resume. */
+export function needsYou(v: TaskView): boolean {
+  if (v.state === 'waiting' || v.state === 'gave-up') return true;
+  if (v.state === 'held') return !stoppedByUser(v) && !resolvesItself(v);
+  return v.state === 'failed' && v.adopted;
+}
+
+/** `sign in needed`, `resets 14:30`, `usage limit`, `stopped by you` … */
+export function heldOutcome(v: TaskView, now: number): string {
+  const reason = v.reason ?? '';
+  if (stoppedByUser(v)) return 'stopped by you';
+  if (v.heldUntil) return `resets ${clock(v.heldUntil, now)}`;
+  if (/^authentication failed/.test(reason)) return 'sign in needed';
+  if (/usage limit/i.test(reason)) return 'usage limit';
+  if (/newer resilient-agent/.test(reason)) return 'needs a newer version';
+  return 'held';
+}
+
+/** 14:30 today, or Tue 14:30 within a week, or the date. */
+export function clock(iso: string, now: number): string {
+  const at = new Date(iso);
+  const time = at.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  if (at.toDateString() === new Date(now).toDateString()) return time;
+  if (Math.abs(at.getTime() - now) < 6 * 86_400_000) return `${at.toLocaleDateString(undefined, { weekday: 'short' })} ${time}`;
+  return `${at.toLocaleDateString()} ${time}`;
+}
+
+const STATE_LABEL: Record<TaskState, string> = {
+  running: 'running', waiting: 'waiting for you', done: 'done', failed: 'failed', lost: 'lost', resuming: 'resuming', held: 'held', 'gave-up': 'gave up',
+};
+
+export function tooltip(v: TaskView, now = Date.now()): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
-  md.appendMarkdown(`**${v.session}** — ${v.state}${v.adopted ? ' (started by hand)' : ''}\n\n`);
+  md.appendMarkdown(`**${v.name}** (${v.agent}) — ${STATE_LABEL[v.state]}${v.adopted ? ' (started by hand)' : ''}\n\n`);
   if (v.reason) md.appendMarkdown(`${escape(v.reason)}\n\n`);
+  if (v.heldUntil) md.appendMarkdown(`Held until ${escape(clock(v.heldUntil, now))}, then resumed by itself.\n\n`);
+  if (v.nextAttemptAt) md.appendMarkdown(`Next try: ${escape(clock(v.nextAttemptAt, now))}.\n\n`);
+  const first = v.attempts[0];
+  if (first) {
+    const end = v.attempts[v.attempts.length - 1].endedAt;
+    md.appendMarkdown(`Run time: ${duration((end ? Date.parse(end) : now) - Date.parse(first.startedAt))} over ${v.attempts.length} attempt${v.attempts.length === 1 ? '' : 's'}.\n\n`);
+  }
   if (v.prompt) md.appendMarkdown(`Prompt: ${escape(v.prompt.length > 300 ? `${v.prompt.slice(0, 300)}…` : v.prompt)}\n\n`);
   if (v.dir) md.appendMarkdown(`Folder: \`${v.dir}\`\n\n`);
   md.appendMarkdown(`Agent session id: ${v.agentSessionId ? `\`${v.agentSessionId}\`` : 'unknown'}\n\n`);
   for (const a of v.attempts) {
-    const end = a.endedAt ? `ended ${new Date(a.endedAt).toLocaleString()}, ${a.signal !== null ? `signal ${a.signal}` : `exit ${a.exitCode}`}` : 'running';
-    md.appendMarkdown(`- attempt ${a.n} (${a.cause}${a.mode === 'resume' ? ', resumed by id' : ''}): ${new Date(a.startedAt).toLocaleString()}, ${end}${a.note ? ` — ${escape(a.note)}` : ''}\n`);
+    const end = a.endedAt ? `to ${clock(a.endedAt, now)}, ${a.signal !== null ? `signal ${a.signal}` : `exit ${a.exitCode}`}` : 'running';
+    md.appendMarkdown(`- attempt ${a.n} (${a.cause}${a.mode === 'resume' ? ', resumed by id' : ''}): ${clock(a.startedAt, now)} ${end}${a.note ? ` — ${escape(a.note)}` : ''}\n`);
   }
   return md;
 }

@@ -1,5 +1,7 @@
 import * as vscode from 'vscode';
 import type { TaskState } from '../core/tasks/record';
+import type { TaskView } from '../core/tasks/service';
+import { describe, needsYou } from './present';
 import { Disposable } from './lifecycle';
 import type { TaskModel } from './model';
 
@@ -12,6 +14,16 @@ const LABEL: Record<TaskState, string> = {
 export function statusText(counts: Map<TaskState, number>): string {
   const parts = ORDER.filter((s) => (counts.get(s) ?? 0) > 0).map((s) => `${counts.get(s)} ${LABEL[s]}`);
   return parts.length ? parts.join(' · ') : 'no tasks';
+}
+
+/** What the status bar says: what runs and what needs you; finished tasks are not counted. */
+export function shortStatus(views: readonly TaskView[]): string {
+  const need = views.filter(needsYou).length;
+  const active = views.filter((v) => !needsYou(v) && ['running', 'resuming', 'failed', 'lost', 'waiting'].includes(v.state)).length;
+  const parts = [active ? `${active} running` : '', need ? `${need} need${need === 1 ? 's' : ''} you` : ''].filter(Boolean);
+  if (parts.length) return parts.join(' · ');
+  const done = views.filter((v) => v.state === 'done').length;
+  return done ? `${done} done` : 'no tasks running';
 }
 
 /** "Supervised in the background since 14:02 (pid 4242)", or by whom else. */
@@ -47,18 +59,16 @@ export class StatusBar extends Disposable {
     }
     const counts = new Map<TaskState, number>();
     for (const v of views) counts.set(v.state, (counts.get(v.state) ?? 0) + 1);
-    this.item.text = `$(hubot) ${statusText(counts)}`;
-    const error = (counts.get('gave-up') ?? 0) + (counts.get('held') ?? 0) > 0;
-    const warning = (counts.get('waiting') ?? 0) > 0;
-    this.item.backgroundColor = error
-      ? new vscode.ThemeColor('statusBarItem.errorBackground')
-      : warning ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    const text = shortStatus(views);
+    this.item.text = `$(hubot) ${text}`;
+    // The error colour only for what needs a person now; a hold that resets by itself is not that.
+    this.item.backgroundColor = views.some(needsYou) ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     const md = new vscode.MarkdownString(undefined, true);
-    md.appendMarkdown('**Agent tasks**\n\n');
-    for (const v of views) md.appendMarkdown(`- \`${v.session}\`: ${v.state}${v.reason ? ` (${v.reason})` : ''}\n`);
+    md.appendMarkdown(`**Agent tasks**: ${statusText(counts)}\n\n`);
+    for (const v of views) md.appendMarkdown(`- **${v.name}** (${v.agent}): ${describe(v, Date.now())}\n`);
     md.appendMarkdown(`\n${supervisionLine(this.model)}`);
     this.item.tooltip = md;
-    this.item.accessibilityInformation = { label: `Agent tasks: ${statusText(counts)}` };
+    this.item.accessibilityInformation = { label: `Agent tasks: ${text}` };
     this.item.show();
   }
 }

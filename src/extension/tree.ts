@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { TaskView } from '../core/tasks/service';
 import { Disposable } from './lifecycle';
 import type { TaskModel } from './model';
-import { contextValue, describe, STATE_LOOK, tooltip } from './present';
+import { contextValue, describe, needsYou, resolvesItself, STATE_LOOK, tooltip } from './present';
 
 type Group = 'needs' | 'running' | 'finished';
 const GROUPS: { id: Group; label: string }[] = [
@@ -10,6 +10,14 @@ const GROUPS: { id: Group; label: string }[] = [
   { id: 'running', label: 'Running' },
   { id: 'finished', label: 'Finished' },
 ];
+
+/** What needs a person sits on top, whatever its state's usual group (a hand-started failure). */
+function groupOf(v: TaskView): Group {
+  if (needsYou(v)) return 'needs';
+  if (resolvesItself(v)) return 'running'; // a usage limit that resets by itself
+  const g = STATE_LOOK[v.state].group;
+  return g === 'needs' ? 'finished' : g; // stopped by the person
+}
 
 export type Node = { kind: 'group'; group: Group; count: number } | { kind: 'task'; view: TaskView };
 
@@ -24,13 +32,15 @@ export class TaskTree extends Disposable implements vscode.TreeDataProvider<Node
   }
 
   getChildren(node?: Node): Node[] {
-    const views = [...this.model.views].sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
+    // Newest first: by start, and finished tasks by when they finished.
+    const at = (v: TaskView) => (STATE_LOOK[v.state].group === 'finished' ? v.attempts[v.attempts.length - 1]?.endedAt : undefined) ?? v.createdAt ?? '';
+    const views = [...this.model.views].sort((a, b) => at(b).localeCompare(at(a)));
     if (!node) {
-      return GROUPS.map((g) => ({ kind: 'group' as const, group: g.id, count: views.filter((v) => STATE_LOOK[v.state].group === g.id).length }))
+      return GROUPS.map((g) => ({ kind: 'group' as const, group: g.id, count: views.filter((v) => groupOf(v) === g.id).length }))
         .filter((g) => g.count > 0);
     }
     if (node.kind === 'group') {
-      return views.filter((v) => STATE_LOOK[v.state].group === node.group).map((view) => ({ kind: 'task' as const, view }));
+      return views.filter((v) => groupOf(v) === node.group).map((view) => ({ kind: 'task' as const, view }));
     }
     return [];
   }
@@ -48,7 +58,7 @@ export class TaskTree extends Disposable implements vscode.TreeDataProvider<Node
     const item = new vscode.TreeItem(v.name, vscode.TreeItemCollapsibleState.None);
     item.id = `task:${v.session}`;
     item.description = describe(v, Date.now(), this.model.service.settings.maxAttempts);
-    item.tooltip = tooltip(v);
+    item.tooltip = tooltip(v, Date.now());
     item.iconPath = new vscode.ThemeIcon(look.icon, new vscode.ThemeColor(look.color));
     item.contextValue = contextValue(v);
     item.command = { command: 'resilientAgent.showOutput', title: 'Show output', arguments: [node] };
@@ -58,7 +68,7 @@ export class TaskTree extends Disposable implements vscode.TreeDataProvider<Node
 
   getParent(node: Node): Node | undefined {
     if (node.kind === 'group') return undefined;
-    const group = STATE_LOOK[node.view.state].group;
-    return { kind: 'group', group, count: this.model.views.filter((v) => STATE_LOOK[v.state].group === group).length };
+    const group = groupOf(node.view);
+    return { kind: 'group', group, count: this.model.views.filter((v) => groupOf(v) === group).length };
   }
 }

@@ -161,7 +161,7 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
   it('kill holds the task (never resumed); forget removes it', async () => {
     await vscode.commands.executeCommand('resilientAgent.kill', 'codex-tree', { noConfirm: true });
     await waitFor(() => stateOf('codex-tree') === 'held', 'held');
-    assert.match(String(itemFor('codex-tree')?.description), /held · killed by the user/);
+    assert.match(String(itemFor('codex-tree')?.description), /^stopped by you · codex/);
     assert.notStrictEqual((await tmux(['has-session', '-t', '=codex-tree'])).code, 0);
     api.model.wakeMonitor('test');
     await api.model.refresh('test');
@@ -243,6 +243,11 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
       await api.model.refresh('test');
       await api.model.refresh('test');
       for (const s of Object.keys(want)) assert.strictEqual(count(s), 1, `${s}: ${JSON.stringify(api.notices.shown.filter((n) => n.session === s))}`);
+      // What a person sees: three need them (a question, a sign-in, a spent budget); done is not counted.
+      assert.strictEqual(api.view.badge?.value, 3, 'the view\'s badge');
+      assert.match(api.statusBar.text, /3 need you/);
+      assert.match(String(itemFor('claude-n-held')?.description), /^sign in needed · claude/);
+      assert.match(String(itemFor('codex-n-gave')?.description), /^gave up after 1 attempt · codex/);
       await tmux(['send-keys', '-t', '=claude-n-ask:', '-l', 'y']);
     } finally {
       await vscode.workspace.getConfiguration('resilientAgent').update('monitor.maxAttempts', undefined, vscode.ConfigurationTarget.Global);
