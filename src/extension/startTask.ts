@@ -101,7 +101,7 @@ export async function startTask(model: TaskModel, args: StartArgs = {}): Promise
     const record = await model.service.start({ agent, name, dir, prompt });
     model.ensureMonitor();
     await model.refresh('started');
-    void vscode.window.showInformationMessage(`Started ${record.session}.`, 'Attach', 'Show Output').then((choice) => {
+    void vscode.window.showInformationMessage(`Started agent task "${record.name}" (${record.agent}) in tmux session ${record.session}.`, 'Attach', 'Show Output').then((choice) => {
       if (choice === 'Attach') void vscode.commands.executeCommand('resilientAgent.attach', record.session);
       if (choice === 'Show Output') void vscode.commands.executeCommand('resilientAgent.showOutput', record.session);
     });

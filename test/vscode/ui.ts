@@ -253,7 +253,7 @@ async function scenario(t: Step, dirs: RunDirs, workspace: string): Promise<void
   t.check('the status bar item has the hubot icon', s.status!.icons.includes('hubot'), s.status!.icons.join(','));
   // The smoke-test driver (without which the workbench ignores extensionDevelopmentPath) keeps
   // notifications out of toasts; they are all in the notification centre, behind the bell.
-  await openNotifications(t, `Started ${SESSION}.`);
+  await openNotifications(t, `Started agent task "${TASK}" (codex) in tmux session ${SESSION}.`);
   await t.shot('06-running.png');
   await closeNotifications(t);
 
