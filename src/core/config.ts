@@ -6,8 +6,12 @@ import { AGENT_IDS, AgentId } from './tasks/names';
 /** The settings' defaults live only in package.json (`contributes.configuration`). */
 const PREFIX = 'resilientAgent.';
 type ManifestProperty = { default?: unknown };
-const properties = (manifest as unknown as { contributes: { configuration: { properties: Record<string, ManifestProperty> } } })
-  .contributes.configuration.properties;
+// Grouped in package.json (one titled section per concern in VS Code's settings editor).
+const properties: Record<string, ManifestProperty> = Object.assign(
+  {},
+  ...(manifest as unknown as { contributes: { configuration: { properties: Record<string, ManifestProperty> }[] } })
+    .contributes.configuration.map((group) => group.properties),
+);
 
 export const SETTING_KEYS = Object.keys(properties).map((k) => k.slice(PREFIX.length));
 

@@ -14,9 +14,10 @@ describe('settings', () => {
 
   it('every setting in package.json is read by the typed module, and no other', () => {
     const manifest = JSON.parse(fs.readFileSync('package.json', 'utf8'));
-    const keys = Object.keys(manifest.contributes.configuration.properties).map((k) => k.replace('resilientAgent.', ''));
+    const all = Object.assign({}, ...manifest.contributes.configuration.map((g: { properties: object }) => g.properties));
+    const keys = Object.keys(all).map((k) => k.replace('resilientAgent.', ''));
     assert.deepEqual([...SETTING_KEYS].sort(), keys.sort());
-    for (const k of keys) assert.ok('default' in manifest.contributes.configuration.properties[`resilientAgent.${k}`], k);
+    for (const k of keys) assert.ok('default' in all[`resilientAgent.${k}`], k);
   });
 
   it('user values override, bad ones are one clear error naming the key', () => {
