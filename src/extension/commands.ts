@@ -1,4 +1,6 @@
+import * as fs from 'node:fs';
 import * as vscode from 'vscode';
+import { supervisorLog } from '../core/supervisor';
 import { TaskError, UsageError } from '../core/errors';
 import { TmuxError } from '../core/tmux/errors';
 import { attachArgs } from '../core/tmux/commands';
@@ -18,8 +20,12 @@ function sessionOf(model: TaskModel, arg: unknown): string | undefined {
 async function pickTask(model: TaskModel, arg: unknown, title: string): Promise<string | undefined> {
   const session = sessionOf(model, arg);
   if (session) return session;
-  const picked = await vscode.window.showQuickPick(model.views.map((v) => ({ label: v.session, description: v.state })), { title });
-  return picked?.label;
+  if (model.views.length === 0) {
+    void vscode.window.showInformationMessage('There are no agent tasks yet: start one with "Start resilient agent task".');
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(model.views.map((v) => ({ label: v.name, description: `${v.agent} · ${v.state}`, session: v.session })), { title });
+  return picked?.session;
 }
 
 export interface CommandOptions {
@@ -130,6 +136,36 @@ export function registerCommands(context: vscode.ExtensionContext, model: TaskMo
     }
     await vscode.env.clipboard.writeText(id);
     void vscode.window.setStatusBarMessage(`Copied ${id}`, 3000);
+  });
+
+  register('resilientAgent.openFolder', async (arg) => {
+    const session = await pickTask(model, arg, 'Open the folder of which task?');
+    const dir = session ? model.find(session)?.dir : undefined;
+    if (!dir) {
+      void vscode.window.showWarningMessage(`The folder of ${session ?? 'this task'} is not known (started by hand).`);
+      return;
+    }
+    await vscode.commands.executeCommand('vscode.openFolder', vscode.Uri.file(dir), { forceNewWindow: true });
+  });
+
+  register('resilientAgent.copyPrompt', async (arg) => {
+    const session = await pickTask(model, arg, 'Copy the prompt of which task?');
+    const prompt = session ? model.find(session)?.prompt : undefined;
+    if (!prompt) {
+      void vscode.window.showWarningMessage(`The prompt of ${session ?? 'this task'} is not known (started by hand).`);
+      return;
+    }
+    await vscode.env.clipboard.writeText(prompt);
+    void vscode.window.setStatusBarMessage('Copied the prompt', 3000);
+  });
+
+  register('resilientAgent.showSupervisorLog', async () => {
+    const file = supervisorLog(model.service);
+    if (!fs.existsSync(file)) {
+      void vscode.window.showInformationMessage('The background supervisor has not written a log yet (it starts with the first task in background mode).');
+      return;
+    }
+    await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
   });
 
   register('resilientAgent.openEvents', async (arg) => {

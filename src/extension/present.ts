@@ -125,7 +125,12 @@ function escape(text: string): string {
 export function contextValue(v: TaskView): string {
   const parts = ['task', `state=${v.state}`, v.adopted ? 'adopted' : 'managed'];
   if (v.hasSession) parts.push('live');
-  if (['failed', 'lost', 'held', 'gave-up'].includes(v.state)) parts.push('resumable');
+  // The agent runs (or is about to): input can be sent, and it can be killed.
+  if (v.hasSession && ['running', 'waiting', 'resuming'].includes(v.state)) parts.push('agentRuns');
+  // Resume by exact id needs an id: a hand-started session without one cannot be resumed from here.
+  if (['failed', 'lost', 'held', 'gave-up'].includes(v.state) && (!v.adopted || v.agentSessionId) && !/newer resilient-agent/.test(v.reason ?? '')) parts.push('resumable');
+  if (v.dir) parts.push('hasDir');
+  if (v.prompt) parts.push('hasPrompt');
   if (v.agentSessionId) parts.push('hasId');
   if (v.eventsFile) parts.push('hasEvents');
   return parts.join(':');

@@ -194,6 +194,11 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     await vscode.commands.executeCommand('resilientAgent.start', { agent: 'opencode', name: 'keep', prompt: 'x', folder: dir });
     await waitFor(() => stateOf('opencode-keep') === 'running', 'running');
     assert.strictEqual(stateOf('claude-crash'), 'done');
+    // Menus by state: a done task offers no Send input or Kill; a running one does.
+    assert.doesNotMatch(String(itemFor('claude-crash')?.contextValue), /:agentRuns/);
+    assert.match(String(itemFor('opencode-keep')?.contextValue), /:agentRuns/);
+    await vscode.commands.executeCommand('resilientAgent.copyPrompt', 'claude-crash');
+    assert.strictEqual(await vscode.env.clipboard.readText(), 'Long refactor');
     await vscode.commands.executeCommand('resilientAgent.cleanUp', { noConfirm: true });
     await waitFor(() => api.model.find('claude-crash') === undefined, 'the done task cleaned up');
     assert.strictEqual(stateOf('opencode-keep'), 'running');
