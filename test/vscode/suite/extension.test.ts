@@ -230,7 +230,8 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
   it('in background mode, a done, a waiting, a held and a gave-up task each get exactly one notification in this window', async () => {
     await vscode.workspace.getConfiguration('resilientAgent').update('monitor.maxAttempts', 1, vscode.ConfigurationTarget.Global);
     try {
-      await waitFor(() => !api.model.supervisor?.running || api.model.supervisor.holder === undefined, 'no supervisor left from before');
+      // The tasks take the window's settings at their start: wait until the window has them.
+      await waitFor(() => api.model.service.settings.maxAttempts === 1, 'the attempt limit applied');
       const tasks: [string, string, string[]][] = [
         ['claude', 'n-done', ['ok']], ['claude', 'n-ask', ['ask']], ['claude', 'n-held', ['auth']], ['codex', 'n-gave', ['crash']],
       ];
@@ -244,7 +245,10 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
       await waitFor(async () => {
         await api.model.refresh('test');
         return Object.keys(want).every((s) => count(s) >= 1);
-      }, 'a notification for each', 30_000);
+      }, 'a notification for each', 30_000).catch((e: Error) => {
+        const states = Object.keys(want).map((s) => `${s}=${stateOf(s)}`).join(' ');
+        throw new Error(`${e.message}: states ${states}; shown ${JSON.stringify(api.notices.shown)}`);
+      });
       await api.model.refresh('test');
       await api.model.refresh('test');
       for (const s of Object.keys(want)) assert.strictEqual(count(s), 1, `${s}: ${JSON.stringify(api.notices.shown.filter((n) => n.session === s))}`);
