@@ -19,35 +19,32 @@ describe('faults the fixtures alone do not make', function () {
     await h.cleanup();
   });
 
-  it('a slow list-panes (a loaded host) never launches a second run of a healthy task', async () => {
-    const settings = { ...resolveSettings(), tmuxSocket: h.socket, intervalMs: 60_000 };
-    const svc = new TaskService({ home: h.home, settings, env: h.env, owner: 'slow tmux' });
-    // The pass's pane list is taken, then tmux "takes its time": the task starts and its runner
-    // writes its pid before the pass reads the records.
-    const listPanes = svc.tmux.listPanes.bind(svc.tmux);
-    let slow: (() => Promise<void>) | undefined;
-    svc.tmux.listPanes = async () => {
-      const panes = await listPanes();
-      if (slow) await slow();
-      return panes;
-    };
-    const project = h.project('p', ['hang']);
-    slow = async () => {
-      slow = undefined;
+  for (const bystander of [false, true]) {
+    it(`a pane list older than a task's session never launches a second run nor holds it${bystander ? ' (another session on the server)' : ''}`, async () => {
+      const settings = { ...resolveSettings(), tmuxSocket: h.socket, intervalMs: 60_000 };
+      const svc = new TaskService({ home: h.home, settings, env: h.env, owner: 'slow tmux' });
+      if (bystander) await h.ok(['start', 'codex', 'other', '--dir', h.project('other', ['hang']), '--prompt', 'x']);
+      const project = h.project('p', ['hang']);
       await h.ok(['start', 'codex', 'healthy', '--dir', project, '--prompt', 'x']);
       await h.runnerPid('codex-healthy', 1);
-    };
-    const monitor = new Monitor(svc, { intervalMs: 60_000, eventDriven: false, elect: false });
-    const result = await monitor.pass('test');
-    assert.deepEqual(result.launched, [], 'nothing launched from the stale list');
-    await monitor.pass('test');
-    const record = h.record('codex-healthy')!;
-    assert.equal(record.attempts.length, 1);
-    assert.equal(record.state, 'running');
-    await waitFor(() => h.invocations(project).length === 1, 'the one run');
-    assert.equal(h.invocations(project).length, 1);
-    assert.ok(fs.existsSync(path.join(h.store.paths.attemptDir('codex-healthy', 1), 'pid')));
-  });
+      // A loaded host: the pass's `list-panes` was answered just before the task's session existed.
+      const listPanes = svc.tmux.listPanes.bind(svc.tmux);
+      svc.tmux.listPanes = async () => {
+        const panes = await listPanes();
+        panes.delete('codex-healthy');
+        return panes;
+      };
+      const monitor = new Monitor(svc, { intervalMs: 60_000, eventDriven: false, elect: false });
+      for (let i = 0; i < 2; i++) {
+        const result = await monitor.pass('test');
+        assert.deepEqual(result.launched, [], 'nothing launched from the stale list');
+      }
+      const record = h.record('codex-healthy')!;
+      assert.equal(record.attempts.length, 1);
+      assert.equal(record.state, 'running', `${record.state}: ${record.stateReason}`);
+      assert.equal(h.invocations(project).length, 1);
+    });
+  }
 
   it('Ctrl-C in the pane stops the task as the user\'s wish: held, not resumed, until resumed by hand', async () => {
     const project = h.project('p', ['hang', 'ok']);

@@ -322,8 +322,10 @@ export class TaskService {
 
   /** Every task as it is now (one tmux call), and seed-style sessions started by hand. Changes nothing. */
   async views(): Promise<{ views: TaskView[]; corrupt: { session: string; problem: string }[] }> {
-    const panes = await this.tmux.listPanes();
+    // Records first: a task's record is written before its session exists, so every session a
+    // record names that exists by now is in the pane list taken after it.
     const { records, corrupt, newer, unreadable } = this.store.list();
+    const panes = await this.tmux.listPanes();
     const views: TaskView[] = [];
     const known = new Set<string>();
     for (const record of records) {

@@ -323,6 +323,8 @@ export class Monitor {
       this.options.onPass?.(result);
       return result;
     }
+    // Records first, then the panes: a record is written before its session is made.
+    const { records, corrupt, unreadable } = svc.store.list();
     let panes;
     try {
       panes = await svc.tmux.listPanes();
@@ -331,7 +333,6 @@ export class Monitor {
       this.tmuxFailed(e);
       throw e;
     }
-    const { records, corrupt, unreadable } = svc.store.list();
     for (const u of unreadable) svc.logger.warn(`${u.session}: its record cannot be read just now (${u.problem}); looked at again next pass`);
     const result: PassResult = {
       reason, tasks: records.length, sessions: records.map((r) => r.session), changes: [], launched: [], corrupt: [], leader: true, unfinished: 0,
@@ -475,10 +476,11 @@ export class Monitor {
       let freshObs = { ...svc.observe(fresh, panes), paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince };
       let ev2 = svc.evaluate(fresh, freshObs);
       let sessionExists = panes.has(record.session);
-      if (ev2.action.kind === 'launch') {
-        if (this.breakerOpen) return fresh; // decided again once tmux works
+      if (ev2.action.kind === 'launch' && this.breakerOpen) return fresh; // decided again once tmux works
+      if (ev2.action.kind === 'launch' || !sessionExists) {
         // The pass's pane list may be older than the record (a task started, or an attempt
-        // launched, after it was taken): look at this one session again before starting an agent.
+        // launched, after it was taken): before starting an agent, or recording that a session
+        // is gone, look at this one session again.
         const now = await svc.tmux.sessionPane(record.session);
         sessionExists = now !== undefined;
         const nowPanes = new Map(panes);
@@ -489,6 +491,7 @@ export class Monitor {
       }
       let next = svc.applyEvaluation(fresh, ev2);
       if (ev2.action.kind === 'launch') {
+        if (this.breakerOpen) return fresh;
         // Many tasks recovering at once (a tmux server restart) are started a little apart.
         if (this.launchesThisPass++ > 0) {
           const [min, max] = this.options.paceMs ?? [50, 250];
