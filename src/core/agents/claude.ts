@@ -43,7 +43,6 @@ function claudeOutcome(events: readonly unknown[], now: Date): EventOutcome | un
 export const claude: AgentAdapter = {
   id: 'claude',
   displayName: 'Claude Code',
-  defaultModeArgs: ['--dangerously-skip-permissions'],
   promptOnStdin: () => false,
   prepare: () => ({ agentSessionId: randomUUID(), agentData: {} }),
   startArgs: (task, s, prompt) =>

@@ -24,7 +24,6 @@ function codexOutcome(events: readonly unknown[], now: Date): EventOutcome | und
 export const codex: AgentAdapter = {
   id: 'codex',
   displayName: 'Codex',
-  defaultModeArgs: ['-s', 'workspace-write'],
   promptOnStdin: () => false,
   prepare: () => ({ agentSessionId: null, agentData: {} }),
   startArgs: (task, s, prompt) =>

@@ -53,7 +53,6 @@ function piPrompt(prompt: TaskPrompt): string[] {
 export const pi: AgentAdapter = {
   id: 'pi',
   displayName: 'Pi',
-  defaultModeArgs: [],
   prepare: ({ taskDir }) => ({ agentSessionId: null, agentData: { sessionFile: path.join(taskDir, 'pi-session.jsonl') } }),
   promptOnStdin: piStdin,
   startArgs: (task, s, prompt) =>

@@ -40,8 +40,6 @@ export interface ResumeCheck {
 export interface AgentAdapter {
   readonly id: AgentId;
   readonly displayName: string;
-  /** Default approval / sandbox flags: an unattended run must never stop to ask. */
-  readonly defaultModeArgs: readonly string[];
   /** Minted before the first run (claude's --session-id, pi's session file). */
   prepare(input: { dir: string; taskDir: string; env: NodeJS.ProcessEnv }): Prepared;
   /**

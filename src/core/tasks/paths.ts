@@ -19,5 +19,4 @@ export class StatePaths {
   taskDir(session: string): string { return path.join(this.tasksDir, session); }
   recordFile(session: string): string { return path.join(this.taskDir(session), 'task.json'); }
   attemptDir(session: string, n: number): string { return path.join(this.taskDir(session), 'attempts', String(n)); }
-  lockFile(session: string): string { return path.join(this.locksDir, `${session}.lock`); }
 }

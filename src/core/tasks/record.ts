@@ -73,4 +73,3 @@ export function lastAttempt(record: TaskRecord): Attempt | undefined {
   return record.attempts[record.attempts.length - 1];
 }
 
-export const FINISHED_STATES: readonly TaskState[] = ['done', 'gave-up'];

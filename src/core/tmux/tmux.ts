@@ -207,12 +207,4 @@ export class Tmux {
   async panePath(session: string): Promise<string> {
     return (await this.run(cmd.panePathArgs(session))).trim();
   }
-
-  async killServer(): Promise<void> {
-    try {
-      await this.run(['kill-server']);
-    } catch (e) {
-      if (!(e instanceof TmuxError && e.cause === 'no-server')) throw e;
-    }
-  }
 }
