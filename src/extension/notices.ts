@@ -1,7 +1,9 @@
 import * as vscode from 'vscode';
 import type { TaskState } from '../core/tasks/record';
 import type { TaskView } from '../core/tasks/service';
+import { adapterFor } from '../core/agents/registry';
 import { readUiSettings } from './config';
+import { clock } from './present';
 import { Disposable } from './lifecycle';
 import type { TaskModel } from './model';
 
@@ -101,12 +103,25 @@ function noticeFor(v: TaskView, state: TaskState): Notice | undefined {
       return { ...base, message: `${who} is done.`, actions: ['Show Output'], severity: 'info' };
     case 'waiting':
       return { ...base, message: `${who} is waiting for your answer.`, actions: ['Send Input', 'Attach'], severity: 'warning' };
-    case 'held':
+    case 'held': {
+      const reason = v.reason ?? 'not resumed';
       // The person's own stop needs no telling.
-      if (/^(killed|stopped) by the user/.test(v.reason ?? '')) return undefined;
-      return { ...base, message: `${who} is held: ${v.reason ?? 'not resumed'}.`, actions: ['Resume Now', 'Show Output'], severity: 'warning' };
+      if (/^(killed|stopped) by the user/.test(reason)) return undefined;
+      if (/^authentication failed/.test(reason)) {
+        // Resuming before signing in fails again: the sign-in comes first.
+        const how = adapterFor(v.agent).signIn;
+        return { ...base, message: `${who} needs you to sign in${how ? ` (${how})` : ''}, then resume it: ${reason}.`, actions: ['Show Output', 'Resume Now'], severity: 'warning' };
+      }
+      if (v.heldUntil) {
+        return { ...base, message: `${who} waits for its usage limit to reset (${clock(v.heldUntil, Date.now())}); it is resumed then by itself.`, actions: ['Show Output'], severity: 'info' };
+      }
+      return { ...base, message: `${who} is held: ${reason}.`, actions: ['Resume Now', 'Show Output'], severity: 'warning' };
+    }
     case 'gave-up':
-      return { ...base, message: `${who} gave up: ${v.reason ?? 'its limits are spent'}.`, actions: ['Resume Now', 'Show Output'], severity: 'error' };
+      return {
+        ...base, message: /^gave up /.test(v.reason ?? '') ? `${who} ${v.reason}.` : `${who} gave up: ${v.reason ?? 'its limits are spent'}.`,
+        actions: ['Resume Now', 'Show Output'], severity: 'error',
+      };
     default:
       return undefined;
   }

@@ -34,7 +34,7 @@ export function describe(v: TaskView, now: number, maxAttempts?: number): string
     case 'running':
       return `${v.agent} · running ${since(last?.startedAt ?? v.createdAt)}${attempt > 1 ? ` · attempt ${attempt}${of}` : ''}`;
     case 'waiting':
-      return `${v.agent} · waiting for input`;
+      return `waiting for you · ${v.agent}`;
     case 'resuming':
       return v.nextAttemptAt
         ? `${v.agent} · resuming in ${duration(Date.parse(v.nextAttemptAt) - now)} · attempt ${attempt + 1}${of}`

@@ -65,7 +65,7 @@ export class StatusBar extends Disposable {
     this.item.backgroundColor = views.some(needsYou) ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown(`**Agent tasks**: ${statusText(counts)}\n\n`);
-    for (const v of views) md.appendMarkdown(`- **${v.name}** (${v.agent}): ${describe(v, Date.now())}\n`);
+    for (const v of views) md.appendMarkdown(`- **${v.name}**: ${describe(v, Date.now())}\n`);
     md.appendMarkdown(`\n${supervisionLine(this.model)}`);
     this.item.tooltip = md;
     this.item.accessibilityInformation = { label: `Agent tasks: ${text}` };

@@ -598,6 +598,8 @@ export interface PwPage {
   /** A string is evaluated as an expression in the page (this project compiles without DOM types). */
   evaluate<T>(expression: string): Promise<T>;
   click(selector: string, options?: { timeout?: number }): Promise<void>;
+  hover(selector: string, options?: { timeout?: number }): Promise<void>;
+  mouse: { move(x: number, y: number): Promise<void> };
   content(): Promise<string>;
   keyboard: {
     press(key: string): Promise<void>;

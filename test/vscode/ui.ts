@@ -68,6 +68,8 @@ interface Snapshot {
   };
   tree: { label: string; description: string; aria: string; icons: string[] }[];
   status: { text: string; icons: string[]; aria: string } | null;
+  /** What a hover (tooltip) shows now. */
+  hover: string;
   toasts: string[];
   /** The notification centre (the bell), when open: its messages. */
   center: string[] | null;
@@ -108,6 +110,7 @@ const SNAPSHOT = String.raw`(() => {
       icons: icons(r),
     })) : [],
     status: status && shown(status) ? { text: text(status), icons: icons(status), aria: (status.querySelector('[aria-label]') || status).getAttribute('aria-label') || '' } : null,
+    hover: all(document, '.monaco-hover, .workbench-hover').filter(shown).map(text).join(' | '),
     toasts: all(document, '.notifications-toasts .notification-toast').filter(shown).map((t) => text(t.querySelector('.notification-list-item-message'))),
     center: (() => {
       const c = [...document.querySelectorAll('.notifications-center')].find(shown);
@@ -158,6 +161,18 @@ class Step {
     const file = path.join(this.shots, name);
     await this.page.screenshot({ path: file });
     say(`${PREFIX}   screenshot ${path.relative(process.cwd(), file)}`);
+  }
+
+  /** The `resilient-agent` CLI, in the same state dir, tmux server and fixture agents as the window. */
+  cliEnv: NodeJS.ProcessEnv = {};
+  cliPath = '';
+  cli(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(process.execPath, [this.cliPath, ...args], { env: this.cliEnv, encoding: 'utf8' }, (error, stdout, stderr) => {
+        if (error) reject(new HostError(`resilient-agent ${args.join(' ')} failed: ${stderr || error.message}`));
+        else resolve(stdout);
+      });
+    });
   }
 
   async press(key: string): Promise<void> {
@@ -278,6 +293,44 @@ async function scenario(t: Step, dirs: RunDirs, workspace: string): Promise<void
     JSON.stringify(runs));
   await openNotifications(t, `Agent task "${TASK}" (codex) is done.`);
   await t.shot('07-done.png');
+  await closeNotifications(t);
+  await tour(t, dirs, workspace);
+}
+
+/**
+ * A task in every state at once, started from the command line (as an orchestrator would) into
+ * the same state dir: what a person sees in the tree, the status bar and its tooltip (each task's
+ * outcome), and the notifications.
+ */
+async function tour(t: Step, dirs: RunDirs, workspace: string): Promise<void> {
+  say(`${PREFIX} step: a task in each state at once, started from the CLI`);
+  // The CLI's own settings: a task keeps the limits it was started with (here: one attempt).
+  fs.writeFileSync(path.join(dirs.agentHome, 'config.json'), JSON.stringify({ 'supervisor.mode': 'window', 'monitor.maxAttempts': 1 }));
+  const tasks: [string, string, string[]][] = [
+    ['codex', 'long-refactor', ['hang']], ['claude', 'needs-approval', ['ask']], ['claude', 'no-key', ['auth']], ['codex', 'flaky', ['crash']],
+  ];
+  for (const [agent, name, plan] of tasks) {
+    const dir = path.join(workspace, name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, '.fixture-plan.json'), JSON.stringify(plan));
+    await t.cli(['start', agent, name, '--dir', dir, '--prompt', `Tour: ${name}`]);
+  }
+  const s = await t.until('the tree shows each state: running, waiting, sign in needed, gave up, done', (x) => {
+    const d = (name: string) => row(x, name)?.description ?? '';
+    return d('long-refactor').includes('codex · running') && d('needs-approval').startsWith('waiting for you') &&
+      d('no-key').startsWith('sign in needed') && d('flaky').startsWith('gave up after 1 attempt') && d(TASK).includes('done') &&
+      // What needs you sits on top; the status bar says what runs and what needs you, not what is done.
+      (x.tree[0]?.label.startsWith('Needs you (3)') ?? false) && x.status?.text === '1 running · 3 need you';
+  }, 60_000);
+  say(`${PREFIX}   tree: ${s.tree.map((r) => `${r.label} — ${r.description}`).join(' | ')}; status bar: "${s.status?.text}"`);
+  await t.shot('08-every-state.png');
+  await t.page.hover('.part.statusbar [id$="resilientAgent.status"]');
+  await t.until('the status bar tooltip', (x) => x.hover.includes('Agent tasks') && x.hover.includes('no-key'));
+  await t.shot('09-status-tooltip.png');
+  await t.page.mouse.move(700, 300);
+  await openNotifications(t, 'is waiting for your answer');
+  await t.shot('11-notifications.png');
+  await closeNotifications(t);
 }
 
 async function openNotifications(t: Step, message: string): Promise<void> {
@@ -340,6 +393,12 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   const timer = setTimeout(() => abortWith(`the run did not finish within ${cfg.timeoutMs / 1000} s (RESILIENT_AGENT_TEST_TIMEOUT)`), cfg.timeoutMs);
 
+  const serverEnv = {
+    PATH: `${bin}${path.delimiter}${process.env.PATH ?? '/usr/bin:/bin'}`,
+    RESILIENT_AGENT_HOME: dirs.agentHome,
+    RESILIENT_AGENT_TMUX_SOCKET: socket,
+    FIXTURE_HOME: path.join(dirs.root, 'fixture-home'),
+  };
   let starting: Promise<Server> | undefined;
   let browser: PwBrowser | undefined;
   let page: PwPage | undefined;
@@ -347,12 +406,7 @@ async function main(): Promise<number> {
   let step: Step | undefined;
   try {
     starting = startServer(dirs, cfg, tools, {
-      env: {
-        PATH: `${bin}${path.delimiter}${process.env.PATH ?? '/usr/bin:/bin'}`,
-        RESILIENT_AGENT_HOME: dirs.agentHome,
-        RESILIENT_AGENT_TMUX_SOCKET: socket,
-        FIXTURE_HOME: path.join(dirs.root, 'fixture-home'),
-      },
+      env: serverEnv,
       // The server gives the extension host the environment of a login shell (`$SHELL -ilc env`),
       // whose PATH would drop the fixture bin; this flag keeps the environment given here.
       args: ['--vscode-option', 'force-disable-user-env'],
@@ -378,6 +432,8 @@ async function main(): Promise<number> {
     const url = `http://127.0.0.1:${server.port}/?folder=${encodeURIComponent(dirs.workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60_000 });
     step = new Step(page, shots, abort);
+    step.cliPath = path.join(cfg.repoRoot, 'dist', 'cli.js');
+    step.cliEnv = { ...process.env, ...serverEnv, TMUX_TMPDIR: dirs.tmux };
     await scenario(step, dirs, dirs.workspace);
   } catch (err) {
     failure = err instanceof HostError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);

@@ -40,6 +40,8 @@ export interface ResumeCheck {
 export interface AgentAdapter {
   readonly id: AgentId;
   readonly displayName: string;
+  /** How a person signs this agent in again after an authentication failure. */
+  readonly signIn?: string;
   /** Minted before the first run (claude's --session-id, pi's session file). */
   prepare(input: { dir: string; taskDir: string; env: NodeJS.ProcessEnv }): Prepared;
   /**

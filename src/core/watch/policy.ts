@@ -56,7 +56,7 @@ export function decideAfterFailure(task: TaskRecord, now: number, policy: Policy
     return { kind: 'give-up', reason: `gave up after ${minutes(policy.maxRuntimeMs)} of wall clock (${task.attempts.length} attempts)` };
   }
   if (task.attempts.length >= policy.maxAttempts) {
-    return { kind: 'give-up', reason: `gave up after ${task.attempts.length} attempts (the limit is ${policy.maxAttempts})` };
+    return { kind: 'give-up', reason: `gave up after ${task.attempts.length} attempt${task.attempts.length === 1 ? '' : 's'} (the limit is ${policy.maxAttempts})` };
   }
   const last = task.attempts[task.attempts.length - 1];
   const failures = consecutiveFailures(task.attempts, policy);
