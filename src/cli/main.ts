@@ -462,6 +462,10 @@ export function messageFor(e: unknown): string {
 }
 
 if (require.main === module) {
+  // A reader that stops early (`| head`) is not a failure: stop writing, keep the command's work.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
   main(process.argv.slice(2)).then(
     async (code) => {
       if (code === 0 && afterCommand) await afterCommand();

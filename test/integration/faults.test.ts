@@ -73,6 +73,25 @@ describe('faults the fixtures alone do not make', function () {
     await h.stop(monitor);
   });
 
+  it('Ctrl-C to an agent that catches it and exits with a status of its own is still the user\'s stop', async () => {
+    // Real CLIs shut down gracefully on SIGINT; this one exits 1.
+    const preload = path.join(h.root, 'sigint.cjs');
+    fs.writeFileSync(preload, "process.on('SIGINT', () => process.exit(1));\n");
+    fs.writeFileSync(path.join(h.bin, 'claude'), `#!/bin/sh\nexec '${process.execPath}' --require '${preload}' '${FIXTURE}' claude "$@"\n`, { mode: 0o755 });
+    const project = h.project('p', ['hang', 'ok']);
+    await h.ok(['start', 'claude', 'graceful', '--dir', project, '--prompt', 'x']);
+    await h.sessionIdKnown('claude-graceful');
+    await h.tmux(['send-keys', '-t', '=claude-graceful:', 'C-c']);
+    await waitFor(() => fs.existsSync(path.join(h.store.paths.attemptDir('claude-graceful', 1), 'exit')), 'the run ended');
+    await h.ok(['monitor', '--once']);
+    const s = await h.status('claude-graceful');
+    assert.equal(s.state, 'held');
+    assert.equal(s.attempts[0].exitCode, 1);
+    assert.match(s.reason ?? '', /stopped by the user: interrupted/);
+    await h.ok(['monitor', '--once']);
+    assert.equal(h.invocations(project).length, 1, 'not resumed');
+  });
+
   it('a session killed by hand while the tmux server lives is held as stopped; the server dying is still recovered', async () => {
     const a = h.project('a', ['hang', 'ok']);
     const b = h.project('b', ['hang', 'ok']);

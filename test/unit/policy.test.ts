@@ -95,6 +95,21 @@ const pane = (dead: boolean, status: number | null = null, signal: number | null
 describe('evaluate: classify + decide', () => {
   const running = task([attempt(1, T0, null)]);
 
+  it('a session lost with its tmux server is resumed at once, past every limit, and is not counted against them', () => {
+    // Ten losses in a row (kill-server, reboots), the task 6 h old: still re-created and resumed.
+    const lostRuns = Array.from({ length: 10 }, (_, i) => ({ ...attempt(i + 1, T0 + i * MIN, i === 9 ? null : T0 + i * MIN + 1000), cause: i === 0 ? 'start' as const : 'lost' as const }));
+    const late = T0 + 6 * 60 * MIN;
+    const ev = evaluate(task(lostRuns), obs({}), late, ADAPTERS.codex, { ...policy, maxRuntimeMs: 1000 * 60 * MIN });
+    assert.equal(ev.state, 'lost');
+    assert.deepEqual(ev.action, { kind: 'launch', cause: 'lost', mode: 'resume' });
+    const capped = evaluate(task(lostRuns), obs({}), late, ADAPTERS.codex, policy);
+    assert.equal(capped.action.kind, 'launch', 'the wall-clock cap is for a failing agent, not a lost server');
+    // A real crash after those losses: the losses do not count as attempts or failures in a row.
+    const crashed = [...lostRuns.slice(0, 9), { ...lostRuns[9], endedAt: iso(T0 + 10 * MIN), exitCode: 1 }];
+    const d = decideAfterFailure(task(crashed), T0 + 10 * MIN, { ...policy, maxRuntimeMs: 1000 * 60 * MIN });
+    assert.equal(d.kind, 'resume-now', JSON.stringify(d));
+  });
+
   it('Ctrl-C in the pane (SIGINT, or exit 130 after catching it) holds the task as stopped by the user; SIGKILL stays a crash', () => {
     for (const seen of [obs({ pane: pane(true, null, 2) }), obs({ pane: pane(true, 130), attempt: { started: true, pid: 1, exitCode: 130, exitAt: new Date(T0 + MIN), serverPid: null } })]) {
       const ev = evaluate(running, seen, T0 + MIN, ADAPTERS.codex, policy);

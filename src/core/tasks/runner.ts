@@ -2,12 +2,17 @@
  * The program each tmux pane runs. It takes no user text on its command line: the agent's argv
  * and environment are NUL-separated files that core wrote, so no shell ever parses a prompt.
  * Written for bash 3.2 too (macOS): no mapfile, no EPOCHREALTIME.
- *   $1 attempt dir (argv, stdin, pid, tmux, exit, events.jsonl)   $2 environment file   $3 the task's folder
+ *   $1 attempt dir (argv, stdin, pid, tmux, exit, interrupted, events.jsonl)   $2 environment file   $3 the task's folder
  * The agent's stdin is the attempt's `stdin` file when there is one (a prompt some CLIs only take
  * unaltered that way), else /dev/null: an unattended agent never waits on a terminal.
  */
 export const RUNNER_SCRIPT = `
 d=$1; envfile=$2; dir=$3
+# Ctrl-C (or Ctrl-\\) in the pane reaches the whole foreground group: the agent ends, the runner
+# only notes it and records the end, so a person's interrupt is told from a crash whatever status
+# the agent exits with. A handler (not an ignore) is reset for the agent at exec.
+interrupted=
+trap 'interrupted=1' INT QUIT
 # What the runner writes is private (0600); the agent gets the user's own umask back.
 um=$(umask); umask 077
 argv=(); while IFS= read -r -d '' a; do argv+=("$a"); done < "$d/argv"
@@ -15,17 +20,16 @@ envv=(); while IFS= read -r -d '' a; do envv+=("$a"); done < "$envfile"
 printf '%s\\n' "$$" > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"
 printf '%s\\n' "\${TMUX:-}" > "$d/tmux.tmp" && mv -f "$d/tmux.tmp" "$d/tmux"
 in=/dev/null; [ -f "$d/stdin" ] && in=$d/stdin
-# Ctrl-C in the pane ends the agent (SIGINT reaches the whole foreground group), not the runner:
-# it still records the status (130), so a person's interrupt is told from a crash without relying
-# on tmux having seen how the pane ended. A handler (not an ignore) is reset for the agent at exec.
-trap ':' INT
 : >> "$d/events.jsonl"
-if cd -- "$dir"; then
+if [ -n "$interrupted" ]; then
+  code=130
+elif cd -- "$dir"; then
   (umask "$um"; exec env -i "\${envv[@]}" "\${argv[@]}" < "$in") | tee -a "$d/events.jsonl"
   code=\${PIPESTATUS[0]}
 else
   code=97
 fi
+[ -n "$interrupted" ] && : > "$d/interrupted"
 printf '%s\\n' "$code" > "$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"
 if [ "$code" -eq 0 ]; then
   printf '\\n__TASK_DONE__\\n'

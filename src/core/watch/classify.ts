@@ -53,7 +53,8 @@ export function classifyCondition(task: TaskRecord, obs: Observation, now: numbe
   if (obs.pane.dead) {
     if (!files.started) {
       if (launchedAgo < START_GRACE_MS) return { kind: 'starting' };
-      return { kind: 'exited', exitCode: null, signal: null, at: now, why: 'the attempt never started' };
+      // How tmux saw it end still tells a Ctrl-C from a crash.
+      return { kind: 'exited', exitCode: obs.pane.deadStatus, signal: obs.pane.deadSignal, at: now, why: 'the attempt never started' };
     }
     if (obs.pane.deadStatus === null && obs.pane.deadSignal === null && now - (obs.deadSince ?? now) < DEAD_STATUS_GRACE_MS) {
       return { kind: 'ending' };
@@ -188,7 +189,11 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
       const settled: TaskRecord = ended && attempt
         ? { ...task, attempts: [...task.attempts.slice(0, -1), { ...attempt, endedAt: ended.at, exitCode: ended.exitCode, signal: ended.signal }] }
         : task;
-      const failedState: TaskState = condition.kind === 'lost' ? 'lost' : 'failed';
+      // A session lost with its tmux server (a reboot, kill-server, tmux crashing) is not the
+      // agent failing: it is re-created and resumed at once, whatever the limits say.
+      if (condition.kind === 'lost') {
+        return { state: 'lost', reason: why, ended, nextAttemptAt: null, heldUntil: null, action: launchAction(task, adapter, 'lost') };
+      }
       const decision = decideAfterFailure(settled, now, policy);
       if (decision.kind === 'give-up') {
         return { state: 'gave-up', reason: `${decision.reason}; last: ${why}`, ended, nextAttemptAt: null, heldUntil: null, action: { kind: 'none' } };
@@ -199,10 +204,7 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
           nextAttemptAt: new Date(decision.until).toISOString(), heldUntil: null, action: { kind: 'none' },
         };
       }
-      return {
-        state: failedState, reason: why, ended, nextAttemptAt: null, heldUntil: null,
-        action: launchAction(task, adapter, condition.kind === 'lost' ? 'lost' : 'crash'),
-      };
+      return { state: 'failed', reason: why, ended, nextAttemptAt: null, heldUntil: null, action: launchAction(task, adapter, 'crash') };
     }
   }
 }
@@ -234,7 +236,7 @@ export function currentAttemptLines(lines: readonly string[]): readonly string[]
  */
 function stoppedByPerson(condition: Condition, obs: Observation): string | undefined {
   if (condition.kind === 'exited') {
-    if (condition.signal === SIGINT || condition.exitCode === 128 + SIGINT) return 'interrupted (Ctrl-C) in its pane';
+    if (obs.attempt.interrupted || condition.signal === SIGINT || condition.exitCode === 128 + SIGINT) return 'interrupted (Ctrl-C) in its pane';
     return undefined;
   }
   if (condition.kind === 'lost' && obs.attempt.serverPid !== null && obs.serverPid === obs.attempt.serverPid) {

@@ -12,6 +12,8 @@ export interface AttemptFiles {
   exitAt: Date | null;
   /** The pid of the tmux server the runner ran in (from its $TMUX), when it said. */
   serverPid: number | null;
+  /** The runner saw Ctrl-C (or Ctrl-\\) in its pane: a person stopped the agent. */
+  interrupted?: boolean;
 }
 
 export function readAttemptFiles(attemptDir: string): AttemptFiles {
@@ -43,7 +45,7 @@ export function readAttemptFiles(attemptDir: string): AttemptFiles {
   } catch {
     serverPid = null;
   }
-  return { started: pid !== null, pid, exitCode, exitAt, serverPid };
+  return { started: pid !== null, pid, exitCode, exitAt, serverPid, interrupted: fs.existsSync(path.join(attemptDir, 'interrupted')) };
 }
 
 export function eventsFile(attemptDir: string): string {

@@ -22,12 +22,18 @@ function failed(a: Attempt): boolean {
   return a.endedAt !== null;
 }
 
+/** The attempt ended with its tmux server (the next one re-created the session): not the agent failing. */
+function lostWithServer(attempts: readonly Attempt[], i: number): boolean {
+  return attempts[i + 1]?.cause === 'lost';
+}
+
 /** Failures in a row at the end of the attempt list; a run that lasted an interval breaks the row. */
 export function consecutiveFailures(attempts: readonly Attempt[], policy: Policy): number {
   let n = 0;
   for (let i = attempts.length - 1; i >= 0; i--) {
     const a = attempts[i];
     if (!failed(a)) break;
+    if (lostWithServer(attempts, i)) continue;
     n++;
     if (duration(a) >= policy.intervalMs) break;
   }
@@ -55,8 +61,10 @@ export function decideAfterFailure(task: TaskRecord, now: number, policy: Policy
   if (age >= policy.maxRuntimeMs) {
     return { kind: 'give-up', reason: `gave up after ${minutes(policy.maxRuntimeMs)} of wall clock (${task.attempts.length} attempts)` };
   }
-  if (task.attempts.length >= policy.maxAttempts) {
-    return { kind: 'give-up', reason: `gave up after ${task.attempts.length} attempt${task.attempts.length === 1 ? '' : 's'} (the limit is ${policy.maxAttempts})` };
+  // Runs that ended with their tmux server are not counted against the limit.
+  const counted = task.attempts.filter((_, i) => !lostWithServer(task.attempts, i)).length;
+  if (counted >= policy.maxAttempts) {
+    return { kind: 'give-up', reason: `gave up after ${counted} attempt${counted === 1 ? '' : 's'} (the limit is ${policy.maxAttempts})` };
   }
   const last = task.attempts[task.attempts.length - 1];
   const failures = consecutiveFailures(task.attempts, policy);
