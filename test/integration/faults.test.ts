@@ -26,7 +26,7 @@ describe('faults the fixtures alone do not make', function () {
       if (bystander) await h.ok(['start', 'codex', 'other', '--dir', h.project('other', ['hang']), '--prompt', 'x']);
       const project = h.project('p', ['hang']);
       await h.ok(['start', 'codex', 'healthy', '--dir', project, '--prompt', 'x']);
-      await h.runnerPid('codex-healthy', 1);
+      await waitFor(() => h.invocations(project).length === 1, 'the agent runs');
       // A loaded host: the pass's `list-panes` was answered just before the task's session existed.
       const listPanes = svc.tmux.listPanes.bind(svc.tmux);
       svc.tmux.listPanes = async () => {
@@ -42,7 +42,7 @@ describe('faults the fixtures alone do not make', function () {
       const record = h.record('codex-healthy')!;
       assert.equal(record.attempts.length, 1);
       assert.equal(record.state, 'running', `${record.state}: ${record.stateReason}`);
-      assert.equal(h.invocations(project).length, 1);
+      assert.equal(h.invocations(project).length, 1, 'one run of the agent');
     });
   }
 
@@ -150,7 +150,7 @@ describe('faults the fixtures alone do not make', function () {
   it('a task whose record a newer version wrote is left alone, shown as such, and not supervised', async () => {
     const project = h.project('p', ['hang']);
     await h.ok(['start', 'codex', 'future', '--dir', project, '--prompt', 'x']);
-    await h.runnerPid('codex-future', 1);
+    await waitFor(() => h.invocations(project).length === 1, 'the agent runs');
     const file = h.store.paths.recordFile('codex-future');
     const newer = JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), version: 2, aFieldOfTomorrow: true });
     fs.writeFileSync(file, newer);
