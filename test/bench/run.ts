@@ -1,10 +1,11 @@
 /**
- * Benchmarks: crash -> resume latency, the cost of a monitor pass, `resilient-agent list`, memory
+ * Benchmarks: crash -> resume latency, tmux server killed -> every task resumed, the cost of a monitor pass, `resilient-agent list`, memory
  * over many passes, and the bundle's size. Real tmux on private `-L` sockets, fixture agents.
  *
  *   npm run compile && npm run build && node out/test/bench/run.js            (all, writes BENCHMARKS.md)
- *   node out/test/bench/run.js pass-cost        (one measure: crash | pass-cost | list | memory | size)
- *   options: --crashes N (per mode, default 50)  --passes N (memory, default 10000)  --no-write
+ *   node out/test/bench/run.js pass-cost        (one measure: crash | server-kill | pass-cost | list | memory | size)
+ *   options: --crashes N (per mode, default 50)  --kills N (server-kill, default 20)  --kill-tasks N (default 10)
+ *            --passes N (memory, default 10000)  --no-write
  *
  * Every external command is an argv array (no shell). Every tmux server and temp folder made here
  * is removed at the end, on failure, and on SIGINT/SIGTERM.
@@ -18,11 +19,13 @@ import * as zlib from 'node:zlib';
 import { lookupFromObject, resolveSettings } from '../../src/core/config';
 import type { Settings } from '../../src/core/config';
 import type { Logger } from '../../src/core/log';
+import { identified } from '../../src/core/tasks/lock';
 import { TaskService } from '../../src/core/tasks/service';
 import { listPanesArgs } from '../../src/core/tmux/commands';
 import { Monitor } from '../../src/core/watch/monitor';
 import type { PassResult } from '../../src/core/watch/monitor';
 import { CLI, Harness, REPO, waitFor } from '../integration/harness';
+import { processesWithEnv } from '../tools/processes';
 
 // ---- small helpers ------------------------------------------------------------------------------
 
@@ -132,6 +135,14 @@ function cleanupAllSync(): void {
     } catch {
       /* no server */
     }
+    // A background supervisor is nobody's child: found by its state dir in its environment.
+    for (const pid of processesWithEnv(`RESILIENT_AGENT_HOME=${h.home}`)) {
+      try {
+        if (pid !== process.pid) process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     fs.rmSync(h.root, { recursive: true, force: true });
     removeSocketFile(h.socket);
   }
@@ -189,6 +200,9 @@ interface Section {
 interface Args {
   crashes: number;
   passes: number;
+  /** tmux server kills (server-kill), and the tasks running at each. */
+  kills: number;
+  killTasks: number;
   write: boolean;
 }
 
@@ -331,6 +345,173 @@ async function measureCrash(args: Args): Promise<Section> {
   ];
   if (errors.length) lines.push('', `Monitor errors during the run: ${errors.length} (first: ${errors[0]})`);
   return { id: 'crash', title: '1. Crash -> resume command started', markdown: lines.join('\n') };
+}
+
+// ---- 1b. tmux server killed -> every task resumed ---------------------------------------------------
+
+interface ServerKillRound {
+  /** Baseline, same round: one task's runner killed -> its resumed agent started. */
+  one: { agentMs: number; runnerMs: number; launchMs: number };
+  /** Server killed -> each task's resumed agent started (fixture `startedAt`). */
+  agentMs: number[];
+  runnerMs: number[];
+  launchMs: number[];
+  byId: number;
+  causes: string[];
+}
+
+const LAUNCHED = /^(\S+) info (\S+): attempt (\d+) \((\w+), (\w+)\) launched$/;
+
+/** When the supervisor's log says it launched each session's attempt `n` (ms since epoch). */
+function launchTimes(logFile: string, n: number): Map<string, number> {
+  const out = new Map<string, number>();
+  const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+  for (const line of text.split('\n')) {
+    const m = LAUNCHED.exec(line);
+    if (m && Number(m[3]) === n) out.set(m[2], Date.parse(m[1]));
+  }
+  return out;
+}
+
+/**
+ * The background supervisor (`resilient-agent supervisor start`: a detached `monitor --background`
+ * process outside tmux, the seed's defaults) supervises one world. Each round starts `killTasks`
+ * fresh tasks (fixture agents of the four kinds, plan ["hang", "hang"]) plus one baseline task,
+ * waits until every agent is mid-reply (session saved, "working..." printed), then: the baseline's
+ * runner is killed alone (`kill -9` of its group) and its resume timed; it is forgotten; then
+ * `tmux kill-server`, and the time until every task's resumed agent logged its `startedAt`. The
+ * round's tasks are forgotten after. A sentinel task held until a usage limit resets (10 h away)
+ * keeps the supervisor from exiting idle between rounds: one supervisor process for every kill.
+ */
+async function measureServerKill(args: Args): Promise<Section> {
+  const loadBefore = os.loadavg();
+  const w = newWorld();
+  w.h.configure({ 'supervisor.mode': 'background' }); // the CLI's config: every other setting the seed's default
+  const env = { ...w.env, FIXTURE_RESET_SECONDS: '36000' };
+  const svc = new TaskService({ home: w.h.home, settings: w.settings, env, owner: 'bench' });
+  const logFile = path.join(w.h.home, 'supervisor.log');
+  const rounds: ServerKillRound[] = [];
+  const agents = ['codex', 'claude', 'opencode', 'pi'] as const;
+  let supervisorPid = 0;
+  try {
+    const sentinel = await svc.start({ agent: 'claude', name: 'sentinel', dir: w.h.project('sentinel', ['usage']), prompt: 'bench' });
+    const up = await timeArgv(process.execPath, [CLI, 'supervisor', 'start'], env);
+    if (up.code !== 0) throw new Error(`supervisor start exited ${up.code}: ${up.stdout}`);
+    const holder = await waitFor(() => {
+      const hd = svc.locks.readHolder('supervisor');
+      return hd?.owner.startsWith('background supervisor') && identified(hd) ? hd : undefined;
+    }, 'the background supervisor', 20_000);
+    supervisorPid = holder.pid;
+    await waitFor(() => svc.store.get(sentinel.session)?.state === 'held', 'the sentinel held until its usage limit resets', 30_000);
+    const sameSupervisor = () => {
+      const hd = svc.locks.readHolder('supervisor');
+      if (!hd || hd.pid !== supervisorPid || !identified(hd)) throw new Error(`the background supervisor changed: ${JSON.stringify(hd)}`);
+    };
+    const mid = (t: { session: string; project: string }) => {
+      const events = attemptFile(w, t.session, 1, 'events.jsonl');
+      return w.h.invocations(t.project).length === 1 && fs.existsSync(events) && fs.readFileSync(events, 'utf8').includes('working...');
+    };
+    const resumedAt = (project: string): number | undefined => {
+      const inv = w.h.invocations(project);
+      return inv.length >= 2 ? (inv[1] as unknown as { startedAt: number }).startedAt : undefined;
+    };
+    for (let k = 0; k < args.kills; k++) {
+      sameSupervisor();
+      const tasks: { session: string; project: string }[] = [];
+      const names = Array.from({ length: args.killTasks }, (_, i) => i);
+      await pool(names, 4, async (i) => {
+        const project = w.h.project(`k${k}t${i}`, ['hang', 'hang']);
+        const r = await svc.start({ agent: agents[i % agents.length], name: `k${k}t${i}`, dir: project, prompt: 'bench' });
+        tasks.push({ session: r.session, project });
+      });
+      const oneProject = w.h.project(`k${k}one`, ['hang', 'hang']);
+      const one = { session: (await svc.start({ agent: 'codex', name: `k${k}one`, dir: oneProject, prompt: 'bench' })).session, project: oneProject };
+      await waitFor(() => [...tasks, one].every(mid), 'every agent mid-reply', 60_000);
+      // A random phase against the supervisor's probe (250 ms) and its timer.
+      await sleep(300 + Math.random() * 1000);
+
+      // Baseline: one runner killed while the server lives.
+      let t0 = Date.now();
+      process.kill(-Number(fs.readFileSync(attemptFile(w, one.session, 1, 'pid'), 'utf8')), 'SIGKILL');
+      const oneAt = await waitFor(() => resumedAt(one.project), `resume of ${one.session}`, 30_000);
+      const oneLaunch = await waitFor(() => launchTimes(logFile, 2).get(one.session), `the launch of ${one.session} logged`, 10_000);
+      const oneRound = { agentMs: oneAt - t0, runnerMs: fs.statSync(attemptFile(w, one.session, 2, 'pid')).mtimeMs - t0, launchMs: oneLaunch - t0 };
+      await svc.kill(one.session, true);
+      await sleep(300 + Math.random() * 1000);
+
+      // The server killed: every task lost at once.
+      sameSupervisor();
+      t0 = Date.now();
+      const killed = await timeArgv('tmux', ['-L', w.h.socket, 'kill-server'], { ...env, TMUX: '' });
+      if (killed.code !== 0) throw new Error('tmux kill-server failed');
+      await waitFor(() => tasks.every((t) => resumedAt(t.project) !== undefined), 'every task resumed', 60_000);
+      const launched = await waitFor(() => {
+        const m = launchTimes(logFile, 2);
+        return tasks.every((t) => m.has(t.session)) ? m : undefined;
+      }, 'every launch logged', 10_000);
+      const round: ServerKillRound = { one: oneRound, agentMs: [], runnerMs: [], launchMs: [], byId: 0, causes: [] };
+      for (const t of tasks) {
+        round.agentMs.push(resumedAt(t.project)! - t0);
+        round.runnerMs.push(fs.statSync(attemptFile(w, t.session, 2, 'pid')).mtimeMs - t0);
+        round.launchMs.push(launched.get(t.session)! - t0);
+        const inv = w.h.invocations(t.project);
+        const rec = svc.store.get(t.session)!;
+        if (inv.length !== 2 || rec.attempts.length !== 2) throw new Error(`${t.session}: ${inv.length} runs, ${rec.attempts.length} attempts after one kill`);
+        if (inv[1].mode === 'resume' && inv[1].sessionId === inv[0].sessionId) round.byId++;
+        round.causes.push(rec.attempts[1].cause);
+      }
+      rounds.push(round);
+      for (const t of tasks) await svc.kill(t.session, true);
+      log(`server-kill: ${k + 1}/${args.kills}: every task resumed ${ms(Math.max(...round.agentMs), 0)} after the kill (one crash: ${ms(oneRound.agentMs, 0)})`);
+    }
+    sameSupervisor();
+    await timeArgv(process.execPath, [CLI, 'supervisor', 'stop'], env);
+  } finally {
+    await cleanupWorld(w);
+  }
+  const loadAfter = os.loadavg();
+
+  const n = rounds.length;
+  const every = rounds.map((r) => Math.max(...r.agentMs));
+  const first = rounds.map((r) => Math.min(...r.agentMs));
+  const oneAgent = rounds.map((r) => r.one.agentMs);
+  const col = (xs: number[]) => ({ med: median(xs), p95: p95(xs), max: Math.max(...xs) });
+  const e = col(every);
+  const f = col(first);
+  const o = col(oneAgent);
+  const pair = (xs: number[]) => `${ms(median(xs), 0)} / ${ms(p95(xs), 0)}`;
+  const each = rounds.flatMap((r) => r.agentMs);
+  const spread = rounds.map((r) => Math.max(...r.launchMs) - Math.min(...r.launchMs));
+  const tasks = rounds.reduce((a, r) => a + r.agentMs.length, 0);
+  const byId = rounds.reduce((a, r) => a + r.byId, 0);
+  const causes = new Map<string, number>();
+  for (const c of rounds.flatMap((r) => r.causes)) causes.set(c, (causes.get(c) ?? 0) + 1);
+  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+  const lines = [
+    `The background supervisor (\`resilient-agent supervisor start\`: a detached \`monitor --background\` process outside tmux,`,
+    `the seed's defaults: 180 s interval, event-driven) supervises ${args.killTasks} tasks running fixture agents (codex, claude, opencode, pi)`,
+    `mid-reply; \`tmux -L sock kill-server\`; time until every task's resumed agent logged its \`startedAt\` (after its node start-up).`,
+    `Fresh tasks each round (each kill is their first failure: no backoff). Same round, same supervisor, just before: one more task's`,
+    `runner killed alone (\`kill -9\` of its process group), the baseline. Nobody runs a CLI command or an editor between a kill and the resumes.`,
+    '',
+    `| per kill (${args.killTasks} tasks) | one runner killed (1 task) | server killed: first task resumed | server killed: every task resumed | every / one |`,
+    '|---|---|---|---|---|',
+    `| kills | ${n} | ${n} | ${n} | |`,
+    `| median | ${ms(o.med, 0)} | ${ms(f.med, 0)} | ${ms(e.med, 0)} | ${ratio(e.med, o.med)} |`,
+    `| p95 | ${ms(o.p95, 0)} | ${ms(f.p95, 0)} | ${ms(e.p95, 0)} | ${ratio(e.p95, o.p95)} |`,
+    `| max | ${ms(o.max, 0)} | ${ms(f.max, 0)} | ${ms(e.max, 0)} | |`,
+    `| runner started (pid mtime), median / p95 | ${pair(rounds.map((r) => r.one.runnerMs))} | ${pair(rounds.map((r) => Math.min(...r.runnerMs)))} | ${pair(rounds.map((r) => Math.max(...r.runnerMs)))} | |`,
+    `| supervisor logged the launch, median / p95 | ${pair(rounds.map((r) => r.one.launchMs))} | ${pair(rounds.map((r) => Math.min(...r.launchMs)))} | ${pair(rounds.map((r) => Math.max(...r.launchMs)))} | |`,
+    '',
+    `Each task's own resume after a kill, median / p95: ${pair(each)} (${each.length} resumes). First to last launch of one recovery, median`,
+    `${ms(median(spread), 0)}: the lost tasks are started one after another in one pass, 50-250 ms apart (\`paceMs\`), so ${args.killTasks} tasks`,
+    `take about ${args.killTasks - 1} x 150 ms = ${((args.killTasks - 1) * 150 / 1000).toFixed(2)} s of pacing by design.`,
+    `Resumed by exact id (mode resume, the same agent session id): ${byId}/${tasks}; one new run and one new attempt per task per kill (none resumed`,
+    `twice); attempt causes: ${[...causes].map(([c, k]) => `${c} ${k}`).join(', ')}. One supervisor process (pid ${supervisorPid}) recovered all ${n} kills`,
+    `(kill-server never reached it); a sentinel task held until a usage limit resets keeps it from exiting idle between rounds.`,
+    `Load average (1 / 5 / 15 min) before this measure: ${load(loadBefore)}; after: ${load(loadAfter)}.`,
+  ];
+  return { id: 'server-kill', title: '1b. tmux server killed -> every task resumed', markdown: lines.join('\n') };
 }
 
 // ---- 2. the cost of one pass (and 3. list at 100 tasks) ------------------------------------------
@@ -646,7 +827,8 @@ async function measureSize(): Promise<Section> {
 
 // ---- BENCHMARKS.md --------------------------------------------------------------------------------
 
-function machine(): string {
+/** The machine, with the load average as it was when the run started. */
+function machine(loadAtStart: number[]): string {
   const run = (file: string, a: string[]) => {
     try {
       return execFileSync(file, a, { encoding: 'utf8' }).trim();
@@ -654,33 +836,45 @@ function machine(): string {
       return 'n/a';
     }
   };
-  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-  return [
-    `Machine: \`nproc\` ${run('nproc', [])}, ${os.cpus()[0]?.model ?? 'cpu n/a'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ` +
-      `${os.type()} ${os.release()}; node ${process.version}; ${run('tmux', ['-V'])}. Load average at the start: ${load}.`,
-    'The machine is shared and noisy: compare figures side by side within one run (the ratios), not across runs.',
-  ].join('\n');
+  const load = loadAtStart.map((x) => x.toFixed(2)).join(' ');
+  return `\`nproc\` ${run('nproc', [])}, ${os.cpus()[0]?.model ?? 'cpu n/a'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ` +
+    `${os.type()} ${os.release()}; node ${process.version}; ${run('tmux', ['-V'])}. Load average at the start: ${load}.`;
 }
 
-const ORDER = ['crash', 'pass-cost', 'list', 'memory', 'size'];
+const NOISY = 'The machine is shared and noisy: compare figures side by side within one run (the ratios), not across runs.';
 
-function writeBenchmarks(sections: Section[], startedAt: Date, totalS: number): string {
+const ORDER = ['crash', 'server-kill', 'pass-cost', 'list', 'memory', 'size'];
+
+/**
+ * A full run replaces every block and the machine block. One measure run alone replaces its own
+ * block only, which then names the machine it ran on (the others keep the machine they were
+ * measured on).
+ */
+function writeBenchmarks(sections: Section[], startedAt: Date, totalS: number, machineText: string, which: string): string {
   const file = path.join(REPO, 'BENCHMARKS.md');
   const existing = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-  const block = (s: Section) => `<!-- bench:${s.id} -->\n## ${s.title}\n\n${s.markdown}\n\n_Measured ${startedAt.toISOString().slice(0, 10)}._\n<!-- /bench:${s.id} -->`;
+  const previousMachine = existing.match(/<!-- bench:machine -->[\s\S]*?<!-- \/bench:machine -->/)?.[0];
+  const alone = which !== 'all' && previousMachine !== undefined;
+  const measured = alone
+    ? `_Measured ${startedAt.toISOString().slice(0, 10)}, alone (\`node out/test/bench/run.js ${which}\`, ${totalS.toFixed(0)} s), on: ${machineText}_`
+    : `_Measured ${startedAt.toISOString().slice(0, 10)}._`;
+  const block = (s: Section) => `<!-- bench:${s.id} -->\n## ${s.title}\n\n${s.markdown}\n\n${measured}\n<!-- /bench:${s.id} -->`;
   const blocks = new Map<string, string>();
   for (const id of ORDER) {
     const m = existing.match(new RegExp(`<!-- bench:${id} -->[\\s\\S]*?<!-- /bench:${id} -->`));
     if (m) blocks.set(id, m[0]);
   }
   for (const s of sections) blocks.set(s.id, block(s));
+  const machineBlock = alone
+    ? previousMachine
+    : `<!-- bench:machine -->\nMachine: ${machineText}\n${NOISY}\nLast run: ${startedAt.toISOString()} (${sections.map((s) => s.id).join(', ')}; ${totalS.toFixed(0)} s).\n<!-- /bench:machine -->`;
   const intro = [
     '# Benchmarks',
     '',
     'Produced by `npm run compile && npm run build && node out/test/bench/run.js` (one measure: `node out/test/bench/run.js',
-    'crash|pass-cost|list|memory|size`). Real tmux on private `-L` sockets, fixture agents; nothing of the user\'s tmux is touched.',
+    'crash|server-kill|pass-cost|list|memory|size`). Real tmux on private `-L` sockets, fixture agents; nothing of the user\'s tmux is touched.',
     '',
-    `<!-- bench:machine -->\n${machine()}\nLast run: ${startedAt.toISOString()} (${sections.map((s) => s.id).join(', ')}; ${totalS.toFixed(0)} s).\n<!-- /bench:machine -->`,
+    machineBlock,
   ].join('\n');
   const body = ORDER.filter((id) => blocks.has(id)).map((id) => blocks.get(id)!).join('\n\n');
   fs.writeFileSync(file, `${intro}\n\n${body}\n`);
@@ -690,17 +884,21 @@ function writeBenchmarks(sections: Section[], startedAt: Date, totalS: number): 
 // ---- main -------------------------------------------------------------------------------------------
 
 function parseArgs(argv: string[]): { which: string; args: Args } {
-  const args: Args = { crashes: 50, passes: 10_000, write: true };
+  const args: Args = { crashes: 50, passes: 10_000, kills: 20, killTasks: 10, write: true };
   let which = 'all';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--crashes') args.crashes = Number(argv[++i]);
     else if (a === '--passes') args.passes = Number(argv[++i]);
+    else if (a === '--kills') args.kills = Number(argv[++i]);
+    else if (a === '--kill-tasks') args.killTasks = Number(argv[++i]);
     else if (a === '--no-write') args.write = false;
     else if (!a.startsWith('-')) which = a;
     else throw new Error(`unknown option ${a}`);
   }
-  if (!(args.crashes >= 1) || !(args.passes >= 1)) throw new Error('--crashes and --passes need positive numbers');
+  if (![args.crashes, args.passes, args.kills, args.killTasks].every((x) => Number.isInteger(x) && x >= 1)) {
+    throw new Error('--crashes, --passes, --kills and --kill-tasks need positive whole numbers');
+  }
   return { which, args };
 }
 
@@ -712,12 +910,14 @@ async function main(): Promise<number> {
   }
   const measures: Record<string, () => Promise<Section[]>> = {
     crash: async () => [await measureCrash(args)],
+    'server-kill': async () => [await measureServerKill(args)],
     'pass-cost': async () => measurePassCost([10, 100, 300], -1),
     list: async () => [await measureList()],
     memory: async () => [await measureMemory(args)],
     size: async () => [await measureSize()],
   };
   const startedAt = new Date();
+  const machineText = machine(os.loadavg());
   const t0 = nowMs();
   let sections: Section[];
   if (which === 'all') {
@@ -725,6 +925,7 @@ async function main(): Promise<number> {
     sections.push(await measureSize());
     sections.push(...(await measurePassCost())); // list is measured on its world at 100 tasks
     sections.push(await measureCrash(args));
+    sections.push(await measureServerKill(args));
     sections.push(await measureMemory(args));
   } else if (measures[which]) {
     sections = await measures[which]();
@@ -737,7 +938,7 @@ async function main(): Promise<number> {
     if (s) process.stdout.write(`\n## ${s.title}\n\n${s.markdown}\n`);
   }
   process.stdout.write(`\n(${totalS.toFixed(0)} s)\n`);
-  if (args.write) log(`wrote ${writeBenchmarks(sections, startedAt, totalS)}`);
+  if (args.write) log(`wrote ${writeBenchmarks(sections, startedAt, totalS, machineText, which)}`);
   return 0;
 }
 
