@@ -184,15 +184,15 @@ exec "$real" "$@"
     };
     const fillDisk = async (step: number) => {
       if (!tmpfs || fullUntil >= 0) return;
-      fs.writeFileSync(path.join(ctl, 'gate'), '');
-      // A record kept aside is reported in the supervisor's log, which a full disk would swallow.
+      // A record kept aside is reported in the supervisor's log, which a full disk would swallow:
+      // none pending first (before the gate, which holds a pass that launches, so the next one).
       if (alive().length === 0) startSupervisor(); // a CLI monitor never exits idle: someone keeps records aside
+      await waitFor(() => h.store.list().corrupt.length === 0, 'no corrupt record pending').catch((e) => {
+        throw new Error(`${(e as Error).message} (seed ${SEED}): ${h.store.list().corrupt.map((c) => c.session).join(' ')}`);
+      });
+      fs.writeFileSync(path.join(ctl, 'gate'), '');
       let why: string | undefined;
-      await waitFor(() => {
-        const corrupt = h.store.list().corrupt;
-        why = corrupt.length ? `corrupt record pending: ${corrupt.map((c) => c.session).join(' ')}` : runnersUnsettled();
-        return why === undefined;
-      }, 'every runner started, no pane being made, no corrupt record pending').catch((e) => {
+      await waitFor(() => (why = runnersUnsettled()) === undefined, 'every runner started, no pane being made').catch((e) => {
         throw new Error(`${(e as Error).message} (seed ${SEED}): ${why}`);
       });
       const fd = fs.openSync(filler, 'w');
