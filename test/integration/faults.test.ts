@@ -28,14 +28,18 @@ describe('faults the fixtures alone do not make', function () {
       await h.ok(['start', 'codex', 'healthy', '--dir', project, '--prompt', 'x']);
       await waitFor(() => h.invocations(project).length === 1, 'the agent runs');
       // A loaded host: the pass's `list-panes` was answered just before the task's session existed.
+      // Only the pass's own list is old; a look taken later sees tmux as it is.
+      let stale = false;
       const listPanes = svc.tmux.listPanes.bind(svc.tmux);
       svc.tmux.listPanes = async () => {
         const panes = await listPanes();
-        panes.delete('codex-healthy');
+        if (stale) panes.delete('codex-healthy');
+        stale = false;
         return panes;
       };
       const monitor = new Monitor(svc, { intervalMs: 60_000, eventDriven: false, elect: false });
       for (let i = 0; i < 2; i++) {
+        stale = true;
         const result = await monitor.pass('test');
         assert.deepEqual(result.launched, [], 'nothing launched from the stale list');
       }
@@ -45,6 +49,39 @@ describe('faults the fixtures alone do not make', function () {
       assert.equal(h.invocations(project).length, 1, 'one run of the agent');
     });
   }
+
+  it('a pane list taken just before a resume (the last run\'s dead pane) does not end the new run', async () => {
+    const settings = { ...resolveSettings(), tmuxSocket: h.socket, intervalMs: 60_000 };
+    const svc = new TaskService({ home: h.home, settings, env: h.env, owner: 'slow tmux' });
+    const project = h.project('p', ['hang', 'hang']);
+    await h.ok(['start', 'codex', 'again', '--dir', project, '--prompt', 'x']);
+    await h.sessionIdKnown('codex-again');
+    await h.tmux(['send-keys', '-t', '=codex-again:', 'C-c']);
+    await waitFor(() => fs.existsSync(path.join(h.store.paths.attemptDir('codex-again', 1), 'exit')), 'the run ended');
+    await h.ok(['monitor', '--once']);
+    assert.equal((await h.status('codex-again')).state, 'held');
+    // The supervisor's pass lists the panes, then the person resumes before it reads the record.
+    const before = await svc.tmux.listPanes();
+    // As tmux shows it once it reaped the run (it sometimes leaves the runner a zombie for long).
+    const last = before.get('codex-again')!;
+    assert.equal(last.dead, true);
+    before.set('codex-again', { ...last, deadStatus: 130 });
+    assert.match(await h.ok(['resume', 'codex-again']), /resumes session/);
+    await waitFor(() => h.invocations(project).length === 2, 'the resumed agent runs');
+    let stale = true;
+    const listPanes = svc.tmux.listPanes.bind(svc.tmux);
+    svc.tmux.listPanes = async () => {
+      const panes = stale ? before : await listPanes();
+      stale = false;
+      return panes;
+    };
+    const monitor = new Monitor(svc, { intervalMs: 60_000, eventDriven: false, elect: false });
+    await monitor.pass('test');
+    const s = h.record('codex-again')!;
+    assert.equal(s.attempts.length, 2);
+    assert.equal(s.attempts[1].endedAt, null, `the new run was taken as ended: ${s.state} ${s.stateReason}`);
+    assert.notEqual(s.state, 'held', `${s.state}: ${s.stateReason}`);
+  });
 
   it('Ctrl-C in the pane stops the task as the user\'s wish: held, not resumed, until resumed by hand', async () => {
     const project = h.project('p', ['hang', 'ok']);

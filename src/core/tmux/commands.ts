@@ -34,11 +34,6 @@ export function listPanesArgs(): string[] {
   return ['list-panes', '-a', '-F', PANE_FIELDS.map((f) => `#{${f}}`).join(FIELD_SEPARATOR)];
 }
 
-/** The panes of one session only: the fresh look taken under a task's lock before a launch. */
-export function listSessionPanesArgs(session: string): string[] {
-  return ['list-panes', '-s', '-t', sessionTarget(session), '-F', PANE_FIELDS.map((f) => `#{${f}}`).join(FIELD_SEPARATOR)];
-}
-
 export interface NewSessionSpec {
   session: string;
   cwd: string;

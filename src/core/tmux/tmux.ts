@@ -107,16 +107,6 @@ export class Tmux {
     }
   }
 
-  /** The first pane of one session as tmux has it now; undefined when there is no such session. */
-  async sessionPane(session: string): Promise<cmd.PaneInfo | undefined> {
-    try {
-      return cmd.parseListPanes(await this.run(cmd.listSessionPanesArgs(session))).get(session);
-    } catch (e) {
-      if (e instanceof TmuxError && (e.cause === 'no-such-session' || e.cause === 'no-server')) return undefined;
-      throw e;
-    }
-  }
-
   async hasSession(session: string): Promise<boolean> {
     try {
       await this.run(cmd.hasSessionArgs(session));

@@ -477,15 +477,13 @@ export class Monitor {
       let ev2 = svc.evaluate(fresh, freshObs);
       let sessionExists = panes.has(record.session);
       if (ev2.action.kind === 'launch' && this.breakerOpen) return fresh; // decided again once tmux works
-      if (ev2.action.kind === 'launch' || !sessionExists) {
-        // The pass's pane list may be older than the record (a task started, or an attempt
-        // launched, after it was taken): before starting an agent, or recording that a session
-        // is gone, look at this one session again.
-        const now = await svc.tmux.sessionPane(record.session);
-        sessionExists = now !== undefined;
-        const nowPanes = new Map(panes);
-        if (now) nowPanes.set(record.session, now);
-        else nowPanes.delete(record.session);
+      if (ev2.action.kind === 'launch' || !sessionExists || ev2.ended) {
+        // The pass's pane list may be older than the record: a task started, or an attempt
+        // launched, after it was taken (its pane then still shows the previous run's end). Before
+        // starting an agent, or recording that a run ended or a session is gone, look at the panes
+        // again (one call: whether the tmux server itself is still the same is part of it).
+        const nowPanes = await svc.tmux.listPanes();
+        sessionExists = nowPanes.has(record.session);
         freshObs = { ...svc.observe(fresh, nowPanes), paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince };
         ev2 = svc.evaluate(fresh, freshObs);
       }
