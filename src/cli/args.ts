@@ -1,4 +1,4 @@
-import { UsageError } from '../core/errors';
+import { UsageError } from '../core/model/errors';
 
 export type FlagKind = 'bool' | 'value' | 'rest';
 

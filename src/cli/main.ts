@@ -1,21 +1,22 @@
 import * as fs from 'node:fs';
 import * as manifest from '../../package.json';
-import { lookupFromObject, resolveSettings, Settings, SettingsError } from '../core/config';
-import { TaskError, UsageError } from '../core/errors';
-import type { Logger } from '../core/log';
+import { lookupFromObject, resolveSettings, Settings, SettingsError } from '../core/model/settings';
+import { TaskError, UsageError } from '../core/model/errors';
+import type { Logger } from '../core/platform/log';
 import { adapterFor } from '../core/agents/registry';
-import { AGENT_IDS } from '../core/tasks/names';
-import { stateHome, StatePaths } from '../core/tasks/paths';
-import { resolveExecutable } from '../core/tasks/resolve';
-import { TaskService, TaskView } from '../core/tasks/service';
+import { AGENT_IDS } from '../core/model/names';
+import { stateHome, StatePaths } from '../core/store/paths';
+import { resolveExecutable } from '../core/platform/executables';
+import { TaskService } from '../core/ops/service';
+import type { TaskView } from '../core/model/views';
 import { attachArgs } from '../core/tmux/commands';
 import { TmuxError } from '../core/tmux/errors';
-import { identified } from '../core/tasks/lock';
-import { Monitor, needsSupervision, StateChange } from '../core/watch/monitor';
+import { identified } from '../core/store/lock';
+import { Monitor, needsSupervision, StateChange } from '../core/ops/monitor';
 import * as path from 'node:path';
 import {
   BACKGROUND_OWNER, ensureSupervisor, Launcher, startBackgroundSupervisor, stopBackgroundSupervisor, supervisorLog, supervisorStatus, SupervisorStatus,
-} from '../core/supervisor';
+} from '../core/ops/supervisor';
 import { installUnit, uninstallUnit } from './systemd';
 import { CommandSpec, parseArgs, Parsed } from './args';
 

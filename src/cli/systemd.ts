@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Launcher } from '../core/supervisor';
-import { writeFileAtomic } from '../core/tasks/fsutil';
-import { resolveExecutable } from '../core/tasks/resolve';
-import type { TaskService } from '../core/tasks/service';
+import type { Launcher } from '../core/ops/supervisor';
+import { writeFileAtomic } from '../core/platform/files';
+import { resolveExecutable } from '../core/platform/executables';
+import type { TaskService } from '../core/ops/service';
 
 export const UNIT_NAME = 'resilient-agent-supervisor.service';
 

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { supervisorLog } from '../core/supervisor';
-import { TaskError, UsageError } from '../core/errors';
+import { supervisorLog } from '../core/ops/supervisor';
+import { TaskError, UsageError } from '../core/model/errors';
 import { TmuxError } from '../core/tmux/errors';
 import { attachArgs } from '../core/tmux/commands';
 import type { PaneMirror } from './mirror';

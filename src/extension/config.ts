@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { resolveSettings, Settings } from '../core/config';
+import { resolveSettings, Settings } from '../core/model/settings';
 
 export const SECTION = 'resilientAgent';
 

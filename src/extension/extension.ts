@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { defaultLauncher } from '../core/supervisor';
-import { resolveSettings, Settings } from '../core/config';
+import { defaultLauncher } from '../core/ops/supervisor';
+import { resolveSettings, Settings } from '../core/model/settings';
 import { registerCommands } from './commands';
 import { readSettings, readUiSettings, SECTION } from './config';
 import { PaneMirror } from './mirror';

@@ -1,12 +1,14 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import type { Settings } from '../core/config';
-import type { Logger } from '../core/log';
-import { stateHome } from '../core/tasks/paths';
-import { policyFrom, TaskService, TaskView } from '../core/tasks/service';
+import type { Settings } from '../core/model/settings';
+import type { Logger } from '../core/platform/log';
+import { stateHome } from '../core/store/paths';
+import { policyFrom } from '../core/ops/core';
+import { TaskService } from '../core/ops/service';
+import type { TaskView } from '../core/model/views';
 import { TmuxError } from '../core/tmux/errors';
-import { Monitor, StateChange } from '../core/watch/monitor';
-import { ensureSupervisor, Launcher, supervisorStatus, SupervisorStatus } from '../core/supervisor';
+import { Monitor, StateChange } from '../core/ops/monitor';
+import { ensureSupervisor, Launcher, supervisorStatus, SupervisorStatus } from '../core/ops/supervisor';
 import { Disposable, toDisposable } from './lifecycle';
 
 export function channelLogger(log: vscode.LogOutputChannel): Logger {

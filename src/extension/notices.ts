@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { TaskState } from '../core/tasks/record';
-import type { TaskView } from '../core/tasks/service';
+import type { TaskState } from '../core/model/record';
+import type { TaskView } from '../core/model/views';
 import { adapterFor } from '../core/agents/registry';
 import { readUiSettings } from './config';
 import { clock } from './present';

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { TaskView } from '../core/tasks/service';
-import type { TaskState } from '../core/tasks/record';
+import type { TaskView } from '../core/model/views';
+import type { TaskState } from '../core/model/record';
 
 /** How each state looks: a themed icon and colour, and the group it sits in. */
 export const STATE_LOOK: Record<TaskState, { icon: string; color: string; group: 'needs' | 'running' | 'finished' }> = {

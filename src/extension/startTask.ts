@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
 import { adapterFor } from '../core/agents/registry';
-import { TaskError, UsageError } from '../core/errors';
-import { AGENT_IDS, AgentId, nameProblem, sessionName } from '../core/tasks/names';
-import type { TaskRecord } from '../core/tasks/record';
-import { resolveExecutable } from '../core/tasks/resolve';
+import { TaskError, UsageError } from '../core/model/errors';
+import { AGENT_IDS, AgentId, nameProblem, sessionName } from '../core/model/names';
+import type { TaskRecord } from '../core/model/record';
+import { resolveExecutable } from '../core/platform/executables';
 import type { TaskModel } from './model';
 
 /** Inputs a caller (a test, another extension, a keybinding) may give to skip the prompts. */

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { TaskState } from '../core/tasks/record';
-import type { TaskView } from '../core/tasks/service';
+import type { TaskState } from '../core/model/record';
+import type { TaskView } from '../core/model/views';
 import { describe, needsYou } from './present';
 import { Disposable } from './lifecycle';
 import type { TaskModel } from './model';

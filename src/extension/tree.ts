@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { TaskView } from '../core/tasks/service';
+import type { TaskView } from '../core/model/views';
 import { Disposable } from './lifecycle';
 import type { TaskModel } from './model';
 import { contextValue, describe, needsYou, resolvesItself, STATE_LOOK, tooltip } from './present';

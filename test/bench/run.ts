@@ -16,14 +16,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as zlib from 'node:zlib';
-import { lookupFromObject, resolveSettings } from '../../src/core/config';
-import type { Settings } from '../../src/core/config';
-import type { Logger } from '../../src/core/log';
-import { identified } from '../../src/core/tasks/lock';
-import { TaskService } from '../../src/core/tasks/service';
+import { lookupFromObject, resolveSettings } from '../../src/core/model/settings';
+import type { Settings } from '../../src/core/model/settings';
+import type { Logger } from '../../src/core/platform/log';
+import { identified } from '../../src/core/store/lock';
+import { TaskService } from '../../src/core/ops/service';
+import { evaluateTask, observe } from '../../src/core/ops/observe';
 import { listPanesArgs } from '../../src/core/tmux/commands';
-import { Monitor } from '../../src/core/watch/monitor';
-import type { PassResult } from '../../src/core/watch/monitor';
+import { Monitor } from '../../src/core/ops/monitor';
+import type { PassResult } from '../../src/core/ops/monitor';
 import { CLI, Harness, REPO, waitFor } from '../integration/harness';
 import { processesWithEnv } from '../tools/processes';
 
@@ -178,15 +179,9 @@ async function startSleepTasks(w: World, names: string[], agent = 'codex'): Prom
   return sessions;
 }
 
-/** The monitor's private maps, read for the memory check only (not part of its API). */
-function monitorMaps(m: Monitor): Record<string, number> | undefined {
-  const inner = m as unknown as Record<string, unknown>;
-  const out: Record<string, number> = {};
-  for (const key of ['waitingStreak', 'capturedAt', 'watched']) {
-    const v = inner[key];
-    if (v instanceof Map) out[key] = v.size;
-  }
-  return Object.keys(out).length ? out : undefined;
+/** What the monitor keeps per task, through its public stats(). */
+function monitorMaps(m: Monitor): Record<string, number> {
+  return m.stats().tracked;
 }
 
 // ---- results ------------------------------------------------------------------------------------
@@ -262,8 +257,7 @@ async function measureCrash(args: Args): Promise<Section> {
       await sleep(Math.random() * jitterMs);
       if (mode === 'event') {
         // A runner the probe already watches (a task that has been running for a while).
-        const watched = (monitor as unknown as { watched?: Map<string, { pid: number | null }> }).watched;
-        if (watched) await waitFor(() => watched.get(t.session)?.pid, `probe watching ${t.session}`, 10_000);
+        await waitFor(() => monitor.stats().watchedRunners.get(t.session), `probe watching ${t.session}`, 10_000);
       }
       const pid = Number(fs.readFileSync(attemptFile(w, t.session, 1, 'pid'), 'utf8'));
       const t0 = Date.now();
@@ -584,7 +578,7 @@ async function measurePassCost(sizes = [10, 100, 300], listAt = 100): Promise<Se
         const { records } = w.svc.store.list();
         row.storeListMs.push(nowMs() - p0);
         p0 = nowMs();
-        for (const record of records) w.svc.evaluate(record, w.svc.observe(record, panes));
+        for (const record of records) evaluateTask(w.svc, record, observe(w.svc, record, panes));
         row.observeMs.push(nowMs() - p0);
       }
       row.problems = [...problems];
@@ -601,7 +595,7 @@ async function measurePassCost(sizes = [10, 100, 300], listAt = 100): Promise<Se
     'interleaved with the passes. Steady passes follow a first ("cold") pass that reads every new pane once.',
     'Breakdown, each alone: the floor with the monitor\'s 11-field format (execFile), `svc.tmux.listPanes()` (execa, same',
     'format, parsed), `svc.store.list()` (read + validate every',
-    '`task.json`), and `svc.observe()` + `svc.evaluate()` of every task (attempt files, events tail).',
+    '`task.json`), and `observe()` + `evaluateTask()` of every task (attempt files, events tail).',
     '',
     '| tasks | tmux procs / pass: steady median (max); cold | pass wall, median | floor, median | pass / floor | floor, 11 fields | listPanes() | store.list() | observe + evaluate | target (100 tasks) |',
     '|---|---|---|---|---|---|---|---|---|---|',

@@ -2,9 +2,9 @@ import * as assert from 'node:assert/strict';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { identified, LockHolder, processAlive, selfIdentity } from '../../src/core/tasks/lock';
-import { RUNNER_NAME } from '../../src/core/tasks/runner';
-import { needsSupervision } from '../../src/core/watch/monitor';
+import { identified, LockHolder, processAlive, selfIdentity } from '../../src/core/store/lock';
+import { RUNNER_NAME } from '../../src/core/store/runner';
+import { needsSupervision } from '../../src/core/ops/monitor';
 import { AGENTS, Harness, waitFor } from './harness';
 import { Random, seedFromEnv } from './random';
 

@@ -2,10 +2,10 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { resolveSettings } from '../../src/core/config';
-import { TaskService } from '../../src/core/tasks/service';
-import { Monitor } from '../../src/core/watch/monitor';
-import { encodeEnv, encodeNul, RUNNER_NAME, RUNNER_SCRIPT } from '../../src/core/tasks/runner';
+import { resolveSettings } from '../../src/core/model/settings';
+import { TaskService } from '../../src/core/ops/service';
+import { Monitor } from '../../src/core/ops/monitor';
+import { encodeEnv, encodeNul, RUNNER_NAME, RUNNER_SCRIPT } from '../../src/core/store/runner';
 import { FIXTURE, Harness, waitFor } from './harness';
 
 /** Faults of the world as it is: slow tmux, people at the keyboard, reused pids, full disks. */

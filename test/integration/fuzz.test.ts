@@ -2,8 +2,8 @@ import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MAX_NAME_LENGTH, nameProblem } from '../../src/core/tasks/names';
-import { encodeEnv, encodeNul, RUNNER_SCRIPT, RUNNER_NAME } from '../../src/core/tasks/runner';
+import { MAX_NAME_LENGTH, nameProblem } from '../../src/core/model/names';
+import { encodeEnv, encodeNul, RUNNER_SCRIPT, RUNNER_NAME } from '../../src/core/store/runner';
 import { Harness, waitFor } from './harness';
 import { Random, seedFromEnv } from './random';
 

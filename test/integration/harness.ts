@@ -2,9 +2,9 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TaskStore } from '../../src/core/tasks/store';
-import type { TaskRecord } from '../../src/core/tasks/record';
-import { processAlive } from '../../src/core/tasks/lock';
+import { TaskStore } from '../../src/core/store/store';
+import type { TaskRecord } from '../../src/core/model/record';
+import { processAlive } from '../../src/core/store/lock';
 import { groupAlive, processesWithEnv } from '../tools/processes';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');

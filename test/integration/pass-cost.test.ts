@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
-import { resolveSettings } from '../../src/core/config';
-import { TaskService } from '../../src/core/tasks/service';
-import { Monitor } from '../../src/core/watch/monitor';
+import { resolveSettings } from '../../src/core/model/settings';
+import { TaskService } from '../../src/core/ops/service';
+import { Monitor } from '../../src/core/ops/monitor';
 import { Harness, waitFor } from './harness';
 
 describe('the cost of a monitor pass', function () {

@@ -2,10 +2,10 @@ import * as assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { resolveSettings } from '../../src/core/config';
-import { processAlive } from '../../src/core/tasks/lock';
-import { TaskService } from '../../src/core/tasks/service';
-import { Monitor, SUPERVISOR_LOCK } from '../../src/core/watch/monitor';
+import { resolveSettings } from '../../src/core/model/settings';
+import { processAlive } from '../../src/core/store/lock';
+import { TaskService } from '../../src/core/ops/service';
+import { Monitor, SUPERVISOR_LOCK } from '../../src/core/ops/monitor';
 import { systemdQuote, unitText } from '../../src/cli/systemd';
 import { CLI, Harness, waitFor } from './harness';
 

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { ADAPTERS } from '../../src/core/agents/registry';
-import { classifyAdopted, trimPadding } from '../../src/core/tasks/service';
+import { classifyAdopted, trimPadding } from '../../src/core/decide/adopted';
 
 const pane = (dead = false, status: number | null = null) => ({
   session: 'codex-x', windowIndex: 0, paneIndex: 0, paneId: '%1', pid: 1, dead, deadStatus: status, deadSignal: null,

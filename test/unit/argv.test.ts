@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { ADAPTERS } from '../../src/core/agents/registry';
-import { resolveSettings } from '../../src/core/config';
+import { resolveSettings } from '../../src/core/model/settings';
 import * as cmd from '../../src/core/tmux/commands';
-import type { TaskRecord } from '../../src/core/tasks/record';
+import type { TaskRecord } from '../../src/core/model/record';
 
 const settings = resolveSettings();
 

@@ -2,10 +2,14 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { resolveSettings } from '../../src/core/config';
-import { TaskService } from '../../src/core/tasks/service';
+import { resolveSettings } from '../../src/core/model/settings';
+import { TaskService } from '../../src/core/ops/service';
 import { Tmux } from '../../src/core/tmux/tmux';
-import { Monitor } from '../../src/core/watch/monitor';
+import { Monitor } from '../../src/core/ops/monitor';
+import { ADAPTERS } from '../../src/core/agents/registry';
+import { Breaker } from '../../src/core/decide/breaker';
+import { nextStreak, shouldCapture } from '../../src/core/decide/streak';
+import type { PaneInfo } from '../../src/core/tmux/commands';
 
 describe('circuit breaker', () => {
   it('stops resuming while tmux itself keeps failing, and closes again when it works', async () => {
@@ -33,5 +37,53 @@ describe('circuit breaker', () => {
     assert.equal(monitor.breakerOpen, false);
     monitor.stop();
     assert.ok(calls.every((c) => c[0] === 'list-panes'), 'nothing but observation was tried');
+  });
+});
+
+describe('the breaker rule alone, on a fake clock', () => {
+  it('opens after the threshold of failures in a row, a success resets the count, and it closes after the cool-down', () => {
+    let now = 0;
+    const b = new Breaker(3, 30_000, () => now);
+    assert.equal(b.failed(), false);
+    assert.equal(b.failed(), false);
+    b.succeeded();
+    assert.equal(b.failed(), false, 'a success in between starts the count again');
+    assert.equal(b.failed(), false);
+    assert.equal(b.open, false);
+    assert.equal(b.failed(), true, 'the third in a row opens it');
+    assert.equal(b.open, true);
+    assert.equal(b.closesAt, 30_000);
+    now = 29_999;
+    assert.equal(b.open, true);
+    now = 30_001;
+    assert.equal(b.open, false);
+    assert.equal(b.closesAt, 0);
+  });
+});
+
+describe('the waiting streak and which panes to read', () => {
+  const pane = (over: Partial<PaneInfo> = {}): PaneInfo => ({
+    session: 'claude-x', windowIndex: 0, paneIndex: 0, paneId: '%1', pid: 1, dead: false, deadStatus: null, deadSignal: null,
+    activity: 100, currentCommand: 'node', created: 0, serverPid: 1, ...over,
+  });
+  const PROMPT = ['Do you want to make this edit to a.ts?', '❯ 1. Yes', '  2. No'];
+  it('counts passes in a row that show a prompt; an unread pane keeps its streak; anything else ends it', () => {
+    const claude = ADAPTERS.claude;
+    assert.equal(nextStreak(0, claude, pane(), false, PROMPT), 1);
+    assert.equal(nextStreak(1, claude, pane(), false, PROMPT), 2);
+    assert.equal(nextStreak(2, claude, pane(), false, undefined), 3, 'not read this pass: unchanged, still there');
+    assert.equal(nextStreak(0, claude, pane(), false, undefined), 0);
+    assert.equal(nextStreak(2, claude, pane(), false, ['working...']), 0, 'the prompt went away');
+    assert.equal(nextStreak(2, claude, pane({ dead: true }), false, PROMPT), 0, 'a dead pane waits for nobody');
+    assert.equal(nextStreak(2, claude, pane(), true, PROMPT), 0, 'the run ended');
+    assert.equal(nextStreak(2, claude, undefined, false, PROMPT), 0, 'no pane');
+  });
+  it('reads a pane whose run ended, or whose output moved, or that was read in its last active second', () => {
+    const claude = ADAPTERS.claude;
+    assert.equal(shouldCapture(claude, pane(), true, { activity: 100, at: 200_000 }), true, 'ended');
+    assert.equal(shouldCapture(claude, pane(), false, undefined), true, 'never read');
+    assert.equal(shouldCapture(claude, pane({ activity: 101 }), false, { activity: 100, at: 200_000 }), true, 'moved');
+    assert.equal(shouldCapture(claude, pane(), false, { activity: 100, at: 200_000 }), false, 'unchanged since a later read');
+    assert.equal(shouldCapture(claude, pane(), false, { activity: 100, at: 100_500 }), true, 'read in the same second as its last output');
   });
 });

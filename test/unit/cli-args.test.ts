@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { parseArgs } from '../../src/cli/args';
-import { UsageError } from '../../src/core/errors';
+import { UsageError } from '../../src/core/model/errors';
 
 const spec = { positionals: [{ name: 'agent', required: true }, { name: 'name', required: true }], flags: { prompt: 'value' as const, json: 'bool' as const, 'on-change': 'rest' as const } };
 

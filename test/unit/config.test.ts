@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { lookupFromObject, resolveSettings, SETTING_KEYS } from '../../src/core/config';
+import { lookupFromObject, resolveSettings, SETTING_KEYS } from '../../src/core/model/settings';
 
 describe('settings', () => {
   it('defaults come from package.json only: the seed\'s 3 min, doubling, 5 h', () => {

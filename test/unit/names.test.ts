@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { MAX_NAME_LENGTH, nameProblem, parseSessionName, sessionName } from '../../src/core/tasks/names';
+import { MAX_NAME_LENGTH, nameProblem, parseSessionName, sessionName } from '../../src/core/model/names';
 
 describe('task names', () => {
   it('accepts the seed convention', () => {

@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { ADAPTERS } from '../../src/core/agents/registry';
-import type { Attempt, TaskRecord } from '../../src/core/tasks/record';
-import { evaluate } from '../../src/core/watch/classify';
-import type { Observation } from '../../src/core/watch/observe';
-import { backoffMs, consecutiveFailures, decideAfterFailure, Policy } from '../../src/core/watch/policy';
+import type { Attempt, TaskRecord } from '../../src/core/model/record';
+import { evaluate } from '../../src/core/decide/classify';
+import type { Observation } from '../../src/core/decide/observation';
+import { backoffMs, consecutiveFailures, decideAfterFailure, Policy } from '../../src/core/decide/policy';
 
 const MIN = 60_000;
 const policy: Policy = { intervalMs: 3 * MIN, backoffFactor: 2, maxBackoffMs: 60 * MIN, maxRuntimeMs: 300 * MIN, maxAttempts: 10 };

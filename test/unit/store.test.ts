@@ -3,10 +3,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { LockManager } from '../../src/core/tasks/lock';
-import { stateHome } from '../../src/core/tasks/paths';
-import type { TaskRecord } from '../../src/core/tasks/record';
-import { TaskStore } from '../../src/core/tasks/store';
+import { LockManager } from '../../src/core/store/lock';
+import { stateHome } from '../../src/core/store/paths';
+import type { TaskRecord } from '../../src/core/model/record';
+import { TaskStore } from '../../src/core/store/store';
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'ra-store-'));

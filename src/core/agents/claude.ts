@@ -43,6 +43,7 @@ function claudeOutcome(events: readonly unknown[], now: Date): EventOutcome | un
 export const claude: AgentAdapter = {
   id: 'claude',
   displayName: 'Claude Code',
+  install: 'npm install -g @anthropic-ai/claude-code',
   signIn: 'run "claude", then /login, or set ANTHROPIC_API_KEY',
   promptOnStdin: () => false,
   prepare: () => ({ agentSessionId: randomUUID(), agentData: {} }),

@@ -24,6 +24,7 @@ function codexOutcome(events: readonly unknown[], now: Date): EventOutcome | und
 export const codex: AgentAdapter = {
   id: 'codex',
   displayName: 'Codex',
+  install: 'npm install -g @openai/codex',
   signIn: 'run "codex login"',
   promptOnStdin: () => false,
   prepare: () => ({ agentSessionId: null, agentData: {} }),

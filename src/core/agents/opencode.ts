@@ -27,6 +27,7 @@ function opencodeOutcome(events: readonly unknown[], now: Date): EventOutcome | 
 export const opencode: AgentAdapter = {
   id: 'opencode',
   displayName: 'OpenCode',
+  install: 'npm install -g opencode-ai',
   signIn: 'run "opencode auth login"',
   prepare: () => ({ agentSessionId: null, agentData: {} }),
   // `opencode run` wraps a message argument in quotes before the model sees it (1.18.33); from

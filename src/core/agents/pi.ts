@@ -53,6 +53,7 @@ function piPrompt(prompt: TaskPrompt): string[] {
 export const pi: AgentAdapter = {
   id: 'pi',
   displayName: 'Pi',
+  install: 'npm install -g @mariozechner/pi-coding-agent',
   prepare: ({ taskDir }) => ({ agentSessionId: null, agentData: { sessionFile: path.join(taskDir, 'pi-session.jsonl') } }),
   promptOnStdin: piStdin,
   startArgs: (task, s, prompt) =>

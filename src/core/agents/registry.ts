@@ -1,4 +1,4 @@
-import type { AgentId } from '../tasks/names';
+import type { AgentId } from '../model/names';
 import { claude } from './claude';
 import { codex } from './codex';
 import { opencode } from './opencode';

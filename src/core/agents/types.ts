@@ -1,15 +1,8 @@
-import type { AgentId } from '../tasks/names';
-import type { TaskRecord } from '../tasks/record';
+import type { AgentId } from '../model/names';
+import type { TaskRecord } from '../model/record';
+import type { AgentSettings } from '../model/settings';
 
-/** What a user can change per agent (VS Code settings or the CLI's config.json). */
-export interface AgentSettings {
-  /** Command name looked up on PATH, or an absolute path. */
-  executable: string;
-  /** Approval / sandbox flags; each adapter has a default. */
-  modeArgs: string[];
-  /** Extra arguments appended before the prompt. */
-  extraArgs: string[];
-}
+export type { AgentSettings };
 
 /** What the adapter decides about a task before its first run (ids chosen up front). */
 export interface Prepared {
@@ -40,6 +33,8 @@ export interface ResumeCheck {
 export interface AgentAdapter {
   readonly id: AgentId;
   readonly displayName: string;
+  /** How a person installs it (shown when it is not on PATH). */
+  readonly install: string;
   /** How a person signs this agent in again after an authentication failure. */
   readonly signIn?: string;
   /** Minted before the first run (claude's --session-id, pi's session file). */

@@ -1,5 +1,5 @@
-import type { Logger } from '../log';
-import { silentLogger } from '../log';
+import type { Logger } from '../platform/log';
+import { silentLogger } from '../platform/log';
 import * as cmd from './commands';
 import { classifyTmuxFailure, TmuxError } from './errors';
 

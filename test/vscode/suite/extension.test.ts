@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Api } from '../../../src/extension/extension';
-import type { TaskState } from '../../../src/core/tasks/record';
+import type { TaskState } from '../../../src/core/model/record';
 import { CLI, waitFor, writeFixtureBin } from '../../integration/harness';
 
 const EXTENSION_ID = 'resilient-coding-agent.resilient-coding-agent';

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StatePaths } from './paths';
-import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from './fsutil';
-import { RECORD_VERSION, TaskRecord, TaskRecordSchema } from './record';
+import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../platform/files';
+import { RECORD_VERSION, TaskRecord, TaskRecordSchema } from '../model/record';
 
 export type ReadResult =
   | { kind: 'ok'; record: TaskRecord }

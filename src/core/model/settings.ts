@@ -1,7 +1,6 @@
 import * as z from 'zod/mini';
-import * as manifest from '../../package.json';
-import type { AgentSettings } from './agents/types';
-import { AGENT_IDS, AgentId } from './tasks/names';
+import * as manifest from '../../../package.json';
+import { AGENT_IDS, AgentId } from './names';
 
 /** The settings' defaults live only in package.json (`contributes.configuration`). */
 const PREFIX = 'resilientAgent.';
@@ -12,6 +11,16 @@ const properties: Record<string, ManifestProperty> = Object.assign(
   ...(manifest as unknown as { contributes: { configuration: { properties: Record<string, ManifestProperty> }[] } })
     .contributes.configuration.map((group) => group.properties),
 );
+
+/** What a user can change per agent (VS Code settings or the CLI's config.json). */
+export interface AgentSettings {
+  /** Command name looked up on PATH, or an absolute path. */
+  executable: string;
+  /** Approval / sandbox flags; each adapter has a default. */
+  modeArgs: string[];
+  /** Extra arguments appended before the prompt. */
+  extraArgs: string[];
+}
 
 export const SETTING_KEYS = Object.keys(properties).map((k) => k.slice(PREFIX.length));
 

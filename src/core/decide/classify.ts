@@ -1,8 +1,8 @@
 import type { AgentAdapter, EventOutcome } from '../agents/types';
 import { heldFromPane, parseJsonLines } from '../agents/types';
-import type { AttemptCause, TaskRecord, TaskState } from '../tasks/record';
-import { lastAttempt } from '../tasks/record';
-import type { Observation } from './observe';
+import type { AttemptCause, TaskRecord, TaskState } from '../model/record';
+import { lastAttempt } from '../model/record';
+import type { Observation } from './observation';
 import type { Policy } from './policy';
 import { decideAfterFailure } from './policy';
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as z from 'zod/mini';
-import { ensurePrivateDir } from './fsutil';
+import { ensurePrivateDir } from '../platform/files';
 
 const HolderSchema = z.object({
   pid: z.int(),

@@ -1,13 +1,23 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { adapterFor } from '../agents/registry';
-import { LockHolder, processAlive, RENEW_EVERY_MS } from '../tasks/lock';
-import type { Lock } from '../tasks/lock';
-import { TmuxError } from '../tmux/errors';
-import type { TaskRecord, TaskState } from '../tasks/record';
-import type { TaskService } from '../tasks/service';
+import { applyEvaluation } from '../decide/apply';
+import { Breaker } from '../decide/breaker';
+import type { LastRead } from '../decide/streak';
+import { nextStreak, shouldCapture } from '../decide/streak';
+import type { TaskRecord, TaskState } from '../model/record';
+import { isFinished } from '../model/record';
+import type { LockHolder } from '../store/lock';
 import type { PaneInfo } from '../tmux/commands';
-import { waitingSeen } from './classify';
+import { TmuxError } from '../tmux/errors';
+import type { Core } from './core';
+import { isoNow } from './core';
+import { Leadership } from './election';
+import { launch } from './launch';
+import { captureMany, evaluateTask, observe } from './observe';
+import { WakeSources } from './wake';
+
+export { SUPERVISOR_LOCK } from './election';
 
 export interface StateChange {
   session: string;
@@ -34,15 +44,12 @@ export interface PassResult {
   corrupt: { session: string; problem: string; keptAt?: string }[];
 }
 
-/** The lock whose holder is the one supervisor of a state dir. */
-export const SUPERVISOR_LOCK = 'supervisor';
-
 /** How soon a pass looks again when an attempt's end is about to be known. */
 const RECHECK_MS = 250;
 
 /** A task a supervisor must still watch: not done, not given up, not killed by the user. */
 export function needsSupervision(r: TaskRecord): boolean {
-  if (r.state === 'done' || r.state === 'gave-up') return false;
+  if (isFinished(r.state)) return false;
   if (r.state === 'held') return r.heldUntil !== null && !r.killedByUser;
   return true;
 }
@@ -92,26 +99,24 @@ export class Monitor {
   private tasksIntervalMs = Infinity;
   /** A pass asked to look again soon (an attempt's end about to be known). */
   private recheckAt = Infinity;
-  /** The pane activity (tmux's, in seconds) at which each task's pane was last read, and when. */
-  private readonly capturedAt = new Map<string, { activity: number; at: number }>();
-  /** Runners to probe between passes: session -> attempt dir and pid (once the runner wrote it). */
-  private readonly watched = new Map<string, { attemptDir: string; pid: number | null }>();
-  private probeTimer: NodeJS.Timeout | undefined;
-  private wakeWatcher: fs.FSWatcher | undefined;
-  private tmuxFailures = 0;
-  private breakerOpenUntil = 0;
+  /** When each task's pane was last read. */
+  private readonly capturedAt = new Map<string, LastRead>();
   private launchesThisPass = 0;
-  private leadership: Lock | undefined;
-  private lastRenew = 0;
-  private renewTimer: NodeJS.Timeout | undefined;
+  private readonly leadership: Leadership;
+  private readonly wakeSources: WakeSources;
+  private readonly breaker: Breaker;
 
-  constructor(private readonly service: TaskService, private options: MonitorOptions) {}
+  constructor(private readonly service: Core, private options: MonitorOptions) {
+    this.leadership = new Leadership(service, options.elect !== false);
+    this.wakeSources = new WakeSources(service, this.leadership, (reason) => this.wake(reason), options.probeMs ?? 250);
+    this.breaker = new Breaker(options.breakerThreshold ?? 3, options.breakerCooldownMs ?? 30_000, () => service.now());
+  }
 
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    if (this.options.eventDriven !== false) this.startEventSources();
-    this.armRenew();
+    if (this.options.eventDriven !== false) this.wakeSources.start();
+    this.leadership.startRenewing();
     this.wake('start');
   }
 
@@ -119,128 +124,30 @@ export class Monitor {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.probeTimer) clearTimeout(this.probeTimer);
-    this.probeTimer = undefined;
-    if (this.renewTimer) clearTimeout(this.renewTimer);
-    this.renewTimer = undefined;
-    this.wakeWatcher?.close();
-    this.wakeWatcher = undefined;
+    this.wakeSources.stop();
     this.resign();
   }
 
   /** Gives up the supervisor role (stop, or the end of `monitor --once`). */
   resign(): void {
-    this.leadership?.release();
-    this.leadership = undefined;
+    this.leadership.resign();
   }
 
   get isLeader(): boolean {
-    return this.leadership !== undefined;
-  }
-
-  /** Holds the supervisor lock, taking it when free or when its holder died. */
-  private lead(): boolean {
-    if (this.options.elect === false) return true;
-    const locks = this.service.locks;
-    if (this.leadership) {
-      // A lock that cannot be read right now (EIO, EMFILE) is still ours: dropping it would make
-      // every monitor, this one included, defer to a supervisor that no longer acts.
-      if (this.leadership.check() !== 'lost') {
-        this.renewLease();
-        return true;
-      }
-      this.leadership = undefined; // lost it (removed by hand, taken over): take it again below if free
-    }
-    this.service.store.init();
-    this.leadership = locks.tryAcquire(SUPERVISOR_LOCK) ?? locks.reclaim(SUPERVISOR_LOCK);
-    if (this.leadership) {
-      this.lastRenew = Date.now();
-      this.service.logger.info('this process is now the supervisor');
-    }
-    return this.leadership !== undefined;
-  }
-
-  /** The supervisor lock is a lease: renewed often enough that no other host takes it over. */
-  private renewLease(): void {
-    if (!this.leadership || Date.now() - this.lastRenew < RENEW_EVERY_MS) return;
-    this.lastRenew = Date.now();
-    if (!this.leadership.renew()) {
-      this.leadership = undefined;
-      this.service.logger.warn('the supervisor lock was taken over; deferring to its new holder');
-    }
-  }
-
-  private armRenew(): void {
-    if (this.stopped || this.options.elect === false) return;
-    this.renewTimer = setTimeout(() => {
-      this.renewTimer = undefined;
-      this.renewLease();
-      this.armRenew();
-    }, RENEW_EVERY_MS);
-    this.renewTimer.unref?.();
-  }
-
-  private startEventSources(): void {
-    const paths = this.service.store.paths;
-    try {
-      this.service.store.init();
-      this.wakeWatcher = fs.watch(paths.home, (_event, file) => {
-        if (file !== path.basename(paths.wakeFile)) return;
-        let from = '';
-        try {
-          from = fs.readFileSync(paths.wakeFile, 'utf8').split(' ')[0];
-        } catch {
-          /* removed meanwhile */
-        }
-        if (from !== String(process.pid)) this.wake('signalled');
-      });
-      this.wakeWatcher.on('error', () => undefined);
-    } catch (e) {
-      this.service.logger.warn(`cannot watch ${paths.home}: ${(e as Error).message}; relying on the timer`);
-    }
-    this.armProbe();
-  }
-
-  private armProbe(): void {
-    if (this.stopped) return;
-    this.probeTimer = setTimeout(() => {
-      this.probeTimer = undefined;
-      this.probe();
-      this.armProbe();
-    }, this.options.probeMs ?? 250);
-    this.probeTimer.unref?.();
-  }
-
-  /** Between passes: a runner that died (crash, kill -9, tmux server gone) asks for a pass now. */
-  private probe(): void {
-    if (!this.isLeader && this.options.elect !== false) {
-      // A follower watches the supervisor instead, to take over the moment it dies.
-      let holder: LockHolder | undefined;
-      try {
-        holder = this.service.locks.liveHolder(SUPERVISOR_LOCK);
-      } catch {
-        return; // unreadable just now: look again at the next probe
-      }
-      if (!holder) this.wake('the supervisor is gone');
-      return;
-    }
-    for (const [session, w] of this.watched) {
-      if (w.pid === null) {
-        try {
-          w.pid = Number.parseInt(fs.readFileSync(path.join(w.attemptDir, 'pid'), 'utf8'), 10) || null;
-        } catch {
-          continue;
-        }
-      }
-      if (w.pid !== null && !processAlive(w.pid)) {
-        this.watched.delete(session);
-        this.wake(`runner of ${session} exited`);
-      }
-    }
+    return this.leadership.electing && this.leadership.isLeader;
   }
 
   get isRunning(): boolean {
     return !this.stopped;
+  }
+
+  /** What this monitor keeps per task (for the memory benchmark and diagnostics). */
+  stats(): { tracked: { waitingStreak: number; capturedAt: number; deadSince: number; watched: number }; watchedRunners: Map<string, number | null> } {
+    const watchedRunners = this.wakeSources.watchedRunners();
+    return {
+      tracked: { waitingStreak: this.waitingStreak.size, capturedAt: this.capturedAt.size, deadSince: this.deadSince.size, watched: watchedRunners.size },
+      watchedRunners,
+    };
   }
 
   setInterval(ms: number): void {
@@ -294,12 +201,12 @@ export class Monitor {
   private nextDelay(): number {
     const now = this.service.now();
     let delay = Math.min(this.options.intervalMs, this.tasksIntervalMs, this.nextDue - now + 50);
-    if (this.breakerOpenUntil > now) delay = Math.min(delay, this.breakerOpenUntil - now + 50);
+    if (this.breaker.open) delay = Math.min(delay, this.breaker.closesAt - now + 50);
     return Math.max(10, delay);
   }
 
   get breakerOpen(): boolean {
-    return this.breakerOpenUntil > this.service.now();
+    return this.breaker.open;
   }
 
   /** One pass over every task. Safe to call directly (`monitor --once`); concurrent calls share one pass. */
@@ -314,11 +221,11 @@ export class Monitor {
   private async doPass(reason: string): Promise<PassResult> {
     const svc = this.service;
     this.launchesThisPass = 0;
-    if (!this.lead()) {
+    if (!this.leadership.lead()) {
       const { records } = svc.store.list();
       const result: PassResult = {
         reason, tasks: records.length, sessions: records.map((r) => r.session), changes: [], launched: [], corrupt: [],
-        leader: false, deferredTo: readQuietly(() => svc.locks.readHolder(SUPERVISOR_LOCK)), unfinished: records.filter(needsSupervision).length,
+        leader: false, deferredTo: this.leadership.holder(), unfinished: records.filter(needsSupervision).length,
       };
       this.options.onPass?.(result);
       return result;
@@ -367,7 +274,7 @@ export class Monitor {
     for (const key of [...this.waitingStreak.keys()]) if (!live.has(key)) this.waitingStreak.delete(key);
     for (const key of [...this.capturedAt.keys()]) if (!live.has(key)) this.capturedAt.delete(key);
     for (const key of [...this.deadSince.keys()]) if (!live.has(key)) this.deadSince.delete(key);
-    this.watchRunners(after);
+    this.wakeSources.watchRunners(after);
     this.nextDue = Math.min(this.earliestDue(after), this.recheckAt);
     // A task's own policy may ask to be looked at more often than this monitor was started with.
     this.tasksIntervalMs = Math.min(Infinity, ...after.filter(needsSupervision).map((r) => r.policy?.intervalMs ?? Infinity));
@@ -377,31 +284,15 @@ export class Monitor {
     return result;
   }
 
-  /** Which runners the probe should watch until the next pass: every attempt not yet ended. */
-  private watchRunners(records: readonly TaskRecord[]): void {
-    const before = new Map(this.watched);
-    this.watched.clear();
-    for (const r of records) {
-      const a = r.attempts[r.attempts.length - 1];
-      if (!a || a.endedAt || r.state === 'done' || r.state === 'gave-up' || r.state === 'held') continue;
-      const attemptDir = this.service.store.paths.attemptDir(r.session, a.n);
-      const prior = before.get(r.session);
-      this.watched.set(r.session, { attemptDir, pid: prior?.attemptDir === attemptDir ? prior.pid : null });
-    }
-  }
-
   private tmuxSucceeded(): void {
-    this.tmuxFailures = 0;
+    this.breaker.succeeded();
   }
 
   /** tmux itself failing (not a missing session): after a few in a row, stop resuming for a while. */
   private tmuxFailed(e: unknown): void {
     if (e instanceof TmuxError && (e.cause === 'no-such-session' || e.cause === 'duplicate-session')) return;
-    this.tmuxFailures++;
-    if (this.tmuxFailures >= (this.options.breakerThreshold ?? 3)) {
-      const cooldown = this.options.breakerCooldownMs ?? 30_000;
-      this.breakerOpenUntil = this.service.now() + cooldown;
-      this.service.logger.error(`tmux keeps failing (${(e as Error).message}); no resumes for ${Math.round(cooldown / 1000)}s`);
+    if (this.breaker.failed()) {
+      this.service.logger.error(`tmux keeps failing (${(e as Error).message}); no resumes for ${this.breaker.cooldownSeconds}s`);
     }
   }
 
@@ -415,19 +306,14 @@ export class Monitor {
     for (const r of records) {
       const pane = panes.get(r.session);
       const a = r.attempts[r.attempts.length - 1];
-      if (!pane || !a || a.endedAt || r.state === 'done' || r.state === 'gave-up') continue;
-      const exited = pane.dead || fs.existsSync(path.join(this.service.store.paths.attemptDir(r.session, a.n), 'exit'));
-      // tmux counts activity in whole seconds: output in the same second as the last read shows
-      // no change, so a pane read during its last active second is read again.
-      const last = this.capturedAt.get(r.session);
-      const moved = !last || last.activity !== pane.activity || pane.activity >= Math.floor(last.at / 1000);
-      const mayWait = adapterFor(r.agent).waitingPatterns.length > 0 && moved;
-      if (exited || mayWait) wanted.push(r.session);
+      if (!pane || !a || a.endedAt || isFinished(r.state)) continue;
+      const exited = fs.existsSync(path.join(this.service.store.paths.attemptDir(r.session, a.n), 'exit'));
+      if (shouldCapture(adapterFor(r.agent), pane, exited, this.capturedAt.get(r.session))) wanted.push(r.session);
     }
     if (wanted.length === 0) return new Map();
     try {
       const readAt = this.service.now();
-      const captured = await this.service.captureMany(wanted, 40);
+      const captured = await captureMany(this.service, wanted, 40);
       for (const s of wanted) this.capturedAt.set(s, { activity: panes.get(s)!.activity, at: readAt });
       return captured;
     } catch (e) {
@@ -438,19 +324,13 @@ export class Monitor {
 
   private async passOne(record: TaskRecord, panes: Map<string, PaneInfo>, result: PassResult, captured: Map<string, string[]>): Promise<TaskRecord | undefined> {
     const svc = this.service;
-    if (record.state === 'done' || record.state === 'gave-up') return record;
+    if (isFinished(record.state)) return record;
     const adapter = adapterFor(record.agent);
     const pane = panes.get(record.session);
     const tail = captured.get(record.session);
-    let obs = { ...svc.observe(record, panes), paneTail: tail };
+    let obs = { ...observe(svc, record, panes), paneTail: tail };
     // A prompt for a person counts once it is seen on two passes in a row (unchanged panes keep their streak).
-    let streak = this.waitingStreak.get(record.session) ?? 0;
-    if (pane && !pane.dead && obs.attempt.exitCode === null && adapter.waitingPatterns.length) {
-      if (tail !== undefined) streak = waitingSeen(adapter, tail) ? streak + 1 : 0;
-      else if (streak > 0) streak++;
-    } else {
-      streak = 0;
-    }
+    const streak = nextStreak(this.waitingStreak.get(record.session) ?? 0, adapter, pane, obs.attempt.exitCode !== null, tail);
     this.waitingStreak.set(record.session, streak);
     // A dead pane whose status tmux has not filled in yet: remember since when.
     if (pane?.dead && pane.deadStatus === null && pane.deadSignal === null) {
@@ -459,7 +339,7 @@ export class Monitor {
       this.deadSince.delete(record.session);
     }
     obs = { ...obs, waitingStreak: streak, deadSince: this.deadSince.get(record.session) };
-    const ev = svc.evaluate(record, obs);
+    const ev = evaluateTask(svc, record, obs);
     if (ev.recheckSoon) this.recheckAt = Math.min(this.recheckAt, svc.now() + RECHECK_MS);
     const changed =
       ev.state !== record.state || ev.reason !== record.stateReason || ev.ended !== undefined ||
@@ -473,8 +353,8 @@ export class Monitor {
       // Decide again on the record as it is under the lock: another supervisor may have acted.
       const fresh = svc.store.get(record.session);
       if (!fresh || fresh.attempts.length !== record.attempts.length) return fresh;
-      let freshObs = { ...svc.observe(fresh, panes), paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince };
-      let ev2 = svc.evaluate(fresh, freshObs);
+      let freshObs = { ...observe(svc, fresh, panes), paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince };
+      let ev2 = evaluateTask(svc, fresh, freshObs);
       let sessionExists = panes.has(record.session);
       if (ev2.action.kind === 'launch' && this.breakerOpen) return fresh; // decided again once tmux works
       if (ev2.action.kind === 'launch' || !sessionExists || ev2.ended) {
@@ -484,10 +364,10 @@ export class Monitor {
         // again (one call: whether the tmux server itself is still the same is part of it).
         const nowPanes = await svc.tmux.listPanes();
         sessionExists = nowPanes.has(record.session);
-        freshObs = { ...svc.observe(fresh, nowPanes), paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince };
-        ev2 = svc.evaluate(fresh, freshObs);
+        freshObs = { ...observe(svc, fresh, nowPanes), paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince };
+        ev2 = evaluateTask(svc, fresh, freshObs);
       }
-      let next = svc.applyEvaluation(fresh, ev2);
+      let next = applyEvaluation(fresh, ev2, isoNow(svc));
       if (ev2.action.kind === 'launch') {
         if (this.breakerOpen) return fresh;
         // Many tasks recovering at once (a tmux server restart) are started a little apart.
@@ -500,7 +380,7 @@ export class Monitor {
         this.emit(result, fresh, next);
         const before = next;
         try {
-          next = await svc.launch(next, ev2.action, sessionExists);
+          next = await launch(svc, next, ev2.action, sessionExists);
           result.launched.push(record.session);
           this.tmuxSucceeded();
         } catch (e) {
@@ -532,13 +412,5 @@ export class Monitor {
         .then(() => this.options.onChange?.(change))
         .catch((e) => this.options.onError?.(e));
     }
-  }
-}
-
-function readQuietly<T>(read: () => T): T | undefined {
-  try {
-    return read();
-  } catch {
-    return undefined;
   }
 }

@@ -1,6 +1,7 @@
 // zod/mini: the same checks without zod's locales and method chains, a much smaller bundle.
 import * as z from 'zod/mini';
-import { AGENT_IDS } from './names';
+import { AGENT_IDS, sessionName } from './names';
+import type { AgentId } from './names';
 
 export const TASK_STATES = ['running', 'waiting', 'done', 'failed', 'lost', 'resuming', 'held', 'gave-up'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
@@ -73,3 +74,53 @@ export function lastAttempt(record: TaskRecord): Attempt | undefined {
   return record.attempts[record.attempts.length - 1];
 }
 
+
+/** Finished: nothing more happens to the task by itself, and nobody resumes it unasked. */
+export function isFinished(state: TaskState): boolean {
+  return state === 'done' || state === 'gave-up';
+}
+
+export interface NewRecord {
+  name: string;
+  agent: AgentId;
+  dir: string;
+  prompt: string;
+  executable: string;
+  agentArgs: TaskRecord['agentArgs'];
+  policy?: TaskRecord['policy'];
+  /** ISO time of creation. */
+  now: string;
+  createdAt?: string;
+  agentSessionId?: string | null;
+  agentData?: Record<string, string>;
+  state?: TaskState;
+  stateReason?: string | null;
+  adopted?: boolean;
+}
+
+/** The one place a task record is made: a new task with no attempt yet. */
+export function newRecord(r: NewRecord): TaskRecord {
+  return {
+    version: RECORD_VERSION,
+    name: r.name,
+    agent: r.agent,
+    session: sessionName(r.agent, r.name),
+    dir: r.dir,
+    prompt: r.prompt,
+    createdAt: r.createdAt ?? r.now,
+    agentSessionId: r.agentSessionId ?? null,
+    agentData: r.agentData ?? {},
+    attempts: [],
+    state: r.state ?? 'running',
+    stateReason: r.stateReason ?? null,
+    stateSince: r.now,
+    nextAttemptAt: null,
+    heldUntil: null,
+    killedByUser: false,
+    agentArgs: r.agentArgs,
+    executable: r.executable,
+    policy: r.policy,
+    adopted: r.adopted ?? false,
+    updatedAt: r.now,
+  };
+}

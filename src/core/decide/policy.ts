@@ -1,5 +1,5 @@
 import type * as z from 'zod/mini';
-import type { Attempt, PolicySchema, TaskRecord } from '../tasks/record';
+import type { Attempt, PolicySchema, TaskRecord } from '../model/record';
 
 /**
  * The supervisor's limits (the seed's defaults, all settings). Times in milliseconds. intervalMs:

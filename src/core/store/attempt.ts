@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { PaneInfo } from '../tmux/commands';
-import { readHead, readTail } from '../tasks/fsutil';
+import { readHead, readTail } from '../platform/files';
 
 /** What the runner left in an attempt's folder. */
 export interface AttemptFiles {
@@ -59,22 +58,4 @@ export function eventsHead(attemptDir: string, lines = 50): string[] {
 
 export function eventsTail(attemptDir: string, lines = 40, maxBytes = 64 * 1024): string[] {
   return readTail(eventsFile(attemptDir), lines, maxBytes);
-}
-
-/** Everything the classifier needs about one task, gathered without deciding anything. */
-export interface Observation {
-  /** The session's first pane, or undefined when tmux has no such session. */
-  pane: PaneInfo | undefined;
-  attempt: AttemptFiles;
-  /** The last lines of the pane, when they were captured this time. */
-  paneTail?: string[];
-  /** The first and the last lines of the current attempt's JSON events (the id is early, the end late). */
-  eventsHead?: string[];
-  eventsTail?: string[];
-  /** The pid of the tmux server that holds the tasks now; undefined when none runs. */
-  serverPid?: number;
-  /** When the pane was first seen dead without its status (ms; the monitor remembers). */
-  deadSince?: number;
-  /** How many passes in a row saw a prompt for a person (the monitor remembers). */
-  waitingStreak?: number;
 }

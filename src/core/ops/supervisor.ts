@@ -1,13 +1,13 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { settingsToObject } from './config';
-import type { LockHolder } from './tasks/lock';
-import { identified } from './tasks/lock';
-import { tmuxEnvironment } from './tmux/tmux';
-import { resolveExecutable } from './tasks/resolve';
-import type { TaskService } from './tasks/service';
-import { needsSupervision, SUPERVISOR_LOCK } from './watch/monitor';
+import { settingsToObject } from '../model/settings';
+import type { LockHolder } from '../store/lock';
+import { identified } from '../store/lock';
+import { tmuxEnvironment } from '../tmux/tmux';
+import { resolveExecutable } from '../platform/executables';
+import type { TaskService } from './service';
+import { needsSupervision, SUPERVISOR_LOCK } from './monitor';
 
 /** The owner name a background supervisor writes into the supervisor lock. */
 export const BACKGROUND_OWNER = 'background supervisor';

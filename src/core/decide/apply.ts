@@ -1,0 +1,22 @@
+import type { TaskRecord } from '../model/record';
+import type { Evaluation } from './classify';
+
+/** The record with an evaluation written into it (state, attempt end, session id). */
+export function applyEvaluation(record: TaskRecord, ev: Evaluation, now: string): TaskRecord {
+  const attempts = ev.ended
+    ? record.attempts.map((a, i) =>
+        i === record.attempts.length - 1 ? { ...a, endedAt: ev.ended!.at, exitCode: ev.ended!.exitCode, signal: ev.ended!.signal } : a)
+    : record.attempts;
+  const stateChanged = ev.state !== record.state;
+  return {
+    ...record,
+    attempts,
+    agentSessionId: ev.agentSessionId ?? record.agentSessionId,
+    state: ev.state,
+    stateReason: ev.reason,
+    stateSince: stateChanged ? now : record.stateSince,
+    nextAttemptAt: ev.nextAttemptAt,
+    heldUntil: ev.heldUntil,
+    updatedAt: now,
+  };
+}

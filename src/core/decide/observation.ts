@@ -1,0 +1,20 @@
+import type { PaneInfo } from '../tmux/commands';
+import type { AttemptFiles } from '../store/attempt';
+
+/** Everything the classifier needs about one task, gathered without deciding anything. */
+export interface Observation {
+  /** The session's first pane, or undefined when tmux has no such session. */
+  pane: PaneInfo | undefined;
+  attempt: AttemptFiles;
+  /** The last lines of the pane, when they were captured this time. */
+  paneTail?: string[];
+  /** The first and the last lines of the current attempt's JSON events (the id is early, the end late). */
+  eventsHead?: string[];
+  eventsTail?: string[];
+  /** The pid of the tmux server that holds the tasks now; undefined when none runs. */
+  serverPid?: number;
+  /** When the pane was first seen dead without its status (ms; the monitor remembers). */
+  deadSince?: number;
+  /** How many passes in a row saw a prompt for a person (the monitor remembers). */
+  waitingStreak?: number;
+}

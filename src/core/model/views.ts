@@ -1,0 +1,26 @@
+import type { AgentId } from './names';
+import type { Attempt, TaskState } from './record';
+
+/** A task as a user sees it: the record plus what tmux shows now. Also sessions started by hand. */
+export interface TaskView {
+  name: string;
+  session: string;
+  agent: AgentId;
+  state: TaskState;
+  reason: string | null;
+  agentSessionId: string | null;
+  dir: string | null;
+  prompt: string | null;
+  createdAt: string | null;
+  attempts: Attempt[];
+  nextAttemptAt: string | null;
+  heldUntil: string | null;
+  /** Started by hand the seed's way; the pane is its only signal. */
+  adopted: boolean;
+  /** The events log of the current attempt, if any. */
+  eventsFile: string | null;
+  /** tmux has the session now (its pane can be attached or read). */
+  hasSession: boolean;
+  /** The state as a supervisor recorded it, and since when: what changes are announced from. */
+  recorded: { state: TaskState; since: string } | null;
+}

@@ -1,0 +1,100 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { adapterFor } from '../agents/registry';
+import type { Action } from '../decide/classify';
+import { TaskError } from '../model/errors';
+import type { AgentId } from '../model/names';
+import type { Attempt, TaskRecord } from '../model/record';
+import { resolveExecutable } from '../platform/executables';
+import { writeFileAtomic } from '../platform/files';
+import { encodeEnv, encodeNul, runnerCommand } from '../store/runner';
+import type { Core } from './core';
+import { isoNow } from './core';
+
+/** The agent's executable on the caller's PATH, or a TaskError saying what to install. */
+export function resolveAgent(core: Core, agent: AgentId): string {
+  const configured = core.settings.agents[agent].executable;
+  const found = resolveExecutable(configured, core.env);
+  if (!found) {
+    const adapter = adapterFor(agent);
+    throw new TaskError(
+      `${configured} was not found on PATH: install ${adapter.displayName} (${adapter.install}) or set agents.${agent}.executable`,
+      'missing-tool',
+    );
+  }
+  return found;
+}
+
+/** The agent flags and continue prompt a new task keeps for all its attempts. */
+export function agentArgs(core: Core, agent: AgentId): TaskRecord['agentArgs'] {
+  const a = core.settings.agents[agent];
+  return { modeArgs: a.modeArgs, extraArgs: a.extraArgs, continuePrompt: core.settings.continuePrompt };
+}
+
+/** The environment every attempt of a task runs with: the starter's, written once at start. */
+export function writeTaskEnv(core: Core, session: string): void {
+  writeFileAtomic(envFile(core, session), encodeEnv(core.env));
+}
+
+function envFile(core: Core, session: string): string {
+  return path.join(core.store.paths.taskDir(session), 'env');
+}
+
+/** Tells every supervisor watching this state dir to look now. Best effort. */
+export function signalSupervisors(core: Core): void {
+  try {
+    fs.writeFileSync(core.store.paths.wakeFile, `${process.pid} ${core.now()}\n`, { mode: 0o600 });
+  } catch {
+    /* the timer still runs */
+  }
+}
+
+/**
+ * Starts the next attempt. The caller holds the task's lock. The record is written before tmux
+ * is touched, so a supervisor that dies in between leaves an attempt that never started (seen
+ * and handled), never an agent nobody knows about.
+ */
+export async function launch(core: Core, record: TaskRecord, action: Extract<Action, { kind: 'launch' }>, sessionExists: boolean): Promise<TaskRecord> {
+  const adapter = adapterFor(record.agent);
+  const agentSettings = { executable: record.executable, ...record.agentArgs };
+  const n = record.attempts.length + 1;
+  const attemptDir = core.store.paths.attemptDir(record.session, n);
+  fs.mkdirSync(attemptDir, { recursive: true, mode: 0o700 });
+  if (action.mode === 'start' && record.attempts.length > 0) {
+    // Started again from the prompt: the earlier session was never saved, so its id is void.
+    const fresh = adapter.prepare({ dir: record.dir, taskDir: core.store.paths.taskDir(record.session), env: core.env });
+    record = { ...record, agentSessionId: fresh.agentSessionId, agentData: { ...record.agentData, ...fresh.agentData } };
+  }
+  const prompt = { text: action.mode === 'resume' ? record.agentArgs.continuePrompt : record.prompt };
+  if (adapter.promptOnStdin(prompt.text)) writeFileAtomic(path.join(attemptDir, 'stdin'), prompt.text);
+  const args = action.mode === 'resume'
+    ? adapter.resumeArgs(record, agentSettings, prompt)
+    : adapter.startArgs(record, agentSettings, prompt);
+  writeFileAtomic(path.join(attemptDir, 'argv'), encodeNul([record.executable, ...args]));
+  const now = isoNow(core);
+  const attempt: Attempt = {
+    n, cause: action.cause, mode: action.mode, startedAt: now, endedAt: null, exitCode: null, signal: null,
+    note: action.note ?? null,
+  };
+  const next: TaskRecord = {
+    ...record,
+    attempts: [...record.attempts, attempt],
+    state: action.cause === 'start' ? 'running' : 'resuming',
+    stateReason: action.note ?? (action.cause === 'start' ? null : `attempt ${n}: ${action.mode === 'resume' ? 'resumed by id' : 'started from the prompt'}`),
+    stateSince: now,
+    nextAttemptAt: null,
+    heldUntil: null,
+    updatedAt: now,
+  };
+  core.store.write(next);
+  const bash = resolveExecutable('bash', core.env) ?? '/bin/bash';
+  const command = runnerCommand(bash, attemptDir, envFile(core, record.session), record.dir);
+  if (sessionExists) {
+    await core.tmux.respawnPane(record.session, record.dir, command);
+  } else {
+    await core.tmux.newSession({ session: record.session, cwd: record.dir, command });
+  }
+  core.logger.info(`${record.session}: attempt ${n} (${action.cause}, ${action.mode}) launched`);
+  signalSupervisors(core);
+  return next;
+}

@@ -1,0 +1,124 @@
+import { adapterFor } from '../agents/registry';
+import { applyEvaluation } from '../decide/apply';
+import { classifyAdopted, trimPadding } from '../decide/adopted';
+import type { Evaluation } from '../decide/classify';
+import { evaluate, WAITING_PASSES } from '../decide/classify';
+import type { Observation } from '../decide/observation';
+import { TaskError, UsageError } from '../model/errors';
+import type { AgentId } from '../model/names';
+import { parseSessionName } from '../model/names';
+import type { TaskRecord } from '../model/record';
+import { lastAttempt } from '../model/record';
+import type { TaskView } from '../model/views';
+import { eventsFile, eventsHead, eventsTail, readAttemptFiles } from '../store/attempt';
+import { readSeedIdFile } from '../store/seed';
+import type { PaneInfo } from '../tmux/commands';
+import type { Core } from './core';
+import { isoNow } from './core';
+
+/** Reads what the pane and files show of one task. `panes` is one `list-panes -a` for the whole pass. */
+export function observe(core: Core, record: TaskRecord, panes: Map<string, PaneInfo>, extra: Partial<Observation> = {}): Observation {
+  const attempt = lastAttempt(record);
+  const dir = attempt ? core.store.paths.attemptDir(record.session, attempt.n) : undefined;
+  const files = dir ? readAttemptFiles(dir) : { started: false, pid: null, exitCode: null, exitAt: null, serverPid: null };
+  const head = dir && !record.agentSessionId ? eventsHead(dir) : [];
+  // When the run has just ended, read far enough back to see its last event whole (pi's
+  // agent_end carries the whole conversation).
+  const justEnded = attempt && !attempt.endedAt && files.exitCode !== null;
+  const tail = dir ? eventsTail(dir, 40, justEnded ? 4 * 1024 * 1024 : 16 * 1024) : [];
+  const anyPane = panes.values().next().value as PaneInfo | undefined;
+  return { pane: panes.get(record.session), attempt: files, eventsHead: head, eventsTail: tail, serverPid: anyPane?.serverPid, ...extra };
+}
+
+/** The verdict on one task under its own recovery policy (the caller's for records that have none). */
+export function evaluateTask(core: Core, record: TaskRecord, obs: Observation): Evaluation {
+  return evaluate(record, obs, core.now(), adapterFor(record.agent), record.policy ?? core.policy);
+}
+
+/** `stored`: the record as written, when `record` is a fresher evaluation of it. */
+export function view(core: Core, record: TaskRecord, hasSession = true, stored: TaskRecord = record): TaskView {
+  const attempt = lastAttempt(record);
+  return {
+    name: record.name, session: record.session, agent: record.agent, state: record.state, reason: record.stateReason,
+    agentSessionId: record.agentSessionId, dir: record.dir, prompt: record.prompt, createdAt: record.createdAt,
+    attempts: record.attempts, nextAttemptAt: record.nextAttemptAt, heldUntil: record.heldUntil, adopted: record.adopted,
+    eventsFile: attempt ? eventsFile(core.store.paths.attemptDir(record.session, attempt.n)) : null,
+    hasSession,
+    recorded: { state: stored.state, since: stored.stateSince },
+  };
+}
+
+/** Every task as it is now (one tmux call), and seed-style sessions started by hand. Changes nothing. */
+export async function views(core: Core): Promise<{ views: TaskView[]; corrupt: { session: string; problem: string }[] }> {
+  // Records first: a task's record is written before its session exists, so every session a
+  // record names that exists by now is in the pane list taken after it.
+  const { records, corrupt, newer, unreadable } = core.store.list();
+  const panes = await core.tmux.listPanes();
+  const out: TaskView[] = [];
+  const known = new Set<string>();
+  for (const record of records) {
+    known.add(record.session);
+    // The supervisor saw a prompt for a person on passes in a row (the streak it keeps): a view
+    // takes its word for it while the pane lives, instead of reading one pass's "running".
+    const ev = evaluateTask(core, record, observe(core, record, panes, record.state === 'waiting' ? { waitingStreak: WAITING_PASSES } : {}));
+    out.push(view(core, applyEvaluation(record, ev, isoNow(core)), panes.has(record.session), record));
+  }
+  // Records this build cannot read right now are tasks all the same: never "started by hand".
+  const opaque = [
+    ...newer.map((n) => ({ session: n.session, reason: `written by a newer resilient-agent (record version ${n.version}): update to see and supervise it here` })),
+    ...unreadable.map((u) => ({ session: u.session, reason: `its record cannot be read just now (${u.problem})` })),
+  ];
+  for (const { session, reason } of opaque) {
+    const parsed = parseSessionName(session);
+    if (!parsed) continue;
+    known.add(session);
+    out.push({
+      name: parsed.name, session, agent: parsed.agent, state: 'held', reason, agentSessionId: null, dir: null, prompt: null,
+      createdAt: null, attempts: [], nextAttemptAt: null, heldUntil: null, adopted: false, eventsFile: null, hasSession: panes.has(session), recorded: null,
+    });
+  }
+  for (const [session, pane] of panes) {
+    if (known.has(session)) continue;
+    const parsed = parseSessionName(session);
+    if (!parsed) continue;
+    const tail = await capture(core, session, 30).catch(() => [] as string[]);
+    const { state, reason } = classifyAdopted(adapterFor(parsed.agent), pane, tail);
+    out.push({
+      name: parsed.name, session, agent: parsed.agent, state, reason,
+      agentSessionId: seedSessionId(parsed.agent, parsed.name) ?? null,
+      dir: null, prompt: null, createdAt: new Date(pane.created * 1000).toISOString(), attempts: [],
+      nextAttemptAt: null, heldUntil: null, adopted: true, eventsFile: null, hasSession: true, recorded: null,
+    });
+  }
+  return { views: out, corrupt };
+}
+
+function seedSessionId(agent: AgentId, name: string): string | undefined {
+  const file = adapterFor(agent).seedSessionIdFile?.(name);
+  if (!file) return undefined;
+  return readSeedIdFile(file);
+}
+
+/** A task by its name or its full session name; a person's argument. */
+export async function find(core: Core, nameOrSession: string): Promise<TaskView> {
+  const { views: all } = await views(core);
+  const exact = all.find((v) => v.session === nameOrSession);
+  if (exact) return exact;
+  const byName = all.filter((v) => v.name === nameOrSession);
+  if (byName.length === 1) return byName[0];
+  if (byName.length > 1) {
+    throw new UsageError(`"${nameOrSession}" names several tasks: ${byName.map((v) => v.session).join(', ')}; give the session name`);
+  }
+  throw new TaskError(`no task named ${nameOrSession}`, 'not-found');
+}
+
+/** The pane's last lines, without the blank rows tmux pads the screen with. */
+export async function capture(core: Core, session: string, lines: number): Promise<string[]> {
+  return trimPadding((await core.tmux.capturePane(session, lines)).split('\n'));
+}
+
+/** Many panes' last lines in one tmux call. */
+export async function captureMany(core: Core, sessions: readonly string[], lines: number): Promise<Map<string, string[]>> {
+  const raw = await core.tmux.captureMany(sessions, lines);
+  return new Map([...raw].map(([s, text]) => [s, trimPadding(text.split('\n'))]));
+}

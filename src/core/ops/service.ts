@@ -1,0 +1,234 @@
+import { adapterFor } from '../agents/registry';
+import { applyEvaluation } from '../decide/apply';
+import type { Action } from '../decide/classify';
+import type { Policy } from '../decide/policy';
+import { TaskError } from '../model/errors';
+import type { TaskRecord } from '../model/record';
+import { isFinished, newRecord } from '../model/record';
+import type { Settings } from '../model/settings';
+import type { TaskView } from '../model/views';
+import type { Logger } from '../platform/log';
+import type { Lock, LockManager } from '../store/lock';
+import type { TaskStore } from '../store/store';
+import { TmuxError } from '../tmux/errors';
+import type { Tmux } from '../tmux/tmux';
+import type { Core, CoreOptions } from './core';
+import { createCore, isoNow } from './core';
+import { agentArgs, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
+import { capture, evaluateTask, find, observe, view, views } from './observe';
+import type { StartInput } from './start';
+import { startTask } from './start';
+
+export type ServiceOptions = CoreOptions;
+
+/** How long a command from a person waits for a supervisor that is acting on the same task. */
+const PERSON_LOCK_WAIT_MS = 10_000;
+
+/**
+ * What a person does to tasks, the CLI's commands and the extension's alike: start, look, send,
+ * resume, kill, change the recovery settings. Each action on a task is decided under its lock
+ * from the record as it is then. Supervision itself is the monitor's (./monitor.ts).
+ */
+export class TaskService implements Core {
+  readonly store: TaskStore;
+  readonly tmux: Tmux;
+  readonly locks: LockManager;
+  readonly settings: Settings;
+  readonly policy: Policy;
+  readonly env: NodeJS.ProcessEnv;
+  readonly logger: Logger;
+  readonly now: () => number;
+
+  constructor(options: ServiceOptions) {
+    const core = createCore(options);
+    this.store = core.store;
+    this.tmux = core.tmux;
+    this.locks = core.locks;
+    this.settings = core.settings;
+    this.policy = core.policy;
+    this.env = core.env;
+    this.logger = core.logger;
+    this.now = core.now;
+  }
+
+  private iso(): string {
+    return isoNow(this);
+  }
+
+  start(input: StartInput): Promise<TaskRecord> {
+    return startTask(this, input);
+  }
+
+  /** Every task as it is now (one tmux call), and seed-style sessions started by hand. Changes nothing. */
+  views(): Promise<{ views: TaskView[]; corrupt: { session: string; problem: string }[] }> {
+    return views(this);
+  }
+
+  view(record: TaskRecord): TaskView {
+    return view(this, record);
+  }
+
+  /** A task by its name or its full session name; a person's argument. */
+  find(nameOrSession: string): Promise<TaskView> {
+    return find(this, nameOrSession);
+  }
+
+  /** The pane's last lines, without the blank rows tmux pads the screen with. */
+  capture(session: string, lines: number): Promise<string[]> {
+    return capture(this, session, lines);
+  }
+
+  signalSupervisors(): void {
+    signalSupervisors(this);
+  }
+
+  /**
+   * A person changed the recovery settings: every unfinished task is supervised by them from
+   * now on, by whichever supervisor (each re-reads its tasks' records every pass). Returns the
+   * sessions changed; a task busy under another supervisor's lock is retried briefly.
+   */
+  async applyPolicy(policy: Policy): Promise<string[]> {
+    const changed: string[] = [];
+    for (const record of this.store.list().records) {
+      if (isFinished(record.state)) continue;
+      if (JSON.stringify(record.policy) === JSON.stringify(policy)) continue;
+      const lock = await this.locks.acquire(record.session, PERSON_LOCK_WAIT_MS);
+      if (!lock) continue;
+      try {
+        const fresh = this.store.get(record.session);
+        if (!fresh || isFinished(fresh.state)) continue;
+        this.store.write({ ...fresh, policy, updatedAt: this.iso() });
+        changed.push(record.session);
+      } finally {
+        lock.release();
+      }
+    }
+    if (changed.length) this.signalSupervisors();
+    return changed;
+  }
+
+  private async personLock(session: string): Promise<Lock> {
+    const r = this.store.read(session);
+    if (r.kind === 'newer') {
+      throw new TaskError(`task ${session} was written by a newer resilient-agent (record version ${r.version}): use that version for it`, 'refused');
+    }
+    this.store.init();
+    const lock = await this.locks.acquire(session, PERSON_LOCK_WAIT_MS);
+    if (!lock) throw new TaskError(`task ${session} is busy: another supervisor is acting on it; try again`, 'conflict');
+    return lock;
+  }
+
+  async logs(nameOrSession: string, lines: number): Promise<string> {
+    const task = await find(this, nameOrSession);
+    try {
+      return (await capture(this, task.session, lines)).join('\n');
+    } catch (e) {
+      if (e instanceof TmuxError && (e.cause === 'no-such-session' || e.cause === 'no-server')) {
+        throw new TaskError(`the tmux session ${task.session} is gone (task ${task.state}); its events are in ${task.eventsFile ?? 'no file'}`, 'not-found');
+      }
+      throw e;
+    }
+  }
+
+  async send(nameOrSession: string, text: string): Promise<void> {
+    const task = await find(this, nameOrSession);
+    if (!(await this.tmux.hasSession(task.session))) throw new TaskError(`the tmux session ${task.session} is gone`, 'not-found');
+    await this.tmux.sendLine(task.session, text);
+  }
+
+  /** Resume now, by the agent's own command, whatever the backoff says. Refused while it runs. */
+  async resume(nameOrSession: string): Promise<TaskRecord> {
+    const task = await find(this, nameOrSession);
+    const lock = await this.personLock(task.session);
+    try {
+      // Decided under the lock: a concurrent resume may have taken a hand-started session over
+      // (it has a record now, and its agent runs) since `find` looked.
+      const record = this.store.get(task.session);
+      if (!record) {
+        if (task.adopted) return await this.adoptAndResume(task);
+        throw new TaskError(`no task named ${nameOrSession}`, 'not-found');
+      }
+      const panes = await this.tmux.listPanes();
+      const ev = evaluateTask(this, { ...record, killedByUser: false, state: record.state === 'held' || record.state === 'gave-up' ? 'failed' : record.state }, observe(this, record, panes));
+      const current = applyEvaluation(record, ev, this.iso());
+      if (current.state === 'running' || current.state === 'waiting' || (current.state === 'resuming' && ev.nextAttemptAt === null)) {
+        throw new TaskError(`task ${task.session} is ${current.state}; nothing to resume`, 'refused');
+      }
+      if (current.state === 'done') throw new TaskError(`task ${task.session} is done; nothing to resume`, 'refused');
+      const adapter = adapterFor(record.agent);
+      const check = adapter.canResume(current);
+      const action: Extract<Action, { kind: 'launch' }> = check.ok
+        ? { kind: 'launch', cause: 'manual', mode: 'resume' }
+        : { kind: 'launch', cause: 'manual', mode: 'start', note: `started again from its prompt: ${check.why ?? 'no session to resume'}` };
+      return await launch(this, { ...current, killedByUser: false }, action, panes.has(record.session));
+    } finally {
+      lock.release();
+    }
+  }
+
+  /**
+   * A session started by hand the seed's way is taken over on resume: a record is made for it and
+   * the agent's resume runs in its pane by our runner (no command typed into the user's shell).
+   * The caller holds the task's lock.
+   */
+  private async adoptAndResume(task: TaskView): Promise<TaskRecord> {
+    if (task.state === 'running' || task.state === 'waiting') throw new TaskError(`${task.session} is ${task.state}; nothing to resume`, 'refused');
+    if (task.state === 'done') throw new TaskError(`${task.session} is done; nothing to resume`, 'refused');
+    const adapter = adapterFor(task.agent);
+    const id = task.agentSessionId;
+    if (!id) {
+      throw new TaskError(
+        `${task.session} was started by hand and its ${adapter.displayName} session id is unknown: resume it by hand (it cannot be resumed by exact id)`,
+        'refused',
+      );
+    }
+    const executable = resolveAgent(this, task.agent);
+    const dir = await this.tmux.panePath(task.session);
+    {
+      const now = this.iso();
+      const record = newRecord({
+        name: task.name, agent: task.agent, dir, prompt: '', now, createdAt: task.createdAt ?? now, agentSessionId: id,
+        state: 'failed', stateReason: 'started by hand', agentArgs: agentArgs(this, task.agent), executable, policy: this.policy, adopted: true,
+      });
+      writeTaskEnv(this, task.session);
+      try {
+        return await launch(this, record, { kind: 'launch', cause: 'manual', mode: 'resume' }, true);
+      } catch (e) {
+        this.store.remove(task.session);
+        throw e;
+      }
+    }
+  }
+
+  /** Kills the session (and so the agent); the task is held and never resumed by a supervisor. */
+  async kill(nameOrSession: string, forget: boolean): Promise<{ session: string; killed: boolean }> {
+    const task = await find(this, nameOrSession);
+    const lock = await this.personLock(task.session);
+    try {
+      // A task with a record (one taken over from a hand-started session too) is held as killed
+      // by the user before its session goes, so no supervisor re-creates it; a hand-started
+      // session without one only has its session to kill. With --forget the record goes last:
+      // a process that dies in between leaves a task held as killed, never one to re-create.
+      const record = this.store.get(task.session);
+      if (record) {
+        const now = this.iso();
+        const finished = isFinished(record.state);
+        this.store.write({
+          ...record,
+          killedByUser: !finished,
+          state: finished ? record.state : 'held',
+          stateReason: finished ? record.stateReason : 'killed by the user',
+          stateSince: now,
+          nextAttemptAt: null,
+          updatedAt: now,
+        });
+      }
+      const killed = await this.tmux.killSession(task.session);
+      if (forget) this.store.remove(task.session);
+      this.signalSupervisors();
+      return { session: task.session, killed };
+    } finally {
+      lock.release();
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { adapterFor } from '../agents/registry';
+import { TaskError, UsageError } from '../model/errors';
+import type { AgentId } from '../model/names';
+import { AGENT_IDS, isAgentId, nameProblem, sessionName } from '../model/names';
+import type { TaskRecord } from '../model/record';
+import { newRecord } from '../model/record';
+import type { Core } from './core';
+import { isoNow } from './core';
+import { agentArgs, launch, resolveAgent, writeTaskEnv } from './launch';
+
+export interface StartInput {
+  agent: string;
+  name: string;
+  dir: string;
+  prompt: string;
+}
+
+/** Linux refuses to exec an argument longer than MAX_ARG_STRLEN (32 pages) minus its NUL. */
+export const MAX_PROMPT_BYTES = 128 * 1024 - 1;
+
+/** Checks a start request without creating anything; throws UsageError for bad input. */
+export function validateStart(input: StartInput): { agent: AgentId; dir: string } {
+  if (!isAgentId(input.agent)) {
+    throw new UsageError(`unknown agent "${input.agent}": choose one of ${AGENT_IDS.join(', ')}`);
+  }
+  const problem = nameProblem(input.name);
+  if (problem) throw new UsageError(`invalid task name "${input.name}": ${problem}`);
+  const dir = path.resolve(input.dir);
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    stat = undefined;
+  }
+  if (!stat?.isDirectory()) throw new UsageError(`folder not found: ${dir}`);
+  if (input.prompt.trim() === '') throw new UsageError('the prompt is empty');
+  // An argv element cannot hold a NUL byte: refuse rather than cut the prompt short.
+  if (input.prompt.includes('\0')) throw new UsageError('the prompt contains a NUL byte, which no program can receive as an argument');
+  const bytes = Buffer.byteLength(input.prompt);
+  if (bytes > MAX_PROMPT_BYTES) {
+    throw new UsageError(`the prompt is ${bytes} bytes; one argument can hold at most ${MAX_PROMPT_BYTES} (put the details in a file and refer to it)`);
+  }
+  return { agent: input.agent, dir };
+}
+
+/** A new task: its record, then its session with the first attempt; nothing half-made on failure. */
+export async function startTask(core: Core, input: StartInput): Promise<TaskRecord> {
+  const { agent, dir } = validateStart(input);
+  const session = sessionName(agent, input.name);
+  const executable = resolveAgent(core, agent);
+  await core.tmux.version(); // tmux missing: one clear TmuxError before anything is made
+  core.store.init();
+  const lock = core.locks.tryAcquire(session);
+  if (!lock) throw new TaskError(`task ${session} is being started or changed by another process`, 'conflict');
+  try {
+    if (core.store.exists(session)) {
+      throw new TaskError(`a task named ${session} already exists (use another name, or "kill ${session} --forget" first)`, 'conflict');
+    }
+    if (await core.tmux.hasSession(session)) {
+      throw new TaskError(`a tmux session named ${session} already exists`, 'conflict');
+    }
+    const prepared = adapterFor(agent).prepare({ dir, taskDir: core.store.paths.taskDir(session), env: core.env });
+    const record = newRecord({
+      name: input.name, agent, dir, prompt: input.prompt, now: isoNow(core),
+      agentSessionId: prepared.agentSessionId, agentData: prepared.agentData,
+      agentArgs: agentArgs(core, agent), executable, policy: core.policy,
+    });
+    try {
+      writeTaskEnv(core, session);
+      return await launch(core, record, { kind: 'launch', cause: 'start', mode: 'start' }, false);
+    } catch (e) {
+      // Nothing half-made: no record without a session, no session without a record.
+      await core.tmux.killSession(session).catch(() => undefined);
+      core.store.remove(session);
+      throw e;
+    }
+  } finally {
+    lock.release();
+  }
+}

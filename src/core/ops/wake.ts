@@ -1,0 +1,111 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { TaskRecord } from '../model/record';
+import { processAlive } from '../store/lock';
+import type { Core } from './core';
+import type { Leadership } from './election';
+
+/**
+ * What wakes a monitor between its ticks, without spawning a process: another process writing the
+ * state dir's wake file (a task started, a person acted), a watched runner dying (crash, kill -9,
+ * tmux server gone; probed with signal 0), and, for a follower, the supervisor itself dying.
+ */
+export class WakeSources {
+  /** Runners to probe between passes: session -> attempt dir and pid (once the runner wrote it). */
+  private readonly watched = new Map<string, { attemptDir: string; pid: number | null }>();
+  private probeTimer: NodeJS.Timeout | undefined;
+  private watcher: fs.FSWatcher | undefined;
+  private stopped = true;
+
+  constructor(
+    private readonly core: Core,
+    private readonly leadership: Leadership,
+    private readonly wake: (reason: string) => void,
+    private readonly probeMs = 250,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    const paths = this.core.store.paths;
+    try {
+      this.core.store.init();
+      this.watcher = fs.watch(paths.home, (_event, file) => {
+        if (file !== path.basename(paths.wakeFile)) return;
+        let from = '';
+        try {
+          from = fs.readFileSync(paths.wakeFile, 'utf8').split(' ')[0];
+        } catch {
+          /* removed meanwhile */
+        }
+        if (from !== String(process.pid)) this.wake('signalled');
+      });
+      this.watcher.on('error', () => undefined);
+    } catch (e) {
+      this.core.logger.warn(`cannot watch ${paths.home}: ${(e as Error).message}; relying on the timer`);
+    }
+    this.armProbe();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  /** Which runners to probe until the next pass: every attempt not yet ended. */
+  watchRunners(records: readonly TaskRecord[]): void {
+    const before = new Map(this.watched);
+    this.watched.clear();
+    for (const r of records) {
+      const a = r.attempts[r.attempts.length - 1];
+      if (!a || a.endedAt || r.state === 'done' || r.state === 'gave-up' || r.state === 'held') continue;
+      const attemptDir = this.core.store.paths.attemptDir(r.session, a.n);
+      const prior = before.get(r.session);
+      this.watched.set(r.session, { attemptDir, pid: prior?.attemptDir === attemptDir ? prior.pid : null });
+    }
+  }
+
+  /** The runners watched now, by session (pid null until the runner wrote it). */
+  watchedRunners(): Map<string, number | null> {
+    return new Map([...this.watched].map(([s, w]) => [s, w.pid]));
+  }
+
+  private armProbe(): void {
+    if (this.stopped) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      this.probe();
+      this.armProbe();
+    }, this.probeMs);
+    this.probeTimer.unref?.();
+  }
+
+  private probe(): void {
+    if (this.leadership.electing && !this.leadership.isLeader) {
+      // A follower watches the supervisor instead, to take over the moment it dies.
+      let holder;
+      try {
+        holder = this.leadership.liveHolder();
+      } catch {
+        return; // unreadable just now: look again at the next probe
+      }
+      if (!holder) this.wake('the supervisor is gone');
+      return;
+    }
+    for (const [session, w] of this.watched) {
+      if (w.pid === null) {
+        try {
+          w.pid = Number.parseInt(fs.readFileSync(path.join(w.attemptDir, 'pid'), 'utf8'), 10) || null;
+        } catch {
+          continue;
+        }
+      }
+      if (w.pid !== null && !processAlive(w.pid)) {
+        this.watched.delete(session);
+        this.wake(`runner of ${session} exited`);
+      }
+    }
+  }
+}
