@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { resolveSettings, Settings } from '../core/model/settings';
+import { resolveSettings, Settings, withEnvOverrides } from '../core/model/settings';
 
 export const SECTION = 'resilientAgent';
 
@@ -13,12 +13,11 @@ export interface UiSettings {
 /** Core settings from VS Code's configuration. RESILIENT_AGENT_TMUX_SOCKET wins, as for the CLI. */
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const config = vscode.workspace.getConfiguration(SECTION);
-  return resolveSettings((key) => {
-    if (key === 'tmux.socket' && env.RESILIENT_AGENT_TMUX_SOCKET !== undefined) return env.RESILIENT_AGENT_TMUX_SOCKET;
+  return resolveSettings(withEnvOverrides((key) => {
     const inspected = config.inspect(key);
     // Only values a user set; the default comes from the manifest through core.
     return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
-  });
+  }, env));
 }
 
 export function readUiSettings(): UiSettings {

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { TaskView } from '../core/model/views';
+import { duration } from '../core/model/time';
 import type { TaskState } from '../core/model/record';
 
 /** How each state looks: a themed icon and colour, and the group it sits in. */
@@ -13,16 +14,6 @@ export const STATE_LOOK: Record<TaskState, { icon: string; color: string; group:
   lost: { icon: 'debug-disconnect', color: 'list.warningForeground', group: 'running' },
   done: { icon: 'pass', color: 'testing.iconPassed', group: 'finished' },
 };
-
-export function duration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 24) return `${h}h${m % 60 ? ` ${m % 60}m` : ''}`;
-  return `${Math.floor(h / 24)}d`;
-}
 
 /** `codex · running 12m`, `resuming in 6m · attempt 2/10`, `done 1h ago`, … */
 export function describe(v: TaskView, now: number, maxAttempts?: number): string {

@@ -130,3 +130,14 @@ export function settingsToObject(settings: Settings): Record<string, unknown> {
   }
   return out;
 }
+
+/**
+ * A settings lookup with the environment's overrides on top: RESILIENT_AGENT_TMUX_SOCKET picks the
+ * tmux server for the CLI and the extension alike (tests and a second server use it).
+ */
+export function withEnvOverrides(lookup: (key: string) => unknown, env: NodeJS.ProcessEnv): (key: string) => unknown {
+  return (key) => {
+    if (key === 'tmux.socket' && env.RESILIENT_AGENT_TMUX_SOCKET !== undefined) return env.RESILIENT_AGENT_TMUX_SOCKET;
+    return lookup(key);
+  };
+}

@@ -1,0 +1,88 @@
+import { UsageError } from '../../core/model/errors';
+import type { Logger } from '../../core/platform/log';
+import type { StateChange } from '../../core/ops/monitor';
+import { Monitor, needsSupervision } from '../../core/ops/monitor';
+import type { Command } from '../context';
+
+function onChangeRunner(program: string[], logger: Logger): (c: StateChange) => Promise<void> {
+  return async (c) => {
+    const { execa } = await import('execa');
+    const r = await execa(program[0], program.slice(1), {
+      reject: false,
+      stdin: 'ignore',
+      stdout: 'inherit',
+      stderr: 'inherit',
+      env: {
+        RESILIENT_AGENT_TASK: c.name,
+        RESILIENT_AGENT_SESSION: c.session,
+        RESILIENT_AGENT_AGENT: c.agent,
+        RESILIENT_AGENT_OLD_STATE: c.from,
+        RESILIENT_AGENT_NEW_STATE: c.to,
+        RESILIENT_AGENT_REASON: c.reason ?? '',
+      },
+    });
+    if (r.failed) logger.warn(`--on-change ${program[0]} for ${c.session}: ${r.shortMessage ?? `exit ${r.exitCode}`}`);
+  };
+}
+
+/** `monitor`: supervise in the foreground (`--once`: one pass); `--background` is the detached supervisor. */
+export const monitorCommand: Command = {
+  spec: { positionals: [], flags: { once: 'bool', interval: 'value', 'on-change': 'rest', background: 'bool' } },
+  async run({ svc, settings, parsed, io, logger }) {
+    const raw = parsed.flags.get('interval') as string | undefined;
+    let intervalMs = settings.intervalMs;
+    if (raw !== undefined) {
+      const seconds = Number(raw);
+      if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--interval must be a positive number of seconds, not "${raw}"`);
+      intervalMs = seconds * 1000;
+    }
+    const program = parsed.flags.get('on-change') as string[] | undefined;
+    const background = parsed.flags.get('background') === true;
+    const pending = new Set<Promise<void>>();
+    const run = program ? onChangeRunner(program, logger) : undefined;
+    let idle: (() => void) | undefined;
+    const monitor = new Monitor(svc, {
+      intervalMs,
+      onChange: (c) => {
+        io.out(`${c.session}: ${c.from} -> ${c.to}${c.reason ? ` (${c.reason})` : ''}`);
+        if (!run) return;
+        const p = run(c).finally(() => pending.delete(p));
+        pending.add(p);
+      },
+      onPass: (r) => {
+        if (background && r.leader && r.unfinished === 0) idle?.();
+      },
+      onError: (e) => logger.error((e as Error).message),
+    });
+    if (parsed.flags.get('once') === true) {
+      await monitor.pass('once');
+      monitor.resign();
+      await new Promise((r) => setImmediate(r));
+      await Promise.all(pending);
+      return 0;
+    }
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        monitor.stop();
+        resolve();
+      };
+      // The background supervisor exits when nothing is left to watch. It gives up the lock
+      // first and looks once more, so a task started meanwhile is never left unsupervised.
+      idle = () => {
+        monitor.resign();
+        if (svc.store.list().records.some(needsSupervision)) return;
+        logger.info('no unfinished task left: the background supervisor exits');
+        stop();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      // A hangup (a closed terminal, a dropped SSH link) stops a monitor someone runs by hand,
+      // never the background supervisor: it exists to outlive them.
+      if (background) process.on('SIGHUP', () => logger.info('hangup ignored: the background supervisor keeps supervising'));
+      else process.once('SIGHUP', stop);
+      monitor.start();
+    });
+    await Promise.all(pending);
+    return 0;
+  },
+};

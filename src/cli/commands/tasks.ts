@@ -1,0 +1,122 @@
+import * as fs from 'node:fs';
+import { UsageError } from '../../core/model/errors';
+import { attachArgs } from '../../core/tmux/commands';
+import type { Parsed } from '../args';
+import type { Command } from '../context';
+import { statusJson, statusLines, table } from '../format';
+
+const name = { name: 'name', required: true };
+
+async function readPrompt(parsed: Parsed): Promise<string> {
+  const inline = parsed.flags.get('prompt') as string | undefined;
+  const file = parsed.flags.get('prompt-file') as string | undefined;
+  if (inline !== undefined && file !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
+  if (inline === undefined && file === undefined) throw new UsageError('a prompt is required: --prompt TEXT, --prompt-file FILE or --prompt -');
+  if (inline === '-' || file === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  if (file !== undefined) {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read the prompt file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  return inline as string;
+}
+
+/** The commands on tasks: start one, look at them, talk to one, resume or kill it. */
+export const TASK_COMMANDS: Record<string, Command> = {
+  start: {
+    spec: {
+      positionals: [{ name: 'agent', required: true }, { name: 'name', required: true }],
+      flags: { dir: 'value', prompt: 'value', 'prompt-file': 'value', json: 'bool' },
+    },
+    ensuresSupervisor: true,
+    async run({ svc, parsed, io, json, first, second }) {
+      const prompt = await readPrompt(parsed);
+      const dir = (parsed.flags.get('dir') as string | undefined) ?? process.cwd();
+      const record = await svc.start({ agent: first, name: second, dir, prompt });
+      if (json) {
+        io.out(JSON.stringify(statusJson(svc.view(record)), null, 2));
+      } else {
+        io.out(`started ${record.session}`);
+        io.out(`attach: resilient-agent attach ${record.session}   (or: ${[...svc.tmux.baseArgv(), ...attachArgs(record.session)].join(' ')})`);
+      }
+      return 0;
+    },
+  },
+  list: {
+    spec: { positionals: [], flags: { json: 'bool' } },
+    ensuresSupervisor: true,
+    async run({ svc, io, json }) {
+      const { views, corrupt } = await svc.views();
+      for (const c of corrupt) io.err(`unreadable task record ${c.session}: ${c.problem}`);
+      io.out(json ? JSON.stringify(views.map(statusJson), null, 2) : table(views, Date.now()));
+      return 0;
+    },
+  },
+  status: {
+    spec: { positionals: [name], flags: { json: 'bool' } },
+    ensuresSupervisor: true,
+    async run({ svc, io, json, first }) {
+      const v = await svc.find(first);
+      io.out(json ? JSON.stringify(statusJson(v), null, 2) : statusLines(v, Date.now()).join('\n'));
+      return 0;
+    },
+  },
+  logs: {
+    spec: { positionals: [name], flags: { lines: 'value' } },
+    ensuresSupervisor: true,
+    async run({ svc, parsed, io, first }) {
+      const raw = parsed.flags.get('lines') as string | undefined;
+      const lines = raw === undefined ? 200 : Number(raw);
+      if (!Number.isInteger(lines) || lines < 1) throw new UsageError(`--lines must be a positive whole number, not "${raw}"`);
+      io.out(await svc.logs(first, lines));
+      return 0;
+    },
+  },
+  attach: {
+    spec: { positionals: [name], flags: {} },
+    ensuresSupervisor: true,
+    async run({ svc, env, first }) {
+      const v = await svc.find(first);
+      if (!process.stdin.isTTY) throw new UsageError('attach needs a terminal');
+      const { execa } = await import('execa');
+      const r = await execa(svc.tmux.executable, [...svc.tmux.baseArgv().slice(1), ...attachArgs(v.session)], {
+        stdio: 'inherit', reject: false, env: { ...env, TMUX: undefined, TMUX_PANE: undefined }, extendEnv: false,
+      });
+      return r.exitCode ?? 1;
+    },
+  },
+  send: {
+    spec: { positionals: [name, { name: 'text', required: true }], flags: {} },
+    ensuresSupervisor: true,
+    async run({ svc, first, second }) {
+      await svc.send(first, second);
+      return 0;
+    },
+  },
+  resume: {
+    spec: { positionals: [name], flags: {} },
+    ensuresSupervisor: true,
+    async run({ svc, io, first }) {
+      const record = await svc.resume(first);
+      const a = record.attempts[record.attempts.length - 1];
+      io.out(`${record.session}: attempt ${a.n} ${a.mode === 'resume' ? `resumes session ${record.agentSessionId}` : 'starts again from the prompt'}`);
+      return 0;
+    },
+  },
+  kill: {
+    spec: { positionals: [name], flags: { forget: 'bool' } },
+    ensuresSupervisor: true,
+    async run({ svc, parsed, io, first }) {
+      const forget = parsed.flags.get('forget') === true;
+      const r = await svc.kill(first, forget);
+      io.out(`${r.session}: ${r.killed ? 'killed' : 'session was already gone'}${forget ? '; record removed' : '; it will not be resumed'}`);
+      return 0;
+    },
+  },
+};

@@ -1,0 +1,36 @@
+import type { Settings } from '../core/model/settings';
+import type { Logger } from '../core/platform/log';
+import type { TaskService } from '../core/ops/service';
+import type { CommandSpec, Parsed } from './args';
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const stdio: Io = {
+  out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
+  err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
+};
+
+/** What one command runs with: parsed once by main, nothing global. */
+export interface CommandContext {
+  svc: TaskService;
+  settings: Settings;
+  home: string;
+  env: NodeJS.ProcessEnv;
+  parsed: Parsed;
+  io: Io;
+  logger: Logger;
+  json: boolean;
+  /** The first two positionals (most commands take a name, start an agent and a name). */
+  first: string;
+  second: string;
+}
+
+export interface Command {
+  spec: CommandSpec;
+  /** Commands that keep a background supervisor alive afterwards (every one that may start or change a task). */
+  ensuresSupervisor?: boolean;
+  run(ctx: CommandContext): Promise<number>;
+}

@@ -1,0 +1,55 @@
+import { duration } from '../core/model/time';
+import type { TaskView } from '../core/model/views';
+
+export function statusJson(v: TaskView): Record<string, unknown> {
+  return {
+    name: v.name,
+    session: v.session,
+    agent: v.agent,
+    state: v.state,
+    reason: v.reason,
+    agentSessionId: v.agentSessionId,
+    dir: v.dir,
+    adopted: v.adopted,
+    createdAt: v.createdAt,
+    nextAttemptAt: v.nextAttemptAt,
+    heldUntil: v.heldUntil,
+    attempts: v.attempts.map((a) => ({
+      n: a.n, cause: a.cause, mode: a.mode, startedAt: a.startedAt, endedAt: a.endedAt, exitCode: a.exitCode, signal: a.signal, note: a.note,
+    })),
+    eventsFile: v.eventsFile,
+  };
+}
+
+export function ago(iso: string | null, now: number): string {
+  return iso ? duration(now - Date.parse(iso)) : '-';
+}
+
+export function describe(v: TaskView, now: number): string {
+  if (v.state === 'resuming' && v.nextAttemptAt) {
+    const wait = Math.max(0, Math.round((Date.parse(v.nextAttemptAt) - now) / 1000));
+    return `resuming in ${wait >= 60 ? `${Math.ceil(wait / 60)}m` : `${wait}s`}`;
+  }
+  return v.state + (v.adopted ? ' (started by hand)' : '');
+}
+
+export function table(views: TaskView[], now: number): string {
+  if (views.length === 0) return 'no tasks';
+  const rows = [['SESSION', 'STATE', 'ATTEMPTS', 'AGE', 'REASON']];
+  for (const v of views) {
+    rows.push([v.session, describe(v, now), String(v.attempts.length || '-'), ago(v.createdAt, now), v.reason ?? '']);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
+}
+
+/** `status` for a person: the state, the ids, and one line per attempt. */
+export function statusLines(v: TaskView, now: number): string[] {
+  const lines = [`${v.session}: ${describe(v, now)}${v.reason ? ` (${v.reason})` : ''}`, `agent: ${v.agent}   session id: ${v.agentSessionId ?? 'unknown'}`];
+  if (v.dir) lines.push(`folder: ${v.dir}`);
+  for (const a of v.attempts) {
+    const end = a.endedAt ? `ended ${ago(a.endedAt, now)} ago, ${a.signal !== null ? `signal ${a.signal}` : `exit ${a.exitCode}`}` : 'running';
+    lines.push(`attempt ${a.n} (${a.cause}, ${a.mode}): started ${ago(a.startedAt, now)} ago, ${end}${a.note ? `; ${a.note}` : ''}`);
+  }
+  return lines;
+}
