@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { LEASE_MS, LockManager, processAlive, selfIdentity } from '../../src/core/store/lock';
 import { REPO } from './harness';
 
-const LOCK_MODULE = path.join(REPO, 'out', 'src', 'core', 'tasks', 'lock.js');
+const LOCK_MODULE = path.join(REPO, 'out', 'src', 'core', 'store', 'lock.js');
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'ra-lock-'));
