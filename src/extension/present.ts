@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { TaskView } from '../core/model/views';
 import { duration } from '../core/model/time';
 import type { TaskState } from '../core/model/record';
+import { isStopped } from '../core/model/record';
 
 /** How each state looks: a themed icon and colour, and the group it sits in. */
 export const STATE_LOOK: Record<TaskState, { icon: string; color: string; group: 'needs' | 'running' | 'finished' }> = {
@@ -119,7 +120,7 @@ export function contextValue(v: TaskView): string {
   // The agent runs (or is about to): input can be sent, and it can be killed.
   if (v.hasSession && ['running', 'waiting', 'resuming'].includes(v.state)) parts.push('agentRuns');
   // Resume by exact id needs an id: a hand-started session without one cannot be resumed from here.
-  if (['failed', 'lost', 'held', 'gave-up'].includes(v.state) && (!v.adopted || v.agentSessionId) && !/newer resilient-agent/.test(v.reason ?? '')) parts.push('resumable');
+  if (isStopped(v.state) && (!v.adopted || v.agentSessionId) && !/newer resilient-agent/.test(v.reason ?? '')) parts.push('resumable');
   if (v.dir) parts.push('hasDir');
   if (v.prompt) parts.push('hasPrompt');
   if (v.agentSessionId) parts.push('hasId');

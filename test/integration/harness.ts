@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TaskStore } from '../../src/core/store/store';
 import type { TaskRecord } from '../../src/core/model/record';
-import { processAlive } from '../../src/core/store/lock';
+import { processAlive } from '../../src/core/platform/processes';
 import { groupAlive, processesWithEnv } from '../tools/processes';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');

@@ -3,7 +3,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LEASE_MS, LockManager, processAlive, selfIdentity } from '../../src/core/store/lock';
+import { LEASE_MS, LockManager, selfIdentity } from '../../src/core/store/lock';
+import { processAlive } from '../../src/core/platform/processes';
 import { REPO } from './harness';
 
 const LOCK_MODULE = path.join(REPO, 'out', 'src', 'core', 'store', 'lock.js');

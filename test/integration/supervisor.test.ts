@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveSettings } from '../../src/core/model/settings';
-import { processAlive } from '../../src/core/store/lock';
+import { processAlive } from '../../src/core/platform/processes';
 import { TaskService } from '../../src/core/ops/service';
 import { Monitor, SUPERVISOR_LOCK } from '../../src/core/ops/monitor';
 import { systemdQuote, unitText } from '../../src/cli/systemd';

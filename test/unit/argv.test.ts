@@ -3,16 +3,12 @@ import { ADAPTERS } from '../../src/core/agents/registry';
 import { resolveSettings } from '../../src/core/model/settings';
 import * as cmd from '../../src/core/tmux/commands';
 import type { TaskRecord } from '../../src/core/model/record';
+import { testRecord } from '../tools/records';
 
 const settings = resolveSettings();
 
 function task(over: Partial<TaskRecord>): TaskRecord {
-  return {
-    version: 1, name: 'fix', agent: 'codex', session: 'codex-fix', dir: '/home/dev/proj', prompt: '-n $(rm -rf ~) "quoted"\nline',
-    createdAt: '2026-01-01T00:00:00.000Z', agentSessionId: null, agentData: {}, attempts: [], state: 'running',
-    stateReason: null, stateSince: '2026-01-01T00:00:00.000Z', nextAttemptAt: null, heldUntil: null, killedByUser: false,
-    agentArgs: { modeArgs: [], extraArgs: [], continuePrompt: 'c' }, executable: '/usr/bin/codex', adopted: false, updatedAt: '2026-01-01T00:00:00.000Z', ...over,
-  };
+  return testRecord({ dir: '/home/dev/proj', prompt: '-n $(rm -rf ~) "quoted"\nline', executable: '/usr/bin/codex', ...over });
 }
 
 describe('agent argv', () => {

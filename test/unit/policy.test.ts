@@ -4,6 +4,7 @@ import type { Attempt, TaskRecord } from '../../src/core/model/record';
 import { evaluate } from '../../src/core/decide/classify';
 import type { Observation } from '../../src/core/decide/observation';
 import { backoffMs, consecutiveFailures, decideAfterFailure, Policy } from '../../src/core/decide/policy';
+import { testRecord } from '../tools/records';
 
 const MIN = 60_000;
 const policy: Policy = { intervalMs: 3 * MIN, backoffFactor: 2, maxBackoffMs: 60 * MIN, maxRuntimeMs: 300 * MIN, maxAttempts: 10 };
@@ -11,11 +12,7 @@ const T0 = Date.parse('2026-03-01T08:00:00.000Z');
 const iso = (t: number) => new Date(t).toISOString();
 
 function task(attempts: Attempt[], over: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    version: 1, name: 'fix', agent: 'codex', session: 'codex-fix', dir: '/p', prompt: 'p', createdAt: iso(T0),
-    agentSessionId: 'th-1', agentData: {}, attempts, state: 'running', stateReason: null, stateSince: iso(T0),
-    nextAttemptAt: null, heldUntil: null, killedByUser: false, agentArgs: { modeArgs: [], extraArgs: [], continuePrompt: 'c' }, executable: '/bin/codex', adopted: false, updatedAt: iso(T0), ...over,
-  };
+  return testRecord({ agentSessionId: 'th-1', attempts, ...over }, iso(T0));
 }
 
 function attempt(n: number, start: number, end: number | null, exitCode: number | null = 1): Attempt {

@@ -7,16 +7,13 @@ import { LockManager } from '../../src/core/store/lock';
 import { stateHome } from '../../src/core/store/paths';
 import type { TaskRecord } from '../../src/core/model/record';
 import { TaskStore } from '../../src/core/store/store';
+import { testRecord } from '../tools/records';
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'ra-store-'));
 }
 
-const record: TaskRecord = {
-  version: 1, name: 'fix', agent: 'codex', session: 'codex-fix', dir: '/p', prompt: 'secret prompt', createdAt: '2026-01-01T00:00:00.000Z',
-  agentSessionId: null, agentData: {}, attempts: [], state: 'running', stateReason: null, stateSince: '2026-01-01T00:00:00.000Z',
-  nextAttemptAt: null, heldUntil: null, killedByUser: false, agentArgs: { modeArgs: [], extraArgs: [], continuePrompt: 'c' }, executable: '/bin/codex', adopted: false, updatedAt: '2026-01-01T00:00:00.000Z',
-};
+const record: TaskRecord = testRecord({ prompt: 'secret prompt' });
 
 describe('state dir', () => {
   it('RESILIENT_AGENT_HOME, else XDG_STATE_HOME, else ~/.local/state — never /tmp', () => {

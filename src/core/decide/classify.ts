@@ -6,7 +6,9 @@ import type { Observation } from './observation';
 import type { Policy } from './policy';
 import { decideAfterFailure } from './policy';
 
-export const DONE_MARKER = '__TASK_DONE__';
+import { DONE_MARKER } from '../model/record';
+
+export { DONE_MARKER };
 
 /** A prompt for a person counts once seen on this many passes in a row. */
 export const WAITING_PASSES = 2;

@@ -26,6 +26,9 @@ export type Attempt = z.infer<typeof AttemptSchema>;
 
 export const RECORD_VERSION = 1;
 
+/** The line a finished run prints last in its pane (the seed's convention, which people grep for). */
+export const DONE_MARKER = '__TASK_DONE__';
+
 /** The recovery limits a task is supervised by, whoever supervises it (times in ms). */
 export const PolicySchema = z.object({
   intervalMs: z.number().check(z.positive()),
@@ -75,6 +78,11 @@ export function lastAttempt(record: TaskRecord): Attempt | undefined {
 }
 
 
+/** Stopped short of done: a person may resume it (a supervisor may too, unless it is held or given up). */
+export function isStopped(state: TaskState): boolean {
+  return state === 'failed' || state === 'lost' || state === 'held' || state === 'gave-up';
+}
+
 /** Finished: nothing more happens to the task by itself, and nobody resumes it unasked. */
 export function isFinished(state: TaskState): boolean {
   return state === 'done' || state === 'gave-up';
@@ -119,7 +127,7 @@ export function newRecord(r: NewRecord): TaskRecord {
     killedByUser: false,
     agentArgs: r.agentArgs,
     executable: r.executable,
-    policy: r.policy,
+    ...(r.policy ? { policy: r.policy } : {}),
     adopted: r.adopted ?? false,
     updatedAt: r.now,
   };

@@ -7,6 +7,7 @@ import type { AgentId } from '../model/names';
 import type { Attempt, TaskRecord } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
 import { writeFileAtomic } from '../platform/files';
+import { attemptFile } from '../store/attempt';
 import { encodeEnv, encodeNul, runnerCommand } from '../store/runner';
 import type { Core } from './core';
 import { isoNow } from './core';
@@ -66,11 +67,11 @@ export async function launch(core: Core, record: TaskRecord, action: Extract<Act
     record = { ...record, agentSessionId: fresh.agentSessionId, agentData: { ...record.agentData, ...fresh.agentData } };
   }
   const prompt = { text: action.mode === 'resume' ? record.agentArgs.continuePrompt : record.prompt };
-  if (adapter.promptOnStdin(prompt.text)) writeFileAtomic(path.join(attemptDir, 'stdin'), prompt.text);
+  if (adapter.promptOnStdin(prompt.text)) writeFileAtomic(attemptFile(attemptDir, 'stdin'), prompt.text);
   const args = action.mode === 'resume'
     ? adapter.resumeArgs(record, agentSettings, prompt)
     : adapter.startArgs(record, agentSettings, prompt);
-  writeFileAtomic(path.join(attemptDir, 'argv'), encodeNul([record.executable, ...args]));
+  writeFileAtomic(attemptFile(attemptDir, 'argv'), encodeNul([record.executable, ...args]));
   const now = isoNow(core);
   const attempt: Attempt = {
     n, cause: action.cause, mode: action.mode, startedAt: now, endedAt: null, exitCode: null, signal: null,

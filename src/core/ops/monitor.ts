@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { adapterFor } from '../agents/registry';
 import { applyEvaluation } from '../decide/apply';
 import { Breaker } from '../decide/breaker';
+import { attemptFile } from '../store/attempt';
 import type { LastRead } from '../decide/streak';
 import { nextStreak, shouldCapture } from '../decide/streak';
 import type { TaskRecord, TaskState } from '../model/record';
@@ -307,7 +307,7 @@ export class Monitor {
       const pane = panes.get(r.session);
       const a = r.attempts[r.attempts.length - 1];
       if (!pane || !a || a.endedAt || isFinished(r.state)) continue;
-      const exited = fs.existsSync(path.join(this.service.store.paths.attemptDir(r.session, a.n), 'exit'));
+      const exited = fs.existsSync(attemptFile(this.service.store.paths.attemptDir(r.session, a.n), 'exit'));
       if (shouldCapture(adapterFor(r.agent), pane, exited, this.capturedAt.get(r.session))) wanted.push(r.session);
     }
     if (wanted.length === 0) return new Map();

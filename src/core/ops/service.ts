@@ -5,13 +5,9 @@ import type { Policy } from '../decide/policy';
 import { TaskError } from '../model/errors';
 import type { TaskRecord } from '../model/record';
 import { isFinished, newRecord } from '../model/record';
-import type { Settings } from '../model/settings';
 import type { TaskView } from '../model/views';
-import type { Logger } from '../platform/log';
-import type { Lock, LockManager } from '../store/lock';
-import type { TaskStore } from '../store/store';
+import type { Lock } from '../store/lock';
 import { TmuxError } from '../tmux/errors';
-import type { Tmux } from '../tmux/tmux';
 import type { Core, CoreOptions } from './core';
 import { createCore, isoNow } from './core';
 import { agentArgs, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
@@ -29,26 +25,11 @@ const PERSON_LOCK_WAIT_MS = 10_000;
  * resume, kill, change the recovery settings. Each action on a task is decided under its lock
  * from the record as it is then. Supervision itself is the monitor's (./monitor.ts).
  */
-export class TaskService implements Core {
-  readonly store: TaskStore;
-  readonly tmux: Tmux;
-  readonly locks: LockManager;
-  readonly settings: Settings;
-  readonly policy: Policy;
-  readonly env: NodeJS.ProcessEnv;
-  readonly logger: Logger;
-  readonly now: () => number;
-
+// The class has every member of Core (filled in by its constructor).
+export interface TaskService extends Core {}
+export class TaskService {
   constructor(options: ServiceOptions) {
-    const core = createCore(options);
-    this.store = core.store;
-    this.tmux = core.tmux;
-    this.locks = core.locks;
-    this.settings = core.settings;
-    this.policy = core.policy;
-    this.env = core.env;
-    this.logger = core.logger;
-    this.now = core.now;
+    Object.assign(this, createCore(options));
   }
 
   private iso(): string {

@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TaskRecord } from '../model/record';
-import { processAlive } from '../store/lock';
+import { isFinished } from '../model/record';
+import { readRunnerPid } from '../store/attempt';
+import { processAlive } from '../platform/processes';
 import type { Core } from './core';
 import type { Leadership } from './election';
 
@@ -60,7 +62,7 @@ export class WakeSources {
     this.watched.clear();
     for (const r of records) {
       const a = r.attempts[r.attempts.length - 1];
-      if (!a || a.endedAt || r.state === 'done' || r.state === 'gave-up' || r.state === 'held') continue;
+      if (!a || a.endedAt || isFinished(r.state) || r.state === 'held') continue;
       const attemptDir = this.core.store.paths.attemptDir(r.session, a.n);
       const prior = before.get(r.session);
       this.watched.set(r.session, { attemptDir, pid: prior?.attemptDir === attemptDir ? prior.pid : null });
@@ -95,13 +97,7 @@ export class WakeSources {
       return;
     }
     for (const [session, w] of this.watched) {
-      if (w.pid === null) {
-        try {
-          w.pid = Number.parseInt(fs.readFileSync(path.join(w.attemptDir, 'pid'), 'utf8'), 10) || null;
-        } catch {
-          continue;
-        }
-      }
+      if (w.pid === null) w.pid = readRunnerPid(w.attemptDir);
       if (w.pid !== null && !processAlive(w.pid)) {
         this.watched.delete(session);
         this.wake(`runner of ${session} exited`);

@@ -36,46 +36,40 @@ export function readFileIfExists(file: string): string | undefined {
   }
 }
 
-/** The last `maxLines` lines of a file, reading at most `maxBytes` from its end. */
-export function readTail(file: string, maxLines: number, maxBytes = 64 * 1024): string[] {
+/** Reads up to `maxBytes` of a file from its start or its end: the bytes, and the file's size. [] when absent. */
+function readSlice(file: string, maxBytes: number, from: 'start' | 'end'): { text: string; cut: boolean } | undefined {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
   try {
     const size = fs.fstatSync(fd).size;
-    if (size === 0) return [];
+    if (size === 0) return undefined;
     const length = Math.min(size, maxBytes);
     const buf = Buffer.alloc(length);
-    fs.readSync(fd, buf, 0, length, size - length);
-    const lines = buf.toString('utf8').split('\n');
-    if (length < size) lines.shift();
-    while (lines.length && lines[lines.length - 1] === '') lines.pop();
-    return lines.slice(-maxLines);
+    const n = fs.readSync(fd, buf, 0, length, from === 'end' ? size - length : 0);
+    return { text: buf.subarray(0, n).toString('utf8'), cut: length < size };
   } finally {
     fs.closeSync(fd);
   }
 }
 
+/** The last `maxLines` lines of a file, reading at most `maxBytes` from its end. */
+export function readTail(file: string, maxLines: number, maxBytes = 64 * 1024): string[] {
+  const slice = readSlice(file, maxBytes, 'end');
+  if (!slice) return [];
+  const lines = slice.text.split('\n');
+  if (slice.cut) lines.shift(); // the first line read is only the end of one
+  while (lines.length && lines[lines.length - 1] === '') lines.pop();
+  return lines.slice(-maxLines);
+}
+
 /** The first `maxLines` lines of a file, reading at most `maxBytes`. */
 export function readHead(file: string, maxLines: number, maxBytes = 64 * 1024): string[] {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
-    if (size === 0) return [];
-    const buf = Buffer.alloc(Math.min(size, maxBytes));
-    const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    return buf.subarray(0, n).toString('utf8').split('\n').slice(0, maxLines).filter((l) => l !== '');
-  } finally {
-    fs.closeSync(fd);
-  }
+  const slice = readSlice(file, maxBytes, 'start');
+  if (!slice) return [];
+  return slice.text.split('\n').slice(0, maxLines).filter((l) => l !== '');
 }

@@ -2,6 +2,34 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readHead, readTail } from '../platform/files';
 
+/**
+ * The files of one attempt's folder. Core writes argv and stdin before the run; the pane runner
+ * (./runner.ts) writes the rest, each by rename, so a reader sees a whole file or none.
+ */
+export const ATTEMPT_FILES = {
+  argv: 'argv',
+  stdin: 'stdin',
+  pid: 'pid',
+  tmux: 'tmux',
+  exit: 'exit',
+  interrupted: 'interrupted',
+  events: 'events.jsonl',
+} as const;
+
+export function attemptFile(attemptDir: string, file: keyof typeof ATTEMPT_FILES): string {
+  return path.join(attemptDir, ATTEMPT_FILES[file]);
+}
+
+/** The runner's pid, once it wrote it. */
+export function readRunnerPid(attemptDir: string): number | null {
+  try {
+    const pid = Number.parseInt(fs.readFileSync(attemptFile(attemptDir, 'pid'), 'utf8'), 10);
+    return Number.isFinite(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
 /** What the runner left in an attempt's folder. */
 export interface AttemptFiles {
   /** The runner wrote its pid: the attempt really began. */
@@ -16,17 +44,11 @@ export interface AttemptFiles {
 }
 
 export function readAttemptFiles(attemptDir: string): AttemptFiles {
-  let pid: number | null = null;
-  try {
-    pid = Number.parseInt(fs.readFileSync(path.join(attemptDir, 'pid'), 'utf8'), 10);
-    if (!Number.isFinite(pid)) pid = null;
-  } catch {
-    pid = null;
-  }
+  const pid = readRunnerPid(attemptDir);
   let exitCode: number | null = null;
   let exitAt: Date | null = null;
   try {
-    const file = path.join(attemptDir, 'exit');
+    const file = attemptFile(attemptDir, 'exit');
     const text = fs.readFileSync(file, 'utf8').trim();
     const n = Number.parseInt(text, 10);
     if (Number.isInteger(n)) {
@@ -39,16 +61,16 @@ export function readAttemptFiles(attemptDir: string): AttemptFiles {
   let serverPid: number | null = null;
   try {
     // $TMUX is "socket path,server pid,session index".
-    const n = Number.parseInt(fs.readFileSync(path.join(attemptDir, 'tmux'), 'utf8').trim().split(',').at(-2) ?? '', 10);
+    const n = Number.parseInt(fs.readFileSync(attemptFile(attemptDir, 'tmux'), 'utf8').trim().split(',').at(-2) ?? '', 10);
     serverPid = Number.isInteger(n) && n > 0 ? n : null;
   } catch {
     serverPid = null;
   }
-  return { started: pid !== null, pid, exitCode, exitAt, serverPid, interrupted: fs.existsSync(path.join(attemptDir, 'interrupted')) };
+  return { started: pid !== null, pid, exitCode, exitAt, serverPid, interrupted: fs.existsSync(attemptFile(attemptDir, 'interrupted')) };
 }
 
 export function eventsFile(attemptDir: string): string {
-  return path.join(attemptDir, 'events.jsonl');
+  return attemptFile(attemptDir, 'events');
 }
 
 /** The session id is in the first lines: a few KiB are enough. */

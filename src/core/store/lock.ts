@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as z from 'zod/mini';
 import { ensurePrivateDir } from '../platform/files';
+import { bootId, pidNamespace, processAlive, processStartTime } from '../platform/processes';
 
 const HolderSchema = z.object({
   pid: z.int(),
@@ -28,49 +29,6 @@ export const LEASE_MS = 60_000;
 export const RENEW_EVERY_MS = 10_000;
 /** An unreadable lock this old was left by a writer that died (an older version, a full disk). */
 const UNREADABLE_STALE_MS = 5_000;
-
-function readOnce<T>(read: () => T): () => T | null {
-  let value: T | null | undefined;
-  return () => {
-    if (value === undefined) {
-      try {
-        value = read();
-      } catch {
-        value = null;
-      }
-    }
-    return value;
-  };
-}
-
-const bootId = readOnce(() => fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
-const pidNamespace = readOnce(() => fs.readlinkSync('/proc/self/ns/pid'));
-
-function processStartTime(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22 (starttime) counted after the command name, which may itself contain spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** A process that exists and is not a zombie (dead, waiting for its parent to reap it). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc (macOS): signal 0 is all there is
-  }
-}
 
 /** Who this process is, as a lock file names it. */
 export function selfIdentity(owner: string): LockHolder {

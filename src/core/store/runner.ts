@@ -1,3 +1,5 @@
+import { DONE_MARKER } from '../model/record';
+
 /**
  * The program each tmux pane runs. It takes no user text on its command line: the agent's argv
  * and environment are NUL-separated files that core wrote, so no shell ever parses a prompt.
@@ -32,7 +34,7 @@ fi
 [ -n "$interrupted" ] && : > "$d/interrupted"
 printf '%s\\n' "$code" > "$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"
 if [ "$code" -eq 0 ]; then
-  printf '\\n__TASK_DONE__\\n'
+  printf '\\n${DONE_MARKER}\\n'
 else
   printf '\\n[resilient-agent] the agent exited with status %s\\n' "$code"
 fi
