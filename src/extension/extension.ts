@@ -60,6 +60,10 @@ export function activate(context: vscode.ExtensionContext): Api {
     );
   }));
 
+  context.subscriptions.push(model.onDidKeepCorrupt((c) => {
+    void vscode.window.showErrorMessage(`Resilient Agent: the record of ${c.session} was unreadable (${c.problem}). It was kept at ${c.keptAt}.`);
+  }));
+
   // Who supervises, at a glance in the view's title.
   context.subscriptions.push(model.onDidChange(() => {
     // The count of what needs a person, on the view's icon in the activity bar.

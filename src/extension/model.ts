@@ -7,8 +7,9 @@ import { policyFrom } from '../core/ops/core';
 import { TaskService } from '../core/ops/service';
 import type { TaskView } from '../core/model/views';
 import { TmuxError } from '../core/tmux/errors';
-import { Monitor, StateChange } from '../core/ops/monitor';
-import { ensureSupervisor, Launcher, supervisorStatus, SupervisorStatus } from '../core/ops/supervisor';
+import type { StateChange } from '../core/ops/monitor';
+import { Launcher, supervisorStatus, SupervisorStatus } from '../core/ops/supervisor';
+import { Supervision } from './supervision';
 import { Disposable, toDisposable } from './lifecycle';
 
 export function channelLogger(log: vscode.LogOutputChannel): Logger {
@@ -26,7 +27,7 @@ export function channelLogger(log: vscode.LogOutputChannel): Logger {
  */
 export class TaskModel extends Disposable {
   private _service: TaskService;
-  private monitor: Monitor;
+  private readonly supervision: Supervision;
   private _views: TaskView[] = [];
   private _tmuxMissing = false;
   private _loaded = false;
@@ -45,24 +46,36 @@ export class TaskModel extends Disposable {
   /** Changed recovery settings were written into these unfinished tasks. */
   readonly onDidApplyPolicy = this.policyApplied.event;
 
+  private readonly corruptKept = this.register(new vscode.EventEmitter<{ session: string; problem: string; keptAt?: string }>());
+  /** An unreadable task record was moved aside by this window's supervisor. */
+  readonly onDidKeepCorrupt = this.corruptKept.event;
+
   private _supervisor: SupervisorStatus | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
-  private wantSupervision = false;
 
   constructor(
     private settings: Settings,
     private readonly log: vscode.LogOutputChannel,
-    private readonly launcher: Launcher,
+    launcher: Launcher,
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
     super();
     this._service = this.createService(settings);
-    this.monitor = this.createMonitor();
+    this.supervision = this.register(new Supervision(this._service, settings, launcher, log, {
+      onChange: (c) => this.stateChanged.fire(c),
+      onPass: (r) => {
+        const known = new Set(this._views.filter((v) => !v.adopted).map((v) => v.session));
+        const differs = r.sessions.length !== known.size || r.sessions.some((s) => !known.has(s));
+        if (r.changes.length || r.launched.length || r.corrupt.length || differs) void this.refresh('monitor pass');
+        for (const c of r.corrupt) this.corruptKept.fire(c);
+      },
+      onSupervisor: (status) => {
+        this._supervisor = status;
+        this.changed.fire();
+      },
+    }));
     this.register(toDisposable(() => {
-      this.monitor.stop();
       this.watcher?.close();
       if (this.autoTimer) clearTimeout(this.autoTimer);
-      if (this.watchdog) clearTimeout(this.watchdog);
     }));
     // Off the activation path: the first look at the tasks folder happens right after.
     setImmediate(() => this.isDisposed || this.watchTasks());
@@ -112,7 +125,7 @@ export class TaskModel extends Disposable {
   }
 
   get monitorRunning(): boolean {
-    return this.monitor.isRunning;
+    return this.supervision.monitorRunning;
   }
 
   get supervisorMode(): Settings['supervisorMode'] {
@@ -134,32 +147,14 @@ export class TaskModel extends Disposable {
     });
   }
 
-  private createMonitor(): Monitor {
-    return new Monitor(this._service, {
-      intervalMs: this.settings.intervalMs,
-      onChange: (c) => this.stateChanged.fire(c),
-      onPass: (r) => {
-        const known = new Set(this._views.filter((v) => !v.adopted).map((v) => v.session));
-        const differs = r.sessions.length !== known.size || r.sessions.some((s) => !known.has(s));
-        if (r.changes.length || r.launched.length || r.corrupt.length || differs) void this.refresh('monitor pass');
-        for (const c of r.corrupt) {
-          void vscode.window.showErrorMessage(`Resilient Agent: the record of ${c.session} was unreadable (${c.problem}). It was kept at ${c.keptAt}.`);
-        }
-      },
-      onError: (e) => this.log.error(`monitor: ${(e as Error).message}`),
-    });
-  }
-
   /** Settings changed: apply them now, without a reload. */
   applySettings(settings: Settings): void {
     const socketChanged = settings.tmuxSocket !== this.settings.tmuxSocket;
     const policy = policyFrom(settings);
     const policyChanged = JSON.stringify(policy) !== JSON.stringify(policyFrom(this.settings));
     this.settings = settings;
-    this.monitor.stop();
     this._service = this.createService(settings);
-    this.monitor = this.createMonitor();
-    if (this.wantSupervision) this.ensureMonitor();
+    this.supervision.replace(this._service, settings);
     this.watchTasks();
     this.log.info(`settings applied: interval ${settings.intervalMs / 1000}s${socketChanged ? `, tmux socket "${settings.tmuxSocket}"` : ''}`);
     if (policyChanged) {
@@ -177,49 +172,14 @@ export class TaskModel extends Disposable {
     void this.refresh('settings changed');
   }
 
-  /**
-   * Tasks need supervising. In "background" mode: a background supervisor, started if none runs,
-   * and watched so that one that dies is replaced within a monitor interval. In "window" mode: a
-   * supervisor in this window, which defers to any other that holds the lock.
-   */
+  /** Tasks need supervising: by the background supervisor or this window, as the settings say. */
   ensureMonitor(): void {
-    if (this.isDisposed) return;
-    this.wantSupervision = true;
-    if (this.settings.supervisorMode === 'background') {
-      this.monitor.stop();
-      this.checkSupervisor();
-      return;
-    }
-    if (this.watchdog) clearTimeout(this.watchdog);
-    this.watchdog = undefined;
-    if (!this.monitor.isRunning) {
-      this.log.info(`supervising from this window (every ${this.settings.intervalMs / 1000}s)`);
-      this.monitor.start();
-    }
-  }
-
-  private checkSupervisor(): void {
-    if (this.watchdog) clearTimeout(this.watchdog);
-    this.watchdog = undefined;
-    void ensureSupervisor(this._service, this.launcher).then(
-      (status) => {
-        const changed = status.holder?.pid !== this._supervisor?.holder?.pid;
-        this._supervisor = status;
-        if (changed) {
-          this.log.info(status.running ? `supervised by ${status.holder!.owner}` : 'no task needs a supervisor');
-          this.changed.fire();
-        }
-      },
-      (e) => this.log.error(`background supervisor: ${(e as Error).message}`),
-    ).finally(() => {
-      if (this.isDisposed || this.settings.supervisorMode !== 'background') return;
-      this.watchdog = setTimeout(() => this.checkSupervisor(), Math.max(250, this.settings.intervalMs));
-    });
+    if (!this.isDisposed) this.supervision.ensure();
   }
 
   /** Ask the supervisor for a pass now (after a command, or when something looks off). */
   wakeMonitor(reason: string): void {
-    this.monitor.wake(reason);
+    this.supervision.wake(reason);
   }
 
   hasTaskRecords(): boolean {
