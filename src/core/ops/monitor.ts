@@ -1,3 +1,10 @@
+/*
+ * The supervisor loop and one pass of it. Longer than most files here, for a reason: the pass's
+ * memory of each task between passes (waiting streaks, dead-since times, when a pane was last read,
+ * the pacing of launches) belongs to the loop, and the pass acts on it under each task's lock. The
+ * rules it applies are pure and live below (decide/); election, wake sources and launching are
+ * their own units (./election.ts, ./wake.ts, ./launch.ts).
+ */
 import * as fs from 'node:fs';
 import { adapterFor } from '../agents/registry';
 import { applyEvaluation } from '../decide/apply';
