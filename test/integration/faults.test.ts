@@ -7,6 +7,7 @@ import { TaskService } from '../../src/core/ops/service';
 import { Monitor } from '../../src/core/ops/monitor';
 import { encodeEnv, encodeNul, RUNNER_NAME, RUNNER_SCRIPT } from '../../src/core/store/runner';
 import { FIXTURE, Harness, waitFor } from './harness';
+import { processAlive } from '../../src/core/platform/processes';
 
 /** Faults of the world as it is: slow tmux, people at the keyboard, reused pids, full disks. */
 describe('faults the fixtures alone do not make', function () {
@@ -127,6 +128,31 @@ describe('faults the fixtures alone do not make', function () {
     assert.match(s.reason ?? '', /stopped by the user: interrupted/);
     await h.ok(['monitor', '--once']);
     assert.equal(h.invocations(project).length, 1, 'not resumed');
+  });
+
+  it('an agent that ignores SIGHUP outlives the tmux server: it is stopped before its resume, so the session never runs twice', async () => {
+    const preload = path.join(h.root, 'nohup.cjs');
+    const ended = path.join(h.root, 'first-run-ended');
+    // Ignores the hangup (and its closed output), and notes when it is told to stop.
+    fs.writeFileSync(preload, `process.on('SIGHUP', () => {}); process.stdout.on('error', () => {});
+process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify(ended)}, Date.now() + '\\n'); process.exit(143); });\n`);
+    fs.writeFileSync(path.join(h.bin, 'claude'), `#!/bin/sh\nexec '${process.execPath}' --require '${preload}' '${FIXTURE}' claude "$@"\n`, { mode: 0o755 });
+    const project = h.project('p', ['hang', 'ok']);
+    await h.ok(['start', 'claude', 'stubborn', '--dir', project, '--prompt', 'x']);
+    await h.sessionIdKnown('claude-stubborn');
+    const first = h.invocations(project)[0].pid;
+    const runner = await h.runnerPid('claude-stubborn', 1);
+    await h.tmux(['kill-server']);
+    await waitFor(() => !processAlive(runner), 'the runner ended with its pane');
+    assert.ok(processAlive(first), 'the agent outlived its pane (the fault this test is about)');
+    const monitor = h.monitor(['--interval', '0.2']);
+    await waitFor(async () => (await h.status('claude-stubborn')).state === 'done', 'resumed and done');
+    await h.stop(monitor);
+    const runs = h.invocations(project);
+    assert.deepEqual(runs.map((r) => r.mode), ['start', 'resume']);
+    assert.equal(processAlive(first), false, 'the first run was stopped, not left running beside its resume');
+    const stoppedAt = Number(fs.readFileSync(ended, 'utf8').trim().split('\n')[0]);
+    assert.ok(stoppedAt <= (runs[1] as unknown as { startedAt: number }).startedAt, 'stopped before the resume started');
   });
 
   it('a session killed by hand while the tmux server lives is held as stopped; the server dying is still recovered', async () => {

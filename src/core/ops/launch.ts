@@ -8,7 +8,8 @@ import type { Attempt, TaskRecord } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
 import { writeFileAtomic } from '../platform/files';
 import { attemptFile } from '../store/attempt';
-import { encodeEnv, encodeNul, runnerCommand } from '../store/runner';
+import { processesWithEnv } from '../platform/processes';
+import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
 import type { Core } from './core';
 import { isoNow } from './core';
 
@@ -41,6 +42,37 @@ function envFile(core: Core, session: string): string {
   return path.join(core.store.paths.taskDir(session), 'env');
 }
 
+/**
+ * An agent that ignores SIGHUP outlives its pane (the tmux server killed, the pane respawned):
+ * resumed beside it, one session would run twice. Before the next attempt, every process of the
+ * earlier one (found by the attempt named in its environment, so never a reused pid) is stopped:
+ * SIGTERM, then SIGKILL after a grace period.
+ */
+export async function endStrays(core: Core, session: string, n: number, graceMs = 3_000): Promise<number[]> {
+  const entry = `${ATTEMPT_ENV}=${core.store.paths.attemptDir(session, n)}`;
+  const strays = processesWithEnv(entry).filter((pid) => pid !== process.pid);
+  if (strays.length === 0) return [];
+  core.logger.warn(`${session}: attempt ${n} was still running (pid ${strays.join(', ')}) after its pane ended; stopping it before the next attempt`);
+  const signal = (pids: number[], sig: NodeJS.Signals) => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  };
+  signal(strays, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  let alive = strays;
+  while (alive.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    alive = processesWithEnv(entry).filter((pid) => pid !== process.pid);
+  }
+  if (alive.length) signal(alive, 'SIGKILL');
+  return strays;
+}
+
 /** Tells every supervisor watching this state dir to look now. Best effort. */
 export function signalSupervisors(core: Core): void {
   try {
@@ -57,6 +89,8 @@ export function signalSupervisors(core: Core): void {
  */
 export async function launch(core: Core, record: TaskRecord, action: Extract<Action, { kind: 'launch' }>, sessionExists: boolean): Promise<TaskRecord> {
   const adapter = adapterFor(record.agent);
+  const previous = record.attempts[record.attempts.length - 1];
+  if (previous) await endStrays(core, record.session, previous.n);
   const agentSettings = { executable: record.executable, ...record.agentArgs };
   const n = record.attempts.length + 1;
   const attemptDir = core.store.paths.attemptDir(record.session, n);

@@ -1,5 +1,8 @@
 import { DONE_MARKER } from '../model/record';
 
+/** The environment entry naming an attempt's folder, in its agent's environment. */
+export const ATTEMPT_ENV = 'RESILIENT_AGENT_ATTEMPT';
+
 /**
  * The program each tmux pane runs. It takes no user text on its command line: the agent's argv
  * and environment are NUL-separated files that core wrote, so no shell ever parses a prompt.
@@ -19,6 +22,9 @@ trap 'interrupted=1' INT QUIT
 um=$(umask); umask 077
 argv=(); while IFS= read -r -d '' a; do argv+=("$a"); done < "$d/argv"
 envv=(); while IFS= read -r -d '' a; do envv+=("$a"); done < "$envfile"
+# The attempt, named in the agent's environment (and its children's): how a run that outlived its
+# pane is found and ended before the next attempt, so that no session ever runs twice.
+envv+=("${ATTEMPT_ENV}=$d")
 printf '%s\\n' "$$" > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"
 printf '%s\\n' "\${TMUX:-}" > "$d/tmux.tmp" && mv -f "$d/tmux.tmp" "$d/tmux"
 in=/dev/null; [ -f "$d/stdin" ] && in=$d/stdin
