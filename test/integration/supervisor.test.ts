@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveSettings } from '../../src/core/model/settings';
-import { processAlive } from '../../src/core/platform/processes';
+import { processAlive, processesWithEnv } from '../../src/core/platform/processes';
 import { TaskService } from '../../src/core/ops/service';
 import { Monitor, SUPERVISOR_LOCK } from '../../src/core/ops/monitor';
 import { systemdQuote, unitText } from '../../src/cli/systemd';
@@ -126,6 +126,28 @@ describe('the background supervisor', function () {
     await h.sessionIdKnown('pi-closed');
     await h.crash('pi-closed', 1);
     await waitFor(() => h.record('pi-closed')?.state === 'done', 'resumed with its starter gone');
+  });
+
+  it('several background supervisors started at once: one stays, the others leave, and stop stops supervision', async () => {
+    const project = h.project('p', ['hang']);
+    h.configure({ 'supervisor.mode': 'window' });
+    await h.ok(['start', 'codex', 'crowd', '--dir', project, '--prompt', 'x']);
+    // Windows and CLI commands racing to bring one up, each a detached process of its own.
+    const started = [0, 1, 2].map(() => spawn(process.execPath, [CLI, 'monitor', '--background', '--interval', '0.2'], { env: h.env, stdio: 'ignore', detached: true }));
+    const backgrounds = () => processesWithEnv(`RESILIENT_AGENT_HOME=${h.home}`).filter((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--background');
+      } catch {
+        return false;
+      }
+    });
+    await waitFor(() => backgrounds().length === 1, 'one background supervisor left', 20_000);
+    const s = await supervisor();
+    assert.equal(s.background, true);
+    assert.deepEqual(backgrounds(), [s.holder!.pid], 'the one left is the one that leads');
+    assert.match(await h.ok(['supervisor', 'stop']), /background supervisor stopped/);
+    await waitFor(() => backgrounds().length === 0 && started.every((c) => c.exitCode !== null || c.signalCode !== null), 'none left');
+    assert.equal((await supervisor()).running, false, 'nothing supervises after stop');
   });
 
   it('supervisor start / status / stop', async () => {

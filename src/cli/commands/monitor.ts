@@ -2,6 +2,7 @@ import { UsageError } from '../../core/model/errors';
 import type { Logger } from '../../core/platform/log';
 import type { StateChange } from '../../core/ops/monitor';
 import { Monitor, needsSupervision } from '../../core/ops/monitor';
+import { BACKGROUND_OWNER } from '../../core/ops/supervisor';
 import type { Command } from '../context';
 
 function onChangeRunner(program: string[], logger: Logger): (c: StateChange) => Promise<void> {
@@ -41,6 +42,7 @@ export const monitorCommand: Command = {
     const pending = new Set<Promise<void>>();
     const run = program ? onChangeRunner(program, logger) : undefined;
     let idle: (() => void) | undefined;
+    let redundant: ((leader: number) => void) | undefined;
     const monitor = new Monitor(svc, {
       intervalMs,
       onChange: (c) => {
@@ -51,6 +53,9 @@ export const monitorCommand: Command = {
       },
       onPass: (r) => {
         if (background && r.leader && r.unfinished === 0) idle?.();
+        // Started beside another (two windows, a CLI command racing one): one background
+        // supervisor is enough, and `supervisor stop` must leave none to take over.
+        if (background && !r.leader && r.deferredTo?.owner.startsWith(BACKGROUND_OWNER)) redundant?.(r.deferredTo.pid);
       },
       onError: (e) => logger.error((e as Error).message),
     });
@@ -72,6 +77,10 @@ export const monitorCommand: Command = {
         monitor.resign();
         if (svc.store.list().records.some(needsSupervision)) return;
         logger.info('no unfinished task left: the background supervisor exits');
+        stop();
+      };
+      redundant = (leader) => {
+        logger.info(`another background supervisor (pid ${leader}) supervises this state dir: this one exits`);
         stop();
       };
       process.once('SIGINT', stop);
