@@ -249,6 +249,7 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
       await h.crash('codex-full', 1);
       const r = await h.cli(['monitor', '--once']);
       assert.match(r.stderr, /ENOSPC|no space/i, 'says why it cannot act');
+      assert.match(r.stderr, /cannot write \S+/, `and which file: ${r.stderr}`);
       const leftovers = (dir: string): string[] => fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.tmp'));
       assert.deepEqual(leftovers(h.home), [], 'no temp file left');
       const lock = path.join(h.home, 'locks', 'supervisor.lock');
@@ -261,6 +262,29 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     } finally {
       await h.tmux(['kill-server']);
       execFileSync('umount', ['-l', h.home]);
+    }
+  });
+
+  it('the runner on a full disk leaves no temp file, says which file it could not write, and exits with the agent\'s status', () => {
+    const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+    const attempt = path.join(h.root, 'full-attempt');
+    fs.mkdirSync(attempt, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', attempt]);
+    try {
+      fs.writeFileSync(path.join(attempt, 'argv'), encodeNul(['/bin/sh', '-c', 'exit 3']));
+      const envFile = path.join(h.root, 'env');
+      fs.writeFileSync(envFile, encodeEnv({ PATH: process.env.PATH }));
+      try {
+        fs.writeFileSync(path.join(attempt, 'filler'), Buffer.alloc(128 * 1024));
+      } catch {
+        /* full now */
+      }
+      const r = spawnSync('bash', ['-c', RUNNER_SCRIPT, RUNNER_NAME, attempt, envFile, h.project('full')], { encoding: 'utf8' });
+      assert.equal(r.status, 3, r.stderr);
+      assert.match(r.stderr, /cannot write .*\/exit \(disk full\?\)/);
+      assert.deepEqual(fs.readdirSync(attempt).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+    } finally {
+      execFileSync('umount', ['-l', attempt]);
     }
   });
 

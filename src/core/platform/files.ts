@@ -11,7 +11,12 @@ export function ensurePrivateDir(dir: string): void {
 export function writeFileAtomic(file: string, data: string | Buffer): void {
   ensurePrivateDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, 'w', 0o600);
+  } catch (e) {
+    throw namedError(e, file);
+  }
   try {
     try {
       fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
@@ -23,8 +28,20 @@ export function writeFileAtomic(file: string, data: string | Buffer): void {
   } catch (e) {
     // A full disk (ENOSPC) or a quota: nothing half-written stays behind.
     fs.rmSync(tmp, { force: true });
-    throw e;
+    throw namedError(e, file);
   }
+}
+
+/** Node's write errors name no file ("ENOSPC: no space left on device, write"): say which. */
+export function namedError(e: unknown, file: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (!err?.code || err.message.includes(file)) return e;
+  const named = new Error(`cannot write ${file}: ${err.message}`) as NodeJS.ErrnoException;
+  named.code = err.code;
+  named.errno = err.errno;
+  named.syscall = err.syscall;
+  named.path = file;
+  return named;
 }
 
 export function readFileIfExists(file: string): string | undefined {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as z from 'zod/mini';
-import { ensurePrivateDir } from '../platform/files';
+import { ensurePrivateDir, namedError } from '../platform/files';
 import { bootId, pidNamespace, processAlive, processStartTime } from '../platform/processes';
 
 const HolderSchema = z.object({
@@ -255,7 +255,11 @@ export class LockManager {
 function exclusiveCreate(file: string, content: string): boolean {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    fs.writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
+    try {
+      fs.writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      throw namedError(e, file);
+    }
     try {
       fs.linkSync(tmp, file);
       return true;
@@ -282,7 +286,7 @@ function createInPlace(file: string, content: string): boolean {
   } catch (e) {
     fs.closeSync(fd);
     fs.rmSync(file, { force: true });
-    throw e;
+    throw namedError(e, file);
   }
   fs.closeSync(fd);
   return true;

@@ -25,8 +25,10 @@ envv=(); while IFS= read -r -d '' a; do envv+=("$a"); done < "$envfile"
 # The attempt, named in the agent's environment (and its children's): how a run that outlived its
 # pane is found and ended before the next attempt, so that no session ever runs twice.
 envv+=("${ATTEMPT_ENV}=$d")
-printf '%s\\n' "$$" > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"
-printf '%s\\n' "\${TMUX:-}" > "$d/tmux.tmp" && mv -f "$d/tmux.tmp" "$d/tmux"
+# One file, whole or not at all: on a full disk nothing half-written (not even a temp file) stays.
+put() { { printf '%s\\n' "$2" > "$d/$1.tmp" && mv -f "$d/$1.tmp" "$d/$1"; } 2>/dev/null || { rm -f "$d/$1.tmp"; echo "[resilient-agent] cannot write $d/$1 (disk full?)" >&2; }; }
+put pid "$$"
+put tmux "\${TMUX:-}"
 in=/dev/null; [ -f "$d/stdin" ] && in=$d/stdin
 : >> "$d/events.jsonl"
 if [ -n "$interrupted" ]; then
@@ -38,7 +40,7 @@ else
   code=97
 fi
 [ -n "$interrupted" ] && : > "$d/interrupted"
-printf '%s\\n' "$code" > "$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"
+put exit "$code"
 if [ "$code" -eq 0 ]; then
   printf '\\n${DONE_MARKER}\\n'
 else
