@@ -1,0 +1,176 @@
+// 1b. tmux server killed -> every task resumed
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { identified } from '../../../src/core/store/lock';
+import { TaskService } from '../../../src/core/ops/service';
+import { CLI, waitFor } from '../../integration/harness';
+import type { Args } from '../args';
+import { log, median, ms, p95, pool, ratio, sleep, timeArgv } from '../helpers';
+import type { Section } from '../report';
+import { attemptFile, cleanupWorld, newWorld } from '../world';
+
+interface ServerKillRound {
+  /** Baseline, same round: one task's runner killed -> its resumed agent started. */
+  one: { agentMs: number; runnerMs: number; launchMs: number };
+  /** Server killed -> each task's resumed agent started (fixture `startedAt`). */
+  agentMs: number[];
+  runnerMs: number[];
+  launchMs: number[];
+  byId: number;
+  causes: string[];
+}
+
+const LAUNCHED = /^(\S+) info (\S+): attempt (\d+) \((\w+), (\w+)\) launched$/;
+
+/** When the supervisor's log says it launched each session's attempt `n` (ms since epoch). */
+function launchTimes(logFile: string, n: number): Map<string, number> {
+  const out = new Map<string, number>();
+  const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+  for (const line of text.split('\n')) {
+    const m = LAUNCHED.exec(line);
+    if (m && Number(m[3]) === n) out.set(m[2], Date.parse(m[1]));
+  }
+  return out;
+}
+
+/**
+ * The background supervisor (`resilient-agent supervisor start`: a detached `monitor --background`
+ * process outside tmux, the seed's defaults) supervises one world. Each round starts `killTasks`
+ * fresh tasks (fixture agents of the four kinds, plan ["hang", "hang"]) plus one baseline task,
+ * waits until every agent is mid-reply (session saved, "working..." printed), then: the baseline's
+ * runner is killed alone (`kill -9` of its group) and its resume timed; it is forgotten; then
+ * `tmux kill-server`, and the time until every task's resumed agent logged its `startedAt`. The
+ * round's tasks are forgotten after. A sentinel task held until a usage limit resets (10 h away)
+ * keeps the supervisor from exiting idle between rounds: one supervisor process for every kill.
+ */
+export async function measureServerKill(args: Args): Promise<Section> {
+  const loadBefore = os.loadavg();
+  const w = newWorld();
+  w.h.configure({ 'supervisor.mode': 'background' }); // the CLI's config: every other setting the seed's default
+  const env = { ...w.env, FIXTURE_RESET_SECONDS: '36000' };
+  const svc = new TaskService({ home: w.h.home, settings: w.settings, env, owner: 'bench' });
+  const logFile = path.join(w.h.home, 'supervisor.log');
+  const rounds: ServerKillRound[] = [];
+  const agents = ['codex', 'claude', 'opencode', 'pi'] as const;
+  let supervisorPid = 0;
+  try {
+    const sentinel = await svc.start({ agent: 'claude', name: 'sentinel', dir: w.h.project('sentinel', ['usage']), prompt: 'bench' });
+    const up = await timeArgv(process.execPath, [CLI, 'supervisor', 'start'], env);
+    if (up.code !== 0) throw new Error(`supervisor start exited ${up.code}: ${up.stdout}`);
+    const holder = await waitFor(() => {
+      const hd = svc.locks.readHolder('supervisor');
+      return hd?.owner.startsWith('background supervisor') && identified(hd) ? hd : undefined;
+    }, 'the background supervisor', 20_000);
+    supervisorPid = holder.pid;
+    await waitFor(() => svc.store.get(sentinel.session)?.state === 'held', 'the sentinel held until its usage limit resets', 30_000);
+    const sameSupervisor = () => {
+      const hd = svc.locks.readHolder('supervisor');
+      if (!hd || hd.pid !== supervisorPid || !identified(hd)) throw new Error(`the background supervisor changed: ${JSON.stringify(hd)}`);
+    };
+    const mid = (t: { session: string; project: string }) => {
+      const events = attemptFile(w, t.session, 1, 'events.jsonl');
+      return w.h.invocations(t.project).length === 1 && fs.existsSync(events) && fs.readFileSync(events, 'utf8').includes('working...');
+    };
+    const resumedAt = (project: string): number | undefined => {
+      const inv = w.h.invocations(project);
+      return inv.length >= 2 ? (inv[1] as unknown as { startedAt: number }).startedAt : undefined;
+    };
+    for (let k = 0; k < args.kills; k++) {
+      sameSupervisor();
+      const tasks: { session: string; project: string }[] = [];
+      const names = Array.from({ length: args.killTasks }, (_, i) => i);
+      await pool(names, 4, async (i) => {
+        const project = w.h.project(`k${k}t${i}`, ['hang', 'hang']);
+        const r = await svc.start({ agent: agents[i % agents.length], name: `k${k}t${i}`, dir: project, prompt: 'bench' });
+        tasks.push({ session: r.session, project });
+      });
+      const oneProject = w.h.project(`k${k}one`, ['hang', 'hang']);
+      const one = { session: (await svc.start({ agent: 'codex', name: `k${k}one`, dir: oneProject, prompt: 'bench' })).session, project: oneProject };
+      await waitFor(() => [...tasks, one].every(mid), 'every agent mid-reply', 60_000);
+      // A random phase against the supervisor's probe (250 ms) and its timer.
+      await sleep(300 + Math.random() * 1000);
+
+      // Baseline: one runner killed while the server lives.
+      let t0 = Date.now();
+      process.kill(-Number(fs.readFileSync(attemptFile(w, one.session, 1, 'pid'), 'utf8')), 'SIGKILL');
+      const oneAt = await waitFor(() => resumedAt(one.project), `resume of ${one.session}`, 30_000);
+      const oneLaunch = await waitFor(() => launchTimes(logFile, 2).get(one.session), `the launch of ${one.session} logged`, 10_000);
+      const oneRound = { agentMs: oneAt - t0, runnerMs: fs.statSync(attemptFile(w, one.session, 2, 'pid')).mtimeMs - t0, launchMs: oneLaunch - t0 };
+      await svc.kill(one.session, true);
+      await sleep(300 + Math.random() * 1000);
+
+      // The server killed: every task lost at once.
+      sameSupervisor();
+      t0 = Date.now();
+      const killed = await timeArgv('tmux', ['-L', w.h.socket, 'kill-server'], { ...env, TMUX: '' });
+      if (killed.code !== 0) throw new Error('tmux kill-server failed');
+      await waitFor(() => tasks.every((t) => resumedAt(t.project) !== undefined), 'every task resumed', 60_000);
+      const launched = await waitFor(() => {
+        const m = launchTimes(logFile, 2);
+        return tasks.every((t) => m.has(t.session)) ? m : undefined;
+      }, 'every launch logged', 10_000);
+      const round: ServerKillRound = { one: oneRound, agentMs: [], runnerMs: [], launchMs: [], byId: 0, causes: [] };
+      for (const t of tasks) {
+        round.agentMs.push(resumedAt(t.project)! - t0);
+        round.runnerMs.push(fs.statSync(attemptFile(w, t.session, 2, 'pid')).mtimeMs - t0);
+        round.launchMs.push(launched.get(t.session)! - t0);
+        const inv = w.h.invocations(t.project);
+        const rec = svc.store.get(t.session)!;
+        if (inv.length !== 2 || rec.attempts.length !== 2) throw new Error(`${t.session}: ${inv.length} runs, ${rec.attempts.length} attempts after one kill`);
+        if (inv[1].mode === 'resume' && inv[1].sessionId === inv[0].sessionId) round.byId++;
+        round.causes.push(rec.attempts[1].cause);
+      }
+      rounds.push(round);
+      for (const t of tasks) await svc.kill(t.session, true);
+      log(`server-kill: ${k + 1}/${args.kills}: every task resumed ${ms(Math.max(...round.agentMs), 0)} after the kill (one crash: ${ms(oneRound.agentMs, 0)})`);
+    }
+    sameSupervisor();
+    await timeArgv(process.execPath, [CLI, 'supervisor', 'stop'], env);
+  } finally {
+    await cleanupWorld(w);
+  }
+  const loadAfter = os.loadavg();
+
+  const n = rounds.length;
+  const every = rounds.map((r) => Math.max(...r.agentMs));
+  const first = rounds.map((r) => Math.min(...r.agentMs));
+  const oneAgent = rounds.map((r) => r.one.agentMs);
+  const col = (xs: number[]) => ({ med: median(xs), p95: p95(xs), max: Math.max(...xs) });
+  const e = col(every);
+  const f = col(first);
+  const o = col(oneAgent);
+  const pair = (xs: number[]) => `${ms(median(xs), 0)} / ${ms(p95(xs), 0)}`;
+  const each = rounds.flatMap((r) => r.agentMs);
+  const spread = rounds.map((r) => Math.max(...r.launchMs) - Math.min(...r.launchMs));
+  const tasks = rounds.reduce((a, r) => a + r.agentMs.length, 0);
+  const byId = rounds.reduce((a, r) => a + r.byId, 0);
+  const causes = new Map<string, number>();
+  for (const c of rounds.flatMap((r) => r.causes)) causes.set(c, (causes.get(c) ?? 0) + 1);
+  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+  const lines = [
+    `The background supervisor (\`resilient-agent supervisor start\`: a detached \`monitor --background\` process outside tmux,`,
+    `the seed's defaults: 180 s interval, event-driven) supervises ${args.killTasks} tasks running fixture agents (codex, claude, opencode, pi)`,
+    `mid-reply; \`tmux -L sock kill-server\`; time until every task's resumed agent logged its \`startedAt\` (after its node start-up).`,
+    `Fresh tasks each round (each kill is their first failure: no backoff). Same round, same supervisor, just before: one more task's`,
+    `runner killed alone (\`kill -9\` of its process group), the baseline. Nobody runs a CLI command or an editor between a kill and the resumes.`,
+    '',
+    `| per kill (${args.killTasks} tasks) | one runner killed (1 task) | server killed: first task resumed | server killed: every task resumed | every / one |`,
+    '|---|---|---|---|---|',
+    `| kills | ${n} | ${n} | ${n} | |`,
+    `| median | ${ms(o.med, 0)} | ${ms(f.med, 0)} | ${ms(e.med, 0)} | ${ratio(e.med, o.med)} |`,
+    `| p95 | ${ms(o.p95, 0)} | ${ms(f.p95, 0)} | ${ms(e.p95, 0)} | ${ratio(e.p95, o.p95)} |`,
+    `| max | ${ms(o.max, 0)} | ${ms(f.max, 0)} | ${ms(e.max, 0)} | |`,
+    `| runner started (pid mtime), median / p95 | ${pair(rounds.map((r) => r.one.runnerMs))} | ${pair(rounds.map((r) => Math.min(...r.runnerMs)))} | ${pair(rounds.map((r) => Math.max(...r.runnerMs)))} | |`,
+    `| supervisor logged the launch, median / p95 | ${pair(rounds.map((r) => r.one.launchMs))} | ${pair(rounds.map((r) => Math.min(...r.launchMs)))} | ${pair(rounds.map((r) => Math.max(...r.launchMs)))} | |`,
+    '',
+    `Each task's own resume after a kill, median / p95: ${pair(each)} (${each.length} resumes). First to last launch of one recovery, median`,
+    `${ms(median(spread), 0)}: the lost tasks are started one after another in one pass, 50-250 ms apart (\`paceMs\`), so ${args.killTasks} tasks`,
+    `take about ${args.killTasks - 1} x 150 ms = ${((args.killTasks - 1) * 150 / 1000).toFixed(2)} s of pacing by design.`,
+    `Resumed by exact id (mode resume, the same agent session id): ${byId}/${tasks}; one new run and one new attempt per task per kill (none resumed`,
+    `twice); attempt causes: ${[...causes].map(([c, k]) => `${c} ${k}`).join(', ')}. One supervisor process (pid ${supervisorPid}) recovered all ${n} kills`,
+    `(kill-server never reached it); a sentinel task held until a usage limit resets keeps it from exiting idle between rounds.`,
+    `Load average (1 / 5 / 15 min) before this measure: ${load(loadBefore)}; after: ${load(loadAfter)}.`,
+  ];
+  return { id: 'server-kill', title: '1b. tmux server killed -> every task resumed', markdown: lines.join('\n') };
+}
