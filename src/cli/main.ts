@@ -30,6 +30,7 @@ usage:
   resilient-agent attach <name>
   resilient-agent send <name> <text>
   resilient-agent resume <name>
+  resilient-agent continue <name> (--prompt TEXT | --prompt-file FILE | --prompt -)
   resilient-agent kill <name> [--forget]
   resilient-agent monitor [--once] [--interval SECONDS] [--on-change PROGRAM [ARG...]]
   resilient-agent supervisor start|stop|status|install|uninstall

@@ -7,6 +7,7 @@ import { TaskService } from '../../src/core/ops/service';
 import { Monitor } from '../../src/core/ops/monitor';
 import { encodeEnv, encodeNul, RUNNER_NAME, RUNNER_SCRIPT } from '../../src/core/store/runner';
 import { FIXTURE, Harness, waitFor } from './harness';
+import { RECORD_VERSION } from '../../src/core/model/record';
 import { processAlive } from '../../src/core/platform/processes';
 
 /** Faults of the world as it is: slow tmux, people at the keyboard, reused pids, full disks. */
@@ -215,7 +216,7 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     await h.ok(['start', 'codex', 'future', '--dir', project, '--prompt', 'x']);
     await waitFor(() => h.invocations(project).length === 1, 'the agent runs');
     const file = h.store.paths.recordFile('codex-future');
-    const newer = JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), version: 2, aFieldOfTomorrow: true });
+    const newer = JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), version: RECORD_VERSION + 1, aFieldOfTomorrow: true });
     fs.writeFileSync(file, newer);
     await h.ok(['monitor', '--once']);
     await h.crash('codex-future', 1);
@@ -224,7 +225,7 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     assert.equal(h.invocations(project).length, 1, 'not resumed by an older supervisor');
     const [view] = JSON.parse(await h.ok(['list', '--json']));
     assert.equal(view.adopted, false, 'not taken for a session started by hand');
-    assert.match(view.reason, /written by a newer resilient-agent \(record version 2\): update/);
+    assert.match(view.reason, new RegExp(`written by a newer resilient-agent \\(record version ${RECORD_VERSION + 1}\\): update`));
     const r = await h.cli(['resume', 'future']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /newer resilient-agent/);

@@ -71,6 +71,19 @@ describe('policy (fake clock)', () => {
     assert.match((d as { reason: string }).reason, /10 attempts/);
   });
 
+  it('a follow-up starts a new budget: the attempts and the wall clock count from it', () => {
+    const { attempts, now } = quickFailures(9);
+    // Nine failures, then hours later the person's follow-up, which fails once.
+    const later = now + 400 * MIN;
+    const followUp: Attempt = { ...attempt(10, later, later + 1000), cause: 'follow-up' };
+    const d = decideAfterFailure(task([...attempts, followUp]), later + 1000, policy);
+    assert.deepEqual(d, { kind: 'resume-now' }, 'neither the ten attempts nor the first start\'s 5 h count');
+    const ten = Array.from({ length: 9 }, (_, i) => attempt(11 + i, later + 2000 + i * 1000, later + 2500 + i * 1000));
+    const capped = decideAfterFailure(task([...attempts, followUp, ...ten]), later + 20 * MIN, policy);
+    assert.equal(capped.kind, 'give-up');
+    assert.match((capped as { reason: string }).reason, /gave up after 10 attempts/);
+  });
+
   it('never resumes a task the user killed', () => {
     const { attempts, now } = quickFailures(1);
     assert.equal(decideAfterFailure(task(attempts, { killedByUser: true }), now, policy).kind, 'give-up');

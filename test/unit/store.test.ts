@@ -8,6 +8,7 @@ import { stateHome } from '../../src/core/store/paths';
 import type { TaskRecord } from '../../src/core/model/record';
 import { TaskStore } from '../../src/core/store/store';
 import { testRecord } from '../tools/records';
+import { RECORD_VERSION } from '../../src/core/model/record';
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'ra-store-'));
@@ -60,10 +61,23 @@ describe('task store', () => {
   it('a record from a newer version is not misread', () => {
     const store = new TaskStore(tmp());
     store.write(record);
-    fs.writeFileSync(store.paths.recordFile('codex-fix'), JSON.stringify({ ...record, version: 2 }));
-    assert.deepEqual(store.read('codex-fix'), { kind: 'newer', version: 2 });
-    assert.deepEqual(store.list().newer, [{ session: 'codex-fix', version: 2 }]);
+    const next = RECORD_VERSION + 1;
+    fs.writeFileSync(store.paths.recordFile('codex-fix'), JSON.stringify({ ...record, version: next }));
+    assert.deepEqual(store.read('codex-fix'), { kind: 'newer', version: next });
+    assert.deepEqual(store.list().newer, [{ session: 'codex-fix', version: next }]);
     assert.deepEqual(store.list().corrupt, [], 'not corruption');
+  });
+
+  it('a record of version 1 (before worktrees and follow-ups) is read as this version\'s, and written as it', () => {
+    const store = new TaskStore(tmp());
+    const { worktree: _none, ...v1 } = { ...record, version: 1 };
+    fs.mkdirSync(store.paths.taskDir('codex-fix'), { recursive: true });
+    fs.writeFileSync(store.paths.recordFile('codex-fix'), JSON.stringify(v1));
+    const read = store.read('codex-fix');
+    assert.equal(read.kind, 'ok');
+    assert.deepEqual(read.kind === 'ok' ? read.record : undefined, { ...record, version: RECORD_VERSION });
+    store.write(store.get('codex-fix')!);
+    assert.equal(JSON.parse(fs.readFileSync(store.paths.recordFile('codex-fix'), 'utf8')).version, RECORD_VERSION);
   });
 
   it('a record that cannot be read just now (an I/O error) is not corruption', () => {

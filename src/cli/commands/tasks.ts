@@ -109,6 +109,16 @@ export const TASK_COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  continue: {
+    spec: { positionals: [name], flags: { prompt: 'value', 'prompt-file': 'value' } },
+    ensuresSupervisor: true,
+    async run({ svc, parsed, io, first }) {
+      const record = await svc.followUp(first, await readPrompt(parsed));
+      const a = record.attempts[record.attempts.length - 1];
+      io.out(`${record.session}: attempt ${a.n} continues session ${record.agentSessionId} with the new prompt`);
+      return 0;
+    },
+  },
   kill: {
     spec: { positionals: [name], flags: { forget: 'bool' } },
     ensuresSupervisor: true,

@@ -71,7 +71,8 @@ export function classifyCondition(task: TaskRecord, obs: Observation, now: numbe
 
 export type Action =
   | { kind: 'none' }
-  | { kind: 'launch'; cause: AttemptCause; mode: 'start' | 'resume'; note?: string };
+  /** `prompt`: what the agent is told this run (a follow-up's); else the task's prompt, or the continue prompt on a resume. */
+  | { kind: 'launch'; cause: AttemptCause; mode: 'start' | 'resume'; note?: string; prompt?: string };
 
 /** The whole verdict on one task for one pass: what to record and what to do. */
 export interface Evaluation {

@@ -54,20 +54,36 @@ function minutes(ms: number): string {
   return m >= 60 && m % 60 === 0 ? `${m / 60} h` : `${Math.round(m * 10) / 10} min`;
 }
 
+/**
+ * The attempts the limits count: since the last follow-up (a person's new prompt starts a new
+ * budget and a new wall clock), else all of them; and when that stretch began.
+ */
+export function budgetedAttempts(task: TaskRecord): { attempts: Attempt[]; since: string } {
+  let from = -1;
+  for (let i = task.attempts.length - 1; i >= 0; i--) {
+    if (task.attempts[i].cause === 'follow-up') {
+      from = i;
+      break;
+    }
+  }
+  return from < 0 ? { attempts: task.attempts, since: task.createdAt } : { attempts: task.attempts.slice(from), since: task.attempts[from].startedAt };
+}
+
 /** What to do about a task whose last attempt failed (its end already recorded). Pure. */
 export function decideAfterFailure(task: TaskRecord, now: number, policy: Policy): FailureDecision {
   if (task.killedByUser) return { kind: 'give-up', reason: 'killed by the user' };
-  const age = now - Date.parse(task.createdAt);
+  const { attempts, since } = budgetedAttempts(task);
+  const age = now - Date.parse(since);
   if (age >= policy.maxRuntimeMs) {
-    return { kind: 'give-up', reason: `gave up after ${minutes(policy.maxRuntimeMs)} of wall clock (${task.attempts.length} attempts)` };
+    return { kind: 'give-up', reason: `gave up after ${minutes(policy.maxRuntimeMs)} of wall clock (${attempts.length} attempts)` };
   }
   // Runs that ended with their tmux server are not counted against the limit.
-  const counted = task.attempts.filter((_, i) => !lostWithServer(task.attempts, i)).length;
+  const counted = attempts.filter((_, i) => !lostWithServer(attempts, i)).length;
   if (counted >= policy.maxAttempts) {
     return { kind: 'give-up', reason: `gave up after ${counted} attempt${counted === 1 ? '' : 's'} (the limit is ${policy.maxAttempts})` };
   }
-  const last = task.attempts[task.attempts.length - 1];
-  const failures = consecutiveFailures(task.attempts, policy);
+  const last = attempts[attempts.length - 1];
+  const failures = consecutiveFailures(attempts, policy);
   const endedAt = last?.endedAt ? Date.parse(last.endedAt) : now;
   const until = endedAt + backoffMs(failures, policy);
   if (now >= until) return { kind: 'resume-now' };

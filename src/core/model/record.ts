@@ -7,7 +7,7 @@ export const TASK_STATES = ['running', 'waiting', 'done', 'failed', 'lost', 'res
 export type TaskState = (typeof TASK_STATES)[number];
 
 /** Why an attempt was started. */
-export const ATTEMPT_CAUSES = ['start', 'crash', 'lost', 'manual', 'restart'] as const;
+export const ATTEMPT_CAUSES = ['start', 'crash', 'lost', 'manual', 'restart', 'follow-up'] as const;
 export type AttemptCause = (typeof ATTEMPT_CAUSES)[number];
 
 export const AttemptSchema = z.object({
@@ -24,7 +24,12 @@ export const AttemptSchema = z.object({
 });
 export type Attempt = z.infer<typeof AttemptSchema>;
 
-export const RECORD_VERSION = 1;
+/**
+ * 2: worktrees and follow-ups (a `worktree`, the attempt cause `follow-up`). A version-1 record is
+ * read as a version-2 one without them; a build that knows only 1 leaves version-2 records alone.
+ */
+export const RECORD_VERSION = 2;
+export const OLDEST_READABLE_VERSION = 1;
 
 /** The line a finished run prints last in its pane (the seed's convention, which people grep for). */
 export const DONE_MARKER = '__TASK_DONE__';
@@ -37,6 +42,16 @@ export const PolicySchema = z.object({
   maxRuntimeMs: z.number(),
   maxAttempts: z.int().check(z.positive()),
 });
+
+export const WorktreeSchema = z.object({
+  path: z.string(),
+  branch: z.string(),
+  /** The commit the branch was made from: what the task changed is measured against it. */
+  base: z.string(),
+  /** The checkout the worktree belongs to (the folder the task was started from). */
+  repo: z.string(),
+});
+export type Worktree = z.infer<typeof WorktreeSchema>;
 
 export const TaskRecordSchema = z.object({
   version: z.literal(RECORD_VERSION),
@@ -69,6 +84,8 @@ export const TaskRecordSchema = z.object({
   policy: z.optional(PolicySchema),
   /** A session started by hand the seed's way, taken over when it was resumed. */
   adopted: z.boolean(),
+  /** The git worktree the task runs in (its `dir`), on its own branch made from `base`. */
+  worktree: z.optional(WorktreeSchema),
   updatedAt: z.string(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
@@ -104,6 +121,7 @@ export interface NewRecord {
   state?: TaskState;
   stateReason?: string | null;
   adopted?: boolean;
+  worktree?: Worktree;
 }
 
 /** The one place a task record is made: a new task with no attempt yet. */
@@ -129,6 +147,7 @@ export function newRecord(r: NewRecord): TaskRecord {
     executable: r.executable,
     ...(r.policy ? { policy: r.policy } : {}),
     adopted: r.adopted ?? false,
+    ...(r.worktree ? { worktree: r.worktree } : {}),
     updatedAt: r.now,
   };
 }

@@ -100,7 +100,7 @@ export async function launch(core: Core, record: TaskRecord, action: Extract<Act
     const fresh = adapter.prepare({ dir: record.dir, taskDir: core.store.paths.taskDir(record.session), env: core.env });
     record = { ...record, agentSessionId: fresh.agentSessionId, agentData: { ...record.agentData, ...fresh.agentData } };
   }
-  const prompt = { text: action.mode === 'resume' ? record.agentArgs.continuePrompt : record.prompt };
+  const prompt = { text: action.prompt ?? (action.mode === 'resume' ? record.agentArgs.continuePrompt : record.prompt) };
   if (adapter.promptOnStdin(prompt.text)) writeFileAtomic(attemptFile(attemptDir, 'stdin'), prompt.text);
   const args = action.mode === 'resume'
     ? adapter.resumeArgs(record, agentSettings, prompt)
@@ -114,8 +114,8 @@ export async function launch(core: Core, record: TaskRecord, action: Extract<Act
   const next: TaskRecord = {
     ...record,
     attempts: [...record.attempts, attempt],
-    state: action.cause === 'start' ? 'running' : 'resuming',
-    stateReason: action.note ?? (action.cause === 'start' ? null : `attempt ${n}: ${action.mode === 'resume' ? 'resumed by id' : 'started from the prompt'}`),
+    state: action.cause === 'start' || action.cause === 'follow-up' ? 'running' : 'resuming',
+    stateReason: action.note ?? (action.cause === 'start' ? null : action.cause === 'follow-up' ? `attempt ${n}: a follow-up in the same session` : `attempt ${n}: ${action.mode === 'resume' ? 'resumed by id' : 'started from the prompt'}`),
     stateSince: now,
     nextAttemptAt: null,
     heldUntil: null,

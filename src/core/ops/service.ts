@@ -13,7 +13,7 @@ import { createCore, isoNow } from './core';
 import { agentArgs, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
 import { capture, evaluateTask, find, observe, view, views } from './observe';
 import type { StartInput } from './start';
-import { startTask } from './start';
+import { startTask, validatePrompt } from './start';
 
 export type ServiceOptions = CoreOptions;
 
@@ -142,6 +142,37 @@ export class TaskService {
         ? { kind: 'launch', cause: 'manual', mode: 'resume' }
         : { kind: 'launch', cause: 'manual', mode: 'start', note: `started again from its prompt: ${check.why ?? 'no session to resume'}` };
       return await launch(this, { ...current, killedByUser: false }, action, panes.has(record.session));
+    } finally {
+      lock.release();
+    }
+  }
+
+  /**
+   * A follow-up: the agent's own resume of the task's exact session, told `prompt`, on a task that
+   * has stopped (done, held, gave up, failed). Supervised again as after a start, with a fresh
+   * attempt budget and wall clock; a crash during it resumes with the continue prompt.
+   */
+  async followUp(nameOrSession: string, prompt: string): Promise<TaskRecord> {
+    validatePrompt(prompt);
+    const task = await find(this, nameOrSession);
+    const lock = await this.personLock(task.session);
+    try {
+      const record = this.store.get(task.session);
+      if (!record) {
+        throw new TaskError(`${task.session} was started by hand: resume it once (resilient-agent resume ${task.name}) before a follow-up`, 'refused');
+      }
+      const panes = await this.tmux.listPanes();
+      const ev = evaluateTask(this, record, observe(this, record, panes));
+      const current = applyEvaluation(record, ev, this.iso());
+      if (current.state === 'running' || current.state === 'waiting' || (current.state === 'resuming' && ev.nextAttemptAt === null)) {
+        throw new TaskError(`task ${task.session} is still running: use send to talk to it`, 'refused');
+      }
+      const check = adapterFor(record.agent).canResume(current);
+      if (!check.ok) {
+        throw new TaskError(`task ${task.session} has no ${adapterFor(record.agent).displayName} session to continue (${check.why ?? 'none was saved'}): start a new task with this prompt`, 'refused');
+      }
+      const next = { ...current, killedByUser: false, heldUntil: null };
+      return await launch(this, next, { kind: 'launch', cause: 'follow-up', mode: 'resume', prompt }, panes.has(record.session));
     } finally {
       lock.release();
     }

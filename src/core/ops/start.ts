@@ -35,14 +35,19 @@ export function validateStart(input: StartInput): { agent: AgentId; dir: string 
     stat = undefined;
   }
   if (!stat?.isDirectory()) throw new UsageError(`folder not found: ${dir}`);
-  if (input.prompt.trim() === '') throw new UsageError('the prompt is empty');
+  validatePrompt(input.prompt);
+  return { agent: input.agent, dir };
+}
+
+/** A prompt any agent can be given as one argument; throws UsageError otherwise. */
+export function validatePrompt(prompt: string): void {
+  if (prompt.trim() === '') throw new UsageError('the prompt is empty');
   // An argv element cannot hold a NUL byte: refuse rather than cut the prompt short.
-  if (input.prompt.includes('\0')) throw new UsageError('the prompt contains a NUL byte, which no program can receive as an argument');
-  const bytes = Buffer.byteLength(input.prompt);
+  if (prompt.includes('\0')) throw new UsageError('the prompt contains a NUL byte, which no program can receive as an argument');
+  const bytes = Buffer.byteLength(prompt);
   if (bytes > MAX_PROMPT_BYTES) {
     throw new UsageError(`the prompt is ${bytes} bytes; one argument can hold at most ${MAX_PROMPT_BYTES} (put the details in a file and refer to it)`);
   }
-  return { agent: input.agent, dir };
 }
 
 /** A new task: its record, then its session with the first attempt; nothing half-made on failure. */

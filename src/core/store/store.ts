@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StatePaths } from './paths';
 import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../platform/files';
-import { RECORD_VERSION, TaskRecord, TaskRecordSchema } from '../model/record';
+import { OLDEST_READABLE_VERSION, RECORD_VERSION, TaskRecord, TaskRecordSchema } from '../model/record';
 
 export type ReadResult =
   | { kind: 'ok'; record: TaskRecord }
@@ -60,6 +60,8 @@ export class TaskStore {
     }
     const version = (json as { version?: unknown } | null)?.version;
     if (typeof version === 'number' && Number.isInteger(version) && version > RECORD_VERSION) return { kind: 'newer', version };
+    // An older version's record is this version's without what came since (see RECORD_VERSION).
+    if (typeof version === 'number' && version >= OLDEST_READABLE_VERSION && version < RECORD_VERSION) json = { ...(json as object), version: RECORD_VERSION };
     const parsed = TaskRecordSchema.safeParse(json);
     if (!parsed.success) {
       return { kind: 'corrupt', problem: parsed.error.issues.map((i) => `${i.path.join('.') || 'record'}: ${i.message}`).join('; ') };
