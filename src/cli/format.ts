@@ -18,6 +18,7 @@ export function statusJson(v: TaskView): Record<string, unknown> {
       n: a.n, cause: a.cause, mode: a.mode, startedAt: a.startedAt, endedAt: a.endedAt, exitCode: a.exitCode, signal: a.signal, note: a.note,
     })),
     eventsFile: v.eventsFile,
+    worktree: v.worktree ? { path: v.worktree.path, branch: v.worktree.branch, base: v.worktree.base } : null,
   };
 }
 
@@ -47,6 +48,7 @@ export function table(views: TaskView[], now: number): string {
 export function statusLines(v: TaskView, now: number): string[] {
   const lines = [`${v.session}: ${describe(v, now)}${v.reason ? ` (${v.reason})` : ''}`, `agent: ${v.agent}   session id: ${v.agentSessionId ?? 'unknown'}`];
   if (v.dir) lines.push(`folder: ${v.dir}`);
+  if (v.worktree) lines.push(`worktree: branch ${v.worktree.branch} from ${v.worktree.base.slice(0, 12)} (of ${v.worktree.repo})`);
   for (const a of v.attempts) {
     const end = a.endedAt ? `ended ${ago(a.endedAt, now)} ago, ${a.signal !== null ? `signal ${a.signal}` : `exit ${a.exitCode}`}` : 'running';
     lines.push(`attempt ${a.n} (${a.cause}, ${a.mode}): started ${ago(a.startedAt, now)} ago, ${end}${a.note ? `; ${a.note}` : ''}`);

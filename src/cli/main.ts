@@ -23,7 +23,7 @@ const VERSION = (manifest as unknown as { version: string }).version;
 const USAGE = `resilient-agent ${VERSION}: run coding agents in tmux, watch them, resume them by exact session id.
 
 usage:
-  resilient-agent start <agent> <name> [--dir DIR] (--prompt TEXT | --prompt-file FILE | --prompt -) [--json]
+  resilient-agent start <agent> <name> [--dir DIR] (--prompt TEXT | --prompt-file FILE | --prompt -) [--worktree [--branch NAME]] [--json]
   resilient-agent list [--json]
   resilient-agent status <name> [--json]
   resilient-agent logs <name> [--lines N]
@@ -31,7 +31,8 @@ usage:
   resilient-agent send <name> <text>
   resilient-agent resume <name>
   resilient-agent continue <name> (--prompt TEXT | --prompt-file FILE | --prompt -)
-  resilient-agent kill <name> [--forget]
+  resilient-agent diff <name> [--json]
+  resilient-agent kill <name> [--forget [--force]]
   resilient-agent monitor [--once] [--interval SECONDS] [--on-change PROGRAM [ARG...]]
   resilient-agent supervisor start|stop|status|install|uninstall
   resilient-agent doctor

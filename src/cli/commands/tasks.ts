@@ -32,17 +32,19 @@ export const TASK_COMMANDS: Record<string, Command> = {
   start: {
     spec: {
       positionals: [{ name: 'agent', required: true }, { name: 'name', required: true }],
-      flags: { dir: 'value', prompt: 'value', 'prompt-file': 'value', json: 'bool' },
+      flags: { dir: 'value', prompt: 'value', 'prompt-file': 'value', json: 'bool', worktree: 'bool', branch: 'value' },
     },
     ensuresSupervisor: true,
     async run({ svc, parsed, io, json, first, second }) {
       const prompt = await readPrompt(parsed);
       const dir = (parsed.flags.get('dir') as string | undefined) ?? process.cwd();
-      const record = await svc.start({ agent: first, name: second, dir, prompt });
+      const worktree = parsed.flags.get('worktree') === true;
+      const branch = parsed.flags.get('branch') as string | undefined;
+      const record = await svc.start({ agent: first, name: second, dir, prompt, worktree, branch });
       if (json) {
         io.out(JSON.stringify(statusJson(svc.view(record)), null, 2));
       } else {
-        io.out(`started ${record.session}`);
+        io.out(`started ${record.session}${record.worktree ? ` in a worktree on branch ${record.worktree.branch} (${record.worktree.path})` : ''}`);
         io.out(`attach: resilient-agent attach ${record.session}   (or: ${[...svc.tmux.baseArgv(), ...attachArgs(record.session)].join(' ')})`);
       }
       return 0;
@@ -109,6 +111,20 @@ export const TASK_COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  diff: {
+    spec: { positionals: [name], flags: { json: 'bool' } },
+    async run({ svc, io, json, first }) {
+      const d = await svc.diff(first);
+      if (json) {
+        io.out(JSON.stringify(d, null, 2));
+        return 0;
+      }
+      if (d.diff) io.out(d.diff);
+      if (d.untracked.length) io.out(`untracked files:\n${d.untracked.map((f) => `  ${f}`).join('\n')}`);
+      if (!d.diff && !d.untracked.length) io.out('no changes');
+      return 0;
+    },
+  },
   continue: {
     spec: { positionals: [name], flags: { prompt: 'value', 'prompt-file': 'value' } },
     ensuresSupervisor: true,
@@ -120,12 +136,14 @@ export const TASK_COMMANDS: Record<string, Command> = {
     },
   },
   kill: {
-    spec: { positionals: [name], flags: { forget: 'bool' } },
+    spec: { positionals: [name], flags: { forget: 'bool', force: 'bool' } },
     ensuresSupervisor: true,
     async run({ svc, parsed, io, first }) {
       const forget = parsed.flags.get('forget') === true;
-      const r = await svc.kill(first, forget);
-      io.out(`${r.session}: ${r.killed ? 'killed' : 'session was already gone'}${forget ? '; record removed' : '; it will not be resumed'}`);
+      const force = parsed.flags.get('force') === true;
+      if (force && !forget) throw new UsageError('--force only goes with --forget (it discards the worktree\'s uncommitted changes)');
+      const r = await svc.kill(first, forget, force);
+      io.out(`${r.session}: ${r.killed ? 'killed' : 'session was already gone'}${forget ? '; record removed' : '; it will not be resumed'}${r.kept ? `; ${r.kept}` : ''}`);
       return 0;
     },
   },

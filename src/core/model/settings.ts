@@ -37,6 +37,10 @@ export interface Settings {
   continuePrompt: string;
   tmuxSocket: string;
   supervisorMode: 'background' | 'window';
+  /** Tasks get a git worktree of their own unless told otherwise (the start flow's first choice). */
+  worktreeByDefault: boolean;
+  /** A worktree's new branch: this prefix and the task's name. */
+  worktreeBranchPrefix: string;
   agents: Record<AgentId, AgentSettings>;
 }
 
@@ -51,6 +55,8 @@ const VALIDATORS: Record<string, z.ZodMiniType> = {
   continuePrompt: z.string().check(z.minLength(1, 'must not be empty')),
   'tmux.socket': z.string(),
   'supervisor.mode': z.enum(['background', 'window']),
+  'worktree.byDefault': z.boolean(),
+  'worktree.branchPrefix': z.string(),
 };
 for (const a of AGENT_IDS) {
   VALIDATORS[`agents.${a}.executable`] = z.string().check(z.minLength(1, 'must not be empty'));
@@ -94,6 +100,8 @@ export function resolveSettings(lookup: (key: string) => unknown = () => undefin
     continuePrompt: get<string>('continuePrompt'),
     tmuxSocket: get<string>('tmux.socket'),
     supervisorMode: get<'background' | 'window'>('supervisor.mode'),
+    worktreeByDefault: get<boolean>('worktree.byDefault'),
+    worktreeBranchPrefix: get<string>('worktree.branchPrefix'),
     agents,
   };
 }
@@ -122,6 +130,8 @@ export function settingsToObject(settings: Settings): Record<string, unknown> {
     continuePrompt: settings.continuePrompt,
     'tmux.socket': settings.tmuxSocket,
     'supervisor.mode': settings.supervisorMode,
+    'worktree.byDefault': settings.worktreeByDefault,
+    'worktree.branchPrefix': settings.worktreeBranchPrefix,
   };
   for (const a of AGENT_IDS) {
     out[`agents.${a}.executable`] = settings.agents[a].executable;

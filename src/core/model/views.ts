@@ -1,5 +1,5 @@
 import type { AgentId } from './names';
-import type { Attempt, TaskState } from './record';
+import type { Attempt, TaskState, Worktree } from './record';
 
 /** A task as a user sees it: the record plus what tmux shows now. Also sessions started by hand. */
 export interface TaskView {
@@ -21,6 +21,8 @@ export interface TaskView {
   eventsFile: string | null;
   /** tmux has the session now (its pane can be attached or read). */
   hasSession: boolean;
+  /** The task's own git worktree (its `dir`), when it has one. */
+  worktree: Worktree | null;
   /** The state as a supervisor recorded it, and since when: what changes are announced from. */
   recorded: { state: TaskState; since: string } | null;
 }

@@ -44,6 +44,7 @@ export function view(core: Core, record: TaskRecord, hasSession = true, stored: 
     attempts: record.attempts, nextAttemptAt: record.nextAttemptAt, heldUntil: record.heldUntil, adopted: record.adopted,
     eventsFile: attempt ? eventsFile(core.store.paths.attemptDir(record.session, attempt.n)) : null,
     hasSession,
+    worktree: record.worktree ?? null,
     recorded: { state: stored.state, since: stored.stateSince },
   };
 }
@@ -74,7 +75,7 @@ export async function views(core: Core): Promise<{ views: TaskView[]; corrupt: {
     known.add(session);
     out.push({
       name: parsed.name, session, agent: parsed.agent, state: 'held', reason, agentSessionId: null, dir: null, prompt: null,
-      createdAt: null, attempts: [], nextAttemptAt: null, heldUntil: null, adopted: false, eventsFile: null, hasSession: panes.has(session), recorded: null,
+      createdAt: null, attempts: [], nextAttemptAt: null, heldUntil: null, adopted: false, eventsFile: null, hasSession: panes.has(session), worktree: null, recorded: null,
     });
   }
   for (const [session, pane] of panes) {
@@ -87,7 +88,7 @@ export async function views(core: Core): Promise<{ views: TaskView[]; corrupt: {
       name: parsed.name, session, agent: parsed.agent, state, reason,
       agentSessionId: seedSessionId(parsed.agent, parsed.name) ?? null,
       dir: null, prompt: null, createdAt: new Date(pane.created * 1000).toISOString(), attempts: [],
-      nextAttemptAt: null, heldUntil: null, adopted: true, eventsFile: null, hasSession: true, recorded: null,
+      nextAttemptAt: null, heldUntil: null, adopted: true, eventsFile: null, hasSession: true, worktree: null, recorded: null,
     });
   }
   return { views: out, corrupt };

@@ -14,6 +14,7 @@ import { agentArgs, launch, resolveAgent, signalSupervisors, writeTaskEnv } from
 import { capture, evaluateTask, find, observe, view, views } from './observe';
 import type { StartInput } from './start';
 import { startTask, validatePrompt } from './start';
+import { releaseWorktree, worktreeDiff } from './worktree';
 
 export type ServiceOptions = CoreOptions;
 
@@ -212,8 +213,20 @@ export class TaskService {
     }
   }
 
-  /** Kills the session (and so the agent); the task is held and never resumed by a supervisor. */
-  async kill(nameOrSession: string, forget: boolean): Promise<{ session: string; killed: boolean }> {
+  /** What the task changed in its worktree against the commit it started from. */
+  async diff(nameOrSession: string): Promise<{ diff: string; untracked: string[]; files: string[] }> {
+    const task = await find(this, nameOrSession);
+    const record = this.store.get(task.session);
+    if (!record) throw new TaskError(`${task.session} was started by hand: it has no worktree of its own`, 'refused');
+    return worktreeDiff(this, record);
+  }
+
+  /**
+   * Kills the session (and so the agent); the task is held and never resumed by a supervisor.
+   * `forget`: its record goes too, and its worktree when nothing in it is uncommitted (or `force`);
+   * the branch always stays. `kept` says what was kept.
+   */
+  async kill(nameOrSession: string, forget: boolean, force = false): Promise<{ session: string; killed: boolean; kept?: string }> {
     const task = await find(this, nameOrSession);
     const lock = await this.personLock(task.session);
     try {
@@ -236,9 +249,11 @@ export class TaskService {
         });
       }
       const killed = await this.tmux.killSession(task.session);
+      // The worktree is looked at before the record goes: a refusal leaves the task as it was.
+      const kept = forget && record?.worktree ? await releaseWorktree(this, record.worktree, force) : undefined;
       if (forget) this.store.remove(task.session);
       this.signalSupervisors();
-      return { session: task.session, killed };
+      return { session: task.session, killed, kept };
     } finally {
       lock.release();
     }

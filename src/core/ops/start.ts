@@ -9,12 +9,16 @@ import { newRecord } from '../model/record';
 import type { Core } from './core';
 import { isoNow } from './core';
 import { agentArgs, launch, resolveAgent, writeTaskEnv } from './launch';
+import { createWorktree, discardWorktree } from './worktree';
 
 export interface StartInput {
   agent: string;
   name: string;
   dir: string;
   prompt: string;
+  /** Run in a git worktree of its own, on a new branch (`branch`, else the prefix and the name). */
+  worktree?: boolean;
+  branch?: string;
 }
 
 /** Linux refuses to exec an argument longer than MAX_ARG_STRLEN (32 pages) minus its NUL. */
@@ -52,7 +56,8 @@ export function validatePrompt(prompt: string): void {
 
 /** A new task: its record, then its session with the first attempt; nothing half-made on failure. */
 export async function startTask(core: Core, input: StartInput): Promise<TaskRecord> {
-  const { agent, dir } = validateStart(input);
+  const { agent, dir: given } = validateStart(input);
+  if (input.branch !== undefined && !input.worktree) throw new UsageError('--branch names the branch of a worktree: give --worktree too');
   const session = sessionName(agent, input.name);
   const executable = resolveAgent(core, agent);
   await core.tmux.version(); // tmux missing: one clear TmuxError before anything is made
@@ -66,19 +71,23 @@ export async function startTask(core: Core, input: StartInput): Promise<TaskReco
     if (await core.tmux.hasSession(session)) {
       throw new TaskError(`a tmux session named ${session} already exists`, 'conflict');
     }
-    const prepared = adapterFor(agent).prepare({ dir, taskDir: core.store.paths.taskDir(session), env: core.env });
-    const record = newRecord({
-      name: input.name, agent, dir, prompt: input.prompt, now: isoNow(core),
-      agentSessionId: prepared.agentSessionId, agentData: prepared.agentData,
-      agentArgs: agentArgs(core, agent), executable, policy: core.policy,
-    });
+    const made = input.worktree ? await createWorktree(core, given, session, input.name, input.branch) : undefined;
+    const dir = made?.dir ?? given;
     try {
+      const prepared = adapterFor(agent).prepare({ dir, taskDir: core.store.paths.taskDir(session), env: core.env });
+      const record = newRecord({
+        name: input.name, agent, dir, prompt: input.prompt, now: isoNow(core),
+        agentSessionId: prepared.agentSessionId, agentData: prepared.agentData,
+        agentArgs: agentArgs(core, agent), executable, policy: core.policy, worktree: made?.worktree,
+      });
       writeTaskEnv(core, session);
       return await launch(core, record, { kind: 'launch', cause: 'start', mode: 'start' }, false);
     } catch (e) {
-      // Nothing half-made: no record without a session, no session without a record.
+      // Nothing half-made: no record without a session, no session without a record, no
+      // worktree or branch of a task that did not start.
       await core.tmux.killSession(session).catch(() => undefined);
       core.store.remove(session);
+      if (made) await discardWorktree(core, made.worktree);
       throw e;
     }
   } finally {

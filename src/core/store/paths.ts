@@ -17,6 +17,8 @@ export class StatePaths {
   /** Touched when a task starts or changes, so supervisors look at once instead of at their next tick. */
   get wakeFile(): string { return path.join(this.home, 'wake'); }
   taskDir(session: string): string { return path.join(this.tasksDir, session); }
+  /** Where a task's own git worktree is checked out (outside every checkout of the person's). */
+  worktreeDir(session: string): string { return path.join(this.home, 'worktrees', session); }
   recordFile(session: string): string { return path.join(this.taskDir(session), 'task.json'); }
   attemptDir(session: string, n: number): string { return path.join(this.taskDir(session), 'attempts', String(n)); }
 }

@@ -1,0 +1,126 @@
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Harness, waitFor } from './harness';
+
+/** A git worktree per task, on real git: tasks at once never share a checkout, and the person's is untouched. */
+describe('worktrees', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  beforeEach(() => {
+    h = new Harness();
+  });
+  afterEach(async () => {
+    await h.cleanup();
+  });
+
+  const git = (cwd: string, ...args: string[]) =>
+    execFileSync('git', ['-C', cwd, '-c', 'user.name=Dev', '-c', 'user.email=dev@example.com', ...args], { env: h.env, encoding: 'utf8' });
+
+  /** A repository with one commit; the fixture agent's plan is committed, so every worktree has it. */
+  function repo(plan: string[]): string {
+    const dir = h.project('repo', plan);
+    fs.mkdirSync(path.join(dir, 'src'));
+    fs.writeFileSync(path.join(dir, 'src', 'parser.ts'), 'export const parse = 1;\n');
+    fs.writeFileSync(path.join(dir, '.gitignore'), '.fixture-invocations.jsonl\n.fixture-runs\n.fixture-home/\n');
+    git(dir, 'init', '--quiet', '--initial-branch=main');
+    git(dir, 'add', '.');
+    git(dir, 'commit', '--quiet', '-m', 'first');
+    return dir;
+  }
+
+  /** Every file of the checkout (not .git) with its bytes: to show it was not touched. */
+  function snapshot(dir: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const f of fs.readdirSync(dir, { recursive: true }).map(String).sort()) {
+      if (f === '.git' || f.startsWith(`.git${path.sep}`)) continue;
+      const p = path.join(dir, f);
+      if (fs.statSync(p).isFile()) out[f] = fs.readFileSync(p, 'base64');
+    }
+    return out;
+  }
+
+  const status = async (name: string) => JSON.parse(await h.ok(['status', name, '--json']));
+
+  it('two tasks on one repository at once, each in its own worktree and branch; the checkout byte for byte as it was', async () => {
+    const dir = repo(['hang', 'ok']);
+    const before = snapshot(dir);
+    const head = git(dir, 'rev-parse', 'HEAD').trim();
+    await h.ok(['start', 'codex', 'parser', '--dir', dir, '--prompt', 'Fix the parser.', '--worktree']);
+    await h.ok(['start', 'claude', 'docs', '--dir', path.join(dir, 'src'), '--prompt', 'Document it.', '--worktree', '--branch', 'docs-pass']);
+    const a = await status('parser');
+    const b = await status('docs');
+    assert.deepEqual(a.worktree, { path: path.join(h.home, 'worktrees', 'codex-parser'), branch: 'agent/parser', base: head });
+    assert.deepEqual(b.worktree, { path: path.join(h.home, 'worktrees', 'claude-docs'), branch: 'docs-pass', base: head });
+    assert.equal(a.dir, a.worktree.path);
+    assert.equal(b.dir, path.join(b.worktree.path, 'src'), 'started from a subfolder: the same subfolder of its worktree');
+    await waitFor(() => h.invocations(a.dir).length === 1 && h.invocations(b.worktree.path).length === 0 && fs.existsSync(path.join(b.dir, '.fixture-invocations.jsonl')), 'both agents run, each in its worktree');
+    // Each agent edits its own tree.
+    fs.writeFileSync(path.join(a.dir, 'src', 'parser.ts'), 'export const parse = 2;\n');
+    fs.writeFileSync(path.join(b.dir, 'NOTES.md'), 'notes\n');
+    const diffA = await h.ok(['diff', 'parser']);
+    assert.match(diffA, /^-export const parse = 1;$/m);
+    assert.match(diffA, /^\+export const parse = 2;$/m);
+    assert.doesNotMatch(diffA, /NOTES/);
+    assert.match(await h.ok(['diff', 'docs']), /untracked files:\n {2}src\/NOTES\.md/);
+    // A crash is resumed in the worktree, by exact id.
+    const monitor = h.monitor(['--interval', '0.2']);
+    await h.crash('codex-parser', 1);
+    await waitFor(async () => (await h.status('parser')).state === 'done', 'resumed to done');
+    await h.stop(monitor);
+    const runs = h.invocations(a.dir);
+    assert.deepEqual(runs.map((r) => [r.mode, r.cwd]), [['start', a.dir], ['resume', a.dir]]);
+    assert.deepEqual(snapshot(dir), before, 'the person\'s checkout is untouched');
+    assert.equal(git(dir, 'status', '--porcelain'), '');
+    assert.equal(git(dir, 'rev-parse', 'HEAD').trim(), head);
+    const list = git(dir, 'worktree', 'list');
+    assert.match(list, /codex-parser +\w+ \[agent\/parser\]/);
+    assert.match(list, /claude-docs +\w+ \[docs-pass\]/);
+  });
+
+  it('every refusal leaves nothing behind: not a repository, no commit yet, a branch that exists, --branch alone', async () => {
+    const plain = h.project('plain', ['ok']);
+    const empty = h.project('empty', ['ok']);
+    git(empty, 'init', '--quiet');
+    const dir = repo(['ok']);
+    git(dir, 'branch', 'agent/taken');
+    const branches = git(dir, 'branch', '--list');
+    const refusals: [string[], number, RegExp][] = [
+      [['start', 'codex', 'a', '--dir', plain, '--prompt', 'x', '--worktree'], 2, /--worktree needs a git repository, and .*plain is not in one/],
+      [['start', 'codex', 'b', '--dir', empty, '--prompt', 'x', '--worktree'], 2, /has no commit yet/],
+      [['start', 'codex', 'taken', '--dir', dir, '--prompt', 'x', '--worktree'], 1, /a branch named agent\/taken already exists/],
+      [['start', 'codex', 'c', '--dir', dir, '--prompt', 'x', '--worktree', '--branch', 'bad..name'], 2, /"bad\.\.name" is not a valid branch name/],
+      [['start', 'codex', 'd', '--dir', dir, '--prompt', 'x', '--branch', 'x'], 2, /--branch names the branch of a worktree: give --worktree too/],
+    ];
+    for (const [args, code, message] of refusals) {
+      const r = await h.cli(args);
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+    }
+    assert.equal(git(dir, 'branch', '--list'), branches, 'no branch made');
+    assert.equal(git(dir, 'worktree', 'list').trim().split('\n').length, 1, 'no worktree made');
+    assert.deepEqual(fs.existsSync(path.join(h.home, 'worktrees')) ? fs.readdirSync(path.join(h.home, 'worktrees')) : [], []);
+    assert.deepEqual(fs.existsSync(h.store.paths.tasksDir) ? fs.readdirSync(h.store.paths.tasksDir) : [], [], 'no record');
+    assert.equal((await h.tmux(['list-sessions'])).stdout, '', 'no session');
+  });
+
+  it('forget removes a clean worktree, keeps one with uncommitted changes (unless --force), and always keeps the branch', async () => {
+    const dir = repo(['ok', 'ok']);
+    await h.ok(['start', 'codex', 'clean', '--dir', dir, '--prompt', 'x', '--worktree']);
+    await h.ok(['start', 'codex', 'dirty', '--dir', dir, '--prompt', 'x', '--worktree']);
+    const clean = (await status('clean')).worktree.path;
+    const dirty = (await status('dirty')).worktree.path;
+    await waitFor(async () => (await h.status('clean')).state === 'done' && (await h.status('dirty')).state === 'done', 'both done');
+    fs.writeFileSync(path.join(dirty, 'src', 'parser.ts'), 'changed\n');
+    assert.match(await h.ok(['kill', 'clean', '--forget']), /record removed; worktree removed; branch agent\/clean kept/);
+    assert.equal(fs.existsSync(clean), false);
+    assert.match(await h.ok(['kill', 'dirty', '--forget']), /worktree .*codex-dirty kept: 1 uncommitted change .*; branch agent\/dirty kept/);
+    assert.equal(fs.readFileSync(path.join(dirty, 'src', 'parser.ts'), 'utf8'), 'changed\n', 'the uncommitted work is still there');
+    assert.match(git(dir, 'branch', '--list'), /agent\/clean[\s\S]*agent\/dirty/);
+    const forced = await h.cli(['kill', 'dirty', '--forget', '--force']);
+    assert.equal(forced.code, 1, 'the record is gone already');
+    assert.match(forced.stderr, /no task named dirty/);
+  });
+});
