@@ -1,12 +1,13 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
+import { reviewChanges } from './review';
 import { supervisorLog } from '../core/ops/supervisor';
 import { TaskError, UsageError } from '../core/model/errors';
 import { TmuxError } from '../core/tmux/errors';
 import { attachArgs } from '../core/tmux/commands';
 import type { PaneMirror } from './mirror';
 import type { TaskModel } from './model';
-import { startTask, StartArgs } from './startTask';
+import { askPrompt, startTask, StartArgs } from './startTask';
 import type { Node } from './tree';
 
 /** A command's target: a tree node, or a session / task name (from notifications, tests, keybindings). */
@@ -113,8 +114,35 @@ export function registerCommands(context: vscode.ExtensionContext, model: TaskMo
   register('resilientAgent.forget', async (arg, options) => {
     const session = await pickTask(model, arg, 'Forget which task?');
     if (!session) return;
-    if (!(await confirm(`Forget ${session}? Its session is killed and its record and logs are removed.`, 'Forget', options as CommandOptions))) return;
-    await model.service.kill(session, true);
+    const worktree = model.find(session)?.worktree;
+    const also = worktree ? ' Its worktree goes too when nothing in it is uncommitted; its branch stays.' : '';
+    if (!(await confirm(`Forget ${session}? Its session is killed and its record and logs are removed.${also}`, 'Forget', options as CommandOptions))) return;
+    const r = await model.service.kill(session, true);
+    if (worktree && r.kept && /uncommitted/.test(r.kept)) {
+      const discard = 'Delete Worktree and Its Changes';
+      const choice = (options as CommandOptions | undefined)?.noConfirm ? undefined
+        : await vscode.window.showWarningMessage(`${session}: ${r.kept}.`, discard, 'Open Worktree');
+      if (choice === discard) void vscode.window.showInformationMessage(`${session}: ${await model.service.releaseWorktree(worktree, true)}.`);
+      if (choice === 'Open Worktree') await vscode.commands.executeCommand('vscode.openFolder', vscode.Uri.file(worktree.path), { forceNewWindow: true });
+    }
+    return r;
+  });
+
+  register('resilientAgent.reviewChanges', async (arg) => {
+    const session = await pickTask(model, arg, 'Review the changes of which task?');
+    return session ? reviewChanges(model, session) : undefined;
+  });
+
+  register('resilientAgent.followUp', async (arg, text) => {
+    const session = await pickTask(model, arg, 'Continue which task?');
+    if (!session) return undefined;
+    const prompt = typeof text === 'string' ? text : await askPrompt(`Continue ${session} with a follow-up`);
+    if (prompt === undefined) return undefined;
+    const record = await model.service.followUp(session, prompt);
+    model.ensureMonitor();
+    await model.refresh('follow-up');
+    void vscode.window.showInformationMessage(`${record.session}: the follow-up runs in the same ${record.agent} session (${record.agentSessionId}).`);
+    return record;
   });
 
   register('resilientAgent.cleanUp', async (options) => {

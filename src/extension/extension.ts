@@ -8,6 +8,7 @@ import { PaneMirror } from './mirror';
 import { TaskModel } from './model';
 import { Notices } from './notices';
 import { needsYou } from './present';
+import { BASE_SCHEME, BaseContent } from './review';
 import { StatusBar } from './statusBar';
 import { TaskTree } from './tree';
 
@@ -52,6 +53,7 @@ export function activate(context: vscode.ExtensionContext): Api {
   const notices = new Notices(model, log, context.workspaceState);
   context.subscriptions.push(model, mirror, tree, view, statusBar, notices);
   registerCommands(context, model, mirror, log);
+  context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(BASE_SCHEME, new BaseContent(process.env)));
   // A settings change says what it changed (the model itself shows no pop-ups).
   context.subscriptions.push(model.onDidApplyPolicy((changed) => {
     if (changed.length === 0) return;

@@ -100,6 +100,7 @@ export function tooltip(v: TaskView, now = Date.now()): vscode.MarkdownString {
     md.appendMarkdown(`Run time: ${duration((end ? Date.parse(end) : now) - Date.parse(first.startedAt))} over ${v.attempts.length} attempt${v.attempts.length === 1 ? '' : 's'}.\n\n`);
   }
   if (v.prompt) md.appendMarkdown(`Prompt: ${escape(v.prompt.length > 300 ? `${v.prompt.slice(0, 300)}…` : v.prompt)}\n\n`);
+  if (v.worktree) md.appendMarkdown(`Worktree: branch \`${v.worktree.branch}\` from \`${v.worktree.base.slice(0, 12)}\` of \`${v.worktree.repo}\`\n\n`);
   if (v.dir) md.appendMarkdown(`Folder: \`${v.dir}\`\n\n`);
   md.appendMarkdown(`Agent session id: ${v.agentSessionId ? `\`${v.agentSessionId}\`` : 'unknown'}\n\n`);
   for (const a of v.attempts) {
@@ -125,5 +126,8 @@ export function contextValue(v: TaskView): string {
   if (v.prompt) parts.push('hasPrompt');
   if (v.agentSessionId) parts.push('hasId');
   if (v.eventsFile) parts.push('hasEvents');
+  if (v.worktree) parts.push('hasWorktree');
+  // A new prompt in the same conversation: a stopped task of ours whose agent session is known.
+  if ((isStopped(v.state) || v.state === 'done') && !v.adopted && v.agentSessionId) parts.push('canFollowUp');
   return parts.join(':');
 }

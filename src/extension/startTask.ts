@@ -4,6 +4,7 @@ import { TaskError, UsageError } from '../core/model/errors';
 import { AGENT_IDS, AgentId, nameProblem, sessionName } from '../core/model/names';
 import type { TaskRecord } from '../core/model/record';
 import { resolveExecutable } from '../core/platform/executables';
+import { Git } from '../core/platform/git';
 import type { TaskModel } from './model';
 
 /** Inputs a caller (a test, another extension, a keybinding) may give to skip the prompts. */
@@ -12,6 +13,9 @@ export interface StartArgs {
   name?: string;
   prompt?: string;
   folder?: vscode.Uri | string;
+  /** In a git worktree of its own (asked when the folder is in a repository and this is not given). */
+  worktree?: boolean;
+  branch?: string;
 }
 
 export const UNTRUSTED_MESSAGE = 'Starting an agent task runs a program in this workspace: trust the workspace first (Manage Workspace Trust).';
@@ -53,19 +57,19 @@ async function askName(model: TaskModel, agent: AgentId): Promise<string | undef
   });
 }
 
-async function askPrompt(): Promise<string | undefined> {
+export async function askPrompt(title = 'Start resilient agent task (3/3): prompt'): Promise<string | undefined> {
   const editor = vscode.window.activeTextEditor;
   const selection = editor && !editor.selection.isEmpty ? editor.document.getText(editor.selection) : undefined;
   type Item = vscode.QuickPickItem & { from: 'type' | 'selection' | 'file' };
   const items: Item[] = [{ from: 'type', label: '$(edit) Type the prompt' }];
   if (selection) items.push({ from: 'selection', label: '$(selection) Use the selection', detail: selection.slice(0, 120) });
   if (editor) items.push({ from: 'file', label: '$(file) Use the active file', detail: vscode.workspace.asRelativePath(editor.document.uri) });
-  const source = items.length === 1 ? items[0] : await vscode.window.showQuickPick(items, { title: 'Start resilient agent task (3/3): prompt' });
+  const source = items.length === 1 ? items[0] : await vscode.window.showQuickPick(items, { title });
   if (!source) return undefined;
   if (source.from === 'selection') return selection;
   if (source.from === 'file') return editor!.document.getText();
   return vscode.window.showInputBox({
-    title: 'Start resilient agent task (3/3): prompt',
+    title,
     prompt: 'What should the agent do? It is passed to the agent as one argument, never through a shell.',
     validateInput: (v) => (v.trim() === '' ? 'The prompt is empty' : undefined),
   });
@@ -83,6 +87,19 @@ async function pickFolder(given?: vscode.Uri | string): Promise<string | undefin
   return picked?.uri.fsPath;
 }
 
+/** In a repository: a worktree of its own, or the folder itself (the setting picks the first choice). */
+async function askWorktree(model: TaskModel, dir: string, name: string): Promise<boolean | undefined> {
+  const repo = await new Git(model.service.env).topLevel(dir).catch(() => undefined);
+  if (!repo) return false;
+  const branch = `${model.service.settings.worktreeBranchPrefix}${name}`;
+  type Item = vscode.QuickPickItem & { worktree: boolean };
+  const own: Item = { worktree: true, label: '$(git-branch) In a worktree of its own', detail: `A new branch ${branch} from HEAD; your checkout is not touched, and tasks at once never collide` };
+  const here: Item = { worktree: false, label: '$(folder) In the folder itself', detail: dir };
+  const items = model.service.settings.worktreeByDefault ? [own, here] : [here, own];
+  const picked = await vscode.window.showQuickPick(items, { title: 'Start resilient agent task: where does it work?' });
+  return picked?.worktree;
+}
+
 /** The palette's "Start resilient agent task". Returns the record, or undefined when cancelled or refused. */
 export async function startTask(model: TaskModel, args: StartArgs = {}): Promise<TaskRecord | undefined> {
   if (!vscode.workspace.isTrusted) {
@@ -97,8 +114,10 @@ export async function startTask(model: TaskModel, args: StartArgs = {}): Promise
   if (prompt === undefined) return undefined;
   const dir = await pickFolder(args.folder);
   if (!dir) return undefined;
+  const worktree = args.worktree ?? (await askWorktree(model, dir, name));
+  if (worktree === undefined) return undefined;
   try {
-    const record = await model.service.start({ agent, name, dir, prompt });
+    const record = await model.service.start({ agent, name, dir, prompt, worktree, branch: args.branch });
     model.ensureMonitor();
     await model.refresh('started');
     void vscode.window.showInformationMessage(`Started agent task "${record.name}" (${record.agent}) in tmux session ${record.session}.`, 'Attach', 'Show Output').then((choice) => {

@@ -57,7 +57,7 @@ export class TaskTree extends Disposable implements vscode.TreeDataProvider<Node
     const look = STATE_LOOK[v.state];
     const item = new vscode.TreeItem(v.name, vscode.TreeItemCollapsibleState.None);
     item.id = `task:${v.session}`;
-    item.description = describe(v, Date.now(), this.model.service.settings.maxAttempts);
+    item.description = describe(v, Date.now(), this.model.service.settings.maxAttempts) + (v.worktree ? ` · ${v.worktree.branch}` : '');
     item.tooltip = tooltip(v, Date.now());
     item.iconPath = new vscode.ThemeIcon(look.icon, new vscode.ThemeColor(look.color));
     item.contextValue = contextValue(v);

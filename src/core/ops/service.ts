@@ -3,7 +3,7 @@ import { applyEvaluation } from '../decide/apply';
 import type { Action } from '../decide/classify';
 import type { Policy } from '../decide/policy';
 import { TaskError } from '../model/errors';
-import type { TaskRecord } from '../model/record';
+import type { TaskRecord, Worktree } from '../model/record';
 import { isFinished, newRecord } from '../model/record';
 import type { TaskView } from '../model/views';
 import type { Lock } from '../store/lock';
@@ -211,6 +211,11 @@ export class TaskService {
         throw e;
       }
     }
+  }
+
+  /** A worktree kept when its task was forgotten (it had uncommitted changes), removed on a person's word. */
+  releaseWorktree(worktree: Worktree, force: boolean): Promise<string> {
+    return releaseWorktree(this, worktree, force);
   }
 
   /** What the task changed in its worktree against the commit it started from. */

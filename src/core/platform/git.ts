@@ -83,6 +83,16 @@ export class Git {
     return (await this.run(dir, ['ls-files', '--others', '--exclude-standard'])).split('\n').filter(Boolean);
   }
 
+  /** A file as it was at `rev` ('' when it did not exist there). */
+  async show(dir: string, rev: string, file: string): Promise<string> {
+    try {
+      return await this.run(dir, ['--no-pager', 'show', `${rev}:${file}`]);
+    } catch (e) {
+      if (e instanceof GitError && /does not exist|exists on disk, but not in/.test(e.stderr)) return '';
+      throw e;
+    }
+  }
+
   /** Files changed against `base`, committed or not, and untracked ones. */
   async changedFiles(dir: string, base: string): Promise<string[]> {
     const tracked = (await this.run(dir, ['--no-pager', 'diff', '--name-only', '--no-ext-diff', base, '--'])).split('\n').filter(Boolean);

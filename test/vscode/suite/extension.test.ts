@@ -171,6 +171,36 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     assert.strictEqual(api.model.service.store.exists('codex-tree'), false);
   });
 
+  it('a task in a worktree of its own: its changes open in the diff editor; a follow-up continues it in the same session', async () => {
+    const dir = project('wt-repo', ['ok', 'ok']);
+    fs.writeFileSync(path.join(dir, 'parser.ts'), 'export const parse = 1;\n');
+    fs.writeFileSync(path.join(dir, '.gitignore'), '.fixture-*\n');
+    const git = (...args: string[]) => run('git', ['-C', dir, '-c', 'user.name=Dev', '-c', 'user.email=dev@example.com', ...args]);
+    for (const args of [['init', '--quiet'], ['add', '.'], ['commit', '--quiet', '-m', 'first']]) assert.strictEqual((await git(...args)).code, 0, args.join(' '));
+    const record = await vscode.commands.executeCommand<{ session: string; dir: string }>('resilientAgent.start', {
+      agent: 'claude', name: 'wt', prompt: 'Fix the parser.', folder: dir, worktree: true,
+    });
+    assert.ok(record);
+    assert.notStrictEqual(record.dir, dir, 'runs in its worktree, not the checkout');
+    await waitFor(() => stateOf('claude-wt') === 'done', 'done');
+    const item = itemFor('claude-wt')!;
+    assert.match(String(item.description), / · agent\/wt$/);
+    assert.match(String(item.contextValue), /:hasWorktree/);
+    assert.match(String(item.contextValue), /:canFollowUp/);
+    fs.writeFileSync(path.join(record.dir, 'parser.ts'), 'export const parse = 2;\n');
+    const count = await vscode.commands.executeCommand<number>('resilientAgent.reviewChanges', 'claude-wt');
+    assert.strictEqual(count, 1);
+    await waitFor(() => vscode.window.tabGroups.all.some((g) => g.tabs.some((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.fsPath === path.join(record.dir, 'parser.ts'))), 'the diff editor on parser.ts');
+    assert.strictEqual((await git('status', '--porcelain')).stdout, '', 'the checkout is untouched');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await vscode.commands.executeCommand('resilientAgent.followUp', 'claude-wt', 'Now add a test.');
+    await waitFor(() => invocations(record.dir).length === 2 && stateOf('claude-wt') === 'done', 'the follow-up done');
+    const runs = invocations(record.dir);
+    assert.deepStrictEqual(runs.map((r) => r.mode), ['start', 'resume']);
+    assert.strictEqual(runs[1].sessionId, runs[0].sessionId);
+    assert.strictEqual(runs[1].prompt, 'Now add a test.');
+  });
+
   it('a task started from the CLI appears in the tree', async () => {
     const dir = project('cli', ['hang']);
     const r = await run(process.execPath, [CLI, 'start', 'pi', 'from-cli', '--dir', dir, '--prompt', 'from the shell']);
