@@ -395,6 +395,27 @@ describe('end to end with the real agent CLIs', function () {
         assertResumed(w, before, r, 'crash');
       });
 
+      it('a follow-up on a done task: the same session, and the model gets the first conversation and the new prompt', async () => {
+        const FOLLOW_UP = 'Now also write b.txt containing two (follow-up 5120).';
+        const w = await make(agent, [
+          { match: match.lastUser(FOLLOW_UP), behaviour: { kind: 'toolCall', command: 'echo two > b.txt', then: 'Wrote b.txt.' } },
+          { behaviour: { kind: 'toolCall', command: 'echo one > a.txt', then: 'Wrote a.txt.' } },
+        ]);
+        await w.start('Write a.txt containing one (task 5119).');
+        const first = await w.until((x) => x.state !== 'running', 'the first prompt done');
+        assert.equal(first.state, 'done', `state ${first.state}: ${first.stateReason}`);
+        await w.service.followUp(w.session, FOLLOW_UP);
+        const r = await w.until((x) => x.attempts.length === 2 && x.state !== 'running', 'the follow-up done');
+        assert.equal(r.state, 'done', `state ${r.state}: ${r.stateReason}`);
+        assert.deepEqual([r.attempts[1].cause, r.attempts[1].mode], ['follow-up', 'resume']);
+        assert.equal(r.agentSessionId, first.agentSessionId, 'the same session id');
+        assert.equal(w.idInEvents(2), r.agentSessionId, 'the follow-up run reports the same session id');
+        const turn = w.turns().find((t) => t.lastUserText.includes(FOLLOW_UP));
+        assert.ok(turn, 'the follow-up reached the model');
+        assert.ok(turn.allUserText.includes('task 5119'), 'with the first conversation in the same request');
+        assert.equal(fs.readFileSync(path.join(w.project, 'b.txt'), 'utf8').trim(), 'two');
+      });
+
       it('tmux server killed mid-task -> the session is re-created and the agent resumed by id -> done', async () => {
         const w = await make(agent, crashRules(agent));
         await w.start(ORIGINAL);
