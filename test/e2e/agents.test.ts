@@ -503,6 +503,9 @@ describe('end to end with the real agent CLIs', function () {
         assert.equal(r.state, 'done', `state ${r.state}: ${r.stateReason}`);
         assert.ok(turn, 'the model was asked');
         assert.ok(exact, `the prompt arrived altered: ${JSON.stringify(userTextParts(turn))}`);
+        // Not in the argv, where every local user can read it (ps). pi trims a prompt it reads from
+        // stdin, so it gets one there only when the argv would misread it (a leading "-" or "@").
+        assert.ok(!w.argv(1).some((a) => a.includes('touch pwned1')), 'the prompt is not in the argv');
       });
 
       if (agent === 'pi') {

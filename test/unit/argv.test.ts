@@ -15,17 +15,18 @@ describe('agent argv', () => {
   const cont = { text: settings.continuePrompt };
   const p = (t: TaskRecord) => ({ text: t.prompt });
 
-  it('codex: exec --json with a sandbox, never --full-auto; resume by thread id', () => {
+  it('codex: exec --json with a sandbox, never --full-auto; resume by thread id; the prompt on stdin ("-"), never in argv', () => {
     const t = task({ agent: 'codex' });
+    assert.ok(ADAPTERS.codex.promptOnStdin(t.prompt));
     assert.deepEqual(ADAPTERS.codex.startArgs(t, settings.agents.codex, p(t)),
-      ['exec', '--json', '-s', 'workspace-write', '--skip-git-repo-check', '-C', '/home/dev/proj', '--', t.prompt]);
+      ['exec', '--json', '-s', 'workspace-write', '--skip-git-repo-check', '-C', '/home/dev/proj', '--', '-']);
     // exec resume refuses -s and -C: they go before "resume".
     assert.deepEqual(ADAPTERS.codex.resumeArgs({ ...t, agentSessionId: 'th-1' }, settings.agents.codex, cont),
-      ['exec', '--json', '-s', 'workspace-write', '--skip-git-repo-check', '-C', '/home/dev/proj', 'resume', 'th-1', '--', cont.text]);
+      ['exec', '--json', '-s', 'workspace-write', '--skip-git-repo-check', '-C', '/home/dev/proj', 'resume', 'th-1', '--', '-']);
     assert.ok(!ADAPTERS.codex.startArgs(t, settings.agents.codex, p(t)).includes('--full-auto'));
   });
 
-  it('claude: a minted --session-id up front, --resume <id> later, never a bare --resume', () => {
+  it('claude: a minted --session-id up front, --resume <id> later, never a bare --resume; the prompt on stdin, never in argv', () => {
     const prepared = ADAPTERS.claude.prepare({ dir: '/p', taskDir: '/s', env: { HOME: '/h' } });
     assert.match(prepared.agentSessionId ?? '', /^[0-9a-f-]{36}$/);
     assert.deepEqual(prepared.agentData, {}, 'no guess of where Claude Code keeps its sessions');
@@ -33,10 +34,11 @@ describe('agent argv', () => {
     const t = task({ agent: 'claude', agentSessionId: prepared.agentSessionId });
     const start = ADAPTERS.claude.startArgs(t, settings.agents.claude, p(t));
     assert.deepEqual(start.slice(0, 6), ['-p', '--output-format', 'stream-json', '--verbose', '--session-id', prepared.agentSessionId]);
-    assert.deepEqual(start.slice(-2), ['--', t.prompt]);
+    assert.ok(ADAPTERS.claude.promptOnStdin(t.prompt));
+    assert.ok(!start.includes(t.prompt));
     const resume = ADAPTERS.claude.resumeArgs(t, settings.agents.claude, cont);
     assert.equal(resume[resume.indexOf('--resume') + 1], prepared.agentSessionId);
-    assert.deepEqual(resume.slice(-2), ['--', cont.text]);
+    assert.ok(!resume.includes(cont.text));
   });
 
   it('opencode: always --dir; resume with --session <id>', () => {
@@ -70,7 +72,7 @@ describe('agent argv', () => {
   it('configured mode and extra args replace the defaults', () => {
     const t = task({ agent: 'codex' });
     const args = ADAPTERS.codex.startArgs(t, { executable: 'codex', modeArgs: ['--dangerously-bypass-approvals-and-sandbox'], extraArgs: ['-m', 'o3'] }, p(t));
-    assert.deepEqual(args, ['exec', '--json', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '-C', '/home/dev/proj', '-m', 'o3', '--', t.prompt]);
+    assert.deepEqual(args, ['exec', '--json', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '-C', '/home/dev/proj', '-m', 'o3', '--', '-']);
   });
 });
 

@@ -33,7 +33,7 @@ describe('task store', () => {
     const file = store.paths.recordFile('codex-fix');
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     assert.equal(fs.statSync(store.paths.home).mode & 0o777, 0o700);
-    assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).version, 1);
+    assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).version, RECORD_VERSION);
     assert.deepEqual(fs.readdirSync(path.dirname(file)), ['task.json'], 'no temp file left behind');
   });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentAdapter, EventOutcome } from './types';
-import { clip, nextClockTime, parseJsonLines, withPrompt } from './types';
+import { clip, nextClockTime, parseJsonLines } from './types';
 
 type ClaudeEvent = {
   type?: string; is_error?: boolean; api_error_status?: number; result?: string; error?: string;
@@ -45,18 +45,13 @@ export const claude: AgentAdapter = {
   displayName: 'Claude Code',
   install: 'npm install -g @anthropic-ai/claude-code',
   signIn: 'run "claude", then /login, or set ANTHROPIC_API_KEY',
-  promptOnStdin: () => false,
+  // With no prompt argument, -p reads it from stdin: a prompt in argv is readable by every local user (ps).
+  promptOnStdin: () => true,
   prepare: () => ({ agentSessionId: randomUUID(), agentData: {} }),
-  startArgs: (task, s, prompt) =>
-    withPrompt(
-      ['-p', '--output-format', 'stream-json', '--verbose', '--session-id', task.agentSessionId ?? '', ...s.modeArgs, ...s.extraArgs],
-      prompt.text,
-    ),
-  resumeArgs: (task, s, prompt) =>
-    withPrompt(
-      ['-p', '--resume', task.agentSessionId ?? '', '--output-format', 'stream-json', '--verbose', ...s.modeArgs, ...s.extraArgs],
-      prompt.text,
-    ),
+  startArgs: (task, s) =>
+    ['-p', '--output-format', 'stream-json', '--verbose', '--session-id', task.agentSessionId ?? '', ...s.modeArgs, ...s.extraArgs],
+  resumeArgs: (task, s) =>
+    ['-p', '--resume', task.agentSessionId ?? '', '--output-format', 'stream-json', '--verbose', ...s.modeArgs, ...s.extraArgs],
   sessionIdFromEvents(lines) {
     for (const e of parseJsonLines(lines.slice(0, 20))) {
       const ev = e as { type?: unknown; session_id?: unknown };

@@ -21,19 +21,23 @@ function codexOutcome(events: readonly unknown[], now: Date): EventOutcome | und
  * first line, before any model call; `codex exec resume <thread_id> <prompt>` continues it.
  * `--full-auto` no longer exists; exec never asks for approval.
  */
+/** codex's word for "the prompt is on stdin". */
+const STDIN = '-';
+
 export const codex: AgentAdapter = {
   id: 'codex',
   displayName: 'Codex',
   install: 'npm install -g @openai/codex',
   signIn: 'run "codex login"',
-  promptOnStdin: () => false,
+  // `-` reads the prompt from stdin (codex-cli 0.169): a prompt in argv is readable by every local user (ps).
+  promptOnStdin: () => true,
   prepare: () => ({ agentSessionId: null, agentData: {} }),
-  startArgs: (task, s, prompt) =>
-    withPrompt(['exec', '--json', ...s.modeArgs, '--skip-git-repo-check', '-C', task.dir, ...s.extraArgs], prompt.text),
+  startArgs: (task, s) =>
+    withPrompt(['exec', '--json', ...s.modeArgs, '--skip-git-repo-check', '-C', task.dir, ...s.extraArgs], STDIN),
   // `exec resume` refuses -s and -C: they go on `exec`, before `resume` (checked on codex-cli 0.169.0).
-  resumeArgs: (task, s, prompt) => [
+  resumeArgs: (task, s) => [
     'exec', '--json', ...s.modeArgs, '--skip-git-repo-check', '-C', task.dir, ...s.extraArgs,
-    'resume', task.agentSessionId ?? '', '--', prompt.text,
+    'resume', task.agentSessionId ?? '', '--', STDIN,
   ],
   sessionIdFromEvents(lines) {
     for (const e of parseJsonLines(lines.slice(0, 20))) {
