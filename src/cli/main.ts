@@ -11,6 +11,7 @@ import { BACKGROUND_OWNER, ensureSupervisor } from '../core/ops/supervisor';
 import { stateHome, StatePaths } from '../core/store/paths';
 import { TmuxError } from '../core/tmux/errors';
 import { parseArgs } from './args';
+import { demoCommand } from './commands/demo';
 import { doctorCommand } from './commands/doctor';
 import { monitorCommand } from './commands/monitor';
 import { selfLauncher, supervisorCommand } from './commands/supervisor';
@@ -36,6 +37,7 @@ usage:
   resilient-agent monitor [--once] [--interval SECONDS] [--on-change PROGRAM [ARG...]]
   resilient-agent supervisor start|stop|status|install|uninstall
   resilient-agent doctor
+  resilient-agent demo [--dir DIR] [--keep]     watch a crash and a resume, with a demo agent (no network, no key)
 
 agents: ${AGENT_IDS.join(', ')}. <name> is the task name or the session name (<agent>-<name>).
 environment: RESILIENT_AGENT_HOME (state dir), RESILIENT_AGENT_TMUX_SOCKET (tmux -L name).
@@ -46,6 +48,7 @@ const COMMANDS: Record<string, Command> = {
   monitor: monitorCommand,
   supervisor: supervisorCommand,
   doctor: doctorCommand,
+  demo: demoCommand,
 };
 
 function loadSettings(home: string, env: NodeJS.ProcessEnv): Settings {

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
+import { runDemo } from './demo';
 import { reviewChanges } from './review';
 import { supervisorLog } from '../core/ops/supervisor';
 import { TaskError, UsageError } from '../core/model/errors';
@@ -127,6 +128,8 @@ export function registerCommands(context: vscode.ExtensionContext, model: TaskMo
     }
     return r;
   });
+
+  register('resilientAgent.demo', () => runDemo(model, log));
 
   register('resilientAgent.reviewChanges', async (arg) => {
     const session = await pickTask(model, arg, 'Review the changes of which task?');

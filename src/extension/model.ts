@@ -55,7 +55,7 @@ export class TaskModel extends Disposable {
   constructor(
     private settings: Settings,
     private readonly log: vscode.LogOutputChannel,
-    launcher: Launcher,
+    readonly launcher: Launcher,
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
     super();

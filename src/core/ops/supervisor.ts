@@ -58,6 +58,22 @@ export function supervisorStderr(svc: TaskService): string {
 }
 
 /**
+ * The environment a CLI process started on the caller's behalf runs with: the caller's whole
+ * environment (it names the tmux server — TMUX_TMPDIR, the socket — and the folders the agents'
+ * tasks were started with), its state dir and settings; only a tmux client's own variables dropped.
+ */
+export function cliEnvironment(svc: TaskService, launcher: Launcher): NodeJS.ProcessEnv {
+  return {
+    ...tmuxEnvironment(svc.env),
+    RESILIENT_AGENT_HOME: svc.store.paths.home,
+    RESILIENT_AGENT_TMUX_SOCKET: svc.settings.tmuxSocket,
+    RESILIENT_AGENT_SETTINGS: JSON.stringify(settingsToObject(svc.settings)),
+    PATH: svc.env.PATH ?? '/usr/bin:/bin',
+    ...(launcher.env ?? {}),
+  };
+}
+
+/**
  * Starts the background supervisor as a process of its own, unless a live supervisor already
  * holds the lock. It is not on the tasks' tmux server (a `kill-server`, a tmux crash or the OOM
  * killer taking tmux must not take the one process that recovers from it), and it leads a session
@@ -70,16 +86,7 @@ export async function startBackgroundSupervisor(
   const before = supervisorStatus(svc);
   if (before.running) return { started: false, status: before };
   svc.store.init();
-  // The starter's whole environment: it names the tmux server (TMUX_TMPDIR, the socket) and the
-  // folders the agents' tasks were started with; only a tmux client's own variables are dropped.
-  const env: NodeJS.ProcessEnv = {
-    ...tmuxEnvironment(svc.env),
-    RESILIENT_AGENT_HOME: svc.store.paths.home,
-    RESILIENT_AGENT_TMUX_SOCKET: svc.settings.tmuxSocket,
-    RESILIENT_AGENT_SETTINGS: JSON.stringify(settingsToObject(svc.settings)),
-    PATH: svc.env.PATH ?? '/usr/bin:/bin',
-    ...(launcher.env ?? {}),
-  };
+  const env = cliEnvironment(svc, launcher);
   const stderr = fs.openSync(supervisorStderr(svc), 'w', 0o600);
   let child: ChildProcess;
   try {

@@ -201,6 +201,22 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     assert.strictEqual(runs[1].prompt, 'Now add a test.');
   });
 
+  it('the demo runs from the window: its task shows in the tree, is resumed after its crash, and is cleaned up', async () => {
+    const seen = new Set<string>();
+    const watch = api.model.onDidChange(() => {
+      for (const v of api.model.views) if (v.session.startsWith('codex-demo-')) seen.add(v.state);
+    });
+    try {
+      const code = await vscode.commands.executeCommand<number>('resilientAgent.demo');
+      assert.strictEqual(code, 0);
+    } finally {
+      watch.dispose();
+    }
+    assert.ok(seen.has('running'), `the tree showed it running (saw ${[...seen].join(', ')})`);
+    await api.model.refresh('test');
+    assert.ok(!api.model.views.some((v) => v.session.startsWith('codex-demo-')), 'cleaned up');
+  });
+
   it('a task started from the CLI appears in the tree', async () => {
     const dir = project('cli', ['hang']);
     const r = await run(process.execPath, [CLI, 'start', 'pi', 'from-cli', '--dir', dir, '--prompt', 'from the shell']);
