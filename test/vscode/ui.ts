@@ -218,6 +218,16 @@ async function scenario(t: Step, dirs: RunDirs, workspace: string): Promise<void
   say(`${PREFIX}   side bar "${s.sidebarTitle}", welcome: ${s.welcome}`);
   await t.shot('01-welcome.png');
 
+  say(`${PREFIX} step: the welcome's "Watch a crash and a resume": the demo runs in the view`);
+  await t.page.click('.welcome-view-content a.monaco-button:has-text("Watch a crash and a resume")');
+  s = await t.until('the demo task running in the tree', (x) => x.tree.some((r) => r.label.startsWith('demo-') && r.description.includes('running')), 30_000);
+  say(`${PREFIX}   tree: ${s.tree.map((r) => `${r.label} — ${r.description}`).join(' | ')}`);
+  await t.shot('01b-demo-running.png');
+  await t.until('the demo task cleaned up', (x) => !x.tree.some((r) => r.label.startsWith('demo-')) && x.welcome.includes('No agent tasks yet'), 60_000);
+  await openNotifications(t, 'Demo done: the agent killed mid-reply was resumed by its exact session id');
+  await t.shot('01c-demo-done.png');
+  await closeNotifications(t);
+
   say(`${PREFIX} step: F1, "Start resilient agent task", Enter`);
   await t.press('F1');
   await t.until('the command palette', (x) => x.quickInput.visible && x.quickInput.value.startsWith('>'));
