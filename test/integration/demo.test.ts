@@ -1,18 +1,12 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Harness } from './harness';
+import { harnessPerTest } from './harness';
 
 /** `demo`: a crash and a resume by exact id, with the demo agent, in the person's own tmux and state dir. */
 describe('the demo', function () {
   this.timeout(90_000);
-  let h: Harness;
-  beforeEach(() => {
-    h = new Harness();
-  });
-  afterEach(async () => {
-    await h.cleanup();
-  });
+  const h = harnessPerTest();
 
   it('one crash, one resume by the same session id, done; nothing left behind; another task untouched', async () => {
     const other = h.project('other', ['hang']);

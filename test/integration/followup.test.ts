@@ -2,18 +2,12 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AGENT_IDS } from '../../src/core/model/names';
-import { Harness, waitFor } from './harness';
+import { harnessPerTest, waitFor } from './harness';
 
 /** `continue`: a new prompt in the same conversation, by the agent's own resume of the exact session. */
 describe('follow-ups', function () {
   this.timeout(60_000);
-  let h: Harness;
-  beforeEach(() => {
-    h = new Harness();
-  });
-  afterEach(async () => {
-    await h.cleanup();
-  });
+  const h = harnessPerTest();
 
   const done = (session: string) => waitFor(async () => (await h.status(session)).state === 'done', `${session} done`);
 

@@ -231,3 +231,25 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * A fresh Harness for each test of the calling suite, cleaned up after it: the one place of the
+ * beforeEach/afterEach every suite would otherwise repeat.
+ */
+export function harnessPerTest(): Harness {
+  let current: Harness | undefined;
+  beforeEach(() => {
+    current = new Harness();
+  });
+  afterEach(async () => {
+    await current?.cleanup();
+    current = undefined;
+  });
+  return new Proxy({} as Harness, {
+    get(_target, key) {
+      if (!current) throw new Error('the harness exists only while a test runs');
+      const value = Reflect.get(current, key, current) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(current) : value;
+    },
+  });
+}

@@ -2,18 +2,12 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Harness, waitFor } from './harness';
+import { harnessPerTest, waitFor } from './harness';
 
 /** A git worktree per task, on real git: tasks at once never share a checkout, and the person's is untouched. */
 describe('worktrees', function () {
   this.timeout(60_000);
-  let h: Harness;
-  beforeEach(() => {
-    h = new Harness();
-  });
-  afterEach(async () => {
-    await h.cleanup();
-  });
+  const h = harnessPerTest();
 
   const git = (cwd: string, ...args: string[]) =>
     execFileSync('git', ['-C', cwd, '-c', 'user.name=Dev', '-c', 'user.email=dev@example.com', ...args], { env: h.env, encoding: 'utf8' });
