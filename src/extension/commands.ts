@@ -49,8 +49,13 @@ export function registerCommands(context: vscode.ExtensionContext, model: TaskMo
       } catch (e) {
         const known = e instanceof UsageError || e instanceof TaskError || e instanceof TmuxError;
         log.error(`${id}: ${(e as Error).stack ?? e}`);
-        const choice = await vscode.window.showErrorMessage(known ? (e as Error).message : `Resilient Agent: ${(e as Error).message}`, 'Open Log');
+        // What fixes it, as VS Code's git extension offers from its error codes.
+        const fix = e instanceof TmuxError && e.cause === 'not-installed' ? 'How to Install tmux'
+          : e instanceof TaskError && e.code === 'missing-tool' ? 'Open Settings' : undefined;
+        const choice = await vscode.window.showErrorMessage(known ? (e as Error).message : `Resilient Agent: ${(e as Error).message}`, ...(fix ? [fix] : []), 'Open Log');
         if (choice === 'Open Log') log.show();
+        if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'resilientAgent.agents');
+        if (choice === 'How to Install tmux') void vscode.env.openExternal(vscode.Uri.parse('https://github.com/tmux/tmux/wiki/Installing'));
         return undefined;
       } finally {
         if (id !== 'resilientAgent.refresh' && id !== 'resilientAgent.showLog') void model.refresh(id);

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { lookupFromObject, resolveSettings, SETTING_KEYS } from '../../src/core/model/settings';
+import { lookupFromObject, resolveSettings, SETTING_KEYS, settingsToObject } from '../../src/core/model/settings';
 
 describe('settings', () => {
   it('defaults come from package.json only: the seed\'s 3 min, doubling, 5 h', () => {
@@ -26,5 +26,19 @@ describe('settings', () => {
     assert.deepEqual(s.agents.pi.extraArgs, ['--model', 'm']);
     assert.throws(() => resolveSettings(lookupFromObject({ 'monitor.intervalSeconds': 'often' })), /resilientAgent\.monitor\.intervalSeconds must be a number \(got "often"\)/);
     assert.throws(() => lookupFromObject({ 'monitor.intervl': 1 }), /unknown setting/);
+  });
+});
+
+describe('settings handed to another process', () => {
+  it('come back exactly as they went (every key, units converted both ways)', () => {
+    const changed = resolveSettings(lookupFromObject({
+      'monitor.intervalSeconds': 0.5, 'monitor.backoffFactor': 3, 'monitor.maxBackoffMinutes': 7, 'monitor.maxRuntimeMinutes': 90,
+      'monitor.maxAttempts': 4, continuePrompt: 'Go on.', 'tmux.socket': 'mine', 'supervisor.mode': 'window',
+      'worktree.byDefault': true, 'worktree.branchPrefix': 'ai/', 'agents.pi.executable': '/opt/pi', 'agents.codex.extraArgs': ['-m', 'o3'],
+    }));
+    assert.equal(changed.intervalMs, 500);
+    assert.equal(changed.maxBackoffMs, 7 * 60_000);
+    assert.deepEqual(resolveSettings(lookupFromObject(settingsToObject(changed))), changed);
+    assert.deepEqual(Object.keys(settingsToObject(changed)).sort(), [...SETTING_KEYS].filter((k) => !/^(notifications|mirror|view)\./.test(k)).sort());
   });
 });

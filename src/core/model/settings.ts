@@ -46,23 +46,34 @@ export interface Settings {
 
 const stringArray = z.array(z.string());
 const atLeast = (min: number) => z.number().check(z.minimum(min, `must be a number of at least ${min}`));
-const VALIDATORS: Record<string, z.ZodMiniType> = {
-  'monitor.intervalSeconds': atLeast(0.05),
-  'monitor.backoffFactor': atLeast(1),
-  'monitor.maxBackoffMinutes': atLeast(0),
-  'monitor.maxRuntimeMinutes': atLeast(1),
-  'monitor.maxAttempts': z.int().check(z.minimum(1, 'must be a whole number of at least 1')),
-  continuePrompt: z.string().check(z.minLength(1, 'must not be empty')),
-  'tmux.socket': z.string(),
-  'supervisor.mode': z.enum(['background', 'window']),
-  'worktree.byDefault': z.boolean(),
-  'worktree.branchPrefix': z.string(),
-};
-for (const a of AGENT_IDS) {
-  VALIDATORS[`agents.${a}.executable`] = z.string().check(z.minLength(1, 'must not be empty'));
-  VALIDATORS[`agents.${a}.modeArgs`] = stringArray;
-  VALIDATORS[`agents.${a}.extraArgs`] = stringArray;
-}
+
+type ScalarField = Exclude<keyof Settings, 'agents'>;
+
+/**
+ * The one table of the settings that are not per agent: the key a person writes, the field core
+ * reads, the unit between them (seconds and minutes in settings, milliseconds in core), the check.
+ */
+const SCALARS: { key: string; field: ScalarField; scale?: number; check: z.ZodMiniType }[] = [
+  { key: 'monitor.intervalSeconds', field: 'intervalMs', scale: 1000, check: atLeast(0.05) },
+  { key: 'monitor.backoffFactor', field: 'backoffFactor', check: atLeast(1) },
+  { key: 'monitor.maxBackoffMinutes', field: 'maxBackoffMs', scale: 60_000, check: atLeast(0) },
+  { key: 'monitor.maxRuntimeMinutes', field: 'maxRuntimeMs', scale: 60_000, check: atLeast(1) },
+  { key: 'monitor.maxAttempts', field: 'maxAttempts', check: z.int().check(z.minimum(1, 'must be a whole number of at least 1')) },
+  { key: 'continuePrompt', field: 'continuePrompt', check: z.string().check(z.minLength(1, 'must not be empty')) },
+  { key: 'tmux.socket', field: 'tmuxSocket', check: z.string() },
+  { key: 'supervisor.mode', field: 'supervisorMode', check: z.enum(['background', 'window']) },
+  { key: 'worktree.byDefault', field: 'worktreeByDefault', check: z.boolean() },
+  { key: 'worktree.branchPrefix', field: 'worktreeBranchPrefix', check: z.string() },
+];
+const AGENT_FIELDS: { name: keyof AgentSettings; check: z.ZodMiniType }[] = [
+  { name: 'executable', check: z.string().check(z.minLength(1, 'must not be empty')) },
+  { name: 'modeArgs', check: stringArray },
+  { name: 'extraArgs', check: stringArray },
+];
+const VALIDATORS: Record<string, z.ZodMiniType> = Object.fromEntries([
+  ...SCALARS.map((f) => [f.key, f.check]),
+  ...AGENT_IDS.flatMap((a) => AGENT_FIELDS.map((f) => [`agents.${a}.${f.name}`, f.check])),
+]);
 
 export class SettingsError extends Error {}
 
@@ -85,25 +96,11 @@ export function resolveSettings(lookup: (key: string) => unknown = () => undefin
   };
   const agents = {} as Record<AgentId, AgentSettings>;
   for (const a of AGENT_IDS) {
-    agents[a] = {
-      executable: get<string>(`agents.${a}.executable`),
-      modeArgs: get<string[]>(`agents.${a}.modeArgs`),
-      extraArgs: get<string[]>(`agents.${a}.extraArgs`),
-    };
+    agents[a] = Object.fromEntries(AGENT_FIELDS.map((f) => [f.name, get(`agents.${a}.${f.name}`)])) as unknown as AgentSettings;
   }
-  return {
-    intervalMs: get<number>('monitor.intervalSeconds') * 1000,
-    backoffFactor: get<number>('monitor.backoffFactor'),
-    maxBackoffMs: get<number>('monitor.maxBackoffMinutes') * 60_000,
-    maxRuntimeMs: get<number>('monitor.maxRuntimeMinutes') * 60_000,
-    maxAttempts: get<number>('monitor.maxAttempts'),
-    continuePrompt: get<string>('continuePrompt'),
-    tmuxSocket: get<string>('tmux.socket'),
-    supervisorMode: get<'background' | 'window'>('supervisor.mode'),
-    worktreeByDefault: get<boolean>('worktree.byDefault'),
-    worktreeBranchPrefix: get<string>('worktree.branchPrefix'),
-    agents,
-  };
+  const out = { agents } as Settings;
+  for (const f of SCALARS) (out as unknown as Record<string, unknown>)[f.field] = f.scale ? get<number>(f.key) * f.scale : get(f.key);
+  return out;
 }
 
 /** Reads a flat JSON object of settings (`{"monitor.intervalSeconds": 60}`, prefix optional). */
@@ -121,23 +118,9 @@ export function lookupFromObject(obj: unknown): (key: string) => unknown {
 
 /** The settings as flat keys, to hand to another process (the background supervisor). */
 export function settingsToObject(settings: Settings): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    'monitor.intervalSeconds': settings.intervalMs / 1000,
-    'monitor.backoffFactor': settings.backoffFactor,
-    'monitor.maxBackoffMinutes': settings.maxBackoffMs / 60_000,
-    'monitor.maxRuntimeMinutes': settings.maxRuntimeMs / 60_000,
-    'monitor.maxAttempts': settings.maxAttempts,
-    continuePrompt: settings.continuePrompt,
-    'tmux.socket': settings.tmuxSocket,
-    'supervisor.mode': settings.supervisorMode,
-    'worktree.byDefault': settings.worktreeByDefault,
-    'worktree.branchPrefix': settings.worktreeBranchPrefix,
-  };
-  for (const a of AGENT_IDS) {
-    out[`agents.${a}.executable`] = settings.agents[a].executable;
-    out[`agents.${a}.modeArgs`] = settings.agents[a].modeArgs;
-    out[`agents.${a}.extraArgs`] = settings.agents[a].extraArgs;
-  }
+  const out: Record<string, unknown> = {};
+  for (const f of SCALARS) out[f.key] = f.scale ? (settings[f.field] as number) / f.scale : settings[f.field];
+  for (const a of AGENT_IDS) for (const f of AGENT_FIELDS) out[`agents.${a}.${f.name}`] = settings.agents[a][f.name];
   return out;
 }
 
