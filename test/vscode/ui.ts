@@ -18,7 +18,7 @@
 // in the notification centre (the bell); and the server gives the extension host a login shell's
 // environment unless told not to (force-disable-user-env), which would drop the fixture bin.
 
-import { execFile } from 'child_process';
+import { execFile, execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
@@ -305,6 +305,72 @@ async function scenario(t: Step, dirs: RunDirs, workspace: string): Promise<void
   await t.shot('07-done.png');
   await closeNotifications(t);
   await tour(t, dirs, workspace);
+  await worktreeTour(t, workspace);
+}
+
+/** A task in a worktree of its own: its branch in the tree, Review changes (VS Code's diff), a follow-up from the palette. */
+async function worktreeTour(t: Step, workspace: string): Promise<void> {
+  say(`${PREFIX} step: a task in a worktree of its own (started from the CLI with --worktree)`);
+  const repo = path.join(workspace, 'wt-repo');
+  fs.mkdirSync(repo, { recursive: true });
+  fs.writeFileSync(path.join(repo, '.fixture-plan.json'), JSON.stringify(['ok', 'ok']));
+  fs.writeFileSync(path.join(repo, '.gitignore'), '.fixture-*\n');
+  fs.writeFileSync(path.join(repo, 'parser.ts'), 'export const parse = 1;\n');
+  const git = (...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.name=Dev', '-c', 'user.email=dev@example.com', ...args], { encoding: 'utf8' });
+  git('init', '--quiet');
+  git('add', '.');
+  git('commit', '--quiet', '-m', 'first');
+  const started = await t.cli(['start', 'claude', 'wt-review', '--dir', repo, '--prompt', 'Fix the parser.', '--worktree']);
+  const worktree = started.match(/\((\/[^)]+)\)/)?.[1];
+  if (!worktree) throw new HostError(`no worktree in: ${started}`);
+  let s = await t.until('the tree shows wt-review done on its branch', (x) => /done.* · agent\/wt-review$/.test(row(x, 'wt-review')?.description ?? ''), 60_000);
+  say(`${PREFIX}   row: wt-review — ${row(s, 'wt-review')?.description}`);
+  fs.writeFileSync(path.join(worktree, 'parser.ts'), 'export const parse = 2;\n');
+
+  say(`${PREFIX} step: F1, "Review changes", pick wt-review: VS Code's diff of what it changed`);
+  await t.press('F1');
+  await t.until('the command palette', (x) => x.quickInput.visible && x.quickInput.value.startsWith('>'));
+  await t.type('Resilient Agent: Review changes');
+  await t.until('the command is the first match', (x) => x.quickInput.rows.some((r) => r.focused && r.text.includes('Review changes')));
+  await t.press('Enter');
+  await t.until('the task pick', (x) => x.quickInput.visible && x.quickInput.rows.some((r) => r.text.includes('wt-review')));
+  await t.type('wt-review');
+  await t.until('wt-review focused', (x) => x.quickInput.rows.some((r) => r.focused && r.text.includes('wt-review')));
+  await t.press('Enter');
+  await waitFor('the diff editor on parser.ts', async () => t.page.evaluate<boolean>(
+    `[...document.querySelectorAll('.tabs-container .tab')].some((e) => (e.getAttribute('aria-label') || '').includes('changes on agent/wt-review'))`,
+  ), { timeoutMs: WAIT_MS, intervalMs: 100, abort: t.abort });
+  await t.shot('12-review-changes.png');
+  t.check('the checkout is untouched', git('status', '--porcelain') === '', git('status', '--porcelain'));
+
+  say(`${PREFIX} step: F1, "Continue with a follow-up…", pick wt-review, type the new prompt`);
+  await t.press('F1');
+  await t.until('the command palette', (x) => x.quickInput.visible && x.quickInput.value.startsWith('>'));
+  await t.type('Resilient Agent: Continue with a follow-up');
+  await t.until('the command is the first match', (x) => x.quickInput.rows.some((r) => r.focused && r.text.includes('Continue with a follow-up')));
+  await t.press('Enter');
+  await t.until('the task pick', (x) => x.quickInput.visible && x.quickInput.rows.some((r) => r.text.includes('wt-review')));
+  await t.type('wt-review');
+  await t.until('wt-review focused', (x) => x.quickInput.rows.some((r) => r.focused && r.text.includes('wt-review')));
+  await t.press('Enter');
+  s = await t.until('where the prompt comes from, or the prompt box', (x) => x.quickInput.visible && /Continue codex-wt-review|Continue claude-wt-review/.test(x.quickInput.title));
+  if (s.quickInput.rows.some((r) => r.text.includes('Type the prompt'))) {
+    await t.type('Type the prompt');
+    await t.until('"Type the prompt" focused', (x) => x.quickInput.rows.some((r) => r.focused && r.text.includes('Type the prompt')));
+    await t.press('Enter');
+    await t.until('the prompt box', (x) => x.quickInput.visible && x.quickInput.value === '' && x.quickInput.rows.length === 0);
+  }
+  await t.type('Now add a test for it.');
+  await t.shot('13-follow-up-prompt.png');
+  await t.press('Enter');
+  const runs = () => readText(path.join(worktree, '.fixture-invocations.jsonl')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { mode: string; sessionId: string; prompt: string });
+  await waitFor('the follow-up run', async () => runs().length === 2, { timeoutMs: WAIT_MS, intervalMs: 100, abort: t.abort });
+  s = await t.until('wt-review done again after its follow-up', (x) => /done.* · agent\/wt-review$/.test(row(x, 'wt-review')?.description ?? '') && !x.quickInput.visible, 60_000);
+  await openNotifications(t, 'the follow-up runs in the same claude session');
+  await t.shot('14-follow-up-done.png');
+  await closeNotifications(t);
+  const [first, second] = runs();
+  t.check('the follow-up resumed the same session with the new prompt', second.mode === 'resume' && second.sessionId === first.sessionId && second.prompt === 'Now add a test for it.', JSON.stringify(runs()));
 }
 
 /**
