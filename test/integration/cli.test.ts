@@ -103,6 +103,15 @@ describe('the resilient-agent CLI', function () {
     assert.deepEqual(h.invocations(project).map((i) => i.prompt).sort(), ['from a file', 'from stdin\n']);
   });
 
+  it('a prompt file that is not UTF-8 is refused (it could not reach the agent byte for byte), and nothing is made', async () => {
+    const file = path.join(h.root, 'latin1.txt');
+    fs.writeFileSync(file, Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]));
+    const r = await h.cli(['start', 'codex', 'latin', '--dir', h.project('latin'), '--prompt-file', file]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^resilient-agent: the prompt file .*latin1\.txt is not UTF-8 text/);
+    assert.deepEqual(h.store.sessions(), []);
+  });
+
   it('the one-character prompt "-" is given on stdin or in a file; an empty stdin is refused', async () => {
     const project = h.project('dash');
     await h.ok(['start', 'codex', 'dash-stdin', '--dir', project, '--prompt', '-'], { input: '-' });

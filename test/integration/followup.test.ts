@@ -34,6 +34,23 @@ describe('follow-ups', function () {
     });
   }
 
+  it('an agent that dies before it saved the follow-up is resumed with the follow-up said again, not lost', async () => {
+    const project = h.project('p', ['ok', 'hang-first', 'ok']);
+    await h.ok(['start', 'codex', 'fragile', '--dir', project, '--prompt', 'The original task.']);
+    await done('codex-fragile');
+    await h.ok(['continue', 'fragile', '--prompt', 'FOLLOW-UP: now add tests.']);
+    await waitFor(() => h.invocations(project).length === 2, 'the follow-up runs');
+    const monitor = h.monitor(['--interval', '0.2']);
+    await h.crash('codex-fragile', 2);
+    await done('codex-fragile');
+    await h.stop(monitor);
+    const runs = h.invocations(project);
+    assert.deepEqual(runs.map((r) => r.mode), ['start', 'resume', 'resume']);
+    assert.match(runs[2].prompt, /FOLLOW-UP: now add tests\./, 'the resume says the follow-up again');
+    const conversation = JSON.parse(fs.readFileSync(path.join(h.root, 'fixture-home', 'codex', `${runs[0].sessionId}.json`), 'utf8'));
+    assert.ok(conversation.prompts.some((p: string) => p.includes('FOLLOW-UP: now add tests.')), 'the agent has the follow-up in its session');
+  });
+
   it('a running task refuses a follow-up (use send), and so does bad input; nothing changes', async () => {
     const project = h.project('p', ['hang']);
     await h.ok(['start', 'codex', 'busy', '--dir', project, '--prompt', 'x']);

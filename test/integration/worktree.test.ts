@@ -110,11 +110,50 @@ describe('worktrees', function () {
     fs.writeFileSync(path.join(dirty, 'src', 'parser.ts'), 'changed\n');
     assert.match(await h.ok(['kill', 'clean', '--forget']), /record removed; worktree removed; branch agent\/clean kept/);
     assert.equal(fs.existsSync(clean), false);
-    assert.match(await h.ok(['kill', 'dirty', '--forget']), /worktree .*codex-dirty kept: 1 uncommitted change .*; branch agent\/dirty kept/);
+    assert.match(await h.ok(['kill', 'dirty', '--forget']), /worktree (\S+codex-dirty) kept: it has uncommitted changes \(commit them there; to discard them: git -C \S+ worktree remove --force \1\); branch agent\/dirty kept/);
     assert.equal(fs.readFileSync(path.join(dirty, 'src', 'parser.ts'), 'utf8'), 'changed\n', 'the uncommitted work is still there');
     assert.match(git(dir, 'branch', '--list'), /agent\/clean[\s\S]*agent\/dirty/);
-    const forced = await h.cli(['kill', 'dirty', '--forget', '--force']);
-    assert.equal(forced.code, 1, 'the record is gone already');
-    assert.match(forced.stderr, /no task named dirty/);
+  });
+
+  it('refused before anything is made: a subfolder git does not track, odd branch names; a failed add leaves no branch', async () => {
+    const dir = repo(['ok']);
+    fs.mkdirSync(path.join(dir, 'scratch'));
+    fs.writeFileSync(path.join(dir, 'scratch', 'notes.txt'), 'x\n');
+    const sub = await h.cli(['start', 'codex', 'sub', '--dir', path.join(dir, 'scratch'), '--prompt', 'x', '--worktree']);
+    assert.equal(sub.code, 2, sub.stderr);
+    assert.match(sub.stderr, /scratch is not in the repository's last commit/);
+    for (const branch of ['@{-1}', 'refs/heads/x', '@']) {
+      const r = await h.cli(['start', 'codex', 'odd', '--dir', dir, '--prompt', 'x', '--worktree', '--branch', branch]);
+      assert.equal(r.code, 2, `${branch}: ${r.stderr}`);
+      assert.match(r.stderr, /is not a valid branch name/);
+    }
+    // A worktree git still has registered though its folder is gone makes `worktree add` fail after it made the branch.
+    fs.mkdirSync(path.join(h.home, 'worktrees'), { recursive: true });
+    git(dir, 'worktree', 'add', '--quiet', '-b', 'holder', path.join(h.home, 'worktrees', 'codex-late'));
+    fs.rmSync(path.join(h.home, 'worktrees', 'codex-late'), { recursive: true });
+    const late = await h.cli(['start', 'codex', 'late', '--dir', dir, '--prompt', 'x', '--worktree', '--branch', 'fresh']);
+    assert.equal(late.code, 1, late.stderr);
+    assert.doesNotMatch(git(dir, 'branch', '--list'), /fresh/, 'no branch left by the refused start');
+    assert.deepEqual(h.store.sessions(), []);
+  });
+
+  it('a worktree removed while its task runs: the task is held and says so; forget prunes what git still lists', async () => {
+    const dir = repo(['hang', 'ok']);
+    await h.ok(['start', 'codex', 'gone', '--dir', dir, '--prompt', 'x', '--worktree']);
+    const wt = (await status('gone')).worktree.path;
+    await waitFor(() => h.invocations(wt).length === 1, 'the agent runs');
+    fs.rmSync(wt, { recursive: true, force: true });
+    await h.crash('codex-gone', 1);
+    const monitor = h.monitor(['--interval', '0.2']);
+    const held = await waitFor(async () => {
+      const st = await h.status('gone');
+      return st.state === 'held' ? st : undefined;
+    }, 'held');
+    await h.stop(monitor);
+    assert.match(held.reason ?? '', /its folder .*codex-gone is gone \(removed or unmounted\): restore it, then resume/);
+    assert.equal(h.record('codex-gone')!.attempts.length, 1, 'no attempt launched into a folder that is not there');
+    assert.match(await h.ok(['kill', 'gone', '--forget']), /its worktree was already gone; branch agent\/gone kept/);
+    assert.doesNotMatch(git(dir, 'worktree', 'list'), /codex-gone/, 'pruned');
+    git(dir, 'checkout', '--quiet', 'agent/gone'); // no longer "checked out elsewhere"
   });
 });

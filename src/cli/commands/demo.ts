@@ -44,6 +44,16 @@ export const demoCommand: Command = {
     // Supervised as every task is: by whichever supervisor leads (this process, if none runs).
     const monitor = new Monitor(svc, { intervalMs: settings.intervalMs, onError: (e) => logger.warn((e as Error).message) });
     let record: TaskRecord | undefined;
+    // Ctrl-C (or a kill) during the demo still cleans up: the demo never leaves a task behind unasked.
+    let interrupted: (() => void) | undefined;
+    const stopped = new Promise<never>((_, reject) => {
+      interrupted = () => reject(new UsageError('the demo was interrupted; cleaning up'));
+    });
+    stopped.catch(() => undefined);
+    const onSignal = () => interrupted?.();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const until = <T>(check: () => T | undefined | null | false, timeoutMs: number, what: string) => Promise.race([poll(check, timeoutMs, what), stopped]);
     try {
       record = await svc.start({ agent: 'codex', name, dir, prompt: 'Count to ten, one step at a time (a demo).' });
       monitor.start();
@@ -72,15 +82,18 @@ export const demoCommand: Command = {
       say(done.state === 'done' ? 'done: it went on from where it stopped, and finished' : `${done.state}: ${done.stateReason}`);
       return done.state === 'done' && a2.mode === 'resume' && second.agentSessionId === id ? 0 : 1;
     } finally {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
       monitor.stop();
       if (record && !keep) {
+        const id = svc.store.get(record.session)?.agentSessionId ?? null;
         await svc.kill(record.session, true).catch(() => undefined);
         if (!given) fs.rmSync(dir, { recursive: true, force: true });
-        else fs.rmSync(path.join(dir, '.resilient-agent-demo'), { recursive: true, force: true });
+        else removeDemoSession(dir, id);
         fs.rmSync(scratch, { recursive: true, force: true });
         io.out('        cleaned up: its session, record and folder are gone (--keep keeps them)');
       } else if (record) {
-        io.out(`        kept: resilient-agent status ${record.session}; remove it with resilient-agent kill ${record.session} --forget`);
+        io.out(`        kept: resilient-agent status ${record.session}; remove it with resilient-agent kill ${record.session} --forget, and ${scratch}`);
       } else {
         fs.rmSync(scratch, { recursive: true, force: true });
       }
@@ -88,7 +101,18 @@ export const demoCommand: Command = {
   },
 };
 
-async function until<T>(check: () => T | undefined | null | false, timeoutMs: number, what: string): Promise<T> {
+/** Only this demo's own session file in a folder the person gave: nothing else there is ours. */
+function removeDemoSession(dir: string, id: string | null): void {
+  const store = path.join(dir, '.resilient-agent-demo');
+  if (id) fs.rmSync(path.join(store, `${id}.json`), { force: true });
+  try {
+    fs.rmdirSync(store); // only when empty
+  } catch {
+    /* other demos' files, or the person's: kept */
+  }
+}
+
+async function poll<T>(check: () => T | undefined | null | false, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = check();

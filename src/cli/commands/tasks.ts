@@ -15,16 +15,25 @@ async function readPrompt(parsed: Parsed): Promise<string> {
   if (inline === '-' || file === '-') {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
+    return text(Buffer.concat(chunks), 'the prompt on stdin');
   }
   if (file !== undefined) {
+    let raw: Buffer;
     try {
-      return fs.readFileSync(file, 'utf8');
+      raw = fs.readFileSync(file);
     } catch (e) {
       throw new UsageError(`cannot read the prompt file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
+    return text(raw, `the prompt file ${file}`);
   }
   return inline as string;
+}
+
+/** The bytes as text, refused rather than silently rewritten when they are not UTF-8. */
+function text(raw: Buffer, what: string): string {
+  const decoded = raw.toString('utf8');
+  if (!Buffer.from(decoded, 'utf8').equals(raw)) throw new UsageError(`${what} is not UTF-8 text: it could not reach the agent byte for byte`);
+  return decoded;
 }
 
 /** The commands on tasks: start one, look at them, talk to one, resume or kill it. */

@@ -157,6 +157,10 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
       if (stopped) {
         return { state: 'held', reason: `stopped by the user: ${stopped}`, ended, nextAttemptAt: null, heldUntil: null, action: { kind: 'none' } };
       }
+      // The task's folder (or worktree) is gone: no attempt can run there; a person must decide.
+      if (obs.dirMissing) {
+        return { state: 'held', reason: `its folder ${task.dir} is gone (removed or unmounted): restore it, then resume`, ended, nextAttemptAt: null, heldUntil: null, action: { kind: 'none' } };
+      }
       // The agent's own word that the session it was asked to resume does not exist: only then
       // is the task started again from its prompt (a lost conversation, so the record says why).
       const missing = condition.kind === 'exited' && condition.exitCode !== 0 && attempt?.mode === 'resume'

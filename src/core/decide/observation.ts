@@ -15,6 +15,8 @@ export interface Observation {
   serverPid?: number;
   /** When the pane was first seen dead without its status (ms; the monitor remembers). */
   deadSince?: number;
+  /** The task's folder does not exist (looked at only once its run has ended). */
+  dirMissing?: boolean;
   /** How many passes in a row saw a prompt for a person (the monitor remembers). */
   waitingStreak?: number;
 }

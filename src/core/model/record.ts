@@ -21,6 +21,8 @@ export const AttemptSchema = z.object({
   signal: z.nullable(z.int()),
   /** What a person should know about this attempt, e.g. why it started from the prompt again. */
   note: z.nullable(z.string()),
+  /** A follow-up's prompt (cause `follow-up`): resumes during the follow-up say it again. */
+  prompt: z.optional(z.string()),
 });
 export type Attempt = z.infer<typeof AttemptSchema>;
 

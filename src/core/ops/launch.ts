@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { adapterFor } from '../agents/registry';
 import type { Action } from '../decide/classify';
+import { budgetedAttempts } from '../decide/policy';
 import { TaskError } from '../model/errors';
 import type { AgentId } from '../model/names';
 import type { Attempt, TaskRecord } from '../model/record';
@@ -100,7 +101,11 @@ export async function launch(core: Core, record: TaskRecord, action: Extract<Act
     const fresh = adapter.prepare({ dir: record.dir, taskDir: core.store.paths.taskDir(record.session), env: core.env });
     record = { ...record, agentSessionId: fresh.agentSessionId, agentData: { ...record.agentData, ...fresh.agentData } };
   }
-  const prompt = { text: action.prompt ?? (action.mode === 'resume' ? record.agentArgs.continuePrompt : record.prompt) };
+  // A resume during a follow-up says the follow-up again: the agent may have died before it saved it.
+  const followUp = budgetedAttempts(record).attempts[0];
+  const pending = followUp?.cause === 'follow-up' && followUp.prompt ? followUp.prompt : undefined;
+  const resumeText = pending ? `${record.agentArgs.continuePrompt}\n\n${pending}` : record.agentArgs.continuePrompt;
+  const prompt = { text: action.prompt ?? (action.mode === 'resume' ? resumeText : record.prompt) };
   if (adapter.promptOnStdin(prompt.text)) writeFileAtomic(attemptFile(attemptDir, 'stdin'), prompt.text);
   const args = action.mode === 'resume'
     ? adapter.resumeArgs(record, agentSettings, prompt)
@@ -110,6 +115,7 @@ export async function launch(core: Core, record: TaskRecord, action: Extract<Act
   const attempt: Attempt = {
     n, cause: action.cause, mode: action.mode, startedAt: now, endedAt: null, exitCode: null, signal: null,
     note: action.note ?? null,
+    ...(action.cause === 'follow-up' && action.prompt ? { prompt: action.prompt } : {}),
   };
   const next: TaskRecord = {
     ...record,

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { adapterFor } from '../agents/registry';
 import { applyEvaluation } from '../decide/apply';
 import { classifyAdopted, trimPadding } from '../decide/adopted';
@@ -27,7 +28,10 @@ export function observe(core: Core, record: TaskRecord, panes: Map<string, PaneI
   const justEnded = attempt && !attempt.endedAt && files.exitCode !== null;
   const tail = dir ? eventsTail(dir, 40, justEnded ? 4 * 1024 * 1024 : 16 * 1024) : [];
   const anyPane = panes.values().next().value as PaneInfo | undefined;
-  return { pane: panes.get(record.session), attempt: files, eventsHead: head, eventsTail: tail, serverPid: anyPane?.serverPid, ...extra };
+  const pane = panes.get(record.session);
+  // Only when the run is over (or its pane gone): one stat, not one per pass of a running task.
+  const dirMissing = attempt && !attempt.endedAt && (files.exitCode !== null || !pane || pane.dead) ? !fs.existsSync(record.dir) : undefined;
+  return { pane, attempt: files, eventsHead: head, eventsTail: tail, serverPid: anyPane?.serverPid, dirMissing, ...extra };
 }
 
 /** The verdict on one task under its own recovery policy (the caller's for records that have none). */

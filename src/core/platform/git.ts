@@ -64,6 +64,11 @@ export class Git {
     await this.run(repo, ['worktree', 'remove', ...(force ? ['--force'] : []), '--', path]);
   }
 
+  /** Forgets worktrees whose folders are gone. */
+  async prune(repo: string): Promise<void> {
+    await this.run(repo, ['worktree', 'prune']);
+  }
+
   async deleteBranch(repo: string, branch: string): Promise<void> {
     await this.run(repo, ['branch', '-D', '--', branch]);
   }
