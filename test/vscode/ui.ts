@@ -308,6 +308,20 @@ async function scenario(t: Step, dirs: RunDirs, workspace: string): Promise<void
   await worktreeTour(t, workspace);
 }
 
+/** F1, a command by its title, then the task in its task pick: as a person runs a command on one task. */
+async function onTask(t: Step, command: string, task: string): Promise<void> {
+  await t.press('F1');
+  await t.until('the command palette', (x) => x.quickInput.visible && x.quickInput.value.startsWith('>'));
+  await t.type(command);
+  const title = command.replace(/^Resilient Agent: /, '');
+  await t.until(`"${title}" is the first match`, (x) => x.quickInput.rows.some((r) => r.focused && r.text.includes(title)));
+  await t.press('Enter');
+  await t.until('the task pick', (x) => x.quickInput.visible && x.quickInput.rows.some((r) => r.text.includes(task)));
+  await t.type(task);
+  await t.until(`${task} focused`, (x) => x.quickInput.rows.some((r) => r.focused && r.text.includes(task)));
+  await t.press('Enter');
+}
+
 /** A task in a worktree of its own: its branch in the tree, Review changes (VS Code's diff), a follow-up from the palette. */
 async function worktreeTour(t: Step, workspace: string): Promise<void> {
   say(`${PREFIX} step: a task in a worktree of its own (started from the CLI with --worktree)`);
@@ -328,15 +342,7 @@ async function worktreeTour(t: Step, workspace: string): Promise<void> {
   fs.writeFileSync(path.join(worktree, 'parser.ts'), 'export const parse = 2;\n');
 
   say(`${PREFIX} step: F1, "Review changes", pick wt-review: VS Code's diff of what it changed`);
-  await t.press('F1');
-  await t.until('the command palette', (x) => x.quickInput.visible && x.quickInput.value.startsWith('>'));
-  await t.type('Resilient Agent: Review changes');
-  await t.until('the command is the first match', (x) => x.quickInput.rows.some((r) => r.focused && r.text.includes('Review changes')));
-  await t.press('Enter');
-  await t.until('the task pick', (x) => x.quickInput.visible && x.quickInput.rows.some((r) => r.text.includes('wt-review')));
-  await t.type('wt-review');
-  await t.until('wt-review focused', (x) => x.quickInput.rows.some((r) => r.focused && r.text.includes('wt-review')));
-  await t.press('Enter');
+  await onTask(t, 'Resilient Agent: Review changes', 'wt-review');
   await waitFor('the diff editor on parser.ts', async () => t.page.evaluate<boolean>(
     `[...document.querySelectorAll('.tabs-container .tab')].some((e) => (e.getAttribute('aria-label') || '').includes('changes on agent/wt-review'))`,
   ), { timeoutMs: WAIT_MS, intervalMs: 100, abort: t.abort });
@@ -344,15 +350,7 @@ async function worktreeTour(t: Step, workspace: string): Promise<void> {
   t.check('the checkout is untouched', git('status', '--porcelain') === '', git('status', '--porcelain'));
 
   say(`${PREFIX} step: F1, "Continue with a follow-up…", pick wt-review, type the new prompt`);
-  await t.press('F1');
-  await t.until('the command palette', (x) => x.quickInput.visible && x.quickInput.value.startsWith('>'));
-  await t.type('Resilient Agent: Continue with a follow-up');
-  await t.until('the command is the first match', (x) => x.quickInput.rows.some((r) => r.focused && r.text.includes('Continue with a follow-up')));
-  await t.press('Enter');
-  await t.until('the task pick', (x) => x.quickInput.visible && x.quickInput.rows.some((r) => r.text.includes('wt-review')));
-  await t.type('wt-review');
-  await t.until('wt-review focused', (x) => x.quickInput.rows.some((r) => r.focused && r.text.includes('wt-review')));
-  await t.press('Enter');
+  await onTask(t, 'Resilient Agent: Continue with a follow-up', 'wt-review');
   s = await t.until('where the prompt comes from, or the prompt box', (x) => x.quickInput.visible && /Continue codex-wt-review|Continue claude-wt-review/.test(x.quickInput.title));
   if (s.quickInput.rows.some((r) => r.text.includes('Type the prompt'))) {
     await t.type('Type the prompt');

@@ -2,8 +2,9 @@
  * The supervisor loop and one pass of it. Longer than most files here, for a reason: the pass's
  * memory of each task between passes (waiting streaks, dead-since times, when a pane was last read,
  * the pacing of launches) belongs to the loop, and the pass acts on it under each task's lock. The
- * rules it applies are pure and live below (decide/); election, wake sources and launching are
- * their own units (./election.ts, ./wake.ts, ./launch.ts).
+ * rules it applies are pure and live below (decide/); election, wake sources, the decision again
+ * under a task's lock and launching are their own units (./election.ts, ./wake.ts, ./recheck.ts,
+ * ./launch.ts).
  */
 import * as fs from 'node:fs';
 import { adapterFor } from '../agents/registry';
@@ -12,9 +13,8 @@ import { Breaker } from '../decide/breaker';
 import { attemptFile } from '../store/attempt';
 import type { LastRead } from '../decide/streak';
 import { nextStreak, shouldCapture } from '../decide/streak';
-import type { TaskRecord, TaskState } from '../model/record';
+import type { TaskRecord } from '../model/record';
 import { isFinished } from '../model/record';
-import type { LockHolder } from '../store/lock';
 import type { PaneInfo } from '../tmux/commands';
 import { TmuxError } from '../tmux/errors';
 import type { Core } from './core';
@@ -22,44 +22,18 @@ import { isoNow } from './core';
 import { Leadership } from './election';
 import { launch } from './launch';
 import { captureMany, evaluateTask, observe } from './observe';
+import type { PassResult, StateChange } from './pass';
+import { needsSupervision } from './pass';
+import { decideAgain } from './recheck';
 import { WakeSources } from './wake';
 
 export { SUPERVISOR_LOCK } from './election';
 
-export interface StateChange {
-  session: string;
-  name: string;
-  agent: string;
-  from: TaskState;
-  to: TaskState;
-  reason: string | null;
-  record: TaskRecord;
-}
-
-export interface PassResult {
-  reason: string;
-  tasks: number;
-  /** The sessions of every readable record seen in this pass. */
-  sessions: string[];
-  /** This monitor was the supervisor for the pass; otherwise it deferred to `deferredTo`. */
-  leader: boolean;
-  deferredTo?: LockHolder;
-  /** Tasks that still need supervision (not done, not given up, not killed by the user). */
-  unfinished: number;
-  changes: StateChange[];
-  launched: string[];
-  corrupt: { session: string; problem: string; keptAt?: string }[];
-}
-
 /** How soon a pass looks again when an attempt's end is about to be known. */
 const RECHECK_MS = 250;
 
-/** A task a supervisor must still watch: not done, not given up, not killed by the user. */
-export function needsSupervision(r: TaskRecord): boolean {
-  if (isFinished(r.state)) return false;
-  if (r.state === 'held') return r.heldUntil !== null && !r.killedByUser;
-  return true;
-}
+export type { PassResult, StateChange } from './pass';
+export { needsSupervision } from './pass';
 
 export interface MonitorOptions {
   intervalMs: number;
@@ -357,23 +331,10 @@ export class Monitor {
     const lock = svc.locks.tryAcquire(record.session);
     if (!lock) return undefined; // another supervisor is acting on this task
     try {
-      // Decide again on the record as it is under the lock: another supervisor may have acted.
-      const fresh = svc.store.get(record.session);
-      if (!fresh || fresh.attempts.length !== record.attempts.length) return fresh;
-      let freshObs = { ...observe(svc, fresh, panes), paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince };
-      let ev2 = evaluateTask(svc, fresh, freshObs);
-      let sessionExists = panes.has(record.session);
-      if (ev2.action.kind === 'launch' && this.breakerOpen) return fresh; // decided again once tmux works
-      if (ev2.action.kind === 'launch' || !sessionExists || ev2.ended) {
-        // The pass's pane list may be older than the record: a task started, or an attempt
-        // launched, after it was taken (its pane then still shows the previous run's end). Before
-        // starting an agent, or recording that a run ended or a session is gone, look at the panes
-        // again (one call: whether the tmux server itself is still the same is part of it).
-        const nowPanes = await svc.tmux.listPanes();
-        sessionExists = nowPanes.has(record.session);
-        freshObs = { ...observe(svc, fresh, nowPanes), paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince };
-        ev2 = evaluateTask(svc, fresh, freshObs);
-      }
+      const again = await decideAgain(svc, record, panes, { paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince }, this.breakerOpen);
+      if (again.kind === 'acted') return again.fresh;
+      const { fresh, sessionExists } = again;
+      const ev2 = again.ev;
       let next = applyEvaluation(fresh, ev2, isoNow(svc));
       if (ev2.action.kind === 'launch') {
         if (this.breakerOpen) return fresh;

@@ -12,10 +12,14 @@ export class GitError extends Error {
 export class Git {
   constructor(private readonly env: NodeJS.ProcessEnv, private readonly exec: Exec = defaultExec) {}
 
+  private gitEnv(): NodeJS.ProcessEnv {
+    return { ...this.env, GIT_TERMINAL_PROMPT: '0', GIT_EDITOR: 'true' };
+  }
+
   async run(cwd: string, args: readonly string[]): Promise<string> {
     let r;
     try {
-      r = await this.exec('git', ['-C', cwd, ...args], { ...this.env, GIT_TERMINAL_PROMPT: '0', GIT_EDITOR: 'true' });
+      r = await this.exec('git', ['-C', cwd, ...args], this.gitEnv());
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') throw new GitError('git is not installed (or not on PATH)', '');
       throw e;
@@ -46,12 +50,12 @@ export class Git {
   }
 
   async branchExists(repo: string, branch: string): Promise<boolean> {
-    const r = await this.exec('git', ['-C', repo, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { ...this.env, GIT_TERMINAL_PROMPT: '0' });
+    const r = await this.exec('git', ['-C', repo, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], this.gitEnv());
     return r.exitCode === 0;
   }
 
   async validBranchName(repo: string, branch: string): Promise<boolean> {
-    const r = await this.exec('git', ['-C', repo, 'check-ref-format', '--branch', branch], { ...this.env, GIT_TERMINAL_PROMPT: '0' });
+    const r = await this.exec('git', ['-C', repo, 'check-ref-format', '--branch', branch], this.gitEnv());
     return r.exitCode === 0 && !branch.startsWith('-');
   }
 
