@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,6 +29,25 @@ describe('locks as leases, holders identified by pid, start time, boot and pid n
   this.timeout(60_000);
   const children: ChildProcess[] = [];
   after(() => children.forEach((c) => c.kill('SIGKILL')));
+
+  it('a lock temp file left by a taker killed mid-create is removed; one a live taker may still be writing is not', () => {
+    const dir = tmp();
+    fs.mkdirSync(dir, { recursive: true });
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const old = new Date(Date.now() - 5_000);
+    const left = path.join(dir, `supervisor.lock.${dead}.0123abcd.tmp`);
+    const fresh = path.join(dir, `supervisor.lock.${dead}.4567cdef.tmp`);
+    const live = path.join(dir, `supervisor.lock.${process.pid}.89abcdef.tmp`);
+    for (const f of [left, fresh, live]) fs.writeFileSync(f, '{}');
+    fs.utimesSync(left, old, old);
+    fs.utimesSync(live, old, old);
+    const lock = new LockManager(dir, 'me').tryAcquire('supervisor');
+    assert.ok(lock);
+    assert.equal(fs.existsSync(left), false, 'its writer is gone: removed');
+    assert.equal(fs.existsSync(fresh), true, 'a second old at most: maybe in flight, kept');
+    assert.equal(fs.existsSync(live), true, 'its writer lives: kept');
+    lock.release();
+  });
 
   it('a pid reused by another process is not the holder: the lock is taken over and the process untouched', () => {
     const dir = tmp();

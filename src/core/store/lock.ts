@@ -91,7 +91,36 @@ function errno(e: unknown): string | undefined {
  * atomically (the stale file is renamed aside, so only one taker can remove it).
  */
 export class LockManager {
+  private lastSweep = 0;
+
   constructor(private readonly locksDir: string, private readonly owner: string) {}
+
+  /**
+   * A taker killed between writing its lock's temp file and removing it (kill -9, the OOM killer)
+   * leaves the temp behind: removed here once its writer is gone (or it is a minute old: a writer
+   * on another host), never while a creation may be in flight. At most every few seconds.
+   */
+  private sweepTemps(now = Date.now()): void {
+    if (now - this.lastSweep < 5_000) return;
+    this.lastSweep = now;
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.locksDir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const m = /\.lock\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(n);
+      if (!m) continue;
+      const file = path.join(this.locksDir, n);
+      try {
+        const age = now - fs.statSync(file).mtimeMs;
+        if (age > 1_000 && (!processAlive(Number(m[1])) || age > 60_000)) fs.rmSync(file, { force: true });
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  }
 
   /** The holder named in the lock file; undefined when there is none or it is unreadable. Throws on I/O errors. */
   readHolder(name: string): LockHolder | undefined {
@@ -111,6 +140,7 @@ export class LockManager {
   /** Takes the lock now or returns undefined; never waits. */
   tryAcquire(name: string): Lock | undefined {
     ensurePrivateDir(this.locksDir);
+    this.sweepTemps();
     const file = this.file(name);
     let mine = this.create(file);
     if (mine === undefined && this.takeOverIfStale(file)) mine = this.create(file);
