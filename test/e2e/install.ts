@@ -22,16 +22,16 @@ import * as path from 'node:path';
 import { cleanNpmEnv } from '../tools/npmEnv';
 
 export const AGENT_PACKAGES = [
-  '@openai/codex@0.169.0',
-  '@anthropic-ai/claude-code@2.1.197',
+  '@openai/codex@0.171.0',
+  '@anthropic-ai/claude-code@2.1.332',
   'opencode-ai@1.18.33',
   '@mariozechner/pi-coding-agent@0.73.1',
 ] as const;
 
 /** The executables each package puts in node_modules/.bin, and what `--version` must print. */
 export const AGENT_BINS: Record<'codex' | 'claude' | 'opencode' | 'pi', RegExp> = {
-  codex: /\b0\.169\.0\b/,
-  claude: /\b2\.1\.197\b/,
+  codex: /\b0\.171\.0\b/,
+  claude: /\b2\.1\.332\b/,
   opencode: /\b1\.18\.33\b/,
   pi: /\b0\.73\.1\b/,
 };
