@@ -1,5 +1,12 @@
 import { duration } from '../core/model/time';
+import type { Usage } from '../core/model/record';
+import { usageShort, usageText } from '../core/model/usage';
 import type { TaskView } from '../core/model/views';
+
+function usageJson(u: Usage | null | undefined): Record<string, number> | null {
+  if (!u) return null;
+  return { inputTokens: u.inputTokens, cachedInputTokens: u.cachedInputTokens, outputTokens: u.outputTokens, ...(u.costUsd !== undefined ? { costUsd: u.costUsd } : {}) };
+}
 
 export function statusJson(v: TaskView): Record<string, unknown> {
   return {
@@ -16,7 +23,10 @@ export function statusJson(v: TaskView): Record<string, unknown> {
     heldUntil: v.heldUntil,
     attempts: v.attempts.map((a) => ({
       n: a.n, cause: a.cause, mode: a.mode, startedAt: a.startedAt, endedAt: a.endedAt, exitCode: a.exitCode, signal: a.signal, note: a.note,
+      lastMessage: a.lastMessage ?? null, usage: usageJson(a.usage),
     })),
+    lastMessage: v.lastMessage,
+    usage: usageJson(v.usage),
     eventsFile: v.eventsFile,
     worktree: v.worktree ? { path: v.worktree.path, branch: v.worktree.branch, base: v.worktree.base } : null,
   };
@@ -36,9 +46,9 @@ export function describe(v: TaskView, now: number): string {
 
 export function table(views: TaskView[], now: number): string {
   if (views.length === 0) return 'no tasks';
-  const rows = [['SESSION', 'STATE', 'ATTEMPTS', 'AGE', 'REASON']];
+  const rows = [['SESSION', 'STATE', 'ATTEMPTS', 'AGE', 'TOKENS', 'REASON']];
   for (const v of views) {
-    rows.push([v.session, describe(v, now), String(v.attempts.length || '-'), ago(v.createdAt, now), v.reason ?? '']);
+    rows.push([v.session, describe(v, now), String(v.attempts.length || '-'), ago(v.createdAt, now), v.usage ? usageShort(v.usage) : '-', v.reason ?? '']);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
@@ -51,7 +61,9 @@ export function statusLines(v: TaskView, now: number): string[] {
   if (v.worktree) lines.push(`worktree: branch ${v.worktree.branch} from ${v.worktree.base.slice(0, 12)} (of ${v.worktree.repo})`);
   for (const a of v.attempts) {
     const end = a.endedAt ? `ended ${ago(a.endedAt, now)} ago, ${a.signal !== null ? `signal ${a.signal}` : `exit ${a.exitCode}`}` : 'running';
-    lines.push(`attempt ${a.n} (${a.cause}, ${a.mode}): started ${ago(a.startedAt, now)} ago, ${end}${a.note ? `; ${a.note}` : ''}`);
+    lines.push(`attempt ${a.n} (${a.cause}, ${a.mode}): started ${ago(a.startedAt, now)} ago, ${end}${a.usage ? `; ${usageText(a.usage)}` : ''}${a.note ? `; ${a.note}` : ''}`);
   }
+  if (v.usage && v.attempts.length > 1) lines.push(`tokens in all: ${usageText(v.usage)}`);
+  if (v.lastMessage) lines.push('last message:', ...v.lastMessage.split('\n').map((l) => `  ${l}`));
   return lines;
 }

@@ -14,6 +14,7 @@ import { parseArgs } from './args';
 import { demoCommand } from './commands/demo';
 import { doctorCommand } from './commands/doctor';
 import { monitorCommand } from './commands/monitor';
+import { renderCommand } from './commands/render';
 import { selfLauncher, supervisorCommand } from './commands/supervisor';
 import { TASK_COMMANDS } from './commands/tasks';
 import type { Command } from './context';
@@ -27,7 +28,7 @@ usage:
   resilient-agent start <agent> <name> [--dir DIR] (--prompt TEXT | --prompt-file FILE | --prompt -) [--worktree [--branch NAME]] [--json]
   resilient-agent list [--json]
   resilient-agent status <name> [--json]
-  resilient-agent logs <name> [--lines N]
+  resilient-agent logs <name> [--lines N] [--raw | --events]   what the agent said and did (--raw: the pane as tmux has it; --events: its JSON events)
   resilient-agent attach <name>
   resilient-agent send <name> <text>
   resilient-agent resume <name>
@@ -99,6 +100,8 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     io.out(VERSION);
     return { code: 0 };
   }
+  // What each pane runs beside its agent: no state dir, no settings.
+  if (name === 'render') return { code: await renderCommand(rest, io) };
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) throw new UsageError(`unknown command "${name}" (see resilient-agent --help)`);
   const parsed = parseArgs(name, rest, command.spec);
@@ -108,7 +111,8 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   const background = name === 'monitor' && parsed.flags.get('background') === true;
   const logger = background ? fileLogger(path.join(home, 'supervisor.log'), level) : leveledLogger(level, io.err);
   const owner = background ? `${BACKGROUND_OWNER} pid ${process.pid}` : `cli ${name} pid ${process.pid}`;
-  const svc = new TaskService({ home, settings, env, logger, owner });
+  // Run as the CLI itself: the panes it starts run its `render` beside their agents.
+  const svc = new TaskService({ home, settings, env, logger, owner, ...(require.main === module ? { launcher: selfLauncher() } : {}) });
   const [first, second] = parsed.positionals;
   const code = await command.run({ svc, settings, home, env, parsed, io, logger, json: parsed.flags.get('json') === true, first, second });
   // A dead background supervisor is replaced by the next command that finds tasks needing one.

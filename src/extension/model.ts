@@ -144,6 +144,7 @@ export class TaskModel extends Disposable {
   private createService(settings: Settings): TaskService {
     return new TaskService({
       home: stateHome(this.env), settings, env: this.env, logger: channelLogger(this.log), owner: `vscode window pid ${process.pid}`,
+      launcher: this.launcher,
     });
   }
 

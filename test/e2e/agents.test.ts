@@ -290,6 +290,19 @@ class World {
     return parts.join('\n');
   }
 
+  /**
+   * Keeps each attempt's JSON events as `<dir>/<agent>-<test>-<attempt>.jsonl` (E2E_RECORD=dir): how
+   * the event streams the transcript tests render (test/fixtures/events/) were recorded.
+   */
+  saveEvents(dir: string, title: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+    const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+    for (let n = 1; n <= (this.record()?.attempts.length ?? 0); n++) {
+      const f = path.join(this.attemptDir(n), 'events.jsonl');
+      if (fs.existsSync(f)) fs.copyFileSync(f, path.join(dir, `${this.agent}-${slug}-${n}.jsonl`));
+    }
+  }
+
   /** Everything goes, whatever the test did: supervisor, agents, tmux server, model server, files. */
   async dispose(keep: boolean): Promise<void> {
     this.monitor?.stop();
@@ -361,6 +374,7 @@ describe('end to end with the real agent CLIs', function () {
     if (!w) return;
     const failed = t.state !== 'passed';
     if (failed) console.log(await w.diagnostics().catch((e: Error) => `diagnostics failed: ${e.message}`));
+    if (process.env.E2E_RECORD) w.saveEvents(process.env.E2E_RECORD, t.title);
     await w.dispose(failed && process.env.E2E_KEEP === '1');
     if (w.leftovers.length) notes.push(`${t.fullTitle()}: still alive after the runner groups and the tmux server were killed: ${w.leftovers.join('; ')}`);
   });

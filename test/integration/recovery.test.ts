@@ -48,7 +48,7 @@ describe('recovery with real tmux and fixture agents', function () {
       assert.equal(done.attempts.length, 2);
       assert.equal(done.attempts[0].signal ?? done.attempts[0].exitCode! - 128, 9);
       assert.deepEqual([done.attempts[1].cause, done.attempts[1].mode, done.attempts[1].exitCode], ['crash', 'resume', 0]);
-      const pane = await h.ok(['logs', session]);
+      const pane = await h.ok(['logs', session, '--raw']);
       assert.match(pane, /^__TASK_DONE__$/m);
     });
   }

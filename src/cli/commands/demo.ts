@@ -9,6 +9,7 @@ import { TaskService } from '../../core/ops/service';
 import { ADAPTERS } from '../../core/agents/registry';
 import { eventsHead, readRunnerPid } from '../../core/store/attempt';
 import type { Command } from '../context';
+import { selfLauncher } from './supervisor';
 
 /** The demo agent ships next to the CLI's bundle (dist/demo-agent.js). */
 function demoAgentScript(): string {
@@ -37,7 +38,7 @@ export const demoCommand: Command = {
     const agent = path.join(scratch, 'demo-agent');
     fs.writeFileSync(agent, `#!/bin/sh\nexec '${process.execPath.replace(/'/g, "'\\''")}' '${script.replace(/'/g, "'\\''")}' "$@"\n`, { mode: 0o755 });
     const demo = { ...settings, agents: { ...settings.agents, codex: { executable: agent, modeArgs: [], extraArgs: [] } } };
-    const svc = new TaskService({ home, settings: demo, env, logger, owner: `cli demo pid ${process.pid}` });
+    const svc = new TaskService({ home, settings: demo, env, logger, owner: `cli demo pid ${process.pid}`, launcher: selfLauncher() });
     const t0 = Date.now();
     const say = (line: string) => io.out(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s  ${line}`);
     const name = `demo-${randomBytes(2).toString('hex')}`;

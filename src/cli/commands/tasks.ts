@@ -79,13 +79,16 @@ export const TASK_COMMANDS: Record<string, Command> = {
     },
   },
   logs: {
-    spec: { positionals: [name], flags: { lines: 'value' } },
+    spec: { positionals: [name], flags: { lines: 'value', raw: 'bool', events: 'bool' } },
     ensuresSupervisor: true,
     async run({ svc, parsed, io, first }) {
       const raw = parsed.flags.get('lines') as string | undefined;
       const lines = raw === undefined ? 200 : Number(raw);
       if (!Number.isInteger(lines) || lines < 1) throw new UsageError(`--lines must be a positive whole number, not "${raw}"`);
-      io.out(await svc.logs(first, lines));
+      const pane = parsed.flags.get('raw') === true;
+      const events = parsed.flags.get('events') === true;
+      if (pane && events) throw new UsageError('give --raw or --events, not both');
+      io.out(await svc.logs(first, lines, pane ? 'pane' : events ? 'events' : 'transcript'));
       return 0;
     },
   },

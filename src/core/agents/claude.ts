@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { EventReading } from './transcript';
+import { count, errorLine, messageLines, noteLine, resultLines, retryLine, toolDetail, toolLine } from './transcript';
 import type { AgentAdapter, EventOutcome } from './types';
 import { clip, nextClockTime, parseJsonLines } from './types';
 
@@ -35,6 +37,89 @@ function claudeOutcome(events: readonly unknown[], now: Date): EventOutcome | un
   return undefined;
 }
 
+type ClaudeBlock = { type?: string; text?: string; name?: string; input?: unknown; content?: unknown; is_error?: boolean };
+type ClaudeUsage = { input_tokens?: number; cache_read_input_tokens?: number; cache_creation_input_tokens?: number; output_tokens?: number };
+
+/** Claude Code's counts: `input_tokens` leaves out what was read from or written to the cache. */
+function claudeTokens(u: ClaudeUsage | undefined, costUsd?: number) {
+  const cached = count(u?.cache_read_input_tokens);
+  return {
+    inputTokens: count(u?.input_tokens) + cached + count(u?.cache_creation_input_tokens),
+    cachedInputTokens: cached,
+    outputTokens: count(u?.output_tokens),
+    ...(costUsd !== undefined ? { costUsd } : {}),
+  };
+}
+
+function blockText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return content.map((c) => (c && typeof c === 'object' && typeof (c as { text?: unknown }).text === 'string' ? (c as { text: string }).text : '')).join('\n');
+  return '';
+}
+
+/**
+ * Claude Code's stream-json (2.1.332): `system` (subtype `init` with the session id and model;
+ * `api_retry` with attempt/max_retries while it retries a model request), `assistant` messages
+ * (text, tool_use and thinking blocks; one event per block, the same message id and usage
+ * repeated), `user` messages carrying tool results, `rate_limit_event`, and one `result` per run
+ * with the run's `usage` and `total_cost_usd`. That total counts every earlier run of a resumed
+ * session too; `model_usage_since_last_result` holds this run's cost per model.
+ */
+function readClaudeEvent(ev: Record<string, unknown>): EventReading | undefined {
+  const message = (ev.message ?? {}) as { id?: string; content?: ClaudeBlock[]; usage?: ClaudeUsage };
+  switch (ev.type) {
+    case 'system':
+      if (ev.subtype === 'init') return { lines: [noteLine(`Claude Code · model ${String(ev.model ?? '?')} · session ${String(ev.session_id ?? '?')}`)] };
+      if (ev.subtype === 'api_retry') {
+        const why = [ev.error_status, ev.error].filter((x) => x !== undefined && x !== null).join(' ');
+        return { lines: [retryLine(typeof ev.attempt === 'number' ? ev.attempt : undefined, typeof ev.max_retries === 'number' ? ev.max_retries : undefined, why || undefined)] };
+      }
+      return undefined;
+    case 'assistant': {
+      const blocks = Array.isArray(message.content) ? message.content : [];
+      const lines: string[] = [];
+      const texts: string[] = [];
+      for (const b of blocks) {
+        if (b.type === 'text' && b.text) {
+          lines.push(...messageLines(b.text));
+          texts.push(b.text);
+        } else if (b.type === 'tool_use') lines.push(toolLine(b.name ?? 'tool', toolDetail(b.input)));
+        else if (b.type === 'thinking') lines.push(noteLine('thinking…'));
+      }
+      if (typeof ev.error === 'string') lines.push(errorLine(ev.error));
+      // Counted by message until the run's result gives the total (a run killed before it has none).
+      const usage = message.usage && message.id ? { tokens: claudeTokens(message.usage), key: message.id } : undefined;
+      return { lines, ...(texts.length ? { message: texts.join('\n') } : {}), ...(usage ? { usage } : {}) };
+    }
+    case 'user': {
+      const blocks = Array.isArray(message.content) ? message.content : [];
+      return { lines: blocks.filter((b) => b.type === 'tool_result').flatMap((b) => resultLines(blockText(b.content), b.is_error === true)) };
+    }
+    case 'result': {
+      const perModel = ev.model_usage_since_last_result as Record<string, { costUSD?: number }> | undefined;
+      const runCost = perModel && typeof perModel === 'object'
+        ? Object.values(perModel).reduce((n, m) => n + (typeof m?.costUSD === 'number' ? m.costUSD : 0), 0)
+        : undefined;
+      const lines = ev.is_error ? [errorLine(String(ev.result ?? ev.subtype ?? 'Claude Code reported an error'))] : [];
+      return {
+        lines, endsTurn: true,
+        ...(!ev.is_error && typeof ev.result === 'string' ? { message: ev.result } : {}),
+        usage: { tokens: claudeTokens(ev.usage as ClaudeUsage | undefined, runCost), total: true },
+      };
+    }
+    case 'rate_limit_event': {
+      const info = (ev.rate_limit_info ?? {}) as { status?: string; resetsAt?: number };
+      if (info.status === 'allowed') return { lines: [] };
+      const at = typeof info.resetsAt === 'number' ? ` until ${new Date(info.resetsAt * 1000).toISOString()}` : '';
+      return { lines: [noteLine(`rate limit ${info.status ?? ''}${at}`)] };
+    }
+    case 'stream_event':
+      return { lines: [] };
+    default:
+      return undefined;
+  }
+}
+
 /**
  * Claude Code. The id is minted here and given with `--session-id`; resume is `--resume <id>`
  * run in the original folder (elsewhere: "No conversation found"). A bare `--resume` opens an
@@ -65,4 +150,5 @@ export const claude: AgentAdapter = {
   sessionNotFound: [/No conversation found with session ID/i],
   waitingPatterns: [/Do you want to (proceed|make this edit|create)/i, /Do you trust the files in this folder\?/i],
   outcomeFromEvents: claudeOutcome,
+  readEvent: readClaudeEvent,
 };

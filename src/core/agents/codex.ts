@@ -1,3 +1,5 @@
+import type { EventReading } from './transcript';
+import { count, errorLine, messageLines, noteLine, resultLines, retryLine, toolDetail, toolLine } from './transcript';
 import type { AgentAdapter, EventOutcome } from './types';
 import { clip, nextClockTime, parseJsonLines, withPrompt } from './types';
 
@@ -14,6 +16,77 @@ function codexOutcome(events: readonly unknown[], now: Date): EventOutcome | und
     }
   }
   return undefined;
+}
+
+type CodexItem = {
+  type?: string; text?: string; command?: string; aggregated_output?: string; exit_code?: number | null; status?: string;
+  changes?: { path?: string; kind?: string }[]; server?: string; tool?: string; arguments?: unknown;
+  result?: { content?: { text?: string }[] } | null; error?: { message?: string } | null; query?: string; items?: { completed?: boolean }[];
+};
+
+/** `/bin/bash -lc 'echo hi'` -> `echo hi`: codex runs every command through a login shell. */
+function innerCommand(command: string): string {
+  const m = /^\S*\/(?:ba|z)?sh -lc '((?:[^']|'\\'')*)'$/.exec(command);
+  return m ? m[1].replace(/'\\''/g, "'") : command;
+}
+
+/**
+ * codex exec --json (codex-cli 0.171.0): `thread.started`, `turn.started`, `item.started` /
+ * `item.updated` / `item.completed` with an item (agent_message, reasoning, command_execution,
+ * file_change, mcp_tool_call, web_search, todo_list), `turn.completed` with `usage`, `turn.failed`,
+ * and `error` (also "Reconnecting... 2/5" while it retries a dropped stream). The usage of
+ * `turn.completed` counts the whole thread: a resumed thread goes on from its earlier runs' counts.
+ */
+function readCodexEvent(ev: Record<string, unknown>): EventReading | undefined {
+  const item = (ev.item ?? {}) as CodexItem;
+  switch (ev.type) {
+    case 'thread.started':
+      return { lines: [noteLine(`codex thread ${String(ev.thread_id)}`)] };
+    case 'turn.started':
+    case 'item.updated':
+      return { lines: [] };
+    case 'turn.completed': {
+      const u = (ev.usage ?? {}) as Record<string, unknown>;
+      return {
+        lines: [], endsTurn: true,
+        usage: { tokens: { inputTokens: count(u.input_tokens), cachedInputTokens: count(u.cached_input_tokens), outputTokens: count(u.output_tokens) }, ofSession: true },
+      };
+    }
+    case 'turn.failed':
+      return { lines: [errorLine((ev.error as { message?: string } | undefined)?.message ?? 'the turn failed')] };
+    case 'error': {
+      const message = String(ev.message ?? 'error');
+      const retry = /Reconnecting\.*\s*(\d+)\/(\d+)/i.exec(message);
+      return { lines: [retry ? retryLine(Number(retry[1]), Number(retry[2]), message) : errorLine(message)] };
+    }
+    case 'item.started':
+      if (item.type === 'command_execution') return { lines: [toolLine('shell', innerCommand(item.command ?? ''))] };
+      if (item.type === 'mcp_tool_call') return { lines: [toolLine(`${item.server ?? 'mcp'}.${item.tool ?? 'tool'}`, toolDetail(item.arguments))] };
+      return { lines: [] };
+    case 'item.completed':
+      switch (item.type) {
+        case 'agent_message':
+          return { lines: messageLines(item.text ?? ''), message: item.text ?? '' };
+        case 'reasoning':
+          return { lines: [noteLine(`thinking: ${item.text ?? ''}`)] };
+        case 'command_execution':
+          return { lines: resultLines(item.aggregated_output ?? '', item.status === 'failed' || (typeof item.exit_code === 'number' && item.exit_code !== 0)) };
+        case 'file_change':
+          return { lines: (item.changes ?? []).map((c) => toolLine(c.kind === 'add' ? 'create' : c.kind === 'delete' ? 'delete' : 'edit', c.path)) };
+        case 'mcp_tool_call':
+          return { lines: resultLines(item.error?.message ?? (item.result?.content ?? []).map((c) => c.text ?? '').join('\n'), Boolean(item.error)) };
+        case 'web_search':
+          return { lines: [toolLine('web search', item.query)] };
+        case 'todo_list':
+          return { lines: [noteLine(`plan: ${(item.items ?? []).filter((i) => i.completed).length}/${(item.items ?? []).length} steps done`)] };
+        case 'error':
+          return { lines: [errorLine(String((item as { message?: string }).message ?? 'error'))] };
+        default:
+          return undefined;
+      }
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -51,5 +124,6 @@ export const codex: AgentAdapter = {
   sessionNotFound: [/no rollout found for thread id/i],
   waitingPatterns: [/^\s*Allow command\?/m, /Approve this (command|change)\?/i],
   outcomeFromEvents: codexOutcome,
+  readEvent: readCodexEvent,
   seedSessionIdFile: (taskName) => `/tmp/codex-${taskName}.codex-session-id`,
 };

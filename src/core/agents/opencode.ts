@@ -1,3 +1,5 @@
+import type { EventReading } from './transcript';
+import { count, errorLine, messageLines, resultLines, toolDetail, toolLine } from './transcript';
 import type { AgentAdapter, EventOutcome } from './types';
 import { clip, parseJsonLines } from './types';
 
@@ -18,6 +20,50 @@ function opencodeOutcome(events: readonly unknown[], now: Date): EventOutcome | 
     return undefined;
   }
   return undefined;
+}
+
+type OpencodePart = {
+  id?: string; type?: string; text?: string; tool?: string; reason?: string; cost?: number;
+  state?: { status?: string; input?: unknown; output?: string; error?: string; title?: string };
+  tokens?: { input?: number; output?: number; reasoning?: number; cache?: { read?: number; write?: number } };
+};
+
+/**
+ * opencode run --format json (1.18.33): `step_start`, `text`, `tool_use` (the tool's whole call,
+ * input and output, once it finished), `step_finish` per model call with its `tokens` (input
+ * without the cache's part; reasoning apart from output) and `cost` (0 when it knows no price for
+ * the model: then no cost is shown), and `error`.
+ */
+function readOpencodeEvent(ev: Record<string, unknown>): EventReading | undefined {
+  const part = (ev.part ?? {}) as OpencodePart;
+  switch (ev.type) {
+    case 'step_start':
+      return { lines: [] };
+    case 'text':
+      return { lines: messageLines(part.text ?? ''), message: part.text ?? '' };
+    case 'reasoning':
+      return { lines: [] };
+    case 'tool_use': {
+      const st = part.state ?? {};
+      const failed = st.status === 'error';
+      return { lines: [toolLine(part.tool ?? 'tool', toolDetail(st.input) ?? st.title), ...resultLines(failed ? (st.error ?? '') : (st.output ?? ''), failed)] };
+    }
+    case 'step_finish': {
+      const t = part.tokens ?? {};
+      const cached = count(t.cache?.read);
+      const tokens = {
+        inputTokens: count(t.input) + cached + count(t.cache?.write), cachedInputTokens: cached,
+        outputTokens: count(t.output) + count(t.reasoning), ...(count(part.cost) > 0 ? { costUsd: part.cost } : {}),
+      };
+      return { lines: [], endsTurn: part.reason === 'stop', usage: { tokens, key: part.id } };
+    }
+    case 'error': {
+      const e = (ev.error ?? {}) as { name?: string; data?: { message?: string } };
+      return { lines: [errorLine(e.data?.message ?? e.name ?? 'error')] };
+    }
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -48,4 +94,5 @@ export const opencode: AgentAdapter = {
   sessionNotFound: [/Session not found/i],
   waitingPatterns: [/Permission required/i, /\bAllow (once|always)\b/i],
   outcomeFromEvents: opencodeOutcome,
+  readEvent: readOpencodeEvent,
 };

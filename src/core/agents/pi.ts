@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { EventReading } from './transcript';
+import { count, errorLine, messageLines, noteLine, resultLines, retryLine, toolDetail, toolLine } from './transcript';
 import type { AgentAdapter, EventOutcome, TaskPrompt } from './types';
 import { clip, parseJsonLines } from './types';
 
@@ -31,6 +33,69 @@ function piOutcome(events: readonly unknown[]): EventOutcome | undefined {
     return { kind: 'failed', reason: `the model API failed: ${clip(error)}` };
   }
   return undefined;
+}
+
+type PiContent = { type?: string; text?: string };
+type PiAssistant = {
+  role?: string; content?: PiContent[] | string; stopReason?: string; errorMessage?: string; responseId?: string; timestamp?: number;
+  usage?: { input?: number; output?: number; cacheRead?: number; cacheWrite?: number; cost?: { total?: number } };
+};
+
+function piText(content: PiContent[] | string | undefined): string {
+  if (typeof content === 'string') return content;
+  return (content ?? []).filter((c) => c.type === 'text' && typeof c.text === 'string').map((c) => c.text).join('\n');
+}
+
+/**
+ * pi --mode json (0.73.1): `session`, `agent_start`, `turn_start`, `message_start` /
+ * `message_update` (streamed deltas) / `message_end` (the whole message: an assistant's has its
+ * `usage`, input without the cache's part, and its `cost.total`, 0 for a model without a price),
+ * `tool_execution_start` / `_update` / `_end`, `turn_end`, `agent_end` (the conversation), and
+ * `auto_retry_start` / `auto_retry_end` around its own retries of a failed model request.
+ */
+function readPiEvent(ev: Record<string, unknown>): EventReading | undefined {
+  switch (ev.type) {
+    case 'session':
+      return { lines: [noteLine(`pi session ${String(ev.id)}`)] };
+    case 'agent_start':
+    case 'turn_start':
+    case 'turn_end':
+    case 'message_start':
+    case 'message_update':
+    case 'tool_execution_update':
+      return { lines: [] };
+    case 'agent_end':
+      return { lines: [], endsTurn: true };
+    case 'message_end': {
+      const m = (ev.message ?? {}) as PiAssistant;
+      if (m.role !== 'assistant') return { lines: [] };
+      const text = piText(m.content);
+      const u = m.usage;
+      const cached = count(u?.cacheRead);
+      const cost = count(u?.cost?.total);
+      const usage = u
+        ? { tokens: { inputTokens: count(u.input) + cached + count(u.cacheWrite), cachedInputTokens: cached, outputTokens: count(u.output), ...(cost > 0 ? { costUsd: cost } : {}) }, key: m.responseId ?? String(m.timestamp ?? '') }
+        : undefined;
+      const lines = [...(text ? messageLines(text) : []), ...(m.stopReason === 'error' ? [errorLine(m.errorMessage ?? 'error')] : [])];
+      return { lines, ...(text ? { message: text } : {}), ...(usage ? { usage } : {}) };
+    }
+    case 'tool_execution_start':
+      return { lines: [toolLine(String(ev.toolName ?? 'tool'), toolDetail(ev.args))] };
+    case 'tool_execution_end': {
+      const r = (ev.result ?? {}) as { content?: PiContent[] | string };
+      return { lines: resultLines(piText(r.content), ev.isError === true) };
+    }
+    case 'auto_retry_start':
+      return { lines: [retryLine(typeof ev.attempt === 'number' ? ev.attempt : undefined, typeof ev.maxAttempts === 'number' ? ev.maxAttempts : undefined, typeof ev.errorMessage === 'string' ? ev.errorMessage : undefined)] };
+    case 'auto_retry_end':
+      return { lines: ev.success === false ? [errorLine(String(ev.finalError ?? 'the retries failed'))] : [] };
+    case 'auto_compaction_start':
+      return { lines: [noteLine('compacting the conversation')] };
+    case 'auto_compaction_end':
+      return { lines: [] };
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -77,4 +142,5 @@ export const pi: AgentAdapter = {
   sessionNotFound: [],
   waitingPatterns: [],
   outcomeFromEvents: piOutcome,
+  readEvent: readPiEvent,
 };

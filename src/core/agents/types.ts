@@ -1,6 +1,7 @@
 import type { AgentId } from '../model/names';
 import type { TaskRecord } from '../model/record';
 import type { AgentSettings } from '../model/settings';
+import type { EventReading } from './transcript';
 
 export type { AgentSettings };
 
@@ -67,6 +68,12 @@ export interface AgentAdapter {
    * its prompt: where an agent keeps its sessions is never guessed (a wrapper may move them).
    */
   readonly sessionNotFound: readonly RegExp[];
+  /**
+   * One of the agent's JSON events as a person reads it (messages, tool calls and results, errors,
+   * retries) and what it reports (a message, token use). Undefined: an event this adapter does not
+   * know, shown compactly. Pure; never throws on odd input (a throw counts as unknown).
+   */
+  readEvent(event: Record<string, unknown>): EventReading | undefined;
   /** The seed's way to find the id of a session started by hand, if this agent had one. */
   seedSessionIdFile?(taskName: string): string;
 }

@@ -1,11 +1,11 @@
-import type { TaskRecord } from '../model/record';
+import type { Attempt, TaskRecord } from '../model/record';
 import type { Evaluation } from './classify';
 
 /** The record with an evaluation written into it (state, attempt end, session id). */
 export function applyEvaluation(record: TaskRecord, ev: Evaluation, now: string): TaskRecord {
   const attempts = ev.ended
     ? record.attempts.map((a, i) =>
-        i === record.attempts.length - 1 ? { ...a, endedAt: ev.ended!.at, exitCode: ev.ended!.exitCode, signal: ev.ended!.signal } : a)
+        i === record.attempts.length - 1 ? ended(a, ev.ended!) : a)
     : record.attempts;
   const stateChanged = ev.state !== record.state;
   return {
@@ -18,5 +18,15 @@ export function applyEvaluation(record: TaskRecord, ev: Evaluation, now: string)
     nextAttemptAt: ev.nextAttemptAt,
     heldUntil: ev.heldUntil,
     updatedAt: now,
+  };
+}
+
+/** The attempt with its end, its last word and its token use. */
+function ended(a: Attempt, e: NonNullable<Evaluation['ended']>): Attempt {
+  const { lastMessage, usage } = e.summary ?? {};
+  return {
+    ...a, endedAt: e.at, exitCode: e.exitCode, signal: e.signal,
+    ...(lastMessage !== undefined ? { lastMessage } : {}),
+    ...(usage ? { usage } : {}),
   };
 }

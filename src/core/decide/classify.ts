@@ -1,3 +1,4 @@
+import type { AttemptSummary } from '../agents/transcript';
 import type { AgentAdapter, EventOutcome } from '../agents/types';
 import { heldFromPane, parseJsonLines } from '../agents/types';
 import type { AttemptCause, TaskRecord, TaskState } from '../model/record';
@@ -79,7 +80,7 @@ export interface Evaluation {
   state: TaskState;
   reason: string | null;
   /** The current attempt's end, to record when it is first seen. */
-  ended?: { at: string; exitCode: number | null; signal: number | null };
+  ended?: { at: string; exitCode: number | null; signal: number | null; summary?: AttemptSummary };
   agentSessionId?: string;
   nextAttemptAt: string | null;
   heldUntil: string | null;
@@ -129,6 +130,7 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
           at: new Date(condition.at).toISOString(),
           exitCode: condition.kind === 'exited' ? condition.exitCode : null,
           signal: condition.kind === 'exited' ? condition.signal : null,
+          ...(obs.summary ? { summary: obs.summary } : {}),
         }
       : undefined;
 
@@ -178,7 +180,8 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
       if (condition.kind === 'exited') {
         outcome = adapter.outcomeFromEvents(parseJsonLines(obs.eventsTail ?? []), new Date(now));
         if (!outcome && condition.exitCode !== 0) {
-          const held = heldFromPane(obs.paneTail ?? []);
+          // What the agent printed besides its events (in its events file) and on its terminal.
+          const held = heldFromPane([...(obs.eventsTail ?? []).filter((l) => !l.trimStart().startsWith('{')), ...(obs.paneTail ?? [])]);
           if (held) outcome = { kind: 'held', ...held };
         }
       }

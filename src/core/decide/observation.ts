@@ -1,4 +1,5 @@
 import type { PaneInfo } from '../tmux/commands';
+import type { AttemptSummary } from '../agents/transcript';
 import type { AttemptFiles } from '../store/attempt';
 
 /** Everything the classifier needs about one task, gathered without deciding anything. */
@@ -17,6 +18,8 @@ export interface Observation {
   deadSince?: number;
   /** The task's folder does not exist (looked at only once its run has ended). */
   dirMissing?: boolean;
+  /** The current attempt's last word and token use, read once its run is over. */
+  summary?: AttemptSummary;
   /** How many passes in a row saw a prompt for a person (the monitor remembers). */
   waitingStreak?: number;
 }

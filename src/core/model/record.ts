@@ -10,6 +10,19 @@ export type TaskState = (typeof TASK_STATES)[number];
 export const ATTEMPT_CAUSES = ['start', 'crash', 'lost', 'manual', 'restart', 'follow-up'] as const;
 export type AttemptCause = (typeof ATTEMPT_CAUSES)[number];
 
+/**
+ * Tokens an attempt used, as its agent reported them. `inputTokens` counts all input, cached
+ * included; `cachedInputTokens` the part read from the provider's cache. Cost only where the agent
+ * reports one (never a guess from prices).
+ */
+export const UsageSchema = z.object({
+  inputTokens: z.number(),
+  cachedInputTokens: z.number(),
+  outputTokens: z.number(),
+  costUsd: z.optional(z.number()),
+});
+export type Usage = z.infer<typeof UsageSchema>;
+
 export const AttemptSchema = z.object({
   n: z.int().check(z.positive()),
   cause: z.enum(ATTEMPT_CAUSES),
@@ -23,14 +36,20 @@ export const AttemptSchema = z.object({
   note: z.nullable(z.string()),
   /** A follow-up's prompt (cause `follow-up`): resumes during the follow-up say it again. */
   prompt: z.optional(z.string()),
+  /** The agent's final message in this attempt (its last word), when it said one. */
+  lastMessage: z.optional(z.string()),
+  /** What the agent reported of its token use in this attempt. */
+  usage: z.optional(UsageSchema),
 });
 export type Attempt = z.infer<typeof AttemptSchema>;
 
 /**
- * 2: worktrees and follow-ups (a `worktree`, the attempt cause `follow-up`). A version-1 record is
- * read as a version-2 one without them; a build that knows only 1 leaves version-2 records alone.
+ * 2: worktrees and follow-ups (a `worktree`, the attempt cause `follow-up`).
+ * 3: each attempt's last message and token use (`lastMessage`, `usage`).
+ * An older record is read as this version's without what came since; a build that knows only an
+ * older version leaves newer records alone (it would drop what it does not know on its next write).
  */
-export const RECORD_VERSION = 2;
+export const RECORD_VERSION = 3;
 export const OLDEST_READABLE_VERSION = 1;
 
 /** The line a finished run prints last in its pane (the seed's convention, which people grep for). */
@@ -94,6 +113,38 @@ export type TaskRecord = z.infer<typeof TaskRecordSchema>;
 
 export function lastAttempt(record: TaskRecord): Attempt | undefined {
   return record.attempts[record.attempts.length - 1];
+}
+
+/**
+ * What these attempts used of their agent session: those since the last one that started it from
+ * the prompt (for agents whose counts cover the whole session, a resume's counts go on from here).
+ */
+export function sessionUsage(attempts: readonly Attempt[]): Usage | undefined {
+  let from = 0;
+  attempts.forEach((a, i) => {
+    if (a.mode === 'start') from = i;
+  });
+  return sumUsage(attempts.slice(from).map((a) => a.usage));
+}
+
+/** What the session had used before attempt `n`: undefined when `n` started it from the prompt. */
+export function usageBefore(record: TaskRecord, n: number): Usage | undefined {
+  const current = record.attempts.find((a) => a.n === n);
+  if (!current || current.mode === 'start') return undefined;
+  return sessionUsage(record.attempts.filter((a) => a.n < n));
+}
+
+/** Several usages summed (cost only when some attempt reported one); undefined when none did. */
+export function sumUsage(usages: readonly (Usage | undefined)[]): Usage | undefined {
+  const known = usages.filter((u): u is Usage => u !== undefined);
+  if (known.length === 0) return undefined;
+  const costs = known.filter((u) => u.costUsd !== undefined);
+  return {
+    inputTokens: known.reduce((n, u) => n + u.inputTokens, 0),
+    cachedInputTokens: known.reduce((n, u) => n + u.cachedInputTokens, 0),
+    outputTokens: known.reduce((n, u) => n + u.outputTokens, 0),
+    ...(costs.length ? { costUsd: costs.reduce((n, u) => n + (u.costUsd ?? 0), 0) } : {}),
+  };
 }
 
 

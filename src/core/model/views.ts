@@ -1,5 +1,5 @@
 import type { AgentId } from './names';
-import type { Attempt, TaskState, Worktree } from './record';
+import type { Attempt, TaskState, Usage, Worktree } from './record';
 
 /** A task as a user sees it: the record plus what tmux shows now. Also sessions started by hand. */
 export interface TaskView {
@@ -23,6 +23,10 @@ export interface TaskView {
   hasSession: boolean;
   /** The task's own git worktree (its `dir`), when it has one. */
   worktree: Worktree | null;
+  /** The agent's last message: the latest attempt's that said one (a running attempt's so far). */
+  lastMessage: string | null;
+  /** Token use summed over the attempts (a running attempt's so far); null when the agent reported none. */
+  usage: Usage | null;
   /** The state as a supervisor recorded it, and since when: what changes are announced from. */
   recorded: { state: TaskState; since: string } | null;
 }

@@ -2,9 +2,18 @@ import type { Policy } from '../decide/policy';
 import type { Settings } from '../model/settings';
 import type { Logger } from '../platform/log';
 import { silentLogger } from '../platform/log';
+import { EventSummaries } from '../store/events';
 import { LockManager } from '../store/lock';
 import { TaskStore } from '../store/store';
 import { Tmux } from '../tmux/tmux';
+
+/** How to run this product's CLI: a Node and the bundle's path (the background supervisor, each pane's transcript). */
+export interface Launcher {
+  node: string;
+  cli: string;
+  /** Extra environment, e.g. ELECTRON_RUN_AS_NODE=1 when `node` is an editor's Electron. */
+  env?: Record<string, string>;
+}
 
 export interface CoreOptions {
   home: string;
@@ -16,6 +25,8 @@ export interface CoreOptions {
   tmux?: Tmux;
   /** Names this process in lock files, e.g. "cli monitor". */
   owner?: string;
+  /** How to run the CLI: each pane then shows its agent's events readable (else the pane shows only what the agent prints besides them). */
+  launcher?: Launcher;
 }
 
 /** What every operation works with: one state dir, one tmux server, the caller's settings and clock. */
@@ -29,6 +40,9 @@ export interface Core {
   readonly env: NodeJS.ProcessEnv;
   readonly logger: Logger;
   readonly now: () => number;
+  /** Attempts' last words and token use, read on from where the last look stopped. */
+  readonly summaries: EventSummaries;
+  readonly launcher?: Launcher;
 }
 
 export function policyFrom(settings: Settings): Policy {
@@ -53,6 +67,8 @@ export function createCore(options: CoreOptions): Core {
     logger,
     now: options.now ?? Date.now,
     tmux: options.tmux ?? new Tmux({ socket: options.settings.tmuxSocket, logger, env }),
+    summaries: new EventSummaries(),
+    ...(options.launcher ? { launcher: options.launcher } : {}),
     locks: new LockManager(store.paths.locksDir, options.owner ?? `pid ${process.pid}`),
   };
 }

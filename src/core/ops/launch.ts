@@ -6,6 +6,7 @@ import { budgetedAttempts } from '../decide/policy';
 import { TaskError } from '../model/errors';
 import type { AgentId } from '../model/names';
 import type { Attempt, TaskRecord } from '../model/record';
+import { sessionUsage } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
 import { writeFileAtomic } from '../platform/files';
 import { attemptFile } from '../store/attempt';
@@ -83,6 +84,17 @@ export function signalSupervisors(core: Core): void {
   }
 }
 
+/** What shows the attempt's events readable in its pane: the CLI's `render`, when this process knows how to run the CLI. */
+function renderArgv(core: Core, attemptDir: string, record: TaskRecord, mode: 'start' | 'resume'): string[] | undefined {
+  const l = core.launcher;
+  if (!l) return undefined;
+  const env = Object.entries(l.env ?? {}).map(([k, v]) => `${k}=${v}`);
+  const prefix = env.length ? [resolveExecutable('env', core.env) ?? '/usr/bin/env', ...env] : [];
+  // An agent whose counts cover its whole session (codex) shows each attempt's own.
+  const before = mode === 'resume' ? sessionUsage(record.attempts) : undefined;
+  return [...prefix, l.node, l.cli, 'render', attemptDir, '--follow', '--agent', record.agent, ...(before ? ['--baseline', JSON.stringify(before)] : [])];
+}
+
 /**
  * Starts the next attempt. The caller holds the task's lock. The record is written before tmux
  * is touched, so a supervisor that dies in between leaves an attempt that never started (seen
@@ -111,6 +123,8 @@ export async function launch(core: Core, record: TaskRecord, action: Extract<Act
     ? adapter.resumeArgs(record, agentSettings, prompt)
     : adapter.startArgs(record, agentSettings, prompt);
   writeFileAtomic(attemptFile(attemptDir, 'argv'), encodeNul([record.executable, ...args]));
+  const render = renderArgv(core, attemptDir, record, action.mode);
+  if (render) writeFileAtomic(attemptFile(attemptDir, 'render'), encodeNul(render));
   const now = isoNow(core);
   const attempt: Attempt = {
     n, cause: action.cause, mode: action.mode, startedAt: now, endedAt: null, exitCode: null, signal: null,

@@ -9,7 +9,7 @@ import { TaskError, UsageError } from '../model/errors';
 import type { AgentId } from '../model/names';
 import { parseSessionName } from '../model/names';
 import type { TaskRecord } from '../model/record';
-import { lastAttempt } from '../model/record';
+import { lastAttempt, sumUsage, usageBefore } from '../model/record';
 import type { TaskView } from '../model/views';
 import { eventsFile, eventsHead, eventsTail, readAttemptFiles } from '../store/attempt';
 import { readSeedIdFile } from '../store/seed';
@@ -30,8 +30,11 @@ export function observe(core: Core, record: TaskRecord, panes: Map<string, PaneI
   const anyPane = panes.values().next().value as PaneInfo | undefined;
   const pane = panes.get(record.session);
   // Only when the run is over (or its pane gone): one stat, not one per pass of a running task.
-  const dirMissing = attempt && !attempt.endedAt && (files.exitCode !== null || !pane || pane.dead) ? !fs.existsSync(record.dir) : undefined;
-  return { pane, attempt: files, eventsHead: head, eventsTail: tail, serverPid: anyPane?.serverPid, dirMissing, ...extra };
+  const over = attempt && !attempt.endedAt && (files.exitCode !== null || !pane || pane.dead);
+  const dirMissing = over ? !fs.existsSync(record.dir) : undefined;
+  // Its last word and token use, to record with its end.
+  const summary = over && dir ? core.summaries.summary(eventsFile(dir), adapterFor(record.agent), usageBefore(record, attempt.n), true) : undefined;
+  return { pane, attempt: files, eventsHead: head, eventsTail: tail, serverPid: anyPane?.serverPid, dirMissing, summary, ...extra };
 }
 
 /** The verdict on one task under its own recovery policy (the caller's for records that have none). */
@@ -42,13 +45,21 @@ export function evaluateTask(core: Core, record: TaskRecord, obs: Observation): 
 /** `stored`: the record as written, when `record` is a fresher evaluation of it. */
 export function view(core: Core, record: TaskRecord, hasSession = true, stored: TaskRecord = record): TaskView {
   const attempt = lastAttempt(record);
+  const dir = attempt ? core.store.paths.attemptDir(record.session, attempt.n) : undefined;
+  // A running attempt's words and tokens so far (its file read on from the last look).
+  const live = attempt && dir && !attempt.endedAt
+    ? core.summaries.summary(eventsFile(dir), adapterFor(record.agent), usageBefore(record, attempt.n), false)
+    : undefined;
+  const attempts = live ? record.attempts.map((a) => (a === attempt ? { ...a, ...live } : a)) : record.attempts;
   return {
     name: record.name, session: record.session, agent: record.agent, state: record.state, reason: record.stateReason,
     agentSessionId: record.agentSessionId, dir: record.dir, prompt: record.prompt, createdAt: record.createdAt,
-    attempts: record.attempts, nextAttemptAt: record.nextAttemptAt, heldUntil: record.heldUntil, adopted: record.adopted,
-    eventsFile: attempt ? eventsFile(core.store.paths.attemptDir(record.session, attempt.n)) : null,
+    attempts, nextAttemptAt: record.nextAttemptAt, heldUntil: record.heldUntil, adopted: record.adopted,
+    eventsFile: dir ? eventsFile(dir) : null,
     hasSession,
     worktree: record.worktree ?? null,
+    lastMessage: [...attempts].reverse().find((a) => a.lastMessage !== undefined)?.lastMessage ?? null,
+    usage: sumUsage(attempts.map((a) => a.usage)) ?? null,
     recorded: { state: stored.state, since: stored.stateSince },
   };
 }
@@ -79,7 +90,7 @@ export async function views(core: Core): Promise<{ views: TaskView[]; corrupt: {
     known.add(session);
     out.push({
       name: parsed.name, session, agent: parsed.agent, state: 'held', reason, agentSessionId: null, dir: null, prompt: null,
-      createdAt: null, attempts: [], nextAttemptAt: null, heldUntil: null, adopted: false, eventsFile: null, hasSession: panes.has(session), worktree: null, recorded: null,
+      createdAt: null, attempts: [], nextAttemptAt: null, heldUntil: null, adopted: false, eventsFile: null, hasSession: panes.has(session), worktree: null, recorded: null, lastMessage: null, usage: null,
     });
   }
   for (const [session, pane] of panes) {
@@ -92,7 +103,7 @@ export async function views(core: Core): Promise<{ views: TaskView[]; corrupt: {
       name: parsed.name, session, agent: parsed.agent, state, reason,
       agentSessionId: seedSessionId(parsed.agent, parsed.name) ?? null,
       dir: null, prompt: null, createdAt: new Date(pane.created * 1000).toISOString(), attempts: [],
-      nextAttemptAt: null, heldUntil: null, adopted: true, eventsFile: null, hasSession: true, worktree: null, recorded: null,
+      nextAttemptAt: null, heldUntil: null, adopted: true, eventsFile: null, hasSession: true, worktree: null, recorded: null, lastMessage: null, usage: null,
     });
   }
   return { views: out, corrupt };

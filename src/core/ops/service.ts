@@ -10,6 +10,7 @@ import type { Lock } from '../store/lock';
 import { TmuxError } from '../tmux/errors';
 import type { Core, CoreOptions } from './core';
 import { createCore, isoNow } from './core';
+import { taskEvents, taskTranscript } from './transcript';
 import { agentArgs, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
 import { capture, evaluateTask, find, observe, view, views } from './observe';
 import type { StartInput } from './start';
@@ -100,8 +101,16 @@ export class TaskService {
     return lock;
   }
 
-  async logs(nameOrSession: string, lines: number): Promise<string> {
+  /**
+   * The last lines of what a task's agent said and did: its transcript (readable, every attempt),
+   * its raw JSON events, or its pane as tmux has it. A session started by hand has only its pane.
+   */
+  async logs(nameOrSession: string, lines: number, kind: 'transcript' | 'events' | 'pane' = 'transcript'): Promise<string> {
     const task = await find(this, nameOrSession);
+    const record = task.adopted ? undefined : this.store.get(task.session);
+    if (kind !== 'pane' && record) {
+      return (kind === 'events' ? taskEvents(this, record) : taskTranscript(this, record)).slice(-lines).join('\n');
+    }
     try {
       return (await capture(this, task.session, lines)).join('\n');
     } catch (e) {

@@ -6,6 +6,7 @@ import type { LockHolder } from '../store/lock';
 import { identified } from '../store/lock';
 import { tmuxEnvironment } from '../tmux/tmux';
 import { resolveExecutable } from '../platform/executables';
+import type { Launcher } from './core';
 import type { TaskService } from './service';
 import { needsSupervision, SUPERVISOR_LOCK } from './monitor';
 
@@ -28,13 +29,7 @@ export function supervisorStatus(svc: TaskService): SupervisorStatus {
   return { running, holder: running ? holder : undefined, background: running && holder!.owner.startsWith(BACKGROUND_OWNER), unfinished };
 }
 
-/** How to run the CLI for the background supervisor: a Node and the bundle's path. */
-export interface Launcher {
-  node: string;
-  cli: string;
-  /** Extra environment, e.g. ELECTRON_RUN_AS_NODE=1 when `node` is an editor's Electron. */
-  env?: Record<string, string>;
-}
+export type { Launcher };
 
 /** A Node for the supervisor: `node` on PATH, else this process's own runtime (Electron run as Node). */
 export function defaultLauncher(cli: string, env: NodeJS.ProcessEnv): Launcher {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TaskRecord } from '../model/record';
 import { isFinished } from '../model/record';
-import { readRunnerPid } from '../store/attempt';
+import { attemptFile, readRunnerPid } from '../store/attempt';
 import { processAlive } from '../platform/processes';
 import type { Core } from './core';
 import type { Leadership } from './election';
@@ -101,6 +101,10 @@ export class WakeSources {
       if (w.pid !== null && !processAlive(w.pid)) {
         this.watched.delete(session);
         this.wake(`runner of ${session} exited`);
+      } else if (w.pid !== null && fs.existsSync(attemptFile(w.attemptDir, 'exit'))) {
+        // The run is over; its runner may still be showing the last of its transcript.
+        this.watched.delete(session);
+        this.wake(`the run of ${session} ended`);
       }
     }
   }

@@ -90,3 +90,51 @@ export function readHead(file: string, maxLines: number, maxBytes = 64 * 1024): 
   if (!slice) return [];
   return slice.text.split('\n').slice(0, maxLines).filter((l) => l !== '');
 }
+
+/**
+ * The whole lines of a file from byte `offset` on, read in chunks, and the offset after the last
+ * one. `andRest`: a last line without its newline counts too (the file is finished). A line longer
+ * than `maxLine` bytes is skipped whole (nothing a person reads is that long).
+ */
+export function readLinesFrom(file: string, offset: number, andRest = false, maxLine = 8 * 1024 * 1024): { lines: string[]; next: number; ino: number } | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    const lines: string[] = [];
+    let pos = offset > st.size ? 0 : offset;
+    let carry: Buffer[] = [];
+    let carried = 0;
+    let start = pos;
+    const chunk = Buffer.alloc(1024 * 1024);
+    for (;;) {
+      const n = fs.readSync(fd, chunk, 0, chunk.length, pos);
+      if (n === 0) break;
+      let from = 0;
+      for (let i = chunk.indexOf(10, 0); i !== -1 && i < n; i = chunk.indexOf(10, i + 1)) {
+        if (carried + (i - from) <= maxLine) lines.push(Buffer.concat([...carry, chunk.subarray(from, i)]).toString('utf8'));
+        carry = [];
+        carried = 0;
+        from = i + 1;
+        start = pos + from;
+      }
+      if (n - from > 0) {
+        carried += n - from;
+        if (carried <= maxLine) carry.push(Buffer.from(chunk.subarray(from, n)));
+      }
+      pos += n;
+    }
+    if (andRest && carried > 0 && carried <= maxLine) {
+      lines.push(Buffer.concat(carry).toString('utf8'));
+      start = pos;
+    }
+    return { lines, next: start, ino: st.ino };
+  } finally {
+    fs.closeSync(fd);
+  }
+}

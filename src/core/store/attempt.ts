@@ -9,6 +9,8 @@ import { readHead, readTail } from '../platform/files';
 export const ATTEMPT_FILES = {
   argv: 'argv',
   stdin: 'stdin',
+  /** The argv of what shows the events readable in the pane (NUL-separated). */
+  render: 'render',
   pid: 'pid',
   tmux: 'tmux',
   exit: 'exit',

@@ -7,9 +7,12 @@ export const ATTEMPT_ENV = 'RESILIENT_AGENT_ATTEMPT';
  * The program each tmux pane runs. It takes no user text on its command line: the agent's argv
  * and environment are NUL-separated files that core wrote, so no shell ever parses a prompt.
  * Written for bash 3.2 too (macOS): no mapfile, no EPOCHREALTIME.
- *   $1 attempt dir (argv, stdin, pid, tmux, exit, interrupted, events.jsonl)   $2 environment file   $3 the task's folder
+ *   $1 attempt dir (argv, stdin, render, pid, tmux, exit, interrupted, events.jsonl)   $2 environment file   $3 the task's folder
  * The agent's stdin is the attempt's `stdin` file when there is one (a prompt some CLIs only take
  * unaltered that way), else /dev/null: an unattended agent never waits on a terminal.
+ * The agent's standard output (its JSON events) goes straight into events.jsonl, never through a
+ * pipe: what shows it readable in the pane (the attempt's \`render\` argv, run beside the agent) only
+ * reads that file, so if it dies or falls behind the agent runs on and every event is recorded.
  */
 export const RUNNER_SCRIPT = `
 d=$1; envfile=$2; dir=$3
@@ -31,16 +34,25 @@ put pid "$$"
 put tmux "\${TMUX:-}"
 in=/dev/null; [ -f "$d/stdin" ] && in=$d/stdin
 : >> "$d/events.jsonl"
+rpid=
+if [ -s "$d/render" ]; then
+  rargv=(); while IFS= read -r -d '' a; do rargv+=("$a"); done < "$d/render"
+  (umask "$um"; exec "\${rargv[@]}" < /dev/null) &
+  rpid=$!
+fi
 if [ -n "$interrupted" ]; then
   code=130
 elif cd -- "$dir"; then
-  (umask "$um"; exec env -i "\${envv[@]}" "\${argv[@]}" < "$in") | tee -a "$d/events.jsonl"
-  code=\${PIPESTATUS[0]}
+  (umask "$um"; exec env -i "\${envv[@]}" "\${argv[@]}" < "$in") >> "$d/events.jsonl"
+  code=$?
 else
   code=97
 fi
 [ -n "$interrupted" ] && : > "$d/interrupted"
 put exit "$code"
+# The transcript sees the exit file, shows what is left of the events, and ends (it bounds its own
+# last read). Not signalled: a signal could reach it before it can take one (Node resets them).
+[ -n "$rpid" ] && wait "$rpid" 2>/dev/null
 if [ "$code" -eq 0 ]; then
   printf '\\n${DONE_MARKER}\\n'
 else

@@ -1,0 +1,112 @@
+import * as fs from 'node:fs';
+import { adapterFor } from '../agents/registry';
+import { noteLine, Renderer } from '../agents/transcript';
+import type { AgentAdapter } from '../agents/types';
+import type { Attempt, TaskRecord, Usage } from '../model/record';
+import { usageBefore } from '../model/record';
+import { duration } from '../model/time';
+import { usageText } from '../model/usage';
+import { readLinesFrom } from '../platform/files';
+import { eventsFile } from '../store/attempt';
+import { renderEvents } from '../store/events';
+import type { Core } from './core';
+
+/** Past this much unread, the pane's transcript skips ahead (`logs` shows everything). */
+const BEHIND_BYTES = 4 * 1024 * 1024;
+
+export interface FollowOptions {
+  /** Set once the run is over: show what is left, then return. */
+  stopped: () => boolean;
+  /** Resolves when something may have changed (the file grew, or a stop). */
+  changed: (file: string) => Promise<void>;
+}
+
+/**
+ * Shows an attempt's events readable as they come (what runs beside the agent in its pane). It
+ * only reads the events file: slow, stopped or killed, it never holds the agent up.
+ */
+export async function followEvents(file: string, adapter: AgentAdapter, baseline: Usage | undefined, write: (text: string) => void, opts: FollowOptions): Promise<void> {
+  const r = new Renderer(adapter, baseline);
+  let offset = 0;
+  for (;;) {
+    const last = opts.stopped();
+    let size = 0;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      /* not there yet */
+    }
+    if (size - offset > BEHIND_BYTES) {
+      const from = lineStartAfter(file, size - BEHIND_BYTES / 4);
+      write(`${noteLine(`${(from - offset).toLocaleString('en-US')} bytes of events not shown here (resilient-agent logs shows them all)`)}\n`);
+      offset = from;
+    }
+    const read = readLinesFrom(file, offset, last);
+    if (read) {
+      const out = read.lines.flatMap((l) => r.line(l));
+      if (out.length) write(`${out.join('\n')}\n`);
+      offset = read.next;
+    }
+    if (last) return;
+    await opts.changed(file);
+  }
+}
+
+/** The offset of the first line that starts at or after `at`. */
+function lineStartAfter(file: string, at: number): number {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    for (let pos = Math.max(0, at - 1); ; pos += buf.length) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) return pos;
+      const nl = buf.subarray(0, n).indexOf(10);
+      if (nl !== -1) return pos + nl + 1;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function startedLine(a: Attempt): string {
+  const why: Record<Attempt['cause'], string> = {
+    start: 'started', crash: 'resumed after a crash', lost: 'resumed after its tmux session was lost',
+    manual: 'resumed by hand', restart: 'started again from the prompt', 'follow-up': 'a follow-up',
+  };
+  const how = a.cause === 'start' || a.cause === 'restart' ? '' : a.mode === 'resume' ? ' (same session)' : ' (from the prompt)';
+  return `── attempt ${a.n}: ${why[a.cause]}${how} at ${a.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z')} ──`;
+}
+
+function endedLine(a: Attempt): string | undefined {
+  if (!a.endedAt) return undefined;
+  const ran = duration(Date.parse(a.endedAt) - Date.parse(a.startedAt));
+  const how = a.exitCode === 0 ? 'exited 0' : a.signal !== null ? `killed by signal ${a.signal}` : a.exitCode !== null ? `exited ${a.exitCode}` : 'ended';
+  return `── attempt ${a.n} ${how} after ${ran}${a.usage ? ` · ${usageText(a.usage)}` : ''} ──`;
+}
+
+/** A task's whole transcript, attempt by attempt: what `logs` prints and the output channel mirrors. */
+export function taskTranscript(core: Core, record: TaskRecord): string[] {
+  const adapter = adapterFor(record.agent);
+  const out: string[] = [];
+  for (const a of record.attempts) {
+    if (out.length) out.push('');
+    out.push(startedLine(a));
+    if (a.prompt) out.push(...a.prompt.split('\n').map((l, i) => (i === 0 ? `› ${l}` : `  ${l}`)));
+    const file = eventsFile(core.store.paths.attemptDir(record.session, a.n));
+    out.push(...renderEvents(file, adapter, usageBefore(record, a.n)).lines);
+    const end = endedLine(a);
+    if (end) out.push(end);
+  }
+  return out;
+}
+
+/** The events files of a task, attempt by attempt, as the agent wrote them. */
+export function taskEvents(core: Core, record: TaskRecord): string[] {
+  const out: string[] = [];
+  for (const a of record.attempts) {
+    const read = readLinesFrom(eventsFile(core.store.paths.attemptDir(record.session, a.n)), 0, true);
+    if (read) out.push(...read.lines);
+  }
+  return out;
+}
+

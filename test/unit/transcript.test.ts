@@ -1,0 +1,136 @@
+// Each agent's events as a person reads them, and what they add up to (last word, tokens).
+// The streams in test/fixtures/events/ were recorded from the real CLIs at the pinned versions
+// (codex-cli 0.171.0, Claude Code 2.1.332, opencode 1.18.33, pi 0.73.1) by the end-to-end suite:
+//   E2E_RECORD=DIR npx mocha --timeout 300000 out/test/e2e/agents.test.js -g "one shell tool call|killed with -9|follow-up on a done"
+// (tool-call: "one shell tool call"; killed / resumed: attempts 1 and 2 of "killed with -9";
+// follow-up: attempt 2 of "a follow-up on a done task").
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { adapterFor } from '../../src/core/agents/registry';
+import { Renderer, summarize } from '../../src/core/agents/transcript';
+import type { AgentId } from '../../src/core/model/names';
+import { EventSummaries } from '../../src/core/store/events';
+
+const FIXTURES = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'events');
+
+function lines(file: string): string[] {
+  return fs.readFileSync(path.join(FIXTURES, file), 'utf8').split('\n');
+}
+
+function render(agent: AgentId, input: string[]): string[] {
+  const r = new Renderer(adapterFor(agent));
+  return input.flatMap((l) => r.line(l));
+}
+
+const TOOL_CALL: Record<AgentId, string[]> = {
+  codex: ['· codex thread 01a2347c-a2b9-7840-b412-44b6d786048b', '▶ shell: echo hi > out.txt', '  ⎿ no output', '● Created out.txt.', '· tokens: 20 in · 10 out'],
+  claude: ['· Claude Code · model claude-opus-5-5 · session c3b472aa-5ce5-4cdc-85f9-d9b4a67c50b6', '▶ Bash: echo hi > out.txt', '  ⎿ (Bash completed with no output)', '● Created out.txt.', '· tokens: 20 in · 10 out · $0.0003'],
+  opencode: ['▶ bash: echo hi > out.txt', '  ⎿ (no output)', '● Created out.txt.', '· tokens: 20 in · 10 out'],
+  pi: ['· pi session 01a2347d-2868-7707-9114-4971df1c1a43', '▶ bash: echo hi > out.txt', '  ⎿ (no output)', '● Created out.txt.', '· tokens: 20 in · 10 out'],
+};
+
+describe('transcripts: each agent\'s recorded events, readable', () => {
+  for (const agent of ['codex', 'claude', 'opencode', 'pi'] as const) {
+    describe(agent, () => {
+      it('a tool call: the command, its result, the agent\'s message and the turn\'s tokens; no raw JSON', () => {
+        const out = render(agent, lines(`${agent}-tool-call.jsonl`));
+        assert.deepEqual(out, TOOL_CALL[agent]);
+        assert.ok(out.every((l) => !l.includes('{"')), 'no JSON shown');
+      });
+
+      it('the last word and the token use of an attempt', () => {
+        const s = summarize(adapterFor(agent), lines(`${agent}-tool-call.jsonl`));
+        assert.equal(s.lastMessage, 'Created out.txt.');
+        // The model server answers each request with 10 tokens in and 5 out; the task took two requests.
+        assert.equal(s.usage?.inputTokens, 20);
+        assert.equal(s.usage?.outputTokens, 10);
+        assert.equal(s.usage?.cachedInputTokens, 0);
+        // Only Claude Code reports a cost for this model (opencode and pi say 0: no price known).
+        assert.equal(s.usage?.costUsd !== undefined, agent === 'claude');
+      });
+
+      it('an attempt killed with -9: what it wrote is shown, a line cut off is said, nothing throws', () => {
+        const killed = lines(`${agent}-killed.jsonl`).filter((l) => l !== '');
+        const cut = [...killed, '{"type":"item.completed","item":{"id":"item_9","type":"agent_mess'];
+        const out = render(agent, cut);
+        assert.match(out[out.length - 1], /^· an event cut off: \{"type":"item\.completed"/);
+        const s = summarize(adapterFor(agent), cut);
+        assert.equal(s.lastMessage, undefined, 'no message: the agent was killed before it said one');
+      });
+    });
+  }
+
+  it('codex counts its whole thread: a resumed attempt keeps only its own tokens', () => {
+    // The follow-up's turn.completed says 40 in / 20 out: 20/10 of them were the first attempt's.
+    const follow = lines('codex-follow-up.jsonl');
+    assert.deepEqual(summarize(adapterFor('codex'), follow).usage, { inputTokens: 40, cachedInputTokens: 0, outputTokens: 20 });
+    assert.deepEqual(summarize(adapterFor('codex'), follow, { inputTokens: 20, cachedInputTokens: 0, outputTokens: 10 }).usage, { inputTokens: 20, cachedInputTokens: 0, outputTokens: 10 });
+  });
+
+  it('Claude Code\'s cost of a resumed session is the run\'s own, not the session\'s total', () => {
+    const result = lines('claude-follow-up.jsonl').map((l) => (l.startsWith('{') ? JSON.parse(l) : undefined)).find((e) => e?.type === 'result');
+    assert.ok(result.total_cost_usd > 0.0005, 'the session total counts the first run too');
+    const s = summarize(adapterFor('claude'), lines('claude-follow-up.jsonl'));
+    assert.ok(Math.abs((s.usage?.costUsd ?? 0) - 0.00028) < 1e-9, `cost ${s.usage?.costUsd}`);
+  });
+
+  it('an event no adapter knows is shown compactly, and text that is not JSON as it is', () => {
+    for (const agent of ['codex', 'claude', 'opencode', 'pi'] as const) {
+      const out = render(agent, ['{"type":"from_a_future_release","payload":{"x":1}}', 'plain text the agent printed', '', '[1,2]', '{"no":"type"}']);
+      assert.equal(out[0], '· from_a_future_release {"type":"from_a_future_release","payload":{"x":1}}');
+      assert.equal(out[1], 'plain text the agent printed');
+      assert.equal(out[2], '[1,2]', 'only JSON objects are events');
+      assert.equal(out[3], '· event {"no":"type"}');
+      assert.equal(out.length, 4);
+    }
+  });
+
+  it('odd shapes of known events do not throw (null items, numbers where text was)', () => {
+    const odd = ['{"type":"item.completed","item":null}', '{"type":"assistant","message":{"content":"x"}}', '{"type":"tool_use","part":{"state":{"output":7}}}', '{"type":"message_end","message":{"role":"assistant","content":5,"usage":{"input":"a"}}}'];
+    for (const agent of ['codex', 'claude', 'opencode', 'pi'] as const) {
+      assert.doesNotThrow(() => render(agent, odd));
+      assert.doesNotThrow(() => summarize(adapterFor(agent), odd));
+    }
+  });
+
+  it('errors, retries, failed commands and long output, in each agent\'s own words', () => {
+    assert.deepEqual(render('codex', [
+      '{"type":"error","message":"Reconnecting... 2/5 (stream disconnected before completion)"}',
+      '{"type":"item.completed","item":{"id":"i","type":"command_execution","command":"/bin/bash -lc \'npm test\'","aggregated_output":"1\\n2\\n3\\n4\\n5\\n6\\n","exit_code":1,"status":"failed"}}',
+      '{"type":"item.completed","item":{"id":"f","type":"file_change","changes":[{"path":"src/a.ts","kind":"update"},{"path":"src/b.ts","kind":"add"}],"status":"completed"}}',
+      '{"type":"turn.failed","error":{"message":"stream error: 500"}}',
+    ]), [
+      '↻ retrying (2/5): Reconnecting... 2/5 (stream disconnected before completion)',
+      '  ⎿ failed: 1', '    2', '    3', '    4', '    … 2 more lines',
+      '▶ edit: src/a.ts', '▶ create: src/b.ts',
+      '✗ stream error: 500',
+    ]);
+    assert.deepEqual(render('claude', ['{"type":"system","subtype":"api_retry","attempt":3,"max_retries":10,"retry_delay_ms":4000,"error_status":529,"error":"overloaded_error"}']), ['↻ retrying (3/10): 529 overloaded_error']);
+    assert.deepEqual(render('pi', ['{"type":"auto_retry_start","attempt":1,"maxAttempts":3,"delayMs":2000,"errorMessage":"429 rate limited"}', '{"type":"auto_retry_end","success":false,"attempt":3,"finalError":"429 rate limited"}']), ['↻ retrying (1/3): 429 rate limited', '✗ 429 rate limited']);
+    assert.deepEqual(render('opencode', ['{"type":"error","error":{"name":"APIError","data":{"message":"Unauthorized","statusCode":401}}}']), ['✗ Unauthorized']);
+  });
+
+  it('a summary read on as the file grows counts each line once, and starts again when the file is replaced', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-summary-'));
+    try {
+      const file = path.join(dir, 'events.jsonl');
+      const all = lines('opencode-tool-call.jsonl').filter((l) => l !== '');
+      const summaries = new EventSummaries();
+      fs.writeFileSync(file, `${all.slice(0, 3).join('\n')}\n${all[3].slice(0, 20)}`);
+      assert.deepEqual(summaries.summary(file, adapterFor('opencode'), undefined, false).usage, { inputTokens: 10, cachedInputTokens: 0, outputTokens: 5 });
+      fs.writeFileSync(file, `${all.join('\n')}\n`);
+      const whole = summaries.summary(file, adapterFor('opencode'), undefined, false);
+      assert.deepEqual(whole.usage, { inputTokens: 20, cachedInputTokens: 0, outputTokens: 10 });
+      assert.equal(whole.lastMessage, 'Created out.txt.');
+      // Looked at again with nothing new: the same, not counted twice.
+      assert.deepEqual(summaries.summary(file, adapterFor('opencode'), undefined, true), whole);
+      fs.rmSync(file);
+      fs.writeFileSync(file, `${all.slice(0, 3).join('\n')}\n`);
+      assert.deepEqual(summaries.summary(file, adapterFor('opencode'), undefined, true).usage, { inputTokens: 10, cachedInputTokens: 0, outputTokens: 5 });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
