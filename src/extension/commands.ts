@@ -8,6 +8,8 @@ import { TmuxError } from '../core/tmux/errors';
 import { attachArgs } from '../core/tmux/commands';
 import type { PaneMirror } from './mirror';
 import type { TaskModel } from './model';
+import { nameFromFile } from './promptDocs';
+import type { PromptDocuments } from './promptDocs';
 import { askPrompt, startTask, StartArgs } from './startTask';
 import type { Node } from './tree';
 
@@ -40,7 +42,7 @@ async function confirm(message: string, action: string, options?: CommandOptions
   return (await vscode.window.showWarningMessage(message, { modal: true }, action)) === action;
 }
 
-export function registerCommands(context: vscode.ExtensionContext, model: TaskModel, mirror: PaneMirror, log: vscode.LogOutputChannel): void {
+export function registerCommands(context: vscode.ExtensionContext, model: TaskModel, mirror: PaneMirror, log: vscode.LogOutputChannel, docs: PromptDocuments): void {
   /** Every command: errors are caught, logged, and shown once with a way to the log. */
   const register = (id: string, fn: (...args: unknown[]) => unknown) => {
     context.subscriptions.push(vscode.commands.registerCommand(id, async (...args: unknown[]) => {
@@ -63,7 +65,34 @@ export function registerCommands(context: vscode.ExtensionContext, model: TaskMo
     }));
   };
 
-  register('resilientAgent.start', (args) => startTask(model, (args ?? {}) as StartArgs));
+  const writePrompt = async (agent: string, name: string) => {
+    await docs.write({ agent, name });
+  };
+  register('resilientAgent.start', (args) => startTask(model, (args ?? {}) as StartArgs, writePrompt));
+  // The whole document, byte for byte (unsaved edits included), is the prompt.
+  register('resilientAgent.startFromFile', async (arg) => {
+    const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+    if (!uri) {
+      void vscode.window.showInformationMessage('Open the Markdown or text file that holds the prompt first.');
+      return undefined;
+    }
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const prompt = doc.getText();
+    if (prompt.trim() === '') {
+      void vscode.window.showErrorMessage('The document is empty: write the prompt in it first.');
+      return undefined;
+    }
+    const pending = docs.pendingFor(doc);
+    const record = await startTask(model, { ...(pending ?? {}), prompt, suggestedName: nameFromFile(uri) });
+    if (!record) return undefined;
+    docs.settle(doc);
+    // A document opened only to write this prompt goes (the record keeps the prompt); a file stays.
+    if (pending && doc.isUntitled) {
+      await vscode.window.showTextDocument(doc);
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    }
+    return record;
+  });
   register('resilientAgent.refresh', () => model.refresh('manual'));
   register('resilientAgent.showLog', () => log.show());
 

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { defaultLauncher } from '../core/ops/supervisor';
 import { resolveSettings, Settings } from '../core/model/settings';
 import { registerCommands } from './commands';
+import { PromptDocuments } from './promptDocs';
 import { readSettings, readUiSettings, SECTION } from './config';
 import { PaneMirror } from './mirror';
 import { TaskModel } from './model';
@@ -25,6 +26,7 @@ export interface Api {
   statusBar: StatusBar;
   notices: Notices;
   tree: TaskTree;
+  docs: PromptDocuments;
   view: vscode.TreeView<unknown>;
   activationMs: number;
 }
@@ -52,7 +54,9 @@ export function activate(context: vscode.ExtensionContext): Api {
   const statusBar = new StatusBar(model);
   const notices = new Notices(model, log, context.workspaceState);
   context.subscriptions.push(model, mirror, tree, view, statusBar, notices);
-  registerCommands(context, model, mirror, log);
+  const docs = new PromptDocuments();
+  context.subscriptions.push(docs);
+  registerCommands(context, model, mirror, log, docs);
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(BASE_SCHEME, new BaseContent(process.env)));
   // A settings change says what it changed (the model itself shows no pop-ups).
   context.subscriptions.push(model.onDidApplyPolicy((changed) => {
@@ -103,7 +107,7 @@ export function activate(context: vscode.ExtensionContext): Api {
 
   const activationMs = loadMs + (performance.now() - activateStarted);
   log.info(`activated in ${activationMs.toFixed(1)}ms (loading the bundle ${loadMs.toFixed(1)}ms, activate ${(activationMs - loadMs).toFixed(1)}ms)`);
-  return { model, mirror, statusBar, notices, tree, view: view as vscode.TreeView<unknown>, activationMs };
+  return { model, mirror, statusBar, notices, tree, docs, view: view as vscode.TreeView<unknown>, activationMs };
 }
 
 export function deactivate(): void {}

@@ -13,11 +13,14 @@ interface Mirror {
   channel: vscode.OutputChannel;
   timer: NodeJS.Timeout | undefined;
   text: string;
+  /** What the transcript was made from, last time (unchanged: nothing to redo). */
+  signature?: string;
 }
 
 /**
- * One output channel per task, mirroring its pane. It is refreshed while it is shown, and only
- * then: a hidden channel costs no tmux call.
+ * One output channel per task: its transcript (what the agent said and did, every attempt, read
+ * from its events), or for a session started by hand its pane. Refreshed while it is shown, and
+ * only then: a hidden channel costs nothing.
  */
 export class PaneMirror extends Disposable {
   private readonly mirrors = new Map<string, Mirror>();
@@ -84,7 +87,10 @@ export class PaneMirror extends Disposable {
     if (!m) return;
     let text: string;
     try {
-      text = stripAnsi((await this.model.service.capture(session, 2000)).join('\n'));
+      const transcript = this.model.service.transcriptOf(session, m.signature);
+      if (transcript && transcript.signature === m.signature) return;
+      if (transcript) m.signature = transcript.signature;
+      text = transcript ? transcript.text : stripAnsi((await this.model.service.capture(session, 2000)).join('\n'));
     } catch (e) {
       text = `${m.text}\n[the tmux session ${session} is gone: ${(e as Error).message}]`;
       if (m.text.endsWith(']')) return;

@@ -3,6 +3,7 @@ import type { TaskView } from '../core/model/views';
 import { duration } from '../core/model/time';
 import type { TaskState } from '../core/model/record';
 import { isStopped } from '../core/model/record';
+import { usageText } from '../core/model/usage';
 
 /** How each state looks: a themed icon and colour, and the group it sits in. */
 export const STATE_LOOK: Record<TaskState, { icon: string; color: string; group: 'needs' | 'running' | 'finished' }> = {
@@ -99,6 +100,11 @@ export function tooltip(v: TaskView, now = Date.now()): vscode.MarkdownString {
     const end = v.attempts[v.attempts.length - 1].endedAt;
     md.appendMarkdown(`Run time: ${duration((end ? Date.parse(end) : now) - Date.parse(first.startedAt))} over ${v.attempts.length} attempt${v.attempts.length === 1 ? '' : 's'}.\n\n`);
   }
+  if (v.lastMessage) {
+    const said = v.lastMessage.length > 400 ? `${v.lastMessage.slice(0, 400)}…` : v.lastMessage;
+    md.appendMarkdown(`${v.state === 'running' || v.state === 'waiting' ? 'Latest' : 'Last'} from the agent: ${escape(said).replace(/\n/g, '  \n')}\n\n`);
+  }
+  if (v.usage) md.appendMarkdown(`Tokens: ${escape(usageText(v.usage))}\n\n`);
   if (v.prompt) md.appendMarkdown(`Prompt: ${escape(v.prompt.length > 300 ? `${v.prompt.slice(0, 300)}…` : v.prompt)}\n\n`);
   if (v.worktree) md.appendMarkdown(`Worktree: branch \`${v.worktree.branch}\` from \`${v.worktree.base.slice(0, 12)}\` of \`${v.worktree.repo}\`\n\n`);
   if (v.dir) md.appendMarkdown(`Folder: \`${v.dir}\`\n\n`);

@@ -16,7 +16,12 @@ export interface StartArgs {
   /** In a git worktree of its own (asked when the folder is in a repository and this is not given). */
   worktree?: boolean;
   branch?: string;
+  /** A name to offer (from the prompt file's name). */
+  suggestedName?: string;
 }
+
+/** The start flow left to let the person write the prompt in an editor (see promptDocs.ts). */
+export const WRITE_IN_EDITOR = Symbol('write the prompt in an editor');
 
 export const UNTRUSTED_MESSAGE = 'Starting an agent task runs a program in this workspace: trust the workspace first (Manage Workspace Trust).';
 
@@ -43,8 +48,10 @@ async function pickAgent(model: TaskModel): Promise<AgentId | undefined> {
   return picked.agent;
 }
 
-async function askName(model: TaskModel, agent: AgentId): Promise<string | undefined> {
+async function askName(model: TaskModel, agent: AgentId, suggested?: string): Promise<string | undefined> {
+  const offer = suggested && !nameProblem(suggested) && !model.service.store.exists(sessionName(agent, suggested)) ? suggested : undefined;
   return vscode.window.showInputBox({
+    ...(offer ? { value: offer } : {}),
     title: 'Start resilient agent task (2/3): name',
     prompt: `The tmux session will be ${agent}-<name>`,
     placeHolder: 'refactor-auth',
@@ -57,20 +64,24 @@ async function askName(model: TaskModel, agent: AgentId): Promise<string | undef
   });
 }
 
-export async function askPrompt(title = 'Start resilient agent task (3/3): prompt'): Promise<string | undefined> {
+export async function askPrompt(title?: string): Promise<string | undefined>;
+export async function askPrompt(title: string | undefined, offerEditor: true): Promise<string | typeof WRITE_IN_EDITOR | undefined>;
+export async function askPrompt(title = 'Start resilient agent task (3/3): prompt', offerEditor = false): Promise<string | typeof WRITE_IN_EDITOR | undefined> {
   const editor = vscode.window.activeTextEditor;
   const selection = editor && !editor.selection.isEmpty ? editor.document.getText(editor.selection) : undefined;
-  type Item = vscode.QuickPickItem & { from: 'type' | 'selection' | 'file' };
-  const items: Item[] = [{ from: 'type', label: '$(edit) Type the prompt' }];
+  type Item = vscode.QuickPickItem & { from: 'type' | 'selection' | 'file' | 'editor' };
+  const items: Item[] = [{ from: 'type', label: '$(edit) Type the prompt', detail: 'One line' }];
+  if (offerEditor) items.push({ from: 'editor', label: '$(new-file) Write the prompt in an editor…', detail: 'A Markdown document: write as much as the task needs, then start it from the document' });
   if (selection) items.push({ from: 'selection', label: '$(selection) Use the selection', detail: selection.slice(0, 120) });
   if (editor) items.push({ from: 'file', label: '$(file) Use the active file', detail: vscode.workspace.asRelativePath(editor.document.uri) });
   const source = items.length === 1 ? items[0] : await vscode.window.showQuickPick(items, { title });
   if (!source) return undefined;
+  if (source.from === 'editor') return WRITE_IN_EDITOR;
   if (source.from === 'selection') return selection;
   if (source.from === 'file') return editor!.document.getText();
   return vscode.window.showInputBox({
     title,
-    prompt: 'What should the agent do? It is passed to the agent as one argument, never through a shell.',
+    prompt: 'What should the agent do? It reaches the agent exactly as typed, never through a shell.',
     validateInput: (v) => (v.trim() === '' ? 'The prompt is empty' : undefined),
   });
 }
@@ -100,18 +111,25 @@ async function askWorktree(model: TaskModel, dir: string, name: string): Promise
   return picked?.worktree;
 }
 
-/** The palette's "Start resilient agent task". Returns the record, or undefined when cancelled or refused. */
-export async function startTask(model: TaskModel, args: StartArgs = {}): Promise<TaskRecord | undefined> {
+/**
+ * The palette's "Start resilient agent task". Returns the record, or undefined when cancelled or
+ * refused. `writePrompt`: how the flow hands over to a prompt written in an editor.
+ */
+export async function startTask(model: TaskModel, args: StartArgs = {}, writePrompt?: (agent: string, name: string) => Promise<void>): Promise<TaskRecord | undefined> {
   if (!vscode.workspace.isTrusted) {
     void vscode.window.showErrorMessage(UNTRUSTED_MESSAGE);
     return undefined;
   }
   const agent = args.agent ?? (await pickAgent(model));
   if (!agent) return undefined;
-  const name = args.name ?? (AGENT_IDS.includes(agent as AgentId) ? await askName(model, agent as AgentId) : '');
+  const name = args.name ?? (AGENT_IDS.includes(agent as AgentId) ? await askName(model, agent as AgentId, args.suggestedName) : '');
   if (name === undefined) return undefined;
-  const prompt = args.prompt ?? (await askPrompt());
+  const prompt = args.prompt ?? (writePrompt ? await askPrompt(undefined, true) : await askPrompt());
   if (prompt === undefined) return undefined;
+  if (prompt === WRITE_IN_EDITOR) {
+    await writePrompt?.(agent, name);
+    return undefined;
+  }
   const dir = await pickFolder(args.folder);
   if (!dir) return undefined;
   const worktree = args.worktree ?? (await askWorktree(model, dir, name));
@@ -120,9 +138,9 @@ export async function startTask(model: TaskModel, args: StartArgs = {}): Promise
     const record = await model.service.start({ agent, name, dir, prompt, worktree, branch: args.branch });
     model.ensureMonitor();
     await model.refresh('started');
-    void vscode.window.showInformationMessage(`Started agent task "${record.name}" (${record.agent}) in tmux session ${record.session}.`, 'Attach', 'Show Output').then((choice) => {
+    void vscode.window.showInformationMessage(`Started agent task "${record.name}" (${record.agent}) in tmux session ${record.session}.`, 'Attach', 'Show Transcript').then((choice) => {
       if (choice === 'Attach') void vscode.commands.executeCommand('resilientAgent.attach', record.session);
-      if (choice === 'Show Output') void vscode.commands.executeCommand('resilientAgent.showOutput', record.session);
+      if (choice === 'Show Transcript') void vscode.commands.executeCommand('resilientAgent.showOutput', record.session);
     });
     return record;
   } catch (e) {

@@ -61,7 +61,7 @@ export class TaskTree extends Disposable implements vscode.TreeDataProvider<Node
     item.tooltip = tooltip(v, Date.now());
     item.iconPath = new vscode.ThemeIcon(look.icon, new vscode.ThemeColor(look.color));
     item.contextValue = contextValue(v);
-    item.command = { command: 'resilientAgent.showOutput', title: 'Show output', arguments: [node] };
+    item.command = { command: 'resilientAgent.showOutput', title: 'Show transcript', arguments: [node] };
     item.accessibilityInformation = { label: `${v.session}, ${describe(v, Date.now())}` };
     return item;
   }

@@ -18,11 +18,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { adapterFor } from '../../src/core/agents/registry';
 import { resolveSettings } from '../../src/core/model/settings';
-import type { TaskRecord } from '../../src/core/model/record';
+import type { TaskRecord, Usage } from '../../src/core/model/record';
+import { sumUsage } from '../../src/core/model/record';
+import { PER_REQUEST } from './model/types';
 import { TaskService } from '../../src/core/ops/service';
 import type { StateChange } from '../../src/core/ops/monitor';
 import { Monitor } from '../../src/core/ops/monitor';
-import { waitFor } from '../integration/harness';
+import { CLI, waitFor } from '../integration/harness';
 import type { AgentEnvOptions, AgentName, AgentSetup } from './agentEnv';
 import { AGENT_NAMES, agentEnv } from './agentEnv';
 import { ensureAgents } from './install';
@@ -34,6 +36,11 @@ const CONTINUE = 'Continue the previous task from where it stopped.';
 /** Shell syntax everywhere, a leading '-', a newline, a tab, non-ASCII, and things that look like flags. */
 const NASTY_PROMPT = `-n $(touch pwned1) \`touch pwned2\`; echo "$HOME" 'it''s' && rm -rf ./nothing | cat > /dev/null # ü✓ %s \\x\n\t-- --help -p @out.txt`;
 const WAIT_MS = 90_000;
+
+/** The token counts of a usage (its cost aside: only some agents report one). */
+function tokens(u: Usage | undefined): Omit<Usage, 'costUsd'> | undefined {
+  return u ? { inputTokens: u.inputTokens, cachedInputTokens: u.cachedInputTokens, outputTokens: u.outputTokens } : undefined;
+}
 
 const only = process.env.E2E_AGENTS?.split(',').filter(Boolean);
 const AGENTS: readonly AgentName[] = only ? AGENT_NAMES.filter((a) => only.includes(a)) : AGENT_NAMES;
@@ -180,6 +187,8 @@ class World {
       env: this.setup.env,
       logger: { debug: sink('debug'), info: sink('info'), warn: sink('warn'), error: sink('error') },
       owner: 'e2e test',
+      // As the CLI and the extension do: each pane shows its agent's transcript.
+      launcher: { node: process.execPath, cli: CLI },
     });
     return this;
   }
@@ -396,6 +405,11 @@ describe('end to end with the real agent CLIs', function () {
         assert.equal(r.attempts[0].exitCode, 0);
         assert.ok(r.agentSessionId, 'the session id was captured');
         assert.ok(w.server.requests.some((q) => q.kind === 'toolResult'), 'the tool result went back to the model');
+        // The agent's last word and its tokens, from its own events: every request it made counted once.
+        assert.equal(r.attempts[0].lastMessage, 'Created out.txt.');
+        const calls = w.server.requests.filter((q) => q.kind === 'turn' || q.kind === 'toolResult').length;
+        assert.deepEqual(tokens(r.attempts[0].usage), { inputTokens: PER_REQUEST.input * calls, cachedInputTokens: PER_REQUEST.cached * calls, outputTokens: PER_REQUEST.output * calls });
+        notes.push(`${agent}: one tool call, ${calls} model requests -> usage ${JSON.stringify(r.attempts[0].usage)}`);
       });
 
       it('killed with -9 mid-reply -> resumed by its own command with the exact session id -> done', async () => {
@@ -407,6 +421,12 @@ describe('end to end with the real agent CLIs', function () {
         await w.crash(1);
         const r = await w.until((x) => afterSecond(x, 'failed'), 'done after the resume');
         assertResumed(w, before, r, 'crash');
+        // The resumed attempt's own tokens (the continue prompt and the tool result: two requests),
+        // not the session's (codex counts its whole thread), and its last word.
+        assert.equal(r.attempts[1].lastMessage, 'Finished the task.');
+        assert.deepEqual(tokens(r.attempts[1].usage), { inputTokens: PER_REQUEST.input * 2, cachedInputTokens: PER_REQUEST.cached * 2, outputTokens: PER_REQUEST.output * 2 });
+        const view = w.service.view(r);
+        assert.deepEqual(tokens(view.usage ?? undefined), tokens(sumUsage(r.attempts.map((a) => a.usage))), 'the task\'s use is its attempts\' sum');
       });
 
       it('a follow-up on a done task: the same session, and the model gets the first conversation and the new prompt', async () => {

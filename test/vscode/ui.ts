@@ -73,6 +73,10 @@ interface Snapshot {
   toasts: string[];
   /** The notification centre (the bell), when open: its messages. */
   center: string[] | null;
+  /** The text the panel's editor shows (an output channel), when the panel is open. */
+  panel: string;
+  /** The CodeLenses the editors show. */
+  codeLenses: string[];
 }
 
 // A string, not a function: this project compiles without DOM types, and playwright evaluates a
@@ -116,6 +120,11 @@ const SNAPSHOT = String.raw`(() => {
       const c = [...document.querySelectorAll('.notifications-center')].find(shown);
       return c ? all(c, '.notification-list-item-message').filter(shown).map(text) : null;
     })(),
+    panel: (() => {
+      const p = document.querySelector('.part.panel');
+      return shown(p) ? all(p, '.view-line').filter(shown).map((l) => (l.innerText ?? '').replace(/\u00a0/g, ' ')).join('\n') : '';
+    })(),
+    codeLenses: all(document, '.codelens-decoration').filter(shown).map(text),
   };
 })()`;
 
@@ -264,8 +273,12 @@ async function scenario(t: Step, dirs: RunDirs, workspace: string): Promise<void
   say(`${PREFIX}   message now: "${s.quickInput.message}"`);
   await t.press('Enter');
 
-  say(`${PREFIX} step: the prompt (no editor is open, so straight to the prompt box)`);
-  await t.until('the prompt box (3/3)', (x) => x.quickInput.visible && x.quickInput.title.includes('(3/3)') && x.quickInput.value === '');
+  say(`${PREFIX} step: the prompt: typed (no editor is open: typed, or written in an editor)`);
+  s = await t.until('where the prompt comes from (3/3)', (x) => x.quickInput.visible && x.quickInput.title.includes('(3/3)') && x.quickInput.rows.length === 2);
+  say(`${PREFIX}   prompt rows: ${s.quickInput.rows.map((r) => r.text).join(' | ')}`);
+  t.check('it offers to write the prompt in an editor', s.quickInput.rows.some((r) => r.text.includes('Write the prompt in an editor')), JSON.stringify(s.quickInput.rows));
+  await t.press('Enter');
+  await t.until('the prompt box (3/3)', (x) => x.quickInput.visible && x.quickInput.title.includes('(3/3)') && x.quickInput.value === '' && x.quickInput.rows.length === 0);
   await t.type(PROMPT);
   await t.shot('05-prompt.png');
   await t.press('Enter');
@@ -301,11 +314,64 @@ async function scenario(t: Step, dirs: RunDirs, workspace: string): Promise<void
   t.check('the agent ran twice, the second time resumed by the first run\'s session id',
     runs.length === 2 && runs[1].mode === 'resume' && runs[1].sessionId === runs[0].sessionId,
     JSON.stringify(runs));
-  await openNotifications(t, `Agent task "${TASK}" (codex) is done.`);
+  // The agent's last word: the fixture's last message after the resume (the continue prompt's length).
+  await openNotifications(t, `Agent task "${TASK}" (codex) is done: "done: ${'Continue the previous task from where it stopped.'.length} characters of prompt"`);
   await t.shot('07-done.png');
   await closeNotifications(t);
+  await transcriptTour(t);
+  await promptDocumentTour(t, workspace);
   await tour(t, dirs, workspace);
   await worktreeTour(t, workspace);
+}
+
+/** "Show transcript": the output channel shows what the agent said and did, both attempts, no JSON. */
+async function transcriptTour(t: Step): Promise<void> {
+  say(`${PREFIX} step: F1, "Show transcript", pick ${TASK}: both attempts, readable`);
+  await onTask(t, 'Resilient Agent: Show transcript', TASK);
+  const s = await t.until('the output channel shows the transcript of both attempts', (x) =>
+    x.panel.includes('── attempt 1: started') && x.panel.includes('── attempt 2: resumed after a crash') && x.panel.includes('● done:'));
+  say(`${PREFIX}   panel:\n${s.panel.split('\n').map((l) => `${PREFIX}     ${l}`).join('\n')}`);
+  t.check('no raw JSON in the transcript', !/\{"type"/.test(s.panel), s.panel);
+  await t.shot('07b-transcript.png');
+  await t.press('Control+J'); // the panel closes again
+}
+
+/** The start flow's "Write the prompt in an editor…": an untitled Markdown document, started from its CodeLens. */
+async function promptDocumentTour(t: Step, workspace: string): Promise<void> {
+  say(`${PREFIX} step: F1, "Start resilient agent task", codex, "from-doc", "Write the prompt in an editor…"`);
+  await t.press('F1');
+  await t.until('the command palette', (x) => x.quickInput.visible && x.quickInput.value.startsWith('>'));
+  await t.type('Start resilient agent task');
+  await t.until('the command is the first match', (x) => x.quickInput.rows.some((r) => r.focused && r.text.includes('Resilient Agent: Start resilient agent task')));
+  await t.press('Enter');
+  await t.until('the agent pick', (x) => x.quickInput.title.includes('(1/3)'));
+  await t.type('codex');
+  await t.until('Codex focused', (x) => x.quickInput.rows.some((r) => r.focused && /Codex/.test(r.text)) && x.quickInput.value === 'codex');
+  await t.press('Enter');
+  await t.until('the name box', (x) => x.quickInput.visible && x.quickInput.title.includes('(2/3)'));
+  await t.type('from-doc');
+  await t.until('"from-doc" accepted', (x) => x.quickInput.value === 'from-doc' && !/invalid|required|exists/i.test(x.quickInput.message));
+  await t.press('Enter');
+  await t.until('where the prompt comes from', (x) => x.quickInput.title.includes('(3/3)') && x.quickInput.rows.some((r) => r.text.includes('Write the prompt in an editor')));
+  await t.type('Write the prompt');
+  await t.until('"Write the prompt in an editor…" focused', (x) => x.quickInput.rows.some((r) => r.focused && r.text.includes('Write the prompt in an editor')));
+  await t.press('Enter');
+  await t.until('an untitled document with the Start task CodeLens', (x) => !x.quickInput.visible && x.codeLenses.some((l) => l.includes('Start task "from-doc" (codex)')));
+  // Paragraphs, as a long task's prompt is (plain words: the editor would close brackets and quotes as one types).
+  const lines = ['Fix the parser in two steps.', '', 'First make the failing test pass, then refactor.', 'Keep the public API as it is.'];
+  for (const [i, line] of lines.entries()) {
+    if (i > 0) await t.press('Enter');
+    if (line) await t.type(line);
+  }
+  await t.shot('07c-prompt-document.png');
+  await t.page.click('.codelens-decoration a:has-text("Start task")');
+  const s = await t.until('from-doc runs in the tree', (x) => /codex · (running|done)/.test(row(x, 'from-doc')?.description ?? ''), 30_000);
+  say(`${PREFIX}   tree: ${s.tree.map((r) => `${r.label} — ${r.description}`).join(' | ')}`);
+  const runs = readText(path.join(workspace, '.fixture-invocations.jsonl')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { prompt: string });
+  const prompt = runs.find((r) => r.prompt.startsWith('Fix the parser in two steps.'))?.prompt;
+  t.check('the agent got the whole document as its prompt, byte for byte', prompt === lines.join('\n'), JSON.stringify(prompt));
+  await t.until('the prompt document closed (the record keeps the prompt)', (x) => x.codeLenses.length === 0);
+  await t.shot('07d-started-from-document.png');
 }
 
 /** F1, a command by its title, then the task in its task pick: as a person runs a command on one task. */

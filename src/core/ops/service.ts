@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { adapterFor } from '../agents/registry';
 import { applyEvaluation } from '../decide/apply';
 import type { Action } from '../decide/classify';
@@ -11,6 +12,7 @@ import { TmuxError } from '../tmux/errors';
 import type { Core, CoreOptions } from './core';
 import { createCore, isoNow } from './core';
 import { taskEvents, taskTranscript } from './transcript';
+import { eventsFile } from '../store/attempt';
 import { agentArgs, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
 import { capture, evaluateTask, find, observe, view, views } from './observe';
 import type { StartInput } from './start';
@@ -99,6 +101,20 @@ export class TaskService {
     const lock = await this.locks.acquire(session, PERSON_LOCK_WAIT_MS);
     if (!lock) throw new TaskError(`task ${session} is busy: another supervisor is acting on it; try again`, 'conflict');
     return lock;
+  }
+
+  /**
+   * A task's transcript straight from its files (no tmux call), and a signature that changes when
+   * it may have: undefined for a session started by hand (it has no events of its own).
+   */
+  transcriptOf(session: string, since?: string): { text: string; signature: string } | undefined {
+    const record = this.store.get(session);
+    if (!record) return undefined;
+    const a = record.attempts[record.attempts.length - 1];
+    const size = a ? fs.statSync(eventsFile(this.store.paths.attemptDir(session, a.n)), { throwIfNoEntry: false })?.size ?? 0 : 0;
+    const signature = `${record.updatedAt}:${record.attempts.length}:${size}`;
+    if (signature === since) return { text: '', signature };
+    return { text: taskTranscript(this, record).join('\n'), signature };
   }
 
   /**

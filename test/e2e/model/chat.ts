@@ -1,5 +1,5 @@
 /** OpenAI chat completions, POST /v1/chat/completions (opencode, pi). */
-import { ModelApi, openAiAuthErrorBody, sse, textOf } from './types';
+import { ModelApi, PER_REQUEST, openAiAuthErrorBody, sse, textOf } from './types';
 
 export const chat: ModelApi = {
   read(rec) {
@@ -70,7 +70,7 @@ export const chat: ModelApi = {
       ],
       finish: (reason) => [
         chunk({}, reason === 'tool' ? 'tool_calls' : 'stop'),
-        sse(null, { id: chatId, object: 'chat.completion.chunk', created, model, choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } }),
+        sse(null, { id: chatId, object: 'chat.completion.chunk', created, model, choices: [], usage: { prompt_tokens: PER_REQUEST.input, completion_tokens: PER_REQUEST.output, total_tokens: PER_REQUEST.input + PER_REQUEST.output, prompt_tokens_details: { cached_tokens: PER_REQUEST.cached } } }),
         sse(null, '[DONE]'),
       ],
     };

@@ -1,5 +1,5 @@
 /** The Anthropic Messages API, POST /v1/messages[?beta=…] (claude). */
-import { isInjectedContext, ModelApi, sse } from './types';
+import { isInjectedContext, ModelApi, PER_REQUEST, sse } from './types';
 
 export const messages: ModelApi = {
   read(rec) {
@@ -53,7 +53,7 @@ export const messages: ModelApi = {
       begin: () => [
         sse('message_start', {
           type: 'message_start',
-          message: { id: msgId, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 10, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 } },
+          message: { id: msgId, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: PER_REQUEST.input - PER_REQUEST.cached, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: PER_REQUEST.cached } },
         }),
       ],
       textStart: () => [sse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }), sse('ping', { type: 'ping' })],
@@ -65,7 +65,7 @@ export const messages: ModelApi = {
         sse('content_block_stop', { type: 'content_block_stop', index: 0 }),
       ],
       finish: (reason) => [
-        sse('message_delta', { type: 'message_delta', delta: { stop_reason: reason === 'tool' ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: 5 } }),
+        sse('message_delta', { type: 'message_delta', delta: { stop_reason: reason === 'tool' ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: PER_REQUEST.output } }),
         sse('message_stop', { type: 'message_stop' }),
       ],
     };

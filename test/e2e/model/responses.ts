@@ -1,5 +1,5 @@
 /** The OpenAI Responses API, POST /v1/responses (codex). */
-import { isInjectedContext, ModelApi, openAiAuthErrorBody, sse, textOf } from './types';
+import { isInjectedContext, ModelApi, PER_REQUEST, openAiAuthErrorBody, sse, textOf } from './types';
 
 export const responses: ModelApi = {
   read(rec) {
@@ -58,7 +58,7 @@ export const responses: ModelApi = {
     const respId = `resp_${id()}`;
     const msgId = `msg_${id()}`;
     const output: unknown[] = [];
-    const usage = { input_tokens: 10, input_tokens_details: { cached_tokens: 0 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 15 };
+    const usage = { input_tokens: PER_REQUEST.input, input_tokens_details: { cached_tokens: PER_REQUEST.cached }, output_tokens: PER_REQUEST.output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: PER_REQUEST.input + PER_REQUEST.output };
     return {
       begin: () => [sse('response.created', { type: 'response.created', response: { id: respId, object: 'response', created_at: created, status: 'in_progress', model, output: [] } })],
       textStart: () => [

@@ -44,6 +44,13 @@ export interface Encoder {
   finish(reason: 'stop' | 'tool'): string[];
 }
 
+/**
+ * What every answered request reports it used, in each API's own fields: 10 tokens in (4 of them
+ * read from the cache) and 5 out. Each agent's transcript sums them its own way; the tests check
+ * that what the record says matches the requests the model server answered.
+ */
+export const PER_REQUEST = { input: 10, cached: 4, output: 5 } as const;
+
 export function sse(event: string | null, data: unknown): string {
   return (event ? `event: ${event}\n` : '') + `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 }

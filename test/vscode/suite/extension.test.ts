@@ -140,13 +140,40 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     assert.strictEqual(runs[1].mode, 'resume');
     assert.strictEqual(runs[1].sessionId, runs[0].sessionId);
     assert.deepStrictEqual(api.model.find('claude-crash')!.attempts.map((a) => a.cause), ['start', 'crash']);
-    await waitFor(() => api.notices.shown.some((n) => n.session === 'claude-crash' && n.state === 'done'), 'a done notification');
+    const done = await waitFor(() => api.notices.shown.find((n) => n.session === 'claude-crash' && n.state === 'done'), 'a done notification');
+    // The agent's last word, not only "is done".
+    assert.match(done.message, /^Agent task "crash" \(claude\) is done: "done: \d+ characters of prompt"$/);
   });
 
-  it('the pane mirror shows the pane\'s text', async () => {
+  it('the output channel shows the task\'s transcript: what the agent said, not its JSON', async () => {
     await vscode.commands.executeCommand('resilientAgent.showOutput', 'codex-tree');
-    await waitFor(() => api.mirror.textOf('codex-tree')?.includes('"thread.started"'), 'the mirrored pane');
-    assert.doesNotMatch(api.mirror.textOf('codex-tree')!, /\x1b\[/, 'no ANSI escapes');
+    await waitFor(() => api.mirror.textOf('codex-tree')?.includes('● working...'), 'the transcript');
+    const text = api.mirror.textOf('codex-tree')!;
+    assert.match(text, /^── attempt 1: started at /m);
+    assert.match(text, /^· codex thread \S+$/m);
+    assert.doesNotMatch(text, /^\s*\{"/m, 'no raw JSON');
+    assert.doesNotMatch(text, /\x1b\[/, 'no ANSI escapes');
+  });
+
+  it('a prompt written in a Markdown document starts the task with the whole document, byte for byte', async () => {
+    const text = '# Fix the parser\n\n  Keep `$(touch pwned)` and "quotes" as they are.\n\n- one\n- two   \n\n';
+    const doc = await api.docs.write({ agent: 'codex', name: 'doc' });
+    assert.strictEqual(doc.languageId, 'markdown');
+    assert.ok(doc.isUntitled);
+    const edit = new vscode.WorkspaceEdit();
+    edit.insert(doc.uri, new vscode.Position(0, 0), text);
+    assert.ok(await vscode.workspace.applyEdit(edit));
+    const lenses = api.docs.provideCodeLenses(doc);
+    assert.strictEqual(lenses.length, 1);
+    assert.match(lenses[0].command!.title, /Start task "doc" \(codex\): the whole document is its prompt/);
+    const record = await vscode.commands.executeCommand<{ session: string; prompt: string }>(lenses[0].command!.command, ...(lenses[0].command!.arguments ?? []));
+    assert.strictEqual(record?.session, 'codex-doc');
+    assert.strictEqual(record.prompt, text);
+    const run = await waitFor(() => invocations(workspace).find((r) => r.prompt.includes('Fix the parser')), 'the agent started');
+    assert.strictEqual(run.prompt, text, 'the agent got the document byte for byte');
+    assert.ok(!fs.existsSync(path.join(workspace, 'pwned')), 'nothing in the prompt ran');
+    // The document was only for the prompt: it goes, without asking to save it.
+    await waitFor(() => !vscode.workspace.textDocuments.some((d) => d.uri.toString() === doc.uri.toString() && !d.isClosed) || !vscode.window.visibleTextEditors.some((e) => e.document === doc), 'the document closed');
   });
 
   it('attach opens an integrated terminal on the exact session', async () => {
@@ -303,7 +330,15 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
       assert.match(api.statusBar.text, /3 need you/);
       assert.match(String(itemFor('claude-n-held')?.description), /^sign in needed · claude/);
       assert.match(String(itemFor('codex-n-gave')?.description), /^gave up after 1 attempt · codex/);
+      // The question's notice stays up while the agent waits (VS Code hides other toasts by themselves)...
+      assert.deepStrictEqual(api.notices.waitingShown, ['claude-n-ask']);
       await tmux(['send-keys', '-t', '=claude-n-ask:', '-l', 'y']);
+      await tmux(['send-keys', '-t', '=claude-n-ask:', 'Enter']);
+      // ...and goes by itself once it is answered.
+      await waitFor(async () => {
+        await api.model.refresh('test');
+        return api.notices.waitingShown.length === 0;
+      }, 'the waiting notice gone once answered', 30_000);
     } finally {
       await vscode.workspace.getConfiguration('resilientAgent').update('monitor.maxAttempts', undefined, vscode.ConfigurationTarget.Global);
       for (const s of ['claude-n-done', 'claude-n-ask', 'claude-n-held', 'codex-n-gave']) {
