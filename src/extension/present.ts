@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { adapterFor } from '../core/agents/registry';
 import type { TaskView } from '../core/model/views';
 import { duration } from '../core/model/time';
 import type { TaskState } from '../core/model/record';
@@ -94,6 +95,10 @@ export function tooltip(v: TaskView, now = Date.now()): vscode.MarkdownString {
   md.appendMarkdown(`**${v.name}** (${v.agent}) — ${STATE_LABEL[v.state]}${v.adopted ? ' (started by hand)' : ''}\n\n`);
   if (v.reason) md.appendMarkdown(`${escape(v.reason)}\n\n`);
   if (v.heldUntil) md.appendMarkdown(`Held until ${escape(clock(v.heldUntil, now))}, then resumed by itself.\n\n`);
+  const signIn = adapterFor(v.agent).signIn;
+  if (v.state === 'held' && /^authentication failed/.test(v.reason ?? '') && signIn) {
+    md.appendMarkdown(`To fix: sign in (${escape(signIn)}), then Resume now.\n\n`);
+  }
   if (v.nextAttemptAt) md.appendMarkdown(`Next try: ${escape(clock(v.nextAttemptAt, now))}.\n\n`);
   const first = v.attempts[0];
   if (first) {

@@ -63,10 +63,13 @@ describe('faults the fixtures alone do not make', function () {
     await h.ok(['monitor', '--once']);
     assert.equal((await h.status('codex-again')).state, 'held');
     // The supervisor's pass lists the panes, then the person resumes before it reads the record.
-    const before = await svc.tmux.listPanes();
+    // (Once the pane is dead: its runner ends a moment after the exit file, when the transcript is shown whole.)
+    const before = await waitFor(async () => {
+      const panes = await svc.tmux.listPanes();
+      return panes.get('codex-again')?.dead ? panes : undefined;
+    }, 'the pane dead');
     // As tmux shows it once it reaped the run (it sometimes leaves the runner a zombie for long).
     const last = before.get('codex-again')!;
-    assert.equal(last.dead, true);
     before.set('codex-again', { ...last, deadStatus: 130 });
     assert.match(await h.ok(['resume', 'codex-again']), /resumes session/);
     await waitFor(() => h.invocations(project).length === 2, 'the resumed agent runs');

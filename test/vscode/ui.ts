@@ -468,6 +468,30 @@ async function tour(t: Step, dirs: RunDirs, workspace: string): Promise<void> {
   await t.until('the status bar tooltip', (x) => x.hover.includes('Agent tasks') && x.hover.includes('no-key'));
   await t.shot('09-status-tooltip.png');
   await t.page.mouse.move(700, 300);
+  await t.press('Escape');
+  await t.until('the status bar tooltip gone', (x) => x.hover === '');
+  // A hold's tooltip: what is wrong first, then how to fix it (the agent's own sign-in command).
+  // Over the row's label, as a mouse comes to rest there (the tree shows a tooltip after a short rest).
+  const at = await t.page.evaluate<{ x: number; y: number }>(`(() => {
+    const row = [...document.querySelectorAll('.part.sidebar .monaco-list-row')].find((r) => (r.querySelector('.label-name')?.textContent ?? '').trim() === 'no-key');
+    const b = row.querySelector('.label-name').getBoundingClientRect();
+    return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+  })()`);
+  let hold: Snapshot | undefined;
+  for (let i = 0; i < 6 && !hold; i++) {
+    // A mouse that comes to rest on the label (each try from a little aside).
+    await t.page.mouse.move(at.x - 20 - i, at.y);
+    await t.page.hover('.part.sidebar .monaco-list-row:has-text("no-key") .label-name');
+    hold = await t.until('the hold\'s tooltip', (x) => x.hover.includes('no-key') && x.hover.includes('To fix: sign in'), 5000).catch(() => undefined);
+  }
+  if (!hold) throw new HostError(`the hold's tooltip never showed: ${describeSnapshot(t.last)}`);
+  // It fades in: the screenshot waits until it is drawn whole.
+  await waitFor('the tooltip fully drawn', async () => t.page.evaluate<boolean>(
+    `[...document.querySelectorAll('.monaco-hover, .workbench-hover')].some((e) => e.getClientRects().length > 0 && [e, ...(function up(n) { const out = []; for (let p = n.parentElement; p; p = p.parentElement) out.push(p); return out; })(e)].every((x) => getComputedStyle(x).opacity === '1'))`,
+  ), { timeoutMs: WAIT_MS, intervalMs: 50, abort: t.abort });
+  say(`${PREFIX}   hold tooltip: ${hold.hover}`);
+  await t.shot('10-hold-tooltip.png');
+  await t.page.mouse.move(700, 300);
   await openNotifications(t, 'is waiting for your answer');
   await t.shot('11-notifications.png');
   await closeNotifications(t);

@@ -101,10 +101,12 @@ function readClaudeEvent(ev: Record<string, unknown>): EventReading | undefined 
         ? Object.values(perModel).reduce((n, m) => n + (typeof m?.costUSD === 'number' ? m.costUSD : 0), 0)
         : undefined;
       const lines = ev.is_error ? [errorLine(String(ev.result ?? ev.subtype ?? 'Claude Code reported an error'))] : [];
+      // A result that reports no usage (an error before any request) counts nothing.
+      const counted = ev.usage && typeof ev.usage === 'object';
       return {
         lines, endsTurn: true,
         ...(!ev.is_error && typeof ev.result === 'string' ? { message: ev.result } : {}),
-        usage: { tokens: claudeTokens(ev.usage as ClaudeUsage | undefined, runCost), total: true },
+        ...(counted ? { usage: { tokens: claudeTokens(ev.usage as ClaudeUsage, runCost), total: true } } : {}),
       };
     }
     case 'rate_limit_event': {

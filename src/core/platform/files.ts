@@ -53,15 +53,20 @@ export function readFileIfExists(file: string): string | undefined {
   }
 }
 
-/** Reads up to `maxBytes` of a file from its start or its end: the bytes, and the file's size. [] when absent. */
-function readSlice(file: string, maxBytes: number, from: 'start' | 'end'): { text: string; cut: boolean } | undefined {
-  let fd: number;
+/** A file opened for reading; undefined when it does not exist. */
+function openIfExists(file: string): number | undefined {
   try {
-    fd = fs.openSync(file, 'r');
+    return fs.openSync(file, 'r');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+}
+
+/** Reads up to `maxBytes` of a file from its start or its end: the bytes, and the file's size. [] when absent. */
+function readSlice(file: string, maxBytes: number, from: 'start' | 'end'): { text: string; cut: boolean } | undefined {
+  const fd = openIfExists(file);
+  if (fd === undefined) return undefined;
   try {
     const size = fs.fstatSync(fd).size;
     if (size === 0) return undefined;
@@ -97,13 +102,8 @@ export function readHead(file: string, maxLines: number, maxBytes = 64 * 1024): 
  * than `maxLine` bytes is skipped whole (nothing a person reads is that long).
  */
 export function readLinesFrom(file: string, offset: number, andRest = false, maxLine = 8 * 1024 * 1024): { lines: string[]; next: number; ino: number } | undefined {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+  const fd = openIfExists(file);
+  if (fd === undefined) return undefined;
   try {
     const st = fs.fstatSync(fd);
     const lines: string[] = [];

@@ -143,6 +143,12 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     const done = await waitFor(() => api.notices.shown.find((n) => n.session === 'claude-crash' && n.state === 'done'), 'a done notification');
     // The agent's last word, not only "is done".
     assert.match(done.message, /^Agent task "crash" \(claude\) is done: "done: \d+ characters of prompt"$/);
+    // The tooltip: the agent's last word and what the task used (the fixture's one model call after the resume).
+    // (Markdown as the tooltip has it, its escapes taken out.)
+    const tipOf = () => ((itemFor('claude-crash')?.tooltip as vscode.MarkdownString | undefined)?.value ?? '').replace(/\\/g, '');
+    await waitFor(() => /Tokens: 100 in \(40 cached\) · 10 out · \$0\.01/.test(tipOf()), 'the tokens in the tooltip');
+    const tip = tipOf();
+    assert.match(tip, /Last from the agent: done: \d+ characters of prompt/);
   });
 
   it('the output channel shows the task\'s transcript: what the agent said, not its JSON', async () => {
