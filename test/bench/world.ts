@@ -7,7 +7,7 @@ import type { Settings } from '../../src/core/model/settings';
 import type { Logger } from '../../src/core/platform/log';
 import { TaskService } from '../../src/core/ops/service';
 import type { Monitor } from '../../src/core/ops/monitor';
-import { Harness, waitFor } from '../integration/harness';
+import { CLI, Harness, waitFor } from '../integration/harness';
 import { processesWithEnv } from '../tools/processes';
 import { log, pool } from './helpers';
 
@@ -44,9 +44,12 @@ export function newWorld(options: { sleepAgents?: boolean; settings?: Record<str
     ...options.settings,
     'tmux.socket': h.socket,
   }));
-  const svc = new TaskService({ home: h.home, settings, env, owner: 'bench', logger: options.logger });
+  // As the CLI and the extension run tasks: each pane shows its agent's transcript beside it.
+  const svc = new TaskService({ home: h.home, settings, env, owner: 'bench', logger: options.logger, launcher: BENCH_LAUNCHER });
   return { h, svc, env, settings };
 }
+
+export const BENCH_LAUNCHER = { node: process.execPath, cli: CLI };
 
 /** tmux leaves its socket file behind after kill-server; ours are removed too. */
 function removeSocketFile(socket: string): void {

@@ -8,7 +8,7 @@ import { CLI, waitFor } from '../../integration/harness';
 import type { Args } from '../args';
 import { log, median, ms, p95, pool, ratio, sleep, timeArgv } from '../helpers';
 import type { Section } from '../report';
-import { attemptFile, cleanupWorld, newWorld } from '../world';
+import { attemptFile, BENCH_LAUNCHER, cleanupWorld, newWorld } from '../world';
 
 interface ServerKillRound {
   /** Baseline, same round: one task's runner killed -> its resumed agent started. */
@@ -49,7 +49,7 @@ export async function measureServerKill(args: Args): Promise<Section> {
   const w = newWorld();
   w.h.configure({ 'supervisor.mode': 'background' }); // the CLI's config: every other setting the seed's default
   const env = { ...w.env, FIXTURE_RESET_SECONDS: '36000' };
-  const svc = new TaskService({ home: w.h.home, settings: w.settings, env, owner: 'bench' });
+  const svc = new TaskService({ home: w.h.home, settings: w.settings, env, owner: 'bench', launcher: BENCH_LAUNCHER });
   const logFile = path.join(w.h.home, 'supervisor.log');
   const rounds: ServerKillRound[] = [];
   const agents = ['codex', 'claude', 'opencode', 'pi'] as const;
