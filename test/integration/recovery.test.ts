@@ -48,8 +48,8 @@ describe('recovery with real tmux and fixture agents', function () {
       assert.equal(done.attempts.length, 2);
       assert.equal(done.attempts[0].signal ?? done.attempts[0].exitCode! - 128, 9);
       assert.deepEqual([done.attempts[1].cause, done.attempts[1].mode, done.attempts[1].exitCode], ['crash', 'resume', 0]);
-      const pane = await h.ok(['logs', session, '--raw']);
-      assert.match(pane, /^__TASK_DONE__$/m);
+      // The pane's last line, once the transcript beside the agent has shown the rest (a moment after the exit).
+      await waitFor(async () => /^__TASK_DONE__$/m.test(await h.ok(['logs', session, '--raw'])), 'the done marker in the pane');
     });
   }
 
