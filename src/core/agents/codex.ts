@@ -29,12 +29,12 @@ export const codex: AgentAdapter = {
   displayName: 'Codex',
   install: 'npm install -g @openai/codex',
   signIn: 'run "codex login"',
-  // `-` reads the prompt from stdin (codex-cli 0.169): a prompt in argv is readable by every local user (ps).
+  // `-` reads the prompt from stdin (codex-cli 0.169, still so in 0.171.0): a prompt in argv is readable by every local user (ps).
   promptOnStdin: () => true,
   prepare: () => ({ agentSessionId: null, agentData: {} }),
   startArgs: (task, s) =>
     withPrompt(['exec', '--json', ...s.modeArgs, '--skip-git-repo-check', '-C', task.dir, ...s.extraArgs], STDIN),
-  // `exec resume` refuses -s and -C: they go on `exec`, before `resume` (checked on codex-cli 0.169.0).
+  // `exec resume` refuses -s and -C: they go on `exec`, before `resume` (checked on codex-cli 0.169.0 and 0.171.0: `unexpected argument '-s' found`).
   resumeArgs: (task, s) => [
     'exec', '--json', ...s.modeArgs, '--skip-git-repo-check', '-C', task.dir, ...s.extraArgs,
     'resume', task.agentSessionId ?? '', '--', STDIN,
