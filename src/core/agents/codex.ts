@@ -1,4 +1,4 @@
-import type { AgentAdapter, EventOutcome } from './types';
+import type { AgentAdapter, EventOutcome, RunActivity } from './types';
 import { clip, nextClockTime, parseJsonLines, withPrompt } from './types';
 
 /** codex: `{"type":"error","message":…}` and `{"type":"turn.failed","error":{"message":…}}`. */
@@ -12,6 +12,29 @@ function codexOutcome(events: readonly unknown[], now: Date): EventOutcome | und
       const at = /try again at ([^.]+)/i.exec(message);
       return { kind: 'held', reason: `usage limit reached: ${clip(message)}`, until: at ? nextClockTime(at[1], now) : undefined };
     }
+    // A 429 that is not its usage-limit body: a rate limit with no time to try again at.
+    if (/last status: 429\b/.test(message)) return { kind: 'held', reason: `usage limit reached: ${clip(message)}` };
+  }
+  return undefined;
+}
+
+/**
+ * What codex does by itself at a failed request (codex-cli 0.171.0, `exec --json`, against the
+ * e2e suite's model server):
+ * - A 500: four quick request retries that print nothing, then `{"type":"error","message":
+ *   "Reconnecting... 1/5 (We’re currently experiencing high demand, …)"}` before each of its 5
+ *   stream reconnects (about 3 s apart), then `error` + `turn.failed` with the message, exit 1.
+ *   A request that succeeds meanwhile goes on (`item.completed`, `turn.completed`, exit 0).
+ * - A usage limit (429 `usage_limit_reached` with `resets_at`): `error` + `turn.failed` "You’ve
+ *   hit your usage limit. … try again at 2:17 AM.", exit 1 at once. It never waits for the reset.
+ * - Any other 429: "exceeded retry limit, last status: 429 Too Many Requests", exit 1 at once:
+ *   a limit with no reset time.
+ */
+function codexActivity(events: readonly unknown[]): RunActivity | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const ev = events[i] as { type?: string; message?: string };
+    const m = ev.type === 'error' ? /^Reconnecting\.\.\. (\d+)\/(\d+)/.exec(ev.message ?? '') : null;
+    return m ? { kind: 'retrying', attempt: Number(m[1]), max: Number(m[2]) } : undefined;
   }
   return undefined;
 }
@@ -51,5 +74,6 @@ export const codex: AgentAdapter = {
   sessionNotFound: [/no rollout found for thread id/i],
   waitingPatterns: [/^\s*Allow command\?/m, /Approve this (command|change)\?/i],
   outcomeFromEvents: codexOutcome,
+  activityFromEvents: codexActivity,
   seedSessionIdFile: (taskName) => `/tmp/codex-${taskName}.codex-session-id`,
 };

@@ -38,6 +38,7 @@ export function policyFrom(settings: Settings): Policy {
     maxBackoffMs: settings.maxBackoffMs,
     maxRuntimeMs: settings.maxRuntimeMs,
     maxAttempts: settings.maxAttempts,
+    usageLimitRetryMs: settings.usageLimitRetryMs,
   };
 }
 
