@@ -25,7 +25,7 @@ import { Monitor } from '../../src/core/ops/monitor';
 import { waitFor } from '../integration/harness';
 import type { AgentEnvOptions, AgentName, AgentSetup } from './agentEnv';
 import { AGENT_NAMES, agentEnv } from './agentEnv';
-import { ensureAgents } from './install';
+import { AGENT_PACKAGES, ensureAgents } from './install';
 import type { RecordedRequest, Rule } from './modelServer';
 import { match, ModelServer } from './modelServer';
 
@@ -366,6 +366,7 @@ describe('end to end with the real agent CLIs', function () {
   });
 
   after(() => {
+    console.log(`\n  versions: ${AGENT_PACKAGES.join(' ')}`);
     console.log(`\n  timings:\n${timings.map((l) => `    ${l}`).join('\n')}`);
     if (notes.length) console.log(`\n  notes:\n${notes.map((n) => `    - ${n}`).join('\n')}`);
   });
@@ -477,13 +478,14 @@ describe('end to end with the real agent CLIs', function () {
       });
 
       if (agent === 'claude') {
-        it('usage limit with an API key (no reset time reported) -> held until a person acts', async () => {
+        it('usage limit with an API key (no reset time reported) -> held, the next try on the schedule (30 min)', async () => {
           const w = await make(agent, [{ match: (q) => q.api !== null, behaviour: { kind: 'usageLimit', resetsInSeconds: 7200 }, times: Infinity }]);
           await w.start('Say hello.');
           const r = await w.until((x) => x.state !== 'running', 'the task to end');
           assert.equal(r.state, 'held', `state ${r.state}: ${r.stateReason}`);
-          assert.match(r.stateReason ?? '', /usage limit/i);
-          assert.equal(r.heldUntil, null);
+          assert.match(r.stateReason ?? '', /usage limit.*no reset time given, so it is tried again on a schedule \(try 1\)/i);
+          const ended = Date.parse(r.attempts[0].endedAt!);
+          assert.ok(r.heldUntil && Math.abs(Date.parse(r.heldUntil) - (ended + 30 * 60_000)) < 5_000, `heldUntil ${r.heldUntil}, ended ${r.attempts[0].endedAt}`);
         });
       }
 
