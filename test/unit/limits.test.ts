@@ -165,6 +165,10 @@ describe('states from the agents\' own retries and waits (fake clock)', () => {
       now = Date.parse(again.heldUntil!);
     }
     assert.deepEqual(waits, [60, 120, 240, 240, 240, 240]);
+    // A try that must start again from the prompt (pi saved nothing) still counts as a try of the schedule.
+    const restart = evaluate(t, exited(0, limit, now), now, ADAPTERS.pi, policy);
+    assert.deepEqual(restart.action, { kind: 'launch', cause: 'restart', mode: 'start',
+      note: 'tried again on the schedule for a usage limit with no reset time (try 7); started again from its prompt: pi had not saved its session (killed during its first reply)' });
     // A policy written before this setting existed: 30 minutes.
     const { usageLimitRetryMs: _, ...old } = policy;
     assert.equal(evaluate(pi, exited(0, limit, T0 + MIN), T0 + MIN, adapter, old).heldUntil, iso(T0 + 31 * MIN));

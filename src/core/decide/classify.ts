@@ -144,7 +144,8 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
       const action = launchAction(task, adapter, 'crash');
       return {
         state: 'failed', reason: 'tried again after a usage limit with no reset time', ended, nextAttemptAt: null, heldUntil: null,
-        action: action.kind === 'launch' && action.mode === 'resume' ? { ...action, note } : action,
+        // The note counts the tries in a row (each waits twice as long); a restart keeps its own why too.
+        action: action.kind === 'launch' ? { ...action, note: action.note ? `${note}; ${action.note}` : note } : action,
       };
     }
     return { state: 'failed', reason: 'the usage limit has reset', ended, nextAttemptAt: null, heldUntil: null, action: launchAction(task, adapter, 'crash') };
