@@ -1,3 +1,4 @@
+import { heldByAgent, scheduledTry } from '../core/model/holds';
 import { duration } from '../core/model/time';
 import type { Usage } from '../core/model/record';
 import { usageShort, usageText } from '../core/model/usage';
@@ -36,11 +37,17 @@ export function ago(iso: string | null, now: number): string {
   return iso ? duration(now - Date.parse(iso)) : '-';
 }
 
+function inTime(iso: string, now: number): string {
+  const wait = Math.max(0, Math.round((Date.parse(iso) - now) / 1000));
+  return wait >= 60 ? `${Math.ceil(wait / 60)}m` : `${wait}s`;
+}
+
 export function describe(v: TaskView, now: number): string {
-  if (v.state === 'resuming' && v.nextAttemptAt) {
-    const wait = Math.max(0, Math.round((Date.parse(v.nextAttemptAt) - now) / 1000));
-    return `resuming in ${wait >= 60 ? `${Math.ceil(wait / 60)}m` : `${wait}s`}`;
-  }
+  if (v.state === 'resuming' && v.nextAttemptAt) return `resuming in ${inTime(v.nextAttemptAt, now)}`;
+  if (v.state === 'running' && v.reason?.startsWith('retrying')) return `running · ${v.reason}`;
+  if (heldByAgent(v)) return `held by the agent${v.heldUntil ? `, its limit resets in ${inTime(v.heldUntil, now)}` : ''}`;
+  if (scheduledTry(v) && v.heldUntil) return `held, next try in ${inTime(v.heldUntil, now)} (${v.heldUntil})`;
+  if (v.state === 'held' && v.heldUntil) return `held, resumed in ${inTime(v.heldUntil, now)} (${v.heldUntil})`;
   return v.state + (v.adopted ? ' (started by hand)' : '');
 }
 
@@ -56,7 +63,8 @@ export function table(views: TaskView[], now: number): string {
 
 /** `status` for a person: the state, the ids, and one line per attempt. */
 export function statusLines(v: TaskView, now: number): string[] {
-  const lines = [`${v.session}: ${describe(v, now)}${v.reason ? ` (${v.reason})` : ''}`, `agent: ${v.agent}   session id: ${v.agentSessionId ?? 'unknown'}`];
+  const state = describe(v, now);
+  const lines = [`${v.session}: ${state}${v.reason && !state.includes(v.reason) ? ` (${v.reason})` : ''}`, `agent: ${v.agent}   session id: ${v.agentSessionId ?? 'unknown'}`];
   if (v.dir) lines.push(`folder: ${v.dir}`);
   if (v.worktree) lines.push(`worktree: branch ${v.worktree.branch} from ${v.worktree.base.slice(0, 12)} (of ${v.worktree.repo})`);
   for (const a of v.attempts) {

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { TaskState } from '../core/model/record';
 import type { TaskView } from '../core/model/views';
 import { adapterFor } from '../core/agents/registry';
+import { heldByAgent, scheduledTry } from '../core/model/holds';
 import { readUiSettings } from './config';
 import { clock } from './present';
 import { Disposable } from './lifecycle';
@@ -158,6 +159,13 @@ function noticeFor(v: TaskView, state: TaskState): Notice | undefined {
         // Resuming before signing in fails again: the sign-in comes first.
         const how = adapterFor(v.agent).signIn;
         return { ...base, message: `${who} needs you to sign in${how ? ` (${how})` : ''}, then resume it: ${reason}.`, actions: ['Show Transcript', 'Resume Now'], severity: 'warning' };
+      }
+      if (heldByAgent(v)) {
+        const at = v.heldUntil ? ` (it resets ${clock(v.heldUntil, Date.now())})` : '';
+        return { ...base, message: `${who} hit a usage limit and waits it out by itself${at}; it is resumed only if it dies or gives up.`, actions: ['Show Output'], severity: 'info' };
+      }
+      if (scheduledTry(v) && v.heldUntil) {
+        return { ...base, message: `${who} hit a usage limit that gives no reset time; the next try is at ${clock(v.heldUntil, Date.now())}: ${reason}.`, actions: ['Resume Now', 'Show Output'], severity: 'info' };
       }
       if (v.heldUntil) {
         return { ...base, message: `${who} waits for its usage limit to reset (${clock(v.heldUntil, Date.now())}); it is resumed then by itself.`, actions: ['Show Transcript'], severity: 'info' };

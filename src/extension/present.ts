@@ -5,6 +5,7 @@ import { duration } from '../core/model/time';
 import type { TaskState } from '../core/model/record';
 import { isStopped } from '../core/model/record';
 import { usageText } from '../core/model/usage';
+import { heldByAgent, scheduledTry } from '../core/model/holds';
 
 /** How each state looks: a themed icon and colour, and the group it sits in. */
 export const STATE_LOOK: Record<TaskState, { icon: string; color: string; group: 'needs' | 'running' | 'finished' }> = {
@@ -26,7 +27,7 @@ export function describe(v: TaskView, now: number, maxAttempts?: number): string
   const last = v.attempts[attempt - 1];
   switch (v.state) {
     case 'running':
-      return `${v.agent} · running ${since(last?.startedAt ?? v.createdAt)}${attempt > 1 ? ` · attempt ${attempt}${of}` : ''}`;
+      return `${v.agent} · running ${since(last?.startedAt ?? v.createdAt)}${v.reason?.startsWith('retrying') ? ` · ${v.reason}` : ''}${attempt > 1 ? ` · attempt ${attempt}${of}` : ''}`;
     case 'waiting':
       return `waiting for you · ${v.agent}`;
     case 'resuming':
@@ -56,7 +57,7 @@ export function stoppedByUser(v: TaskView): boolean {
 
 /** A hold that ends by itself: a usage limit with a reset time. */
 export function resolvesItself(v: TaskView): boolean {
-  return v.state === 'held' && v.heldUntil !== null;
+  return v.state === 'held' && (v.heldUntil !== null || heldByAgent(v));
 }
 
 /** What needs a person now: a question, a sign-in, a spent budget, a session nobody else can resume. */
@@ -70,6 +71,8 @@ export function needsYou(v: TaskView): boolean {
 export function heldOutcome(v: TaskView, now: number): string {
   const reason = v.reason ?? '';
   if (stoppedByUser(v)) return 'stopped by you';
+  if (heldByAgent(v)) return `the agent waits for its usage limit${v.heldUntil ? ` · resets ${clock(v.heldUntil, now)}` : ''}`;
+  if (scheduledTry(v) && v.heldUntil) return `usage limit · next try ${clock(v.heldUntil, now)}`;
   if (v.heldUntil) return `resets ${clock(v.heldUntil, now)}`;
   if (/^authentication failed/.test(reason)) return 'sign in needed';
   if (/usage limit/i.test(reason)) return 'usage limit';
@@ -94,7 +97,8 @@ export function tooltip(v: TaskView, now = Date.now()): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   md.appendMarkdown(`**${v.name}** (${v.agent}) — ${STATE_LABEL[v.state]}${v.adopted ? ' (started by hand)' : ''}\n\n`);
   if (v.reason) md.appendMarkdown(`${escape(v.reason)}\n\n`);
-  if (v.heldUntil) md.appendMarkdown(`Held until ${escape(clock(v.heldUntil, now))}, then resumed by itself.\n\n`);
+  if (heldByAgent(v)) md.appendMarkdown(`The agent waits out its usage limit by itself${v.heldUntil ? ` (it resets ${escape(clock(v.heldUntil, now))})` : ''}; resumed only if it dies or gives up.\n\n`);
+  else if (v.heldUntil) md.appendMarkdown(`${scheduledTry(v) ? 'Next try' : 'Held until'} ${escape(clock(v.heldUntil, now))}, then resumed by itself.\n\n`);
   const signIn = adapterFor(v.agent).signIn;
   if (v.state === 'held' && /^authentication failed/.test(v.reason ?? '') && signIn) {
     md.appendMarkdown(`To fix: sign in (${escape(signIn)}), then Resume now.\n\n`);
@@ -130,15 +134,15 @@ export function contextValue(v: TaskView): string {
   const parts = ['task', `state=${v.state}`, v.adopted ? 'adopted' : 'managed'];
   if (v.hasSession) parts.push('live');
   // The agent runs (or is about to): input can be sent, and it can be killed.
-  if (v.hasSession && ['running', 'waiting', 'resuming'].includes(v.state)) parts.push('agentRuns');
+  if (v.hasSession && (['running', 'waiting', 'resuming'].includes(v.state) || heldByAgent(v))) parts.push('agentRuns');
   // Resume by exact id needs an id: a hand-started session without one cannot be resumed from here.
-  if (isStopped(v.state) && (!v.adopted || v.agentSessionId) && !/newer resilient-agent/.test(v.reason ?? '')) parts.push('resumable');
+  if (isStopped(v.state) && !heldByAgent(v) && (!v.adopted || v.agentSessionId) && !/newer resilient-agent/.test(v.reason ?? '')) parts.push('resumable');
   if (v.dir) parts.push('hasDir');
   if (v.prompt) parts.push('hasPrompt');
   if (v.agentSessionId) parts.push('hasId');
   if (v.eventsFile) parts.push('hasEvents');
   if (v.worktree) parts.push('hasWorktree');
   // A new prompt in the same conversation: a stopped task of ours whose agent session is known.
-  if ((isStopped(v.state) || v.state === 'done') && !v.adopted && v.agentSessionId) parts.push('canFollowUp');
+  if ((isStopped(v.state) || v.state === 'done') && !heldByAgent(v) && !v.adopted && v.agentSessionId) parts.push('canFollowUp');
   return parts.join(':');
 }

@@ -55,6 +55,11 @@ export interface AgentEnvOptions {
    * default 3 agent-level retries × 2 SDK retries each, and retry.provider.maxRetries). Unset: the CLI's defaults. opencode has no such setting.
    */
   maxRetries?: number;
+  /**
+   * claude only: CLAUDE_CODE_RETRY_WATCHDOG=1 (what Claude Code's own remote runner sets), with
+   * which `-p` waits out a claude.ai usage limit by itself and then goes on (2.1.332).
+   */
+  claudeWaitsOutLimits?: boolean;
 }
 
 /** HOME + XDG dirs under root, and a minimal base environment. */
@@ -149,6 +154,7 @@ export function claudeEnv(root: string, port: number, opts: AgentEnvOptions = {}
       ANTHROPIC_BASE_URL: `http://127.0.0.1:${port}`,
       ...(opts.claudeAuth === 'oauth' ? { CLAUDE_CODE_OAUTH_TOKEN: 'sk-ant-oat01-test' } : { ANTHROPIC_API_KEY: 'sk-ant-test' }),
       ...(opts.maxRetries !== undefined ? { CLAUDE_CODE_MAX_RETRIES: String(opts.maxRetries) } : {}),
+      ...(opts.claudeWaitsOutLimits ? { CLAUDE_CODE_RETRY_WATCHDOG: '1' } : {}),
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
       DISABLE_AUTOUPDATER: '1',
       DISABLE_TELEMETRY: '1',

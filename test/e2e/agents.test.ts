@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { adapterFor } from '../../src/core/agents/registry';
+import { heldByAgent } from '../../src/core/model/holds';
 import { resolveSettings } from '../../src/core/model/settings';
 import type { TaskRecord, Usage } from '../../src/core/model/record';
 import { sumUsage } from '../../src/core/model/record';
@@ -27,7 +28,7 @@ import { Monitor } from '../../src/core/ops/monitor';
 import { CLI, waitFor } from '../integration/harness';
 import type { AgentEnvOptions, AgentName, AgentSetup } from './agentEnv';
 import { AGENT_NAMES, agentEnv } from './agentEnv';
-import { ensureAgents } from './install';
+import { AGENT_PACKAGES, ensureAgents } from './install';
 import type { RecordedRequest, Rule } from './modelServer';
 import { match, ModelServer } from './modelServer';
 
@@ -389,6 +390,7 @@ describe('end to end with the real agent CLIs', function () {
   });
 
   after(() => {
+    console.log(`\n  versions: ${AGENT_PACKAGES.join(' ')}`);
     console.log(`\n  timings:\n${timings.map((l) => `    ${l}`).join('\n')}`);
     if (notes.length) console.log(`\n  notes:\n${notes.map((n) => `    - ${n}`).join('\n')}`);
   });
@@ -511,13 +513,84 @@ describe('end to end with the real agent CLIs', function () {
       });
 
       if (agent === 'claude') {
-        it('usage limit with an API key (no reset time reported) -> held until a person acts', async () => {
+        it('usage limit with an API key (no reset time reported) -> held, the next try on the schedule (30 min)', async () => {
           const w = await make(agent, [{ match: (q) => q.api !== null, behaviour: { kind: 'usageLimit', resetsInSeconds: 7200 }, times: Infinity }]);
           await w.start('Say hello.');
           const r = await w.until((x) => x.state !== 'running', 'the task to end');
           assert.equal(r.state, 'held', `state ${r.state}: ${r.stateReason}`);
-          assert.match(r.stateReason ?? '', /usage limit/i);
-          assert.equal(r.heldUntil, null);
+          assert.match(r.stateReason ?? '', /usage limit.*no reset time given, so it is tried again on a schedule \(try 1\)/i);
+          const ended = Date.parse(r.attempts[0].endedAt!);
+          assert.ok(r.heldUntil && Math.abs(Date.parse(r.heldUntil) - (ended + 30 * 60_000)) < 5_000, `heldUntil ${r.heldUntil}, ended ${r.attempts[0].endedAt}`);
+        });
+      }
+
+      if (agent !== 'opencode') {
+        // opencode prints nothing while it retries (see its adapter): nothing to show.
+        it('its own retries of failed requests -> running with "retrying (n/max)", then done in one attempt', async () => {
+          const failures = { codex: 12, claude: 4, pi: 4, opencode: 0 }[agent];
+          const w = await make(agent, [{ match: (q) => q.api !== null && q.kind !== 'title', behaviour: { kind: 'httpError', status: 500, body: { type: 'error', error: { type: 'api_error', message: 'boom' } } }, times: failures }]);
+          await w.start('Say hello.');
+          const max = { codex: 5, claude: 10, pi: 3, opencode: 0 }[agent];
+          const retrying = await w.until((x) => x.state === 'running' && new RegExp(`^retrying \\(\\d+/${max}\\)$`).test(x.stateReason ?? ''), 'retrying shown');
+          notes.push(`${agent} retrying: "${retrying.stateReason}"`);
+          const r = await w.until((x) => x.state !== 'running', 'the task to end');
+          assert.equal(r.state, 'done', `state ${r.state}: ${r.stateReason}`);
+          assert.equal(r.stateReason, null);
+          assert.equal(r.attempts.length, 1, 'its own retries, not ours');
+        });
+      }
+
+      if (agent === 'claude') {
+        it('claude waiting out a usage limit by itself (CLAUDE_CODE_RETRY_WATCHDOG) -> held by the agent until the reset, no second continue, done by itself', async () => {
+          const w = await make(agent, [{ behaviour: { kind: 'usageLimit', resetsInSeconds: 8 } }], { claudeAuth: 'oauth', claudeWaitsOutLimits: true });
+          await w.start('Say hello.');
+          const held = await w.until((x) => x.state === 'held', 'held by the agent');
+          const limited = w.server.requests.find((q) => q.status === 429)!;
+          assert.ok(heldByAgent(held), `held by the agent: ${held.stateReason}`);
+          assert.ok(held.heldUntil && Math.abs(Date.parse(held.heldUntil) / 1000 - (Math.floor(limited.receivedAt / 1000) + 8)) <= 2, `heldUntil ${held.heldUntil}`);
+          await assert.rejects(w.service.resume(w.session), /goes on by itself/);
+          const r = await w.until((x) => x.state === 'done' || x.attempts.length > 1, 'done by itself');
+          assert.equal(r.state, 'done', `state ${r.state}: ${r.stateReason}`);
+          assert.equal(r.attempts.length, 1, 'never resumed on top of the agent');
+          assert.ok(!w.turns().some((t) => t.lastUserText.includes(CONTINUE)), 'no continue prompt was sent');
+          // Held while it waited, then on by itself (running again, or done between two passes).
+          assert.deepEqual(w.changes.map((c) => c.to).filter((s, i, all) => s !== all[i - 1]).slice(0, 1), ['held'], JSON.stringify(w.changes.map((c) => `${c.from}->${c.to}`)));
+          notes.push(`claude waiting out a limit: "${held.stateReason}" until ${held.heldUntil}; ${w.server.requests.filter((q) => q.api).length} requests`);
+        });
+
+        it('claude killed while it waited out a usage limit -> held until the reset, then resumed by its exact id -> done', async () => {
+          const w = await make(agent, [{ behaviour: { kind: 'usageLimit', resetsInSeconds: 8 } }], { claudeAuth: 'oauth', claudeWaitsOutLimits: true });
+          await w.start('Say hello.');
+          const held = await w.until((x) => heldByAgent(x), 'held by the agent');
+          await w.sessionSaved();
+          await w.crash(1);
+          const ours = await w.until((x) => x.state === 'held' && x.attempts[0].endedAt !== null, 'held by the supervisor');
+          assert.equal(ours.heldUntil, held.heldUntil);
+          assert.equal(ours.attempts.length, 1, 'not resumed before the reset');
+          const r = await w.until((x) => x.attempts.length === 2 && !['running', 'resuming', 'failed'].includes(x.state), 'done after the resume');
+          assert.equal(r.state, 'done', `state ${r.state}: ${r.stateReason}`);
+          assert.deepEqual([r.attempts[1].cause, r.attempts[1].mode], ['crash', 'resume']);
+          assert.ok(Date.parse(r.attempts[1].startedAt) >= Date.parse(held.heldUntil!), 'resumed at the reset');
+          assert.ok(w.argv(2).includes(r.agentSessionId!), w.argv(2).join(' '));
+          assert.equal(w.idInEvents(2), r.agentSessionId, 'the same session');
+        });
+      }
+
+      if (agent !== 'opencode') {
+        // opencode backs off 75 s by itself before it reports a 429 with no retry-after (its adapter).
+        it('a usage limit with no reset time -> held, tried again on schedule, then done', async () => {
+          const limit: Rule = agent === 'codex'
+            ? { behaviour: { kind: 'httpError', status: 429, body: { error: { type: 'rate_limit_exceeded', message: 'Rate limit reached' } } } }
+            : { behaviour: { kind: 'usageLimit', resetsInSeconds: 7200, retryAfterSeconds: null } };
+          const w = await make(agent, [{ ...limit, match: (q) => q.api !== null && q.kind === 'turn' && q.turnIndex === 0 }], { maxRetries: 0 }, { 'monitor.usageLimitRetryMinutes': 0.05 });
+          await w.start('Say hello.');
+          const held = await w.until((x) => x.state !== 'running', 'held');
+          assert.equal(held.state, 'held', `state ${held.state}: ${held.stateReason}`);
+          assert.match(held.stateReason ?? '', /no reset time given, so it is tried again on a schedule \(try 1\)/);
+          const r = await w.until((x) => x.attempts.length === 2 && !['running', 'resuming', 'failed'].includes(x.state), 'done after the scheduled try');
+          assert.equal(r.state, 'done', `state ${r.state}: ${r.stateReason}`);
+          assert.ok(Date.parse(r.attempts[1].startedAt) >= Date.parse(held.heldUntil!), 'tried at the time it said');
+          notes.push(`${agent} limit with no reset time: "${held.stateReason}"; the try: ${r.attempts[1].mode}${r.attempts[1].note ? ` (${r.attempts[1].note})` : ''}`);
         });
       }
 

@@ -21,20 +21,49 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { cleanNpmEnv } from '../tools/npmEnv';
 
-export const AGENT_PACKAGES = [
+/** The versions the suite is pinned to. */
+export const PINNED_PACKAGES = [
   '@openai/codex@0.171.0',
   '@anthropic-ai/claude-code@2.1.332',
   'opencode-ai@1.18.33',
   '@mariozechner/pi-coding-agent@0.73.1',
 ] as const;
 
-/** The executables each package puts in node_modules/.bin, and what `--version` must print. */
-export const AGENT_BINS: Record<'codex' | 'claude' | 'opencode' | 'pi', RegExp> = {
-  codex: /\b0\.171\.0\b/,
-  claude: /\b2\.1\.332\b/,
-  opencode: /\b1\.18\.33\b/,
-  pi: /\b0\.73\.1\b/,
+/** Each package and the executable it puts in node_modules/.bin. */
+export const AGENT_PACKAGE_BINS: Record<string, 'codex' | 'claude' | 'opencode' | 'pi'> = {
+  '@openai/codex': 'codex',
+  '@anthropic-ai/claude-code': 'claude',
+  'opencode-ai': 'opencode',
+  '@mariozechner/pi-coding-agent': 'pi',
 };
+
+/** `name@version` -> [name, version] (scoped names start with "@"). */
+export function splitSpec(spec: string): [string, string] {
+  const at = spec.lastIndexOf('@');
+  return [spec.slice(0, at), spec.slice(at + 1)];
+}
+
+/**
+ * The specs installed: the pins, or `RESILIENT_AGENT_E2E_PACKAGES` (comma-separated `name@version`
+ * of the same four packages), which `npm run test:e2e:latest` sets to the registry's newest.
+ */
+function packages(env: NodeJS.ProcessEnv = process.env): readonly string[] {
+  const given = env.RESILIENT_AGENT_E2E_PACKAGES?.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!given?.length) return PINNED_PACKAGES;
+  const names = given.map((s) => splitSpec(s)[0]).sort();
+  if (JSON.stringify(names) !== JSON.stringify(Object.keys(AGENT_PACKAGE_BINS).sort()) || given.some((s) => !/^\d+\.\d+\.\d+/.test(splitSpec(s)[1]))) {
+    throw new Error(`RESILIENT_AGENT_E2E_PACKAGES must name each of ${Object.keys(AGENT_PACKAGE_BINS).join(', ')} once, at an exact version: got ${given.join(',')}`);
+  }
+  return given;
+}
+
+export const AGENT_PACKAGES: readonly string[] = packages();
+
+/** The executables each package puts in node_modules/.bin, and what `--version` must print. */
+export const AGENT_BINS = Object.fromEntries(AGENT_PACKAGES.map((spec) => {
+  const [name, version] = splitSpec(spec);
+  return [AGENT_PACKAGE_BINS[name], new RegExp(`\\b${version.replace(/[.+]/g, '\\$&')}\\b`)];
+})) as Record<'codex' | 'claude' | 'opencode' | 'pi', RegExp>;
 
 const MARKER = '.installed.json';
 

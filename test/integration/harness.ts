@@ -38,6 +38,8 @@ export interface Invocation {
   sessionId: string;
   prompt: string;
   behaviour: string;
+  /** When the run began (ms since the epoch). */
+  startedAt: number;
 }
 
 /**

@@ -3,7 +3,7 @@ import { ADAPTERS } from '../../src/core/agents/registry';
 import { nextClockTime, parseJsonLines } from '../../src/core/agents/types';
 
 // Event lines as the real CLIs print them against a model server answering 401 or 429
-// (codex-cli 0.169.0, Claude Code 2.1.197, opencode 1.18.33, pi 0.73.1).
+// (codex-cli 0.171.0, Claude Code 2.1.332, opencode 1.18.33, pi 0.73.1; first seen on codex-cli 0.169.0 and Claude Code 2.1.197).
 const NOW = new Date('2026-03-01T20:00:00.000Z');
 const outcome = (agent: keyof typeof ADAPTERS, lines: string[]) => ADAPTERS[agent].outcomeFromEvents(parseJsonLines(lines), NOW);
 

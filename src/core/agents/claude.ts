@@ -1,13 +1,57 @@
 import { randomUUID } from 'node:crypto';
 import type { EventReading } from './transcript';
 import { count, errorLine, messageLines, noteLine, resultLines, retryLine, toolDetail, toolLine } from './transcript';
-import type { AgentAdapter, EventOutcome } from './types';
+import type { AgentAdapter, EventOutcome, RunActivity } from './types';
 import { clip, nextClockTime, parseJsonLines } from './types';
 
 type ClaudeEvent = {
-  type?: string; is_error?: boolean; api_error_status?: number; result?: string; error?: string;
+  type?: string; subtype?: string; is_error?: boolean; api_error_status?: number; result?: string; error?: string;
   rate_limit_info?: { status?: string; resetsAt?: number };
+  attempt?: number; max_retries?: number; error_status?: number;
 };
+
+/**
+ * What Claude Code does by itself at a failed request, in `-p --output-format stream-json` mode
+ * (Claude Code 2.1.332 against the e2e suite's model server):
+ * - A 500, a 529 or a 429 without a usage-limit header: it retries, announcing each retry with
+ *   `{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"retry_delay_ms":572,
+ *   "error_status":500,"error":"server_error",…}` (delays 0.5, 1, 2, 4 … about 35 s; 10 retries,
+ *   CLAUDE_CODE_MAX_RETRIES changes it), then goes on (exit 0) or ends with a `result` with
+ *   `is_error` and `api_error_status` (exit 1). A 429 whose retry-after is longer than it will
+ *   wait ends at once that way.
+ * - A usage limit (a claude.ai subscriber's 429 with `anthropic-ratelimit-unified-status:
+ *   rejected`): a `rate_limit_event` with `status: "rejected"` and `resetsAt` (epoch seconds), a
+ *   synthetic assistant message "You've hit your 5-hour limit · resets 2:03am (UTC)" and a
+ *   `result` with `is_error`, api_error_status 429: exit 1 at once. It does NOT wait for the reset
+ *   in `-p` mode, not even with the setting `autoContinueAtUsageLimit: true` (that continues
+ *   interactive sessions: "the limit dialog offers the wait"). So the supervisor holds it until
+ *   `resetsAt` and resumes it then.
+ * - With CLAUDE_CODE_RETRY_WATCHDOG=1 (what its own remote runner sets) it does wait in `-p`
+ *   mode: `rate_limit_event` rejected, then `api_retry` with `error_status: 429`,
+ *   `"error":"rate_limit"`, `max_retries: 300` and `retry_delay_ms` up to the reset; it asks again
+ *   at the reset and goes on by itself (another limit: another pair of events). That is a task
+ *   held by the agent: never resumed on top of it, resumed by id only if it dies or gives up.
+ */
+function claudeActivity(events: readonly unknown[]): RunActivity | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const ev = events[i] as ClaudeEvent;
+    if (ev.type === 'rate_limit_event') continue;
+    if (ev.type !== 'system' || ev.subtype !== 'api_retry') return undefined; // it went on since
+    if (ev.error_status === 429) {
+      for (let j = i - 1; j >= 0; j--) {
+        const limit = events[j] as ClaudeEvent;
+        if (limit.type === 'system' && limit.subtype === 'api_retry') continue;
+        if (limit.type !== 'rate_limit_event') break;
+        if (limit.rate_limit_info?.status === 'rejected') {
+          const at = limit.rate_limit_info.resetsAt;
+          return { kind: 'limit-wait', reason: 'usage limit reached', until: typeof at === 'number' ? new Date(at * 1000) : undefined };
+        }
+      }
+    }
+    return typeof ev.attempt === 'number' ? { kind: 'retrying', attempt: ev.attempt, max: ev.max_retries } : undefined;
+  }
+  return undefined;
+}
 
 /**
  * claude: a `result` with `is_error` and `api_error_status` (401, 429); subscribers also get a
@@ -153,4 +197,5 @@ export const claude: AgentAdapter = {
   waitingPatterns: [/Do you want to (proceed|make this edit|create)/i, /Do you trust the files in this folder\?/i],
   outcomeFromEvents: claudeOutcome,
   readEvent: readClaudeEvent,
+  activityFromEvents: claudeActivity,
 };

@@ -1,6 +1,6 @@
 import type { EventReading } from './transcript';
 import { count, errorLine, messageLines, noteLine, resultLines, retryLine, toolDetail, toolLine } from './transcript';
-import type { AgentAdapter, EventOutcome } from './types';
+import type { AgentAdapter, EventOutcome, RunActivity } from './types';
 import { clip, nextClockTime, parseJsonLines, withPrompt } from './types';
 
 /** codex: `{"type":"error","message":…}` and `{"type":"turn.failed","error":{"message":…}}`. */
@@ -14,6 +14,29 @@ function codexOutcome(events: readonly unknown[], now: Date): EventOutcome | und
       const at = /try again at ([^.]+)/i.exec(message);
       return { kind: 'held', reason: `usage limit reached: ${clip(message)}`, until: at ? nextClockTime(at[1], now) : undefined };
     }
+    // A 429 that is not its usage-limit body: a rate limit with no time to try again at.
+    if (/last status: 429\b/.test(message)) return { kind: 'held', reason: `usage limit reached: ${clip(message)}` };
+  }
+  return undefined;
+}
+
+/**
+ * What codex does by itself at a failed request (codex-cli 0.171.0, `exec --json`, against the
+ * e2e suite's model server):
+ * - A 500: four quick request retries that print nothing, then `{"type":"error","message":
+ *   "Reconnecting... 1/5 (We’re currently experiencing high demand, …)"}` before each of its 5
+ *   stream reconnects (about 3 s apart), then `error` + `turn.failed` with the message, exit 1.
+ *   A request that succeeds meanwhile goes on (`item.completed`, `turn.completed`, exit 0).
+ * - A usage limit (429 `usage_limit_reached` with `resets_at`): `error` + `turn.failed` "You’ve
+ *   hit your usage limit. … try again at 2:17 AM.", exit 1 at once. It never waits for the reset.
+ * - Any other 429: "exceeded retry limit, last status: 429 Too Many Requests", exit 1 at once:
+ *   a limit with no reset time.
+ */
+function codexActivity(events: readonly unknown[]): RunActivity | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const ev = events[i] as { type?: string; message?: string };
+    const m = ev.type === 'error' ? /^Reconnecting\.\.\. (\d+)\/(\d+)/.exec(ev.message ?? '') : null;
+    return m ? { kind: 'retrying', attempt: Number(m[1]), max: Number(m[2]) } : undefined;
   }
   return undefined;
 }
@@ -102,12 +125,12 @@ export const codex: AgentAdapter = {
   displayName: 'Codex',
   install: 'npm install -g @openai/codex',
   signIn: 'run "codex login"',
-  // `-` reads the prompt from stdin (codex-cli 0.169): a prompt in argv is readable by every local user (ps).
+  // `-` reads the prompt from stdin (codex-cli 0.169, still so in 0.171.0): a prompt in argv is readable by every local user (ps).
   promptOnStdin: () => true,
   prepare: () => ({ agentSessionId: null, agentData: {} }),
   startArgs: (task, s) =>
     withPrompt(['exec', '--json', ...s.modeArgs, '--skip-git-repo-check', '-C', task.dir, ...s.extraArgs], STDIN),
-  // `exec resume` refuses -s and -C: they go on `exec`, before `resume` (checked on codex-cli 0.169.0).
+  // `exec resume` refuses -s and -C: they go on `exec`, before `resume` (checked on codex-cli 0.169.0 and 0.171.0: `unexpected argument '-s' found`).
   resumeArgs: (task, s) => [
     'exec', '--json', ...s.modeArgs, '--skip-git-repo-check', '-C', task.dir, ...s.extraArgs,
     'resume', task.agentSessionId ?? '', '--', STDIN,
@@ -125,5 +148,6 @@ export const codex: AgentAdapter = {
   waitingPatterns: [/^\s*Allow command\?/m, /Approve this (command|change)\?/i],
   outcomeFromEvents: codexOutcome,
   readEvent: readCodexEvent,
+  activityFromEvents: codexActivity,
   seedSessionIdFile: (taskName) => `/tmp/codex-${taskName}.codex-session-id`,
 };

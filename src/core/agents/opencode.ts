@@ -65,6 +65,16 @@ function readOpencodeEvent(ev: Record<string, unknown>): EventReading | undefine
       return undefined;
   }
 }
+/*
+ * What opencode does by itself at a failed request (opencode 1.18.33, `run --format json`, against
+ * the e2e suite's model server): it retries 5 times and prints nothing meanwhile, no JSON event at
+ * all. A 429 with `retry-after: 20` is asked again every 20 s (100 s in all; a real limit's
+ * retry-after of an hour keeps it quiet for 5 hours); without retry-after it backs off 2, 4, 8 …
+ * seconds (75 s in all). Then one `error` event, APIError with `statusCode: 429`,
+ * `isRetryable: true` and the `responseHeaders` (retry-after among them), and exit 1. So its own
+ * retries and waits cannot be shown: it is running until it says otherwise; the hold then lasts
+ * retry-after from its end, or is put on the supervisor's schedule when there was none.
+ */
 
 /**
  * OpenCode. `--dir` is required (it takes its folder from $PWD, and a resume from elsewhere never

@@ -2,11 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EventReading } from './transcript';
 import { count, errorLine, messageLines, noteLine, resultLines, retryLine, toolDetail, toolLine } from './transcript';
-import type { AgentAdapter, EventOutcome, TaskPrompt } from './types';
+import type { AgentAdapter, EventOutcome, RunActivity, TaskPrompt } from './types';
 import { clip, parseJsonLines } from './types';
 
 type PiMessage = { role?: string; stopReason?: string; errorMessage?: string };
-type PiEvent = { type?: string; stopReason?: string; errorMessage?: string; success?: boolean; finalError?: string; message?: PiMessage; messages?: PiMessage[] };
+type PiEvent = {
+  type?: string; stopReason?: string; errorMessage?: string; success?: boolean; finalError?: string; message?: PiMessage; messages?: PiMessage[];
+  attempt?: number; maxAttempts?: number;
+};
 
 /** The error an event reports, if any: `agent_end` carries the conversation, the last assistant message says how it ended. */
 function piError(ev: PiEvent): string | undefined {
@@ -99,6 +102,25 @@ function readPiEvent(ev: Record<string, unknown>): EventReading | undefined {
 }
 
 /**
+ * What pi does by itself at a failed request (pi 0.73.1, `-p --mode json`, against the e2e suite's
+ * model server): its provider SDK retries twice without a word (waiting `retry-after` when the
+ * response has one: a 429 with retry-after 20 keeps it quiet for 40 s), then the run ends with
+ * `stopReason: "error"` and pi retries the turn itself, announcing it with
+ * `{"type":"auto_retry_start","attempt":1,"maxAttempts":3,"delayMs":2000,"errorMessage":"429 …"}`
+ * (then `agent_start`, `turn_start`); after the third `{"type":"auto_retry_end","success":false,
+ * "finalError":"429 …"}` and exit status 0. A usage limit is no different: pi never says when it
+ * resets, so it is held and tried again on the supervisor's slow schedule.
+ */
+function piActivity(events: readonly unknown[]): RunActivity | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const ev = events[i] as PiEvent;
+    if (ev.type === 'agent_start' || ev.type === 'turn_start') continue;
+    return ev.type === 'auto_retry_start' && typeof ev.attempt === 'number' ? { kind: 'retrying', attempt: ev.attempt, max: ev.maxAttempts } : undefined;
+  }
+  return undefined;
+}
+
+/**
  * Pi has no end-of-options marker (`--` is "Unknown option"): a prompt starting with "-" would be
  * read as a flag and one starting with "@" as a file to attach. Those go on stdin (pi trims it).
  */
@@ -143,4 +165,5 @@ export const pi: AgentAdapter = {
   waitingPatterns: [],
   outcomeFromEvents: piOutcome,
   readEvent: readPiEvent,
+  activityFromEvents: piActivity,
 };

@@ -24,6 +24,15 @@ export interface HeldSignal {
 
 export type EventOutcome = ({ kind: 'held' } & HeldSignal) | { kind: 'failed'; reason: string };
 
+/**
+ * What a running agent's own events say it is doing by itself: retrying failed model requests
+ * (`attempt` of `max`), or waiting out a usage limit until `until` (when it said) before it
+ * continues on its own. Undefined: nothing of the sort, or it has gone on since.
+ */
+export type RunActivity =
+  | { kind: 'retrying'; attempt: number; max?: number }
+  | { kind: 'limit-wait'; until?: Date; reason: string };
+
 export interface ResumeCheck {
   /** The native resume can continue this task's session. */
   ok: boolean;
@@ -62,6 +71,11 @@ export interface AgentAdapter {
    * errors). Undefined: the events say nothing special. Pane text is only a last resort, elsewhere.
    */
   outcomeFromEvents(events: readonly unknown[], now: Date): EventOutcome | undefined;
+  /**
+   * What the last events of a run that is still going say it is doing by itself (its own retries,
+   * its own wait for a usage limit). Absent: the agent reports nothing of the kind.
+   */
+  activityFromEvents?(events: readonly unknown[], now: Date): RunActivity | undefined;
   /**
    * What the agent prints when asked to resume a session it does not have (its own words, e.g.
    * Claude Code's "No conversation found with session ID"). Only then is a task started again from

@@ -3,6 +3,8 @@ import type { AgentAdapter, EventOutcome } from '../agents/types';
 import { heldFromPane, parseJsonLines } from '../agents/types';
 import type { AttemptCause, TaskRecord, TaskState } from '../model/record';
 import { lastAttempt } from '../model/record';
+import { heldByAgent, scheduledTry } from '../model/holds';
+import { endedWhileAgentWaited, nextScheduledTry, scheduledTryNote, whileRunning } from './limits';
 import type { Observation } from './observation';
 import type { Policy } from './policy';
 import { decideAfterFailure } from './policy';
@@ -134,9 +136,20 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
         }
       : undefined;
 
-  // A task held until a usage limit resets stays held until then, whatever its pane shows.
-  if (task.state === 'held') {
+  // A task held until a usage limit resets stays held until then, whatever its pane shows. One
+  // held by its agent (which waits out the limit itself) is watched like a running one instead.
+  const agentHolds = heldByAgent(task);
+  if (task.state === 'held' && !agentHolds) {
     if (task.heldUntil === null || now < Date.parse(task.heldUntil)) return keep({ ended });
+    if (scheduledTry(task)) {
+      const note = scheduledTryNote(task);
+      const action = launchAction(task, adapter, 'crash');
+      return {
+        state: 'failed', reason: 'tried again after a usage limit with no reset time', ended, nextAttemptAt: null, heldUntil: null,
+        // The note counts the tries in a row (each waits twice as long); a restart keeps its own why too.
+        action: action.kind === 'launch' ? { ...action, note: action.note ? `${note}; ${action.note}` : note } : action,
+      };
+    }
     return { state: 'failed', reason: 'the usage limit has reset', ended, nextAttemptAt: null, heldUntil: null, action: launchAction(task, adapter, 'crash') };
   }
 
@@ -145,13 +158,13 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
       return keep({ recheckSoon: true });
     case 'starting':
       return keep({ state: attempt?.cause === 'start' ? 'running' : 'resuming', reason: null, nextAttemptAt: null });
-    case 'running':
+    case 'running': {
+      // What the agent says it does by itself: retrying its requests, or waiting out a usage limit.
+      const v = whileRunning(adapter.activityFromEvents?.(parseJsonLines(obs.eventsTail ?? []), new Date(now)));
+      return keep({ state: v.state, reason: v.reason, nextAttemptAt: null, heldUntil: v.heldUntil });
+    }
     case 'waiting':
-      return keep({
-        state: condition.kind,
-        reason: condition.kind === 'waiting' ? 'the agent waits for input' : null,
-        nextAttemptAt: null,
-      });
+      return keep({ state: 'waiting', reason: 'the agent waits for input', nextAttemptAt: null, heldUntil: null });
     case 'exited':
     case 'lost': {
       // A person's stop is final until the person says otherwise; a kill by the kernel stays a crash.
@@ -186,11 +199,19 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
         }
       }
       if (outcome?.kind === 'held') {
+        // A usage limit that says no reset time is tried again on a slow schedule, not held for a person forever.
+        if (!outcome.until && /^usage limit/.test(outcome.reason)) {
+          const next = nextScheduledTry(task, now, policy);
+          return { state: 'held', reason: `${outcome.reason}; ${next.reason}`, ended, nextAttemptAt: null, heldUntil: new Date(next.at).toISOString(), action: { kind: 'none' } };
+        }
         return {
           state: 'held', reason: outcome.reason, ended, nextAttemptAt: null,
           heldUntil: outcome.until ? outcome.until.toISOString() : null, action: { kind: 'none' },
         };
       }
+      // It ended while it waited out a usage limit by itself: resumed by id once the limit resets.
+      const waited = condition.kind === 'lost' || condition.exitCode !== 0 ? endedWhileAgentWaited(task, now) : undefined;
+      if (waited) return { state: 'held', reason: waited.reason, ended, nextAttemptAt: null, heldUntil: waited.heldUntil, action: { kind: 'none' } };
       if (condition.kind === 'exited' && condition.exitCode === 0 && !outcome) {
         return { state: 'done', reason: null, ended, nextAttemptAt: null, heldUntil: null, action: { kind: 'none' } };
       }

@@ -62,6 +62,8 @@ export const PolicySchema = z.object({
   maxBackoffMs: z.number(),
   maxRuntimeMs: z.number(),
   maxAttempts: z.int().check(z.positive()),
+  /** The first wait before trying again after a usage limit with no reset time (absent: 30 minutes). */
+  usageLimitRetryMs: z.optional(z.number().check(z.positive())),
 });
 
 export const WorktreeSchema = z.object({

@@ -34,6 +34,8 @@ export interface Settings {
   maxBackoffMs: number;
   maxRuntimeMs: number;
   maxAttempts: number;
+  /** The first wait before trying a task again after a usage limit with no reset time. */
+  usageLimitRetryMs: number;
   continuePrompt: string;
   tmuxSocket: string;
   supervisorMode: 'background' | 'window';
@@ -59,6 +61,7 @@ const SCALARS: { key: string; field: ScalarField; scale?: number; check: z.ZodMi
   { key: 'monitor.maxBackoffMinutes', field: 'maxBackoffMs', scale: 60_000, check: atLeast(0) },
   { key: 'monitor.maxRuntimeMinutes', field: 'maxRuntimeMs', scale: 60_000, check: atLeast(1) },
   { key: 'monitor.maxAttempts', field: 'maxAttempts', check: z.int().check(z.minimum(1, 'must be a whole number of at least 1')) },
+  { key: 'monitor.usageLimitRetryMinutes', field: 'usageLimitRetryMs', scale: 60_000, check: atLeast(0.01) },
   { key: 'continuePrompt', field: 'continuePrompt', check: z.string().check(z.minLength(1, 'must not be empty')) },
   { key: 'tmux.socket', field: 'tmuxSocket', check: z.string() },
   { key: 'supervisor.mode', field: 'supervisorMode', check: z.enum(['background', 'window']) },

@@ -52,6 +52,7 @@ export function policyFrom(settings: Settings): Policy {
     maxBackoffMs: settings.maxBackoffMs,
     maxRuntimeMs: settings.maxRuntimeMs,
     maxAttempts: settings.maxAttempts,
+    usageLimitRetryMs: settings.usageLimitRetryMs,
   };
 }
 

@@ -39,7 +39,8 @@ export function observe(core: Core, record: TaskRecord, panes: Map<string, PaneI
 
 /** The verdict on one task under its own recovery policy (the caller's for records that have none). */
 export function evaluateTask(core: Core, record: TaskRecord, obs: Observation): Evaluation {
-  return evaluate(record, obs, core.now(), adapterFor(record.agent), record.policy ?? core.policy);
+  // A record of an earlier build has no usage-limit schedule in its policy: the caller's applies.
+  return evaluate(record, obs, core.now(), adapterFor(record.agent), record.policy ? { ...core.policy, ...record.policy } : core.policy);
 }
 
 /** `stored`: the record as written, when `record` is a fresher evaluation of it. */

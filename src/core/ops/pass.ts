@@ -1,6 +1,7 @@
 import type { LockHolder } from '../store/lock';
 import type { TaskRecord, TaskState } from '../model/record';
 import { isFinished } from '../model/record';
+import { heldByAgent } from '../model/holds';
 
 export interface StateChange {
   session: string;
@@ -30,6 +31,6 @@ export interface PassResult {
 /** A task a supervisor must still watch: not done, not given up, not killed by the user. */
 export function needsSupervision(r: TaskRecord): boolean {
   if (isFinished(r.state)) return false;
-  if (r.state === 'held') return r.heldUntil !== null && !r.killedByUser;
+  if (r.state === 'held') return !r.killedByUser && (r.heldUntil !== null || heldByAgent(r));
   return true;
 }

@@ -6,6 +6,7 @@ import type { Policy } from '../decide/policy';
 import { TaskError } from '../model/errors';
 import type { TaskRecord, Worktree } from '../model/record';
 import { isFinished, newRecord } from '../model/record';
+import { heldByAgent } from '../model/holds';
 import type { TaskView } from '../model/views';
 import type { Lock } from '../store/lock';
 import { TmuxError } from '../tmux/errors';
@@ -161,6 +162,8 @@ export class TaskService {
       if (current.state === 'running' || current.state === 'waiting' || (current.state === 'resuming' && ev.nextAttemptAt === null)) {
         throw new TaskError(`task ${task.session} is ${current.state}; nothing to resume`, 'refused');
       }
+      // Its agent runs and continues by itself at the reset: a second one would run the session twice.
+      if (heldByAgent(current)) throw new TaskError(`task ${task.session} runs: ${current.stateReason}; it goes on by itself (kill it to stop it)`, 'refused');
       if (current.state === 'done') throw new TaskError(`task ${task.session} is done; nothing to resume`, 'refused');
       const adapter = adapterFor(record.agent);
       const check = adapter.canResume(current);
@@ -190,7 +193,7 @@ export class TaskService {
       const panes = await this.tmux.listPanes();
       const ev = evaluateTask(this, record, observe(this, record, panes));
       const current = applyEvaluation(record, ev, this.iso());
-      if (current.state === 'running' || current.state === 'waiting' || (current.state === 'resuming' && ev.nextAttemptAt === null)) {
+      if (current.state === 'running' || current.state === 'waiting' || (current.state === 'resuming' && ev.nextAttemptAt === null) || heldByAgent(current)) {
         throw new TaskError(`task ${task.session} is still running: use send to talk to it`, 'refused');
       }
       const check = adapterFor(record.agent).canResume(current);

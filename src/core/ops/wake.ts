@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TaskRecord } from '../model/record';
 import { isFinished } from '../model/record';
+import { heldByAgent } from '../model/holds';
 import { attemptFile, readRunnerPid } from '../store/attempt';
 import { processAlive } from '../platform/processes';
 import type { Core } from './core';
@@ -62,7 +63,8 @@ export class WakeSources {
     this.watched.clear();
     for (const r of records) {
       const a = r.attempts[r.attempts.length - 1];
-      if (!a || a.endedAt || isFinished(r.state) || r.state === 'held') continue;
+      // A task held by its agent still runs: its death is a crash to notice at once.
+      if (!a || a.endedAt || isFinished(r.state) || (r.state === 'held' && !heldByAgent(r))) continue;
       const attemptDir = this.core.store.paths.attemptDir(r.session, a.n);
       const prior = before.get(r.session);
       this.watched.set(r.session, { attemptDir, pid: prior?.attemptDir === attemptDir ? prior.pid : null });

@@ -1,0 +1,136 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { heldByAgent } from '../../src/core/model/holds';
+import { Harness, waitFor } from './harness';
+
+/**
+ * What the agents do by themselves (fixture agents following each CLI's events): their own
+ * retries shown as such, a usage limit waited out by the agent itself (never a second continue on
+ * top, a crash meanwhile still resumed by id), a limit with no reset time tried again on schedule.
+ */
+describe('the agents\' own retries and waits, with real tmux and fixture agents', function () {
+  let h: Harness;
+  beforeEach(() => {
+    h = new Harness();
+  });
+  afterEach(async () => {
+    await h.cleanup();
+  });
+
+  const retried = { codex: 'retrying (3/5)', claude: 'retrying (3/10)', pi: 'retrying (2/3)' } as const;
+  for (const [agent, detail] of Object.entries(retried)) {
+    it(`${agent} retrying its requests -> running, "${detail}" in status and the views; then done, one attempt`, async () => {
+      const project = h.project('p', ['retry']);
+      await h.ok(['start', agent, 'flaky', '--dir', project, '--prompt', 'Fix the build.']);
+      const session = `${agent}-flaky`;
+      const monitor = h.monitor();
+      const seen = await waitFor(async () => {
+        const s = await h.status(session);
+        return s.reason === detail ? s : undefined;
+      }, `status says ${detail}`);
+      assert.equal(seen.state, 'running');
+      assert.match(await h.ok(['status', session]), new RegExp(`^${session}: running · ${detail.replace(/[()]/g, '\\$&')}$`, 'm'));
+      assert.match(await h.ok(['list']), new RegExp(`${session}\\s+running · ${detail.replace(/[()]/g, '\\$&')}\\s+1\\s`));
+      await waitFor(() => h.record(session)?.stateReason === detail, 'the supervisor recorded it');
+      fs.writeFileSync(path.join(project, '.fixture-release'), '');
+      const done = await waitFor(async () => {
+        const s = await h.status(session);
+        return s.state === 'done' ? s : undefined;
+      }, 'done');
+      await h.stop(monitor);
+      assert.equal(done.reason, null);
+      assert.equal(done.attempts.length, 1);
+      assert.equal(h.invocations(project).length, 1);
+    });
+  }
+
+  it('claude waiting out a usage limit by itself -> held by the agent until the reset; no second continue; resume refused; done by itself', async () => {
+    h.env.FIXTURE_RESET_SECONDS = '3';
+    const project = h.project('p', ['limit-wait', 'ok']);
+    await h.ok(['start', 'claude', 'limited', '--dir', project, '--prompt', 'Write the report.']);
+    const session = 'claude-limited';
+    const monitor = h.monitor();
+    const held = await waitFor(() => {
+      const r = h.record(session);
+      return r && heldByAgent(r) ? r : undefined;
+    }, 'held by the agent');
+    const resetsAt = JSON.parse(fs.readFileSync(path.join(h.store.paths.attemptDir(session, 1), 'events.jsonl'), 'utf8').split('\n')[1]).rate_limit_info.resetsAt * 1000;
+    assert.equal(held.heldUntil, new Date(resetsAt).toISOString());
+    assert.match(await h.ok(['status', session]), /^claude-limited: held by the agent, its limit resets in \d+s \(the agent waits out its usage limit by itself: usage limit reached\)$/m);
+    const refused = await h.cli(['resume', session]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /runs: the agent waits out its usage limit by itself: usage limit reached; it goes on by itself/);
+    const done = await waitFor(async () => {
+      const s = await h.status(session);
+      return s.state === 'done' ? s : undefined;
+    }, 'done by itself after the reset');
+    await h.stop(monitor);
+    assert.equal(done.attempts.length, 1, 'never resumed on top of the agent');
+    assert.deepEqual(h.invocations(project).map((i) => i.mode), ['start']);
+    assert.ok(Date.now() >= resetsAt);
+  });
+
+  it('claude killed while it waited out a usage limit -> held until the reset, then resumed once by its exact id', async () => {
+    h.env.FIXTURE_RESET_SECONDS = '4';
+    const project = h.project('p', ['limit-wait', 'ok']);
+    await h.ok(['start', 'claude', 'limited', '--dir', project, '--prompt', 'Write the report.']);
+    const session = 'claude-limited';
+    const monitor = h.monitor();
+    const held = await waitFor(() => {
+      const r = h.record(session);
+      return r && heldByAgent(r) ? r : undefined;
+    }, 'held by the agent');
+    await h.crash(session, 1);
+    const ours = await waitFor(() => {
+      const r = h.record(session);
+      return r && r.state === 'held' && r.attempts[0].endedAt ? r : undefined;
+    }, 'held by the supervisor after the crash');
+    assert.equal(ours.heldUntil, held.heldUntil, 'until the same reset');
+    assert.match(ours.stateReason ?? '', /the agent ended while it waited for the reset; resumed by id then/);
+    assert.equal(h.invocations(project).length, 1, 'not resumed before the reset');
+    const done = await waitFor(async () => {
+      const s = await h.status(session);
+      return s.state === 'done' ? s : undefined;
+    }, 'done after the resume');
+    await h.stop(monitor);
+    const runs = h.invocations(project);
+    assert.equal(runs.length, 2, 'resumed exactly once');
+    assert.deepEqual([runs[1].mode, runs[1].sessionId], ['resume', runs[0].sessionId]);
+    assert.ok(runs[1].startedAt >= Date.parse(held.heldUntil!), 'resumed at the reset, not before');
+    assert.deepEqual([done.attempts[1].cause, done.attempts[1].mode], ['crash', 'resume']);
+  });
+
+  for (const agent of ['codex', 'claude', 'opencode', 'pi'] as const) {
+    it(`${agent}: a usage limit with no reset time -> held, the next try on schedule (the setting), then done`, async () => {
+      h.configure({ 'supervisor.mode': 'window', 'monitor.usageLimitRetryMinutes': 0.03 });
+      const project = h.project('p', ['usage-noreset', 'ok']);
+      await h.ok(['start', agent, 'quota', '--dir', project, '--prompt', 'Summarise the logs.']);
+      const session = `${agent}-quota`;
+      const monitor = h.monitor();
+      const held = await waitFor(() => {
+        const r = h.record(session);
+        return r?.state === 'held' ? r : undefined;
+      }, 'held for the limit');
+      assert.match(held.stateReason ?? '', /^usage limit reached: .*; no reset time given, so it is tried again on a schedule \(try 1\)$/);
+      const wait = Date.parse(held.heldUntil!) - Date.parse(held.attempts[0].endedAt!);
+      assert.ok(wait >= 1_700 && wait < 3_000, `the next try 1.8 s after the limit (the setting), got ${wait} ms`);
+      assert.match(await h.ok(['status', session]), new RegExp(`^${session}: held, next try in \\d+s \\(${held.heldUntil!.replace(/[.]/g, '\\.')}\\)`, 'm'));
+      const done = await waitFor(async () => {
+        const s = await h.status(session);
+        return s.state === 'done' ? s : undefined;
+      }, 'done after the scheduled try');
+      await h.stop(monitor);
+      assert.equal(done.attempts.length, 2);
+      const runs = h.invocations(project);
+      assert.ok(runs[1].startedAt >= Date.parse(held.heldUntil!), 'tried at the time it said');
+      if (agent === 'pi') {
+        // pi saved nothing (its first reply never completed): started again from its prompt.
+        assert.deepEqual([done.attempts[1].mode, runs[1].mode], ['start', 'start']);
+      } else {
+        assert.deepEqual([done.attempts[1].mode, runs[1].mode, runs[1].sessionId], ['resume', 'resume', runs[0].sessionId]);
+        assert.equal(done.attempts[1].note, 'tried again on the schedule for a usage limit with no reset time (try 1)');
+      }
+    });
+  }
+});
