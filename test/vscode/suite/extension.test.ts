@@ -335,6 +335,8 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
       assert.strictEqual(api.view.badge?.value, 3, 'the view\'s badge');
       assert.match(api.statusBar.text, /3 need you/);
       assert.match(String(itemFor('claude-n-held')?.description), /^sign in needed · claude/);
+      // Its tooltip says how to fix it: the agent's own sign-in, then resume.
+      assert.match(((itemFor('claude-n-held')?.tooltip as vscode.MarkdownString).value).replace(/\\/g, ''), /To fix: sign in \(run "claude", then \/login, or set ANTHROPIC_API_KEY\), then Resume now/);
       assert.match(String(itemFor('codex-n-gave')?.description), /^gave up after 1 attempt · codex/);
       // The question's notice stays up while the agent waits (VS Code hides other toasts by themselves)...
       assert.deepStrictEqual(api.notices.waitingShown, ['claude-n-ask']);
