@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { adapterFor } from '../../src/core/agents/registry';
 import { Renderer, summarize } from '../../src/core/agents/transcript';
 import type { AgentId } from '../../src/core/model/names';
+import { followEvents } from '../../src/core/ops/transcript';
 import { EventSummaries } from '../../src/core/store/events';
 
 const FIXTURES = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'events');
@@ -129,6 +130,30 @@ describe('transcripts: each agent\'s recorded events, readable', () => {
       fs.rmSync(file);
       fs.writeFileSync(file, `${all.slice(0, 3).join('\n')}\n`);
       assert.deepEqual(summaries.summary(file, adapterFor('opencode'), undefined, true).usage, { inputTokens: 10, cachedInputTokens: 0, outputTokens: 5 });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('the pane skips ahead of a long last line still being written once, not re-showing the file from its start', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-follow-'));
+    try {
+      const file = path.join(dir, 'events.jsonl');
+      const msg = (text: string): string => JSON.stringify({ type: 'item.completed', item: { type: 'agent_message', text } });
+      fs.writeFileSync(file, `${msg('one')}\n${'x'.repeat(6 * 1024 * 1024)}`);
+      const out: string[] = [];
+      let passes = 0;
+      await followEvents(file, adapterFor('codex'), undefined, (t) => out.push(t), {
+        stopped: () => passes >= 4,
+        changed: async () => {
+          if (++passes === 3) fs.appendFileSync(file, `\n${msg('two')}\n`);
+        },
+      });
+      const shown = out.join('');
+      assert.equal(shown.split('● one').length - 1, 0, shown.slice(0, 300));
+      assert.equal(shown.split('● two').length - 1, 1);
+      assert.equal(shown.split('not shown here').length - 1, 1);
+      assert.ok(!shown.includes('xxxx'), 'the rest of the skipped line is not shown');
+      assert.ok(shown.length < 1000);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

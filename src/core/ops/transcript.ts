@@ -28,6 +28,8 @@ export interface FollowOptions {
 export async function followEvents(file: string, adapter: AgentAdapter, baseline: Usage | undefined, write: (text: string) => void, opts: FollowOptions): Promise<void> {
   const r = new Renderer(adapter, baseline);
   let offset = 0;
+  // Skipped ahead into the middle of a line: its rest is not shown (a fragment of an event).
+  let midLine = false;
   for (;;) {
     const last = opts.stopped();
     let size = 0;
@@ -38,12 +40,15 @@ export async function followEvents(file: string, adapter: AgentAdapter, baseline
     }
     if (size - offset > BEHIND_BYTES) {
       const from = lineStartAfter(file, size - BEHIND_BYTES / 4);
-      write(`${noteLine(`${(from - offset).toLocaleString('en-US')} bytes of events not shown here (resilient-agent logs shows them all)`)}\n`);
-      offset = from;
+      write(`${noteLine(`${(from.offset - offset).toLocaleString('en-US')} bytes of events not shown here (resilient-agent logs shows them all)`)}\n`);
+      offset = from.offset;
+      midLine = from.midLine;
     }
     const read = readLinesFrom(file, offset, last);
     if (read) {
-      const out = read.lines.flatMap((l) => r.line(l));
+      const lines = midLine && read.lines.length ? read.lines.slice(1) : read.lines;
+      if (read.lines.length) midLine = false;
+      const out = lines.flatMap((l) => r.line(l));
       if (out.length) write(`${out.join('\n')}\n`);
       offset = read.next;
     }
@@ -52,16 +57,21 @@ export async function followEvents(file: string, adapter: AgentAdapter, baseline
   }
 }
 
-/** The offset of the first line that starts at or after `at`. */
-function lineStartAfter(file: string, at: number): number {
+/**
+ * The offset of the first line that starts at or after `at`; when none does yet (a long last line
+ * still being written), the file's end, inside that line (`midLine`). Never past the end: an offset
+ * past it reads as a truncated file, from its start.
+ */
+export function lineStartAfter(file: string, at: number): { offset: number; midLine: boolean } {
   const fd = fs.openSync(file, 'r');
   try {
     const buf = Buffer.alloc(64 * 1024);
-    for (let pos = Math.max(0, at - 1); ; pos += buf.length) {
+    for (let pos = Math.max(0, at - 1); ;) {
       const n = fs.readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) return pos;
+      if (n === 0) return { offset: pos, midLine: true };
       const nl = buf.subarray(0, n).indexOf(10);
-      if (nl !== -1) return pos + nl + 1;
+      if (nl !== -1) return { offset: pos + nl + 1, midLine: false };
+      pos += n;
     }
   } finally {
     fs.closeSync(fd);
