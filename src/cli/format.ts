@@ -1,3 +1,4 @@
+import { printable } from '../core/agents/transcript';
 import { heldByAgent, scheduledTry } from '../core/model/holds';
 import { duration } from '../core/model/time';
 import type { Usage } from '../core/model/record';
@@ -72,6 +73,6 @@ export function statusLines(v: TaskView, now: number): string[] {
     lines.push(`attempt ${a.n} (${a.cause}, ${a.mode}): started ${ago(a.startedAt, now)} ago, ${end}${a.usage ? `; ${usageText(a.usage)}` : ''}${a.note ? `; ${a.note}` : ''}`);
   }
   if (v.usage && v.attempts.length > 1) lines.push(`tokens in all: ${usageText(v.usage)}`);
-  if (v.lastMessage) lines.push('last message:', ...v.lastMessage.split('\n').map((l) => `  ${l}`));
+  if (v.lastMessage) lines.push('last message:', ...printable(v.lastMessage).split('\n').map((l) => `  ${l}`));
   return lines;
 }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { adapterFor } from '../../src/core/agents/registry';
-import { Renderer, summarize } from '../../src/core/agents/transcript';
+import { printable, Renderer, summarize } from '../../src/core/agents/transcript';
 import type { AgentId } from '../../src/core/model/names';
 import { followEvents } from '../../src/core/ops/transcript';
 import { EventSummaries } from '../../src/core/store/events';
@@ -157,5 +157,19 @@ describe('transcripts: each agent\'s recorded events, readable', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+  it('escape sequences and control characters in an agent\'s text are shown, never sent to the terminal', () => {
+    const nasty = 'a \u001b]52;c;ZWNobyBoaQ==\u0007b \u001b]0;title\u001b\\c \u001b[2J\u001b[31md\u001b[0m \u009b31me\rf\u0000 \u001bPq#0\u001b\\g\tz';
+    const events = [
+      JSON.stringify({ type: 'item.completed', item: { type: 'agent_message', text: `${nasty}\nsecond ${nasty}` } }),
+      JSON.stringify({ type: 'item.started', item: { type: 'command_execution', command: nasty } }),
+      JSON.stringify({ type: 'item.completed', item: { type: 'command_execution', aggregated_output: nasty, exit_code: 0 } }),
+      `not json ${nasty}`,
+    ];
+    const out = render('codex', events);
+    assert.ok(out.length >= 5);
+    for (const l of out) assert.doesNotMatch(l, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/, JSON.stringify(l));
+    assert.equal(out[0], '● a b c d e\ufffdf\ufffd g\tz');
+    assert.equal(printable('plain text, ünïcode ✓\tand a tab'), 'plain text, ünïcode ✓\tand a tab');
   });
 });

@@ -30,6 +30,20 @@ export const UNKNOWN: undefined = undefined;
 // The marks a transcript uses, one per kind of line, so a person learns them once for every agent.
 const MARK = { message: '●', tool: '▶', result: '⎿', error: '✗', note: '·', retry: '↻' } as const;
 
+// Terminal control sequences (CSI, OSC, DCS/PM/APC/SOS, other escapes; their 8-bit forms too) and
+// the other control characters but tab and newline. An agent's words, a tool's output, a prompt:
+// text to read, never commands to the terminal that shows them (a clipboard write, a title, a
+// cleared screen, a line overwritten by a carriage return).
+// eslint-disable-next-line no-control-regex
+const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]?|\x9b[0-?]*[ -/]*[@-~]?|[\x1b][\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|[\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[ -/]*[0-~]?/g;
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+
+/** Text as it can be shown in a terminal: escape sequences left out, other control characters as �. */
+export function printable(text: string): string {
+  return text.replace(ESCAPES, '').replace(CONTROLS, '\ufffd');
+}
+
 /** An agent message: the text as it is, its first line marked. */
 export function messageLines(text: string): string[] {
   const lines = text.replace(/\s+$/, '').split('\n');
@@ -179,7 +193,12 @@ export class Renderer {
     this.summarizer = new Summarizer(adapter, baseline);
   }
 
+  /** What to show for one line of the events file, printable. */
   line(raw: string): string[] {
+    return this.read(raw).map(printable);
+  }
+
+  private read(raw: string): string[] {
     const p = parse(this.adapter, raw);
     if (p.kind === 'text') return p.text.trim() === '' ? [] : [p.text];
     // A line cut off (the agent was killed while writing it): said, not fatal.

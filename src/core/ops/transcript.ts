@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { adapterFor } from '../agents/registry';
-import { noteLine, Renderer } from '../agents/transcript';
+import { noteLine, printable, Renderer } from '../agents/transcript';
 import type { AgentAdapter } from '../agents/types';
 import type { Attempt, TaskRecord, Usage } from '../model/record';
 import { usageBefore } from '../model/record';
@@ -101,7 +101,7 @@ export function taskTranscript(core: Core, record: TaskRecord): string[] {
   for (const a of record.attempts) {
     if (out.length) out.push('');
     out.push(startedLine(a));
-    if (a.prompt) out.push(...a.prompt.split('\n').map((l, i) => (i === 0 ? `› ${l}` : `  ${l}`)));
+    if (a.prompt) out.push(...printable(a.prompt).split('\n').map((l, i) => (i === 0 ? `› ${l}` : `  ${l}`)));
     const file = eventsFile(core.store.paths.attemptDir(record.session, a.n));
     out.push(...renderEvents(file, adapter, usageBefore(record, a.n)).lines);
     const end = endedLine(a);
