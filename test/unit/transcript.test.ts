@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { adapterFor } from '../../src/core/agents/registry';
 import { printable, Renderer, summarize } from '../../src/core/agents/transcript';
 import type { AgentId } from '../../src/core/model/names';
+import { sumUsage, UsageSchema } from '../../src/core/model/record';
 import { followEvents } from '../../src/core/ops/transcript';
 import { EventSummaries } from '../../src/core/store/events';
 
@@ -171,5 +172,14 @@ describe('transcripts: each agent\'s recorded events, readable', () => {
     for (const l of out) assert.doesNotMatch(l, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/, JSON.stringify(l));
     assert.equal(out[0], '● a b c d e\ufffdf\ufffd g\tz');
     assert.equal(printable('plain text, ünïcode ✓\tand a tab'), 'plain text, ünïcode ✓\tand a tab');
+  });
+  it('token counts no record can keep (past any real count, Infinity when summed) are capped, so the attempt\'s end can be written', () => {
+    const huge = { type: 'step_finish', part: { type: 'step-finish', reason: 'stop', tokens: { input: 1e308, output: 1e308, reasoning: 1e308, cache: { read: 1e308, write: 1e308 } }, cost: 1e308 } };
+    const s = summarize(adapterFor('opencode'), [JSON.stringify({ ...huge, part: { ...huge.part, id: 'a' } }), JSON.stringify({ ...huge, part: { ...huge.part, id: 'b' } })]);
+    assert.ok(s.usage);
+    for (const v of Object.values(s.usage)) assert.ok(Number.isFinite(v) && v <= Number.MAX_SAFE_INTEGER, String(v));
+    assert.ok(UsageSchema.safeParse(s.usage).success);
+    const total = sumUsage([s.usage, s.usage]);
+    assert.ok(total && UsageSchema.safeParse(total).success);
   });
 });

@@ -158,7 +158,7 @@ export class Summarizer {
     const u = reading.usage;
     if (!u) return;
     if (u.total || u.ofSession) this.parts.clear();
-    const tokens = u.ofSession && this.baseline ? minus(u.tokens, this.baseline) : u.tokens;
+    const tokens = sane(u.ofSession && this.baseline ? minus(u.tokens, this.baseline) : u.tokens);
     this.parts.set(u.total || u.ofSession ? 'total' : (u.key ?? `#${++this.anonymous}`), tokens);
   }
 
@@ -166,6 +166,16 @@ export class Summarizer {
     const usage = sumUsage([...this.parts.values()]);
     return { ...(this.lastMessage !== undefined ? { lastMessage: keptMessage(this.lastMessage) } : {}), ...(usage ? { usage } : {}) };
   }
+}
+
+/**
+ * Counts a record can keep, whatever an event said: finite, not negative, at most
+ * Number.MAX_SAFE_INTEGER (a sum that reached Infinity would make the record invalid, and its end
+ * could never be written).
+ */
+function sane(u: Usage): Usage {
+  const n = (x: number): number => (x > 0 ? Math.min(x, Number.MAX_SAFE_INTEGER) : 0);
+  return { inputTokens: n(u.inputTokens), cachedInputTokens: n(u.cachedInputTokens), outputTokens: n(u.outputTokens), ...(u.costUsd !== undefined ? { costUsd: n(u.costUsd) } : {}) };
 }
 
 function minus(a: Usage, b: Usage): Usage {

@@ -141,11 +141,13 @@ export function sumUsage(usages: readonly (Usage | undefined)[]): Usage | undefi
   const known = usages.filter((u): u is Usage => u !== undefined);
   if (known.length === 0) return undefined;
   const costs = known.filter((u) => u.costUsd !== undefined);
+  // Never past Number.MAX_SAFE_INTEGER: a sum that reached Infinity is no number a record can keep.
+  const sum = (of: readonly Usage[], f: (u: Usage) => number): number => Math.min(of.reduce((n, u) => n + f(u), 0), Number.MAX_SAFE_INTEGER);
   return {
-    inputTokens: known.reduce((n, u) => n + u.inputTokens, 0),
-    cachedInputTokens: known.reduce((n, u) => n + u.cachedInputTokens, 0),
-    outputTokens: known.reduce((n, u) => n + u.outputTokens, 0),
-    ...(costs.length ? { costUsd: costs.reduce((n, u) => n + (u.costUsd ?? 0), 0) } : {}),
+    inputTokens: sum(known, (u) => u.inputTokens),
+    cachedInputTokens: sum(known, (u) => u.cachedInputTokens),
+    outputTokens: sum(known, (u) => u.outputTokens),
+    ...(costs.length ? { costUsd: sum(costs, (u) => u.costUsd ?? 0) } : {}),
   };
 }
 
