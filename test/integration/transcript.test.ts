@@ -99,4 +99,22 @@ describe('transcripts, last words and tokens', function () {
     assert.equal(s.attempts[0].exitCode, 0);
     assert.match(await h.ok(['logs', 'robust']), /^● answered: y$/m, 'logs reads the file, not the pane');
   });
+  it('the transcript stopped with SIGSTOP: the runner still ends (its pane dies) once the agent has', async () => {
+    const project = h.project('p', ['ask']);
+    await h.ok(['start', 'codex', 'frozen', '--dir', project, '--prompt', 'Ask first.'], { env: { ...h.env, FIXTURE_ASK_AFTER_MS: '1500' } });
+    const attemptDir = h.store.paths.attemptDir('codex-frozen', 1);
+    const [renderer] = await waitFor(() => {
+      const pids = processesWith('render', attemptDir);
+      return pids.length ? pids : undefined;
+    }, 'the transcript process');
+    process.kill(renderer, 'SIGSTOP');
+    const monitor = h.monitor(['--interval', '0.2']);
+    await waitFor(async () => (await h.status('frozen')).state === 'waiting', 'the agent to ask');
+    await h.ok(['send', 'frozen', 'y']);
+    await done('codex-frozen');
+    await h.stop(monitor);
+    await waitFor(async () => (await h.tmux(['list-panes', '-t', '=codex-frozen', '-F', '#{pane_dead}'])).stdout.trim() === '1', 'the pane dead', 20_000);
+    assert.deepEqual(processesWith('render', attemptDir), []);
+    assert.match((await h.ok(['logs', 'frozen', '--raw'])).trim(), /__TASK_DONE__/);
+  });
 });

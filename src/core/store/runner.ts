@@ -52,7 +52,15 @@ fi
 put exit "$code"
 # The transcript sees the exit file, shows what is left of the events, and ends (it bounds its own
 # last read). Not signalled: a signal could reach it before it can take one (Node resets them).
-[ -n "$rpid" ] && wait "$rpid" 2>/dev/null
+# Only one that has not ended in 10 s (stopped with SIGSTOP, stuck) is killed, by a watchdog
+# ended as soon as the transcript is: the runner always ends.
+if [ -n "$rpid" ]; then
+  ( s=; trap '[ -n "$s" ] && kill "$s"; exit 0' TERM; sleep 10 & s=$!; wait "$s"; kill -KILL "$rpid" ) 2>/dev/null &
+  wd=$!
+  wait "$rpid" 2>/dev/null
+  kill "$wd" 2>/dev/null
+  wait "$wd" 2>/dev/null
+fi
 if [ "$code" -eq 0 ]; then
   printf '\\n${DONE_MARKER}\\n'
 else
