@@ -117,4 +117,13 @@ describe('transcripts, last words and tokens', function () {
     assert.deepEqual(processesWith('render', attemptDir), []);
     assert.match((await h.ok(['logs', 'frozen', '--raw'])).trim(), /__TASK_DONE__/);
   });
+  it('logs of a long attempt (a hundred thousand events and more): its last lines, not a stack overflow', async () => {
+    const project = h.project('p', ['ok']);
+    await h.ok(['start', 'codex', 'long', '--dir', project, '--prompt', 'Talk a lot.']);
+    await done('codex-long');
+    const line = `${JSON.stringify({ type: 'item.completed', item: { type: 'agent_message', text: 'again' } })}\n`;
+    fs.appendFileSync(path.join(h.store.paths.attemptDir('codex-long', 1), 'events.jsonl'), line.repeat(200_000));
+    assert.equal((await h.ok(['logs', 'long', '--lines', '2'])).trim(), '● again\n● again');
+    assert.equal((await h.ok(['logs', 'long', '--lines', '2', '--events'])).trim(), `${line}${line}`.trim());
+  });
 });

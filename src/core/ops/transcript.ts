@@ -94,6 +94,11 @@ function endedLine(a: Attempt): string | undefined {
   return `── attempt ${a.n} ${how} after ${ran}${a.usage ? ` · ${usageText(a.usage)}` : ''} ──`;
 }
 
+/** One by one: spread into push, a long attempt's lines (a hundred thousand) overflow the stack. */
+function append(out: string[], lines: readonly string[]): void {
+  for (const l of lines) out.push(l);
+}
+
 /** A task's whole transcript, attempt by attempt: what `logs` prints and the output channel mirrors. */
 export function taskTranscript(core: Core, record: TaskRecord): string[] {
   const adapter = adapterFor(record.agent);
@@ -101,9 +106,9 @@ export function taskTranscript(core: Core, record: TaskRecord): string[] {
   for (const a of record.attempts) {
     if (out.length) out.push('');
     out.push(startedLine(a));
-    if (a.prompt) out.push(...printable(a.prompt).split('\n').map((l, i) => (i === 0 ? `› ${l}` : `  ${l}`)));
+    if (a.prompt) append(out, printable(a.prompt).split('\n').map((l, i) => (i === 0 ? `› ${l}` : `  ${l}`)));
     const file = eventsFile(core.store.paths.attemptDir(record.session, a.n));
-    out.push(...renderEvents(file, adapter, usageBefore(record, a.n)).lines);
+    append(out, renderEvents(file, adapter, usageBefore(record, a.n)).lines);
     const end = endedLine(a);
     if (end) out.push(end);
   }
@@ -115,7 +120,7 @@ export function taskEvents(core: Core, record: TaskRecord): string[] {
   const out: string[] = [];
   for (const a of record.attempts) {
     const read = readLinesFrom(eventsFile(core.store.paths.attemptDir(record.session, a.n)), 0, true);
-    if (read) out.push(...read.lines);
+    if (read) append(out, read.lines);
   }
   return out;
 }
