@@ -182,4 +182,23 @@ describe('transcripts: each agent\'s recorded events, readable', () => {
     const total = sumUsage([s.usage, s.usage]);
     assert.ok(total && UsageSchema.safeParse(total).success);
   });
+  it('a summary of a file truncated in place (same inode) starts again from its start, and a large file is read without keeping its lines', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-summary-'));
+    try {
+      const file = path.join(dir, 'events.jsonl');
+      const msg = (text: string): string => JSON.stringify({ type: 'item.completed', item: { type: 'agent_message', text } });
+      const turn = (n: number): string => JSON.stringify({ type: 'turn.completed', usage: { input_tokens: n, cached_input_tokens: 0, output_tokens: 1 } });
+      const summaries = new EventSummaries();
+      fs.writeFileSync(file, `${msg('one')}\n${turn(5)}\n${msg('two')}\n`);
+      assert.equal(summaries.summary(file, adapterFor('codex'), undefined, false).lastMessage, 'two');
+      const ino = fs.statSync(file).ino;
+      fs.writeFileSync(file, `${msg('three')}\n`);
+      assert.equal(fs.statSync(file).ino, ino);
+      assert.deepEqual(summaries.summary(file, adapterFor('codex'), undefined, false), { lastMessage: 'three' });
+      fs.appendFileSync(file, `${msg('x').repeat(1)}\n`.repeat(200_000) + `${turn(7)}\n${msg('last')}`);
+      assert.deepEqual(summaries.summary(file, adapterFor('codex'), undefined, true), { lastMessage: 'last', usage: { inputTokens: 7, cachedInputTokens: 0, outputTokens: 1 } });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -102,11 +102,22 @@ export function readHead(file: string, maxLines: number, maxBytes = 64 * 1024): 
  * than `maxLine` bytes is skipped whole (nothing a person reads is that long).
  */
 export function readLinesFrom(file: string, offset: number, andRest = false, maxLine = 8 * 1024 * 1024): { lines: string[]; next: number; ino: number } | undefined {
+  const lines: string[] = [];
+  const read = eachLineFrom(file, offset, (l) => lines.push(l), andRest, maxLine);
+  return read && { lines, ...read };
+}
+
+/**
+ * As readLinesFrom, each line handed to `each` as it is read, none kept: a file of any size in
+ * little memory. `reset`: told before the first line when `offset` was past the end (the file was
+ * truncated or replaced), so the lines come from its start.
+ */
+export function eachLineFrom(file: string, offset: number, each: (line: string) => void, andRest = false, maxLine = 8 * 1024 * 1024, reset?: () => void): { next: number; ino: number } | undefined {
   const fd = openIfExists(file);
   if (fd === undefined) return undefined;
   try {
     const st = fs.fstatSync(fd);
-    const lines: string[] = [];
+    if (offset > st.size) reset?.();
     let pos = offset > st.size ? 0 : offset;
     let carry: Buffer[] = [];
     let carried = 0;
@@ -117,7 +128,7 @@ export function readLinesFrom(file: string, offset: number, andRest = false, max
       if (n === 0) break;
       let from = 0;
       for (let i = chunk.indexOf(10, 0); i !== -1 && i < n; i = chunk.indexOf(10, i + 1)) {
-        if (carried + (i - from) <= maxLine) lines.push(Buffer.concat([...carry, chunk.subarray(from, i)]).toString('utf8'));
+        if (carried + (i - from) <= maxLine) each(Buffer.concat([...carry, chunk.subarray(from, i)]).toString('utf8'));
         carry = [];
         carried = 0;
         from = i + 1;
@@ -130,10 +141,10 @@ export function readLinesFrom(file: string, offset: number, andRest = false, max
       pos += n;
     }
     if (andRest && carried > 0 && carried <= maxLine) {
-      lines.push(Buffer.concat(carry).toString('utf8'));
+      each(Buffer.concat(carry).toString('utf8'));
       start = pos;
     }
-    return { lines, next: start, ino: st.ino };
+    return { next: start, ino: st.ino };
   } finally {
     fs.closeSync(fd);
   }

@@ -1,8 +1,9 @@
+import * as fs from 'node:fs';
 import type { AgentAdapter } from '../agents/types';
 import type { AttemptSummary } from '../agents/transcript';
 import { Renderer, Summarizer } from '../agents/transcript';
 import type { Usage } from '../model/record';
-import { readLinesFrom } from '../platform/files';
+import { eachLineFrom, readLinesFrom } from '../platform/files';
 
 interface Followed {
   ino: number;
@@ -21,17 +22,18 @@ export class EventSummaries {
 
   /** `finished`: the attempt is over, so a last line without its newline counts too. */
   summary(file: string, adapter: AgentAdapter, baseline: Usage | undefined, finished: boolean): AttemptSummary {
-    let f = this.files.get(file);
-    let read = readLinesFrom(file, f?.offset ?? 0, finished);
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    if (!st) return {};
+    const fresh = (): Followed => ({ ino: st.ino, offset: 0, summarizer: new Summarizer(adapter, baseline) });
+    const known = this.files.get(file);
+    // Replaced: from its start.
+    let f = known && known.ino === st.ino ? known : fresh();
+    // Each line folded in as it is read, none kept: a long attempt's file costs no more memory.
+    const read = eachLineFrom(file, f.offset, (line) => f.summarizer.add(line), finished, undefined, () => {
+      // Truncated (seen by the read itself): from its start.
+      f = fresh();
+    });
     if (!read) return {};
-    if (f && (f.ino !== read.ino || read.next < f.offset)) {
-      // Replaced or truncated: from its start.
-      f = undefined;
-      read = readLinesFrom(file, 0, finished);
-      if (!read) return {};
-    }
-    f ??= { ino: read.ino, offset: 0, summarizer: new Summarizer(adapter, baseline) };
-    for (const line of read.lines) f.summarizer.add(line);
     f.offset = read.next;
     // Most recently used last; the oldest goes first.
     this.files.delete(file);
