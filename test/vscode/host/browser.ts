@@ -33,7 +33,7 @@ export interface PwPage {
   evaluate<T>(expression: string): Promise<T>;
   click(selector: string, options?: { timeout?: number }): Promise<void>;
   hover(selector: string, options?: { timeout?: number }): Promise<void>;
-  mouse: { move(x: number, y: number): Promise<void> };
+  mouse: { move(x: number, y: number, options?: { steps?: number }): Promise<void> };
   content(): Promise<string>;
   keyboard: {
     press(key: string): Promise<void>;
