@@ -368,8 +368,11 @@ async function promptDocumentTour(t: Step, workspace: string): Promise<void> {
   await t.page.click('.codelens-decoration a:has-text("Start task")');
   const s = await t.until('from-doc runs in the tree', (x) => /codex · (running|done)/.test(row(x, 'from-doc')?.description ?? ''), 30_000);
   say(`${PREFIX}   tree: ${s.tree.map((r) => `${r.label} — ${r.description}`).join(' | ')}`);
-  const runs = readText(path.join(workspace, '.fixture-invocations.jsonl')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { prompt: string });
-  const prompt = runs.find((r) => r.prompt.startsWith('Fix the parser in two steps.'))?.prompt;
+  // The agent records its prompt as it starts, a moment after the tree says it runs.
+  const fromDoc = () => readText(path.join(workspace, '.fixture-invocations.jsonl')).split('\n').filter(Boolean)
+    .map((l) => JSON.parse(l) as { prompt: string }).find((r) => r.prompt.startsWith('Fix the parser in two steps.'));
+  await waitFor('the agent started with the document', async () => fromDoc() !== undefined, { timeoutMs: WAIT_MS, intervalMs: 50, abort: t.abort });
+  const prompt = fromDoc()?.prompt;
   t.check('the agent got the whole document as its prompt, byte for byte', prompt === lines.join('\n'), JSON.stringify(prompt));
   await t.until('the prompt document closed (the record keeps the prompt)', (x) => x.codeLenses.length === 0);
   await t.shot('07d-started-from-document.png');
