@@ -300,6 +300,8 @@ async function scenario(t: Step, dirs: RunDirs, workspace: string): Promise<void
   const pidFile = path.join(dirs.agentHome, 'tasks', SESSION, 'attempts', '1', 'pid');
   await waitFor(`${pidFile}`, async () => /^\d+$/.test(readText(pidFile).trim()), { timeoutMs: WAIT_MS, intervalMs: 50, abort: t.abort });
   const pid = Number(readText(pidFile).trim());
+  // Mid-reply: the agent itself has begun (it records its run), not only its runner.
+  await waitFor('the agent running', async () => readText(path.join(workspace, '.fixture-invocations.jsonl')).trim() !== '', { timeoutMs: WAIT_MS, intervalMs: 50, abort: t.abort });
   process.kill(-pid, 'SIGKILL');
   say(`${PREFIX}   killed process group ${pid}`);
   const seen: string[] = [];
@@ -617,6 +619,17 @@ async function main(): Promise<number> {
       await page.content().then((html) => fs.writeFileSync(path.join(shots, 'failure.html'), html)).catch(() => undefined);
     }
     if (step?.last) fs.writeFileSync(path.join(shots, 'failure-snapshot.json'), JSON.stringify(step.last, null, 2));
+    // What the tasks were doing: the records, the supervisor's log, each pane as tmux had it.
+    if (step?.cliPath) {
+      const said: string[] = [];
+      for (const args of [['list'], ['supervisor', 'status']]) said.push(`$ resilient-agent ${args.join(' ')}\n${await step.cli(args).catch((e: Error) => e.message)}`);
+      for (const line of (await step.cli(['list', '--json']).catch(() => '[]')).trim() ? JSON.parse(await step.cli(['list', '--json']).catch(() => '[]')) as { session: string }[] : []) {
+        said.push(`$ resilient-agent status ${line.session}\n${await step.cli(['status', line.session]).catch((e: Error) => e.message)}`);
+        said.push(`$ resilient-agent logs ${line.session} --raw\n${await step.cli(['logs', line.session, '--raw', '--lines', '60']).catch((e: Error) => e.message)}`);
+      }
+      said.push(`supervisor.log:\n${readText(path.join(dirs.agentHome, 'supervisor.log')).split('\n').slice(-80).join('\n')}`);
+      fs.writeFileSync(path.join(shots, 'failure-tasks.txt'), `${said.join('\n\n')}\n`);
+    }
   } finally {
     clearTimeout(timer);
     await browser?.close().catch(() => undefined);
