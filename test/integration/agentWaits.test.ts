@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { heldByAgent } from '../../src/core/model/holds';
-import { Harness, waitFor } from './harness';
+import { harnessPerTest, waitFor } from './harness';
 
 /**
  * What the agents do by themselves (fixture agents following each CLI's events): their own
@@ -10,13 +10,21 @@ import { Harness, waitFor } from './harness';
  * top, a crash meanwhile still resumed by id), a limit with no reset time tried again on schedule.
  */
 describe('the agents\' own retries and waits, with real tmux and fixture agents', function () {
-  let h: Harness;
-  beforeEach(() => {
-    h = new Harness();
-  });
-  afterEach(async () => {
-    await h.cleanup();
-  });
+  const h = harnessPerTest();
+
+  /** Claude Code at a usage limit it waits out by itself (resetting in `resetSeconds`), under a monitor. */
+  const heldByClaude = async (resetSeconds: string) => {
+    h.env.FIXTURE_RESET_SECONDS = resetSeconds;
+    const project = h.project('p', ['limit-wait', 'ok']);
+    await h.ok(['start', 'claude', 'limited', '--dir', project, '--prompt', 'Write the report.']);
+    const session = 'claude-limited';
+    const monitor = h.monitor();
+    const held = await waitFor(() => {
+      const r = h.record(session);
+      return r && heldByAgent(r) ? r : undefined;
+    }, 'held by the agent');
+    return { project, session, monitor, held };
+  };
 
   const retried = { codex: 'retrying (3/5)', claude: 'retrying (3/10)', pi: 'retrying (2/3)' } as const;
   for (const [agent, detail] of Object.entries(retried)) {
@@ -46,15 +54,7 @@ describe('the agents\' own retries and waits, with real tmux and fixture agents'
   }
 
   it('claude waiting out a usage limit by itself -> held by the agent until the reset; no second continue; resume refused; done by itself', async () => {
-    h.env.FIXTURE_RESET_SECONDS = '3';
-    const project = h.project('p', ['limit-wait', 'ok']);
-    await h.ok(['start', 'claude', 'limited', '--dir', project, '--prompt', 'Write the report.']);
-    const session = 'claude-limited';
-    const monitor = h.monitor();
-    const held = await waitFor(() => {
-      const r = h.record(session);
-      return r && heldByAgent(r) ? r : undefined;
-    }, 'held by the agent');
+    const { project, session, monitor, held } = await heldByClaude('3');
     const resetsAt = JSON.parse(fs.readFileSync(path.join(h.store.paths.attemptDir(session, 1), 'events.jsonl'), 'utf8').split('\n')[1]).rate_limit_info.resetsAt * 1000;
     assert.equal(held.heldUntil, new Date(resetsAt).toISOString());
     assert.match(await h.ok(['status', session]), /^claude-limited: held by the agent, its limit resets in \d+s \(the agent waits out its usage limit by itself: usage limit reached\)$/m);
@@ -72,15 +72,7 @@ describe('the agents\' own retries and waits, with real tmux and fixture agents'
   });
 
   it('claude killed while it waited out a usage limit -> held until the reset, then resumed once by its exact id', async () => {
-    h.env.FIXTURE_RESET_SECONDS = '4';
-    const project = h.project('p', ['limit-wait', 'ok']);
-    await h.ok(['start', 'claude', 'limited', '--dir', project, '--prompt', 'Write the report.']);
-    const session = 'claude-limited';
-    const monitor = h.monitor();
-    const held = await waitFor(() => {
-      const r = h.record(session);
-      return r && heldByAgent(r) ? r : undefined;
-    }, 'held by the agent');
+    const { project, session, monitor, held } = await heldByClaude('4');
     await h.crash(session, 1);
     const ours = await waitFor(() => {
       const r = h.record(session);
