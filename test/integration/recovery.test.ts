@@ -71,11 +71,14 @@ describe('recovery with real tmux and fixture agents', function () {
     await h.ok(['start', 'pi', 'early', '--dir', project, '--prompt', 'Write the docs.']);
     await waitFor(() => h.invocations(project).length === 1, 'the first run');
     await h.crash('pi-early', 1);
-    await h.ok(['monitor', '--once']);
+    // A supervisor that goes on looking: on a loaded machine tmux may not have said how the pane
+    // ended by the first pass (a dead pane without its status is looked at again a moment later).
+    const monitor = h.monitor(['--interval', '0.2']);
     const s = await waitFor(async () => {
       const st = await h.status('pi-early');
       return st.attempts.length === 2 ? st : undefined;
     }, 'a second attempt');
+    await h.stop(monitor);
     assert.deepEqual([s.attempts[1].cause, s.attempts[1].mode], ['restart', 'start']);
     assert.match(s.attempts[1].note ?? '', /started again from its prompt: pi had not saved its session/);
     await waitFor(() => h.invocations(project).length === 2, 'the second run');
