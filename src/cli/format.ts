@@ -31,6 +31,7 @@ export function statusJson(v: TaskView): Record<string, unknown> {
     usage: usageJson(v.usage),
     eventsFile: v.eventsFile,
     worktree: v.worktree ? { path: v.worktree.path, branch: v.worktree.branch, base: v.worktree.base } : null,
+    host: v.host ?? null,
   };
 }
 
@@ -44,6 +45,11 @@ function inTime(iso: string, now: number): string {
 }
 
 export function describe(v: TaskView, now: number): string {
+  const here = describeHere(v, now);
+  return v.host ? `${here} on ${v.host}` : here;
+}
+
+function describeHere(v: TaskView, now: number): string {
   if (v.state === 'resuming' && v.nextAttemptAt) return `resuming in ${inTime(v.nextAttemptAt, now)}`;
   if (v.state === 'running' && v.reason?.startsWith('retrying')) return `running · ${v.reason}`;
   if (heldByAgent(v)) return `held by the agent${v.heldUntil ? `, its limit resets in ${inTime(v.heldUntil, now)}` : ''}`;

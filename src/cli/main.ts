@@ -112,7 +112,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   const logger = background ? fileLogger(path.join(home, 'supervisor.log'), level) : leveledLogger(level, io.err);
   const owner = background ? `${BACKGROUND_OWNER} pid ${process.pid}` : `cli ${name} pid ${process.pid}`;
   // Run as the CLI itself: the panes it starts run its `render` beside their agents.
-  const svc = new TaskService({ home, settings, env, logger, owner, ...(require.main === module ? { launcher: selfLauncher() } : {}) });
+  const svc = new TaskService({ home, settings, env, logger, owner, version: VERSION, ...(require.main === module ? { launcher: selfLauncher() } : {}) });
   const [first, second] = parsed.positionals;
   const code = await command.run({ svc, settings, home, env, parsed, io, logger, json: parsed.flags.get('json') === true, first, second });
   // A dead background supervisor is replaced by the next command that finds tasks needing one.

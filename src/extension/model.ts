@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
+import * as manifest from '../../package.json';
 import type { Settings } from '../core/model/settings';
 import type { Logger } from '../core/platform/log';
 import { stateHome } from '../core/store/paths';
@@ -144,7 +145,7 @@ export class TaskModel extends Disposable {
   private createService(settings: Settings): TaskService {
     return new TaskService({
       home: stateHome(this.env), settings, env: this.env, logger: channelLogger(this.log), owner: `vscode window pid ${process.pid}`,
-      launcher: this.launcher,
+      launcher: this.launcher, version: (manifest as unknown as { version: string }).version,
     });
   }
 

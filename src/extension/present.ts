@@ -21,6 +21,11 @@ export const STATE_LOOK: Record<TaskState, { icon: string; color: string; group:
 
 /** `codex · running 12m`, `resuming in 6m · attempt 2/10`, `done 1h ago`, … */
 export function describe(v: TaskView, now: number, maxAttempts?: number): string {
+  const here = describeHere(v, now, maxAttempts);
+  return v.host ? `${here} · on ${v.host}` : here;
+}
+
+function describeHere(v: TaskView, now: number, maxAttempts?: number): string {
   const since = (iso: string | null | undefined) => (iso ? duration(now - Date.parse(iso)) : '');
   const attempt = v.attempts.length;
   const of = maxAttempts ? `/${maxAttempts}` : '';

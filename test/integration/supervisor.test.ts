@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { resolveSettings } from '../../src/core/model/settings';
 import { processAlive, processesWithEnv } from '../../src/core/platform/processes';
 import { TaskService } from '../../src/core/ops/service';
-import { Monitor, SUPERVISOR_LOCK } from '../../src/core/ops/monitor';
+import { Monitor, LEGACY_SUPERVISOR_LOCK as SUPERVISOR_LOCK } from '../../src/core/ops/monitor';
 import { systemdQuote, unitText } from '../../src/cli/systemd';
 import { CLI, Harness, waitFor } from './harness';
 

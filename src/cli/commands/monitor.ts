@@ -1,5 +1,6 @@
 import { UsageError } from '../../core/model/errors';
 import type { Logger } from '../../core/platform/log';
+import type { LockHolder } from '../../core/store/lock';
 import type { StateChange } from '../../core/ops/monitor';
 import { Monitor, needsSupervision } from '../../core/ops/monitor';
 import { BACKGROUND_OWNER } from '../../core/ops/supervisor';
@@ -43,6 +44,7 @@ export const monitorCommand: Command = {
     const run = program ? onChangeRunner(program, logger) : undefined;
     let idle: (() => void) | undefined;
     let redundant: ((leader: number) => void) | undefined;
+    let superseded: ((by: LockHolder) => void) | undefined;
     const monitor = new Monitor(svc, {
       intervalMs,
       onChange: (c) => {
@@ -56,6 +58,8 @@ export const monitorCommand: Command = {
         // Started beside another (two windows, a CLI command racing one): one background
         // supervisor is enough, and `supervisor stop` must leave none to take over.
         if (background && !r.leader && r.deferredTo?.owner.startsWith(BACKGROUND_OWNER)) redundant?.(r.deferredTo.pid);
+        // A newer build leads this host's tasks (an upgrade): this one hands over to it.
+        if (background && r.supersededBy) superseded?.(r.supersededBy);
       },
       onError: (e) => logger.error((e as Error).message),
     });
@@ -77,6 +81,10 @@ export const monitorCommand: Command = {
         monitor.resign();
         if (svc.store.list().records.some(needsSupervision)) return;
         logger.info('no unfinished task left: the background supervisor exits');
+        stop();
+      };
+      superseded = (by) => {
+        logger.info(`a newer resilient-agent (${by.version ?? `record version ${by.recordVersion}`}, pid ${by.pid}) supervises this host's tasks: this one hands over and exits`);
         stop();
       };
       redundant = (leader) => {

@@ -2,7 +2,7 @@ import type { AttemptSummary } from '../agents/transcript';
 import type { AgentAdapter, EventOutcome } from '../agents/types';
 import { heldFromPane, parseJsonLines } from '../agents/types';
 import type { AttemptCause, TaskRecord, TaskState } from '../model/record';
-import { lastAttempt } from '../model/record';
+import { isFinished, lastAttempt } from '../model/record';
 import { heldByAgent, scheduledTry } from '../model/holds';
 import { endedWhileAgentWaited, nextScheduledTry, scheduledTryNote, whileRunning } from './limits';
 import type { Observation } from './observation';
@@ -104,12 +104,28 @@ function describeExit(c: { exitCode: number | null; signal: number | null; why?:
  * `resume` of the evaluation is only a wish: the monitor carries it out under the task's lock.
  */
 export function evaluate(task: TaskRecord, obs: Observation, now: number, adapter: AgentAdapter, policy: Policy): Evaluation {
+  // Another host runs it and lives: only that host can see its pane; nothing here is known better.
+  if (obs.elsewhere?.alive && !isFinished(task.state)) {
+    return { state: task.state, reason: task.stateReason, nextAttemptAt: task.nextAttemptAt, heldUntil: task.heldUntil, action: { kind: 'none' } };
+  }
   // The id may have appeared in the events since the last pass, whatever happened after.
   const foundId = task.agentSessionId ? undefined : adapter.sessionIdFromEvents([...(obs.eventsHead ?? []), ...(obs.eventsTail ?? [])]);
-  if (foundId) {
-    return { ...evaluateKnown({ ...task, agentSessionId: foundId }, obs, now, adapter, policy), agentSessionId: foundId };
-  }
-  return evaluateKnown(task, obs, now, adapter, policy);
+  const ev = foundId
+    ? { ...evaluateKnown({ ...task, agentSessionId: foundId }, obs, now, adapter, policy), agentSessionId: foundId }
+    : evaluateKnown(task, obs, now, adapter, policy);
+  return obs.elsewhere ? resumeOnly(ev, obs.elsewhere.host) : ev;
+}
+
+/**
+ * A task whose host is gone (its lease expired) is recovered here only by its agent's own resume:
+ * started again from its prompt, it would run twice if that host still ran it after all.
+ */
+function resumeOnly(ev: Evaluation, host: string): Evaluation {
+  if (ev.action.kind !== 'launch' || ev.action.mode === 'resume') return ev;
+  return {
+    ...ev, state: 'held', nextAttemptAt: null, heldUntil: null, action: { kind: 'none' },
+    reason: `it ran on ${host}, which is gone, and cannot be resumed by id (${ev.action.note ?? 'no session to resume'}): start it again here with resume if that host no longer runs it`,
+  };
 }
 
 function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter: AgentAdapter, policy: Policy): Evaluation {
@@ -270,7 +286,8 @@ function stoppedByPerson(condition: Condition, obs: Observation): string | undef
     if (obs.attempt.interrupted || condition.signal === SIGINT || condition.exitCode === 128 + SIGINT) return 'interrupted (Ctrl-C) in its pane';
     return undefined;
   }
-  if (condition.kind === 'lost' && obs.attempt.serverPid !== null && obs.serverPid === obs.attempt.serverPid) {
+  // A pid means something only on its own host: another host's server pid may be the same number.
+  if (condition.kind === 'lost' && !obs.elsewhere && obs.attempt.serverPid !== null && obs.serverPid === obs.attempt.serverPid) {
     return 'its tmux session was closed while the tmux server kept running';
   }
   return undefined;

@@ -22,4 +22,9 @@ export interface Observation {
   summary?: AttemptSummary;
   /** How many passes in a row saw a prompt for a person (the monitor remembers). */
   waitingStreak?: number;
+  /**
+   * The current attempt runs on another host (or container): `alive` while that host's
+   * supervisor renews its lease, or the attempt's files still change.
+   */
+  elsewhere?: { host: string; alive: boolean };
 }

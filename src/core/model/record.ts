@@ -40,16 +40,23 @@ export const AttemptSchema = z.object({
   lastMessage: z.optional(z.string()),
   /** What the agent reported of its token use in this attempt. */
   usage: z.optional(UsageSchema),
+  /**
+   * The host that launched it (its boot, pid namespace and tmux server, as a key; and its name):
+   * only that host can see its pane and processes, so only it declares the attempt lost while its
+   * supervisor's lease lives. Absent in attempts of earlier versions (taken as this host's).
+   */
+  host: z.optional(z.object({ key: z.string(), name: z.string() })),
 });
 export type Attempt = z.infer<typeof AttemptSchema>;
 
 /**
  * 2: worktrees and follow-ups (a `worktree`, the attempt cause `follow-up`).
  * 3: each attempt's last message and token use (`lastMessage`, `usage`).
+ * 4: the host each attempt runs on (`host`).
  * An older record is read as this version's without what came since; a build that knows only an
  * older version leaves newer records alone (it would drop what it does not know on its next write).
  */
-export const RECORD_VERSION = 3;
+export const RECORD_VERSION = 4;
 export const OLDEST_READABLE_VERSION = 1;
 
 /** The line a finished run prints last in its pane (the seed's convention, which people grep for). */

@@ -27,6 +27,8 @@ export interface TaskView {
   lastMessage: string | null;
   /** Token use summed over the attempts (a running attempt's so far); null when the agent reported none. */
   usage: Usage | null;
+  /** Another host (or container) sharing the state dir runs its latest attempt: that host's name. */
+  host?: string;
   /** The state as a supervisor recorded it, and since when: what changes are announced from. */
   recorded: { state: TaskState; since: string } | null;
 }

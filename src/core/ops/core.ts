@@ -1,5 +1,7 @@
 import type { Policy } from '../decide/policy';
 import type { Settings } from '../model/settings';
+import type { HostIdentity } from '../platform/host';
+import { hostIdentity, tmuxServerPath } from '../platform/host';
 import type { Logger } from '../platform/log';
 import { silentLogger } from '../platform/log';
 import { EventSummaries } from '../store/events';
@@ -27,6 +29,8 @@ export interface CoreOptions {
   owner?: string;
   /** How to run the CLI: each pane then shows its agent's events readable (else the pane shows only what the agent prints besides them). */
   launcher?: Launcher;
+  /** This build's version, written into the leases it takes (a newer build leads over an older one). */
+  version?: string;
 }
 
 /** What every operation works with: one state dir, one tmux server, the caller's settings and clock. */
@@ -43,6 +47,8 @@ export interface Core {
   /** Attempts' last words and token use, read on from where the last look stopped. */
   readonly summaries: EventSummaries;
   readonly launcher?: Launcher;
+  /** This host (boot, pid namespace, tmux server): the owner of the attempts it launches. */
+  readonly host: HostIdentity;
 }
 
 export function policyFrom(settings: Settings): Policy {
@@ -61,6 +67,7 @@ export function createCore(options: CoreOptions): Core {
   const env = options.env ?? process.env;
   const logger = options.logger ?? silentLogger;
   return {
+    host: hostIdentity(tmuxServerPath(options.settings.tmuxSocket, env)),
     store,
     settings: options.settings,
     policy: policyFrom(options.settings),
@@ -70,7 +77,7 @@ export function createCore(options: CoreOptions): Core {
     tmux: options.tmux ?? new Tmux({ socket: options.settings.tmuxSocket, logger, env }),
     summaries: new EventSummaries(),
     ...(options.launcher ? { launcher: options.launcher } : {}),
-    locks: new LockManager(store.paths.locksDir, options.owner ?? `pid ${process.pid}`),
+    locks: new LockManager(store.paths.locksDir, options.owner ?? `pid ${process.pid}`, options.version),
   };
 }
 

@@ -10,7 +10,7 @@ import { sessionUsage } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
 import { writeFileAtomic } from '../platform/files';
 import { attemptFile } from '../store/attempt';
-import { processesWithEnv } from '../platform/processes';
+import { pidNamespace, processesWithEnv, processPidNamespace } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
 import type { Core } from './core';
 import { isoNow } from './core';
@@ -52,7 +52,10 @@ function envFile(core: Core, session: string): string {
  */
 export async function endStrays(core: Core, session: string, n: number, graceMs = 3_000): Promise<number[]> {
   const entry = `${ATTEMPT_ENV}=${core.store.paths.attemptDir(session, n)}`;
-  const strays = processesWithEnv(entry).filter((pid) => pid !== process.pid);
+  // Only processes of this host: another pid namespace (a container, a host sharing the state dir
+  // through a mount) may show its processes here, and they are its own supervisor's to end.
+  const ours = (pid: number) => pid !== process.pid && processPidNamespace(pid) === pidNamespace();
+  const strays = processesWithEnv(entry).filter(ours);
   if (strays.length === 0) return [];
   core.logger.warn(`${session}: attempt ${n} was still running (pid ${strays.join(', ')}) after its pane ended; stopping it before the next attempt`);
   const signal = (pids: number[], sig: NodeJS.Signals) => {
@@ -69,7 +72,7 @@ export async function endStrays(core: Core, session: string, n: number, graceMs 
   let alive = strays;
   while (alive.length && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
-    alive = processesWithEnv(entry).filter((pid) => pid !== process.pid);
+    alive = processesWithEnv(entry).filter(ours);
   }
   if (alive.length) signal(alive, 'SIGKILL');
   return strays;
@@ -100,7 +103,9 @@ function renderArgv(core: Core, attemptDir: string, record: TaskRecord, mode: 's
  * is touched, so a supervisor that dies in between leaves an attempt that never started (seen
  * and handled), never an agent nobody knows about.
  */
-export async function launch(core: Core, record: TaskRecord, action: Extract<Action, { kind: 'launch' }>, sessionExists: boolean): Promise<TaskRecord> {
+export async function launch(
+  core: Core, record: TaskRecord, action: Extract<Action, { kind: 'launch' }>, sessionExists: boolean, fence: () => void = () => undefined,
+): Promise<TaskRecord> {
   const adapter = adapterFor(record.agent);
   const previous = record.attempts[record.attempts.length - 1];
   if (previous) await endStrays(core, record.session, previous.n);
@@ -130,6 +135,7 @@ export async function launch(core: Core, record: TaskRecord, action: Extract<Act
     n, cause: action.cause, mode: action.mode, startedAt: now, endedAt: null, exitCode: null, signal: null,
     note: action.note ?? null,
     ...(action.cause === 'follow-up' && action.prompt ? { prompt: action.prompt } : {}),
+    host: { key: core.host.key, name: core.host.name },
   };
   const next: TaskRecord = {
     ...record,
@@ -141,6 +147,8 @@ export async function launch(core: Core, record: TaskRecord, action: Extract<Act
     heldUntil: null,
     updatedAt: now,
   };
+  // The caller still holds what lets it act (its leases), after the strays' grace period too.
+  fence();
   core.store.write(next);
   const bash = resolveExecutable('bash', core.env) ?? '/bin/bash';
   const command = runnerCommand(bash, attemptDir, envFile(core, record.session), record.dir);

@@ -17,6 +17,7 @@ import type { TaskRecord } from '../model/record';
 import { isFinished } from '../model/record';
 import type { PaneInfo } from '../tmux/commands';
 import { TmuxError } from '../tmux/errors';
+import { FencedError } from '../store/lock';
 import type { Core } from './core';
 import { isoNow } from './core';
 import { Leadership } from './election';
@@ -27,7 +28,7 @@ import { needsSupervision } from './pass';
 import { decideAgain } from './recheck';
 import { WakeSources } from './wake';
 
-export { SUPERVISOR_LOCK } from './election';
+export { LEGACY_SUPERVISOR_LOCK, supervisorLock } from './election';
 
 /** How soon a pass looks again when an attempt's end is about to be known. */
 const RECHECK_MS = 250;
@@ -207,6 +208,7 @@ export class Monitor {
       const result: PassResult = {
         reason, tasks: records.length, sessions: records.map((r) => r.session), changes: [], launched: [], corrupt: [],
         leader: false, deferredTo: this.leadership.holder(), unfinished: records.filter(needsSupervision).length,
+        ...(this.leadership.supersededBy ? { supersededBy: this.leadership.supersededBy } : {}),
       };
       this.options.onPass?.(result);
       return result;
@@ -247,6 +249,14 @@ export class Monitor {
       try {
         after.push((await this.passOne(record, panes, result, captured)) ?? record);
       } catch (e) {
+        if (e instanceof FencedError) {
+          // Replaced while this pass ran (it was stopped, or a newer build took over): not one more action.
+          svc.logger.warn(`the supervisor lease was taken over during this pass: acting no more (${e.message})`);
+          result.leader = false;
+          result.deferredTo = this.leadership.holder();
+          this.options.onPass?.(result);
+          return result;
+        }
         after.push(svc.store.get(record.session) ?? record);
         svc.logger.error(`${record.session}: ${(e as Error).message}`);
         this.options.onError?.(e);
@@ -336,6 +346,11 @@ export class Monitor {
       const { fresh, sessionExists } = again;
       const ev2 = again.ev;
       let next = applyEvaluation(fresh, ev2, isoNow(svc));
+      // Fencing: this process still leads and still holds the task's lock, right before it acts.
+      const fence = () => {
+        this.leadership.fence();
+        if (lock.check() === 'lost') throw new FencedError(lock.file);
+      };
       if (ev2.action.kind === 'launch') {
         if (this.breakerOpen) return fresh;
         // Many tasks recovering at once (a tmux server restart) are started a little apart.
@@ -344,20 +359,23 @@ export class Monitor {
           const ms = min + (this.options.random ?? Math.random)() * (max - min);
           await (this.options.sleep ?? ((t: number) => new Promise<void>((r) => setTimeout(r, t))))(ms);
         }
+        fence();
         svc.store.write(next);
         this.emit(result, fresh, next);
         const before = next;
         try {
-          next = await launch(svc, next, ev2.action, sessionExists);
+          next = await launch(svc, next, ev2.action, sessionExists, fence);
           result.launched.push(record.session);
           this.tmuxSucceeded();
         } catch (e) {
+          if (e instanceof FencedError) throw e;
           this.tmuxFailed(e);
           svc.logger.error(`${record.session}: could not launch attempt ${next.attempts.length + 1}: ${(e as Error).message}`);
           throw e;
         }
         this.emit(result, before, next);
       } else {
+        fence();
         svc.store.write(next);
         this.emit(result, fresh, next);
       }

@@ -11,7 +11,8 @@ import { parseSessionName } from '../model/names';
 import type { TaskRecord } from '../model/record';
 import { lastAttempt, sumUsage, usageBefore } from '../model/record';
 import type { TaskView } from '../model/views';
-import { eventsFile, eventsHead, eventsTail, readAttemptFiles } from '../store/attempt';
+import { attemptFile, eventsFile, eventsHead, eventsTail, readAttemptFiles } from '../store/attempt';
+import { LEASE_MS } from '../store/lock';
 import { readSeedIdFile } from '../store/seed';
 import type { PaneInfo } from '../tmux/commands';
 import type { Core } from './core';
@@ -34,7 +35,30 @@ export function observe(core: Core, record: TaskRecord, panes: Map<string, PaneI
   const dirMissing = over ? !fs.existsSync(record.dir) : undefined;
   // Its last word and token use, to record with its end.
   const summary = over && dir ? core.summaries.summary(eventsFile(dir), adapterFor(record.agent), usageBefore(record, attempt.n), true) : undefined;
-  return { pane, attempt: files, eventsHead: head, eventsTail: tail, serverPid: anyPane?.serverPid, dirMissing, summary, ...extra };
+  const elsewhere = ownerElsewhere(core, record);
+  return { pane, attempt: files, eventsHead: head, eventsTail: tail, serverPid: anyPane?.serverPid, dirMissing, summary, ...(elsewhere ? { elsewhere } : {}), ...extra };
+}
+
+/**
+ * The host that runs the task's latest attempt, when it is another one sharing this state dir: a
+ * pane and processes this host cannot see. It lives while its supervisor renews its lease, or
+ * while the attempt's events still change (an agent runs there with no supervisor just now).
+ */
+export function ownerElsewhere(core: Core, record: TaskRecord): { host: string; alive: boolean } | undefined {
+  const a = lastAttempt(record);
+  if (!a?.host || a.host.key === core.host.key) return undefined;
+  let alive: boolean;
+  try {
+    alive = core.locks.liveHolder(`supervisor@${a.host.key}`) !== undefined;
+  } catch {
+    alive = true; // its lease cannot be read just now: never act on a guess
+  }
+  if (!alive && !a.endedAt) {
+    const dir = core.store.paths.attemptDir(record.session, a.n);
+    const events = fs.statSync(eventsFile(dir), { throwIfNoEntry: false });
+    alive = !fs.existsSync(attemptFile(dir, 'exit')) && events !== undefined && core.now() - events.mtimeMs < LEASE_MS;
+  }
+  return { host: a.host.name, alive };
 }
 
 /** The verdict on one task under its own recovery policy (the caller's for records that have none). */
@@ -62,6 +86,7 @@ export function view(core: Core, record: TaskRecord, hasSession = true, stored: 
     lastMessage: [...attempts].reverse().find((a) => a.lastMessage !== undefined)?.lastMessage ?? null,
     usage: sumUsage(attempts.map((a) => a.usage)) ?? null,
     recorded: { state: stored.state, since: stored.stateSince },
+    ...(attempt?.host && attempt.host.key !== core.host.key ? { host: attempt.host.name } : {}),
   };
 }
 

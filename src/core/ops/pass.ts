@@ -21,6 +21,8 @@ export interface PassResult {
   /** This monitor was the supervisor for the pass; otherwise it deferred to `deferredTo`. */
   leader: boolean;
   deferredTo?: LockHolder;
+  /** A newer build leads this host's tasks: this monitor hands over to it. */
+  supersededBy?: LockHolder;
   /** Tasks that still need supervision (not done, not given up, not killed by the user). */
   unfinished: number;
   changes: StateChange[];

@@ -15,7 +15,7 @@ import { createCore, isoNow } from './core';
 import { taskEvents, taskTranscript } from './transcript';
 import { eventsFile } from '../store/attempt';
 import { agentArgs, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
-import { capture, evaluateTask, find, observe, view, views } from './observe';
+import { capture, evaluateTask, find, observe, ownerElsewhere, view, views } from './observe';
 import type { StartInput } from './start';
 import { startTask, validatePrompt } from './start';
 import { releaseWorktree, worktreeDiff } from './worktree';
@@ -93,6 +93,14 @@ export class TaskService {
     return changed;
   }
 
+  /** Another host runs it and lives: its pane and processes are that host's to act on. */
+  private refuseElsewhere(record: TaskRecord | undefined, action: string): void {
+    const owner = record && ownerElsewhere(this, record);
+    if (owner?.alive) {
+      throw new TaskError(`task ${record!.session} runs on ${owner.host}, whose supervisor is alive: ${action} it there (resilient-agent ${action} ${record!.name} on ${owner.host})`, 'refused');
+    }
+  }
+
   private async personLock(session: string): Promise<Lock> {
     const r = this.store.read(session);
     if (r.kind === 'newer') {
@@ -140,6 +148,7 @@ export class TaskService {
 
   async send(nameOrSession: string, text: string): Promise<void> {
     const task = await find(this, nameOrSession);
+    this.refuseElsewhere(this.store.get(task.session), 'send');
     if (!(await this.tmux.hasSession(task.session))) throw new TaskError(`the tmux session ${task.session} is gone`, 'not-found');
     await this.tmux.sendLine(task.session, text);
   }
@@ -156,6 +165,7 @@ export class TaskService {
         if (task.adopted) return await this.adoptAndResume(task);
         throw new TaskError(`no task named ${nameOrSession}`, 'not-found');
       }
+      this.refuseElsewhere(record, 'resume');
       const panes = await this.tmux.listPanes();
       const ev = evaluateTask(this, { ...record, killedByUser: false, state: record.state === 'held' || record.state === 'gave-up' ? 'failed' : record.state }, observe(this, record, panes));
       const current = applyEvaluation(record, ev, this.iso());
@@ -190,6 +200,7 @@ export class TaskService {
       if (!record) {
         throw new TaskError(`${task.session} was started by hand: resume it once (resilient-agent resume ${task.name}) before a follow-up`, 'refused');
       }
+      this.refuseElsewhere(record, 'continue');
       const panes = await this.tmux.listPanes();
       const ev = evaluateTask(this, record, observe(this, record, panes));
       const current = applyEvaluation(record, ev, this.iso());
@@ -268,6 +279,7 @@ export class TaskService {
       // session without one only has its session to kill. With --forget the record goes last:
       // a process that dies in between leaves a task held as killed, never one to re-create.
       const record = this.store.get(task.session);
+      this.refuseElsewhere(record, 'kill');
       if (record) {
         const now = this.iso();
         const finished = isFinished(record.state);

@@ -3,12 +3,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { settingsToObject } from '../model/settings';
 import type { LockHolder } from '../store/lock';
-import { identified } from '../store/lock';
+import { compareBuilds, identified } from '../store/lock';
 import { tmuxEnvironment } from '../tmux/tmux';
 import { resolveExecutable } from '../platform/executables';
 import type { Launcher } from './core';
 import type { TaskService } from './service';
-import { needsSupervision, SUPERVISOR_LOCK } from './monitor';
+import { needsSupervision, supervisorLock } from './monitor';
 
 /** The owner name a background supervisor writes into the supervisor lock. */
 export const BACKGROUND_OWNER = 'background supervisor';
@@ -20,13 +20,17 @@ export interface SupervisorStatus {
   background: boolean;
   /** Tasks that still need a supervisor. */
   unfinished: number;
+  /** The supervisor that runs is an older build than this one: this build takes the lead from it. */
+  older?: boolean;
 }
 
+/** This host's supervisor: a live holder of its lease (one that stopped, or stopped renewing, is none). */
 export function supervisorStatus(svc: TaskService): SupervisorStatus {
-  const holder = svc.locks.liveHolder(SUPERVISOR_LOCK);
+  const holder = svc.locks.liveHolder(supervisorLock(svc));
   const running = holder !== undefined;
   const unfinished = svc.store.list().records.filter(needsSupervision).length;
-  return { running, holder: running ? holder : undefined, background: running && holder!.owner.startsWith(BACKGROUND_OWNER), unfinished };
+  const older = running && compareBuilds(svc.locks.identity(), holder!) > 0;
+  return { running, holder: running ? holder : undefined, background: running && holder!.owner.startsWith(BACKGROUND_OWNER), unfinished, ...(older ? { older } : {}) };
 }
 
 export type { Launcher };
@@ -79,7 +83,8 @@ export async function startBackgroundSupervisor(
   svc: TaskService, launcher: Launcher, options: { timeoutMs?: number } = {},
 ): Promise<{ started: boolean; status: SupervisorStatus }> {
   const before = supervisorStatus(svc);
-  if (before.running) return { started: false, status: before };
+  // An older build's supervisor is replaced: the one started here takes the lead from it.
+  if (before.running && !before.older) return { started: false, status: before };
   svc.store.init();
   const env = cliEnvironment(svc, launcher);
   const stderr = fs.openSync(supervisorStderr(svc), 'w', 0o600);
@@ -108,7 +113,7 @@ export async function startBackgroundSupervisor(
   let pause = 10;
   for (;;) {
     const status = supervisorStatus(svc);
-    if (status.running) return { started: true, status };
+    if (status.running && !status.older) return { started: true, status };
     // It exits by itself when no task needs it: started, and done.
     if (launched && status.unfinished === 0) return { started: true, status };
     if (Date.now() > deadline || failed !== undefined) {
@@ -145,6 +150,6 @@ export async function stopBackgroundSupervisor(svc: TaskService): Promise<Superv
 export async function ensureSupervisor(svc: TaskService, launcher: Launcher): Promise<SupervisorStatus> {
   if (svc.settings.supervisorMode !== 'background') return supervisorStatus(svc);
   const status = supervisorStatus(svc);
-  if (status.running || status.unfinished === 0) return status;
+  if ((status.running && !status.older) || status.unfinished === 0) return status;
   return (await startBackgroundSupervisor(svc, launcher)).status;
 }

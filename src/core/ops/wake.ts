@@ -65,6 +65,8 @@ export class WakeSources {
       const a = r.attempts[r.attempts.length - 1];
       // A task held by its agent still runs: its death is a crash to notice at once.
       if (!a || a.endedAt || isFinished(r.state) || (r.state === 'held' && !heldByAgent(r))) continue;
+      // Another host's runner: its pid means nothing here (that host's supervisor watches it).
+      if (a.host && a.host.key !== this.core.host.key) continue;
       const attemptDir = this.core.store.paths.attemptDir(r.session, a.n);
       const prior = before.get(r.session);
       this.watched.set(r.session, { attemptDir, pid: prior?.attemptDir === attemptDir ? prior.pid : null });
@@ -96,6 +98,12 @@ export class WakeSources {
         return; // unreadable just now: look again at the next probe
       }
       if (!holder) this.wake('the supervisor is gone');
+      return;
+    }
+    // A leader whose lease was taken over (it was stopped and replaced, or a newer build leads)
+    // looks at once: it defers, or hands over, before it could act again.
+    if (this.leadership.lostLead()) {
+      this.wake('the supervisor lease was taken over');
       return;
     }
     for (const [session, w] of this.watched) {

@@ -45,6 +45,29 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Stopped by a signal (SIGSTOP, Ctrl-Z) or a tracer: alive, but it acts on nothing until it is
+ * continued. False where there is no /proc to say.
+ */
+export function processStopped(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'T' || state === 't';
+  } catch {
+    return false;
+  }
+}
+
+/** The pid namespace a process lives in (null when it is gone or not ours to look at). */
+export function processPidNamespace(pid: number): string | null {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return null;
+  }
+}
+
 /** Processes whose environment holds this exact entry. */
 export function processesWithEnv(entry: string): number[] {
   const out: number[] = [];

@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as z from 'zod/mini';
 import { ensurePrivateDir, namedError } from '../platform/files';
-import { bootId, pidNamespace, processAlive, processStartTime } from '../platform/processes';
+import { RECORD_VERSION } from '../model/record';
+import { bootId, pidNamespace, processAlive, processStartTime, processStopped } from '../platform/processes';
 
 const HolderSchema = z.object({
   pid: z.int(),
@@ -16,6 +17,15 @@ const HolderSchema = z.object({
   pidNs: z.optional(z.nullable(z.string())),
   owner: z.string(),
   acquiredAt: z.string(),
+  /**
+   * The fencing token: one more than the holder it took the lock over from. A holder checks that
+   * the lock still names it (epoch and all) before each action, so one that wakes after being
+   * replaced (SIGSTOP, a frozen cgroup, a suspended laptop) acts no more.
+   */
+  epoch: z.optional(z.int()),
+  /** The build that holds it: the record version it writes and its own version. A newer build leads. */
+  recordVersion: z.optional(z.int()),
+  version: z.optional(z.string()),
 });
 export type LockHolder = z.infer<typeof HolderSchema>;
 
@@ -31,7 +41,7 @@ export const RENEW_EVERY_MS = 10_000;
 const UNREADABLE_STALE_MS = 5_000;
 
 /** Who this process is, as a lock file names it. */
-export function selfIdentity(owner: string): LockHolder {
+export function selfIdentity(owner: string, version?: string, epoch = 1): LockHolder {
   return {
     pid: process.pid,
     host: os.hostname(),
@@ -40,7 +50,30 @@ export function selfIdentity(owner: string): LockHolder {
     pidNs: pidNamespace(),
     owner,
     acquiredAt: new Date().toISOString(),
+    epoch,
+    recordVersion: RECORD_VERSION,
+    ...(version ? { version } : {}),
   };
+}
+
+function versionParts(v: string | undefined): number[] {
+  return (v ?? '0').split(/[.+-]/).map((p) => Number.parseInt(p, 10)).map((n) => (Number.isFinite(n) ? n : 0));
+}
+
+/**
+ * Which of two builds is newer: the record version each writes first, then its own version.
+ * A holder from before builds said either is the oldest. Positive: `a` is newer.
+ */
+export function compareBuilds(a: Pick<LockHolder, 'recordVersion' | 'version'>, b: Pick<LockHolder, 'recordVersion' | 'version'>): number {
+  const r = (a.recordVersion ?? 0) - (b.recordVersion ?? 0);
+  if (r !== 0) return r;
+  const va = versionParts(a.version);
+  const vb = versionParts(b.version);
+  for (let i = 0; i < Math.max(va.length, vb.length); i++) {
+    const d = (va[i] ?? 0) - (vb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 /**
@@ -65,10 +98,15 @@ export function identified(h: LockHolder): boolean {
   return now === null || now === h.pidStart;
 }
 
-/** Alive: identified here, or (seen from elsewhere) its lease renewed within LEASE_MS. */
+/**
+ * Alive: its lease renewed within LEASE_MS, and, where its pid can be looked up, that very process
+ * running. A process that exists but is stopped (SIGSTOP, Ctrl-Z) acts on nothing: stale at once,
+ * as one that stopped renewing (a frozen cgroup) is once its lease runs out.
+ */
 export function holderAlive(h: LockHolder, renewedAtMs: number, nowMs = Date.now()): boolean {
-  if (visibleHere(h)) return identified(h);
-  return nowMs - renewedAtMs < LEASE_MS;
+  if (nowMs - renewedAtMs >= LEASE_MS) return false;
+  if (visibleHere(h)) return identified(h) && !processStopped(h.pid);
+  return true;
 }
 
 export interface Lock {
@@ -78,6 +116,15 @@ export interface Lock {
   renew(): boolean;
   /** Whether the lock file is still ours: `unknown` when it could not be read (EIO, EMFILE). */
   check(): 'held' | 'lost' | 'unknown';
+  /** The fencing token this holder was given. */
+  readonly epoch: number;
+}
+
+/** Thrown before an action by a holder that finds its lock taken over: it must act no more. */
+export class FencedError extends Error {
+  constructor(readonly lock: string) {
+    super(`${path.basename(lock)} was taken over by another holder: acting no more`);
+  }
 }
 
 function errno(e: unknown): string | undefined {
@@ -93,7 +140,13 @@ function errno(e: unknown): string | undefined {
 export class LockManager {
   private lastSweep = 0;
 
-  constructor(private readonly locksDir: string, private readonly owner: string) {}
+  /** `version`: this build's own version, written into its locks (a newer build leads). */
+  constructor(private readonly locksDir: string, private readonly owner: string, private readonly version?: string) {}
+
+  /** This process as its locks name it. */
+  identity(epoch = 1): LockHolder {
+    return selfIdentity(this.owner, this.version, epoch);
+  }
 
   /**
    * A taker killed between writing its lock's temp file and removing it (kill -9, the OOM killer)
@@ -137,13 +190,19 @@ export class LockManager {
     return path.join(this.locksDir, `${name}.lock`);
   }
 
-  /** Takes the lock now or returns undefined; never waits. */
-  tryAcquire(name: string): Lock | undefined {
+  /**
+   * Takes the lock now or returns undefined; never waits. `supersede`: a live holder for which it
+   * says true is taken over all the same (an older build, when a newer one starts).
+   */
+  tryAcquire(name: string, supersede?: (holder: LockHolder) => boolean): Lock | undefined {
     ensurePrivateDir(this.locksDir);
     this.sweepTemps();
     const file = this.file(name);
-    let mine = this.create(file);
-    if (mine === undefined && this.takeOverIfStale(file)) mine = this.create(file);
+    let mine = this.create(file, 1);
+    if (mine === undefined) {
+      const epoch = this.takeOverIfStale(file, supersede);
+      if (epoch !== undefined) mine = this.create(file, epoch);
+    }
     return mine === undefined ? undefined : this.lockFor(file, mine);
   }
 
@@ -154,7 +213,7 @@ export class LockManager {
   reclaim(name: string): Lock | undefined {
     const file = this.file(name);
     const current = this.read(file);
-    const me = selfIdentity(this.owner);
+    const me = this.identity();
     const h = current?.holder;
     if (!h || h.pid !== me.pid || h.pidStart !== me.pidStart || !visibleHere(h)) return undefined;
     return this.lockFor(file, current!.raw);
@@ -196,13 +255,23 @@ export class LockManager {
   }
 
   /** Creates the lock file with its whole content (returned), or returns undefined when it exists. */
-  private create(file: string): string | undefined {
-    const content = JSON.stringify(selfIdentity(this.owner));
+  private create(file: string, epoch: number): string | undefined {
+    const content = JSON.stringify(this.identity(epoch));
     return exclusiveCreate(file, content) ? content : undefined;
   }
 
+  /**
+   * A lock as its holder has it. Every holder renews its lease while it holds the lock (a timer,
+   * unref'd): a lock held by a process that stopped renewing (stopped, frozen) goes stale with it.
+   */
   private lockFor(file: string, mine: string): Lock {
     let released = false;
+    let epoch = 1;
+    try {
+      epoch = (JSON.parse(mine) as { epoch?: number }).epoch ?? 1;
+    } catch {
+      /* an older holder's content: epoch 1 */
+    }
     const check = (): 'held' | 'lost' | 'unknown' => {
       try {
         return fs.readFileSync(file, 'utf8') === mine ? 'held' : 'lost';
@@ -210,24 +279,31 @@ export class LockManager {
         return errno(e) === 'ENOENT' ? 'lost' : 'unknown';
       }
     };
+    const renew = (): boolean => {
+      if (released) return false;
+      const state = check();
+      if (state === 'lost') return false;
+      try {
+        const now = new Date();
+        fs.utimesSync(file, now, now);
+      } catch {
+        /* kept: a transient failure; the lease has seconds left */
+      }
+      return true;
+    };
+    const timer = setInterval(() => {
+      if (!renew()) clearInterval(timer);
+    }, RENEW_EVERY_MS);
+    timer.unref?.();
     return {
       file,
       check,
-      renew: () => {
-        if (released) return false;
-        const state = check();
-        if (state === 'lost') return false;
-        try {
-          const now = new Date();
-          fs.utimesSync(file, now, now);
-        } catch {
-          /* kept: a transient failure; the lease has minutes left */
-        }
-        return true;
-      },
+      epoch,
+      renew,
       release: () => {
         if (released) return;
         released = true;
+        clearInterval(timer);
         // Remove only our own lock: if it was (wrongly) taken over, leave the new holder's alone.
         if (check() === 'held') fs.rmSync(file, { force: true });
       },
@@ -240,21 +316,24 @@ export class LockManager {
    * so a fresh lock made meanwhile by someone else is never moved. A guard whose taker died in
    * the middle is superseded by the next numbered one.
    */
-  private takeOverIfStale(file: string): boolean {
+  private takeOverIfStale(file: string, supersede?: (holder: LockHolder) => boolean): number | undefined {
     const judged = this.read(file);
-    if (judged === undefined) return true; // released meanwhile
+    if (judged === undefined) return 1; // released meanwhile
     if (judged.holder) {
-      if (holderAlive(judged.holder, judged.mtimeMs)) return false;
+      if (holderAlive(judged.holder, judged.mtimeMs) && !supersede?.(judged.holder)) return undefined;
     } else if (!(Date.now() - judged.mtimeMs > UNREADABLE_STALE_MS)) {
-      return false; // being written by an older version, which creates and then writes
+      return undefined; // being written by an older version, which creates and then writes
     }
     this.removeOldGuards(file, judged.ino);
-    if (!this.takeGuard(`${file}.takeover.${judged.ino}`)) return false;
+    if (!this.takeGuard(`${file}.takeover.${judged.ino}`)) return undefined;
     const current = fs.statSync(file, { throwIfNoEntry: false });
-    if (!current) return true;
-    if (current.ino !== judged.ino || current.mtimeMs !== judged.mtimeMs) return false; // replaced or renewed
+    const next = (judged.holder?.epoch ?? 1) + 1;
+    if (!current) return next;
+    // Replaced or renewed meanwhile. A renewal's time may also land in the same millisecond as the
+    // look: the content is compared too.
+    if (current.ino !== judged.ino || current.mtimeMs !== judged.mtimeMs) return undefined;
     fs.rmSync(file, { force: true });
-    return true;
+    return next;
   }
 
   private takeGuard(base: string): boolean {
