@@ -5,6 +5,10 @@ import { Monitor } from '../core/ops/monitor';
 import type { TaskService } from '../core/ops/service';
 import type { Launcher, SupervisorStatus } from '../core/ops/supervisor';
 import { ensureSupervisor } from '../core/ops/supervisor';
+import { supervisorLock } from '../core/ops/election';
+
+/** How often a window looks at the background supervisor's lease (a file read, no process spawned). */
+const LEASE_CHECK_MS = 5_000;
 
 export interface SupervisionEvents {
   /** A task changed state under this window's supervisor. */
@@ -27,6 +31,7 @@ export class Supervision implements vscode.Disposable {
   private wanted = false;
   private status: SupervisorStatus | undefined;
   private disposed = false;
+  private nextFullCheck = 0;
 
   constructor(
     private service: TaskService,
@@ -66,7 +71,7 @@ export class Supervision implements vscode.Disposable {
     this.wanted = true;
     if (this.settings.supervisorMode === 'background') {
       this.monitor.stop();
-      this.checkBackground();
+      this.checkBackground(true);
       return;
     }
     if (this.watchdog) clearTimeout(this.watchdog);
@@ -82,9 +87,16 @@ export class Supervision implements vscode.Disposable {
     this.monitor.wake(reason);
   }
 
-  private checkBackground(): void {
+  private checkBackground(force = false): void {
     if (this.watchdog) clearTimeout(this.watchdog);
     this.watchdog = undefined;
+    // Cheap between full checks: one lease file and /proc. A supervisor that died, stopped
+    // (SIGSTOP) or stopped renewing is replaced within seconds, not at the next interval.
+    if (!force && Date.now() < this.nextFullCheck && (!this.status?.running || this.sameHolderAlive())) {
+      this.rearm();
+      return;
+    }
+    this.nextFullCheck = Date.now() + Math.max(250, this.settings.intervalMs);
     void ensureSupervisor(this.service, this.launcher).then(
       (status) => {
         const changed = status.holder?.pid !== this.status?.holder?.pid;
@@ -95,10 +107,20 @@ export class Supervision implements vscode.Disposable {
         }
       },
       (e) => this.log.error(`background supervisor: ${(e as Error).message}`),
-    ).finally(() => {
-      if (this.disposed || this.settings.supervisorMode !== 'background') return;
-      this.watchdog = setTimeout(() => this.checkBackground(), Math.max(250, this.settings.intervalMs));
-    });
+    ).finally(() => this.rearm());
+  }
+
+  private sameHolderAlive(): boolean {
+    try {
+      return this.service.locks.liveHolder(supervisorLock(this.service))?.pid === this.status?.holder?.pid;
+    } catch {
+      return false; // unreadable just now: the full check says what to do
+    }
+  }
+
+  private rearm(): void {
+    if (this.disposed || this.settings.supervisorMode !== 'background') return;
+    this.watchdog = setTimeout(() => this.checkBackground(), Math.min(LEASE_CHECK_MS, Math.max(250, this.settings.intervalMs)));
   }
 
   dispose(): void {

@@ -124,16 +124,25 @@ describe('locks as leases, holders identified by pid, start time, boot and pid n
           while (Date.now() < ${start} + r * 40) await new Promise((res) => setImmediate(res));
           if (locks.tryAcquire('r' + r)) won.push(r);
         }
-        process.stdout.write(JSON.stringify(won));
+        process.stdout.write(JSON.stringify(won) + '\\n');
+        // Every taker lives until all are done: a winner that exited would leave a stale lock that
+        // a taker running late (a loaded machine) rightly takes over.
+        process.stdin.resume();
+        process.stdin.on('end', () => process.exit(0));
       })();`;
+    const children: ChildProcess[] = [];
     const results = await Promise.all(
       Array.from({ length: takers }, () => new Promise<number[]>((resolve, reject) => {
-        const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+        children.push(child);
         let out = '';
-        child.stdout.on('data', (d) => (out += d));
-        child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`taker exited ${code}`))));
+        child.stdout.on('data', (d) => {
+          out += d;
+          if (out.endsWith('\n')) resolve(JSON.parse(out));
+        });
+        child.on('exit', (code) => reject(new Error(`taker exited ${code} before it was done`)));
       })),
-    );
+    ).finally(() => children.forEach((c) => c.stdin!.end()));
     for (let r = 0; r < rounds; r++) {
       const winners = results.filter((won) => won.includes(r)).length;
       assert.equal(winners, 1, `round ${r}: ${winners} holders`);
