@@ -104,6 +104,10 @@ describe('transcripts, last words and tokens', function () {
     assert.equal(s.lastMessage, 'answered: y');
     assert.equal(s.attempts[0].exitCode, 0);
     assert.match(await h.ok(['logs', 'robust']), /^● answered: y$/m, 'logs reads the file, not the pane');
+    // bash reports a background job killed by a signal once its foreground command ends: not in the pane.
+    const pane = await h.ok(['logs', 'robust', '--raw']);
+    assert.match(pane, /__TASK_DONE__/, pane);
+    assert.doesNotMatch(pane, /Killed/, pane);
   });
   it('the transcript stopped with SIGSTOP: the runner still ends (its pane dies) once the agent has', async () => {
     const project = h.project('p', ['ask']);
