@@ -2,6 +2,7 @@ import { printable } from '../core/agents/transcript';
 import { heldByAgent, scheduledTry } from '../core/model/holds';
 import { duration } from '../core/model/time';
 import type { Usage } from '../core/model/record';
+import { exitText } from '../core/model/record';
 import { usageShort, usageText } from '../core/model/usage';
 import type { TaskView } from '../core/model/views';
 
@@ -75,7 +76,7 @@ export function statusLines(v: TaskView, now: number): string[] {
   if (v.dir) lines.push(`folder: ${v.dir}`);
   if (v.worktree) lines.push(`worktree: branch ${v.worktree.branch} from ${v.worktree.base.slice(0, 12)} (of ${v.worktree.repo})`);
   for (const a of v.attempts) {
-    const end = a.endedAt ? `ended ${ago(a.endedAt, now)} ago, ${a.signal !== null ? `signal ${a.signal}` : `exit ${a.exitCode}`}` : 'running';
+    const end = a.endedAt ? `ended ${ago(a.endedAt, now)} ago, ${exitText(a)}` : 'running';
     lines.push(`attempt ${a.n} (${a.cause}, ${a.mode}): started ${ago(a.startedAt, now)} ago, ${end}${a.usage ? `; ${usageText(a.usage)}` : ''}${a.note ? `; ${a.note}` : ''}`);
   }
   if (v.usage && v.attempts.length > 1) lines.push(`tokens in all: ${usageText(v.usage)}`);

@@ -3,7 +3,7 @@ import { adapterFor } from '../core/agents/registry';
 import type { TaskView } from '../core/model/views';
 import { duration } from '../core/model/time';
 import type { TaskState } from '../core/model/record';
-import { isStopped } from '../core/model/record';
+import { exitText, isStopped } from '../core/model/record';
 import { usageText } from '../core/model/usage';
 import { heldByAgent, scheduledTry } from '../core/model/holds';
 
@@ -124,7 +124,7 @@ export function tooltip(v: TaskView, now = Date.now()): vscode.MarkdownString {
   if (v.dir) md.appendMarkdown(`Folder: \`${v.dir}\`\n\n`);
   md.appendMarkdown(`Agent session id: ${v.agentSessionId ? `\`${v.agentSessionId}\`` : 'unknown'}\n\n`);
   for (const a of v.attempts) {
-    const end = a.endedAt ? `to ${clock(a.endedAt, now)}, ${a.signal !== null ? `signal ${a.signal}` : `exit ${a.exitCode}`}` : 'running';
+    const end = a.endedAt ? `to ${clock(a.endedAt, now)}, ${exitText(a)}` : 'running';
     md.appendMarkdown(`- attempt ${a.n} (${a.cause}${a.mode === 'resume' ? ', resumed by id' : ''}): ${clock(a.startedAt, now)} ${end}${a.note ? ` — ${escape(a.note)}` : ''}\n`);
   }
   return md;

@@ -1,8 +1,9 @@
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AGENT_IDS } from '../../src/core/model/names';
-import { harnessPerTest, waitFor } from './harness';
+import { CLI, harnessPerTest, waitFor } from './harness';
 
 /** Pids of processes whose argv holds every one of these elements. */
 function processesWith(...parts: string[]): number[] {
@@ -73,6 +74,11 @@ describe('transcripts, last words and tokens', function () {
       assert.deepEqual(s.attempts[1].usage, second);
       const cost = agent === 'codex' ? undefined : agent === 'claude' ? 0.01 : 0.02;
       assert.deepEqual({ ...s.usage, costUsd: s.usage.costUsd === undefined ? undefined : Math.round(s.usage.costUsd * 1000) / 1000 }, { inputTokens: 200, cachedInputTokens: 80, outputTokens: 20, costUsd: cost });
+      if (agent !== 'claude') return;
+      // Read from the end attempt by attempt: any number of last lines is the whole transcript's last lines.
+      const whole = (await h.ok(['logs', 'sum', '--lines', '1000'])).replace(/\n$/, '').split('\n');
+      assert.match(whole[0], /^── attempt 1: started/);
+      for (let n = 1; n <= whole.length + 1; n++) assert.deepEqual((await h.ok(['logs', 'sum', '--lines', String(n)])).replace(/\n$/, '').split('\n'), whole.slice(-n), `--lines ${n}`);
     });
   }
 
@@ -98,6 +104,10 @@ describe('transcripts, last words and tokens', function () {
     assert.equal(s.lastMessage, 'answered: y');
     assert.equal(s.attempts[0].exitCode, 0);
     assert.match(await h.ok(['logs', 'robust']), /^● answered: y$/m, 'logs reads the file, not the pane');
+    // bash reports a background job killed by a signal once its foreground command ends: not in the pane.
+    const pane = await h.ok(['logs', 'robust', '--raw']);
+    assert.match(pane, /__TASK_DONE__/, pane);
+    assert.doesNotMatch(pane, /Killed/, pane);
   });
   it('the transcript stopped with SIGSTOP: the runner still ends (its pane dies) once the agent has', async () => {
     const project = h.project('p', ['ask']);
@@ -125,5 +135,77 @@ describe('transcripts, last words and tokens', function () {
     fs.appendFileSync(path.join(h.store.paths.attemptDir('codex-long', 1), 'events.jsonl'), line.repeat(200_000));
     assert.equal((await h.ok(['logs', 'long', '--lines', '2'])).trim(), '● again\n● again');
     assert.equal((await h.ok(['logs', 'long', '--lines', '2', '--events'])).trim(), `${line}${line}`.trim());
+  });
+
+  /** Appends `mb` MiB of whole event lines, fast: one block of lines written again and again. */
+  function appendEvents(file: string, line: string, mb: number): void {
+    const block = Buffer.from(line.repeat(Math.ceil((4 * 1024 * 1024) / line.length)));
+    const fd = fs.openSync(file, 'a');
+    try {
+      for (let written = 0; written < mb * 1024 * 1024; written += block.length) fs.writeSync(fd, block);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  const say = (text: string) => `${JSON.stringify({ type: 'item.completed', item: { type: 'agent_message', text } })}\n`;
+
+  it('logs --lines 3 of a 256 MB events file reads only its end: in a 64 MB heap, transcript and --events', async () => {
+    const project = h.project('p', ['ok']);
+    await h.ok(['start', 'codex', 'big', '--dir', project, '--prompt', 'Talk a lot.']);
+    await done('codex-big');
+    // Its end recorded (a supervisor's pass): the file is not read again for the attempt's summary.
+    await h.ok(['monitor', '--once']);
+    assert.ok(h.record('codex-big')!.attempts[0].endedAt);
+    const file = path.join(h.store.paths.attemptDir('codex-big', 1), 'events.jsonl');
+    appendEvents(file, say('filler'), 256);
+    fs.appendFileSync(file, say('the end'));
+    // A whole read holds the file's lines in the heap: past 64 MB it dies.
+    const small = { env: { ...h.env, NODE_OPTIONS: '--max-old-space-size=64' } };
+    const t0 = Date.now();
+    const logs = await h.cli(['logs', 'big', '--lines', '3'], small);
+    const took = Date.now() - t0;
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout.trim(), /^● filler\n● the end\n── attempt 1 exited 0 after .* ──$/);
+    const events = await h.cli(['logs', 'big', '--lines', '2', '--events'], small);
+    assert.equal(events.code, 0, events.stderr);
+    assert.equal(events.stdout.trim(), `${say('filler')}${say('the end')}`.trim());
+    // More lines than the first window holds: it grows until they are read.
+    const more = (await h.cli(['logs', 'big', '--lines', '5000'], small)).stdout.trim().split('\n');
+    assert.deepEqual([more.length, more.filter((l) => l === '● filler').length, more.at(-2)], [5000, 4998, '● the end']);
+    const raw = (await h.cli(['logs', 'big', '--lines', '5000', '--events'], small)).stdout.trim().split('\n');
+    assert.deepEqual([raw.length, raw.filter((l) => `${l}\n` === say('filler')).length], [5000, 4999]);
+    assert.ok(took < 10_000, `logs took ${took} ms`);
+  });
+
+  it('the pane\'s transcript under a burst (300 MB written while it reads): it skips ahead, stays alive and small', async () => {
+    const dir = path.join(h.root, 'burst');
+    fs.mkdirSync(dir);
+    const file = path.join(dir, 'events.jsonl');
+    fs.writeFileSync(file, say('before'));
+    const child = spawn(process.execPath, [CLI, 'render', dir, '--agent', 'codex', '--follow'], {
+      env: { ...h.env, NODE_OPTIONS: '--max-old-space-size=64' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const ended = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => out.includes('● before'), 'the first event shown');
+      // Short lines, written faster than they can be read: a reader that follows the file to its
+      // end while it grows reads all of it at once.
+      appendEvents(file, say('x'), 300);
+      fs.appendFileSync(file, say('after the burst'));
+      await waitFor(() => out.includes('● after the burst') || child.exitCode !== null, 'the event after the burst shown');
+      assert.equal(child.exitCode, null, `the transcript died: ${err.slice(-500)}`);
+      const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024;
+      assert.ok(hwm < 256 * 1024 * 1024, `its peak RSS ${Math.round(hwm / 1024 / 1024)} MB`);
+      assert.match(out, /· [\d,]+ bytes of events not shown here \(resilient-agent logs shows them all\)/);
+      fs.writeFileSync(path.join(dir, 'exit'), '0\n');
+      assert.equal(await ended, 0, err);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });

@@ -156,4 +156,45 @@ describe('worktrees', function () {
     assert.doesNotMatch(git(dir, 'worktree', 'list'), /codex-gone/, 'pruned');
     git(dir, 'checkout', '--quiet', 'agent/gone'); // no longer "checked out elsewhere"
   });
+
+  it('the repository moved: diff and forget say so and how to repair (not "uncommitted changes"); after the repair both work', async () => {
+    const dir = repo(['ok', 'ok']);
+    await h.ok(['start', 'codex', 'stays', '--dir', dir, '--prompt', 'x', '--worktree']);
+    await h.ok(['start', 'codex', 'goes', '--dir', dir, '--prompt', 'x', '--worktree']);
+    const stays = (await status('stays')).worktree.path;
+    const goes = (await status('goes')).worktree.path;
+    await waitFor(async () => (await h.status('stays')).state === 'done' && (await h.status('goes')).state === 'done', 'both done');
+    const moved = `${dir}-moved`;
+    fs.renameSync(dir, moved);
+    const diff = await h.cli(['diff', 'stays']);
+    assert.notEqual(diff.code, 0);
+    assert.ok(diff.stderr.includes(`its repository is no longer at ${dir} (moved or deleted)`), diff.stderr);
+    assert.match(diff.stderr, /if the repository moved, run `git worktree repair` in it/);
+    const forgot = await h.ok(['kill', 'goes', '--forget']);
+    assert.ok(forgot.includes(`worktree ${goes} kept: its repository is no longer at ${dir} (moved or deleted)`), forgot);
+    assert.ok(forgot.includes(`run \`git worktree repair\` in it, then \`git worktree remove ${goes}\`; branch agent/goes kept`), forgot);
+    assert.doesNotMatch(forgot, /uncommitted|rm -rf/);
+    assert.equal(fs.existsSync(goes), true);
+    // The repair the message names: the same commands then work, the repository found where it is now.
+    git(moved, 'worktree', 'repair');
+    assert.equal((await h.ok(['diff', 'stays'])).includes('not a git repository'), false);
+    assert.match(await h.ok(['kill', 'stays', '--forget']), /record removed; worktree removed; branch agent\/stays kept/);
+    assert.equal(fs.existsSync(stays), false);
+    assert.doesNotMatch(git(moved, 'worktree', 'list'), /codex-stays/);
+  });
+
+  it('a branch deleted by hand: forget says it was deleted, not "kept"', async () => {
+    const dir = repo(['ok', 'ok']);
+    await h.ok(['start', 'codex', 'detached', '--dir', dir, '--prompt', 'x', '--worktree']);
+    await h.ok(['start', 'codex', 'removed', '--dir', dir, '--prompt', 'x', '--worktree']);
+    const detached = (await status('detached')).worktree.path;
+    const removed = (await status('removed')).worktree.path;
+    await waitFor(async () => (await h.status('detached')).state === 'done' && (await h.status('removed')).state === 'done', 'both done');
+    git(detached, 'checkout', '--quiet', '--detach');
+    git(dir, 'branch', '--quiet', '-D', 'agent/detached');
+    git(dir, 'worktree', 'remove', removed);
+    git(dir, 'branch', '--quiet', '-D', 'agent/removed');
+    assert.match(await h.ok(['kill', 'detached', '--forget']), /worktree removed; branch agent\/detached was already deleted/);
+    assert.match(await h.ok(['kill', 'removed', '--forget']), /its worktree was already gone; branch agent\/removed was already deleted/);
+  });
 });

@@ -31,7 +31,12 @@ describe('pane rules for sessions started by hand', () => {
 
   it('a dead pane speaks through its status', () => {
     assert.equal(classifyAdopted(ADAPTERS.codex, pane(true, 0), []).state, 'done');
-    assert.equal(classifyAdopted(ADAPTERS.codex, pane(true, 2), []).state, 'failed');
+    assert.deepEqual(classifyAdopted(ADAPTERS.codex, pane(true, 2), []), { state: 'failed', reason: 'the pane\'s program exited 2' });
+    assert.deepEqual(classifyAdopted(ADAPTERS.codex, { ...pane(true), deadSignal: 9 }, []), { state: 'failed', reason: 'the pane\'s program was killed by signal 9' });
+  });
+
+  it('a pane that has just died, before tmux says how: said so, not "signal null"', () => {
+    assert.deepEqual(classifyAdopted(ADAPTERS.codex, pane(true), []), { state: 'failed', reason: 'the pane\'s program ended (tmux has not said how yet)' });
   });
 
   it('logs drop the blank rows tmux pads the screen with', () => {

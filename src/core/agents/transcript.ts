@@ -144,8 +144,20 @@ export class Summarizer {
   private lastMessage: string | undefined;
   private readonly parts = new Map<string, Usage>();
   private anonymous = 0;
+  /** Earlier events were not read: the counts kept add up to less than the attempt used. */
+  private partial = false;
 
   constructor(private readonly adapter: AgentAdapter, private readonly baseline?: Usage) {}
+
+  /** Events were left unread here (a transcript read from the middle of its file). */
+  skipped(): void {
+    this.partial = true;
+  }
+
+  /** The counts are the attempt's whole use: none were left unread, or a total came since. */
+  whole(): boolean {
+    return !this.partial;
+  }
 
   /** One line of the events file. */
   add(line: string): void {
@@ -157,7 +169,10 @@ export class Summarizer {
     if (reading.message !== undefined && reading.message.trim() !== '') this.lastMessage = reading.message.trim();
     const u = reading.usage;
     if (!u) return;
-    if (u.total || u.ofSession) this.parts.clear();
+    if (u.total || u.ofSession) {
+      this.parts.clear();
+      this.partial = false;
+    }
     const tokens = sane(u.ofSession && this.baseline ? minus(u.tokens, this.baseline) : u.tokens);
     this.parts.set(u.total || u.ofSession ? 'total' : (u.key ?? `#${++this.anonymous}`), tokens);
   }
@@ -215,8 +230,14 @@ export class Renderer {
     if (p.kind === 'cut') return [noteLine(`an event cut off: ${clip(p.text, 100)}`)];
     if (!p.reading) return [compact(p.event)];
     this.summarizer.take(p.reading);
-    const usage = p.reading.endsTurn ? this.summarizer.summary().usage : undefined;
+    // Counts that add up are not shown from part of them (events before were not read).
+    const usage = p.reading.endsTurn && this.summarizer.whole() ? this.summarizer.summary().usage : undefined;
     return usage ? [...p.reading.lines, usageLine(usage)] : p.reading.lines;
+  }
+
+  /** Events were left unread here: token use is shown again only once an event gives it whole. */
+  skipped(): void {
+    this.summarizer.skipped();
   }
 
   summary(): AttemptSummary {

@@ -25,7 +25,10 @@ export function classifyAdopted(adapter: AgentAdapter, pane: PaneInfo, tail: rea
     if (markerAt >= lines.length - 3) return { state: 'done', reason: 'done marker seen' };
   }
   if (pane.dead) {
-    return pane.deadStatus === 0 ? { state: 'done', reason: null } : { state: 'failed', reason: `the pane's program ended (${pane.deadStatus ?? `signal ${pane.deadSignal}`})` };
+    if (pane.deadStatus === 0) return { state: 'done', reason: null };
+    // Just dead: tmux fills in how a moment later (both are unknown until then).
+    const how = pane.deadStatus !== null ? `exited ${pane.deadStatus}` : pane.deadSignal !== null ? `was killed by signal ${pane.deadSignal}` : 'ended (tmux has not said how yet)';
+    return { state: 'failed', reason: `the pane's program ${how}` };
   }
   if (/[$%#>]\s*$/.test(last)) return { state: 'failed', reason: 'the shell prompt is back without the done marker' };
   if (waitingSeen(adapter, lines)) return { state: 'waiting', reason: 'the agent waits for input' };

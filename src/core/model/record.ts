@@ -160,6 +160,11 @@ export function sumUsage(usages: readonly (Usage | undefined)[]): Usage | undefi
 
 
 /** Stopped short of done: a person may resume it (a supervisor may too, unless it is held or given up). */
+/** How an attempt that ended did so; one whose pane went before it said (its tmux session lost) has neither. */
+export function exitText(a: Pick<Attempt, 'exitCode' | 'signal'>): string {
+  return a.signal !== null ? `signal ${a.signal}` : a.exitCode !== null ? `exit ${a.exitCode}` : 'no exit status';
+}
+
 export function isStopped(state: TaskState): boolean {
   return state === 'failed' || state === 'lost' || state === 'held' || state === 'gave-up';
 }

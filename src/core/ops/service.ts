@@ -24,6 +24,8 @@ export type ServiceOptions = CoreOptions;
 
 /** How long a command from a person waits for a supervisor that is acting on the same task. */
 const PERSON_LOCK_WAIT_MS = 10_000;
+/** The output channel mirrors a task's transcript up to this many of its last lines. */
+const MIRROR_LINES = 5000;
 
 /**
  * What a person does to tasks, the CLI's commands and the extension's alike: start, look, send,
@@ -123,7 +125,10 @@ export class TaskService {
     const size = a ? fs.statSync(eventsFile(this.store.paths.attemptDir(session, a.n)), { throwIfNoEntry: false })?.size ?? 0 : 0;
     const signature = `${record.updatedAt}:${record.attempts.length}:${size}`;
     if (signature === since) return { text: '', signature };
-    return { text: taskTranscript(this, record).join('\n'), signature };
+    // Its last lines: a long attempt's file is read from its end, never whole.
+    const lines = taskTranscript(this, record, MIRROR_LINES + 1);
+    if (lines.length > MIRROR_LINES) lines.splice(0, lines.length - MIRROR_LINES, `· only the last ${MIRROR_LINES} lines are shown here (resilient-agent logs ${record.name} --lines N shows more)`);
+    return { text: lines.join('\n'), signature };
   }
 
   /**
@@ -134,7 +139,7 @@ export class TaskService {
     const task = await find(this, nameOrSession);
     const record = task.adopted ? undefined : this.store.get(task.session);
     if (kind !== 'pane' && record) {
-      return (kind === 'events' ? taskEvents(this, record) : taskTranscript(this, record)).slice(-lines).join('\n');
+      return (kind === 'events' ? taskEvents(this, record, lines) : taskTranscript(this, record, lines)).join('\n');
     }
     try {
       return (await capture(this, task.session, lines)).join('\n');

@@ -6,12 +6,14 @@ import type { Attempt, TaskRecord, Usage } from '../model/record';
 import { usageBefore } from '../model/record';
 import { duration } from '../model/time';
 import { usageText } from '../model/usage';
-import { readLinesFrom } from '../platform/files';
+import { linesFromEnd, readLinesFrom } from '../platform/files';
 import { eventsFile } from '../store/attempt';
-import { renderEvents } from '../store/events';
 import type { Core } from './core';
 
-/** Past this much unread, the pane's transcript skips ahead (`logs` shows everything). */
+/**
+ * Past this much unread, the pane's transcript skips ahead (`logs` shows everything); no read takes
+ * more than this, however fast the file grows while it is read.
+ */
 const BEHIND_BYTES = 4 * 1024 * 1024;
 
 export interface FollowOptions {
@@ -43,8 +45,11 @@ export async function followEvents(file: string, adapter: AgentAdapter, baseline
       write(`${noteLine(`${(from.offset - offset).toLocaleString('en-US')} bytes of events not shown here (resilient-agent logs shows them all)`)}\n`);
       offset = from.offset;
       midLine = from.midLine;
+      r.skipped();
     }
-    const read = readLinesFrom(file, offset, last);
+    // Bounded: a burst written while this reads (a gigabyte in a second) is not followed to its
+    // end in one read; what is past the bound is skipped at the next look.
+    const read = readLinesFrom(file, offset, last, undefined, BEHIND_BYTES);
     if (read) {
       const lines = midLine && read.lines.length ? read.lines.slice(1) : read.lines;
       if (read.lines.length) midLine = false;
@@ -99,29 +104,62 @@ function append(out: string[], lines: readonly string[]): void {
   for (const l of lines) out.push(l);
 }
 
-/** A task's whole transcript, attempt by attempt: what `logs` prints and the output channel mirrors. */
-export function taskTranscript(core: Core, record: TaskRecord): string[] {
+/**
+ * The last `maxLines` lines of a task's transcript, attempt by attempt: what `logs` prints and the
+ * output channel mirrors. Each events file is read from its end only as far as those lines need.
+ */
+export function taskTranscript(core: Core, record: TaskRecord, maxLines: number): string[] {
   const adapter = adapterFor(record.agent);
-  const out: string[] = [];
-  for (const a of record.attempts) {
-    if (out.length) out.push('');
-    out.push(startedLine(a));
-    if (a.prompt) append(out, printable(a.prompt).split('\n').map((l, i) => (i === 0 ? `› ${l}` : `  ${l}`)));
-    const file = eventsFile(core.store.paths.attemptDir(record.session, a.n));
-    append(out, renderEvents(file, adapter, usageBefore(record, a.n)).lines);
+  const blocks: string[][] = [];
+  let count = 0;
+  for (let i = record.attempts.length - 1; i >= 0 && count < maxLines; i--) {
+    const a = record.attempts[i];
     const end = endedLine(a);
-    if (end) out.push(end);
+    const head = [startedLine(a)];
+    if (a.prompt) append(head, printable(a.prompt).split('\n').map((l, j) => (j === 0 ? `› ${l}` : `  ${l}`)));
+    const want = maxLines - count - (end ? 1 : 0);
+    const file = eventsFile(core.store.paths.attemptDir(record.session, a.n));
+    let events: string[] = [];
+    let whole = true;
+    linesFromEnd(file, (lines, all) => {
+      const r = new Renderer(adapter, usageBefore(record, a.n));
+      if (!all) r.skipped();
+      events = [];
+      for (const l of lines) append(events, r.line(l));
+      whole = all;
+      return events.length >= want;
+    });
+    // Read as far as `logs` reads at once and still too few lines: the rest is said, not read.
+    const block = whole ? [...head, ...events] : events.length >= want ? events : [noteLine('earlier events of this attempt are not read here (too long)'), ...events];
+    if (end) block.push(end);
+    // Attempts are apart by a blank line.
+    if (i > 0) block.unshift('');
+    blocks.push(block);
+    count += block.length;
+    if (!whole) break;
   }
-  return out;
-}
-
-/** The events files of a task, attempt by attempt, as the agent wrote them. */
-export function taskEvents(core: Core, record: TaskRecord): string[] {
   const out: string[] = [];
-  for (const a of record.attempts) {
-    const read = readLinesFrom(eventsFile(core.store.paths.attemptDir(record.session, a.n)), 0, true);
-    if (read) append(out, read.lines);
-  }
-  return out;
+  for (const b of blocks.reverse()) append(out, b);
+  return out.slice(-maxLines);
 }
 
+/** The last `maxLines` lines of a task's events files, attempt by attempt, as the agent wrote them. */
+export function taskEvents(core: Core, record: TaskRecord, maxLines: number): string[] {
+  const blocks: string[][] = [];
+  let count = 0;
+  for (let i = record.attempts.length - 1; i >= 0 && count < maxLines; i--) {
+    let block: string[] = [];
+    let whole = true;
+    linesFromEnd(eventsFile(core.store.paths.attemptDir(record.session, record.attempts[i].n)), (lines, all) => {
+      block = lines;
+      whole = all;
+      return lines.length >= maxLines - count;
+    });
+    blocks.push(block);
+    count += block.length;
+    if (!whole) break;
+  }
+  const out: string[] = [];
+  for (const b of blocks.reverse()) append(out, b);
+  return out.slice(-maxLines);
+}

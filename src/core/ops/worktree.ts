@@ -62,6 +62,7 @@ export async function worktreeDiff(core: Core, record: TaskRecord): Promise<{ di
   if (!wt) throw new TaskError(`task ${record.session} runs in ${record.dir}, not in a worktree of its own: use git there`, 'refused');
   if (!fs.existsSync(wt.path)) throw new TaskError(`the worktree of ${record.session} (${wt.path}) is gone; its branch ${wt.branch} holds what was committed`, 'not-found');
   const git = new Git(core.env);
+  if (!(await repoOf(git, wt))) throw new TaskError(`cannot read the changes of ${record.session}: ${moved(wt)}, then try again`, 'not-found');
   return gitOrTask(async () => ({
     diff: await git.diff(wt.path, wt.base),
     untracked: await git.untracked(wt.path),
@@ -70,29 +71,52 @@ export async function worktreeDiff(core: Core, record: TaskRecord): Promise<{ di
 }
 
 /**
+ * The task's repository: where it was when the task started, or where the worktree's own git link
+ * now leads (the repository moved and `git worktree repair` was run there). Undefined when neither
+ * is there: git cannot read the worktree at all.
+ */
+async function repoOf(git: Git, wt: Worktree): Promise<string | undefined> {
+  const linked = fs.existsSync(wt.path) ? await git.repoOf(wt.path).catch(() => undefined) : undefined;
+  return linked ?? (fs.existsSync(wt.repo) ? wt.repo : undefined);
+}
+
+/** What a person is told when the worktree's repository is not where git's link says. */
+function moved(wt: Worktree): string {
+  return `its repository is no longer at ${wt.repo} (moved or deleted) and git cannot read the worktree ${wt.path}; if the repository moved, run \`git worktree repair\` in it`;
+}
+
+/** The branch as it is now: deleted by hand is said, not "kept". */
+async function branchNote(git: Git, repo: string | undefined, branch: string): Promise<string> {
+  if (repo && !(await git.branchExists(repo, branch).catch(() => true))) return `branch ${branch} was already deleted`;
+  return `branch ${branch} kept`;
+}
+
+/**
  * When a task is forgotten: its worktree goes only when nothing in it is uncommitted (or `force`);
  * its branch always stays, since the work lives there. Says what was kept.
  */
 export async function releaseWorktree(core: Core, wt: Worktree, force: boolean): Promise<string> {
   const git = new Git(core.env);
-  const repoGone = !fs.existsSync(wt.repo);
   if (!fs.existsSync(wt.path)) {
     // Removed by hand: git still lists it (and keeps its branch checked out) until pruned.
-    if (!repoGone) await git.prune(wt.repo).catch(() => undefined);
-    return `its worktree was already gone; branch ${wt.branch} kept`;
+    const repo = fs.existsSync(wt.repo) ? wt.repo : undefined;
+    if (repo) await git.prune(repo).catch(() => undefined);
+    return `its worktree was already gone; ${await branchNote(git, repo, wt.branch)}`;
+  }
+  const repo = await repoOf(git, wt);
+  if (!repo) {
+    // Its changes cannot be read: nothing is discarded unasked, and "uncommitted changes" would be a guess.
+    if (!force) return `worktree ${wt.path} kept: ${moved(wt)}, then \`git worktree remove ${wt.path}\`; branch ${wt.branch} kept`;
+    fs.rmSync(wt.path, { recursive: true, force: true });
+    return `worktree removed (its repository is no longer at ${wt.repo})`;
   }
   // A worktree whose changes cannot be read is treated as holding some: nothing is discarded unasked.
   const dirty = await git.changes(wt.path).catch(() => ['?']);
   if (dirty.length && !force) {
-    const undo = repoGone ? `rm -rf ${wt.path}` : `git -C ${wt.repo} worktree remove --force ${wt.path}`;
-    return `worktree ${wt.path} kept: it has uncommitted changes (commit them there; to discard them: ${undo}); branch ${wt.branch} kept`;
+    return `worktree ${wt.path} kept: it has uncommitted changes (commit them there; to discard them: git -C ${repo} worktree remove --force ${wt.path}); ${await branchNote(git, repo, wt.branch)}`;
   }
-  if (repoGone) {
-    fs.rmSync(wt.path, { recursive: true, force: true });
-    return `worktree removed (its repository ${wt.repo} is gone)`;
-  }
-  await gitOrTask(() => git.removeWorktree(wt.repo, wt.path, force), `could not remove the worktree ${wt.path}`);
-  return `worktree removed${dirty.length ? ' with its uncommitted changes discarded' : ''}; branch ${wt.branch} kept`;
+  await gitOrTask(() => git.removeWorktree(repo, wt.path, force), `could not remove the worktree ${wt.path}`);
+  return `worktree removed${dirty.length ? ' with its uncommitted changes discarded' : ''}; ${await branchNote(git, repo, wt.branch)}`;
 }
 
 async function gitOrUsage<T>(run: () => Promise<T>): Promise<T> {

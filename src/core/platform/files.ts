@@ -99,11 +99,12 @@ export function readHead(file: string, maxLines: number, maxBytes = 64 * 1024): 
 /**
  * The whole lines of a file from byte `offset` on, read in chunks, and the offset after the last
  * one. `andRest`: a last line without its newline counts too (the file is finished). A line longer
- * than `maxLine` bytes is skipped whole (nothing a person reads is that long).
+ * than `maxLine` bytes is skipped whole (nothing a person reads is that long). `maxBytes`: read no
+ * further than this many bytes on (a file growing fast while it is read is not followed to its end).
  */
-export function readLinesFrom(file: string, offset: number, andRest = false, maxLine = 8 * 1024 * 1024): { lines: string[]; next: number; ino: number } | undefined {
+export function readLinesFrom(file: string, offset: number, andRest = false, maxLine = 8 * 1024 * 1024, maxBytes = Infinity): { lines: string[]; next: number; ino: number } | undefined {
   const lines: string[] = [];
-  const read = eachLineFrom(file, offset, (l) => lines.push(l), andRest, maxLine);
+  const read = eachLineFrom(file, offset, (l) => lines.push(l), andRest, maxLine, undefined, maxBytes);
   return read && { lines, ...read };
 }
 
@@ -112,20 +113,27 @@ export function readLinesFrom(file: string, offset: number, andRest = false, max
  * little memory. `reset`: told before the first line when `offset` was past the end (the file was
  * truncated or replaced), so the lines come from its start.
  */
-export function eachLineFrom(file: string, offset: number, each: (line: string) => void, andRest = false, maxLine = 8 * 1024 * 1024, reset?: () => void): { next: number; ino: number } | undefined {
+export function eachLineFrom(file: string, offset: number, each: (line: string) => void, andRest = false, maxLine = 8 * 1024 * 1024, reset?: () => void, maxBytes = Infinity): { next: number; ino: number } | undefined {
   const fd = openIfExists(file);
   if (fd === undefined) return undefined;
   try {
     const st = fs.fstatSync(fd);
     if (offset > st.size) reset?.();
     let pos = offset > st.size ? 0 : offset;
+    const end = pos + maxBytes;
     let carry: Buffer[] = [];
     let carried = 0;
     let start = pos;
+    let atEnd = false;
     const chunk = Buffer.alloc(1024 * 1024);
     for (;;) {
-      const n = fs.readSync(fd, chunk, 0, chunk.length, pos);
-      if (n === 0) break;
+      const want = Math.min(chunk.length, end - pos);
+      const n = want > 0 ? fs.readSync(fd, chunk, 0, want, pos) : 0;
+      if (n === 0) {
+        // The file's end, or as far as it went when it was opened.
+        atEnd = want > 0 || pos >= st.size;
+        break;
+      }
       let from = 0;
       for (let i = chunk.indexOf(10, 0); i !== -1 && i < n; i = chunk.indexOf(10, i + 1)) {
         if (carried + (i - from) <= maxLine) each(Buffer.concat([...carry, chunk.subarray(from, i)]).toString('utf8'));
@@ -140,12 +148,34 @@ export function eachLineFrom(file: string, offset: number, each: (line: string) 
       }
       pos += n;
     }
-    if (andRest && carried > 0 && carried <= maxLine) {
+    // Stopped at `maxBytes`, the line read last may go on past it: it is read next time.
+    if (andRest && atEnd && carried > 0 && carried <= maxLine) {
       each(Buffer.concat(carry).toString('utf8'));
       start = pos;
     }
     return { next: start, ino: st.ino };
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * A file's last lines, read backwards from its end only as far as they are needed: a window of
+ * `first` bytes, four times larger each time `enough` says its lines were too few, up to `max`.
+ * `enough` is given each window's whole lines in order (the first, cut by the window, left out)
+ * and whether the window holds the whole file. The file's size at the first look bounds every
+ * window: lines written meanwhile wait for the next read. False when the file does not exist.
+ */
+export function linesFromEnd(file: string, enough: (lines: string[], whole: boolean) => boolean, first = 64 * 1024, max = 32 * 1024 * 1024): boolean {
+  const size = fs.statSync(file, { throwIfNoEntry: false })?.size;
+  if (size === undefined) return false;
+  for (let window = Math.min(first, max); ; window = Math.min(window * 4, max)) {
+    const from = Math.max(0, size - window);
+    const lines: string[] = [];
+    // The byte before the window is read too: a window starting just after a newline loses no line.
+    const read = eachLineFrom(file, Math.max(0, from - 1), (l) => lines.push(l), true, undefined, undefined, size - Math.max(0, from - 1));
+    if (!read) return false;
+    if (from > 0) lines.shift();
+    if (enough(lines, from === 0) || from === 0 || window >= max) return true;
   }
 }

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import type { Exec } from './exec';
 import { defaultExec } from './exec';
 
@@ -37,6 +38,20 @@ export class Git {
       return (await this.run(dir, ['rev-parse', '--show-toplevel'])).trim();
     } catch (e) {
       if (e instanceof GitError && /not a git repository/i.test(e.stderr)) return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * The repository folder a worktree belongs to (its common git dir's parent), as the worktree's
+   * own `.git` file says; undefined when that link is broken (the repository moved or is gone).
+   */
+  async repoOf(worktree: string): Promise<string | undefined> {
+    try {
+      const common = path.resolve(worktree, (await this.run(worktree, ['rev-parse', '--git-common-dir'])).trim());
+      return path.basename(common) === '.git' ? path.dirname(common) : common;
+    } catch (e) {
+      if (e instanceof GitError && e.stderr) return undefined;
       throw e;
     }
   }

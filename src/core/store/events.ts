@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import type { AgentAdapter } from '../agents/types';
 import type { AttemptSummary } from '../agents/transcript';
-import { Renderer, Summarizer } from '../agents/transcript';
+import { Summarizer } from '../agents/transcript';
 import type { Usage } from '../model/record';
-import { eachLineFrom, readLinesFrom } from '../platform/files';
+import { eachLineFrom } from '../platform/files';
 
 interface Followed {
   ino: number;
@@ -41,11 +41,4 @@ export class EventSummaries {
     if (this.files.size > this.maxFiles) this.files.delete(this.files.keys().next().value as string);
     return f.summarizer.summary();
   }
-}
-/** An events file as a person reads it (the whole of it), with what it adds up to. */
-export function renderEvents(file: string, adapter: AgentAdapter, baseline?: Usage): { lines: string[]; summary: AttemptSummary } {
-  const read = readLinesFrom(file, 0, true);
-  const r = new Renderer(adapter, baseline);
-  const lines = read ? read.lines.flatMap((l) => r.line(l)) : [];
-  return { lines, summary: r.summary() };
 }

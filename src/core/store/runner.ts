@@ -35,6 +35,10 @@ put tmux "\${TMUX:-}"
 in=/dev/null; [ -f "$d/stdin" ] && in=$d/stdin
 : >> "$d/events.jsonl"
 rpid=
+# The transcript killed (-9 by a person, or by the watchdog below) is not a "Killed" line in the
+# pane: bash -c reports a background job's signal once its foreground command ends, except in
+# POSIX mode, where \`jobs\` is the only report (an older bash may still print it).
+set -o posix
 if [ -s "$d/render" ]; then
   rargv=(); while IFS= read -r -d '' a; do rargv+=("$a"); done < "$d/render"
   (umask "$um"; exec "\${rargv[@]}" < /dev/null) &
