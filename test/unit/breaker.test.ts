@@ -8,7 +8,7 @@ import { Tmux } from '../../src/core/tmux/tmux';
 import { Monitor } from '../../src/core/ops/monitor';
 import { ADAPTERS } from '../../src/core/agents/registry';
 import { Breaker } from '../../src/core/decide/breaker';
-import { nextStreak, shouldCapture } from '../../src/core/decide/streak';
+import { nextStreak, shouldCapture, wentQuiet } from '../../src/core/decide/streak';
 import type { PaneInfo } from '../../src/core/tmux/commands';
 
 describe('circuit breaker', () => {
@@ -85,5 +85,13 @@ describe('the waiting streak and which panes to read', () => {
     assert.equal(shouldCapture(claude, pane({ activity: 101 }), false, { activity: 100, at: 200_000 }), true, 'moved');
     assert.equal(shouldCapture(claude, pane(), false, { activity: 100, at: 200_000 }), false, 'unchanged since a later read');
     assert.equal(shouldCapture(claude, pane(), false, { activity: 100, at: 100_500 }), true, 'read in the same second as its last output');
+  });
+  it('a pane went quiet: its output moved since it was read, then a whole second passed without any', () => {
+    assert.equal(wentQuiet(pane(), undefined, 101_999), false, 'still within a second of its last output');
+    assert.equal(wentQuiet(pane(), undefined, 102_000), true, 'never read, quiet since');
+    assert.equal(wentQuiet(pane({ activity: 101 }), { activity: 100, at: 100_200 }, 103_000), true, 'moved since it was read');
+    assert.equal(wentQuiet(pane(), { activity: 100, at: 102_500 }, 110_000), false, 'read since its last output: nothing new');
+    assert.equal(wentQuiet(pane(), { activity: 100, at: 100_400 }, 102_000), true, 'read during its last active second: maybe more came after');
+    assert.equal(wentQuiet(pane({ dead: true }), undefined, 110_000), false, 'a dead pane is the runner probe\'s');
   });
 });

@@ -27,6 +27,19 @@ export interface LastRead {
  */
 export function shouldCapture(adapter: AgentAdapter, pane: PaneInfo, exited: boolean, last: LastRead | undefined): boolean {
   if (exited || pane.dead) return true;
-  const moved = !last || last.activity !== pane.activity || pane.activity >= Math.floor(last.at / 1000);
-  return adapter.waitingPatterns.length > 0 && moved;
+  return adapter.waitingPatterns.length > 0 && moved(pane, last);
+}
+
+/**
+ * Whether a live pane's output moved since it was last read and has been still since: the moment
+ * a prompt for a person may be on it (an agent stops printing to ask). tmux counts activity in
+ * whole seconds, so "still" means at least one whole second after the last active one (1–2 s).
+ */
+export function wentQuiet(pane: PaneInfo, last: LastRead | undefined, now: number): boolean {
+  return !pane.dead && moved(pane, last) && now >= (pane.activity + 2) * 1000;
+}
+
+/** Whether a pane's output moved since it was last read (read during its last active second: maybe). */
+export function moved(pane: PaneInfo, last: LastRead | undefined): boolean {
+  return !last || last.activity !== pane.activity || pane.activity >= Math.floor(last.at / 1000);
 }
