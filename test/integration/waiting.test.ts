@@ -38,6 +38,20 @@ describe('a prompt for a person in the default settings (background supervisor, 
     await waitFor(() => h.record('claude-approve')?.state === 'done', 'answered and done');
   });
 
+  it('a person answers and the agent goes on: running again within 5 s, and announced', async () => {
+    const project = h.project('a', ['ask-on']);
+    await h.ok(['start', 'claude', 'goes-on', '--dir', project, '--prompt', 'x'], { env: { ...h.env, FIXTURE_ASK_AFTER_MS: '2000' } });
+    await waitFor(() => paneShows('claude-goes-on', 'Do you want to proceed?'), 'the prompt in the pane');
+    await waitFor(() => h.record('claude-goes-on')?.state === 'waiting', 'waiting', 5_000);
+    // Typed into the pane, as a person attached to it does (not through the CLI, which wakes the supervisor itself).
+    await h.tmux(['send-keys', '-t', '=claude-goes-on:', 'y', 'Enter']);
+    await waitFor(() => paneShows('claude-goes-on', 'working on it...'), 'the agent going on');
+    const goneOnAt = Date.now();
+    const runningAt = await waitFor(() => (h.record('claude-goes-on')?.state === 'running' ? Date.now() : undefined), 'running again', 5_000);
+    assert.ok(runningAt - goneOnAt <= 5_000, `running ${runningAt - goneOnAt} ms after the agent went on`);
+    await waitFor(() => /claude-goes-on: waiting -> running/.test(log()), 'the change announced in the supervisor log', 2_000);
+  });
+
   it('a pane that is merely quiet (the agent thinking, no prompt) is read and stays running', async () => {
     const project = h.project('q', ['hang']);
     await h.ok(['start', 'claude', 'thinking', '--dir', project, '--prompt', 'x'], { env: { ...h.env, RESILIENT_AGENT_DEBUG: '1' } });

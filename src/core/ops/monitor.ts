@@ -11,7 +11,7 @@ import { adapterFor } from '../agents/registry';
 import { applyEvaluation } from '../decide/apply';
 import { Breaker } from '../decide/breaker';
 import { attemptFile } from '../store/attempt';
-import type { LastRead } from '../decide/streak';
+import type { LastRead, Streak } from '../decide/streak';
 import { nextStreak, shouldCapture } from '../decide/streak';
 import { WAITING_PASSES } from '../decide/classify';
 import type { TaskRecord } from '../model/record';
@@ -77,7 +77,7 @@ export class Monitor {
   private again: string | undefined;
   private stopped = true;
   /** Passes in a row in which each task showed a prompt for a person. */
-  private readonly waitingStreak = new Map<string, number>();
+  private readonly waitingStreak = new Map<string, Streak>();
   /** Since when each task's pane has been seen dead without its status. */
   private readonly deadSince = new Map<string, number>();
   /** The shortest check interval among the unfinished tasks' own policies. */
@@ -324,8 +324,9 @@ export class Monitor {
     const tail = captured.get(record.session);
     let obs = { ...observe(svc, record, panes), paneTail: tail };
     // A prompt for a person counts once it is seen on two passes in a row (unchanged panes keep their streak).
-    const streak = nextStreak(this.waitingStreak.get(record.session) ?? 0, adapter, pane, obs.attempt.exitCode !== null, tail);
-    this.waitingStreak.set(record.session, streak);
+    const seen = nextStreak(this.waitingStreak.get(record.session) ?? { n: 0 }, adapter, pane, obs.attempt.exitCode !== null, tail);
+    this.waitingStreak.set(record.session, seen);
+    const streak = seen.n;
     if (streak > 0 && streak < WAITING_PASSES) this.recheckAt = Math.min(this.recheckAt, svc.now() + CONFIRM_MS);
     // A dead pane whose status tmux has not filled in yet: remember since when.
     if (pane?.dead && pane.deadStatus === null && pane.deadSignal === null) {
