@@ -45,7 +45,7 @@ export async function measurePrompt(args: Args): Promise<Section> {
   }
 
   const idle = [0, 10, 30];
-  const cost: { tasks: number; before: number; after: number }[] = [];
+  const cost: { tasks: number; before: number; after: number; cpuBefore: number; cpuAfter: number }[] = [];
   for (const tasks of idle) {
     const c = newWorld({ settings: { 'monitor.intervalSeconds': 180 } });
     try {
@@ -57,18 +57,32 @@ export async function measurePrompt(args: Args): Promise<Section> {
         return fs.existsSync(f) && fs.readFileSync(f, 'utf8').includes('working');
       };
       await waitFor(() => Array.from({ length: tasks }, (_, k) => k).every(started), 'every idle task at work', 60_000);
+      // CPU of this process and the children it reaped (the tmux clients), and of the tmux server, in clock ticks.
+      const ticks = (pid: number | 'self', fields: number[]) => {
+        try {
+          const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+          return fields.reduce((sum, i) => sum + Number(f[i - 3]), 0);
+        } catch {
+          return 0;
+        }
+      };
+      const server = tasks ? Number((await c.h.tmux(['display-message', '-p', '#{pid}'])).stdout.trim()) : 0;
       const rate = async (eventDriven: boolean) => {
         const m = new Monitor(c.svc, { intervalMs: 180_000, eventDriven });
         m.start();
         await sleep(4000); // first pass, then every pane read once after it went quiet
         const s0 = c.svc.tmux.spawned;
+        const cpu0 = ticks('self', [14, 15, 16, 17]) + (server ? ticks(server, [14, 15]) : 0);
         const windowMs = 10_000;
         await sleep(windowMs);
         const calls = (c.svc.tmux.spawned - s0) / (windowMs / 1000);
+        const cpuMsPerS = ((ticks('self', [14, 15, 16, 17]) + (server ? ticks(server, [14, 15]) : 0) - cpu0) * 10) / (windowMs / 1000);
         m.stop();
-        return calls;
+        return { calls, cpuMsPerS };
       };
-      cost.push({ tasks, before: await rate(false), after: await rate(true) });
+      const before = await rate(false);
+      const after = await rate(true);
+      cost.push({ tasks, before: before.calls, after: after.calls, cpuBefore: before.cpuMsPerS, cpuAfter: after.cpuMsPerS });
       log(`prompt: idle cost at ${tasks} tasks: ${JSON.stringify(cost[cost.length - 1])}`);
     } finally {
       await cleanupWorld(c);
@@ -91,9 +105,12 @@ export async function measurePrompt(args: Args): Promise<Section> {
     'fixture `hang`), over 10 s after it settled: wake sources off (passes only, as before) and on (one list-panes a second',
     'while a task whose agent can ask a person runs; a pane is read only after its output moved and went quiet).',
     '',
-    '| idle running tasks | tmux calls/s, passes only | tmux calls/s, with the pane probe |',
-    '|---|---|---|',
-    ...cost.map((x) => `| ${x.tasks} | ${x.before.toFixed(2)} | ${x.after.toFixed(2)} |`),
+    'CPU: this process with the tmux clients it reaped, plus the tmux server, in ms of CPU a second (10 ms ticks; the idle',
+    'fixture agents are not counted).',
+    '',
+    '| idle running tasks | tmux calls/s, passes only | tmux calls/s, with the pane probe | CPU ms/s, passes only | CPU ms/s, with the pane probe |',
+    '|---|---|---|---|---|',
+    ...cost.map((x) => `| ${x.tasks} | ${x.before.toFixed(2)} | ${x.after.toFixed(2)} | ${x.cpuBefore.toFixed(1)} | ${x.cpuAfter.toFixed(1)} |`),
   ];
   return { id: 'prompt', title: '1c. Prompt for a person -> waiting (default settings)', markdown: lines.join('\n') };
 }
