@@ -3,9 +3,9 @@
  * over many passes, and the bundle's size. Real tmux on private `-L` sockets, fixture agents.
  *
  *   npm run compile && npm run build && node out/test/bench/run.js            (all, writes BENCHMARKS.md)
- *   node out/test/bench/run.js pass-cost        (one measure: crash | server-kill | pass-cost | list | memory | size)
+ *   node out/test/bench/run.js pass-cost        (one measure: crash | server-kill | pass-cost | list | memory | size | prompt)
  *   options: --crashes N (per mode, default 50)  --kills N (server-kill, default 20)  --kill-tasks N (default 10)
- *            --passes N (memory, default 10000)  --no-write
+ *            --passes N (memory, default 10000)  --prompts N (prompt, default 10)  --no-write
  *
  * Every external command is an argv array (no shell). Every tmux server and temp folder made here
  * is removed at the end, on failure, and on SIGINT/SIGTERM.
@@ -21,6 +21,7 @@ import { measureCrash } from './measures/crash';
 import { measureList } from './measures/list';
 import { measureMemory, memoryChild } from './measures/memory';
 import { measurePassCost } from './measures/pass-cost';
+import { measurePrompt } from './measures/prompt';
 import { measureServerKill } from './measures/server-kill';
 import { measureSize } from './measures/size';
 import { machine, ORDER, Section, writeBenchmarks } from './report';
@@ -41,6 +42,7 @@ async function main(): Promise<number> {
     list: async () => [await measureList()],
     memory: async () => [await measureMemory(args, __filename)],
     size: async () => [await measureSize()],
+    prompt: async () => [await measurePrompt(args)],
   };
   const startedAt = new Date();
   const machineText = machine(os.loadavg());
@@ -52,6 +54,7 @@ async function main(): Promise<number> {
     sections.push(...(await measurePassCost())); // list is measured on its world at 100 tasks
     sections.push(await measureCrash(args));
     sections.push(await measureServerKill(args));
+    sections.push(await measurePrompt(args));
     sections.push(await measureMemory(args, __filename));
   } else if (measures[which]) {
     sections = await measures[which]();

@@ -8,7 +8,7 @@ import { Tmux } from '../../src/core/tmux/tmux';
 import { Monitor } from '../../src/core/ops/monitor';
 import { ADAPTERS } from '../../src/core/agents/registry';
 import { Breaker } from '../../src/core/decide/breaker';
-import { nextStreak, shouldCapture } from '../../src/core/decide/streak';
+import { nextStreak, promptDepth, shouldCapture, wentQuiet } from '../../src/core/decide/streak';
 import type { PaneInfo } from '../../src/core/tmux/commands';
 
 describe('circuit breaker', () => {
@@ -69,14 +69,29 @@ describe('the waiting streak and which panes to read', () => {
   const PROMPT = ['Do you want to make this edit to a.ts?', '❯ 1. Yes', '  2. No'];
   it('counts passes in a row that show a prompt; an unread pane keeps its streak; anything else ends it', () => {
     const claude = ADAPTERS.claude;
-    assert.equal(nextStreak(0, claude, pane(), false, PROMPT), 1);
-    assert.equal(nextStreak(1, claude, pane(), false, PROMPT), 2);
-    assert.equal(nextStreak(2, claude, pane(), false, undefined), 3, 'not read this pass: unchanged, still there');
-    assert.equal(nextStreak(0, claude, pane(), false, undefined), 0);
-    assert.equal(nextStreak(2, claude, pane(), false, ['working...']), 0, 'the prompt went away');
-    assert.equal(nextStreak(2, claude, pane({ dead: true }), false, PROMPT), 0, 'a dead pane waits for nobody');
-    assert.equal(nextStreak(2, claude, pane(), true, PROMPT), 0, 'the run ended');
-    assert.equal(nextStreak(2, claude, undefined, false, PROMPT), 0, 'no pane');
+    const n = (prior: number, p: PaneInfo | undefined, ended: boolean, tail: string[] | undefined) => nextStreak({ n: prior, depth: prior ? 2 : undefined }, claude, p, ended, tail).n;
+    assert.equal(n(0, pane(), false, PROMPT), 1);
+    assert.equal(n(1, pane(), false, PROMPT), 2);
+    assert.equal(n(2, pane(), false, undefined), 3, 'not read this pass: unchanged, still there');
+    assert.equal(nextStreak({ n: 0 }, claude, pane(), false, undefined).n, 0);
+    assert.equal(n(2, pane(), false, ['working...']), 0, 'the prompt went away');
+    assert.equal(n(2, pane({ dead: true }), false, PROMPT), 0, 'a dead pane waits for nobody');
+    assert.equal(n(2, pane(), true, PROMPT), 0, 'the run ended');
+    assert.equal(n(2, undefined, false, PROMPT), 0, 'no pane');
+  });
+  it('a confirmed prompt with output come below it was answered, and stays so while it moves up; a new one lower down counts', () => {
+    const claude = ADAPTERS.claude;
+    const waiting = { n: 2, depth: 2 };
+    assert.deepEqual(nextStreak(waiting, claude, pane(), false, [...PROMPT, '❯ 1']), { n: 0, depth: 3 }, 'answered: the agent went on below it');
+    assert.deepEqual(nextStreak(waiting, claude, pane(), false, PROMPT), { n: 3, depth: 2 }, 'still the bottom of the pane');
+    const answered = { n: 0, depth: 3 };
+    assert.deepEqual(nextStreak(answered, claude, pane(), false, [...PROMPT, 'a']), { n: 0, depth: 3 }, 'read again, unchanged');
+    assert.deepEqual(nextStreak(answered, claude, pane(), false, [...PROMPT, 'a', 'b']), { n: 0, depth: 4 }, 'moving up');
+    assert.deepEqual(nextStreak(answered, claude, pane(), false, undefined), answered, 'not read');
+    assert.deepEqual(nextStreak(answered, claude, pane(), false, [...PROMPT, 'a', 'Do you want to proceed?']), { n: 1, depth: 0 }, 'a new prompt below the old one');
+    assert.deepEqual(nextStreak({ n: 1, depth: 0 }, claude, pane(), false, PROMPT), { n: 2, depth: 2 }, 'seen once, then drawn on: still a prompt');
+    assert.equal(promptDepth(claude, ['x', 'Do you want to proceed?', 'y']), 1);
+    assert.equal(promptDepth(claude, ['x']), undefined);
   });
   it('reads a pane whose run ended, or whose output moved, or that was read in its last active second', () => {
     const claude = ADAPTERS.claude;
@@ -85,5 +100,13 @@ describe('the waiting streak and which panes to read', () => {
     assert.equal(shouldCapture(claude, pane({ activity: 101 }), false, { activity: 100, at: 200_000 }), true, 'moved');
     assert.equal(shouldCapture(claude, pane(), false, { activity: 100, at: 200_000 }), false, 'unchanged since a later read');
     assert.equal(shouldCapture(claude, pane(), false, { activity: 100, at: 100_500 }), true, 'read in the same second as its last output');
+  });
+  it('a pane went quiet: its output moved since it was read, then a whole second passed without any', () => {
+    assert.equal(wentQuiet(pane(), undefined, 101_999), false, 'still within a second of its last output');
+    assert.equal(wentQuiet(pane(), undefined, 102_000), true, 'never read, quiet since');
+    assert.equal(wentQuiet(pane({ activity: 101 }), { activity: 100, at: 100_200 }, 103_000), true, 'moved since it was read');
+    assert.equal(wentQuiet(pane(), { activity: 100, at: 102_500 }, 110_000), false, 'read since its last output: nothing new');
+    assert.equal(wentQuiet(pane(), { activity: 100, at: 100_400 }, 102_000), true, 'read during its last active second: maybe more came after');
+    assert.equal(wentQuiet(pane({ dead: true }), undefined, 110_000), false, 'a dead pane is the runner probe\'s');
   });
 });

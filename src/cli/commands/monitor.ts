@@ -48,7 +48,10 @@ export const monitorCommand: Command = {
     const monitor = new Monitor(svc, {
       intervalMs,
       onChange: (c) => {
-        io.out(`${c.session}: ${c.from} -> ${c.to}${c.reason ? ` (${c.reason})` : ''}`);
+        const line = `${c.session}: ${c.from} -> ${c.to}${c.reason ? ` (${c.reason})` : ''}`;
+        // The background supervisor's output goes nowhere: its log is where a change is announced.
+        if (background) logger.info(line);
+        else io.out(line);
         if (!run) return;
         const p = run(c).finally(() => pending.delete(p));
         pending.add(p);

@@ -1,16 +1,45 @@
 import type { AgentAdapter } from '../agents/types';
 import type { PaneInfo } from '../tmux/commands';
-import { waitingSeen } from './classify';
+import { WAITING_PASSES } from './classify';
 
 /**
- * Passes in a row that saw a prompt for a person in a task's pane. `tail` is the pane read this
- * pass, or undefined when it was not read (its output had not moved: the streak goes on).
- * A dead pane, an ended run, or an agent with no prompt patterns has none.
+ * A prompt for a person in a task's pane: on how many passes in a row it was seen, and how many
+ * lines of the pane were below it when it was last read. `n` 0 with a depth: an answered prompt
+ * still on the screen.
  */
-export function nextStreak(prior: number, adapter: AgentAdapter, pane: PaneInfo | undefined, runEnded: boolean, tail: readonly string[] | undefined): number {
-  if (!pane || pane.dead || runEnded || adapter.waitingPatterns.length === 0) return 0;
-  if (tail !== undefined) return waitingSeen(adapter, tail) ? prior + 1 : 0;
-  return prior > 0 ? prior + 1 : 0;
+export interface Streak {
+  n: number;
+  depth?: number;
+}
+
+/**
+ * The streak after this pass. `tail` is the pane read this pass, or undefined when it was not read
+ * (its output had not moved: the streak goes on). A dead pane, an ended run, or an agent with no
+ * prompt patterns has none. A confirmed prompt with output come below it was answered (the agent
+ * went on), and stays answered while it only moves up the screen; a prompt lower down is a new one.
+ */
+export function nextStreak(prior: Streak, adapter: AgentAdapter, pane: PaneInfo | undefined, runEnded: boolean, tail: readonly string[] | undefined): Streak {
+  if (!pane || pane.dead || runEnded || adapter.waitingPatterns.length === 0) return { n: 0 };
+  if (tail === undefined) return prior.n > 0 ? { ...prior, n: prior.n + 1 } : prior;
+  const depth = promptDepth(adapter, tail);
+  if (depth === undefined) return { n: 0 };
+  if (prior.depth !== undefined && (prior.n === 0 || prior.n >= WAITING_PASSES)) {
+    if (depth > prior.depth || (prior.n === 0 && depth === prior.depth)) return { n: 0, depth };
+  }
+  return { n: prior.n + 1, depth };
+}
+
+/**
+ * How many lines are below the last line of the pane's tail (its last 15) that shows a prompt for
+ * a person; undefined when none does.
+ */
+export function promptDepth(adapter: AgentAdapter, lines: readonly string[]): number | undefined {
+  const tail = lines.slice(-15);
+  for (let i = tail.length - 1; i >= 0; i--) {
+    if (adapter.waitingPatterns.some((p) => p.test(tail[i]))) return tail.length - 1 - i;
+  }
+  // A pattern that spans lines: the prompt is somewhere in the tail.
+  return adapter.waitingPatterns.some((p) => p.test(tail.join('\n'))) ? 0 : undefined;
 }
 
 /** When a pane was last read: tmux's activity stamp (whole seconds) then, and the time of the read (ms). */
@@ -27,6 +56,19 @@ export interface LastRead {
  */
 export function shouldCapture(adapter: AgentAdapter, pane: PaneInfo, exited: boolean, last: LastRead | undefined): boolean {
   if (exited || pane.dead) return true;
-  const moved = !last || last.activity !== pane.activity || pane.activity >= Math.floor(last.at / 1000);
-  return adapter.waitingPatterns.length > 0 && moved;
+  return adapter.waitingPatterns.length > 0 && moved(pane, last);
+}
+
+/**
+ * Whether a live pane's output moved since it was last read and has been still since: the moment
+ * a prompt for a person may be on it (an agent stops printing to ask). tmux counts activity in
+ * whole seconds, so "still" means at least one whole second after the last active one (1–2 s).
+ */
+export function wentQuiet(pane: PaneInfo, last: LastRead | undefined, now: number): boolean {
+  return !pane.dead && moved(pane, last) && now >= (pane.activity + 2) * 1000;
+}
+
+/** Whether a pane's output moved since it was last read (read during its last active second: maybe). */
+export function moved(pane: PaneInfo, last: LastRead | undefined): boolean {
+  return !last || last.activity !== pane.activity || pane.activity >= Math.floor(last.at / 1000);
 }

@@ -11,8 +11,9 @@ import { adapterFor } from '../agents/registry';
 import { applyEvaluation } from '../decide/apply';
 import { Breaker } from '../decide/breaker';
 import { attemptFile } from '../store/attempt';
-import type { LastRead } from '../decide/streak';
+import type { LastRead, Streak } from '../decide/streak';
 import { nextStreak, shouldCapture } from '../decide/streak';
+import { WAITING_PASSES } from '../decide/classify';
 import type { TaskRecord } from '../model/record';
 import { isFinished } from '../model/record';
 import type { PaneInfo } from '../tmux/commands';
@@ -32,6 +33,8 @@ export { LEGACY_SUPERVISOR_LOCK, supervisorLock } from './election';
 
 /** How soon a pass looks again when an attempt's end is about to be known. */
 const RECHECK_MS = 250;
+/** How soon a pass looks again at a prompt for a person seen once: the second sighting that confirms it. */
+const CONFIRM_MS = 1000;
 
 export type { PassResult, StateChange } from './pass';
 export { needsSupervision } from './pass';
@@ -74,7 +77,7 @@ export class Monitor {
   private again: string | undefined;
   private stopped = true;
   /** Passes in a row in which each task showed a prompt for a person. */
-  private readonly waitingStreak = new Map<string, number>();
+  private readonly waitingStreak = new Map<string, Streak>();
   /** Since when each task's pane has been seen dead without its status. */
   private readonly deadSince = new Map<string, number>();
   /** The shortest check interval among the unfinished tasks' own policies. */
@@ -90,7 +93,7 @@ export class Monitor {
 
   constructor(private readonly service: Core, private options: MonitorOptions) {
     this.leadership = new Leadership(service, options.elect !== false);
-    this.wakeSources = new WakeSources(service, this.leadership, (reason) => this.wake(reason), options.probeMs ?? 250);
+    this.wakeSources = new WakeSources(service, this.leadership, (reason) => this.wake(reason), options.probeMs ?? 250, (s) => this.capturedAt.get(s));
     this.breaker = new Breaker(options.breakerThreshold ?? 3, options.breakerCooldownMs ?? 30_000, () => service.now());
   }
 
@@ -321,8 +324,10 @@ export class Monitor {
     const tail = captured.get(record.session);
     let obs = { ...observe(svc, record, panes), paneTail: tail };
     // A prompt for a person counts once it is seen on two passes in a row (unchanged panes keep their streak).
-    const streak = nextStreak(this.waitingStreak.get(record.session) ?? 0, adapter, pane, obs.attempt.exitCode !== null, tail);
-    this.waitingStreak.set(record.session, streak);
+    const seen = nextStreak(this.waitingStreak.get(record.session) ?? { n: 0 }, adapter, pane, obs.attempt.exitCode !== null, tail);
+    this.waitingStreak.set(record.session, seen);
+    const streak = seen.n;
+    if (streak > 0 && streak < WAITING_PASSES) this.recheckAt = Math.min(this.recheckAt, svc.now() + CONFIRM_MS);
     // A dead pane whose status tmux has not filled in yet: remember since when.
     if (pane?.dead && pane.deadStatus === null && pane.deadSignal === null) {
       if (!this.deadSince.has(record.session)) this.deadSince.set(record.session, svc.now());

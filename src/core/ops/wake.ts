@@ -1,5 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { adapterFor } from '../agents/registry';
+import type { LastRead } from '../decide/streak';
+import { moved, wentQuiet } from '../decide/streak';
 import type { TaskRecord } from '../model/record';
 import { isFinished } from '../model/record';
 import { heldByAgent } from '../model/holds';
@@ -12,11 +15,22 @@ import type { Leadership } from './election';
  * What wakes a monitor between its ticks, without spawning a process: another process writing the
  * state dir's wake file (a task started, a person acted), a watched runner dying (crash, kill -9,
  * tmux server gone; probed with signal 0), and, for a follower, the supervisor itself dying.
+ * And one that costs one tmux call a second while an agent that can ask a person runs: a pane
+ * whose output moved and then went still (a prompt may be on it), or a waiting task's pane moving
+ * again (a person answered). tmux's own `alert-silence` hook would cost no call, but it needs
+ * `silence-action any`, which rings the bell of every client attached to the pane each time it goes
+ * quiet, and fires once per detached session unless its flags are cleared (then every 2 s).
  */
 export class WakeSources {
   /** Runners to probe between passes: session -> attempt dir and pid (once the runner wrote it). */
   private readonly watched = new Map<string, { attemptDir: string; pid: number | null }>();
+  /** Panes to look at between passes: session -> whether its task waits for a person now. */
+  private readonly panes = new Map<string, { waiting: boolean }>();
+  /** The activity stamp each pane last woke the monitor for (one wake per change of output). */
+  private readonly wokeFor = new Map<string, number>();
   private probeTimer: NodeJS.Timeout | undefined;
+  private paneTimer: NodeJS.Timeout | undefined;
+  private listing = false;
   private watcher: fs.FSWatcher | undefined;
   private stopped = true;
 
@@ -25,6 +39,9 @@ export class WakeSources {
     private readonly leadership: Leadership,
     private readonly wake: (reason: string) => void,
     private readonly probeMs = 250,
+    /** When the monitor last read each pane (the quiet rule compares against it). */
+    private readonly lastRead: (session: string) => LastRead | undefined = () => undefined,
+    private readonly paneProbeMs = 1000,
   ) {}
 
   start(): void {
@@ -47,12 +64,15 @@ export class WakeSources {
       this.core.logger.warn(`cannot watch ${paths.home}: ${(e as Error).message}; relying on the timer`);
     }
     this.armProbe();
+    this.armPaneProbe();
   }
 
   stop(): void {
     this.stopped = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = undefined;
+    if (this.paneTimer) clearTimeout(this.paneTimer);
+    this.paneTimer = undefined;
     this.watcher?.close();
     this.watcher = undefined;
   }
@@ -61,6 +81,14 @@ export class WakeSources {
   watchRunners(records: readonly TaskRecord[]): void {
     const before = new Map(this.watched);
     this.watched.clear();
+    this.panes.clear();
+    for (const r of records) {
+      const a = r.attempts[r.attempts.length - 1];
+      if (a && !a.endedAt && (r.state === 'running' || r.state === 'waiting') && adapterFor(r.agent).waitingPatterns.length > 0) {
+        this.panes.set(r.session, { waiting: r.state === 'waiting' });
+      }
+    }
+    for (const key of [...this.wokeFor.keys()]) if (!this.panes.has(key)) this.wokeFor.delete(key);
     for (const r of records) {
       const a = r.attempts[r.attempts.length - 1];
       // A task held by its agent still runs: its death is a crash to notice at once.
@@ -86,6 +114,41 @@ export class WakeSources {
       this.armProbe();
     }, this.probeMs);
     this.probeTimer.unref?.();
+  }
+
+  private armPaneProbe(): void {
+    if (this.stopped) return;
+    this.paneTimer = setTimeout(() => {
+      this.paneTimer = undefined;
+      void this.probePanes().finally(() => this.armPaneProbe());
+    }, this.paneProbeMs);
+    this.paneTimer.unref?.();
+  }
+
+  /** One `list-panes` for every pane: wakes the monitor for a pane gone quiet after output, or a waiting one moving. */
+  private async probePanes(): Promise<void> {
+    if (this.panes.size === 0 || this.listing || (this.leadership.electing && !this.leadership.isLeader)) return;
+    this.listing = true;
+    let panes;
+    try {
+      panes = await this.core.tmux.listPanes();
+    } catch {
+      return; // tmux failing: the monitor's own passes notice and say so
+    } finally {
+      this.listing = false;
+    }
+    const now = this.core.now();
+    for (const [session, { waiting }] of this.panes) {
+      const pane = panes.get(session);
+      if (!pane || pane.dead || this.wokeFor.get(session) === pane.activity) continue;
+      const last = this.lastRead(session);
+      if (waiting ? moved(pane, last) : wentQuiet(pane, last, now)) {
+        this.wokeFor.set(session, pane.activity);
+        const reason = waiting ? `the pane of ${session} moved` : `the pane of ${session} went quiet`;
+        this.core.logger.debug(reason);
+        this.wake(reason);
+      }
+    }
   }
 
   private probe(): void {
