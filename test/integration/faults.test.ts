@@ -9,6 +9,7 @@ import { encodeEnv, encodeNul, RUNNER_NAME, RUNNER_SCRIPT } from '../../src/core
 import { FIXTURE, Harness, waitFor } from './harness';
 import { RECORD_VERSION } from '../../src/core/model/record';
 import { processAlive } from '../../src/core/platform/processes';
+import { processesWithEnv } from '../tools/processes';
 
 /** Faults of the world as it is: slow tmux, people at the keyboard, reused pids, full disks. */
 describe('faults the fixtures alone do not make', function () {
@@ -158,6 +159,26 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     const stoppedAt = Number(fs.readFileSync(ended, 'utf8').trim().split('\n')[0]);
     assert.ok(stoppedAt <= (runs[1] as unknown as { startedAt: number }).startedAt, 'stopped before the resume started');
   });
+
+  for (const forget of [false, true]) {
+    it(`kill${forget ? ' --forget' : ''} ends an agent that ignores SIGHUP, and its child, before it says killed`, async () => {
+      const project = h.project('p', ['ignore-hup']);
+      await h.ok(['start', 'codex', 'stubborn', '--dir', project, '--prompt', 'x']);
+      const alive = path.join(project, '.fixture-alive');
+      const entry = `RESILIENT_AGENT_ATTEMPT=${h.store.paths.attemptDir('codex-stubborn', 1)}`;
+      const attempt = () => processesWithEnv(entry).filter((pid) => pid !== process.pid && processAlive(pid));
+      // The agent and its child both run and write.
+      await waitFor(() => attempt().length === 2 && fs.existsSync(alive) && new Set(fs.readFileSync(alive, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[0])).size === 2, 'the agent and its child writing');
+      const out = await h.ok(['kill', 'stubborn', ...(forget ? ['--forget'] : [])]);
+      assert.deepEqual(attempt(), [], `no process of the attempt is left once kill says "${out.trim()}"`);
+      assert.match(out, forget ? /codex-stubborn: killed; record removed/ : /codex-stubborn: killed; it will not be resumed/);
+      const size = fs.statSync(alive).size;
+      await h.ok(['monitor', '--once']);
+      await h.ok(['monitor', '--once']);
+      assert.equal(fs.statSync(alive).size, size, 'the folder stopped growing');
+      assert.equal(h.invocations(project).length, 1, 'not resumed');
+    });
+  }
 
   it('a session killed by hand while the tmux server lives is held as stopped; the server dying is still recovered', async () => {
     const a = h.project('a', ['hang', 'ok']);

@@ -10,7 +10,7 @@ import { sessionUsage } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
 import { writeFileAtomic } from '../platform/files';
 import { attemptFile } from '../store/attempt';
-import { processesWithEnv } from '../platform/processes';
+import { processAlive, processesWithEnv } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
 import type { Core } from './core';
 import { isoNow } from './core';
@@ -45,16 +45,16 @@ function envFile(core: Core, session: string): string {
 }
 
 /**
- * An agent that ignores SIGHUP outlives its pane (the tmux server killed, the pane respawned):
- * resumed beside it, one session would run twice. Before the next attempt, every process of the
- * earlier one (found by the attempt named in its environment, so never a reused pid) is stopped:
- * SIGTERM, then SIGKILL after a grace period.
+ * Ends every process of an attempt, found by the attempt named in its environment (so never a
+ * reused pid): SIGTERM, then SIGKILL after a grace period, then a short wait for the kernel to
+ * take them. Returns the processes found, and those still there at the end (none but in a
+ * process stuck in the kernel).
  */
-export async function endStrays(core: Core, session: string, n: number, graceMs = 3_000): Promise<number[]> {
+export async function endAttempt(core: Core, session: string, n: number, graceMs = 3_000): Promise<{ found: number[]; left: number[] }> {
   const entry = `${ATTEMPT_ENV}=${core.store.paths.attemptDir(session, n)}`;
-  const strays = processesWithEnv(entry).filter((pid) => pid !== process.pid);
-  if (strays.length === 0) return [];
-  core.logger.warn(`${session}: attempt ${n} was still running (pid ${strays.join(', ')}) after its pane ended; stopping it before the next attempt`);
+  const look = () => processesWithEnv(entry).filter((pid) => pid !== process.pid && processAlive(pid));
+  const found = look();
+  if (found.length === 0) return { found, left: [] };
   const signal = (pids: number[], sig: NodeJS.Signals) => {
     for (const pid of pids) {
       try {
@@ -64,15 +64,35 @@ export async function endStrays(core: Core, session: string, n: number, graceMs 
       }
     }
   };
-  signal(strays, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  let alive = strays;
-  while (alive.length && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    alive = processesWithEnv(entry).filter((pid) => pid !== process.pid);
+  const until = async (ms: number) => {
+    const deadline = Date.now() + ms;
+    let alive = look();
+    while (alive.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      alive = look();
+    }
+    return alive;
+  };
+  signal(found, 'SIGTERM');
+  let left = await until(graceMs);
+  if (left.length) {
+    signal(left, 'SIGKILL');
+    left = await until(2_000);
   }
-  if (alive.length) signal(alive, 'SIGKILL');
-  return strays;
+  return { found, left };
+}
+
+/**
+ * An agent that ignores SIGHUP outlives its pane (the tmux server killed, the pane respawned):
+ * resumed beside it, one session would run twice. Before the next attempt, every process of the
+ * earlier one is ended (endAttempt).
+ */
+export async function endStrays(core: Core, session: string, n: number, graceMs = 3_000): Promise<number[]> {
+  const entry = `${ATTEMPT_ENV}=${core.store.paths.attemptDir(session, n)}`;
+  const strays = processesWithEnv(entry).filter((pid) => pid !== process.pid && processAlive(pid));
+  if (strays.length === 0) return [];
+  core.logger.warn(`${session}: attempt ${n} was still running (pid ${strays.join(', ')}) after its pane ended; stopping it before the next attempt`);
+  return (await endAttempt(core, session, n, graceMs)).found;
 }
 
 /** Tells every supervisor watching this state dir to look now. Best effort. */

@@ -14,7 +14,7 @@ import type { Core, CoreOptions } from './core';
 import { createCore, isoNow } from './core';
 import { taskEvents, taskTranscript } from './transcript';
 import { eventsFile } from '../store/attempt';
-import { agentArgs, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
+import { agentArgs, endAttempt, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
 import { capture, evaluateTask, find, observe, view, views } from './observe';
 import type { StartInput } from './start';
 import { startTask, validatePrompt } from './start';
@@ -255,7 +255,7 @@ export class TaskService {
   }
 
   /**
-   * Kills the session (and so the agent); the task is held and never resumed by a supervisor.
+   * Kills the session and every process of its attempt (an agent that ignores SIGHUP too); the task is held and never resumed by a supervisor.
    * `forget`: its record goes too, and its worktree when nothing in it is uncommitted (or `force`);
    * the branch always stays. `kept` says what was kept.
    */
@@ -281,7 +281,15 @@ export class TaskService {
           updatedAt: now,
         });
       }
-      const killed = await this.tmux.killSession(task.session);
+      const closed = await this.tmux.killSession(task.session);
+      // The session's hangup does not end an agent that ignores SIGHUP: every process of the
+      // attempt is ended as before a resume, and "killed" is said only once none is left.
+      const last = record?.attempts[record.attempts.length - 1];
+      const ended = last ? await endAttempt(this, task.session, last.n) : { found: [], left: [] };
+      if (ended.left.length) {
+        throw new TaskError(`${task.session}: its session is closed and the task will not be resumed, but its agent (pid ${ended.left.join(', ')}) did not end even on SIGKILL`, 'failed');
+      }
+      const killed = closed || ended.found.length > 0;
       // The worktree is looked at before the record goes: a refusal leaves the task as it was.
       const kept = forget && record?.worktree ? await releaseWorktree(this, record.worktree, force) : undefined;
       if (forget) this.store.remove(task.session);
