@@ -55,7 +55,9 @@ export function view(core: Core, record: TaskRecord, hasSession = true, stored: 
   return {
     name: record.name, session: record.session, agent: record.agent, state: record.state, reason: record.stateReason,
     agentSessionId: record.agentSessionId, dir: record.dir, prompt: record.prompt, createdAt: record.createdAt,
-    attempts, nextAttemptAt: record.nextAttemptAt, heldUntil: record.heldUntil, adopted: record.adopted,
+    attempts, nextAttemptAt: record.nextAttemptAt,
+    // A record an earlier build wrote when it was killed during a usage-limit wait kept its reset time.
+    heldUntil: record.killedByUser ? null : record.heldUntil, adopted: record.adopted,
     eventsFile: dir ? eventsFile(dir) : null,
     hasSession,
     worktree: record.worktree ?? null,

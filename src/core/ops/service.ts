@@ -278,6 +278,8 @@ export class TaskService {
           stateReason: finished ? record.stateReason : 'killed by the user',
           stateSince: now,
           nextAttemptAt: null,
+          // Killed during a usage-limit wait: no reset is awaited any more (nor shown as a resume).
+          heldUntil: finished ? record.heldUntil : null,
           updatedAt: now,
         });
       }
