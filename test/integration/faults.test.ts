@@ -160,6 +160,38 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     assert.ok(stoppedAt <= (runs[1] as unknown as { startedAt: number }).startedAt, 'stopped before the resume started');
   });
 
+  it('a supervisor killed mid-recovery after a tmux server loss: the next one finishes it as a loss, at once, not as a failure in a row', async () => {
+    // An agent that ignores SIGHUP and SIGTERM: after kill-server the supervisor that recovers it
+    // writes the loss, then waits (3 s) for it to end before the next attempt; it is killed -9 there.
+    const preload = path.join(h.root, 'stubborn.cjs');
+    fs.writeFileSync(preload, "process.on('SIGHUP', () => {}); process.on('SIGTERM', () => {}); process.stdout.on('error', () => {});\n");
+    fs.writeFileSync(path.join(h.bin, 'claude'), `#!/bin/sh\nexec '${process.execPath}' --require '${preload}' '${FIXTURE}' claude "$@"\n`, { mode: 0o755 });
+    const project = h.project('p', ['hang', 'hang', 'ok']);
+    const session = 'claude-midway';
+    await h.ok(['start', 'claude', 'midway', '--dir', project, '--prompt', 'x']);
+    await h.sessionIdKnown(session);
+    // A crash a moment ago, resumed: one failure in the row already.
+    await h.crash(session, 1);
+    await waitFor(async () => (await h.ok(['monitor', '--once'])) !== undefined && h.record(session)!.attempts.length === 2, 'the crash resumed');
+    await h.sessionIdKnown(session, 2);
+    const runner = await h.runnerPid(session, 2);
+    await h.tmux(['kill-server']);
+    await waitFor(() => !processAlive(runner), 'the runner ended with its pane');
+    const first = h.monitor(['--interval', '0.2']);
+    await waitFor(() => h.record(session)?.state === 'lost', 'the first supervisor wrote the loss');
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const left = h.record(session)!;
+    assert.equal(left.attempts.length, 2, 'killed before the next attempt was written');
+    await h.ok(['monitor', '--once']);
+    const s = h.record(session)!;
+    assert.deepEqual(s.attempts.map((a) => [a.cause, a.mode]), [['start', 'start'], ['crash', 'resume'], ['lost', 'resume']], `${s.state}: ${s.stateReason}`);
+    await waitFor(() => h.invocations(project).length === 3, 'resumed');
+    const runs = h.invocations(project);
+    assert.deepEqual(runs.map((r) => r.mode), ['start', 'resume', 'resume']);
+    assert.equal(runs[2].sessionId, runs[0].sessionId);
+  });
+
   for (const forget of [false, true]) {
     it(`kill${forget ? ' --forget' : ''} ends an agent that ignores SIGHUP, and its child, before it says killed`, async () => {
       const project = h.project('p', ['ignore-hup']);

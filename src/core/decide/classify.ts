@@ -44,6 +44,9 @@ export function classifyCondition(task: TaskRecord, obs: Observation, now: numbe
   const attempt = lastAttempt(task);
   if (!attempt) return { kind: 'lost', at: now };
   if (attempt.endedAt) {
+    // A loss whose supervisor died before the next attempt was written (the record left as
+    // `lost`, its attempt ended): still a loss, whoever finishes it; never a failure of the agent.
+    if (task.state === 'lost') return { kind: 'lost', at: Date.parse(attempt.endedAt) };
     return { kind: 'exited', exitCode: attempt.exitCode, signal: attempt.signal, at: Date.parse(attempt.endedAt) };
   }
   const files = obs.attempt;
