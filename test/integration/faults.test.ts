@@ -160,6 +160,50 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     assert.ok(stoppedAt <= (runs[1] as unknown as { startedAt: number }).startedAt, 'stopped before the resume started');
   });
 
+  it('a running task whose record turns to garbage is rebuilt from its attempts, shown meanwhile, and a crash is resumed by id', async () => {
+    const project = h.project('p', ['hang', 'hang']);
+    const session = 'claude-garbled';
+    await h.ok(['start', 'claude', 'garbled', '--dir', project, '--prompt', 'x']);
+    const id = await h.sessionIdKnown(session);
+    fs.writeFileSync(h.store.paths.recordFile(session), '{"version": 7, "sess\u0000garbage');
+    const before = JSON.parse(await h.ok(['list', '--json'])).find((v: { session: string }) => v.session === session);
+    assert.deepEqual([before.adopted, before.state], [false, 'held'], 'not taken for a session started by hand');
+    assert.match(before.reason, /its record is unreadable/);
+    await h.ok(['monitor', '--once']);
+    assert.equal(h.store.keptAside(session).length, 1, 'the unreadable record kept aside');
+    const rebuilt = h.record(session)!;
+    assert.deepEqual([rebuilt.agentSessionId, rebuilt.attempts.length, rebuilt.dir, rebuilt.prompt], [id, 1, project, 'x']);
+    await h.crash(session, 1);
+    await waitFor(async () => {
+      await h.ok(['monitor', '--once']);
+      return h.invocations(project).length === 2;
+    }, 'the crash resumed');
+    const runs = h.invocations(project);
+    assert.deepEqual(runs.map((r) => [r.mode, r.sessionId]), [['start', id], ['resume', id]]);
+    const row = JSON.parse(await h.ok(['list', '--json'])).find((v: { session: string }) => v.session === session);
+    assert.equal(row.adopted, false);
+    assert.match(row.state, /resuming|running/);
+    assert.equal(row.attempts.length, 2);
+  });
+
+  it('a task whose record turns to garbage and cannot be rebuilt is held for a person, never started by hand', async () => {
+    const project = h.project('p', ['hang']);
+    const session = 'codex-opaque';
+    await h.ok(['start', 'codex', 'opaque', '--dir', project, '--prompt', 'x']);
+    await h.sessionIdKnown(session);
+    // As an earlier build left it: no copy of the record beside the attempt.
+    fs.rmSync(path.join(h.store.paths.attemptDir(session, 1), 'task.json'), { force: true });
+    fs.writeFileSync(h.store.paths.recordFile(session), 'garbage');
+    await h.ok(['monitor', '--once']);
+    const [kept] = h.store.keptAside(session);
+    assert.ok(kept, 'kept aside');
+    const row = JSON.parse(await h.ok(['list', '--json'])).find((v: { session: string }) => v.session === session);
+    assert.deepEqual([row.adopted, row.state], [false, 'held']);
+    assert.ok(row.reason.includes(`its record was unreadable and could not be rebuilt; kept at ${kept}`), row.reason);
+    assert.match(await h.ok(['list']), /codex-opaque\s+held\s.*could not be rebuilt/);
+    assert.equal(h.invocations(project).length, 1);
+  });
+
   it('a supervisor killed mid-recovery after a tmux server loss: the next one finishes it as a loss, at once, not as a failure in a row', async () => {
     // An agent that ignores SIGHUP and SIGTERM: after kill-server the supervisor that recovers it
     // writes the loss, then waits (3 s) for it to end before the next attempt; it is killed -9 there.

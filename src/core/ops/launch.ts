@@ -8,8 +8,8 @@ import type { AgentId } from '../model/names';
 import type { Attempt, TaskRecord } from '../model/record';
 import { sessionUsage } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
-import { writeFileAtomic } from '../platform/files';
-import { attemptFile } from '../store/attempt';
+import { readHead, writeFileAtomic } from '../platform/files';
+import { attemptFile, eventsFile } from '../store/attempt';
 import { processAlive, processesWithEnv } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
 import type { Core } from './core';
@@ -172,4 +172,23 @@ export async function launch(core: Core, record: TaskRecord, action: Extract<Act
   core.logger.info(`${record.session}: attempt ${n} (${action.cause}, ${action.mode}) launched`);
   signalSupervisors(core);
   return next;
+}
+
+/**
+ * A task whose record became unreadable, rebuilt from the copy kept beside its latest attempt's
+ * files (the record as last written), with its agent's session id from that attempt's events if
+ * the copy did not know it yet; written back. The caller holds the task's lock and has kept the
+ * unreadable record aside. Undefined when there is no copy to rebuild from.
+ */
+export function rebuildRecord(core: Core, session: string): TaskRecord | undefined {
+  const found = core.store.fromAttempts(session);
+  if (!found) return undefined;
+  let record = found.record;
+  if (!record.agentSessionId) {
+    const id = adapterFor(record.agent).sessionIdFromEvents(readHead(eventsFile(core.store.paths.attemptDir(session, found.attempt)), 50));
+    if (id) record = { ...record, agentSessionId: id };
+  }
+  record = { ...record, updatedAt: isoNow(core) };
+  core.store.write(record);
+  return record;
 }

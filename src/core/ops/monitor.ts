@@ -20,7 +20,7 @@ import { TmuxError } from '../tmux/errors';
 import type { Core } from './core';
 import { isoNow } from './core';
 import { Leadership } from './election';
-import { launch } from './launch';
+import { launch, rebuildRecord } from './launch';
 import { captureMany, evaluateTask, observe } from './observe';
 import type { PassResult, StateChange } from './pass';
 import { needsSupervision } from './pass';
@@ -233,7 +233,15 @@ export class Monitor {
         const again = svc.store.read(c.session);
         if (again.kind !== 'corrupt') continue;
         const keptAt = svc.store.quarantine(c.session);
-        svc.logger.error(`${c.session}: unreadable task record (${c.problem}); kept at ${keptAt}`);
+        // A task that ran is rebuilt from the copy beside its latest attempt and supervised again;
+        // one that cannot be is shown as held for a person (observe.ts), never taken for a hand-started one.
+        const rebuilt = rebuildRecord(svc, c.session);
+        if (rebuilt) {
+          svc.logger.warn(`${c.session}: unreadable task record (${c.problem}); kept at ${keptAt}; rebuilt from attempt ${rebuilt.attempts.length}`);
+          records.push(rebuilt);
+        } else {
+          svc.logger.error(`${c.session}: unreadable task record (${c.problem}); kept at ${keptAt}`);
+        }
         result.corrupt.push({ ...c, keptAt });
       } finally {
         lock.release();
