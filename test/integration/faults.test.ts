@@ -236,6 +236,29 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     assert.equal(runs[2].sessionId, runs[0].sessionId);
   });
 
+  it('a supervisor killed after writing the next attempt of a loss but before making its session: the next one resumes it at once, as a loss', async () => {
+    const project = h.project('p', ['hang', 'ok']);
+    const session = 'codex-unmade';
+    await h.ok(['start', 'codex', 'unmade', '--dir', project, '--prompt', 'x']);
+    const id = await h.sessionIdKnown(session);
+    const runner = await h.runnerPid(session, 1);
+    await h.tmux(['kill-server']);
+    await waitFor(() => !processAlive(runner), 'the runner ended with its pane');
+    // The record as launch() leaves it when its process dies before tmux makes the session.
+    const r = h.record(session)!;
+    const now = new Date().toISOString();
+    fs.mkdirSync(h.store.paths.attemptDir(session, 2), { recursive: true });
+    h.store.write({
+      ...r, agentSessionId: id, state: 'resuming', stateReason: 'attempt 2: resumed by id', stateSince: now, updatedAt: now,
+      attempts: [{ ...r.attempts[0], endedAt: now }, { n: 2, cause: 'lost', mode: 'resume', startedAt: now, endedAt: null, exitCode: null, signal: null, note: null }],
+    });
+    await h.ok(['monitor', '--once']);
+    const s = h.record(session)!;
+    assert.deepEqual(s.attempts.map((a) => [a.cause, a.mode]), [['start', 'start'], ['lost', 'resume'], ['lost', 'resume']], `${s.state}: ${s.stateReason}`);
+    await waitFor(() => h.invocations(project).length === 2, 'resumed');
+    assert.deepEqual(h.invocations(project).map((i) => [i.mode, i.sessionId]), [['start', id], ['resume', id]]);
+  });
+
   for (const forget of [false, true]) {
     it(`kill${forget ? ' --forget' : ''} ends an agent that ignores SIGHUP, and its child, before it says killed`, async () => {
       const project = h.project('p', ['ignore-hup']);

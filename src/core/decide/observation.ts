@@ -22,4 +22,9 @@ export interface Observation {
   summary?: AttemptSummary;
   /** How many passes in a row saw a prompt for a person (the monitor remembers). */
   waitingStreak?: number;
+  /**
+   * Looked at under the task's lock: every launch holds it until its session exists, so an
+   * attempt with no session by now will never get one (its launcher died).
+   */
+  underLock?: boolean;
 }

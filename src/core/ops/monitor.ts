@@ -334,12 +334,12 @@ export class Monitor {
       ev.state !== record.state || ev.reason !== record.stateReason || ev.ended !== undefined ||
       (ev.agentSessionId !== undefined && ev.agentSessionId !== record.agentSessionId) ||
       ev.nextAttemptAt !== record.nextAttemptAt || ev.heldUntil !== record.heldUntil;
-    if (!changed && ev.action.kind === 'none') return record;
+    if (!changed && ev.action.kind === 'none' && !ev.confirmUnderLock) return record;
 
     const lock = svc.locks.tryAcquire(record.session);
     if (!lock) return undefined; // another supervisor is acting on this task
     try {
-      const again = await decideAgain(svc, record, panes, { paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince }, this.breakerOpen);
+      const again = await decideAgain(svc, record, panes, { paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince, underLock: true }, this.breakerOpen);
       if (again.kind === 'acted') return again.fresh;
       const { fresh, sessionExists } = again;
       const ev2 = again.ev;
