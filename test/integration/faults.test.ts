@@ -201,6 +201,9 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     assert.deepEqual([row.adopted, row.state], [false, 'held']);
     assert.ok(row.reason.includes(`its record was unreadable and could not be rebuilt; kept at ${kept}`), row.reason);
     assert.match(await h.ok(['list']), /codex-opaque\s+held\s.*could not be rebuilt/);
+    const resume = await h.cli(['resume', 'opaque']);
+    assert.equal(resume.code, 1);
+    assert.ok(resume.stderr.includes(`task codex-opaque cannot be resumed: its record was unreadable and could not be rebuilt; kept at ${kept}`), resume.stderr);
     assert.equal(h.invocations(project).length, 1);
   });
 

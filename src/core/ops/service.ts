@@ -154,7 +154,8 @@ export class TaskService {
       const record = this.store.get(task.session);
       if (!record) {
         if (task.adopted) return await this.adoptAndResume(task);
-        throw new TaskError(`no task named ${nameOrSession}`, 'not-found');
+        // A task whose record cannot be used here (unreadable, kept aside): the view says why.
+        throw new TaskError(task.reason ? `task ${task.session} cannot be resumed: ${task.reason}` : `no task named ${nameOrSession}`, task.reason ? 'refused' : 'not-found');
       }
       const panes = await this.tmux.listPanes();
       const ev = evaluateTask(this, { ...record, killedByUser: false, state: record.state === 'held' || record.state === 'gave-up' ? 'failed' : record.state }, observe(this, record, panes));
