@@ -93,6 +93,21 @@ describe('the agents\' own retries and waits, with real tmux and fixture agents'
     assert.deepEqual([done.attempts[1].cause, done.attempts[1].mode], ['crash', 'resume']);
   });
 
+  it('claude killed by the user while it waited out a usage limit -> killed by the user, nothing said of a resume', async () => {
+    const { project, session, monitor } = await heldByClaude('600');
+    assert.match(await h.ok(['kill', session]), /claude-limited: killed; it will not be resumed/);
+    await h.ok(['monitor', '--once']);
+    const text = await h.ok(['status', session]);
+    assert.match(text, /^claude-limited: held \(killed by the user\)$/m);
+    assert.doesNotMatch(text, /resume[sd]? in|resets in|next try/);
+    const s = await h.status(session);
+    assert.deepEqual([s.state, s.reason, (s as unknown as { heldUntil: string | null }).heldUntil], ['held', 'killed by the user', null]);
+    const row = (await h.ok(['list'])).split('\n').find((l) => l.startsWith(session)) ?? '';
+    assert.match(row, /^claude-limited\s+held\s+1\s.*killed by the user$/);
+    await h.stop(monitor);
+    assert.equal(h.invocations(project).length, 1, 'not resumed');
+  });
+
   for (const agent of ['codex', 'claude', 'opencode', 'pi'] as const) {
     it(`${agent}: a usage limit with no reset time -> held, the next try on schedule (the setting), then done`, async () => {
       h.configure({ 'supervisor.mode': 'window', 'monitor.usageLimitRetryMinutes': 0.03 });

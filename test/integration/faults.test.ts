@@ -9,6 +9,7 @@ import { encodeEnv, encodeNul, RUNNER_NAME, RUNNER_SCRIPT } from '../../src/core
 import { FIXTURE, Harness, waitFor } from './harness';
 import { RECORD_VERSION } from '../../src/core/model/record';
 import { processAlive } from '../../src/core/platform/processes';
+import { processesWithEnv } from '../tools/processes';
 
 /** Faults of the world as it is: slow tmux, people at the keyboard, reused pids, full disks. */
 describe('faults the fixtures alone do not make', function () {
@@ -158,6 +159,128 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     const stoppedAt = Number(fs.readFileSync(ended, 'utf8').trim().split('\n')[0]);
     assert.ok(stoppedAt <= (runs[1] as unknown as { startedAt: number }).startedAt, 'stopped before the resume started');
   });
+
+  it('a running task whose record turns to garbage is rebuilt from its attempts, shown meanwhile, and a crash is resumed by id', async () => {
+    const project = h.project('p', ['hang', 'hang']);
+    const session = 'claude-garbled';
+    await h.ok(['start', 'claude', 'garbled', '--dir', project, '--prompt', 'x']);
+    const id = await h.sessionIdKnown(session);
+    fs.writeFileSync(h.store.paths.recordFile(session), '{"version": 7, "sess\u0000garbage');
+    const before = JSON.parse(await h.ok(['list', '--json'])).find((v: { session: string }) => v.session === session);
+    assert.deepEqual([before.adopted, before.state], [false, 'held'], 'not taken for a session started by hand');
+    assert.match(before.reason, /its record is unreadable/);
+    await h.ok(['monitor', '--once']);
+    assert.equal(h.store.keptAside(session).length, 1, 'the unreadable record kept aside');
+    const rebuilt = h.record(session)!;
+    assert.deepEqual([rebuilt.agentSessionId, rebuilt.attempts.length, rebuilt.dir, rebuilt.prompt], [id, 1, project, 'x']);
+    await h.crash(session, 1);
+    await waitFor(async () => {
+      await h.ok(['monitor', '--once']);
+      return h.invocations(project).length === 2;
+    }, 'the crash resumed');
+    const runs = h.invocations(project);
+    assert.deepEqual(runs.map((r) => [r.mode, r.sessionId]), [['start', id], ['resume', id]]);
+    const row = JSON.parse(await h.ok(['list', '--json'])).find((v: { session: string }) => v.session === session);
+    assert.equal(row.adopted, false);
+    assert.match(row.state, /resuming|running/);
+    assert.equal(row.attempts.length, 2);
+  });
+
+  it('a task whose record turns to garbage and cannot be rebuilt is held for a person, never started by hand', async () => {
+    const project = h.project('p', ['hang']);
+    const session = 'codex-opaque';
+    await h.ok(['start', 'codex', 'opaque', '--dir', project, '--prompt', 'x']);
+    await h.sessionIdKnown(session);
+    // As an earlier build left it: no copy of the record beside the attempt.
+    fs.rmSync(path.join(h.store.paths.attemptDir(session, 1), 'task.json'), { force: true });
+    fs.writeFileSync(h.store.paths.recordFile(session), 'garbage');
+    await h.ok(['monitor', '--once']);
+    const [kept] = h.store.keptAside(session);
+    assert.ok(kept, 'kept aside');
+    const row = JSON.parse(await h.ok(['list', '--json'])).find((v: { session: string }) => v.session === session);
+    assert.deepEqual([row.adopted, row.state], [false, 'held']);
+    assert.ok(row.reason.includes(`its record was unreadable and could not be rebuilt; kept at ${kept}`), row.reason);
+    assert.match(await h.ok(['list']), /codex-opaque\s+held\s.*could not be rebuilt/);
+    const resume = await h.cli(['resume', 'opaque']);
+    assert.equal(resume.code, 1);
+    assert.ok(resume.stderr.includes(`task codex-opaque cannot be resumed: its record was unreadable and could not be rebuilt; kept at ${kept}`), resume.stderr);
+    assert.equal(h.invocations(project).length, 1);
+  });
+
+  it('a supervisor killed mid-recovery after a tmux server loss: the next one finishes it as a loss, at once, not as a failure in a row', async () => {
+    // An agent that ignores SIGHUP and SIGTERM: after kill-server the supervisor that recovers it
+    // writes the loss, then waits (3 s) for it to end before the next attempt; it is killed -9 there.
+    const preload = path.join(h.root, 'stubborn.cjs');
+    fs.writeFileSync(preload, "process.on('SIGHUP', () => {}); process.on('SIGTERM', () => {}); process.stdout.on('error', () => {});\n");
+    fs.writeFileSync(path.join(h.bin, 'claude'), `#!/bin/sh\nexec '${process.execPath}' --require '${preload}' '${FIXTURE}' claude "$@"\n`, { mode: 0o755 });
+    const project = h.project('p', ['hang', 'hang', 'ok']);
+    const session = 'claude-midway';
+    await h.ok(['start', 'claude', 'midway', '--dir', project, '--prompt', 'x']);
+    await h.sessionIdKnown(session);
+    // A crash a moment ago, resumed: one failure in the row already.
+    await h.crash(session, 1);
+    await waitFor(async () => (await h.ok(['monitor', '--once'])) !== undefined && h.record(session)!.attempts.length === 2, 'the crash resumed');
+    await h.sessionIdKnown(session, 2);
+    const runner = await h.runnerPid(session, 2);
+    await h.tmux(['kill-server']);
+    await waitFor(() => !processAlive(runner), 'the runner ended with its pane');
+    const first = h.monitor(['--interval', '0.2']);
+    await waitFor(() => h.record(session)?.state === 'lost', 'the first supervisor wrote the loss');
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const left = h.record(session)!;
+    assert.equal(left.attempts.length, 2, 'killed before the next attempt was written');
+    await h.ok(['monitor', '--once']);
+    const s = h.record(session)!;
+    assert.deepEqual(s.attempts.map((a) => [a.cause, a.mode]), [['start', 'start'], ['crash', 'resume'], ['lost', 'resume']], `${s.state}: ${s.stateReason}`);
+    await waitFor(() => h.invocations(project).length === 3, 'resumed');
+    const runs = h.invocations(project);
+    assert.deepEqual(runs.map((r) => r.mode), ['start', 'resume', 'resume']);
+    assert.equal(runs[2].sessionId, runs[0].sessionId);
+  });
+
+  it('a supervisor killed after writing the next attempt of a loss but before making its session: the next one resumes it at once, as a loss', async () => {
+    const project = h.project('p', ['hang', 'ok']);
+    const session = 'codex-unmade';
+    await h.ok(['start', 'codex', 'unmade', '--dir', project, '--prompt', 'x']);
+    const id = await h.sessionIdKnown(session);
+    const runner = await h.runnerPid(session, 1);
+    await h.tmux(['kill-server']);
+    await waitFor(() => !processAlive(runner), 'the runner ended with its pane');
+    // The record as launch() leaves it when its process dies before tmux makes the session.
+    const r = h.record(session)!;
+    const now = new Date().toISOString();
+    fs.mkdirSync(h.store.paths.attemptDir(session, 2), { recursive: true });
+    h.store.write({
+      ...r, agentSessionId: id, state: 'resuming', stateReason: 'attempt 2: resumed by id', stateSince: now, updatedAt: now,
+      attempts: [{ ...r.attempts[0], endedAt: now }, { n: 2, cause: 'lost', mode: 'resume', startedAt: now, endedAt: null, exitCode: null, signal: null, note: null }],
+    });
+    await h.ok(['monitor', '--once']);
+    const s = h.record(session)!;
+    assert.deepEqual(s.attempts.map((a) => [a.cause, a.mode]), [['start', 'start'], ['lost', 'resume'], ['lost', 'resume']], `${s.state}: ${s.stateReason}`);
+    await waitFor(() => h.invocations(project).length === 2, 'resumed');
+    assert.deepEqual(h.invocations(project).map((i) => [i.mode, i.sessionId]), [['start', id], ['resume', id]]);
+  });
+
+  for (const forget of [false, true]) {
+    it(`kill${forget ? ' --forget' : ''} ends an agent that ignores SIGHUP, and its child, before it says killed`, async () => {
+      const project = h.project('p', ['ignore-hup']);
+      await h.ok(['start', 'codex', 'stubborn', '--dir', project, '--prompt', 'x']);
+      const alive = path.join(project, '.fixture-alive');
+      const entry = `RESILIENT_AGENT_ATTEMPT=${h.store.paths.attemptDir('codex-stubborn', 1)}`;
+      const attempt = () => processesWithEnv(entry).filter((pid) => pid !== process.pid && processAlive(pid));
+      // The agent and its child both run and write.
+      await waitFor(() => attempt().length === 2 && fs.existsSync(alive) && new Set(fs.readFileSync(alive, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[0])).size === 2, 'the agent and its child writing');
+      const out = await h.ok(['kill', 'stubborn', ...(forget ? ['--forget'] : [])]);
+      assert.deepEqual(attempt(), [], `no process of the attempt is left once kill says "${out.trim()}"`);
+      assert.match(out, forget ? /codex-stubborn: killed; record removed/ : /codex-stubborn: killed; it will not be resumed/);
+      const size = fs.statSync(alive).size;
+      await h.ok(['monitor', '--once']);
+      await h.ok(['monitor', '--once']);
+      assert.equal(fs.statSync(alive).size, size, 'the folder stopped growing');
+      assert.equal(h.invocations(project).length, 1, 'not resumed');
+    });
+  }
 
   it('a session killed by hand while the tmux server lives is held as stopped; the server dying is still recovered', async () => {
     const a = h.project('a', ['hang', 'ok']);

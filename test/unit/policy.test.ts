@@ -168,6 +168,15 @@ describe('evaluate: classify + decide', () => {
     assert.deepEqual(ev.action, { kind: 'launch', cause: 'lost', mode: 'resume' });
   });
 
+  it('a loss left half-done (recorded lost, its next attempt never written) is finished as a loss at once, after a failure too', () => {
+    // A crash resumed, then its tmux server lost; the supervisor died after writing the loss.
+    const attempts = [attempt(1, T0, T0 + 10_000), { ...attempt(2, T0 + 10_000, T0 + 20_000, 0), exitCode: null }];
+    const ev = evaluate(task(attempts, { state: 'lost', stateReason: 'the tmux session is gone' }), obs({ pane: undefined }), T0 + 30_000, ADAPTERS.codex, policy);
+    assert.equal(ev.state, 'lost', `${ev.state}: ${ev.reason}`);
+    assert.equal(ev.ended, undefined, 'its end is already recorded');
+    assert.deepEqual(ev.action, { kind: 'launch', cause: 'lost', mode: 'resume' });
+  });
+
   it('learns the session id from the events and resumes with it', () => {
     const t = task([attempt(1, T0, null)], { agentSessionId: null });
     const ev = evaluate(t, obs({ pane: pane(true, 1), eventsTail: ['{"type":"thread.started","thread_id":"th-new"}'] }), T0 + MIN, ADAPTERS.codex, policy);

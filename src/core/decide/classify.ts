@@ -27,7 +27,8 @@ export const DEAD_STATUS_GRACE_MS = 3_000;
 
 /** What the pane and the runner's files show about the current attempt. Pure. */
 export type Condition =
-  | { kind: 'starting' }
+  /** `confirm`: its session does not exist yet; looked at under the task's lock, it never will. */
+  | { kind: 'starting'; confirm?: boolean }
   | { kind: 'ending' }
   | { kind: 'running' }
   | { kind: 'waiting' }
@@ -44,6 +45,9 @@ export function classifyCondition(task: TaskRecord, obs: Observation, now: numbe
   const attempt = lastAttempt(task);
   if (!attempt) return { kind: 'lost', at: now };
   if (attempt.endedAt) {
+    // A loss whose supervisor died before the next attempt was written (the record left as
+    // `lost`, its attempt ended): still a loss, whoever finishes it; never a failure of the agent.
+    if (task.state === 'lost') return { kind: 'lost', at: Date.parse(attempt.endedAt) };
     return { kind: 'exited', exitCode: attempt.exitCode, signal: attempt.signal, at: Date.parse(attempt.endedAt) };
   }
   const files = obs.attempt;
@@ -52,7 +56,7 @@ export function classifyCondition(task: TaskRecord, obs: Observation, now: numbe
   }
   const launchedAgo = now - Date.parse(attempt.startedAt);
   if (!obs.pane) {
-    if (!files.started && launchedAgo < START_GRACE_MS) return { kind: 'starting' };
+    if (!files.started && launchedAgo < START_GRACE_MS) return obs.underLock ? { kind: 'lost', at: now } : { kind: 'starting', confirm: true };
     return { kind: 'lost', at: now };
   }
   if (obs.pane.dead) {
@@ -89,6 +93,8 @@ export interface Evaluation {
   action: Action;
   /** How the attempt ended is about to be known: look again in a moment, not at the next tick. */
   recheckSoon?: boolean;
+  /** An attempt whose session does not exist yet: decided again under the task's lock (its launcher may have died). */
+  confirmUnderLock?: boolean;
 }
 
 function describeExit(c: { exitCode: number | null; signal: number | null; why?: string }): string {
@@ -173,7 +179,7 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
     case 'ending':
       return keep({ recheckSoon: true });
     case 'starting':
-      return keep({ state: attempt?.cause === 'start' ? 'running' : 'resuming', reason: null, nextAttemptAt: null });
+      return keep({ state: attempt?.cause === 'start' ? 'running' : 'resuming', reason: null, nextAttemptAt: null, ...(condition.confirm ? { confirmUnderLock: true } : {}) });
     case 'running': {
       // What the agent says it does by itself: retrying its requests, or waiting out a usage limit.
       const v = whileRunning(adapter.activityFromEvents?.(parseJsonLines(obs.eventsTail ?? []), new Date(now)));

@@ -27,4 +27,9 @@ export interface Observation {
    * supervisor renews its lease, or the attempt's files still change.
    */
   elsewhere?: { host: string; alive: boolean };
+  /**
+   * Looked at under the task's lock: every launch holds it until its session exists, so an
+   * attempt with no session by now will never get one (its launcher died).
+   */
+  underLock?: boolean;
 }

@@ -8,9 +8,9 @@ import type { AgentId } from '../model/names';
 import type { Attempt, TaskRecord } from '../model/record';
 import { sessionUsage } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
-import { writeFileAtomic } from '../platform/files';
-import { attemptFile } from '../store/attempt';
-import { pidNamespace, processesWithEnv, processPidNamespace } from '../platform/processes';
+import { readHead, writeFileAtomic } from '../platform/files';
+import { attemptFile, eventsFile } from '../store/attempt';
+import { pidNamespace, processAlive, processesWithEnv, processPidNamespace } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
 import type { Core } from './core';
 import { isoNow } from './core';
@@ -45,19 +45,24 @@ function envFile(core: Core, session: string): string {
 }
 
 /**
- * An agent that ignores SIGHUP outlives its pane (the tmux server killed, the pane respawned):
- * resumed beside it, one session would run twice. Before the next attempt, every process of the
- * earlier one (found by the attempt named in its environment, so never a reused pid) is stopped:
- * SIGTERM, then SIGKILL after a grace period.
+ * Only processes of this host: another pid namespace (a container, a host sharing the state dir
+ * through a mount) may show its processes here, and they are its own supervisor's to end.
  */
-export async function endStrays(core: Core, session: string, n: number, graceMs = 3_000): Promise<number[]> {
+function ours(pid: number): boolean {
+  return pid !== process.pid && processPidNamespace(pid) === pidNamespace();
+}
+
+/**
+ * Ends every process of an attempt, found by the attempt named in its environment (so never a
+ * reused pid): SIGTERM, then SIGKILL after a grace period, then a short wait for the kernel to
+ * take them. Returns the processes found, and those still there at the end (none but in a
+ * process stuck in the kernel).
+ */
+export async function endAttempt(core: Core, session: string, n: number, graceMs = 3_000): Promise<{ found: number[]; left: number[] }> {
   const entry = `${ATTEMPT_ENV}=${core.store.paths.attemptDir(session, n)}`;
-  // Only processes of this host: another pid namespace (a container, a host sharing the state dir
-  // through a mount) may show its processes here, and they are its own supervisor's to end.
-  const ours = (pid: number) => pid !== process.pid && processPidNamespace(pid) === pidNamespace();
-  const strays = processesWithEnv(entry).filter(ours);
-  if (strays.length === 0) return [];
-  core.logger.warn(`${session}: attempt ${n} was still running (pid ${strays.join(', ')}) after its pane ended; stopping it before the next attempt`);
+  const look = () => processesWithEnv(entry).filter((pid) => ours(pid) && processAlive(pid));
+  const found = look();
+  if (found.length === 0) return { found, left: [] };
   const signal = (pids: number[], sig: NodeJS.Signals) => {
     for (const pid of pids) {
       try {
@@ -67,15 +72,35 @@ export async function endStrays(core: Core, session: string, n: number, graceMs 
       }
     }
   };
-  signal(strays, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  let alive = strays;
-  while (alive.length && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    alive = processesWithEnv(entry).filter(ours);
+  const until = async (ms: number) => {
+    const deadline = Date.now() + ms;
+    let alive = look();
+    while (alive.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      alive = look();
+    }
+    return alive;
+  };
+  signal(found, 'SIGTERM');
+  let left = await until(graceMs);
+  if (left.length) {
+    signal(left, 'SIGKILL');
+    left = await until(2_000);
   }
-  if (alive.length) signal(alive, 'SIGKILL');
-  return strays;
+  return { found, left };
+}
+
+/**
+ * An agent that ignores SIGHUP outlives its pane (the tmux server killed, the pane respawned):
+ * resumed beside it, one session would run twice. Before the next attempt, every process of the
+ * earlier one is ended (endAttempt).
+ */
+export async function endStrays(core: Core, session: string, n: number, graceMs = 3_000): Promise<number[]> {
+  const entry = `${ATTEMPT_ENV}=${core.store.paths.attemptDir(session, n)}`;
+  const strays = processesWithEnv(entry).filter((pid) => ours(pid) && processAlive(pid));
+  if (strays.length === 0) return [];
+  core.logger.warn(`${session}: attempt ${n} was still running (pid ${strays.join(', ')}) after its pane ended; stopping it before the next attempt`);
+  return (await endAttempt(core, session, n, graceMs)).found;
 }
 
 /** Tells every supervisor watching this state dir to look now. Best effort. */
@@ -150,6 +175,9 @@ export async function launch(
   // The caller still holds what lets it act (its leases), after the strays' grace period too.
   fence();
   core.store.write(next);
+  // Once more right before the agent starts: replaced meanwhile (stopped between the two), this
+  // process leaves an attempt with no session, which the new holder resumes at once.
+  fence();
   const bash = resolveExecutable('bash', core.env) ?? '/bin/bash';
   const command = runnerCommand(bash, attemptDir, envFile(core, record.session), record.dir);
   if (sessionExists) {
@@ -160,4 +188,23 @@ export async function launch(
   core.logger.info(`${record.session}: attempt ${n} (${action.cause}, ${action.mode}) launched`);
   signalSupervisors(core);
   return next;
+}
+
+/**
+ * A task whose record became unreadable, rebuilt from the copy kept beside its latest attempt's
+ * files (the record as last written), with its agent's session id from that attempt's events if
+ * the copy did not know it yet; written back. The caller holds the task's lock and has kept the
+ * unreadable record aside. Undefined when there is no copy to rebuild from.
+ */
+export function rebuildRecord(core: Core, session: string): TaskRecord | undefined {
+  const found = core.store.fromAttempts(session);
+  if (!found) return undefined;
+  let record = found.record;
+  if (!record.agentSessionId) {
+    const id = adapterFor(record.agent).sessionIdFromEvents(readHead(eventsFile(core.store.paths.attemptDir(session, found.attempt)), 50));
+    if (id) record = { ...record, agentSessionId: id };
+  }
+  record = { ...record, updatedAt: isoNow(core) };
+  core.store.write(record);
+  return record;
 }

@@ -22,7 +22,7 @@ import { FencedError } from '../store/lock';
 import type { Core } from './core';
 import { isoNow } from './core';
 import { Leadership } from './election';
-import { launch } from './launch';
+import { launch, rebuildRecord } from './launch';
 import { captureMany, evaluateTask, observe } from './observe';
 import type { PassResult, StateChange } from './pass';
 import { needsSupervision } from './pass';
@@ -238,7 +238,15 @@ export class Monitor {
         const again = svc.store.read(c.session);
         if (again.kind !== 'corrupt') continue;
         const keptAt = svc.store.quarantine(c.session);
-        svc.logger.error(`${c.session}: unreadable task record (${c.problem}); kept at ${keptAt}`);
+        // A task that ran is rebuilt from the copy beside its latest attempt and supervised again;
+        // one that cannot be is shown as held for a person (observe.ts), never taken for a hand-started one.
+        const rebuilt = rebuildRecord(svc, c.session);
+        if (rebuilt) {
+          svc.logger.warn(`${c.session}: unreadable task record (${c.problem}); kept at ${keptAt}; rebuilt from attempt ${rebuilt.attempts.length}`);
+          records.push(rebuilt);
+        } else {
+          svc.logger.error(`${c.session}: unreadable task record (${c.problem}); kept at ${keptAt}`);
+        }
         result.corrupt.push({ ...c, keptAt });
       } finally {
         lock.release();
@@ -341,12 +349,12 @@ export class Monitor {
       ev.state !== record.state || ev.reason !== record.stateReason || ev.ended !== undefined ||
       (ev.agentSessionId !== undefined && ev.agentSessionId !== record.agentSessionId) ||
       ev.nextAttemptAt !== record.nextAttemptAt || ev.heldUntil !== record.heldUntil;
-    if (!changed && ev.action.kind === 'none') return record;
+    if (!changed && ev.action.kind === 'none' && !ev.confirmUnderLock) return record;
 
     const lock = svc.locks.tryAcquire(record.session);
     if (!lock) return undefined; // another supervisor is acting on this task
     try {
-      const again = await decideAgain(svc, record, panes, { paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince }, this.breakerOpen);
+      const again = await decideAgain(svc, record, panes, { paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince, underLock: true }, this.breakerOpen);
       if (again.kind === 'acted') return again.fresh;
       const { fresh, sessionExists } = again;
       const ev2 = again.ev;

@@ -79,7 +79,9 @@ export function view(core: Core, record: TaskRecord, hasSession = true, stored: 
   return {
     name: record.name, session: record.session, agent: record.agent, state: record.state, reason: record.stateReason,
     agentSessionId: record.agentSessionId, dir: record.dir, prompt: record.prompt, createdAt: record.createdAt,
-    attempts, nextAttemptAt: record.nextAttemptAt, heldUntil: record.heldUntil, adopted: record.adopted,
+    attempts, nextAttemptAt: record.nextAttemptAt,
+    // A record an earlier build wrote when it was killed during a usage-limit wait kept its reset time.
+    heldUntil: record.killedByUser ? null : record.heldUntil, adopted: record.adopted,
     eventsFile: dir ? eventsFile(dir) : null,
     hasSession,
     worktree: record.worktree ?? null,
@@ -109,6 +111,13 @@ export async function views(core: Core): Promise<{ views: TaskView[]; corrupt: {
   const opaque = [
     ...newer.map((n) => ({ session: n.session, reason: `written by a newer resilient-agent (record version ${n.version}): update to see and supervise it here` })),
     ...unreadable.map((u) => ({ session: u.session, reason: `its record cannot be read just now (${u.problem})` })),
+    // Garbage in a record: the supervisor keeps it aside and rebuilds the task from its attempts.
+    ...corrupt.map((c) => ({ session: c.session, reason: `its record is unreadable (${c.problem}): the supervisor rebuilds it from its attempts` })),
+    // Kept aside and not rebuilt (no copy beside its attempts): a person decides.
+    ...core.store.orphans().map((session) => ({
+      session,
+      reason: `its record was unreadable and could not be rebuilt; kept at ${core.store.keptAside(session).at(-1) ?? 'no copy'}: look at it, then kill or start it again`,
+    })),
   ];
   for (const { session, reason } of opaque) {
     const parsed = parseSessionName(session);

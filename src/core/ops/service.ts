@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { adapterFor } from '../agents/registry';
 import { applyEvaluation } from '../decide/apply';
 import type { Action } from '../decide/classify';
@@ -14,13 +15,20 @@ import type { Core, CoreOptions } from './core';
 import { createCore, isoNow } from './core';
 import { taskEvents, taskTranscript } from './transcript';
 import { eventsFile } from '../store/attempt';
-import { agentArgs, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
+import { agentArgs, endAttempt, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
 import { capture, evaluateTask, find, observe, ownerElsewhere, view, views } from './observe';
 import type { StartInput } from './start';
 import { startTask, validatePrompt } from './start';
 import { releaseWorktree, worktreeDiff } from './worktree';
 
 export type ServiceOptions = CoreOptions;
+
+/** A person's action stops before it acts if its lock was taken over meanwhile (it was stopped for long). */
+function fenceBy(lock: Lock): () => void {
+  return () => {
+    if (lock.check() === 'lost') throw new TaskError(`${path.basename(lock.file, '.lock')}: this command was paused until another process took over the task; that one decides now (see status)`, 'conflict');
+  };
+}
 
 /** How long a command from a person waits for a supervisor that is acting on the same task. */
 const PERSON_LOCK_WAIT_MS = 10_000;
@@ -168,7 +176,8 @@ export class TaskService {
       const record = this.store.get(task.session);
       if (!record) {
         if (task.adopted) return await this.adoptAndResume(task);
-        throw new TaskError(`no task named ${nameOrSession}`, 'not-found');
+        // A task whose record cannot be used here (unreadable, kept aside): the view says why.
+        throw new TaskError(task.reason ? `task ${task.session} cannot be resumed: ${task.reason}` : `no task named ${nameOrSession}`, task.reason ? 'refused' : 'not-found');
       }
       this.refuseElsewhere(record, 'resume');
       const panes = await this.tmux.listPanes();
@@ -185,7 +194,7 @@ export class TaskService {
       const action: Extract<Action, { kind: 'launch' }> = check.ok
         ? { kind: 'launch', cause: 'manual', mode: 'resume' }
         : { kind: 'launch', cause: 'manual', mode: 'start', note: `started again from its prompt: ${check.why ?? 'no session to resume'}` };
-      return await launch(this, { ...current, killedByUser: false }, action, panes.has(record.session));
+      return await launch(this, { ...current, killedByUser: false }, action, panes.has(record.session), fenceBy(lock));
     } finally {
       lock.release();
     }
@@ -217,7 +226,7 @@ export class TaskService {
         throw new TaskError(`task ${task.session} has no ${adapterFor(record.agent).displayName} session to continue (${check.why ?? 'none was saved'}): start a new task with this prompt`, 'refused');
       }
       const next = { ...current, killedByUser: false, heldUntil: null };
-      return await launch(this, next, { kind: 'launch', cause: 'follow-up', mode: 'resume', prompt }, panes.has(record.session));
+      return await launch(this, next, { kind: 'launch', cause: 'follow-up', mode: 'resume', prompt }, panes.has(record.session), fenceBy(lock));
     } finally {
       lock.release();
     }
@@ -271,7 +280,7 @@ export class TaskService {
   }
 
   /**
-   * Kills the session (and so the agent); the task is held and never resumed by a supervisor.
+   * Kills the session and every process of its attempt (an agent that ignores SIGHUP too); the task is held and never resumed by a supervisor.
    * `forget`: its record goes too, and its worktree when nothing in it is uncommitted (or `force`);
    * the branch always stays. `kept` says what was kept.
    */
@@ -295,10 +304,20 @@ export class TaskService {
           stateReason: finished ? record.stateReason : 'killed by the user',
           stateSince: now,
           nextAttemptAt: null,
+          // Killed during a usage-limit wait: no reset is awaited any more (nor shown as a resume).
+          heldUntil: finished ? record.heldUntil : null,
           updatedAt: now,
         });
       }
-      const killed = await this.tmux.killSession(task.session);
+      const closed = await this.tmux.killSession(task.session);
+      // The session's hangup does not end an agent that ignores SIGHUP: every process of the
+      // attempt is ended as before a resume, and "killed" is said only once none is left.
+      const last = record?.attempts[record.attempts.length - 1];
+      const ended = last ? await endAttempt(this, task.session, last.n) : { found: [], left: [] };
+      if (ended.left.length) {
+        throw new TaskError(`${task.session}: its session is closed and the task will not be resumed, but its agent (pid ${ended.left.join(', ')}) did not end even on SIGKILL`, 'failed');
+      }
+      const killed = closed || ended.found.length > 0;
       // The worktree is looked at before the record goes: a refusal leaves the task as it was.
       const kept = forget && record?.worktree ? await releaseWorktree(this, record.worktree, force) : undefined;
       if (forget) this.store.remove(task.session);

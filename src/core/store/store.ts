@@ -27,6 +27,9 @@ export interface CorruptRecord {
   keptAt?: string;
 }
 
+/** The copy of a task's record beside its current attempt's files. */
+export const RECORD_COPY = 'task.json';
+
 /** Rewritten after each record write, so that one folder watch sees every change. */
 export const CHANGED_FILE = '.changed';
 
@@ -52,21 +55,7 @@ export class TaskStore {
       return { kind: 'unreadable', problem: (e as Error).message };
     }
     if (text === undefined) return { kind: 'missing' };
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      return { kind: 'corrupt', problem: `not JSON (${(e as Error).message})` };
-    }
-    const version = (json as { version?: unknown } | null)?.version;
-    if (typeof version === 'number' && Number.isInteger(version) && version > RECORD_VERSION) return { kind: 'newer', version };
-    // An older version's record is this version's without what came since (see RECORD_VERSION).
-    if (typeof version === 'number' && version >= OLDEST_READABLE_VERSION && version < RECORD_VERSION) json = { ...(json as object), version: RECORD_VERSION };
-    const parsed = TaskRecordSchema.safeParse(json);
-    if (!parsed.success) {
-      return { kind: 'corrupt', problem: parsed.error.issues.map((i) => `${i.path.join('.') || 'record'}: ${i.message}`).join('; ') };
-    }
-    return { kind: 'ok', record: parsed.data };
+    return parseRecord(text);
   }
 
   get(session: string): TaskRecord | undefined {
@@ -80,7 +69,18 @@ export class TaskStore {
 
   write(record: TaskRecord): void {
     const valid = TaskRecordSchema.parse(record);
-    writeFileAtomic(this.paths.recordFile(record.session), JSON.stringify(valid, null, 2) + '\n');
+    const text = JSON.stringify(valid, null, 2) + '\n';
+    writeFileAtomic(this.paths.recordFile(record.session), text);
+    // A copy beside the current attempt's files: what the task is rebuilt from if its record
+    // becomes unreadable (a copy that cannot be written costs only that; the record is written).
+    const last = valid.attempts[valid.attempts.length - 1];
+    if (last && fs.existsSync(this.paths.attemptDir(record.session, last.n))) {
+      try {
+        writeFileAtomic(path.join(this.paths.attemptDir(record.session, last.n), RECORD_COPY), text);
+      } catch {
+        /* the record itself is written */
+      }
+    }
     // One file in the tasks folder itself changes with every record: a watch on that folder
     // (each VS Code window) sees a record change wherever it was written.
     try {
@@ -118,6 +118,45 @@ export class TaskStore {
     return { records, corrupt, newer, unreadable };
   }
 
+  /**
+   * A task's record as last written, from the copy beside its latest attempt's files (the latest
+   * one that can be read): what an unreadable record is rebuilt from. Undefined when there is none.
+   */
+  fromAttempts(session: string): { record: TaskRecord; attempt: number } | undefined {
+    let names: string[];
+    try {
+      names = fs.readdirSync(path.join(this.paths.taskDir(session), 'attempts'));
+    } catch {
+      return undefined;
+    }
+    const ns = names.filter((n) => /^\d+$/.test(n)).map(Number).sort((x, y) => y - x);
+    for (const n of ns) {
+      let text: string | undefined;
+      try {
+        text = readFileIfExists(path.join(this.paths.attemptDir(session, n), RECORD_COPY));
+      } catch {
+        continue;
+      }
+      const r = text === undefined ? undefined : parseRecord(text);
+      if (r?.kind === 'ok' && r.record.session === session) return { record: r.record, attempt: n };
+    }
+    return undefined;
+  }
+
+  /** Task folders whose record is missing though attempts ran in them (a record kept aside, unrebuilt). */
+  orphans(): string[] {
+    return this.sessions().filter((s) => !fs.existsSync(this.paths.recordFile(s)) && fs.existsSync(path.join(this.paths.taskDir(s), 'attempts')));
+  }
+
+  /** Where this task's unreadable records were kept aside, newest last. */
+  keptAside(session: string): string[] {
+    try {
+      return fs.readdirSync(this.paths.quarantineDir).filter((f) => f.startsWith(`${session}.`) && f.endsWith('.task.json')).sort().map((f) => path.join(this.paths.quarantineDir, f));
+    } catch {
+      return [];
+    }
+  }
+
   /** Keeps an unreadable record aside (a copy under `corrupt/`) so a person can look at it. */
   quarantine(session: string): string | undefined {
     const file = this.paths.recordFile(session);
@@ -131,4 +170,23 @@ export class TaskStore {
   remove(session: string): void {
     fs.rmSync(this.paths.taskDir(session), { recursive: true, force: true });
   }
+}
+
+/** A record's text as this version reads it. */
+function parseRecord(text: string): ReadResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return { kind: 'corrupt', problem: `not JSON (${(e as Error).message})` };
+  }
+  const version = (json as { version?: unknown } | null)?.version;
+  if (typeof version === 'number' && Number.isInteger(version) && version > RECORD_VERSION) return { kind: 'newer', version };
+  // An older version's record is this version's without what came since (see RECORD_VERSION).
+  if (typeof version === 'number' && version >= OLDEST_READABLE_VERSION && version < RECORD_VERSION) json = { ...(json as object), version: RECORD_VERSION };
+  const parsed = TaskRecordSchema.safeParse(json);
+  if (!parsed.success) {
+    return { kind: 'corrupt', problem: parsed.error.issues.map((i) => `${i.path.join('.') || 'record'}: ${i.message}`).join('; ') };
+  }
+  return { kind: 'ok', record: parsed.data };
 }
