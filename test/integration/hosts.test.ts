@@ -121,6 +121,35 @@ describe('a state dir shared by two hosts (a second pid, mount and UTS namespace
     assert.equal(rec.attempts[1].mode, 'resume');
   });
 
+  it('a host away past its lease whose task was resumed here ends its own run of it when it comes back: one agent per session', async () => {
+    const project = h.project('p', ['hang', 'hang']);
+    b = new OtherHost(h, 'host-d');
+    await b.run(['start', 'claude', 'roam', '--dir', project, '--prompt', 'Long job']);
+    await h.sessionIdKnown('claude-roam');
+    const ofAttempt = (n: number) => processesWithEnv(`RESILIENT_AGENT_ATTEMPT=${h.store.paths.attemptDir('claude-roam', n)}`);
+    assert.ok(ofAttempt(1).length > 0, 'its agent runs on host-d');
+    // host-d is away (its supervisor stopped, as a suspended laptop's) for longer than a lease.
+    const away = await b.initPid();
+    process.kill(away, 'SIGSTOP');
+    try {
+      for (const lock of fs.readdirSync(h.store.paths.locksDir).filter((f) => f.startsWith('supervisor'))) age(path.join(h.store.paths.locksDir, lock), 120_000);
+      age(path.join(h.store.paths.attemptDir('claude-roam', 1), 'events.jsonl'), 120_000);
+      await h.ok(['monitor', '--once']);
+      await waitFor(() => h.invocations(project).length === 2, 'resumed here');
+      await waitFor(() => ofAttempt(2).length > 0, 'the resumed agent running here');
+      assert.ok(ofAttempt(1).length > 0, 'nothing here ends what runs on host-d');
+    } finally {
+      process.kill(away, 'SIGCONT');
+    }
+    // Back, host-d looks (woken by the state dir's signal): the task runs here now.
+    fs.writeFileSync(h.store.paths.wakeFile, `${process.pid} ${Date.now()}\n`);
+    await waitFor(() => ofAttempt(1).length === 0, 'host-d ending its own run of the task', 30_000);
+    assert.ok(ofAttempt(2).length > 0, 'the run here goes on');
+    assert.deepEqual(h.invocations(project).map((r) => r.mode), ['start', 'resume'], 'resumed once, by this host only');
+    assert.equal(h.record('claude-roam')!.attempts.length, 2, 'host-d wrote nothing');
+    assert.match(b.output(), /claude-roam: \S+ runs it now \(attempt 2\); ending what still ran of it here/);
+  });
+
   it('a task whose host is gone and that cannot be resumed by id is held, never started again from its prompt', async () => {
     const project = h.project('p', ['silent', 'ok']);
     b = new OtherHost(h, 'host-c');

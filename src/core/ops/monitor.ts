@@ -21,8 +21,8 @@ import { FencedError } from '../store/lock';
 import type { Core } from './core';
 import { isoNow } from './core';
 import { Leadership } from './election';
-import { launch } from './launch';
-import { captureMany, evaluateTask, observe } from './observe';
+import { endStrays, launch } from './launch';
+import { captureMany, evaluateTask, observe, ownerElsewhere } from './observe';
 import type { PassResult, StateChange } from './pass';
 import { needsSupervision } from './pass';
 import { decideAgain } from './recheck';
@@ -330,6 +330,12 @@ export class Monitor {
       this.deadSince.delete(record.session);
     }
     obs = { ...obs, waitingStreak: streak, deadSince: this.deadSince.get(record.session) };
+    // This host ran it, was away (suspended, cut off) past its lease, and another host resumed it
+    // meanwhile: what still runs of it here is a second agent in the same session.
+    if (obs.elsewhere && pane) {
+      await this.endSuperseded(record);
+      return record;
+    }
     const ev = evaluateTask(svc, record, obs);
     if (ev.recheckSoon) this.recheckAt = Math.min(this.recheckAt, svc.now() + RECHECK_MS);
     const changed =
@@ -380,6 +386,28 @@ export class Monitor {
         this.emit(result, fresh, next);
       }
       return next;
+    } finally {
+      lock.release();
+    }
+  }
+
+  /**
+   * Ends this host's pane and processes of a task that another host took over (its latest attempt
+   * runs there): under the task's lock, fenced. The record is that host's: it is not written here.
+   */
+  private async endSuperseded(record: TaskRecord): Promise<void> {
+    const svc = this.service;
+    const lock = svc.locks.tryAcquire(record.session);
+    if (!lock) return;
+    try {
+      const fresh = svc.store.get(record.session);
+      const owner = fresh && ownerElsewhere(svc, fresh);
+      if (!fresh || !owner) return;
+      this.leadership.fence();
+      if (lock.check() === 'lost') throw new FencedError(lock.file);
+      svc.logger.warn(`${record.session}: ${owner.host} runs it now (attempt ${fresh.attempts.length}); ending what still ran of it here`);
+      await svc.tmux.killSession(record.session);
+      for (const a of fresh.attempts) if (a.host?.key === svc.host.key) await endStrays(svc, record.session, a.n);
     } finally {
       lock.release();
     }
