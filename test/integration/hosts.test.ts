@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -119,6 +119,28 @@ describe('a state dir shared by two hosts (a second pid, mount and UTS namespace
     const rec = h.record('claude-shared')!;
     assert.equal(rec.attempts[1].host?.name, os.hostname(), 'it runs on this host now');
     assert.equal(rec.attempts[1].mode, 'resume');
+  });
+
+  it('this host renamed (DHCP, hostnamectl) still takes its tasks for its own: listed here, killed here', async () => {
+    const project = h.project('p', ['hang']);
+    const sup = spawn(process.execPath, [CLI, 'monitor', '--interval', '180'], { env: h.env, stdio: 'ignore' });
+    try {
+      await waitFor(() => fs.existsSync(h.store.paths.locksDir) && fs.readdirSync(h.store.paths.locksDir).some((f) => f.startsWith('supervisor@')), 'this host\'s supervisor');
+      await h.ok(['start', 'claude', 'named', '--dir', project, '--prompt', 'x']);
+      await waitFor(() => h.invocations(project).length === 1, 'the agent started');
+      // The same kernel, pid namespace and tmux server, under a new host name (a UTS namespace of its own).
+      const script = path.join(h.root, 'renamed.sh');
+      fs.writeFileSync(script, '#!/bin/sh\nhostname renamed-host || exit 1\nexec "$@"\n', { mode: 0o755 });
+      const renamed = (args: string[]) => spawnSync('unshare', ['--uts', '--', script, process.execPath, CLI, ...args], { env: h.env, encoding: 'utf8' });
+      const listed = JSON.parse(renamed(['list', '--json']).stdout) as { session: string; host: string | null }[];
+      assert.equal(listed.find((t) => t.session === 'claude-named')!.host, null, 'not another host\'s task');
+      const kill = renamed(['kill', 'named']);
+      assert.equal(kill.status, 0, kill.stderr);
+      assert.match(kill.stdout, /claude-named: killed; it will not be resumed/);
+      assert.equal(h.record('claude-named')!.killedByUser, true);
+    } finally {
+      sup.kill('SIGKILL');
+    }
   });
 
   it('a host away past its lease whose task was resumed here ends its own run of it when it comes back: one agent per session', async () => {
