@@ -64,6 +64,22 @@ describe('locks as leases, holders identified by pid, start time, boot and pid n
     lock.release();
   });
 
+  it('a dead holder with the largest epoch a lock can name is taken over into a lock still readable, never taken from its live holder', () => {
+    const dir = tmp();
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeLock(dir, 'supervisor', { ...selfIdentity('garbage'), pid: dead, pidStart: null, epoch: Number.MAX_SAFE_INTEGER });
+    const locks = new LockManager(dir, 'me');
+    const lock = locks.tryAcquire('supervisor');
+    assert.ok(lock, 'taken over');
+    assert.equal(locks.readHolder('supervisor')?.owner, 'me', 'the new lock can be read');
+    // Seconds later (a lock that cannot be read is taken for a dead writer's after 5 s): still ours.
+    const t = new Date(Date.now() - 8_000);
+    fs.utimesSync(lock.file, t, t);
+    assert.equal(new LockManager(dir, 'another').tryAcquire('supervisor'), undefined, 'its live holder keeps it');
+    assert.equal(lock.check(), 'held');
+    lock.release();
+  });
+
   it('a lock from another host or a recreated container expires with its lease, whoever wrote it', () => {
     const dir = tmp();
     const foreign = { pid: 4242, host: 'old-host', pidStart: '77', bootId: 'another-boot', pidNs: 'pid:[1]', owner: 'background supervisor pid 4242', acquiredAt: new Date().toISOString() };

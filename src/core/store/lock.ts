@@ -327,7 +327,9 @@ export class LockManager {
     this.removeOldGuards(file, judged.ino);
     if (!this.takeGuard(`${file}.takeover.${judged.ino}`)) return undefined;
     const current = fs.statSync(file, { throwIfNoEntry: false });
-    const next = (judged.holder?.epoch ?? 1) + 1;
+    // Never past the largest safe integer: a lock naming more could not be read back (the schema
+    // wants an int), and an unreadable lock is taken from its live holder seconds later.
+    const next = Math.min((judged.holder?.epoch ?? 1) + 1, Number.MAX_SAFE_INTEGER);
     if (!current) return next;
     // Replaced or renewed meanwhile. A renewal's time may also land in the same millisecond as the
     // look: the content is compared too.
