@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -119,6 +119,57 @@ describe('a state dir shared by two hosts (a second pid, mount and UTS namespace
     const rec = h.record('claude-shared')!;
     assert.equal(rec.attempts[1].host?.name, os.hostname(), 'it runs on this host now');
     assert.equal(rec.attempts[1].mode, 'resume');
+  });
+
+  it('this host renamed (DHCP, hostnamectl) still takes its tasks for its own: listed here, killed here', async () => {
+    const project = h.project('p', ['hang']);
+    const sup = spawn(process.execPath, [CLI, 'monitor', '--interval', '180'], { env: h.env, stdio: 'ignore' });
+    try {
+      await waitFor(() => fs.existsSync(h.store.paths.locksDir) && fs.readdirSync(h.store.paths.locksDir).some((f) => f.startsWith('supervisor@')), 'this host\'s supervisor');
+      await h.ok(['start', 'claude', 'named', '--dir', project, '--prompt', 'x']);
+      await waitFor(() => h.invocations(project).length === 1, 'the agent started');
+      // The same kernel, pid namespace and tmux server, under a new host name (a UTS namespace of its own).
+      const script = path.join(h.root, 'renamed.sh');
+      fs.writeFileSync(script, '#!/bin/sh\nhostname renamed-host || exit 1\nexec "$@"\n', { mode: 0o755 });
+      const renamed = (args: string[]) => spawnSync('unshare', ['--uts', '--', script, process.execPath, CLI, ...args], { env: h.env, encoding: 'utf8' });
+      const listed = JSON.parse(renamed(['list', '--json']).stdout) as { session: string; host: string | null }[];
+      assert.equal(listed.find((t) => t.session === 'claude-named')!.host, null, 'not another host\'s task');
+      const kill = renamed(['kill', 'named']);
+      assert.equal(kill.status, 0, kill.stderr);
+      assert.match(kill.stdout, /claude-named: killed; it will not be resumed/);
+      assert.equal(h.record('claude-named')!.killedByUser, true);
+    } finally {
+      sup.kill('SIGKILL');
+    }
+  });
+
+  it('a host away past its lease whose task was resumed here ends its own run of it when it comes back: one agent per session', async () => {
+    const project = h.project('p', ['hang', 'hang']);
+    b = new OtherHost(h, 'host-d');
+    await b.run(['start', 'claude', 'roam', '--dir', project, '--prompt', 'Long job']);
+    await h.sessionIdKnown('claude-roam');
+    const ofAttempt = (n: number) => processesWithEnv(`RESILIENT_AGENT_ATTEMPT=${h.store.paths.attemptDir('claude-roam', n)}`);
+    assert.ok(ofAttempt(1).length > 0, 'its agent runs on host-d');
+    // host-d is away (its supervisor stopped, as a suspended laptop's) for longer than a lease.
+    const away = await b.initPid();
+    process.kill(away, 'SIGSTOP');
+    try {
+      for (const lock of fs.readdirSync(h.store.paths.locksDir).filter((f) => f.startsWith('supervisor'))) age(path.join(h.store.paths.locksDir, lock), 120_000);
+      age(path.join(h.store.paths.attemptDir('claude-roam', 1), 'events.jsonl'), 120_000);
+      await h.ok(['monitor', '--once']);
+      await waitFor(() => h.invocations(project).length === 2, 'resumed here');
+      await waitFor(() => ofAttempt(2).length > 0, 'the resumed agent running here');
+      assert.ok(ofAttempt(1).length > 0, 'nothing here ends what runs on host-d');
+    } finally {
+      process.kill(away, 'SIGCONT');
+    }
+    // Back, host-d looks (woken by the state dir's signal): the task runs here now.
+    fs.writeFileSync(h.store.paths.wakeFile, `${process.pid} ${Date.now()}\n`);
+    await waitFor(() => ofAttempt(1).length === 0, 'host-d ending its own run of the task', 30_000);
+    assert.ok(ofAttempt(2).length > 0, 'the run here goes on');
+    assert.deepEqual(h.invocations(project).map((r) => r.mode), ['start', 'resume'], 'resumed once, by this host only');
+    assert.equal(h.record('claude-roam')!.attempts.length, 2, 'host-d wrote nothing');
+    assert.match(b.output(), /claude-roam: \S+ runs it now \(attempt 2\); ending what still ran of it here/);
   });
 
   it('a task whose host is gone and that cannot be resumed by id is held, never started again from its prompt', async () => {

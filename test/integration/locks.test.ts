@@ -3,7 +3,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LEASE_MS, LockManager, selfIdentity } from '../../src/core/store/lock';
+import { compareBuilds, LEASE_MS, LockManager, selfIdentity } from '../../src/core/store/lock';
 import { processAlive } from '../../src/core/platform/processes';
 import { REPO } from './harness';
 
@@ -61,6 +61,34 @@ describe('locks as leases, holders identified by pid, start time, boot and pid n
     assert.ok(lock, 'taken over');
     assert.equal(locks.readHolder('supervisor')?.owner, 'me');
     assert.ok(processAlive(other.pid!), 'the unrelated process lives on');
+    lock.release();
+  });
+
+  it('builds compare by record version, then by version as semver orders it (a pre-release before its release, build metadata ignored)', () => {
+    const b = (version: string | undefined, recordVersion = 4) => ({ recordVersion, ...(version === undefined ? {} : { version }) });
+    assert.ok(compareBuilds(b('1.3.0'), b('1.3.0-beta.2')) > 0, 'a release is newer than its pre-release');
+    assert.ok(compareBuilds(b('1.3.0-beta.2'), b('1.2.9')) > 0);
+    assert.ok(compareBuilds(b('1.3.0-beta.10'), b('1.3.0-beta.2')) > 0);
+    assert.equal(compareBuilds(b('1.3.0+abc'), b('1.3.0')), 0);
+    assert.ok(compareBuilds(b('1.10.0'), b('1.9.9')) > 0);
+    assert.ok(compareBuilds(b('0.1.0', 5), b('9.0.0', 4)) > 0, 'the record version first');
+    assert.ok(compareBuilds(b('0.0.1'), b(undefined)) > 0);
+    assert.equal(compareBuilds(b('garbage'), b('0.0.0')), 0);
+  });
+
+  it('a dead holder with the largest epoch a lock can name is taken over into a lock still readable, never taken from its live holder', () => {
+    const dir = tmp();
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    writeLock(dir, 'supervisor', { ...selfIdentity('garbage'), pid: dead, pidStart: null, epoch: Number.MAX_SAFE_INTEGER });
+    const locks = new LockManager(dir, 'me');
+    const lock = locks.tryAcquire('supervisor');
+    assert.ok(lock, 'taken over');
+    assert.equal(locks.readHolder('supervisor')?.owner, 'me', 'the new lock can be read');
+    // Seconds later (a lock that cannot be read is taken for a dead writer's after 5 s): still ours.
+    const t = new Date(Date.now() - 8_000);
+    fs.utimesSync(lock.file, t, t);
+    assert.equal(new LockManager(dir, 'another').tryAcquire('supervisor'), undefined, 'its live holder keeps it');
+    assert.equal(lock.check(), 'held');
     lock.release();
   });
 

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { adapterFor } from '../agents/registry';
 import { applyEvaluation } from '../decide/apply';
 import { Breaker } from '../decide/breaker';
-import { attemptFile } from '../store/attempt';
+import { attemptFile, readRunnerPid } from '../store/attempt';
 import type { LastRead, Streak } from '../decide/streak';
 import { nextStreak, shouldCapture } from '../decide/streak';
 import { WAITING_PASSES } from '../decide/classify';
@@ -22,8 +22,8 @@ import { FencedError } from '../store/lock';
 import type { Core } from './core';
 import { isoNow } from './core';
 import { Leadership } from './election';
-import { launch, rebuildRecord } from './launch';
-import { captureMany, evaluateTask, observe } from './observe';
+import { endStrays, launch, rebuildRecord } from './launch';
+import { captureMany, evaluateTask, observe, ownerElsewhere } from './observe';
 import type { PassResult, StateChange } from './pass';
 import { needsSupervision } from './pass';
 import { decideAgain } from './recheck';
@@ -343,6 +343,12 @@ export class Monitor {
       this.deadSince.delete(record.session);
     }
     obs = { ...obs, waitingStreak: streak, deadSince: this.deadSince.get(record.session) };
+    // This host ran it, was away (suspended, cut off) past its lease, and another host resumed it
+    // meanwhile: what still runs of it here is a second agent in the same session.
+    if (obs.elsewhere && pane) {
+      await this.endSuperseded(record, pane);
+      return record;
+    }
     const ev = evaluateTask(svc, record, obs);
     if (ev.recheckSoon) this.recheckAt = Math.min(this.recheckAt, svc.now() + RECHECK_MS);
     const changed =
@@ -393,6 +399,31 @@ export class Monitor {
         this.emit(result, fresh, next);
       }
       return next;
+    } finally {
+      lock.release();
+    }
+  }
+
+  /**
+   * Ends this host's pane and processes of a task that another host took over (its latest attempt
+   * runs there): under the task's lock, fenced. The record is that host's: it is not written here.
+   */
+  private async endSuperseded(record: TaskRecord, pane: PaneInfo): Promise<void> {
+    const svc = this.service;
+    const lock = svc.locks.tryAcquire(record.session);
+    if (!lock) return;
+    try {
+      const fresh = svc.store.get(record.session);
+      const owner = fresh && ownerElsewhere(svc, fresh);
+      if (!fresh || !owner) return;
+      this.leadership.fence();
+      if (lock.check() === 'lost') throw new FencedError(lock.file);
+      svc.logger.warn(`${record.session}: ${owner.host} runs it now (attempt ${fresh.attempts.length}); ending what still ran of it here`);
+      const mine = fresh.attempts.filter((a) => a.host?.key === svc.host.key);
+      // Only a pane this host's own runner made (a tmux server shared across pid namespaces may
+      // show the other host's pane under the same name): its runner's pid is one this host wrote.
+      if (mine.some((a) => readRunnerPid(svc.store.paths.attemptDir(record.session, a.n)) === pane.pid)) await svc.tmux.killSession(record.session);
+      for (const a of mine) await endStrays(svc, record.session, a.n);
     } finally {
       lock.release();
     }

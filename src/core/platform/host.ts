@@ -21,11 +21,16 @@ export function tmuxServerPath(socket: string | undefined, env: NodeJS.ProcessEn
   return path.join(env.TMUX_TMPDIR || '/tmp', `tmux-${uid}`, socket || 'default');
 }
 
+/**
+ * The host name is part of the key only where the kernel's boot and pid namespace cannot be read
+ * (no /proc): it changes under a running host (DHCP, a laptop on another network, `hostnamectl`),
+ * and a changed key would make this host take its own tasks for another's.
+ */
 export function hostIdentity(tmuxServer: string): HostIdentity {
   const name = os.hostname();
-  const key = createHash('sha256')
-    .update([bootId() ?? 'no-boot-id', pidNamespace() ?? 'no-pid-ns', name, tmuxServer].join('\0'))
-    .digest('hex')
-    .slice(0, 12);
+  const boot = bootId();
+  const ns = pidNamespace();
+  const parts = boot && ns ? [boot, ns, tmuxServer] : [boot ?? 'no-boot-id', ns ?? 'no-pid-ns', name, tmuxServer];
+  const key = createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 12);
   return { key, name };
 }

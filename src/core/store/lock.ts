@@ -56,8 +56,26 @@ export function selfIdentity(owner: string, version?: string, epoch = 1): LockHo
   };
 }
 
-function versionParts(v: string | undefined): number[] {
-  return (v ?? '0').split(/[.+-]/).map((p) => Number.parseInt(p, 10)).map((n) => (Number.isFinite(n) ? n : 0));
+function numbers(v: string): number[] {
+  return v.split('.').map((p) => Number.parseInt(p, 10)).map((n) => (Number.isFinite(n) ? n : 0));
+}
+
+/** Semver's order: numbers first, then a pre-release (`-beta.2`) before its release; build metadata (`+…`) ignored. */
+function compareVersions(a: string | undefined, b: string | undefined): number {
+  const [ca, pa] = (a ?? '0').split('+')[0].split(/-(.*)/s);
+  const [cb, pb] = (b ?? '0').split('+')[0].split(/-(.*)/s);
+  const d = compareNumbers(numbers(ca), numbers(cb));
+  if (d !== 0) return d;
+  if (pa === undefined || pb === undefined) return pa === pb ? 0 : pa === undefined ? 1 : -1;
+  return compareNumbers(numbers(pa), numbers(pb));
+}
+
+function compareNumbers(va: number[], vb: number[]): number {
+  for (let i = 0; i < Math.max(va.length, vb.length); i++) {
+    const d = (va[i] ?? 0) - (vb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 /**
@@ -67,13 +85,7 @@ function versionParts(v: string | undefined): number[] {
 export function compareBuilds(a: Pick<LockHolder, 'recordVersion' | 'version'>, b: Pick<LockHolder, 'recordVersion' | 'version'>): number {
   const r = (a.recordVersion ?? 0) - (b.recordVersion ?? 0);
   if (r !== 0) return r;
-  const va = versionParts(a.version);
-  const vb = versionParts(b.version);
-  for (let i = 0; i < Math.max(va.length, vb.length); i++) {
-    const d = (va[i] ?? 0) - (vb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
+  return compareVersions(a.version, b.version);
 }
 
 /**
@@ -327,7 +339,9 @@ export class LockManager {
     this.removeOldGuards(file, judged.ino);
     if (!this.takeGuard(`${file}.takeover.${judged.ino}`)) return undefined;
     const current = fs.statSync(file, { throwIfNoEntry: false });
-    const next = (judged.holder?.epoch ?? 1) + 1;
+    // Never past the largest safe integer: a lock naming more could not be read back (the schema
+    // wants an int), and an unreadable lock is taken from its live holder seconds later.
+    const next = Math.min((judged.holder?.epoch ?? 1) + 1, Number.MAX_SAFE_INTEGER);
     if (!current) return next;
     // Replaced or renewed meanwhile. A renewal's time may also land in the same millisecond as the
     // look: the content is compared too.
