@@ -170,11 +170,20 @@ export class Monitor {
   /** The next tick: the interval, or sooner when a scheduled resume or the breaker's end comes first. */
   private nextDue = Infinity;
 
-  private earliestDue(records: readonly TaskRecord[]): number {
+  /**
+   * The first time after `since` (the pass's start) that a task is due. A time the pass already
+   * saw go by is not one to wake for again: the pass decided about it (an agent still waiting after
+   * its reset time stays held by the agent), and waking for it would loop at once, pass after pass.
+   */
+  private earliestDue(records: readonly TaskRecord[], since: number): number {
     let due = Infinity;
+    const consider = (iso: string) => {
+      const at = Date.parse(iso);
+      if (at > since) due = Math.min(due, at);
+    };
     for (const r of records) {
-      if (r.state === 'resuming' && r.nextAttemptAt) due = Math.min(due, Date.parse(r.nextAttemptAt));
-      if (r.state === 'held' && r.heldUntil) due = Math.min(due, Date.parse(r.heldUntil));
+      if (r.state === 'resuming' && r.nextAttemptAt) consider(r.nextAttemptAt);
+      if (r.state === 'held' && r.heldUntil) consider(r.heldUntil);
     }
     return due;
   }
@@ -201,6 +210,7 @@ export class Monitor {
 
   private async doPass(reason: string): Promise<PassResult> {
     const svc = this.service;
+    const startedAt = svc.now();
     this.launchesThisPass = 0;
     if (!this.leadership.lead()) {
       const { records } = svc.store.list();
@@ -256,7 +266,7 @@ export class Monitor {
     for (const key of [...this.capturedAt.keys()]) if (!live.has(key)) this.capturedAt.delete(key);
     for (const key of [...this.deadSince.keys()]) if (!live.has(key)) this.deadSince.delete(key);
     this.wakeSources.watchRunners(after);
-    this.nextDue = Math.min(this.earliestDue(after), this.recheckAt);
+    this.nextDue = Math.min(this.earliestDue(after, startedAt), this.recheckAt);
     // A task's own policy may ask to be looked at more often than this monitor was started with.
     this.tasksIntervalMs = Math.min(Infinity, ...after.filter(needsSupervision).map((r) => r.policy?.intervalMs ?? Infinity));
     this.recheckAt = Infinity;
