@@ -9,6 +9,7 @@ import { encodeEnv, encodeNul, RUNNER_NAME, RUNNER_SCRIPT } from '../../src/core
 import { FIXTURE, Harness, waitFor } from './harness';
 import { RECORD_VERSION } from '../../src/core/model/record';
 import { processAlive } from '../../src/core/platform/processes';
+import { TmuxError } from '../../src/core/tmux/errors';
 
 /** Faults of the world as it is: slow tmux, people at the keyboard, reused pids, full disks. */
 describe('faults the fixtures alone do not make', function () {
@@ -232,6 +233,47 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     const r = await h.cli(['resume', 'future']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /newer resilient-agent/);
+  });
+
+  it('a stopped tmux server (SIGSTOP): list says tmux is not answering within the deadline, a pass neither hangs nor loses the task; after SIGCONT it runs on, never resumed', async () => {
+    h.env.RESILIENT_AGENT_TMUX_TIMEOUT_MS = '1500';
+    const project = h.project('p', ['hang']);
+    await h.ok(['start', 'codex', 'frozen', '--dir', project, '--prompt', 'x']);
+    await h.sessionIdKnown('codex-frozen');
+    const server = Number((await h.tmux(['display', '-p', '#{pid}'])).stdout.trim());
+    assert.ok(server > 0);
+    const svc = new TaskService({ home: h.home, settings: { ...resolveSettings(), tmuxSocket: h.socket }, env: h.env, owner: 'test' });
+    const monitor = new Monitor(svc, { intervalMs: 60_000, eventDriven: false, elect: false });
+    /** The promise, or a failure once `ms` have gone by (what used to hang must not hang the test). */
+    const within = <T>(ms: number, p: Promise<T>, what: string) => {
+      let timer: NodeJS.Timeout | undefined;
+      return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} still had no answer after ${ms} ms`)), ms)))])
+        .finally(() => clearTimeout(timer));
+    };
+    process.kill(server, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const r = await within(10_000, h.cli(['list']), 'list');
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, new RegExp(`^resilient-agent: tmux is not answering: list-panes had no reply in 1\\.5s; its server \\(pid ${server}\\) may be stopped \\(kill -CONT ${server}\\) or overloaded\n$`));
+      assert.ok(Date.now() - started < 8_000, `list took ${Date.now() - started} ms`);
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(within(10_000, monitor.pass('test'), 'a pass'), (e) => e instanceof TmuxError && e.cause === 'timeout');
+      }
+      const held = h.record('codex-frozen')!;
+      assert.equal(held.state, 'running', `${held.state}: ${held.stateReason}`);
+      assert.equal(held.attempts.length, 1);
+    } finally {
+      process.kill(server, 'SIGCONT');
+    }
+    const result = await monitor.pass('test');
+    assert.deepEqual([result.launched, result.changes], [[], []]);
+    const after = h.record('codex-frozen')!;
+    assert.equal(after.state, 'running');
+    assert.equal(after.attempts.length, 1, 'never resumed');
+    assert.equal(h.invocations(project).length, 1, 'one run of the agent');
+    assert.match(await h.ok(['list']), /codex-frozen\s+running/);
   });
 
   it('a full disk: nothing half-written is left, the supervisor says why, and it recovers by itself when space returns', async () => {
