@@ -311,6 +311,54 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     }
   });
 
+  it('a full disk under a running supervisor: it says so once and backs off (no pass every 250 ms), says when it recovers, and resumes the crash once there is space', async () => {
+    const { execFileSync } = await import('node:child_process');
+    fs.mkdirSync(h.home, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', h.home]);
+    const filler = path.join(h.home, 'filler');
+    try {
+      h.configure({ 'supervisor.mode': 'window' });
+      const project = h.project('p', ['hang', 'ok']);
+      await h.ok(['start', 'codex', 'full', '--dir', project, '--prompt', 'x']);
+      await h.sessionIdKnown('codex-full');
+      const settings = { ...resolveSettings(), tmuxSocket: h.socket };
+      const errors: string[] = [];
+      const infos: string[] = [];
+      const logger = { error: (m: string) => errors.push(m), warn: (m: string) => errors.push(m), info: (m: string) => infos.push(m), debug: () => undefined };
+      const svc = new TaskService({ home: h.home, settings, env: h.env, owner: 'test', logger });
+      const passes: number[] = [];
+      const monitor = new Monitor(svc, { intervalMs: 60_000, onPass: () => passes.push(Date.now()), onError: (e) => errors.push(String(e)) });
+      monitor.start();
+      try {
+        await waitFor(() => passes.length > 0, 'a first pass');
+        try {
+          fs.writeFileSync(filler, Buffer.alloc(2 * 1024 * 1024));
+        } catch {
+          /* the disk is full now */
+        }
+        await h.crash('codex-full', 1);
+        await waitFor(() => errors.length > 0, 'the supervisor says it cannot act');
+        // Four seconds of a full disk: the passes back off, and the trouble is said once.
+        const from = passes.length;
+        await waitFor(() => Date.now() - passes[from - 1] > 4_000 || passes.length - from > 40, 'four seconds of passes', 10_000);
+        assert.ok(passes.length - from <= 8, `${passes.length - from} passes in four seconds of a full disk: ${errors.slice(0, 3).join(' | ')}`);
+        assert.equal(errors.length, 1, `said once: ${errors.join(' | ')}`);
+        assert.match(errors[0], /codex-full: .*(ENOSPC|no space)/i);
+        assert.equal(h.invocations(project).length, 1, 'nothing started meanwhile');
+        fs.rmSync(filler);
+        await waitFor(async () => (await h.status('codex-full')).state === 'done', 'resumed once there is space', 40_000);
+        assert.deepEqual(h.invocations(project).map((i) => i.mode), ['start', 'resume']);
+        assert.equal(errors.length, 1, `nothing more said: ${errors.join(' | ')}`);
+        assert.ok(infos.some((m) => /codex-full: .*recovered/.test(m)), `says it recovered: ${infos.join(' | ')}`);
+      } finally {
+        monitor.stop();
+      }
+    } finally {
+      await h.tmux(['kill-server']);
+      execFileSync('umount', ['-l', h.home]);
+    }
+  });
+
   it('the runner on a full disk leaves no temp file, says which file it could not write, and exits with the agent\'s status', () => {
     const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
     const attempt = path.join(h.root, 'full-attempt');

@@ -31,6 +31,9 @@ export { SUPERVISOR_LOCK } from './election';
 
 /** How soon a pass looks again when an attempt's end is about to be known. */
 const RECHECK_MS = 250;
+/** A task whose pass failed (a full state dir, say) is looked at again after this, twice as long each time in a row, up to the cap. */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 30_000;
 
 export type { PassResult, StateChange } from './pass';
 export { needsSupervision } from './pass';
@@ -83,6 +86,8 @@ export class Monitor {
   /** When each task's pane was last read. */
   private readonly capturedAt = new Map<string, LastRead>();
   private launchesThisPass = 0;
+  /** Tasks whose pass failed, in a row: what was said, how often, and when to try again. */
+  private readonly failing = new Map<string, { message: string; count: number; retryAt: number }>();
   private readonly leadership: Leadership;
   private readonly wakeSources: WakeSources;
   private readonly breaker: Breaker;
@@ -254,25 +259,50 @@ export class Monitor {
     const after: TaskRecord[] = [];
     for (const record of records) {
       live.add(record.session);
+      const trouble = this.failing.get(record.session);
+      if (trouble && trouble.retryAt > svc.now()) {
+        after.push(record);
+        continue;
+      }
       try {
         after.push((await this.passOne(record, panes, result, captured)) ?? record);
+        if (trouble) {
+          this.failing.delete(record.session);
+          svc.logger.info(`${record.session}: recovered (after ${trouble.count} failed ${trouble.count === 1 ? 'try' : 'tries'}: ${trouble.message})`);
+        }
       } catch (e) {
         after.push(svc.store.get(record.session) ?? record);
-        svc.logger.error(`${record.session}: ${(e as Error).message}`);
-        this.options.onError?.(e);
+        this.taskFailed(record.session, e);
       }
     }
+    for (const key of [...this.failing.keys()]) if (!live.has(key)) this.failing.delete(key);
     for (const key of [...this.waitingStreak.keys()]) if (!live.has(key)) this.waitingStreak.delete(key);
     for (const key of [...this.capturedAt.keys()]) if (!live.has(key)) this.capturedAt.delete(key);
     for (const key of [...this.deadSince.keys()]) if (!live.has(key)) this.deadSince.delete(key);
-    this.wakeSources.watchRunners(after);
-    this.nextDue = Math.min(this.earliestDue(after, startedAt), this.recheckAt);
+    // A task being retried is looked at on its own schedule: its dead runner must not wake a pass every probe.
+    this.wakeSources.watchRunners(after.filter((r) => !this.failing.has(r.session)));
+    this.nextDue = Math.min(this.earliestDue(after, startedAt), this.recheckAt, ...[...this.failing.values()].map((f) => f.retryAt));
     // A task's own policy may ask to be looked at more often than this monitor was started with.
     this.tasksIntervalMs = Math.min(Infinity, ...after.filter(needsSupervision).map((r) => r.policy?.intervalMs ?? Infinity));
     this.recheckAt = Infinity;
     result.unfinished = after.filter(needsSupervision).length;
     this.options.onPass?.(result);
     return result;
+  }
+
+  /**
+   * A task's pass failed: tried again after a wait that doubles each time in a row (capped), and
+   * said once, again only when what fails changes; `recovered` is said when it works again.
+   */
+  private taskFailed(session: string, e: unknown): void {
+    const message = (e as Error).message;
+    const before = this.failing.get(session);
+    const count = (before?.count ?? 0) + 1;
+    const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (count - 1));
+    this.failing.set(session, { message, count, retryAt: this.service.now() + wait });
+    if (before?.message === message) return;
+    // Said by the logger alone: onError's listeners log it too, and one line is enough.
+    this.service.logger.error(`${session}: ${message} (tried again in a while, said again only if it changes)`);
   }
 
   private tmuxSucceeded(): void {
