@@ -244,6 +244,9 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     assert.ok(server > 0);
     const svc = new TaskService({ home: h.home, settings: { ...resolveSettings(), tmuxSocket: h.socket }, env: h.env, owner: 'test' });
     const monitor = new Monitor(svc, { intervalMs: 60_000, eventDriven: false, elect: false });
+    const errors: string[] = [];
+    let passes = 0;
+    const running = new Monitor(svc, { intervalMs: 60_000, eventDriven: false, elect: false, onError: (e) => errors.push((e as Error).message), onPass: () => passes++ });
     /** The promise, or a failure once `ms` have gone by (what used to hang must not hang the test). */
     const within = <T>(ms: number, p: Promise<T>, what: string) => {
       let timer: NodeJS.Timeout | undefined;
@@ -264,9 +267,19 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
       const held = h.record('codex-frozen')!;
       assert.equal(held.state, 'running', `${held.state}: ${held.stateReason}`);
       assert.equal(held.attempts.length, 1);
+      // A running monitor (its timer a minute) says it once and tries again soon, not at its next tick.
+      running.start();
+      await waitFor(() => errors.length > 0, 'the running monitor\'s failed pass');
     } finally {
       process.kill(server, 'SIGCONT');
     }
+    try {
+      await waitFor(() => passes > 0, 'a pass once tmux answers again');
+    } finally {
+      running.stop();
+    }
+    assert.equal(errors.length, 1, `said once: ${errors.join(' | ')}`);
+    assert.match(errors[0], /tmux is not answering/);
     const result = await monitor.pass('test');
     assert.deepEqual([result.launched, result.changes], [[], []]);
     const after = h.record('codex-frozen')!;

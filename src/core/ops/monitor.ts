@@ -31,7 +31,10 @@ export { SUPERVISOR_LOCK } from './election';
 
 /** How soon a pass looks again when an attempt's end is about to be known. */
 const RECHECK_MS = 250;
-/** A task whose pass failed (a full state dir, say) is looked at again after this, twice as long each time in a row, up to the cap. */
+/**
+ * A task whose pass failed (a full state dir, say), or a whole pass that failed (tmux not answering),
+ * is tried again after this, twice as long each time in a row, up to the cap.
+ */
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 30_000;
 
@@ -159,8 +162,9 @@ export class Monitor {
       this.again = undefined;
       try {
         await this.pass(next);
+        this.passSucceeded();
       } catch (e) {
-        this.options.onError?.(e);
+        this.passFailed(e);
       }
       next = this.again;
     }
@@ -193,9 +197,27 @@ export class Monitor {
     return due;
   }
 
+  /** Passes that failed as a whole in a row (tmux not answering, say): retried soon, backing off. */
+  private passTrouble: { message: string; count: number; retryAt: number } | undefined;
+
+  private passFailed(e: unknown): void {
+    const message = (e as Error).message;
+    const count = (this.passTrouble?.count ?? 0) + 1;
+    const said = this.passTrouble?.message === message;
+    this.passTrouble = { message, count, retryAt: this.service.now() + Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (count - 1)) };
+    if (!said) this.options.onError?.(e);
+  }
+
+  private passSucceeded(): void {
+    if (!this.passTrouble) return;
+    this.service.logger.info(`supervision works again (after ${this.passTrouble.count} failed ${this.passTrouble.count === 1 ? 'pass' : 'passes'}: ${this.passTrouble.message})`);
+    this.passTrouble = undefined;
+  }
+
   private nextDelay(): number {
     const now = this.service.now();
     let delay = Math.min(this.options.intervalMs, this.tasksIntervalMs, this.nextDue - now + 50);
+    if (this.passTrouble) delay = Math.min(delay, this.passTrouble.retryAt - now);
     if (this.breaker.open) delay = Math.min(delay, this.breaker.closesAt - now + 50);
     return Math.max(10, delay);
   }
