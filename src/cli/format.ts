@@ -45,6 +45,18 @@ function inTime(iso: string, now: number): string {
   return wait >= 60 ? `${Math.ceil(wait / 60)}m` : `${wait}s`;
 }
 
+/** HH:MM in local time. */
+function clockTime(iso: string): string {
+  const at = new Date(iso);
+  return `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
+}
+
+/** When the limit an agent waits out resets; a reset time gone by is said as such, never "in 0s". */
+function agentReset(iso: string, now: number): string {
+  if (Date.parse(iso) > now) return `its limit resets in ${inTime(iso, now)}`;
+  return `its limit should have reset at ${clockTime(iso)}; the agent has not gone on yet`;
+}
+
 export function describe(v: TaskView, now: number): string {
   const here = describeHere(v, now);
   return v.host ? `${here} on ${v.host}` : here;
@@ -53,7 +65,7 @@ export function describe(v: TaskView, now: number): string {
 function describeHere(v: TaskView, now: number): string {
   if (v.state === 'resuming' && v.nextAttemptAt) return `resuming in ${inTime(v.nextAttemptAt, now)}`;
   if (v.state === 'running' && v.reason?.startsWith('retrying')) return `running · ${v.reason}`;
-  if (heldByAgent(v)) return `held by the agent${v.heldUntil ? `, its limit resets in ${inTime(v.heldUntil, now)}` : ''}`;
+  if (heldByAgent(v)) return `held by the agent${v.heldUntil ? `, ${agentReset(v.heldUntil, now)}` : ''}`;
   if (scheduledTry(v) && v.heldUntil) return `held, next try in ${inTime(v.heldUntil, now)} (${v.heldUntil})`;
   if (v.state === 'held' && v.heldUntil) return `held, resumed in ${inTime(v.heldUntil, now)} (${v.heldUntil})`;
   return v.state + (v.adopted ? ' (started by hand)' : '');

@@ -76,7 +76,7 @@ export function needsYou(v: TaskView): boolean {
 export function heldOutcome(v: TaskView, now: number): string {
   const reason = v.reason ?? '';
   if (stoppedByUser(v)) return 'stopped by you';
-  if (heldByAgent(v)) return `the agent waits for its usage limit${v.heldUntil ? ` · resets ${clock(v.heldUntil, now)}` : ''}`;
+  if (heldByAgent(v)) return `the agent waits for its usage limit${v.heldUntil ? ` · ${Date.parse(v.heldUntil) > now ? 'resets' : 'should have reset'} ${clock(v.heldUntil, now)}` : ''}`;
   if (scheduledTry(v) && v.heldUntil) return `usage limit · next try ${clock(v.heldUntil, now)}`;
   if (v.heldUntil) return `resets ${clock(v.heldUntil, now)}`;
   if (/^authentication failed/.test(reason)) return 'sign in needed';

@@ -2,6 +2,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { heldByAgent } from '../../src/core/model/holds';
+import { resolveSettings } from '../../src/core/model/settings';
+import type { PassResult } from '../../src/core/ops/monitor';
+import { Monitor } from '../../src/core/ops/monitor';
+import { TaskService } from '../../src/core/ops/service';
 import { harnessPerTest, waitFor } from './harness';
 
 /**
@@ -106,6 +110,41 @@ describe('the agents\' own retries and waits, with real tmux and fixture agents'
     assert.match(row, /^claude-limited\s+held\s+1\s.*killed by the user$/);
     await h.stop(monitor);
     assert.equal(h.invocations(project).length, 1, 'not resumed');
+  });
+
+  it('claude still waiting after its reset time -> the supervisor looks at its interval, not in a loop; status says the limit should have reset', async () => {
+    h.env.FIXTURE_RESET_SECONDS = '-60';
+    const project = h.project('p', ['limit-wait', 'ok']);
+    await h.ok(['start', 'claude', 'late', '--dir', project, '--prompt', 'Write the report.']);
+    const session = 'claude-late';
+    const svc = new TaskService({ home: h.home, settings: { ...resolveSettings(), tmuxSocket: h.socket }, env: h.env, owner: 'test' });
+    const passes: { at: number; spawned: number; result: PassResult }[] = [];
+    const intervalMs = 400;
+    const monitor = new Monitor(svc, { intervalMs, elect: false, onPass: (result) => passes.push({ at: Date.now(), spawned: svc.tmux.spawned, result }) });
+    monitor.start();
+    try {
+      const held = await waitFor(() => {
+        const r = h.record(session);
+        return r && heldByAgent(r) ? r : undefined;
+      }, 'held by the agent');
+      assert.ok(Date.parse(held.heldUntil!) < Date.now(), 'the reset it gives is already past');
+      // Five passes after it is held: each comes at the interval (or a wake), never one after another.
+      const from = passes.length;
+      await waitFor(() => passes.length >= from + 5, 'five passes', 10_000);
+      const window = passes.slice(from - 1, from + 5);
+      const took = window[window.length - 1].at - window[0].at;
+      const calls = window[window.length - 1].spawned - window[0].spawned;
+      assert.ok(took >= 4 * intervalMs * 0.8, `five passes took ${took} ms (${window.map((p) => p.result.reason).join(', ')})`);
+      assert.ok(calls <= 5 * 2, `${calls} tmux calls in five passes`);
+      const status = await h.ok(['status', session]);
+      assert.doesNotMatch(status, /resets in 0s/);
+      assert.match(status, /^claude-late: held by the agent, its limit should have reset at \d\d:\d\d; the agent has not gone on yet/m);
+      fs.writeFileSync(path.join(project, '.fixture-release'), '');
+      await waitFor(() => h.record(session)?.state === 'done', 'done once the agent goes on');
+      assert.equal(h.record(session)!.attempts.length, 1, 'never resumed on top of the agent');
+    } finally {
+      monitor.stop();
+    }
   });
 
   for (const agent of ['codex', 'claude', 'opencode', 'pi'] as const) {

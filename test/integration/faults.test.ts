@@ -10,6 +10,7 @@ import { FIXTURE, Harness, waitFor } from './harness';
 import { RECORD_VERSION } from '../../src/core/model/record';
 import { processAlive } from '../../src/core/platform/processes';
 import { processesWithEnv } from '../tools/processes';
+import { TmuxError } from '../../src/core/tmux/errors';
 
 /** Faults of the world as it is: slow tmux, people at the keyboard, reused pids, full disks. */
 describe('faults the fixtures alone do not make', function () {
@@ -357,6 +358,60 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     assert.match(r.stderr, /newer resilient-agent/);
   });
 
+  it('a stopped tmux server (SIGSTOP): list says tmux is not answering within the deadline, a pass neither hangs nor loses the task; after SIGCONT it runs on, never resumed', async () => {
+    h.env.RESILIENT_AGENT_TMUX_TIMEOUT_MS = '1500';
+    const project = h.project('p', ['hang']);
+    await h.ok(['start', 'codex', 'frozen', '--dir', project, '--prompt', 'x']);
+    await h.sessionIdKnown('codex-frozen');
+    const server = Number((await h.tmux(['display', '-p', '#{pid}'])).stdout.trim());
+    assert.ok(server > 0);
+    const svc = new TaskService({ home: h.home, settings: { ...resolveSettings(), tmuxSocket: h.socket }, env: h.env, owner: 'test' });
+    const monitor = new Monitor(svc, { intervalMs: 60_000, eventDriven: false, elect: false });
+    const errors: string[] = [];
+    let passes = 0;
+    const running = new Monitor(svc, { intervalMs: 60_000, eventDriven: false, elect: false, onError: (e) => errors.push((e as Error).message), onPass: () => passes++ });
+    /** The promise, or a failure once `ms` have gone by (what used to hang must not hang the test). */
+    const within = <T>(ms: number, p: Promise<T>, what: string) => {
+      let timer: NodeJS.Timeout | undefined;
+      return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} still had no answer after ${ms} ms`)), ms)))])
+        .finally(() => clearTimeout(timer));
+    };
+    process.kill(server, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const r = await within(10_000, h.cli(['list']), 'list');
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, new RegExp(`^resilient-agent: tmux is not answering: list-panes had no reply in 1\\.5s; its server \\(pid ${server}\\) may be stopped \\(kill -CONT ${server}\\) or overloaded\n$`));
+      assert.ok(Date.now() - started < 8_000, `list took ${Date.now() - started} ms`);
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(within(10_000, monitor.pass('test'), 'a pass'), (e) => e instanceof TmuxError && e.cause === 'timeout');
+      }
+      const held = h.record('codex-frozen')!;
+      assert.equal(held.state, 'running', `${held.state}: ${held.stateReason}`);
+      assert.equal(held.attempts.length, 1);
+      // A running monitor (its timer a minute) says it once and tries again soon, not at its next tick.
+      running.start();
+      await waitFor(() => errors.length > 0, 'the running monitor\'s failed pass');
+    } finally {
+      process.kill(server, 'SIGCONT');
+    }
+    try {
+      await waitFor(() => passes > 0, 'a pass once tmux answers again');
+    } finally {
+      running.stop();
+    }
+    assert.equal(errors.length, 1, `said once: ${errors.join(' | ')}`);
+    assert.match(errors[0], /tmux is not answering/);
+    const result = await monitor.pass('test');
+    assert.deepEqual([result.launched, result.changes], [[], []]);
+    const after = h.record('codex-frozen')!;
+    assert.equal(after.state, 'running');
+    assert.equal(after.attempts.length, 1, 'never resumed');
+    assert.equal(h.invocations(project).length, 1, 'one run of the agent');
+    assert.match(await h.ok(['list']), /codex-frozen\s+running/);
+  });
+
   it('a full disk: nothing half-written is left, the supervisor says why, and it recovers by itself when space returns', async () => {
     // The state dir on a small tmpfs (the tests run as root), filled once the task runs.
     const { execFileSync } = await import('node:child_process');
@@ -386,6 +441,54 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
       await h.ok(['monitor', '--once']);
       await waitFor(async () => (await h.status('codex-full')).state === 'done', 'resumed once there is space');
       assert.deepEqual(h.invocations(project).map((i) => i.mode), ['start', 'resume']);
+    } finally {
+      await h.tmux(['kill-server']);
+      execFileSync('umount', ['-l', h.home]);
+    }
+  });
+
+  it('a full disk under a running supervisor: it says so once and backs off (no pass every 250 ms), says when it recovers, and resumes the crash once there is space', async () => {
+    const { execFileSync } = await import('node:child_process');
+    fs.mkdirSync(h.home, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', h.home]);
+    const filler = path.join(h.home, 'filler');
+    try {
+      h.configure({ 'supervisor.mode': 'window' });
+      const project = h.project('p', ['hang', 'ok']);
+      await h.ok(['start', 'codex', 'full', '--dir', project, '--prompt', 'x']);
+      await h.sessionIdKnown('codex-full');
+      const settings = { ...resolveSettings(), tmuxSocket: h.socket };
+      const errors: string[] = [];
+      const infos: string[] = [];
+      const logger = { error: (m: string) => errors.push(m), warn: (m: string) => errors.push(m), info: (m: string) => infos.push(m), debug: () => undefined };
+      const svc = new TaskService({ home: h.home, settings, env: h.env, owner: 'test', logger });
+      const passes: number[] = [];
+      const monitor = new Monitor(svc, { intervalMs: 60_000, onPass: () => passes.push(Date.now()), onError: (e) => errors.push(String(e)) });
+      monitor.start();
+      try {
+        await waitFor(() => passes.length > 0, 'a first pass');
+        try {
+          fs.writeFileSync(filler, Buffer.alloc(2 * 1024 * 1024));
+        } catch {
+          /* the disk is full now */
+        }
+        await h.crash('codex-full', 1);
+        await waitFor(() => errors.length > 0, 'the supervisor says it cannot act');
+        // Four seconds of a full disk: the passes back off, and the trouble is said once.
+        const from = passes.length;
+        await waitFor(() => Date.now() - passes[from - 1] > 4_000 || passes.length - from > 40, 'four seconds of passes', 10_000);
+        assert.ok(passes.length - from <= 8, `${passes.length - from} passes in four seconds of a full disk: ${errors.slice(0, 3).join(' | ')}`);
+        assert.equal(errors.length, 1, `said once: ${errors.join(' | ')}`);
+        assert.match(errors[0], /codex-full: .*(ENOSPC|no space)/i);
+        assert.equal(h.invocations(project).length, 1, 'nothing started meanwhile');
+        fs.rmSync(filler);
+        await waitFor(async () => (await h.status('codex-full')).state === 'done', 'resumed once there is space', 40_000);
+        assert.deepEqual(h.invocations(project).map((i) => i.mode), ['start', 'resume']);
+        assert.equal(errors.length, 1, `nothing more said: ${errors.join(' | ')}`);
+        assert.ok(infos.some((m) => /codex-full: .*recovered/.test(m)), `says it recovered: ${infos.join(' | ')}`);
+      } finally {
+        monitor.stop();
+      }
     } finally {
       await h.tmux(['kill-server']);
       execFileSync('umount', ['-l', h.home]);

@@ -166,6 +166,41 @@ describe('the background supervisor', function () {
     await waitFor(() => !processAlive(s.holder!.pid), 'stopped');
     assert.equal(h.store.paths.home.length > 0 && fs.existsSync(path.join(h.store.paths.locksDir, `${SUPERVISOR_LOCK}.lock`)), false, 'lock released');
   });
+
+  it('a relative HOME: the state dir is taken from where the command ran, and the background supervisor supervises it there', async () => {
+    // HOME=rel (no RESILIENT_AGENT_HOME): the state dir is <cwd>/rel/.local/state/resilient-agent.
+    const rel = `rel-home-${process.pid}-${Date.now()}`;
+    const env: NodeJS.ProcessEnv = { ...h.env, HOME: rel };
+    delete env.RESILIENT_AGENT_HOME;
+    const home = path.join(h.root, rel, '.local', 'state', 'resilient-agent');
+    fs.mkdirSync(home, { recursive: true });
+    fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify({ 'supervisor.mode': 'background', 'monitor.intervalSeconds': 0.5 }));
+    const cli = async (args: string[]) => {
+      const r = await h.cli(args, { env, cwd: h.root });
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    try {
+      await cli(['start', 'codex', 'rel', '--dir', h.project('p', ['hang']), '--prompt', 'x']);
+      assert.ok(fs.existsSync(path.join(home, 'tasks', 'codex-rel', 'task.json')), 'the record in the state dir under the command\'s folder');
+      const s = await waitFor(async () => {
+        const st: Status = JSON.parse(await cli(['supervisor', 'status', '--json']));
+        return st.running && st.background ? st : undefined;
+      }, 'the background supervisor leading the same state dir');
+      assert.equal(s.unfinished, 1);
+      assert.ok(fs.existsSync(path.join(home, 'locks', `${SUPERVISOR_LOCK}.lock`)), 'its lock in that state dir');
+      assert.ok(!fs.existsSync(path.join(home, rel)), 'no state dir nested in the state dir');
+    } finally {
+      await h.cli(['supervisor', 'stop'], { env, cwd: h.root });
+      for (const pid of processesWithEnv(`HOME=${rel}`)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+  });
 });
 
 describe('supervisor install (systemd user unit)', function () {

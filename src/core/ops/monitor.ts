@@ -35,6 +35,12 @@ export { LEGACY_SUPERVISOR_LOCK, supervisorLock } from './election';
 const RECHECK_MS = 250;
 /** How soon a pass looks again at a prompt for a person seen once: the second sighting that confirms it. */
 const CONFIRM_MS = 1000;
+/**
+ * A task whose pass failed (a full state dir, say), or a whole pass that failed (tmux not answering),
+ * is tried again after this, twice as long each time in a row, up to the cap.
+ */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 30_000;
 
 export type { PassResult, StateChange } from './pass';
 export { needsSupervision } from './pass';
@@ -87,6 +93,8 @@ export class Monitor {
   /** When each task's pane was last read. */
   private readonly capturedAt = new Map<string, LastRead>();
   private launchesThisPass = 0;
+  /** Tasks whose pass failed, in a row: what was said, how often, and when to try again. */
+  private readonly failing = new Map<string, { message: string; count: number; retryAt: number }>();
   private readonly leadership: Leadership;
   private readonly wakeSources: WakeSources;
   private readonly breaker: Breaker;
@@ -158,8 +166,9 @@ export class Monitor {
       this.again = undefined;
       try {
         await this.pass(next);
+        this.passSucceeded();
       } catch (e) {
-        this.options.onError?.(e);
+        this.passFailed(e);
       }
       next = this.again;
     }
@@ -174,18 +183,45 @@ export class Monitor {
   /** The next tick: the interval, or sooner when a scheduled resume or the breaker's end comes first. */
   private nextDue = Infinity;
 
-  private earliestDue(records: readonly TaskRecord[]): number {
+  /**
+   * The first time after `since` (the pass's start) that a task is due. A time the pass already
+   * saw go by is not one to wake for again: the pass decided about it (an agent still waiting after
+   * its reset time stays held by the agent), and waking for it would loop at once, pass after pass.
+   */
+  private earliestDue(records: readonly TaskRecord[], since: number): number {
     let due = Infinity;
+    const consider = (iso: string) => {
+      const at = Date.parse(iso);
+      if (at > since) due = Math.min(due, at);
+    };
     for (const r of records) {
-      if (r.state === 'resuming' && r.nextAttemptAt) due = Math.min(due, Date.parse(r.nextAttemptAt));
-      if (r.state === 'held' && r.heldUntil) due = Math.min(due, Date.parse(r.heldUntil));
+      if (r.state === 'resuming' && r.nextAttemptAt) consider(r.nextAttemptAt);
+      if (r.state === 'held' && r.heldUntil) consider(r.heldUntil);
     }
     return due;
+  }
+
+  /** Passes that failed as a whole in a row (tmux not answering, say): retried soon, backing off. */
+  private passTrouble: { message: string; count: number; retryAt: number } | undefined;
+
+  private passFailed(e: unknown): void {
+    const message = (e as Error).message;
+    const count = (this.passTrouble?.count ?? 0) + 1;
+    const said = this.passTrouble?.message === message;
+    this.passTrouble = { message, count, retryAt: this.service.now() + Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (count - 1)) };
+    if (!said) this.options.onError?.(e);
+  }
+
+  private passSucceeded(): void {
+    if (!this.passTrouble) return;
+    this.service.logger.info(`supervision works again (after ${this.passTrouble.count} failed ${this.passTrouble.count === 1 ? 'pass' : 'passes'}: ${this.passTrouble.message})`);
+    this.passTrouble = undefined;
   }
 
   private nextDelay(): number {
     const now = this.service.now();
     let delay = Math.min(this.options.intervalMs, this.tasksIntervalMs, this.nextDue - now + 50);
+    if (this.passTrouble) delay = Math.min(delay, this.passTrouble.retryAt - now);
     if (this.breaker.open) delay = Math.min(delay, this.breaker.closesAt - now + 50);
     return Math.max(10, delay);
   }
@@ -205,6 +241,7 @@ export class Monitor {
 
   private async doPass(reason: string): Promise<PassResult> {
     const svc = this.service;
+    const startedAt = svc.now();
     this.launchesThisPass = 0;
     if (!this.leadership.lead()) {
       const { records } = svc.store.list();
@@ -257,8 +294,17 @@ export class Monitor {
     const after: TaskRecord[] = [];
     for (const record of records) {
       live.add(record.session);
+      const trouble = this.failing.get(record.session);
+      if (trouble && trouble.retryAt > svc.now()) {
+        after.push(record);
+        continue;
+      }
       try {
         after.push((await this.passOne(record, panes, result, captured)) ?? record);
+        if (trouble) {
+          this.failing.delete(record.session);
+          svc.logger.info(`${record.session}: recovered (after ${trouble.count} failed ${trouble.count === 1 ? 'try' : 'tries'}: ${trouble.message})`);
+        }
       } catch (e) {
         if (e instanceof FencedError) {
           // Replaced while this pass ran (it was stopped, or a newer build took over): not one more action.
@@ -269,21 +315,37 @@ export class Monitor {
           return result;
         }
         after.push(svc.store.get(record.session) ?? record);
-        svc.logger.error(`${record.session}: ${(e as Error).message}`);
-        this.options.onError?.(e);
+        this.taskFailed(record.session, e);
       }
     }
+    for (const key of [...this.failing.keys()]) if (!live.has(key)) this.failing.delete(key);
     for (const key of [...this.waitingStreak.keys()]) if (!live.has(key)) this.waitingStreak.delete(key);
     for (const key of [...this.capturedAt.keys()]) if (!live.has(key)) this.capturedAt.delete(key);
     for (const key of [...this.deadSince.keys()]) if (!live.has(key)) this.deadSince.delete(key);
-    this.wakeSources.watchRunners(after);
-    this.nextDue = Math.min(this.earliestDue(after), this.recheckAt);
+    // A task being retried is looked at on its own schedule: its dead runner must not wake a pass every probe.
+    this.wakeSources.watchRunners(after.filter((r) => !this.failing.has(r.session)));
+    this.nextDue = Math.min(this.earliestDue(after, startedAt), this.recheckAt, ...[...this.failing.values()].map((f) => f.retryAt));
     // A task's own policy may ask to be looked at more often than this monitor was started with.
     this.tasksIntervalMs = Math.min(Infinity, ...after.filter(needsSupervision).map((r) => r.policy?.intervalMs ?? Infinity));
     this.recheckAt = Infinity;
     result.unfinished = after.filter(needsSupervision).length;
     this.options.onPass?.(result);
     return result;
+  }
+
+  /**
+   * A task's pass failed: tried again after a wait that doubles each time in a row (capped), and
+   * said once, again only when what fails changes; `recovered` is said when it works again.
+   */
+  private taskFailed(session: string, e: unknown): void {
+    const message = (e as Error).message;
+    const before = this.failing.get(session);
+    const count = (before?.count ?? 0) + 1;
+    const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (count - 1));
+    this.failing.set(session, { message, count, retryAt: this.service.now() + wait });
+    if (before?.message === message) return;
+    // Said by the logger alone: onError's listeners log it too, and one line is enough.
+    this.service.logger.error(`${session}: ${message} (tried again in a while, said again only if it changes)`);
   }
 
   private tmuxSucceeded(): void {

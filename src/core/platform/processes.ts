@@ -110,3 +110,33 @@ export function groupAlive(pgid: number): boolean {
   }
   return false;
 }
+
+/**
+ * The process that listens on a unix socket (a tmux server on its socket), from /proc/net/unix
+ * and the processes' open files; null where there is no /proc or no such listener is ours to see.
+ */
+export function socketListener(socketPath: string): number | null {
+  let inode: string | undefined;
+  try {
+    for (const line of fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // Num RefCount Protocol Flags Type St Inode Path; flags 00010000 is __SO_ACCEPTCON (listening).
+      if (f[7] === socketPath && f[3] === '00010000') inode = f[6];
+    }
+  } catch {
+    return null;
+  }
+  if (!inode) return null;
+  const target = `socket:[${inode}]`;
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+        if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === target) return Number(pid);
+      }
+    } catch {
+      /* exited, or not ours to read */
+    }
+  }
+  return null;
+}

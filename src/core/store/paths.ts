@@ -1,11 +1,15 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-/** The state dir: records must outlive a reboot, so never /tmp. */
+/**
+ * The state dir: records must outlive a reboot, so never /tmp. Always absolute, resolved against
+ * the folder the command runs in: a relative HOME handed on as it is would name another folder for
+ * the background supervisor, which runs in the state dir.
+ */
 export function stateHome(env: NodeJS.ProcessEnv = process.env): string {
   if (env.RESILIENT_AGENT_HOME) return path.resolve(env.RESILIENT_AGENT_HOME);
   if (env.XDG_STATE_HOME) return path.join(path.resolve(env.XDG_STATE_HOME), 'resilient-agent');
-  return path.join(env.HOME || os.homedir(), '.local', 'state', 'resilient-agent');
+  return path.join(path.resolve(env.HOME || os.homedir()), '.local', 'state', 'resilient-agent');
 }
 
 export class StatePaths {

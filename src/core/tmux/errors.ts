@@ -3,6 +3,8 @@ export type TmuxErrorCause =
   | 'no-server'
   | 'no-such-session'
   | 'duplicate-session'
+  /** No answer by the deadline (a stopped or wedged server): not an answer, so never "no sessions". */
+  | 'timeout'
   | 'failed';
 
 /** The one error the tmux driver throws. Callers branch on `cause`; users read `message`. */

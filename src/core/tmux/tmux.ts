@@ -1,7 +1,9 @@
+import * as path from 'node:path';
 import type { Logger } from '../platform/log';
 import { silentLogger } from '../platform/log';
 import type { Exec, ExecResult } from '../platform/exec';
 import { defaultExec } from '../platform/exec';
+import { socketListener } from '../platform/processes';
 import * as cmd from './commands';
 import { classifyTmuxFailure, TmuxError } from './errors';
 
@@ -13,6 +15,18 @@ export type { Exec, ExecResult } from '../platform/exec';
  */
 export const CAPTURE_BUDGET = 12 * 1024;
 
+/**
+ * How long one tmux command may take: a healthy server answers in milliseconds even on a loaded
+ * machine; one that is stopped (SIGSTOP, a frozen cgroup) never does. RESILIENT_AGENT_TMUX_TIMEOUT_MS
+ * sets it (tests).
+ */
+export const TMUX_TIMEOUT_MS = 10_000;
+
+function timeoutFrom(env: NodeJS.ProcessEnv): number {
+  const ms = Number(env.RESILIENT_AGENT_TMUX_TIMEOUT_MS);
+  return Number.isFinite(ms) && ms > 0 ? ms : TMUX_TIMEOUT_MS;
+}
+
 export interface TmuxOptions {
   /** `tmux -L NAME`: a private server. Empty or undefined: the user's default server. */
   socket?: string;
@@ -20,6 +34,8 @@ export interface TmuxOptions {
   logger?: Logger;
   exec?: Exec;
   env?: NodeJS.ProcessEnv;
+  /** The deadline of each tmux command (default TMUX_TIMEOUT_MS, or the environment's). */
+  timeoutMs?: number;
 }
 
 /** tmux must never see TMUX/TMUX_PANE: started from inside tmux it would talk to the wrong server. */
@@ -36,6 +52,7 @@ export class Tmux {
   private readonly logger: Logger;
   private readonly exec: Exec;
   private readonly env: NodeJS.ProcessEnv;
+  readonly timeoutMs: number;
   /** How many tmux processes this driver has started; read by benchmarks. */
   spawned = 0;
 
@@ -45,6 +62,13 @@ export class Tmux {
     this.logger = options.logger ?? silentLogger;
     this.exec = options.exec ?? defaultExec;
     this.env = tmuxEnvironment(options.env);
+    this.timeoutMs = options.timeoutMs ?? timeoutFrom(options.env ?? process.env);
+  }
+
+  /** Where tmux keeps this server's socket ($TMUX_TMPDIR or /tmp, tmux-UID, the -L name). */
+  socketPath(): string {
+    const uid = process.getuid?.() ?? 0;
+    return path.join(this.env.TMUX_TMPDIR || '/tmp', `tmux-${uid}`, this.socket ?? 'default');
   }
 
   /** The argv prefix that reaches this server: `tmux` or `tmux -L socket`. */
@@ -58,9 +82,15 @@ export class Tmux {
     let result: ExecResult;
     this.spawned++;
     try {
-      result = await this.exec(this.executable, full, this.env);
+      result = await this.exec(this.executable, full, this.env, { timeoutMs: this.timeoutMs });
     } catch (e) {
       const code = (e as { code?: string }).code;
+      if (code === 'ETIMEDOUT') {
+        const pid = socketListener(this.socketPath());
+        const server = pid ? `its server (pid ${pid}) may be stopped (kill -CONT ${pid}) or overloaded` : 'its server may be stopped or overloaded';
+        this.logger.debug(`> tmux ${args[0]} [no answer in ${this.timeoutMs}ms]`);
+        throw new TmuxError('timeout', `tmux is not answering: ${args[0]} had no reply in ${Math.round(this.timeoutMs / 100) / 10}s; ${server}`, full);
+      }
       if (code === 'ENOENT') {
         throw new TmuxError('not-installed', 'tmux is not installed: install it with your package manager (e.g. apt-get install tmux, brew install tmux).', full);
       }
