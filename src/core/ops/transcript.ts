@@ -110,14 +110,12 @@ function append(out: string[], lines: readonly string[]): void {
  */
 export function taskTranscript(core: Core, record: TaskRecord, maxLines: number): string[] {
   const adapter = adapterFor(record.agent);
-  const blocks: string[][] = [];
-  let count = 0;
-  for (let i = record.attempts.length - 1; i >= 0 && count < maxLines; i--) {
+  return lastBlocks(record, maxLines, (i, left) => {
     const a = record.attempts[i];
     const end = endedLine(a);
     const head = [startedLine(a)];
     if (a.prompt) append(head, printable(a.prompt).split('\n').map((l, j) => (j === 0 ? `› ${l}` : `  ${l}`)));
-    const want = maxLines - count - (end ? 1 : 0);
+    const want = left - (end ? 1 : 0);
     const file = eventsFile(core.store.paths.attemptDir(record.session, a.n));
     let events: string[] = [];
     let whole = true;
@@ -134,29 +132,35 @@ export function taskTranscript(core: Core, record: TaskRecord, maxLines: number)
     if (end) block.push(end);
     // Attempts are apart by a blank line.
     if (i > 0) block.unshift('');
-    blocks.push(block);
-    count += block.length;
-    if (!whole) break;
-  }
-  const out: string[] = [];
-  for (const b of blocks.reverse()) append(out, b);
-  return out.slice(-maxLines);
+    return { lines: block, whole };
+  });
 }
 
 /** The last `maxLines` lines of a task's events files, attempt by attempt, as the agent wrote them. */
 export function taskEvents(core: Core, record: TaskRecord, maxLines: number): string[] {
-  const blocks: string[][] = [];
-  let count = 0;
-  for (let i = record.attempts.length - 1; i >= 0 && count < maxLines; i--) {
+  return lastBlocks(record, maxLines, (i, left) => {
     let block: string[] = [];
     let whole = true;
     linesFromEnd(eventsFile(core.store.paths.attemptDir(record.session, record.attempts[i].n)), (lines, all) => {
       block = lines;
       whole = all;
-      return lines.length >= maxLines - count;
+      return lines.length >= left;
     });
-    blocks.push(block);
-    count += block.length;
+    return { lines: block, whole };
+  });
+}
+
+/**
+ * The last `maxLines` lines of the attempts' blocks, read from the last attempt backwards until
+ * there are enough, or an attempt could not be read whole (what came before it is not read).
+ */
+function lastBlocks(record: TaskRecord, maxLines: number, blockOf: (i: number, left: number) => { lines: string[]; whole: boolean }): string[] {
+  const blocks: string[][] = [];
+  let count = 0;
+  for (let i = record.attempts.length - 1; i >= 0 && count < maxLines; i--) {
+    const { lines, whole } = blockOf(i, maxLines - count);
+    blocks.push(lines);
+    count += lines.length;
     if (!whole) break;
   }
   const out: string[] = [];
