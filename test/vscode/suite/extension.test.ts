@@ -355,6 +355,35 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     }
   });
 
+  it('in the default settings (the background supervisor, its 180 s timer), an approval prompt is waiting in the tree and notified within 5 s', async () => {
+    const config = vscode.workspace.getConfiguration('resilientAgent');
+    await config.update('supervisor.mode', 'background', vscode.ConfigurationTarget.Global);
+    await config.update('monitor.intervalSeconds', undefined, vscode.ConfigurationTarget.Global);
+    await config.update('view.refreshSeconds', undefined, vscode.ConfigurationTarget.Global);
+    await waitFor(() => api.model.supervisorMode === 'background' && api.model.monitorIntervalMs === 180_000, 'the default settings applied');
+    // No supervisor left from a test with a fast timer: the one this start brings up has the defaults.
+    const stop = await run(process.execPath, [CLI, 'supervisor', 'stop']);
+    assert.strictEqual(stop.code, 0, stop.stderr);
+    const session = 'claude-n-prompt';
+    const dir = project('n-prompt', ['ask']);
+    try {
+      await vscode.commands.executeCommand('resilientAgent.start', { agent: 'claude', name: 'n-prompt', prompt: 'x', folder: dir });
+      await waitFor(() => api.model.supervisor?.background, 'the background supervisor');
+      // When the prompt is on the screen (the fixture draws it at a random moment a second or so in).
+      const shownAt = await waitFor(async () => ((await tmux(['capture-pane', '-p', '-t', `=${session}:`])).stdout.includes('Do you want to proceed?') ? Date.now() : 0), 'the prompt in the pane');
+      const notified = () => api.notices.shown.some((n) => n.session === session && n.state === 'waiting');
+      await waitFor(() => /^waiting for you/.test(String(itemFor(session)?.description)) && notified(), 'waiting in the tree and notified', 15_000).catch((e: Error) => {
+        throw new Error(`${e.message}: ${stateOf(session)}, ${JSON.stringify(itemFor(session)?.description)}, shown ${JSON.stringify(api.notices.shown.filter((n) => n.session === session))}`);
+      });
+      const took = Date.now() - shownAt;
+      assert.ok(took <= 5_000, `waiting in the tree and notified ${took} ms after the prompt appeared`);
+    } finally {
+      await config.update('monitor.intervalSeconds', 0.2, vscode.ConfigurationTarget.Global);
+      await config.update('view.refreshSeconds', 0.2, vscode.ConfigurationTarget.Global);
+      await vscode.commands.executeCommand('resilientAgent.forget', session, { noConfirm: true }).then(undefined, () => undefined);
+    }
+  });
+
   it('in background mode, a settings change reaches the background supervisor without a restart: one task, one policy', async () => {
     const dir = project('policy', ['hang', 'crash', 'crash', 'ok']);
     await vscode.commands.executeCommand('resilientAgent.start', { agent: 'codex', name: 'policy', prompt: 'x', folder: dir });
