@@ -84,7 +84,8 @@ export class WakeSources {
     this.panes.clear();
     for (const r of records) {
       const a = r.attempts[r.attempts.length - 1];
-      if (a && !a.endedAt && (r.state === 'running' || r.state === 'waiting') && adapterFor(r.agent).waitingPatterns.length > 0) {
+      const here = !a?.host || a.host.key === this.core.host.key;
+      if (a && here && !a.endedAt && (r.state === 'running' || r.state === 'waiting') && adapterFor(r.agent).waitingPatterns.length > 0) {
         this.panes.set(r.session, { waiting: r.state === 'waiting' });
       }
     }
