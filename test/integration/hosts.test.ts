@@ -216,6 +216,7 @@ describe('the supervisor stopped, replaced, and an upgrade (default settings: th
     try {
       const stopped = await supervisor();
       assert.equal(stopped.running, false, 'a stopped process is no supervisor');
+      assert.match(await h.ok(['supervisor', 'status']), new RegExp(`^supervisor: none: background supervisor pid ${first.pid} \\(pid ${first.pid}\\) still holds the lease, but it is stopped`, 'm'));
       await h.crash('claude-night', 1);
       await h.ok(['list']); // a person looks: the stopped one is replaced
       const second = await waitFor(async () => {

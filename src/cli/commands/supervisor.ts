@@ -15,8 +15,13 @@ export function selfLauncher(): Launcher {
 export const supervisorCommand: Command = {
   spec: { positionals: [{ name: 'action', required: true }], flags: { json: 'bool' } },
   async run({ svc, json, env, io, first: action }) {
-    const describeHolder = (s: SupervisorStatus) =>
-      s.running && s.holder ? `${s.holder.owner} (pid ${s.holder.pid}) since ${s.holder.acquiredAt}` : 'none';
+    const describeHolder = (s: SupervisorStatus) => {
+      if (s.running && s.holder) {
+        const build = [s.holder.version ? `resilient-agent ${s.holder.version}` : '', s.holder.epoch ? `lease epoch ${s.holder.epoch}` : ''].filter(Boolean).join(', ');
+        return `${s.holder.owner} (pid ${s.holder.pid}) since ${s.holder.acquiredAt}${build ? ` (${build})` : ''}`;
+      }
+      return s.stale ? `none: ${s.stale.holder.owner} (pid ${s.stale.holder.pid}) still holds the lease, but ${s.stale.why}; the next command or task start replaces it` : 'none';
+    };
     switch (action) {
       case 'start': {
         const { started, status } = await startBackgroundSupervisor(svc, selfLauncher());
@@ -39,7 +44,7 @@ export const supervisorCommand: Command = {
       case 'status': {
         const status = supervisorStatus(svc);
         if (json) {
-          io.out(JSON.stringify({ running: status.running, background: status.background, holder: status.holder ?? null, unfinished: status.unfinished, log: supervisorLog(svc) }, null, 2));
+          io.out(JSON.stringify({ running: status.running, background: status.background, holder: status.holder ?? null, unfinished: status.unfinished, log: supervisorLog(svc), stale: status.stale ?? null }, null, 2));
         } else {
           io.out(`supervisor: ${describeHolder(status)}`);
           io.out(`tasks needing supervision: ${status.unfinished}`);

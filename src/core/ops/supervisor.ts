@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { settingsToObject } from '../model/settings';
 import type { LockHolder } from '../store/lock';
 import { compareBuilds, identified } from '../store/lock';
+import { processStopped } from '../platform/processes';
 import { tmuxEnvironment } from '../tmux/tmux';
 import { resolveExecutable } from '../platform/executables';
 import type { Launcher } from './core';
@@ -22,6 +23,15 @@ export interface SupervisorStatus {
   unfinished: number;
   /** The supervisor that runs is an older build than this one: this build takes the lead from it. */
   older?: boolean;
+  /** No supervisor runs, but a lease still names one: who, and why it no longer counts. */
+  stale?: { holder: LockHolder; why: string };
+}
+
+/** Why a holder named in a lease that is not alive no longer supervises. */
+function staleWhy(h: LockHolder): string {
+  if (!identified(h)) return 'it is gone';
+  if (processStopped(h.pid)) return 'it is stopped (SIGSTOP, Ctrl-Z)';
+  return 'it stopped renewing its lease (frozen, or a clock far off)';
 }
 
 /** This host's supervisor: a live holder of its lease (one that stopped, or stopped renewing, is none). */
@@ -30,7 +40,16 @@ export function supervisorStatus(svc: TaskService): SupervisorStatus {
   const running = holder !== undefined;
   const unfinished = svc.store.list().records.filter(needsSupervision).length;
   const older = running && compareBuilds(svc.locks.identity(), holder!) > 0;
-  return { running, holder: running ? holder : undefined, background: running && holder!.owner.startsWith(BACKGROUND_OWNER), unfinished, ...(older ? { older } : {}) };
+  let stale: SupervisorStatus['stale'];
+  if (!running) {
+    try {
+      const named = svc.locks.readHolder(supervisorLock(svc));
+      if (named) stale = { holder: named, why: staleWhy(named) };
+    } catch {
+      /* unreadable just now: said as none */
+    }
+  }
+  return { running, holder: running ? holder : undefined, background: running && holder!.owner.startsWith(BACKGROUND_OWNER), unfinished, ...(older ? { older } : {}), ...(stale ? { stale } : {}) };
 }
 
 export type { Launcher };
