@@ -328,6 +328,23 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     });
   }
 
+  it('kill ends what the agent started with an environment of its own (codex clears its MCP servers\' one), before it says killed', async () => {
+    // An agent that ignores SIGHUP and starts a child, as codex starts a stdio MCP server, with a
+    // cleared environment: the child has no RESILIENT_AGENT_ATTEMPT entry and ignores SIGHUP too.
+    const pidFile = path.join(h.root, 'child.pid');
+    const agent = path.join(h.root, 'cleared.cjs');
+    fs.writeFileSync(agent, `process.on('SIGHUP', () => {}); process.stdout.on('error', () => {});
+const c = require('node:child_process').spawn(process.execPath, ['-e', "process.on('SIGHUP', () => {}); setInterval(() => {}, 1000)"], { env: {}, stdio: 'ignore' });
+require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); setInterval(() => {}, 1000);\n`);
+    fs.writeFileSync(path.join(h.bin, 'codex'), `#!/bin/sh\nexec '${process.execPath}' '${agent}'\n`, { mode: 0o755 });
+    await h.ok(['start', 'codex', 'cleared', '--dir', h.project('p', ['hang']), '--prompt', 'x']);
+    await waitFor(() => fs.existsSync(pidFile), 'the child started');
+    const child = Number(fs.readFileSync(pidFile, 'utf8'));
+    assert.ok(!fs.readFileSync(`/proc/${child}/environ`, 'utf8').includes('RESILIENT_AGENT_ATTEMPT'), 'the child has no entry');
+    await h.ok(['kill', 'cleared']);
+    assert.equal(processAlive(child), false, 'the child ended before kill said killed');
+  });
+
   it('a session killed by hand while the tmux server lives is held as stopped; the server dying is still recovered', async () => {
     const a = h.project('a', ['hang', 'ok']);
     const b = h.project('b', ['hang', 'ok']);
