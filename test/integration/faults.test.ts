@@ -208,6 +208,22 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     assert.equal(h.invocations(project).length, 1);
   });
 
+  it('a task folder whose record is gone but whose attempt ran (a rebuild that could not be written) is rebuilt and a crash resumed by id', async () => {
+    const project = h.project('p', ['hang', 'hang']);
+    const session = 'codex-recordless';
+    await h.ok(['start', 'codex', 'recordless', '--dir', project, '--prompt', 'x']);
+    const id = await h.sessionIdKnown(session);
+    fs.rmSync(h.store.paths.recordFile(session));
+    await h.ok(['monitor', '--once']);
+    assert.equal(h.record(session)?.agentSessionId, id, 'rebuilt');
+    await h.crash(session, 1);
+    await waitFor(async () => {
+      await h.ok(['monitor', '--once']);
+      return h.invocations(project).length === 2;
+    }, 'the crash resumed');
+    assert.deepEqual(h.invocations(project).map((r) => [r.mode, r.sessionId]), [['start', id], ['resume', id]]);
+  });
+
   it('a task killed while the copy of its record could not be written (a read-only attempt folder), whose record then turns to garbage, is never resumed', async () => {
     const { execFileSync } = await import('node:child_process');
     const project = h.project('p', ['hang', 'ok']);

@@ -289,6 +289,21 @@ export class Monitor {
         lock.release();
       }
     }
+    // A task folder whose attempts ran but whose record is gone (kept aside above by a pass that
+    // could not write the rebuilt one, a full disk): rebuilt once it can be, never left unsupervised.
+    for (const session of svc.store.orphans()) {
+      const lock = svc.locks.tryAcquire(session);
+      if (!lock) continue; // being started (its record not written yet) or changed
+      try {
+        if (svc.store.read(session).kind !== 'missing') continue;
+        const rebuilt = rebuildRecord(svc, session);
+        if (!rebuilt) continue;
+        svc.logger.warn(`${session}: no task record; rebuilt from attempt ${rebuilt.attempts.length}`);
+        records.push(rebuilt);
+      } finally {
+        lock.release();
+      }
+    }
     const captured = await this.captureNeeded(records, panes);
     const live = new Set<string>();
     const after: TaskRecord[] = [];

@@ -77,8 +77,9 @@ export class TaskStore {
     // The copy first: one that is newer than the record (this process dies in between, or the
     // record cannot be written) errs towards what the writer meant (a kill is kept); one older
     // than the record could revive a task the user stopped, so it is never left standing.
-    this.writeCopy(valid, text);
+    const copied = this.writeCopy(valid, text);
     writeFileAtomic(this.paths.recordFile(record.session), text);
+    if (!copied) this.markStale(valid);
     // One file in the tasks folder itself changes with every record: a watch on that folder
     // (each VS Code window) sees a record change wherever it was written.
     try {
@@ -90,35 +91,43 @@ export class TaskStore {
 
   /**
    * A copy of the record beside its current attempt's files: what the task is rebuilt from if its
-   * record becomes unreadable. A copy that cannot be written costs only that, but it must not stay
-   * behind older than the record: it is removed and the task folder marked (STALE_COPY), so that
-   * the task is held for a person rather than rebuilt from it.
+   * record becomes unreadable. False when it could not be written (the record then marks it stale).
    */
-  private writeCopy(record: TaskRecord, text: string): void {
+  private writeCopy(record: TaskRecord, text: string): boolean {
     const last = record.attempts[record.attempts.length - 1];
-    if (!last) return;
+    if (!last) return true;
     const dir = this.paths.attemptDir(record.session, last.n);
-    if (!fs.existsSync(dir)) return;
-    const marker = path.join(this.paths.taskDir(record.session), STALE_COPY);
+    if (!fs.existsSync(dir)) return true;
     try {
       writeFileAtomic(path.join(dir, RECORD_COPY), text);
     } catch {
-      try {
-        fs.rmSync(path.join(dir, RECORD_COPY), { force: true });
-      } catch {
-        /* the mark below says it */
-      }
-      try {
-        writeFileAtomic(marker, `${last.n}\n`);
-      } catch {
-        /* the copy is gone, or the record cannot be written either */
-      }
-      return;
+      return false;
     }
     try {
-      fs.rmSync(marker, { force: true });
+      fs.rmSync(path.join(this.paths.taskDir(record.session), STALE_COPY), { force: true });
     } catch {
       /* left: the task is held rather than rebuilt, the safe side */
+    }
+    return true;
+  }
+
+  /**
+   * A copy that could not be written costs only that, but it must not stay behind older than the
+   * record (it could revive a task the user stopped): it is removed and the task folder marked, so
+   * that the task is held for a person rather than rebuilt from it. Done only once the record is
+   * written: a record that cannot be written either leaves the copy as it was, still its equal.
+   */
+  private markStale(record: TaskRecord): void {
+    const last = record.attempts[record.attempts.length - 1];
+    try {
+      fs.rmSync(path.join(this.paths.attemptDir(record.session, last.n), RECORD_COPY), { force: true });
+    } catch {
+      /* the mark below says it */
+    }
+    try {
+      writeFileAtomic(path.join(this.paths.taskDir(record.session), STALE_COPY), `${last.n}\n`);
+    } catch {
+      /* the copy is gone (a full disk), or it is marked */
     }
   }
 
