@@ -208,12 +208,13 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     assert.equal(h.invocations(project).length, 1);
   });
 
-  it('a task folder whose record is gone but whose attempt ran (a rebuild that could not be written) is rebuilt and a crash resumed by id', async () => {
+  it('a task folder whose record was kept aside but not rebuilt (the rebuilt one could not be written) is rebuilt by a later pass and a crash resumed by id', async () => {
     const project = h.project('p', ['hang', 'hang']);
     const session = 'codex-recordless';
     await h.ok(['start', 'codex', 'recordless', '--dir', project, '--prompt', 'x']);
     const id = await h.sessionIdKnown(session);
-    fs.rmSync(h.store.paths.recordFile(session));
+    // As a pass leaves it when it kept an unreadable record aside but could not write the rebuilt one.
+    h.store.quarantine(session);
     await h.ok(['monitor', '--once']);
     assert.equal(h.record(session)?.agentSessionId, id, 'rebuilt');
     await h.crash(session, 1);
