@@ -208,6 +208,68 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     assert.equal(h.invocations(project).length, 1);
   });
 
+  it('a task folder whose record was kept aside but not rebuilt (the rebuilt one could not be written) is rebuilt by a later pass and a crash resumed by id', async () => {
+    const project = h.project('p', ['hang', 'hang']);
+    const session = 'codex-recordless';
+    await h.ok(['start', 'codex', 'recordless', '--dir', project, '--prompt', 'x']);
+    const id = await h.sessionIdKnown(session);
+    // As a pass leaves it when it kept an unreadable record aside but could not write the rebuilt one.
+    h.store.quarantine(session);
+    await h.ok(['monitor', '--once']);
+    assert.equal(h.record(session)?.agentSessionId, id, 'rebuilt');
+    await h.crash(session, 1);
+    await waitFor(async () => {
+      await h.ok(['monitor', '--once']);
+      return h.invocations(project).length === 2;
+    }, 'the crash resumed');
+    assert.deepEqual(h.invocations(project).map((r) => [r.mode, r.sessionId]), [['start', id], ['resume', id]]);
+  });
+
+  it('a task killed while the copy of its record could not be written (a read-only attempt folder), whose record then turns to garbage, is never resumed', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const project = h.project('p', ['hang', 'ok']);
+    const session = 'codex-stale';
+    await h.ok(['start', 'codex', 'stale', '--dir', project, '--prompt', 'x']);
+    await h.sessionIdKnown(session);
+    const dir = h.store.paths.attemptDir(session, 1);
+    // The copy beside the attempt cannot be written at the kill (EROFS); the record can.
+    execFileSync('mount', ['--bind', dir, dir]);
+    try {
+      execFileSync('mount', ['-o', 'remount,ro,bind', dir]);
+      await h.ok(['kill', 'stale']);
+    } finally {
+      execFileSync('umount', [dir]);
+    }
+    assert.equal(h.record(session)!.killedByUser, true);
+    fs.writeFileSync(h.store.paths.recordFile(session), 'garbage');
+    await h.ok(['monitor', '--once']);
+    await h.ok(['monitor', '--once']);
+    assert.equal(h.invocations(project).length, 1, 'not resumed after the user killed it');
+    const row = JSON.parse(await h.ok(['list', '--json'])).find((v: { session: string }) => v.session === session);
+    assert.equal(row.state, 'held', row.reason);
+  });
+
+  for (const copy of ['garbage', 'newer']) {
+    it(`a killed task whose record and latest copy turn unreadable (${copy}) is not rebuilt from an older attempt's copy`, async () => {
+      const project = h.project('p', ['hang', 'hang', 'ok']);
+      const session = `codex-older-${copy}`;
+      await h.ok(['start', 'codex', `older-${copy}`, '--dir', project, '--prompt', 'x']);
+      await h.sessionIdKnown(session);
+      await h.crash(session, 1);
+      await waitFor(async () => (await h.ok(['monitor', '--once'])) !== undefined && h.record(session)!.attempts.length === 2, 'the crash resumed');
+      await h.sessionIdKnown(session, 2);
+      await h.ok(['kill', `older-${copy}`]);
+      const latest = path.join(h.store.paths.attemptDir(session, 2), 'task.json');
+      fs.writeFileSync(latest, copy === 'garbage' ? 'garbage' : JSON.stringify({ ...JSON.parse(fs.readFileSync(latest, 'utf8')), version: RECORD_VERSION + 1 }));
+      fs.writeFileSync(h.store.paths.recordFile(session), 'garbage');
+      await h.ok(['monitor', '--once']);
+      await h.ok(['monitor', '--once']);
+      assert.equal(h.invocations(project).length, 2, 'not resumed after the user killed it');
+      const row = JSON.parse(await h.ok(['list', '--json'])).find((v: { session: string }) => v.session === session);
+      assert.equal(row.state, 'held', row.reason);
+    });
+  }
+
   it('a supervisor killed mid-recovery after a tmux server loss: the next one finishes it as a loss, at once, not as a failure in a row', async () => {
     // An agent that ignores SIGHUP and SIGTERM: after kill-server the supervisor that recovers it
     // writes the loss, then waits (3 s) for it to end before the next attempt; it is killed -9 there.
@@ -282,6 +344,23 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
       assert.equal(h.invocations(project).length, 1, 'not resumed');
     });
   }
+
+  it('kill ends what the agent started with an environment of its own (codex clears its MCP servers\' one), before it says killed', async () => {
+    // An agent that ignores SIGHUP and starts a child, as codex starts a stdio MCP server, with a
+    // cleared environment: the child has no RESILIENT_AGENT_ATTEMPT entry and ignores SIGHUP too.
+    const pidFile = path.join(h.root, 'child.pid');
+    const agent = path.join(h.root, 'cleared.cjs');
+    fs.writeFileSync(agent, `process.on('SIGHUP', () => {}); process.stdout.on('error', () => {});
+const c = require('node:child_process').spawn(process.execPath, ['-e', "process.on('SIGHUP', () => {}); setInterval(() => {}, 1000)"], { env: {}, stdio: 'ignore' });
+require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); setInterval(() => {}, 1000);\n`);
+    fs.writeFileSync(path.join(h.bin, 'codex'), `#!/bin/sh\nexec '${process.execPath}' '${agent}'\n`, { mode: 0o755 });
+    await h.ok(['start', 'codex', 'cleared', '--dir', h.project('p', ['hang']), '--prompt', 'x']);
+    await waitFor(() => fs.existsSync(pidFile), 'the child started');
+    const child = Number(fs.readFileSync(pidFile, 'utf8'));
+    assert.ok(!fs.readFileSync(`/proc/${child}/environ`, 'utf8').includes('RESILIENT_AGENT_ATTEMPT'), 'the child has no entry');
+    await h.ok(['kill', 'cleared']);
+    assert.equal(processAlive(child), false, 'the child ended before kill said killed');
+  });
 
   it('a session killed by hand while the tmux server lives is held as stopped; the server dying is still recovered', async () => {
     const a = h.project('a', ['hang', 'ok']);

@@ -10,7 +10,7 @@ import { sessionUsage } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
 import { readHead, writeFileAtomic } from '../platform/files';
 import { attemptFile, eventsFile } from '../store/attempt';
-import { pidNamespace, processAlive, processesWithEnv, processPidNamespace } from '../platform/processes';
+import { descendantsOf, pidNamespace, processAlive, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
 import type { Core } from './core';
 import { isoNow } from './core';
@@ -60,7 +60,14 @@ function ours(pid: number): boolean {
  */
 export async function endAttempt(core: Core, session: string, n: number, graceMs = 3_000): Promise<{ found: number[]; left: number[] }> {
   const entry = `${ATTEMPT_ENV}=${core.store.paths.attemptDir(session, n)}`;
-  const look = () => processesWithEnv(entry).filter((pid) => ours(pid) && processAlive(pid));
+  // Its processes, and what they started without the entry (an environment of its own), found
+  // while their parents live and followed after (by pid and start time, so never a reused pid).
+  const known = new Map<number, string | null>();
+  const look = () => {
+    const named = processesWithEnv(entry).filter((pid) => ours(pid));
+    for (const pid of [...named, ...descendantsOf(named)]) if (!known.has(pid) && ours(pid)) known.set(pid, processStartTime(pid));
+    return [...known].filter(([pid, start]) => processAlive(pid) && processStartTime(pid) === start).map(([pid]) => pid);
+  };
   const found = look();
   if (found.length === 0) return { found, left: [] };
   const signal = (pids: number[], sig: NodeJS.Signals) => {

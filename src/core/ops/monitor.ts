@@ -289,6 +289,23 @@ export class Monitor {
         lock.release();
       }
     }
+    // A task folder whose attempts ran but whose record is gone, kept aside by a pass that could
+    // not write the rebuilt one (a full disk): rebuilt once it can be, never left unsupervised.
+    // Only one whose record a pass kept aside: a record gone otherwise (removed by hand, a
+    // `kill --forget` cut short) is shown held for a person, never revived from an older copy.
+    for (const session of svc.store.orphans().filter((s) => svc.store.keptAside(s).length > 0)) {
+      const lock = svc.locks.tryAcquire(session);
+      if (!lock) continue; // being started (its record not written yet) or changed
+      try {
+        if (svc.store.read(session).kind !== 'missing') continue;
+        const rebuilt = rebuildRecord(svc, session);
+        if (!rebuilt) continue;
+        svc.logger.warn(`${session}: no task record; rebuilt from attempt ${rebuilt.attempts.length}`);
+        records.push(rebuilt);
+      } finally {
+        lock.release();
+      }
+    }
     const captured = await this.captureNeeded(records, panes);
     const live = new Set<string>();
     const after: TaskRecord[] = [];

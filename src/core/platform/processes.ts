@@ -88,6 +88,43 @@ export function processesWithEnv(entry: string): number[] {
   return out;
 }
 
+/**
+ * Every process descended from these (children, theirs, ...), by the parent pid in /proc: what a
+ * process started with an environment of its own (codex starts its MCP servers with a cleared one)
+ * still is. Empty where there is no /proc.
+ */
+export function descendantsOf(roots: readonly number[]): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const pid of entries) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      // The parent is the second field after the command's closing parenthesis.
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(pid)]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out = new Set<number>();
+  const todo = [...roots];
+  while (todo.length) {
+    for (const c of children.get(todo.pop()!) ?? []) {
+      if (!out.has(c) && !roots.includes(c)) {
+        out.add(c);
+        todo.push(c);
+      }
+    }
+  }
+  return [...out];
+}
+
 /** Whether any process of this process group is still running (a zombie does not count). */
 export function groupAlive(pgid: number): boolean {
   let entries: string[];

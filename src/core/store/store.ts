@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StatePaths } from './paths';
 import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../platform/files';
+import { attemptFile, readAttemptFiles } from './attempt';
 import { OLDEST_READABLE_VERSION, RECORD_VERSION, TaskRecord, TaskRecordSchema } from '../model/record';
 
 export type ReadResult =
@@ -29,6 +30,9 @@ export interface CorruptRecord {
 
 /** The copy of a task's record beside its current attempt's files. */
 export const RECORD_COPY = 'task.json';
+
+/** In a task folder: the copy beside its latest attempt is older than its record (it could not be written). */
+export const STALE_COPY = 'copy-stale';
 
 /** Rewritten after each record write, so that one folder watch sees every change. */
 export const CHANGED_FILE = '.changed';
@@ -70,23 +74,60 @@ export class TaskStore {
   write(record: TaskRecord): void {
     const valid = TaskRecordSchema.parse(record);
     const text = JSON.stringify(valid, null, 2) + '\n';
+    // The copy first: one that is newer than the record (this process dies in between, or the
+    // record cannot be written) errs towards what the writer meant (a kill is kept); one older
+    // than the record could revive a task the user stopped, so it is never left standing.
+    const copied = this.writeCopy(valid, text);
     writeFileAtomic(this.paths.recordFile(record.session), text);
-    // A copy beside the current attempt's files: what the task is rebuilt from if its record
-    // becomes unreadable (a copy that cannot be written costs only that; the record is written).
-    const last = valid.attempts[valid.attempts.length - 1];
-    if (last && fs.existsSync(this.paths.attemptDir(record.session, last.n))) {
-      try {
-        writeFileAtomic(path.join(this.paths.attemptDir(record.session, last.n), RECORD_COPY), text);
-      } catch {
-        /* the record itself is written */
-      }
-    }
+    if (!copied) this.markStale(valid);
     // One file in the tasks folder itself changes with every record: a watch on that folder
     // (each VS Code window) sees a record change wherever it was written.
     try {
       fs.writeFileSync(path.join(this.paths.tasksDir, CHANGED_FILE), `${record.session}\n`, { mode: 0o600 });
     } catch {
       /* a ping only: the record itself is written */
+    }
+  }
+
+  /**
+   * A copy of the record beside its current attempt's files: what the task is rebuilt from if its
+   * record becomes unreadable. False when it could not be written (the record then marks it stale).
+   */
+  private writeCopy(record: TaskRecord, text: string): boolean {
+    const last = record.attempts[record.attempts.length - 1];
+    if (!last) return true;
+    const dir = this.paths.attemptDir(record.session, last.n);
+    if (!fs.existsSync(dir)) return true;
+    try {
+      writeFileAtomic(path.join(dir, RECORD_COPY), text);
+    } catch {
+      return false;
+    }
+    try {
+      fs.rmSync(path.join(this.paths.taskDir(record.session), STALE_COPY), { force: true });
+    } catch {
+      /* left: the task is held rather than rebuilt, the safe side */
+    }
+    return true;
+  }
+
+  /**
+   * A copy that could not be written costs only that, but it must not stay behind older than the
+   * record (it could revive a task the user stopped): it is removed and the task folder marked, so
+   * that the task is held for a person rather than rebuilt from it. Done only once the record is
+   * written: a record that cannot be written either leaves the copy as it was, still its equal.
+   */
+  private markStale(record: TaskRecord): void {
+    const last = record.attempts[record.attempts.length - 1];
+    try {
+      fs.rmSync(path.join(this.paths.attemptDir(record.session, last.n), RECORD_COPY), { force: true });
+    } catch {
+      /* the mark below says it */
+    }
+    try {
+      writeFileAtomic(path.join(this.paths.taskDir(record.session), STALE_COPY), `${last.n}\n`);
+    } catch {
+      /* the copy is gone (a full disk), or it is marked */
     }
   }
 
@@ -129,16 +170,22 @@ export class TaskStore {
     } catch {
       return undefined;
     }
+    // A copy that could not be written when the record last was: every copy here is older.
+    if (fs.existsSync(path.join(this.paths.taskDir(session), STALE_COPY))) return undefined;
     const ns = names.filter((n) => /^\d+$/.test(n)).map(Number).sort((x, y) => y - x);
     for (const n of ns) {
+      const dir = this.paths.attemptDir(session, n);
       let text: string | undefined;
       try {
-        text = readFileIfExists(path.join(this.paths.attemptDir(session, n), RECORD_COPY));
+        text = readFileIfExists(path.join(dir, RECORD_COPY));
       } catch {
-        continue;
+        return undefined;
       }
+      // Only a folder whose attempt never began and was never written down (its launcher died
+      // before its record) is passed over: an earlier attempt's copy is older than the record.
+      if (text === undefined && !readAttemptFiles(dir).started && !fs.existsSync(attemptFile(dir, 'events'))) continue;
       const r = text === undefined ? undefined : parseRecord(text);
-      if (r?.kind === 'ok' && r.record.session === session) return { record: r.record, attempt: n };
+      return r?.kind === 'ok' && r.record.session === session ? { record: r.record, attempt: n } : undefined;
     }
     return undefined;
   }
