@@ -491,6 +491,30 @@ require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); set
     assert.match(await h.ok(['list']), /codex-frozen\s+running/);
   });
 
+  it('a crash while the tmux server is stopped: resumed once, at once, when it answers again (no breaker left open by the passes it did not answer)', async () => {
+    h.env.RESILIENT_AGENT_TMUX_TIMEOUT_MS = '1000';
+    const project = h.project('p', ['hang', 'hang']);
+    await h.ok(['start', 'codex', 'frozen', '--dir', project, '--prompt', 'x']);
+    await h.sessionIdKnown('codex-frozen');
+    const server = Number((await h.tmux(['display', '-p', '#{pid}'])).stdout.trim());
+    const svc = new TaskService({ home: h.home, settings: { ...resolveSettings(), tmuxSocket: h.socket }, env: h.env, owner: 'test' });
+    const monitor = new Monitor(svc, { intervalMs: 60_000, eventDriven: false, elect: false });
+    process.kill(server, 'SIGSTOP');
+    try {
+      await h.crash('codex-frozen', 1);
+      for (let i = 0; i < 4; i++) await assert.rejects(monitor.pass('test'), (e) => e instanceof TmuxError && e.cause === 'timeout');
+    } finally {
+      process.kill(server, 'SIGCONT');
+    }
+    const answered = Date.now();
+    await waitFor(async () => (await monitor.pass('test')).launched.includes('codex-frozen'), 'the crash resumed', 5_000);
+    assert.ok(Date.now() - answered < 5_000);
+    const rec = h.record('codex-frozen')!;
+    assert.deepEqual(rec.attempts.map((a) => a.cause), ['start', 'crash']);
+    await waitFor(() => h.invocations(project).length === 2, 'the agent resumed');
+    monitor.stop();
+  });
+
   it('a full disk: nothing half-written is left, the supervisor says why, and it recovers by itself when space returns', async () => {
     // The state dir on a small tmpfs (the tests run as root), filled once the task runs.
     const { execFileSync } = await import('node:child_process');

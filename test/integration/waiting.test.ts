@@ -52,6 +52,28 @@ describe('a prompt for a person in the default settings (background supervisor, 
     await waitFor(() => /claude-goes-on: waiting -> running/.test(log()), 'the change announced in the supervisor log', 2_000);
   });
 
+  it('a prompt beside a spinner redrawn every 500 ms (the pane never goes still) is waiting within 5 s; read every few seconds meanwhile, not every second; answered, running again', async () => {
+    const project = h.project('s', ['ask-on']);
+    await h.ok(['start', 'claude', 'spin', '--dir', project, '--prompt', 'x'], { env: { ...h.env, FIXTURE_ASK_AFTER_MS: '3000', FIXTURE_SPINNER_MS: '500', RESILIENT_AGENT_DEBUG: '1' } });
+    await waitFor(() => paneShows('claude-spin', 'waiting for you'), 'the prompt and its spinner in the pane');
+    const shownAt = Date.now();
+    const waitingAt = await waitFor(() => (h.record('claude-spin')?.state === 'waiting' ? Date.now() : undefined), 'waiting', 5_000);
+    assert.ok(waitingAt - shownAt <= 5_000, `waiting ${waitingAt - shownAt} ms after the prompt showed`);
+    // Waiting, the spinner still turning: a read every 2-3 s (BUSY_READ_MS), not a pass every second.
+    const wakes = () => log().split('\n').filter((l) => l.includes('the pane of claude-spin moved')).length;
+    const before = wakes();
+    const from = Date.now();
+    await waitFor(() => Date.now() - from >= 9_000 || undefined, 'nine seconds of waiting', 10_000);
+    const n = wakes() - before;
+    assert.ok(n >= 2 && n <= 5, `${n} reads of the waiting pane in 9 s`);
+    assert.equal(h.record('claude-spin')?.state, 'waiting');
+    await h.tmux(['send-keys', '-t', '=claude-spin:', 'y', 'Enter']);
+    await waitFor(() => paneShows('claude-spin', 'working on it...'), 'the agent going on');
+    const goneOnAt = Date.now();
+    await waitFor(() => h.record('claude-spin')?.state === 'running', 'running again', 5_000);
+    assert.ok(Date.now() - goneOnAt <= 5_000);
+  });
+
   it('a pane that is merely quiet (the agent thinking, no prompt) is read and stays running', async () => {
     const project = h.project('q', ['hang']);
     await h.ok(['start', 'claude', 'thinking', '--dir', project, '--prompt', 'x'], { env: { ...h.env, RESILIENT_AGENT_DEBUG: '1' } });

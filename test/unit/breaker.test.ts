@@ -8,7 +8,7 @@ import { Tmux } from '../../src/core/tmux/tmux';
 import { Monitor } from '../../src/core/ops/monitor';
 import { ADAPTERS } from '../../src/core/agents/registry';
 import { Breaker } from '../../src/core/decide/breaker';
-import { nextStreak, promptDepth, shouldCapture, wentQuiet } from '../../src/core/decide/streak';
+import { BUSY_READ_MS, dueRead, nextStreak, promptDepth, shouldCapture, wentQuiet } from '../../src/core/decide/streak';
 import type { PaneInfo } from '../../src/core/tmux/commands';
 
 describe('circuit breaker', () => {
@@ -108,5 +108,16 @@ describe('the waiting streak and which panes to read', () => {
     assert.equal(wentQuiet(pane(), { activity: 100, at: 102_500 }, 110_000), false, 'read since its last output: nothing new');
     assert.equal(wentQuiet(pane(), { activity: 100, at: 100_400 }, 102_000), true, 'read during its last active second: maybe more came after');
     assert.equal(wentQuiet(pane({ dead: true }), undefined, 110_000), false, 'a dead pane is the runner probe\'s');
+  });
+  it('a pane that never goes still (a spinner beside a prompt) is read every BUSY_READ_MS, not never and not at every probe', () => {
+    // Output in every second: never quiet.
+    const at = (t: number) => pane({ activity: Math.floor(t / 1000) });
+    assert.equal(wentQuiet(at(104_500), { activity: 102, at: 102_500 }, 104_500), false);
+    assert.equal(dueRead(at(103_500), { activity: 102, at: 102_500 }, 103_500), false, 'read a second ago');
+    assert.equal(dueRead(at(102_500 + BUSY_READ_MS), { activity: 102, at: 102_500 }, 102_500 + BUSY_READ_MS), true, 'not read for BUSY_READ_MS');
+    assert.equal(dueRead(pane({ activity: 101 }), { activity: 100, at: 100_200 }, 103_000), true, 'went quiet');
+    assert.equal(dueRead(pane(), { activity: 100, at: 100_200 }, 120_000), true, 'quiet since a read in its last active second');
+    assert.equal(dueRead(pane(), { activity: 100, at: 102_500 }, 120_000), false, 'unchanged since it was read');
+    assert.equal(dueRead(pane({ dead: true, activity: 200 }), { activity: 100, at: 100_200 }, 120_000), false, 'a dead pane is the runner probe\'s');
   });
 });

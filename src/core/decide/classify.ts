@@ -62,6 +62,9 @@ export function classifyCondition(task: TaskRecord, obs: Observation, now: numbe
   if (obs.pane.dead) {
     if (!files.started) {
       if (launchedAgo < START_GRACE_MS) return { kind: 'starting' };
+      // Its launch never reached tmux: the pane still shows how the attempt before ended. A loss
+      // (launched again at once), not a failure of the agent with the earlier attempt's status.
+      if (obs.paneOfEarlier) return { kind: 'lost', at: now };
       // How tmux saw it end still tells a Ctrl-C from a crash.
       return { kind: 'exited', exitCode: obs.pane.deadStatus, signal: obs.pane.deadSignal, at: now, why: 'the attempt never started' };
     }

@@ -32,4 +32,10 @@ export interface Observation {
    * attempt with no session by now will never get one (its launcher died).
    */
   underLock?: boolean;
+  /**
+   * The current attempt never started and its dead pane is still the one of the attempt before
+   * (the pane's process is that attempt's runner): its respawn never reached tmux (a call past its
+   * deadline that the server never ran).
+   */
+  paneOfEarlier?: boolean;
 }

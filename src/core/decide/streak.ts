@@ -68,6 +68,23 @@ export function wentQuiet(pane: PaneInfo, last: LastRead | undefined, now: numbe
   return !pane.dead && moved(pane, last) && now >= (pane.activity + 2) * 1000;
 }
 
+/**
+ * How long a pane whose output keeps moving goes unread: a prompt drawn beside a spinner or a clock
+ * redrawn every second never goes quiet. Read this often, a prompt that came just after a read is
+ * seen on the next one and confirmed a second later (CONFIRM_MS), within 5 s with the 1 s probe.
+ */
+export const BUSY_READ_MS = 2_000;
+
+/**
+ * Whether the pane probe should have a pass read a task's pane now: its output moved and then went
+ * still (wentQuiet), or it keeps moving and has not been read for BUSY_READ_MS. The same for a
+ * waiting pane (a person's answer): a pane that is never still is read every 2–3 s, not at every
+ * second's probe.
+ */
+export function dueRead(pane: PaneInfo, last: LastRead | undefined, now: number): boolean {
+  return wentQuiet(pane, last, now) || (!pane.dead && moved(pane, last) && now - (last?.at ?? 0) >= BUSY_READ_MS);
+}
+
 /** Whether a pane's output moved since it was last read (read during its last active second: maybe). */
 export function moved(pane: PaneInfo, last: LastRead | undefined): boolean {
   return !last || last.activity !== pane.activity || pane.activity >= Math.floor(last.at / 1000);

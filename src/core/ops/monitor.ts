@@ -260,7 +260,10 @@ export class Monitor {
       panes = await svc.tmux.listPanes();
       this.tmuxSucceeded();
     } catch (e) {
-      this.tmuxFailed(e);
+      // A server that does not answer (stopped, overloaded) is not a broken one: the failed pass is
+      // tried again soon by itself, and no launch is made meanwhile. Counted here, it opened the
+      // breaker after three such passes, and the crashes it hid waited 30 s more once it answered.
+      if (!(e instanceof TmuxError && e.cause === 'timeout')) this.tmuxFailed(e);
       throw e;
     }
     for (const u of unreadable) svc.logger.warn(`${u.session}: its record cannot be read just now (${u.problem}); looked at again next pass`);

@@ -11,7 +11,7 @@ import { parseSessionName } from '../model/names';
 import type { TaskRecord } from '../model/record';
 import { lastAttempt, sumUsage, usageBefore } from '../model/record';
 import type { TaskView } from '../model/views';
-import { attemptFile, eventsFile, eventsHead, eventsTail, readAttemptFiles } from '../store/attempt';
+import { attemptFile, eventsFile, eventsHead, eventsTail, readAttemptFiles, readRunnerPid } from '../store/attempt';
 import { LEASE_MS } from '../store/lock';
 import { readSeedIdFile } from '../store/seed';
 import type { PaneInfo } from '../tmux/commands';
@@ -36,7 +36,12 @@ export function observe(core: Core, record: TaskRecord, panes: Map<string, PaneI
   // Its last word and token use, to record with its end.
   const summary = over && dir ? core.summaries.summary(eventsFile(dir), adapterFor(record.agent), usageBefore(record, attempt.n), true) : undefined;
   const elsewhere = ownerElsewhere(core, record);
-  return { pane, attempt: files, eventsHead: head, eventsTail: tail, serverPid: anyPane?.serverPid, dirMissing, summary, ...(elsewhere ? { elsewhere } : {}), ...extra };
+  const before = attempt && attempt.n > 1 && !files.started && pane?.dead ? core.store.paths.attemptDir(record.session, attempt.n - 1) : undefined;
+  const paneOfEarlier = before !== undefined && readRunnerPid(before) === pane?.pid;
+  return {
+    pane, attempt: files, eventsHead: head, eventsTail: tail, serverPid: anyPane?.serverPid, dirMissing, summary,
+    ...(elsewhere ? { elsewhere } : {}), ...(paneOfEarlier ? { paneOfEarlier } : {}), ...extra,
+  };
 }
 
 /**

@@ -8,7 +8,7 @@ import type { TaskRecord } from '../model/record';
 import { newRecord } from '../model/record';
 import type { Core } from './core';
 import { isoNow } from './core';
-import { agentArgs, launch, resolveAgent, writeTaskEnv } from './launch';
+import { agentArgs, endAttempt, launch, resolveAgent, writeTaskEnv } from './launch';
 import { createWorktree, discardWorktree } from './worktree';
 
 export interface StartInput {
@@ -84,8 +84,11 @@ export async function startTask(core: Core, input: StartInput): Promise<TaskReco
       return await launch(core, record, { kind: 'launch', cause: 'start', mode: 'start' }, false);
     } catch (e) {
       // Nothing half-made: no record without a session, no session without a record, no
-      // worktree or branch of a task that did not start.
+      // worktree or branch of a task that did not start. A tmux call past its deadline may have
+      // started the agent all the same (the server made the session, its client never said so):
+      // one that ignores the session's SIGHUP is ended too, never left running with no record.
       await core.tmux.killSession(session).catch(() => undefined);
+      await endAttempt(core, session, 1).catch(() => undefined);
       core.store.remove(session);
       if (made) await discardWorktree(core, made.worktree);
       throw e;

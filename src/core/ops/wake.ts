@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { adapterFor } from '../agents/registry';
 import type { LastRead } from '../decide/streak';
-import { moved, wentQuiet } from '../decide/streak';
+import { dueRead, wentQuiet } from '../decide/streak';
 import type { TaskRecord } from '../model/record';
 import { isFinished } from '../model/record';
 import { heldByAgent } from '../model/holds';
@@ -16,8 +16,9 @@ import type { Leadership } from './election';
  * state dir's wake file (a task started, a person acted), a watched runner dying (crash, kill -9,
  * tmux server gone; probed with signal 0), and, for a follower, the supervisor itself dying.
  * And one that costs one tmux call a second while an agent that can ask a person runs: a pane
- * whose output moved and then went still (a prompt may be on it), or a waiting task's pane moving
- * again (a person answered). tmux's own `alert-silence` hook would cost no call, but it needs
+ * whose output moved and then went still (a prompt may be on it), one that keeps moving (a prompt
+ * beside a spinner never goes still) and has not been read for a while, or a waiting task's pane
+ * moving again (a person answered). tmux's own `alert-silence` hook would cost no call, but it needs
  * `silence-action any`, which rings the bell of every client attached to the pane each time it goes
  * quiet, and fires once per detached session unless its flags are cleared (then every 2 s).
  */
@@ -26,8 +27,12 @@ export class WakeSources {
   private readonly watched = new Map<string, { attemptDir: string; pid: number | null }>();
   /** Panes to look at between passes: session -> whether its task waits for a person now. */
   private readonly panes = new Map<string, { waiting: boolean }>();
-  /** The activity stamp each pane last woke the monitor for (one wake per change of output). */
-  private readonly wokeFor = new Map<string, number>();
+  /**
+   * The activity stamp each pane last woke the monitor for, and when: one wake per change of
+   * output, and one more once that second is over if the wake came during it (output later in the
+   * same second keeps the stamp: a person's answer right after a read was never looked at).
+   */
+  private readonly wokeFor = new Map<string, { activity: number; at: number }>();
   private probeTimer: NodeJS.Timeout | undefined;
   private paneTimer: NodeJS.Timeout | undefined;
   private listing = false;
@@ -141,11 +146,12 @@ export class WakeSources {
     const now = this.core.now();
     for (const [session, { waiting }] of this.panes) {
       const pane = panes.get(session);
-      if (!pane || pane.dead || this.wokeFor.get(session) === pane.activity) continue;
+      const woke = this.wokeFor.get(session);
+      if (!pane || pane.dead || (woke?.activity === pane.activity && woke.at >= (pane.activity + 1) * 1000)) continue;
       const last = this.lastRead(session);
-      if (waiting ? moved(pane, last) : wentQuiet(pane, last, now)) {
-        this.wokeFor.set(session, pane.activity);
-        const reason = waiting ? `the pane of ${session} moved` : `the pane of ${session} went quiet`;
+      if (dueRead(pane, last, now)) {
+        this.wokeFor.set(session, { activity: pane.activity, at: now });
+        const reason = waiting ? `the pane of ${session} moved` : wentQuiet(pane, last, now) ? `the pane of ${session} went quiet` : `the pane of ${session} keeps moving`;
         this.core.logger.debug(reason);
         this.wake(reason);
       }

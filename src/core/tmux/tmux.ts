@@ -133,8 +133,10 @@ export class Tmux {
     try {
       await this.run(cmd.newSessionArgs(spec));
     } catch (e) {
-      // A failure after new-session itself succeeded leaves a half-made session: remove it.
-      if (e instanceof TmuxError && e.cause !== 'duplicate-session' && e.cause !== 'not-installed') {
+      // A failure after new-session itself succeeded leaves a half-made session: remove it. Not a
+      // deadline: the server may have run the whole command (its client only hung), and the
+      // record already names the attempt it runs; the caller decides (a pass finds it running).
+      if (e instanceof TmuxError && e.cause !== 'duplicate-session' && e.cause !== 'not-installed' && e.cause !== 'timeout') {
         await this.killSession(spec.session).catch(() => undefined);
       }
       throw e;
