@@ -598,13 +598,15 @@ require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); set
     }
   });
 
-  it('the runner on a full disk leaves no temp file, says which file it could not write, and exits with the agent\'s status', () => {
+  it('the runner on a full disk leaves no temp file, says which file it could not write, and exits with the agent\'s status, at once (its transcript does not wait for an exit file that cannot come)', () => {
     const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
     const attempt = path.join(h.root, 'full-attempt');
     fs.mkdirSync(attempt, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', attempt]);
     try {
       fs.writeFileSync(path.join(attempt, 'argv'), encodeNul(['/bin/sh', '-c', 'exit 3']));
+      // A transcript that, as the real one does, ends once the exit file appears.
+      fs.writeFileSync(path.join(attempt, 'render'), encodeNul(['/bin/sh', '-c', 'while [ ! -e "$0/exit" ]; do sleep 0.05; done', attempt]));
       const envFile = path.join(h.root, 'env');
       fs.writeFileSync(envFile, encodeEnv({ PATH: process.env.PATH }));
       try {
@@ -612,8 +614,12 @@ require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); set
       } catch {
         /* full now */
       }
+      const started = Date.now();
       const r = spawnSync('bash', ['-c', RUNNER_SCRIPT, RUNNER_NAME, attempt, envFile, h.project('full')], { encoding: 'utf8' });
+      const took = Date.now() - started;
       assert.equal(r.status, 3, r.stderr);
+      // Its watchdog would end the transcript after 10 s: the pane looked alive (the task "running") until then.
+      assert.ok(took < 5_000, `the runner ended ${took} ms after its agent`);
       assert.match(r.stderr, /cannot write .*\/exit \(disk full\?\)/);
       assert.deepEqual(fs.readdirSync(attempt).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
     } finally {

@@ -29,7 +29,7 @@ envv=(); while IFS= read -r -d '' a; do envv+=("$a"); done < "$envfile"
 # pane is found and ended before the next attempt, so that no session ever runs twice.
 envv+=("${ATTEMPT_ENV}=$d")
 # One file, whole or not at all: on a full disk nothing half-written (not even a temp file) stays.
-put() { { printf '%s\\n' "$2" > "$d/$1.tmp" && mv -f "$d/$1.tmp" "$d/$1"; } 2>/dev/null || { rm -f "$d/$1.tmp"; echo "[resilient-agent] cannot write $d/$1 (disk full?)" >&2; }; }
+put() { { printf '%s\\n' "$2" > "$d/$1.tmp" && mv -f "$d/$1.tmp" "$d/$1"; } 2>/dev/null || { rm -f "$d/$1.tmp"; echo "[resilient-agent] cannot write $d/$1 (disk full?)" >&2; return 1; }; }
 put pid "$$"
 put tmux "\${TMUX:-}"
 in=/dev/null; [ -f "$d/stdin" ] && in=$d/stdin
@@ -53,11 +53,17 @@ else
   code=97
 fi
 [ -n "$interrupted" ] && : > "$d/interrupted"
-put exit "$code"
+noexit=
+put exit "$code" || noexit=1
 # The transcript sees the exit file, shows what is left of the events, and ends (it bounds its own
 # last read). Not signalled: a signal could reach it before it can take one (Node resets them).
 # Only one that has not ended in 10 s (stopped with SIGSTOP, stuck) is killed, by a watchdog
 # ended as soon as the transcript is: the runner always ends.
+# With no exit file (a full disk) the transcript would wait for one until the watchdog: the pane
+# would look alive for 10 s after its agent ended. It is ended at once instead; tmux has the status.
+if [ -n "$rpid" ] && [ -n "$noexit" ]; then
+  kill "$rpid" 2>/dev/null
+fi
 if [ -n "$rpid" ]; then
   ( s=; trap '[ -n "$s" ] && kill "$s"; exit 0' TERM; sleep 10 & s=$!; wait "$s"; kill -KILL "$rpid" ) 2>/dev/null &
   wd=$!
