@@ -6,13 +6,13 @@
  * under a task's lock and launching are their own units (./election.ts, ./wake.ts, ./recheck.ts,
  * ./launch.ts).
  */
-import * as fs from 'node:fs';
 import { adapterFor } from '../agents/registry';
 import { applyEvaluation } from '../decide/apply';
 import { Breaker } from '../decide/breaker';
-import { attemptFile, readRunnerPid } from '../store/attempt';
+import type { Trouble } from '../decide/retry';
+import { earliestDue, nextTrouble } from '../decide/retry';
 import type { LastRead, Streak } from '../decide/streak';
-import { nextStreak, shouldCapture } from '../decide/streak';
+import { nextStreak } from '../decide/streak';
 import { WAITING_PASSES } from '../decide/classify';
 import type { TaskRecord } from '../model/record';
 import { isFinished } from '../model/record';
@@ -22,12 +22,14 @@ import { FencedError } from '../store/lock';
 import type { Core } from './core';
 import { isoNow } from './core';
 import { Leadership } from './election';
-import { endStrays, launch, rebuildRecord } from './launch';
-import { captureMany, evaluateTask, observe, ownerElsewhere } from './observe';
+import { launch } from './launch';
+import { recoverRecords } from './recover';
+import { captureNeeded, evaluateTask, observe } from './observe';
 import type { PassResult, StateChange } from './pass';
-import { needsSupervision } from './pass';
+import { needsSupervision, stateChange } from './pass';
 import { decideAgain } from './recheck';
 import { WakeSources } from './wake';
+import { endSuperseded } from './superseded';
 
 export { LEGACY_SUPERVISOR_LOCK, supervisorLock } from './election';
 
@@ -35,12 +37,6 @@ export { LEGACY_SUPERVISOR_LOCK, supervisorLock } from './election';
 const RECHECK_MS = 250;
 /** How soon a pass looks again at a prompt for a person seen once: the second sighting that confirms it. */
 const CONFIRM_MS = 1000;
-/**
- * A task whose pass failed (a full state dir, say), or a whole pass that failed (tmux not answering),
- * is tried again after this, twice as long each time in a row, up to the cap.
- */
-const RETRY_FIRST_MS = 250;
-const RETRY_MAX_MS = 30_000;
 
 export type { PassResult, StateChange } from './pass';
 export { needsSupervision } from './pass';
@@ -94,7 +90,7 @@ export class Monitor {
   private readonly capturedAt = new Map<string, LastRead>();
   private launchesThisPass = 0;
   /** Tasks whose pass failed, in a row: what was said, how often, and when to try again. */
-  private readonly failing = new Map<string, { message: string; count: number; retryAt: number }>();
+  private readonly failing = new Map<string, Trouble>();
   private readonly leadership: Leadership;
   private readonly wakeSources: WakeSources;
   private readonly breaker: Breaker;
@@ -183,33 +179,13 @@ export class Monitor {
   /** The next tick: the interval, or sooner when a scheduled resume or the breaker's end comes first. */
   private nextDue = Infinity;
 
-  /**
-   * The first time after `since` (the pass's start) that a task is due. A time the pass already
-   * saw go by is not one to wake for again: the pass decided about it (an agent still waiting after
-   * its reset time stays held by the agent), and waking for it would loop at once, pass after pass.
-   */
-  private earliestDue(records: readonly TaskRecord[], since: number): number {
-    let due = Infinity;
-    const consider = (iso: string) => {
-      const at = Date.parse(iso);
-      if (at > since) due = Math.min(due, at);
-    };
-    for (const r of records) {
-      if (r.state === 'resuming' && r.nextAttemptAt) consider(r.nextAttemptAt);
-      if (r.state === 'held' && r.heldUntil) consider(r.heldUntil);
-    }
-    return due;
-  }
-
   /** Passes that failed as a whole in a row (tmux not answering, say): retried soon, backing off. */
-  private passTrouble: { message: string; count: number; retryAt: number } | undefined;
+  private passTrouble: Trouble | undefined;
 
   private passFailed(e: unknown): void {
-    const message = (e as Error).message;
-    const count = (this.passTrouble?.count ?? 0) + 1;
-    const said = this.passTrouble?.message === message;
-    this.passTrouble = { message, count, retryAt: this.service.now() + Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (count - 1)) };
-    if (!said) this.options.onError?.(e);
+    const { trouble, say } = nextTrouble(this.passTrouble, (e as Error).message, this.service.now());
+    this.passTrouble = trouble;
+    if (say) this.options.onError?.(e);
   }
 
   private passSucceeded(): void {
@@ -270,46 +246,10 @@ export class Monitor {
     const result: PassResult = {
       reason, tasks: records.length, sessions: records.map((r) => r.session), changes: [], launched: [], corrupt: [], leader: true, unfinished: 0,
     };
-    for (const c of corrupt) {
-      // Kept aside, never silently dropped: the person is told where the unreadable record went.
-      const lock = svc.locks.tryAcquire(c.session);
-      if (!lock) continue;
-      try {
-        const again = svc.store.read(c.session);
-        if (again.kind !== 'corrupt') continue;
-        const keptAt = svc.store.quarantine(c.session);
-        // A task that ran is rebuilt from the copy beside its latest attempt and supervised again;
-        // one that cannot be is shown as held for a person (observe.ts), never taken for a hand-started one.
-        const rebuilt = rebuildRecord(svc, c.session);
-        if (rebuilt) {
-          svc.logger.warn(`${c.session}: unreadable task record (${c.problem}); kept at ${keptAt}; rebuilt from attempt ${rebuilt.attempts.length}`);
-          records.push(rebuilt);
-        } else {
-          svc.logger.error(`${c.session}: unreadable task record (${c.problem}); kept at ${keptAt}`);
-        }
-        result.corrupt.push({ ...c, keptAt });
-      } finally {
-        lock.release();
-      }
-    }
-    // A task folder whose attempts ran but whose record is gone, kept aside by a pass that could
-    // not write the rebuilt one (a full disk): rebuilt once it can be, never left unsupervised.
-    // Only one whose record a pass kept aside: a record gone otherwise (removed by hand, a
-    // `kill --forget` cut short) is shown held for a person, never revived from an older copy.
-    for (const session of svc.store.orphans().filter((s) => svc.store.keptAside(s).length > 0)) {
-      const lock = svc.locks.tryAcquire(session);
-      if (!lock) continue; // being started (its record not written yet) or changed
-      try {
-        if (svc.store.read(session).kind !== 'missing') continue;
-        const rebuilt = rebuildRecord(svc, session);
-        if (!rebuilt) continue;
-        svc.logger.warn(`${session}: no task record; rebuilt from attempt ${rebuilt.attempts.length}`);
-        records.push(rebuilt);
-      } finally {
-        lock.release();
-      }
-    }
-    const captured = await this.captureNeeded(records, panes);
+    const recovered = recoverRecords(svc, corrupt);
+    records.push(...recovered.rebuilt);
+    result.corrupt.push(...recovered.keptAside);
+    const captured = await captureNeeded(svc, records, panes, this.capturedAt);
     const live = new Set<string>();
     const after: TaskRecord[] = [];
     for (const record of records) {
@@ -344,7 +284,7 @@ export class Monitor {
     for (const key of [...this.deadSince.keys()]) if (!live.has(key)) this.deadSince.delete(key);
     // A task being retried is looked at on its own schedule: its dead runner must not wake a pass every probe.
     this.wakeSources.watchRunners(after.filter((r) => !this.failing.has(r.session)));
-    this.nextDue = Math.min(this.earliestDue(after, startedAt), this.recheckAt, ...[...this.failing.values()].map((f) => f.retryAt));
+    this.nextDue = Math.min(earliestDue(after, startedAt), this.recheckAt, ...[...this.failing.values()].map((f) => f.retryAt));
     // A task's own policy may ask to be looked at more often than this monitor was started with.
     this.tasksIntervalMs = Math.min(Infinity, ...after.filter(needsSupervision).map((r) => r.policy?.intervalMs ?? Infinity));
     this.recheckAt = Infinity;
@@ -358,14 +298,10 @@ export class Monitor {
    * said once, again only when what fails changes; `recovered` is said when it works again.
    */
   private taskFailed(session: string, e: unknown): void {
-    const message = (e as Error).message;
-    const before = this.failing.get(session);
-    const count = (before?.count ?? 0) + 1;
-    const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (count - 1));
-    this.failing.set(session, { message, count, retryAt: this.service.now() + wait });
-    if (before?.message === message) return;
+    const { trouble, say } = nextTrouble(this.failing.get(session), (e as Error).message, this.service.now());
+    this.failing.set(session, trouble);
     // Said by the logger alone: onError's listeners log it too, and one line is enough.
-    this.service.logger.error(`${session}: ${message} (tried again in a while, said again only if it changes)`);
+    if (say) this.service.logger.error(`${session}: ${trouble.message} (tried again in a while, said again only if it changes)`);
   }
 
   private tmuxSucceeded(): void {
@@ -377,32 +313,6 @@ export class Monitor {
     if (e instanceof TmuxError && (e.cause === 'no-such-session' || e.cause === 'duplicate-session')) return;
     if (this.breaker.failed()) {
       this.service.logger.error(`tmux keeps failing (${(e as Error).message}); no resumes for ${this.breaker.cooldownSeconds}s`);
-    }
-  }
-
-  /**
-   * Which panes to read this pass, all in one tmux call: a live pane whose output moved since it
-   * was last read (a prompt for a person may show), and a pane whose agent just ended (its last
-   * lines help tell an auth failure or a usage limit).
-   */
-  private async captureNeeded(records: readonly TaskRecord[], panes: Map<string, PaneInfo>): Promise<Map<string, string[]>> {
-    const wanted: string[] = [];
-    for (const r of records) {
-      const pane = panes.get(r.session);
-      const a = r.attempts[r.attempts.length - 1];
-      if (!pane || !a || a.endedAt || isFinished(r.state)) continue;
-      const exited = fs.existsSync(attemptFile(this.service.store.paths.attemptDir(r.session, a.n), 'exit'));
-      if (shouldCapture(adapterFor(r.agent), pane, exited, this.capturedAt.get(r.session))) wanted.push(r.session);
-    }
-    if (wanted.length === 0) return new Map();
-    try {
-      const readAt = this.service.now();
-      const captured = await captureMany(this.service, wanted, 40);
-      for (const s of wanted) this.capturedAt.set(s, { activity: panes.get(s)!.activity, at: readAt });
-      return captured;
-    } catch (e) {
-      this.service.logger.warn(`reading panes failed: ${(e as Error).message}`);
-      return new Map();
     }
   }
 
@@ -428,7 +338,7 @@ export class Monitor {
     // This host ran it, was away (suspended, cut off) past its lease, and another host resumed it
     // meanwhile: what still runs of it here is a second agent in the same session.
     if (obs.elsewhere && pane) {
-      await this.endSuperseded(record, pane);
+      await endSuperseded(svc, () => this.leadership.fence(), record, pane);
       return record;
     }
     const ev = evaluateTask(svc, record, obs);
@@ -486,37 +396,9 @@ export class Monitor {
     }
   }
 
-  /**
-   * Ends this host's pane and processes of a task that another host took over (its latest attempt
-   * runs there): under the task's lock, fenced. The record is that host's: it is not written here.
-   */
-  private async endSuperseded(record: TaskRecord, pane: PaneInfo): Promise<void> {
-    const svc = this.service;
-    const lock = svc.locks.tryAcquire(record.session);
-    if (!lock) return;
-    try {
-      const fresh = svc.store.get(record.session);
-      const owner = fresh && ownerElsewhere(svc, fresh);
-      if (!fresh || !owner) return;
-      this.leadership.fence();
-      if (lock.check() === 'lost') throw new FencedError(lock.file);
-      svc.logger.warn(`${record.session}: ${owner.host} runs it now (attempt ${fresh.attempts.length}); ending what still ran of it here`);
-      const mine = fresh.attempts.filter((a) => a.host?.key === svc.host.key);
-      // Only a pane this host's own runner made (a tmux server shared across pid namespaces may
-      // show the other host's pane under the same name): its runner's pid is one this host wrote.
-      if (mine.some((a) => readRunnerPid(svc.store.paths.attemptDir(record.session, a.n)) === pane.pid)) await svc.tmux.killSession(record.session);
-      for (const a of mine) await endStrays(svc, record.session, a.n);
-    } finally {
-      lock.release();
-    }
-  }
-
   private emit(result: PassResult, before: TaskRecord, after: TaskRecord): void {
-    if (before.state === after.state) return;
-    const change: StateChange = {
-      session: after.session, name: after.name, agent: after.agent,
-      from: before.state, to: after.state, reason: after.stateReason, record: after,
-    };
+    const change = stateChange(before, after);
+    if (!change) return;
     result.changes.push(change);
     this.service.logger.debug(`${after.session}: ${before.state} -> ${after.state}${after.stateReason ? ` (${after.stateReason})` : ''}`);
     if (this.options.onChange) {

@@ -5,11 +5,13 @@ import { classifyAdopted, trimPadding } from '../decide/adopted';
 import type { Evaluation } from '../decide/classify';
 import { evaluate, WAITING_PASSES } from '../decide/classify';
 import type { Observation } from '../decide/observation';
+import type { LastRead } from '../decide/streak';
+import { shouldCapture } from '../decide/streak';
 import { TaskError, UsageError } from '../model/errors';
 import type { AgentId } from '../model/names';
 import { parseSessionName } from '../model/names';
 import type { TaskRecord } from '../model/record';
-import { lastAttempt, sumUsage, usageBefore } from '../model/record';
+import { isFinished, lastAttempt, sumUsage, usageBefore } from '../model/record';
 import type { TaskView } from '../model/views';
 import { attemptFile, eventsFile, eventsHead, eventsTail, readAttemptFiles, readRunnerPid } from '../store/attempt';
 import { LEASE_MS } from '../store/lock';
@@ -177,4 +179,30 @@ export async function capture(core: Core, session: string, lines: number): Promi
 export async function captureMany(core: Core, sessions: readonly string[], lines: number): Promise<Map<string, string[]>> {
   const raw = await core.tmux.captureMany(sessions, lines);
   return new Map([...raw].map(([s, text]) => [s, trimPadding(text.split('\n'))]));
+}
+
+/**
+ * Which panes to read this pass, all in one tmux call: a live pane whose output moved since it was
+ * last read (a prompt for a person may show), and a pane whose agent just ended (its last lines help
+ * tell an auth failure or a usage limit). `capturedAt`, when each was last read, is the monitor's.
+ */
+export async function captureNeeded(core: Core, records: readonly TaskRecord[], panes: Map<string, PaneInfo>, capturedAt: Map<string, LastRead>): Promise<Map<string, string[]>> {
+  const wanted: string[] = [];
+  for (const r of records) {
+    const pane = panes.get(r.session);
+    const a = r.attempts[r.attempts.length - 1];
+    if (!pane || !a || a.endedAt || isFinished(r.state)) continue;
+    const exited = fs.existsSync(attemptFile(core.store.paths.attemptDir(r.session, a.n), 'exit'));
+    if (shouldCapture(adapterFor(r.agent), pane, exited, capturedAt.get(r.session))) wanted.push(r.session);
+  }
+  if (wanted.length === 0) return new Map();
+  try {
+    const readAt = core.now();
+    const captured = await captureMany(core, wanted, 40);
+    for (const s of wanted) capturedAt.set(s, { activity: panes.get(s)!.activity, at: readAt });
+    return captured;
+  } catch (e) {
+    core.logger.warn(`reading panes failed: ${(e as Error).message}`);
+    return new Map();
+  }
 }

@@ -36,3 +36,9 @@ export function needsSupervision(r: TaskRecord): boolean {
   if (r.state === 'held') return !r.killedByUser && (r.heldUntil !== null || heldByAgent(r));
   return true;
 }
+
+/** What changed between two versions of a record, when its state did. */
+export function stateChange(before: TaskRecord, after: TaskRecord): StateChange | undefined {
+  if (before.state === after.state) return undefined;
+  return { session: after.session, name: after.name, agent: after.agent, from: before.state, to: after.state, reason: after.stateReason, record: after };
+}

@@ -179,3 +179,48 @@ export function linesFromEnd(file: string, enough: (lines: string[], whole: bool
     if (enough(lines, from === 0) || from === 0 || window >= max) return true;
   }
 }
+
+/**
+ * Creates `file` holding `content` only if it does not exist, and never half-written: the content
+ * goes to a temp file first, linked into place (a full disk fails before the lock exists).
+ */
+export function exclusiveCreate(file: string, content: string): boolean {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    try {
+      fs.writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      throw namedError(e, file);
+    }
+    try {
+      fs.linkSync(tmp, file);
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw e;
+    }
+    return createInPlace(file, content); // a file system without hard links
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+function createInPlace(file: string, content: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'wx', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    fs.writeSync(fd, content);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw namedError(e, file);
+  }
+  fs.closeSync(fd);
+  return true;
+}

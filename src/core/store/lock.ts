@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as z from 'zod/mini';
-import { ensurePrivateDir, namedError } from '../platform/files';
+import { ensurePrivateDir, exclusiveCreate } from '../platform/files';
 import { RECORD_VERSION } from '../model/record';
 import { bootId, pidNamespace, processAlive, processStartTime, processStopped } from '../platform/processes';
 
@@ -369,48 +368,4 @@ export class LockManager {
       if (st && Date.now() - st.mtimeMs > LEASE_MS) fs.rmSync(guard, { force: true });
     }
   }
-}
-
-/**
- * Creates `file` holding `content` only if it does not exist, and never half-written: the content
- * goes to a temp file first, linked into place (a full disk fails before the lock exists).
- */
-function exclusiveCreate(file: string, content: string): boolean {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    try {
-      fs.writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
-    } catch (e) {
-      throw namedError(e, file);
-    }
-    try {
-      fs.linkSync(tmp, file);
-      return true;
-    } catch (e) {
-      if (errno(e) === 'EEXIST') return false;
-      if (errno(e) !== 'EPERM' && errno(e) !== 'ENOTSUP' && errno(e) !== 'EOPNOTSUPP') throw e;
-    }
-    return createInPlace(file, content); // a file system without hard links
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
-}
-
-function createInPlace(file: string, content: string): boolean {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'wx', 0o600);
-  } catch (e) {
-    if (errno(e) === 'EEXIST') return false;
-    throw e;
-  }
-  try {
-    fs.writeSync(fd, content);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(file, { force: true });
-    throw namedError(e, file);
-  }
-  fs.closeSync(fd);
-  return true;
 }
