@@ -15,6 +15,7 @@ import { demoCommand } from './commands/demo';
 import { doctorCommand } from './commands/doctor';
 import { monitorCommand } from './commands/monitor';
 import { renderCommand } from './commands/render';
+import { renderHubCommand } from './commands/renderHub';
 import { selfLauncher, supervisorCommand } from './commands/supervisor';
 import { TASK_COMMANDS } from './commands/tasks';
 import type { Command } from './context';
@@ -102,6 +103,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   }
   // What each pane runs beside its agent: no state dir, no settings.
   if (name === 'render') return { code: await renderCommand(rest, io) };
+  if (name === 'render-hub') return { code: await renderHubCommand(rest, env) };
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) throw new UsageError(`unknown command "${name}" (see resilient-agent --help)`);
   const parsed = parseArgs(name, rest, command.spec);

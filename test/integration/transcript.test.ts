@@ -82,9 +82,12 @@ describe('transcripts, last words and tokens', function () {
     });
   }
 
-  it('the transcript killed with -9 mid-task: the agent runs on, every event is recorded, and it ends done', async () => {
+  // A Node `render` per pane: what panes ran before the render hub (and still do where there is no /proc).
+  const perPane = () => ({ ...h.env, RESILIENT_AGENT_PANE_RENDERER: 'process' });
+
+  it('a per-pane transcript killed with -9 mid-task: the agent runs on, every event is recorded, and it ends done', async () => {
     const project = h.project('p', ['ask']);
-    await h.ok(['start', 'codex', 'robust', '--dir', project, '--prompt', 'Ask first.'], { env: { ...h.env, FIXTURE_ASK_AFTER_MS: '1500' } });
+    await h.ok(['start', 'codex', 'robust', '--dir', project, '--prompt', 'Ask first.'], { env: { ...perPane(), FIXTURE_ASK_AFTER_MS: '1500' } });
     const attemptDir = h.store.paths.attemptDir('codex-robust', 1);
     const [renderer] = await waitFor(() => {
       const pids = processesWith('render', attemptDir);
@@ -109,9 +112,9 @@ describe('transcripts, last words and tokens', function () {
     assert.match(pane, /__TASK_DONE__/, pane);
     assert.doesNotMatch(pane, /Killed/, pane);
   });
-  it('the transcript stopped with SIGSTOP: the runner still ends (its pane dies) once the agent has', async () => {
+  it('a per-pane transcript stopped with SIGSTOP: the runner still ends (its pane dies) once the agent has', async () => {
     const project = h.project('p', ['ask']);
-    await h.ok(['start', 'codex', 'frozen', '--dir', project, '--prompt', 'Ask first.'], { env: { ...h.env, FIXTURE_ASK_AFTER_MS: '1500' } });
+    await h.ok(['start', 'codex', 'frozen', '--dir', project, '--prompt', 'Ask first.'], { env: { ...perPane(), FIXTURE_ASK_AFTER_MS: '1500' } });
     const attemptDir = h.store.paths.attemptDir('codex-frozen', 1);
     const [renderer] = await waitFor(() => {
       const pids = processesWith('render', attemptDir);

@@ -15,6 +15,12 @@ export interface Launcher {
   cli: string;
   /** Extra environment, e.g. ELECTRON_RUN_AS_NODE=1 when `node` is an editor's Electron. */
   env?: Record<string, string>;
+  /**
+   * How each pane shows its transcript: `hub`, the state dir's one render hub (where /proc lets it
+   * write into a pane; the default); `process`, a Node `render` per pane (what every pane ran
+   * before: kept for the benchmarks' side-by-side, and where there is no /proc).
+   */
+  transcript?: 'hub' | 'process';
 }
 
 export interface CoreOptions {

@@ -12,7 +12,9 @@ import { readHead, writeFileAtomic } from '../platform/files';
 import { attemptFile, eventsFile } from '../store/attempt';
 import { descendantsOf, pidNamespace, processAlive, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
+import { HUB_LOCK, writeEntry } from '../store/transcripts';
 import type { Core } from './core';
+import { ensureRenderHub, hubSpawnedFile, paneRenderer } from './hub';
 import { isoNow } from './core';
 
 /** The agent's executable on the caller's PATH, or a TaskError saying what to install. */
@@ -160,8 +162,16 @@ export async function launch(
     ? adapter.resumeArgs(record, agentSettings, prompt)
     : adapter.startArgs(record, agentSettings, prompt);
   writeFileAtomic(attemptFile(attemptDir, 'argv'), encodeNul([record.executable, ...args]));
-  const render = renderArgv(core, attemptDir, record, action.mode);
-  if (render) writeFileAtomic(attemptFile(attemptDir, 'render'), encodeNul(render));
+  const byHub = paneRenderer(core) === 'hub';
+  if (byHub) {
+    // The hub shows the pane's transcript: its entry first, so a hub that runs already finds it.
+    const before = action.mode === 'resume' ? sessionUsage(record.attempts) : undefined;
+    writeEntry(core.store.paths, record.session, n, { attemptDir, agent: record.agent, ...(before ? { baseline: before } : {}) });
+    writeFileAtomic(attemptFile(attemptDir, 'hub'), `${core.locks.file(HUB_LOCK)}\n${hubSpawnedFile(core.store.paths)}\n`);
+  } else {
+    const render = renderArgv(core, attemptDir, record, action.mode);
+    if (render) writeFileAtomic(attemptFile(attemptDir, 'render'), encodeNul(render));
+  }
   const now = isoNow(core);
   const attempt: Attempt = {
     n, cause: action.cause, mode: action.mode, startedAt: now, endedAt: null, exitCode: null, signal: null,
@@ -185,6 +195,7 @@ export async function launch(
   // Once more right before the agent starts: replaced meanwhile (stopped between the two), this
   // process leaves an attempt with no session, which the new holder resumes at once.
   fence();
+  if (byHub) ensureRenderHub(core);
   const bash = resolveExecutable('bash', core.env) ?? '/bin/bash';
   const command = runnerCommand(bash, attemptDir, envFile(core, record.session), record.dir);
   if (sessionExists) {

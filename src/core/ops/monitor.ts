@@ -19,9 +19,11 @@ import { isFinished } from '../model/record';
 import type { PaneInfo } from '../tmux/commands';
 import { TmuxError } from '../tmux/errors';
 import { FencedError } from '../store/lock';
+import { hasEntries } from '../store/transcripts';
 import type { Core } from './core';
 import { isoNow } from './core';
 import { Leadership } from './election';
+import { ensureRenderHub } from './hub';
 import { launch } from './launch';
 import { recoverRecords } from './recover';
 import { captureNeeded, evaluateTask, observe } from './observe';
@@ -289,6 +291,8 @@ export class Monitor {
     this.tasksIntervalMs = Math.min(Infinity, ...after.filter(needsSupervision).map((r) => r.policy?.intervalMs ?? Infinity));
     this.recheckAt = Infinity;
     result.unfinished = after.filter(needsSupervision).length;
+    // Panes shown by the render hub get one again should it have died (killed, the OOM killer).
+    if (hasEntries(svc.store.paths)) ensureRenderHub(svc);
     this.options.onPass?.(result);
     return result;
   }

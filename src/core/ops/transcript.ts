@@ -24,39 +24,58 @@ export interface FollowOptions {
 }
 
 /**
- * Shows an attempt's events readable as they come (what runs beside the agent in its pane). It
- * only reads the events file: slow, stopped or killed, it never holds the agent up.
+ * An attempt's events read on from where the last look stopped, rendered readable: what the
+ * pane's transcript shows (a per-pane `render`, or the shared render hub). Only reads the events
+ * file: slow, stopped or killed, it never holds the agent up.
  */
-export async function followEvents(file: string, adapter: AgentAdapter, baseline: Usage | undefined, write: (text: string) => void, opts: FollowOptions): Promise<void> {
-  const r = new Renderer(adapter, baseline);
-  let offset = 0;
-  // Skipped ahead into the middle of a line: its rest is not shown (a fragment of an event).
-  let midLine = false;
-  for (;;) {
-    const last = opts.stopped();
+export class EventFollower {
+  private readonly r: Renderer;
+  /** Skipped ahead into the middle of a line: its rest is not shown (a fragment of an event). */
+  private midLine = false;
+
+  /** `offset`: where to go on from (a restarted hub's last shown event); what came before is not rendered. */
+  constructor(private readonly file: string, adapter: AgentAdapter, baseline: Usage | undefined, public offset = 0) {
+    this.r = new Renderer(adapter, baseline);
+    if (offset > 0) this.r.skipped();
+  }
+
+  /** The text of what was written since the last step (empty when nothing); `last`: the file is finished. */
+  step(last: boolean): string {
+    let text = '';
     let size = 0;
     try {
-      size = fs.statSync(file).size;
+      size = fs.statSync(this.file).size;
     } catch {
       /* not there yet */
     }
-    if (size - offset > BEHIND_BYTES) {
-      const from = lineStartAfter(file, size - BEHIND_BYTES / 4);
-      write(`${noteLine(`${(from.offset - offset).toLocaleString('en-US')} bytes of events not shown here (resilient-agent logs shows them all)`)}\n`);
-      offset = from.offset;
-      midLine = from.midLine;
-      r.skipped();
+    if (size - this.offset > BEHIND_BYTES) {
+      const from = lineStartAfter(this.file, size - BEHIND_BYTES / 4);
+      text += `${noteLine(`${(from.offset - this.offset).toLocaleString('en-US')} bytes of events not shown here (resilient-agent logs shows them all)`)}\n`;
+      this.offset = from.offset;
+      this.midLine = from.midLine;
+      this.r.skipped();
     }
     // Bounded: a burst written while this reads (a gigabyte in a second) is not followed to its
     // end in one read; what is past the bound is skipped at the next look.
-    const read = readLinesFrom(file, offset, last, undefined, BEHIND_BYTES);
+    const read = readLinesFrom(this.file, this.offset, last, undefined, BEHIND_BYTES);
     if (read) {
-      const lines = midLine && read.lines.length ? read.lines.slice(1) : read.lines;
-      if (read.lines.length) midLine = false;
-      const out = lines.flatMap((l) => r.line(l));
-      if (out.length) write(`${out.join('\n')}\n`);
-      offset = read.next;
+      const lines = this.midLine && read.lines.length ? read.lines.slice(1) : read.lines;
+      if (read.lines.length) this.midLine = false;
+      const out = lines.flatMap((l) => this.r.line(l));
+      if (out.length) text += `${out.join('\n')}\n`;
+      this.offset = read.next;
     }
+    return text;
+  }
+}
+
+/** Shows an attempt's events readable as they come, until `stopped` says the run is over. */
+export async function followEvents(file: string, adapter: AgentAdapter, baseline: Usage | undefined, write: (text: string) => void, opts: FollowOptions): Promise<void> {
+  const f = new EventFollower(file, adapter, baseline);
+  for (;;) {
+    const last = opts.stopped();
+    const text = f.step(last);
+    if (text) write(text);
     if (last) return;
     await opts.changed(file);
   }

@@ -11,6 +11,12 @@ export const ATTEMPT_FILES = {
   stdin: 'stdin',
   /** The argv of what shows the events readable in the pane (NUL-separated). */
   render: 'render',
+  /** The render hub's lock file, for the runner to tell a live hub from a dead one (./transcripts.ts). */
+  hub: 'hub',
+  /** A FIFO the runner holds open: the hub writes a line into it once the pane shows the whole run. */
+  shown: 'shown',
+  /** How far into events.jsonl the pane shows (a restarted hub goes on from there). */
+  shownOffset: 'shown-offset',
   pid: 'pid',
   tmux: 'tmux',
   exit: 'exit',

@@ -20,6 +20,8 @@ export class StatePaths {
   get configFile(): string { return path.join(this.home, 'config.json'); }
   /** Touched when a task starts or changes, so supervisors look at once instead of at their next tick. */
   get wakeFile(): string { return path.join(this.home, 'wake'); }
+  /** One entry per attempt whose pane shows its transcript through the render hub (./transcripts.ts). */
+  get transcriptsDir(): string { return path.join(this.home, 'transcripts'); }
   taskDir(session: string): string { return path.join(this.tasksDir, session); }
   /** Where a task's own git worktree is checked out (outside every checkout of the person's). */
   worktreeDir(session: string): string { return path.join(this.home, 'worktrees', session); }

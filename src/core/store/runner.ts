@@ -7,12 +7,16 @@ export const ATTEMPT_ENV = 'RESILIENT_AGENT_ATTEMPT';
  * The program each tmux pane runs. It takes no user text on its command line: the agent's argv
  * and environment are NUL-separated files that core wrote, so no shell ever parses a prompt.
  * Written for bash 3.2 too (macOS): no mapfile, no EPOCHREALTIME.
- *   $1 attempt dir (argv, stdin, render, pid, tmux, exit, interrupted, events.jsonl)   $2 environment file   $3 the task's folder
+ *   $1 attempt dir (argv, stdin, render, hub, shown, pid, tmux, exit, interrupted, events.jsonl)   $2 environment file   $3 the task's folder
  * The agent's stdin is the attempt's `stdin` file when there is one (a prompt some CLIs only take
  * unaltered that way), else /dev/null: an unattended agent never waits on a terminal.
  * The agent's standard output (its JSON events) goes straight into events.jsonl, never through a
  * pipe: what shows it readable in the pane (the attempt's \`render\` argv, run beside the agent) only
  * reads that file, so if it dies or falls behind the agent runs on and every event is recorded.
+ * With a \`hub\` file instead, the state dir's one render hub (../ops/hub.ts) writes the transcript
+ * into this pane's terminal: nothing runs beside the agent, and the runner only waits at the end
+ * (on a FIFO it holds open itself, bash builtins only) for the hub to say the pane shows the whole
+ * run, and never on a hub that is gone.
  */
 export const RUNNER_SCRIPT = `
 d=$1; envfile=$2; dir=$3
@@ -35,6 +39,15 @@ put tmux "\${TMUX:-}"
 in=/dev/null; [ -f "$d/stdin" ] && in=$d/stdin
 : >> "$d/events.jsonl"
 rpid=
+# The render hub: the lock file that names it (its pid), the file naming the hub started last
+# (before it holds the lock), and the FIFO it says "shown" into. Held
+# open read-write here, so the hub's write never blocks and never fails for want of a reader.
+hubf=; hubs=
+if [ -s "$d/hub" ] && { IFS= read -r hubf; IFS= read -r hubs; } < "$d/hub" && rm -f "$d/shown" && mkfifo "$d/shown" 2>/dev/null && exec 9<>"$d/shown"; then
+  :
+else
+  hubf=
+fi
 # The transcript killed (-9 by a person, or by the watchdog below) is not a "Killed" line in the
 # pane: bash -c reports a background job's signal once its foreground command ends, except in
 # POSIX mode, where \`jobs\` is the only report (an older bash may still print it).
@@ -47,7 +60,7 @@ fi
 if [ -n "$interrupted" ]; then
   code=130
 elif cd -- "$dir"; then
-  (umask "$um"; exec env -i "\${envv[@]}" "\${argv[@]}" < "$in") >> "$d/events.jsonl"
+  (umask "$um"; exec env -i "\${envv[@]}" "\${argv[@]}" < "$in" 9<&-) >> "$d/events.jsonl"
   code=$?
 else
   code=97
@@ -70,6 +83,20 @@ if [ -n "$rpid" ]; then
   wait "$rpid" 2>/dev/null
   kill "$wd" 2>/dev/null
   wait "$wd" 2>/dev/null
+fi
+# The hub sees the exit file, shows what is left of the events, and says so (within 10 s). A hub
+# that is gone (its lock names no live process) is not waited for: the pane ends at once.
+if [ -n "$hubf" ]; then
+  w=0
+  while [ -z "$noexit" ] && [ "$w" -lt 10 ]; do
+    h=; IFS= read -r h 2>/dev/null < "$hubf"; h=\${h#*pid??}; h=\${h%%[!0-9]*}
+    # No live hub holds the lock: the one started last may not have taken it yet.
+    { [ -n "$h" ] && kill -0 "$h" 2>/dev/null; } || { h=; IFS= read -r h 2>/dev/null < "$hubs"; }
+    { [ -n "$h" ] && kill -0 "$h" 2>/dev/null; } || break
+    read -r -t 1 -u 9 s && break
+    w=$((w + 1))
+  done
+  exec 9<&-
 fi
 if [ "$code" -eq 0 ]; then
   printf '\\n${DONE_MARKER}\\n'

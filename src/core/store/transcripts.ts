@@ -1,0 +1,88 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as z from 'zod/mini';
+import { AGENT_IDS } from '../model/names';
+import { UsageSchema } from '../model/record';
+import { ensurePrivateDir, writeFileAtomic } from '../platform/files';
+import { attemptFile } from './attempt';
+import type { StatePaths } from './paths';
+
+/**
+ * The panes whose transcript the render hub shows (one Node process per state dir, instead of one
+ * per pane). Each attempt started that way has an entry here, written before its pane starts and
+ * removed by the hub once the pane has shown the whole run (or the run is gone).
+ */
+
+/** The hub's lock (in the locks dir): held by the one live hub of the state dir. */
+export const HUB_LOCK = 'render-hub';
+
+const ENTRY_VERSION = 1;
+
+const EntrySchema = z.object({
+  version: z.literal(ENTRY_VERSION),
+  attemptDir: z.string(),
+  agent: z.enum(AGENT_IDS),
+  /** The session's use before this attempt (a resume), as `render --baseline` takes it. */
+  baseline: z.optional(UsageSchema),
+});
+export type TranscriptEntry = z.infer<typeof EntrySchema>;
+
+/** An entry's file: named by the session and the attempt, which no two attempts share. */
+export function entryFile(paths: StatePaths, session: string, n: number): string {
+  return path.join(paths.transcriptsDir, `${session}.${n}.json`);
+}
+
+export function writeEntry(paths: StatePaths, session: string, n: number, entry: Omit<TranscriptEntry, 'version'>): void {
+  ensurePrivateDir(paths.transcriptsDir);
+  writeFileAtomic(entryFile(paths, session, n), JSON.stringify({ version: ENTRY_VERSION, ...entry }));
+}
+
+/** Every entry, by file; an unreadable one (damaged, a newer version) as undefined. */
+export function readEntries(paths: StatePaths): Map<string, TranscriptEntry | undefined> {
+  const found = new Map<string, TranscriptEntry | undefined>();
+  let names: string[];
+  try {
+    names = fs.readdirSync(paths.transcriptsDir);
+  } catch {
+    return found;
+  }
+  for (const name of names) {
+    if (!name.endsWith('.json')) continue;
+    const file = path.join(paths.transcriptsDir, name);
+    try {
+      const parsed = EntrySchema.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
+      found.set(file, parsed.success ? parsed.data : undefined);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') found.set(file, undefined);
+    }
+  }
+  return found;
+}
+
+export function hasEntries(paths: StatePaths): boolean {
+  try {
+    return fs.readdirSync(paths.transcriptsDir).some((n) => n.endsWith('.json'));
+  } catch {
+    return false;
+  }
+}
+
+const OffsetSchema = z.object({ version: z.literal(1), offset: z.int() });
+
+/** How far into the events the pane shows (0 when not said). */
+export function readShownOffset(attemptDir: string): number {
+  try {
+    const parsed = OffsetSchema.safeParse(JSON.parse(fs.readFileSync(attemptFile(attemptDir, 'shownOffset'), 'utf8')));
+    return parsed.success && parsed.data.offset > 0 ? parsed.data.offset : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export function writeShownOffset(attemptDir: string, offset: number): void {
+  try {
+    writeFileAtomic(attemptFile(attemptDir, 'shownOffset'), JSON.stringify({ version: 1, offset }));
+  } catch {
+    /* a full disk: a restarted hub shows a little again */
+  }
+}
