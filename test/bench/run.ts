@@ -1,9 +1,9 @@
 /**
  * Benchmarks: crash -> resume latency, tmux server killed -> every task resumed, the cost of a monitor pass, `resilient-agent list`, memory
- * over many passes, and the bundle's size. Real tmux on private `-L` sockets, fixture agents.
+ * over many passes, the bundle's size, and what runs beside each agent (overhead). Real tmux on private `-L` sockets, fixture agents.
  *
  *   npm run compile && npm run build && node out/test/bench/run.js            (all, writes BENCHMARKS.md)
- *   node out/test/bench/run.js pass-cost        (one measure: crash | server-kill | pass-cost | list | memory | size | prompt)
+ *   node out/test/bench/run.js pass-cost        (one measure: crash | server-kill | pass-cost | list | memory | size | prompt | overhead)
  *   options: --crashes N (per mode, default 50)  --kills N (server-kill, default 20)  --kill-tasks N (default 10)
  *            --passes N (memory, default 10000)  --prompts N (prompt, default 10)  --no-write
  *
@@ -19,6 +19,7 @@ import { parseArgs } from './args';
 import { log, nowMs } from './helpers';
 import { measureCrash } from './measures/crash';
 import { measureList } from './measures/list';
+import { measureOverhead } from './measures/overhead';
 import { measureMemory, memoryChild } from './measures/memory';
 import { measurePassCost } from './measures/pass-cost';
 import { measurePrompt } from './measures/prompt';
@@ -42,6 +43,7 @@ async function main(): Promise<number> {
     list: async () => [await measureList()],
     memory: async () => [await measureMemory(args, __filename)],
     size: async () => [await measureSize()],
+    overhead: async () => [await measureOverhead()],
     prompt: async () => [await measurePrompt(args)],
   };
   const startedAt = new Date();
@@ -56,6 +58,7 @@ async function main(): Promise<number> {
     sections.push(await measureServerKill(args));
     sections.push(await measurePrompt(args));
     sections.push(await measureMemory(args, __filename));
+    sections.push(await measureOverhead());
   } else if (measures[which]) {
     sections = await measures[which]();
   } else {

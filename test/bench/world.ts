@@ -6,6 +6,7 @@ import { lookupFromObject, resolveSettings } from '../../src/core/model/settings
 import type { Settings } from '../../src/core/model/settings';
 import type { Logger } from '../../src/core/platform/log';
 import { TaskService } from '../../src/core/ops/service';
+import type { Launcher } from '../../src/core/ops/core';
 import type { Monitor } from '../../src/core/ops/monitor';
 import { CLI, Harness, waitFor } from '../integration/harness';
 import { processesWithEnv } from '../tools/processes';
@@ -22,7 +23,7 @@ const worlds = new Set<Harness>();
 export const children = new Set<ChildProcess>();
 
 /** A private tmux socket and state dir. `sleepAgents`: codex/claude are tiny shell agents, not the node fixture. */
-export function newWorld(options: { sleepAgents?: boolean; settings?: Record<string, unknown>; logger?: Logger } = {}): World {
+export function newWorld(options: { sleepAgents?: boolean; settings?: Record<string, unknown>; logger?: Logger; launcher?: Partial<Launcher> } = {}): World {
   const h = new Harness();
   worlds.add(h);
   let env = h.env;
@@ -45,7 +46,7 @@ export function newWorld(options: { sleepAgents?: boolean; settings?: Record<str
     'tmux.socket': h.socket,
   }));
   // As the CLI and the extension run tasks: each pane shows its agent's transcript beside it.
-  const svc = new TaskService({ home: h.home, settings, env, owner: 'bench', logger: options.logger, launcher: BENCH_LAUNCHER });
+  const svc = new TaskService({ home: h.home, settings, env, owner: 'bench', logger: options.logger, launcher: { ...BENCH_LAUNCHER, ...options.launcher } });
   return { h, svc, env, settings };
 }
 
