@@ -54,7 +54,9 @@ interface Pane {
   pending: Buffer | null;
   /** Once the run is over: the time by which what is left is shown. */
   endBy: number | null;
+  /** How far the pane shows, and how far the saved offset says. */
   shown: number;
+  saved: number;
   savedAt: number;
   watcher?: fs.FSWatcher;
 }
@@ -141,8 +143,12 @@ export class RenderHub {
           this.rescanAt = 0;
           continue;
         }
-        const pending = [...this.panes.values()].some((p) => p.pending);
-        await this.sleep(pending ? RETRY_MS : Math.max(10, this.rescanAt - this.now()));
+        let until = this.rescanAt;
+        for (const p of this.panes.values()) {
+          if (p.pending) until = Math.min(until, now + RETRY_MS);
+          if (p.shown !== p.saved) until = Math.min(until, p.savedAt + SAVE_MS);
+        }
+        await this.sleep(Math.max(10, until - this.now()));
       }
     } finally {
       dirWatch?.close();
@@ -193,7 +199,7 @@ export class RenderHub {
         continue;
       }
       const follower = new EventFollower(eventsFile(entry.attemptDir), adapterFor(entry.agent), entry.baseline, readShownOffset(entry.attemptDir));
-      const p: Pane = { file, entry, follower, seenAt: now, runnerPid: null, fd: null, noSink: false, pending: null, endBy: null, shown: follower.offset, savedAt: now };
+      const p: Pane = { file, entry, follower, seenAt: now, runnerPid: null, fd: null, noSink: false, pending: null, endBy: null, shown: follower.offset, saved: follower.offset, savedAt: 0 };
       try {
         // Its events growing, its exit file appearing.
         p.watcher = fs.watch(entry.attemptDir, { persistent: false }, () => this.poke(false));
@@ -226,10 +232,9 @@ export class RenderHub {
       if (text) p.pending = Buffer.from(text);
       this.flush(p);
     }
-    if (!p.pending && p.follower.offset !== p.shown) {
-      p.shown = p.follower.offset;
-      if (now - p.savedAt >= SAVE_MS) this.save(p, now);
-    }
+    if (!p.pending) p.shown = p.follower.offset;
+    // The first change at once, then at most every SAVE_MS (a later look, the rescan at the latest).
+    if (p.shown !== p.saved && now - p.savedAt >= SAVE_MS) this.save(p, now);
     if (over && ((!p.pending && !moved) || now >= p.endBy!)) this.finish(p);
     else if (over) this.poke(false);
   }
@@ -286,6 +291,7 @@ export class RenderHub {
 
   private save(p: Pane, now: number): void {
     writeShownOffset(p.entry.attemptDir, p.shown);
+    p.saved = p.shown;
     p.savedAt = now;
   }
 

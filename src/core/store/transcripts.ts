@@ -79,10 +79,14 @@ export function readShownOffset(attemptDir: string): number {
   }
 }
 
+/** Whole or not at all (renamed into place), but not synced: written every second a run shows, and only a hint. */
 export function writeShownOffset(attemptDir: string, offset: number): void {
+  const file = attemptFile(attemptDir, 'shownOffset');
+  const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileAtomic(attemptFile(attemptDir, 'shownOffset'), JSON.stringify({ version: 1, offset }));
+    fs.writeFileSync(tmp, JSON.stringify({ version: 1, offset }), { mode: 0o600 });
+    fs.renameSync(tmp, file);
   } catch {
-    /* a full disk: a restarted hub shows a little again */
+    fs.rmSync(tmp, { force: true }); // a full disk: a restarted hub shows a little again
   }
 }

@@ -1,0 +1,164 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RenderHub } from '../../src/core/ops/hub';
+import { descendantsOf, processAlive, processesWithEnv } from '../../src/core/platform/processes';
+import { LockManager } from '../../src/core/store/lock';
+import { ATTEMPT_ENV } from '../../src/core/store/runner';
+import { HUB_LOCK } from '../../src/core/store/transcripts';
+import type { Harness } from './harness';
+import { harnessPerTest, waitFor } from './harness';
+
+/** The world's render hubs: processes of its state dir running `render-hub`. */
+function hubs(h: Harness): number[] {
+  return processesWithEnv(`RESILIENT_AGENT_HOME=${h.home}`).filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('render-hub') && processAlive(pid);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The pid the hub's lock names, when a live process holds it. */
+function lockHolder(h: Harness): number | undefined {
+  try {
+    const pid = (JSON.parse(fs.readFileSync(path.join(h.store.paths.locksDir, `${HUB_LOCK}.lock`), 'utf8')) as { pid: number }).pid;
+    return processAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function pane(h: Harness, session: string): Promise<string> {
+  return (await h.tmux(['capture-pane', '-p', '-J', '-S', '-', '-t', `=${session}:`])).stdout;
+}
+
+const paneDead = async (h: Harness, session: string) => (await h.tmux(['list-panes', '-t', `=${session}`, '-F', '#{pane_dead}'])).stdout.trim() === '1';
+
+const count = (text: string, line: string) => text.split('\n').filter((l) => l === line).length;
+
+/** The pane's transcript comes from one render hub per state dir: nothing runs beside the agent in its pane. */
+describe('the render hub', function () {
+  this.timeout(90_000);
+  const h = harnessPerTest();
+  const asking = () => ({ ...h.env, FIXTURE_ASK_AFTER_MS: '1500' });
+
+  it('shows the transcript live with no supervisor, and nothing but the runner runs beside the agent', async () => {
+    const project = h.project('p', ['ask']);
+    await h.ok(['start', 'codex', 'live', '--dir', project, '--prompt', 'Ask first.'], { env: asking() });
+    await waitFor(async () => /^● working\.\.\.$/m.test(await pane(h, 'codex-live')), 'the first message in the pane');
+    const attemptDir = h.store.paths.attemptDir('codex-live', 1);
+    assert.equal(fs.existsSync(path.join(attemptDir, 'exit')), false, 'shown while the agent runs');
+    const runner = await h.runnerPid('codex-live', 1);
+    const agent = processesWithEnv(`${ATTEMPT_ENV}=${attemptDir}`);
+    const agentTree = new Set([...agent, ...descendantsOf(agent)]);
+    assert.deepEqual(descendantsOf([runner]).filter((pid) => !agentTree.has(pid)), [], 'nothing beside the agent');
+    assert.equal(hubs(h).length, 1, 'one hub');
+    assert.ok(lockHolder(h), 'the hub holds its lock');
+    await waitFor(async () => (await h.status('live')).state === 'waiting' || /\[y\/n\]/.test(await pane(h, 'codex-live')), 'the question');
+    await h.ok(['send', 'live', 'y']);
+    await waitFor(() => paneDead(h, 'codex-live'), 'the pane to end');
+    const text = await pane(h, 'codex-live');
+    // The whole run shown before the runner's last word.
+    assert.match(text, /^● working\.\.\.$[\s\S]*^● answered: y$[\s\S]*^· tokens: [\s\S]*__TASK_DONE__/m, text);
+    assert.doesNotMatch(text, /^\s*\{"/m, text);
+  });
+
+  it('killed with -9 mid-run: the agent runs on, the next supervisor pass starts another hub, which goes on where the first stopped', async () => {
+    const project = h.project('p', ['ask']);
+    await h.ok(['start', 'codex', 'robust', '--dir', project, '--prompt', 'Ask first.'], { env: asking() });
+    await waitFor(async () => /^● working\.\.\.$/m.test(await pane(h, 'codex-robust')), 'the first message in the pane');
+    const [hub] = hubs(h);
+    // Its offset saved (within a second of what it showed): what the next hub goes on from.
+    const dir = h.store.paths.attemptDir('codex-robust', 1);
+    await waitFor(() => {
+      try {
+        return JSON.parse(fs.readFileSync(path.join(dir, 'shown-offset'), 'utf8')).offset === fs.statSync(path.join(dir, 'events.jsonl')).size;
+      } catch {
+        return false;
+      }
+    }, 'the shown offset saved');
+    process.kill(hub, 'SIGKILL');
+    await waitFor(() => !processAlive(hub), 'the hub gone');
+    await h.ok(['monitor', '--once']);
+    const next = await waitFor(() => lockHolder(h), 'a new hub');
+    assert.notEqual(next, hub);
+    await waitFor(async () => /\[y\/n\]/.test(await pane(h, 'codex-robust')), 'the question');
+    await h.ok(['send', 'robust', 'y']);
+    await waitFor(async () => (await h.status('robust')).state === 'done' || paneDead(h, 'codex-robust'), 'the agent done');
+    await waitFor(async () => /__TASK_DONE__/.test(await pane(h, 'codex-robust')), 'the runner\'s end');
+    const text = await pane(h, 'codex-robust');
+    assert.equal(count(text, '● answered: y'), 1, text);
+    assert.equal(count(text, '● working...'), 1, `nothing shown twice:\n${text}`);
+    const events = fs.readFileSync(path.join(h.store.paths.attemptDir('codex-robust', 1), 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(events.map((e) => e.type), ['thread.started', 'item.completed', 'item.completed', 'turn.completed']);
+    assert.equal(fs.readFileSync(path.join(h.store.paths.attemptDir('codex-robust', 1), 'exit'), 'utf8').trim(), '0');
+  });
+
+  it('dead at the end of a run: the runner does not wait for it, its pane ends at once', async () => {
+    const project = h.project('p', ['ask']);
+    await h.ok(['start', 'codex', 'orphan', '--dir', project, '--prompt', 'Ask first.'], { env: asking() });
+    await waitFor(async () => /^● working\.\.\.$/m.test(await pane(h, 'codex-orphan')), 'the first message in the pane');
+    for (const pid of hubs(h)) process.kill(pid, 'SIGKILL');
+    await waitFor(() => hubs(h).length === 0, 'the hub gone');
+    await waitFor(async () => /\[y\/n\]/.test(await pane(h, 'codex-orphan')), 'the question');
+    await h.ok(['send', 'orphan', 'y']);
+    const exitFile = path.join(h.store.paths.attemptDir('codex-orphan', 1), 'exit');
+    await waitFor(() => fs.existsSync(exitFile), 'the agent\'s exit');
+    const exitAt = Date.now();
+    // It waits up to 10 s for a live hub; for a dead one, not at all (the second it may take to look).
+    await waitFor(() => paneDead(h, 'codex-orphan'), 'the pane to end', 20_000);
+    const took = Date.now() - exitAt;
+    assert.ok(took < 3_000, `the pane ended ${took} ms after the agent`);
+    assert.match(await pane(h, 'codex-orphan'), /__TASK_DONE__/);
+  });
+
+  it('twenty tasks share one hub, each pane showing its own agent', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `t${i}`);
+    for (let i = 0; i < names.length; i += 5) {
+      await Promise.all(names.slice(i, i + 5).map((n) => h.ok(['start', 'codex', n, '--dir', h.project(n, ['hang']), '--prompt', `Task ${n}.`])));
+    }
+    await waitFor(async () => (await Promise.all(names.map(async (n) => /^● working\.\.\.$/m.test(await pane(h, `codex-${n}`))))).every(Boolean), 'every pane to show its transcript', 60_000);
+    assert.equal(hubs(h).length, 1, `one hub: ${hubs(h).join(', ')}`);
+    for (const n of names) {
+      const runner = await h.runnerPid(`codex-${n}`, 1);
+      const attemptDir = h.store.paths.attemptDir(`codex-${n}`, 1);
+      const agent = processesWithEnv(`${ATTEMPT_ENV}=${attemptDir}`);
+      const agentTree = new Set([...agent, ...descendantsOf(agent)]);
+      assert.deepEqual(descendantsOf([runner]).filter((pid) => !agentTree.has(pid)), [], `${n}: nothing beside the agent`);
+    }
+  });
+
+  it('exits once idle; an attempt started while it decides to exit is still shown', async () => {
+    // Idle: the hub a start made exits once its run is over.
+    const quick = { ...h.env, RESILIENT_AGENT_HUB_IDLE_MS: '300' };
+    await h.ok(['start', 'codex', 'first', '--dir', h.project('first', ['ok']), '--prompt', 'Quick.'], { env: quick });
+    await waitFor(async () => /^● done: 6 characters of prompt$/m.test(await pane(h, 'codex-first')), 'the first task shown');
+    await waitFor(() => hubs(h).length === 0 && lockHolder(h) === undefined, 'the idle hub to exit and let its lock go');
+    // A hub of this process, which a start reaches between its decision to exit and its lock let go:
+    // the start sees it alive and starts none.
+    let started = false;
+    const hub = new RenderHub({
+      paths: h.store.paths,
+      locks: new LockManager(h.store.paths.locksDir, 'test hub'),
+      idleMs: 200,
+      beforeRelease: async () => {
+        if (started) return;
+        started = true;
+        await h.ok(['start', 'codex', 'late', '--dir', h.project('late', ['ok']), '--prompt', 'Late.']);
+      },
+    });
+    const ran = hub.run();
+    try {
+      await waitFor(() => started, 'the start during the exit');
+      await waitFor(async () => /__TASK_DONE__/.test(await pane(h, 'codex-late')), 'the late task to end', 30_000);
+      assert.match(await pane(h, 'codex-late'), /^● done: 5 characters of prompt$/m, 'shown by the hub that was exiting');
+      assert.deepEqual(hubs(h), [], 'no other hub was started');
+      assert.equal(await ran, 'idle');
+    } finally {
+      hub.stop();
+      await ran;
+    }
+  });
+});
