@@ -523,7 +523,10 @@ require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); set
     try {
       h.configure({ 'supervisor.mode': 'window' });
       const project = h.project('p', ['hang', 'ok']);
-      await h.ok(['start', 'codex', 'full', '--dir', project, '--prompt', 'x']);
+      // The pane's transcript by a process of its own, which frees nothing: the render hub removes
+      // its entry for the crashed attempt (a page of this disk) some time after the crash, and the
+      // failure then moves on (from the lock to the record) and is rightly said again.
+      await h.ok(['start', 'codex', 'full', '--dir', project, '--prompt', 'x'], { env: { ...h.env, RESILIENT_AGENT_PANE_RENDERER: 'process' } });
       await h.sessionIdKnown('codex-full');
       const filler = path.join(h.home, 'filler');
       try {
@@ -558,7 +561,10 @@ require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); set
     try {
       h.configure({ 'supervisor.mode': 'window' });
       const project = h.project('p', ['hang', 'ok']);
-      await h.ok(['start', 'codex', 'full', '--dir', project, '--prompt', 'x']);
+      // The pane's transcript by a process of its own, which frees nothing: the render hub removes
+      // its entry for the crashed attempt (a page of this disk) some time after the crash, and the
+      // failure then moves on (from the lock to the record) and is rightly said again.
+      await h.ok(['start', 'codex', 'full', '--dir', project, '--prompt', 'x'], { env: { ...h.env, RESILIENT_AGENT_PANE_RENDERER: 'process' } });
       await h.sessionIdKnown('codex-full');
       const settings = { ...resolveSettings(), tmuxSocket: h.socket };
       const errors: string[] = [];
