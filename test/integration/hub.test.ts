@@ -114,6 +114,27 @@ describe('the render hub', function () {
     assert.match(await pane(h, 'codex-orphan'), /__TASK_DONE__/);
   });
 
+  it('stopped with SIGSTOP at the end of a run: the runner still ends (its pane dies), and the hub continued writes nowhere', async () => {
+    const project = h.project('p', ['ask']);
+    await h.ok(['start', 'codex', 'frozen', '--dir', project, '--prompt', 'Ask first.'], { env: asking() });
+    await waitFor(async () => /^● working\.\.\.$/m.test(await pane(h, 'codex-frozen')), 'the first message in the pane');
+    const [hub] = hubs(h);
+    await waitFor(async () => /\[y\/n\]/.test(await pane(h, 'codex-frozen')), 'the question');
+    process.kill(hub, 'SIGSTOP');
+    try {
+      await h.ok(['send', 'frozen', 'y']);
+      await waitFor(() => paneDead(h, 'codex-frozen'), 'the pane to end', 20_000);
+      assert.match(await pane(h, 'codex-frozen'), /__TASK_DONE__/);
+    } finally {
+      process.kill(hub, 'SIGCONT');
+    }
+    // Continued, it finds the pane closed: nothing after the runner's last word.
+    await waitFor(() => fs.readdirSync(h.store.paths.transcriptsDir).length === 0, 'the hub to let the attempt go');
+    const text = (await pane(h, 'codex-frozen')).trimEnd();
+    assert.match(text.split('\n').filter((l) => l.trim() && !/^Pane is dead/.test(l)).at(-1) ?? '', /__TASK_DONE__/, text);
+    assert.ok(processAlive(hub), 'the hub lives on');
+  });
+
   it('twenty tasks share one hub, each pane showing its own agent', async () => {
     const names = Array.from({ length: 20 }, (_, i) => `t${i}`);
     for (let i = 0; i < names.length; i += 5) {
