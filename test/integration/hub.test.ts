@@ -1,11 +1,13 @@
 import * as assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RenderHub } from '../../src/core/ops/hub';
 import { descendantsOf, processAlive, processesWithEnv } from '../../src/core/platform/processes';
 import { LockManager } from '../../src/core/store/lock';
 import { ATTEMPT_ENV } from '../../src/core/store/runner';
-import { HUB_LOCK } from '../../src/core/store/transcripts';
+import { StatePaths } from '../../src/core/store/paths';
+import { HUB_LOCK, writeEntry } from '../../src/core/store/transcripts';
 import type { Harness } from './harness';
 import { harnessPerTest, waitFor } from './harness';
 
@@ -180,6 +182,56 @@ describe('the render hub', function () {
     } finally {
       hub.stop();
       await ran;
+    }
+  });
+
+  it('a pane that takes nothing (its terminal full) never holds up another: the hub writes without blocking', async () => {
+    const paths = new StatePaths(path.join(h.root, 'hub-state'));
+    const say = (text: string) => `${JSON.stringify({ type: 'item.completed', item: { type: 'agent_message', text } })}\n`;
+    // Two runners (as the hub knows them: by their argv), one writing into a FIFO nobody reads.
+    const runner = (name: string, stdout: number) => {
+      const dir = path.join(h.root, name);
+      fs.mkdirSync(dir, { recursive: true });
+      const child = spawn('bash', ['-c', 'sleep 1000; :', 'resilient-agent-runner', dir], { stdio: ['ignore', stdout, 'ignore'] });
+      fs.writeFileSync(path.join(dir, 'pid'), `${child.pid}\n`);
+      return { dir, child };
+    };
+    const fifo = path.join(h.root, 'stuck.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const held = fs.openSync(fifo, 'r+'); // open for reading, never read
+    const stuck = runner('stuck', held);
+    // The other pane's output: a file (a socket, as Node's pipes are, cannot be opened through /proc).
+    const out = path.join(h.root, 'live.out');
+    const outFd = fs.openSync(out, 'a');
+    const live = runner('live', outFd);
+    const seen = () => fs.readFileSync(out, 'utf8');
+    // Three MB of messages for the stuck pane (far more than its terminal holds), one for the other.
+    fs.writeFileSync(path.join(stuck.dir, 'events.jsonl'), say('x'.repeat(100)).repeat(30_000));
+    writeEntry(paths, 'codex-stuck', 1, { attemptDir: stuck.dir, agent: 'codex' });
+    const hub = new RenderHub({ paths, locks: new LockManager(paths.locksDir, 'test hub'), idleMs: 60_000 });
+    const ran = hub.run();
+    try {
+      // The hub has the stuck pane's terminal open (this process's second descriptor of the FIFO).
+      const opened = () => fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`) === fifo;
+        } catch {
+          return false;
+        }
+      }).length;
+      await waitFor(() => opened() >= 2, 'the hub writing to the stuck pane');
+      fs.writeFileSync(path.join(live.dir, 'events.jsonl'), say('hello'));
+      writeEntry(paths, 'codex-live', 1, { attemptDir: live.dir, agent: 'codex' });
+      await waitFor(() => seen().includes('● hello'), 'the other pane shown', 10_000);
+      fs.appendFileSync(path.join(live.dir, 'events.jsonl'), say('again'));
+      await waitFor(() => seen().includes('● again'), 'and again', 10_000);
+    } finally {
+      hub.stop();
+      await ran;
+      stuck.child.kill('SIGKILL');
+      live.child.kill('SIGKILL');
+      fs.closeSync(held);
+      fs.closeSync(outFd);
     }
   });
 });
