@@ -83,6 +83,7 @@ function isRunner(pid: number, attemptDir: string): boolean {
 
 export class RenderHub {
   private readonly panes = new Map<string, Pane>();
+  private readonly dirty = new Set<Pane>();
   private readonly now: () => number;
   private readonly logger: Logger;
   private wake: (() => void) | undefined;
@@ -112,14 +113,18 @@ export class RenderHub {
       for (;;) {
         if (this.stopped) return 'stopped';
         // Frozen past its lease and replaced: the other hub shows the panes now.
-        if (lock.check() === 'lost') return 'taken';
         const now = this.now();
         const rescan = now >= this.rescanAt;
+        if (rescan && lock.check() === 'lost') return 'taken';
         if (rescan) {
           this.rescan(now);
           this.rescanAt = now + RESCAN_MS;
         }
-        for (const p of [...this.panes.values()]) {
+        // Only the panes something happened to (their folder changed, text still to write, a run
+        // ending): one agent's burst of events does not make every pane's file read again.
+        const due = [...this.panes.values()].filter((p) => rescan || p.pending || p.endBy !== null || p.runnerPid === null || p.shown !== p.saved || this.dirty.has(p));
+        this.dirty.clear();
+        for (const p of due) {
           try {
             this.step(p, now, rescan);
           } catch (e) {
@@ -202,7 +207,10 @@ export class RenderHub {
       const p: Pane = { file, entry, follower, seenAt: now, runnerPid: null, fd: null, noSink: false, pending: null, endBy: null, shown: follower.offset, saved: follower.offset, savedAt: 0 };
       try {
         // Its events growing, its exit file appearing.
-        p.watcher = fs.watch(entry.attemptDir, { persistent: false }, () => this.poke(false));
+        p.watcher = fs.watch(entry.attemptDir, { persistent: false }, () => {
+          this.dirty.add(p);
+          this.poke(false);
+        });
         p.watcher.on('error', () => undefined);
       } catch {
         /* the rescan */
@@ -297,6 +305,7 @@ export class RenderHub {
 
   private close(p: Pane): void {
     p.watcher?.close();
+    this.dirty.delete(p);
     this.closeSink(p);
   }
 

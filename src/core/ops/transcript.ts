@@ -48,6 +48,8 @@ export class EventFollower {
     } catch {
       /* not there yet */
     }
+    // Nothing new (the common look: another file in the folder changed).
+    if (size === this.offset) return text;
     if (size - this.offset > BEHIND_BYTES) {
       const from = lineStartAfter(this.file, size - BEHIND_BYTES / 4);
       text += `${noteLine(`${(from.offset - this.offset).toLocaleString('en-US')} bytes of events not shown here (resilient-agent logs shows them all)`)}\n`;
