@@ -141,7 +141,7 @@ export async function measureOverhead(): Promise<Section> {
     ['a Node `render` per pane, small V8 heap (`--max-semi-space-size=1 --max-old-space-size=16 --v8-pool-size=0`)', { transcript: 'process', env: { NODE_OPTIONS: '--max-semi-space-size=1 --max-old-space-size=16 --v8-pool-size=0' } }],
     ['a Node `render` per pane, `--jitless`', { transcript: 'process', env: { NODE_OPTIONS: '--jitless' } }],
     ['after: one render hub per state dir, writing into each pane', { transcript: 'hub' }],
-    ['the hub, `--jitless` (not the default: its rendering takes more CPU)', { transcript: 'hub', env: { NODE_OPTIONS: '--jitless' } }],
+    ['the hub, `--jitless` (not the default: V8 then interprets every line it renders, slower under a burst)', { transcript: 'hub', env: { NODE_OPTIONS: '--jitless' } }],
   ];
   const rows: Row[] = [];
   for (const [name, launcher] of designs) {
