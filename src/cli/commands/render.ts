@@ -18,7 +18,7 @@ const POLL_MS = 500;
 
 /**
  * `render ATTEMPT_DIR --agent AGENT [--baseline USAGE_JSON] [--follow]`: what the pane runner runs
- * beside the agent (not for people: they use `logs`). Shows the attempt's events readable as the
+ * beside the agent where the render hub cannot show its pane (no /proc; not for people: they use `logs`). Shows the attempt's events readable as the
  * agent writes them, until the run is over (the runner wrote its exit file; a SIGTERM says so too)
  * or the runner is gone. A person's
  * Ctrl-C is for the agent, not for this. Runs before any settings are read: nothing here can fail

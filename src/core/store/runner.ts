@@ -97,6 +97,7 @@ if [ -n "$hubf" ]; then
     w=$((w + 1))
   done
   exec 9<&-
+  rm -f "$d/shown"
 fi
 if [ "$code" -eq 0 ]; then
   printf '\\n${DONE_MARKER}\\n'
