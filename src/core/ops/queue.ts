@@ -5,6 +5,8 @@ import { admit, holdsSlot, queueOrder } from '../decide/admission';
 export { queuePlaces } from '../decide/admission';
 import { TaskError, UsageError } from '../model/errors';
 import type { QueueEntry, TaskRecord } from '../model/record';
+import { lastAttempt } from '../model/record';
+import { attemptFile } from '../store/attempt';
 import { lookupFromObject, resolveSettings, settingsToObject, SettingsError } from '../model/settings';
 import { writeFileAtomic } from '../platform/files';
 import { freeMemory, memoryText } from '../platform/memory';
@@ -96,10 +98,22 @@ function ourQueue(core: Core, records: readonly TaskRecord[]): TaskRecord[] {
   return queueOrder(records).filter((r) => r.queue!.host.key === core.host.key);
 }
 
+/**
+ * The records as admission counts them: a task whose agent has ended (its runner wrote the exit
+ * file) holds no slot, even before a supervisor's pass has recorded the end.
+ */
+function settled(core: Core, records: readonly TaskRecord[]): TaskRecord[] {
+  return records.map((r) => {
+    const a = lastAttempt(r);
+    if (!a || a.endedAt || !holdsSlot(r, core.host.key)) return r;
+    return fs.existsSync(attemptFile(core.store.paths.attemptDir(r.session, a.n), 'exit')) ? { ...r, state: 'done' as const } : r;
+  });
+}
+
 /** What admission sees of this host now. */
 function look(core: Core, records: readonly TaskRecord[]): Admission & { limits: Limits } {
   const limits = currentLimits(core);
-  const mine = records.filter((r) => r.state !== 'queued' || r.queue?.host.key === core.host.key);
+  const mine = settled(core, records).filter((r) => r.state !== 'queued' || r.queue?.host.key === core.host.key);
   return { ...admit(mine, limits, core.host.key, freeMemory(core.env)?.bytes), limits };
 }
 
@@ -234,5 +248,5 @@ export async function moveQueued(core: Core, session: string, position: number):
 export function queueSummary(core: Core): { limits: Limits; running: number; free: string | undefined } {
   const records = core.store.list().records;
   const free = freeMemory(core.env);
-  return { limits: currentLimits(core), running: records.filter((r) => holdsSlot(r, core.host.key)).length, free: free ? memoryText(free.bytes) : undefined };
+  return { limits: currentLimits(core), running: settled(core, records).filter((r) => holdsSlot(r, core.host.key)).length, free: free ? memoryText(free.bytes) : undefined };
 }
