@@ -6,7 +6,7 @@ import type { Logger } from '../core/platform/log';
 import { stateHome } from '../core/store/paths';
 import { policyFrom } from '../core/ops/core';
 import { TaskService } from '../core/ops/service';
-import { currentLimits, writeLimits } from '../core/ops/queue';
+import { sharedLimits, writeLimits } from '../core/ops/queue';
 import type { TaskView } from '../core/model/views';
 import { TmuxError } from '../core/tmux/errors';
 import type { StateChange } from '../core/ops/monitor';
@@ -157,14 +157,14 @@ export class TaskModel extends Disposable {
    */
   shareLimits(): void {
     try {
-      const now = currentLimits(this._service);
-      const mine = { maxRunning: this.settings.maxRunning, perAgent: this.settings.maxRunningPerAgent, minFreeMemoryMb: this.settings.minFreeMemoryMb };
-      if (JSON.stringify(now) === JSON.stringify(mine)) return;
-      writeLimits(this._service, {
+      const mine = {
         'queue.maxRunning': this.settings.maxRunning,
         'queue.maxRunningPerAgent': this.settings.maxRunningPerAgent,
         'queue.minFreeMemoryMB': this.settings.minFreeMemoryMb,
-      });
+      };
+      const shared = sharedLimits(this._service);
+      if (Object.entries(mine).every(([k, v]) => JSON.stringify(shared[k]) === JSON.stringify(v))) return;
+      writeLimits(this._service, mine);
       this.log.info(`queue limits: ${this.settings.maxRunning} running at once, ${this.settings.minFreeMemoryMb} MB free to start one`);
     } catch (e) {
       this.log.error(`the queue limits could not be shared with the state dir: ${(e as Error).message}`);

@@ -31,13 +31,9 @@ export const QUEUE_KEYS = ['queue.maxRunning', 'queue.maxRunningPerAgent', 'queu
 export function currentLimits(core: Core): Limits {
   let fromFile: Record<string, unknown> = {};
   try {
-    const obj = JSON.parse(fs.readFileSync(core.store.paths.configFile, 'utf8')) as Record<string, unknown>;
-    if (obj && typeof obj === 'object' && !Array.isArray(obj)) {
-      for (const k of QUEUE_KEYS) if (obj[k] !== undefined || obj[`resilientAgent.${k}`] !== undefined) fromFile[k] = obj[k] ?? obj[`resilientAgent.${k}`];
-    }
+    fromFile = sharedLimits(core);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') warnOnce(core, `the state dir's config.json cannot be read (${(e as Error).message}); the queue limits of this process apply`);
-    fromFile = {};
+    warnOnce(core, `the state dir's config.json cannot be read (${(e as Error).message}); the queue limits of this process apply`);
   }
   const own = settingsToObject(core.settings);
   let s = core.settings;
@@ -47,6 +43,22 @@ export function currentLimits(core: Core): Limits {
     warnOnce(core, `${(e as Error).message} in the state dir's config.json; the queue limits of this process apply`);
   }
   return { maxRunning: s.maxRunning, perAgent: s.maxRunningPerAgent, minFreeMemoryMb: s.minFreeMemoryMb };
+}
+
+/** The queue keys the state dir's config.json sets (as written, unchecked); none when it has no file. */
+export function sharedLimits(core: Core): Record<string, unknown> {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(fs.readFileSync(core.store.paths.configFile, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw e;
+  }
+  const out: Record<string, unknown> = {};
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return out;
+  const o = obj as Record<string, unknown>;
+  for (const k of QUEUE_KEYS) if ((o[k] ?? o[`resilientAgent.${k}`]) !== undefined) out[k] = o[k] ?? o[`resilientAgent.${k}`];
+  return out;
 }
 
 let lastWarning = '';
