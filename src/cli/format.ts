@@ -33,6 +33,7 @@ export function statusJson(v: TaskView): Record<string, unknown> {
     eventsFile: v.eventsFile,
     worktree: v.worktree ? { path: v.worktree.path, branch: v.worktree.branch, base: v.worktree.base } : null,
     host: v.host ?? null,
+    queue: v.queue ?? null,
   };
 }
 
@@ -63,6 +64,7 @@ export function describe(v: TaskView, now: number): string {
 }
 
 function describeHere(v: TaskView, now: number): string {
+  if (v.state === 'queued' && v.queue) return `queued ${v.queue.place} of ${v.queue.of}`;
   if (v.state === 'resuming' && v.nextAttemptAt) return `resuming in ${inTime(v.nextAttemptAt, now)}`;
   if (v.state === 'running' && v.reason?.startsWith('retrying')) return `running · ${v.reason}`;
   if (heldByAgent(v)) return `held by the agent${v.heldUntil ? `, ${agentReset(v.heldUntil, now)}` : ''}`;
@@ -84,7 +86,8 @@ export function table(views: TaskView[], now: number): string {
 /** `status` for a person: the state, the ids, and one line per attempt. */
 export function statusLines(v: TaskView, now: number): string[] {
   const state = describe(v, now);
-  const lines = [`${v.session}: ${state}${v.reason && !state.includes(v.reason) ? ` (${v.reason})` : ''}`, `agent: ${v.agent}   session id: ${v.agentSessionId ?? 'unknown'}`];
+  const head = v.state === 'queued' && v.queue && v.reason ? `${v.reason} (place ${v.queue.place} of ${v.queue.of} in the queue)` : `${state}${v.reason && !state.includes(v.reason) ? ` (${v.reason})` : ''}`;
+  const lines = [`${v.session}: ${head}`, `agent: ${v.agent}   session id: ${v.agentSessionId ?? 'unknown'}`];
   if (v.dir) lines.push(`folder: ${v.dir}`);
   if (v.worktree) lines.push(`worktree: branch ${v.worktree.branch} from ${v.worktree.base.slice(0, 12)} (of ${v.worktree.repo})`);
   for (const a of v.attempts) {

@@ -19,6 +19,7 @@ import { renderHubCommand } from './commands/renderHub';
 import { selfLauncher, supervisorCommand } from './commands/supervisor';
 import { TASK_COMMANDS } from './commands/tasks';
 import type { Command } from './context';
+import { queueCommand } from './commands/queue';
 import { stdio } from './context';
 
 const VERSION = (manifest as unknown as { version: string }).version;
@@ -26,14 +27,18 @@ const VERSION = (manifest as unknown as { version: string }).version;
 const USAGE = `resilient-agent ${VERSION}: run coding agents in tmux, watch them, resume them by exact session id.
 
 usage:
-  resilient-agent start <agent> <name> [--dir DIR] (--prompt TEXT | --prompt-file FILE | --prompt -) [--worktree [--branch NAME]] [--json]
+  resilient-agent start <agent> <name> [--dir DIR] (--prompt TEXT | --prompt-file FILE | --prompt -) [--worktree [--branch NAME]] [--now] [--json]
   resilient-agent list [--json]
   resilient-agent status <name> [--json]
   resilient-agent logs <name> [--lines N] [--raw | --events]   what the agent said and did (--raw: the pane as tmux has it; --events: its JSON events)
   resilient-agent attach <name>
   resilient-agent send <name> <text>
   resilient-agent resume <name>
-  resilient-agent continue <name> (--prompt TEXT | --prompt-file FILE | --prompt -)
+  resilient-agent continue <name> (--prompt TEXT | --prompt-file FILE | --prompt -) [--now]
+  resilient-agent queue [--json]                  the starts waiting for a free slot, and the limits
+  resilient-agent queue start <name>              start a queued task now, beyond the limits
+  resilient-agent queue move <name> <position>    reorder (1: the next to start)
+  resilient-agent queue limits [--max-running N] [--per-agent AGENT=N,...|none] [--min-free-memory-mb N]
   resilient-agent diff <name> [--json]
   resilient-agent kill <name> [--forget [--force]]
   resilient-agent monitor [--once] [--interval SECONDS] [--on-change PROGRAM [ARG...]]
@@ -49,6 +54,7 @@ const COMMANDS: Record<string, Command> = {
   ...TASK_COMMANDS,
   monitor: monitorCommand,
   supervisor: supervisorCommand,
+  queue: queueCommand,
   doctor: doctorCommand,
   demo: demoCommand,
 };

@@ -178,7 +178,19 @@ export function registerCommands(context: vscode.ExtensionContext, model: TaskMo
     const record = await model.service.followUp(session, prompt);
     model.ensureMonitor();
     await model.refresh('follow-up');
-    void vscode.window.showInformationMessage(`${record.session}: the follow-up runs in the same ${record.agent} session (${record.agentSessionId}).`);
+    void vscode.window.showInformationMessage(record.state === 'queued'
+      ? `${record.session}: the follow-up is queued (${(record.stateReason ?? 'waiting for a slot').replace(/^queued: /, '')}); it starts the moment a slot frees.`
+      : `${record.session}: the follow-up runs in the same ${record.agent} session (${record.agentSessionId}).`);
+    return record;
+  });
+
+  register('resilientAgent.startNow', async (arg, options) => {
+    const session = await pickTask(model, arg, 'Start which queued task now?');
+    if (!session) return undefined;
+    if (!(await confirm(`Start ${session} now? It runs beyond the limit of agents at once (resilientAgent.queue settings).`, 'Start Now', options as CommandOptions))) return undefined;
+    const record = await model.service.startQueuedNow(session);
+    model.ensureMonitor();
+    await model.refresh('started now');
     return record;
   });
 

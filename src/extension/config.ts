@@ -33,3 +33,12 @@ export function readUiSettings(): UiSettings {
     viewRefreshMs: c.get<number>('view.refreshSeconds')! * 1000,
   };
 }
+
+/** The person set a queue limit in VS Code (not only the default): the window shares it with the state dir. */
+export function queueLimitsSetByUser(): boolean {
+  const c = vscode.workspace.getConfiguration(SECTION);
+  return ['queue.maxRunning', 'queue.maxRunningPerAgent', 'queue.minFreeMemoryMB'].some((k) => {
+    const i = c.inspect(k);
+    return i?.globalValue !== undefined || i?.workspaceValue !== undefined || i?.workspaceFolderValue !== undefined;
+  });
+}

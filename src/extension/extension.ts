@@ -4,7 +4,7 @@ import { defaultLauncher } from '../core/ops/supervisor';
 import { resolveSettings, Settings } from '../core/model/settings';
 import { registerCommands } from './commands';
 import { PromptDocuments } from './promptDocs';
-import { readSettings, readUiSettings, SECTION } from './config';
+import { queueLimitsSetByUser, readSettings, readUiSettings, SECTION } from './config';
 import { PaneMirror } from './mirror';
 import { TaskModel } from './model';
 import { Notices } from './notices';
@@ -47,6 +47,7 @@ export function activate(context: vscode.ExtensionContext): Api {
     settings = resolveSettings();
   }
   const model = new TaskModel(settings, log, defaultLauncher(path.join(context.extensionPath, 'dist', 'cli.js'), process.env));
+  if (queueLimitsSetByUser()) model.shareLimits();
   const ui = readUiSettings();
   const mirror = new PaneMirror(model, ui.mirrorRefreshMs);
   const tree = new TaskTree(model);

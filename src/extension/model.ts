@@ -6,6 +6,7 @@ import type { Logger } from '../core/platform/log';
 import { stateHome } from '../core/store/paths';
 import { policyFrom } from '../core/ops/core';
 import { TaskService } from '../core/ops/service';
+import { sharedLimits, writeLimits } from '../core/ops/queue';
 import type { TaskView } from '../core/model/views';
 import { TmuxError } from '../core/tmux/errors';
 import type { StateChange } from '../core/ops/monitor';
@@ -150,15 +151,38 @@ export class TaskModel extends Disposable {
   }
 
   /** Settings changed: apply them now, without a reload. */
+  /**
+   * The queue's limits are the machine's, not a window's: they go into the state dir, where every
+   * process that starts a task (the background supervisor, the CLI, other windows) reads them.
+   */
+  shareLimits(): void {
+    try {
+      const mine = {
+        'queue.maxRunning': this.settings.maxRunning,
+        'queue.maxRunningPerAgent': this.settings.maxRunningPerAgent,
+        'queue.minFreeMemoryMB': this.settings.minFreeMemoryMb,
+      };
+      const shared = sharedLimits(this._service);
+      if (Object.entries(mine).every(([k, v]) => JSON.stringify(shared[k]) === JSON.stringify(v))) return;
+      writeLimits(this._service, mine);
+      this.log.info(`queue limits: ${this.settings.maxRunning} running at once, ${this.settings.minFreeMemoryMb} MB free to start one`);
+    } catch (e) {
+      this.log.error(`the queue limits could not be shared with the state dir: ${(e as Error).message}`);
+    }
+  }
+
   applySettings(settings: Settings): void {
     const socketChanged = settings.tmuxSocket !== this.settings.tmuxSocket;
     const policy = policyFrom(settings);
     const policyChanged = JSON.stringify(policy) !== JSON.stringify(policyFrom(this.settings));
+    const previous = this.settings;
     this.settings = settings;
     this._service = this.createService(settings);
     this.supervision.replace(this._service, settings);
     this.watchTasks();
     this.log.info(`settings applied: interval ${settings.intervalMs / 1000}s${socketChanged ? `, tmux socket "${settings.tmuxSocket}"` : ''}`);
+    const limits = (x: Settings) => JSON.stringify([x.maxRunning, x.maxRunningPerAgent, x.minFreeMemoryMb]);
+    if (limits(settings) !== limits(previous)) this.shareLimits();
     if (policyChanged) {
       // One task, one policy, whoever supervises it: the new limits go into the unfinished tasks'
       // records, which the background supervisor (or any other) reads every pass.

@@ -8,7 +8,7 @@ import { usageText } from '../core/model/usage';
 import { heldByAgent, scheduledTry } from '../core/model/holds';
 
 /** How each state looks: a themed icon and colour, and the group it sits in. */
-export const STATE_LOOK: Record<TaskState, { icon: string; color: string; group: 'needs' | 'running' | 'finished' }> = {
+export const STATE_LOOK: Record<TaskState, { icon: string; color: string; group: 'needs' | 'running' | 'queued' | 'finished' }> = {
   waiting: { icon: 'bell-dot', color: 'list.warningForeground', group: 'needs' },
   held: { icon: 'debug-pause', color: 'list.warningForeground', group: 'needs' },
   'gave-up': { icon: 'circle-slash', color: 'list.errorForeground', group: 'needs' },
@@ -17,6 +17,7 @@ export const STATE_LOOK: Record<TaskState, { icon: string; color: string; group:
   failed: { icon: 'error', color: 'list.errorForeground', group: 'running' },
   lost: { icon: 'debug-disconnect', color: 'list.warningForeground', group: 'running' },
   done: { icon: 'pass', color: 'testing.iconPassed', group: 'finished' },
+  queued: { icon: 'clock', color: 'descriptionForeground', group: 'queued' },
 };
 
 /** `codex · running 12m`, `resuming in 6m · attempt 2/10`, `done 1h ago`, … */
@@ -52,6 +53,8 @@ function describeHere(v: TaskView, now: number, maxAttempts?: number): string {
       return `${heldOutcome(v, now)} · ${v.agent}`;
     case 'gave-up':
       return `gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} · ${v.agent}`;
+    case 'queued':
+      return `${v.queue ? `${v.queue.place}. ` : ''}${v.agent} · ${(v.reason ?? 'queued').replace(/^queued: /, 'queued · ')}`;
   }
 }
 
@@ -95,7 +98,7 @@ export function clock(iso: string, now: number): string {
 }
 
 const STATE_LABEL: Record<TaskState, string> = {
-  running: 'running', waiting: 'waiting for you', done: 'done', failed: 'failed', lost: 'lost', resuming: 'resuming', held: 'held', 'gave-up': 'gave up',
+  running: 'running', waiting: 'waiting for you', done: 'done', failed: 'failed', lost: 'lost', resuming: 'resuming', held: 'held', 'gave-up': 'gave up', queued: 'queued',
 };
 
 export function tooltip(v: TaskView, now = Date.now()): vscode.MarkdownString {
@@ -147,6 +150,7 @@ export function contextValue(v: TaskView): string {
   if (v.agentSessionId) parts.push('hasId');
   if (v.eventsFile) parts.push('hasEvents');
   if (v.worktree) parts.push('hasWorktree');
+  if (v.state === 'queued') parts.push('queued');
   // A new prompt in the same conversation: a stopped task of ours whose agent session is known.
   if ((isStopped(v.state) || v.state === 'done') && !heldByAgent(v) && !v.adopted && v.agentSessionId) parts.push('canFollowUp');
   return parts.join(':');

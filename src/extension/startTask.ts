@@ -138,6 +138,13 @@ export async function startTask(model: TaskModel, args: StartArgs = {}, writePro
     const record = await model.service.start({ agent, name, dir, prompt, worktree, branch: args.branch });
     model.ensureMonitor();
     await model.refresh('started');
+    if (record.state === 'queued') {
+      // Beyond this machine's limits: it starts the moment a slot frees.
+      void vscode.window.showInformationMessage(`Queued agent task "${record.name}" (${record.agent}): ${(record.stateReason ?? 'waiting for a slot').replace(/^queued: /, '')}. It starts the moment a slot frees.`, 'Start Now').then((choice) => {
+        if (choice === 'Start Now') void vscode.commands.executeCommand('resilientAgent.startNow', record.session);
+      });
+      return record;
+    }
     void vscode.window.showInformationMessage(`Started agent task "${record.name}" (${record.agent}) in tmux session ${record.session}.`, 'Attach', 'Show Transcript').then((choice) => {
       if (choice === 'Attach') void vscode.commands.executeCommand('resilientAgent.attach', record.session);
       if (choice === 'Show Transcript') void vscode.commands.executeCommand('resilientAgent.showOutput', record.session);

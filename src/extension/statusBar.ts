@@ -5,9 +5,9 @@ import { describe, needsYou } from './present';
 import { Disposable } from './lifecycle';
 import type { TaskModel } from './model';
 
-const ORDER: TaskState[] = ['running', 'resuming', 'waiting', 'held', 'failed', 'lost', 'gave-up', 'done'];
+const ORDER: TaskState[] = ['running', 'resuming', 'waiting', 'held', 'failed', 'lost', 'gave-up', 'queued', 'done'];
 const LABEL: Record<TaskState, string> = {
-  running: 'running', resuming: 'resuming', waiting: 'waiting', held: 'held', failed: 'failed', lost: 'lost', 'gave-up': 'gave up', done: 'done',
+  running: 'running', resuming: 'resuming', waiting: 'waiting', held: 'held', failed: 'failed', lost: 'lost', 'gave-up': 'gave up', queued: 'queued', done: 'done',
 };
 
 /** `2 running · 1 waiting`: counts by state, coloured when a task needs a person. */
@@ -20,7 +20,8 @@ export function statusText(counts: Map<TaskState, number>): string {
 export function shortStatus(views: readonly TaskView[]): string {
   const need = views.filter(needsYou).length;
   const active = views.filter((v) => !needsYou(v) && ['running', 'resuming', 'failed', 'lost', 'waiting'].includes(v.state)).length;
-  const parts = [active ? `${active} running` : '', need ? `${need} need${need === 1 ? 's' : ''} you` : ''].filter(Boolean);
+  const queued = views.filter((v) => v.state === 'queued').length;
+  const parts = [active ? `${active} running` : '', queued ? `${queued} queued` : '', need ? `${need} need${need === 1 ? 's' : ''} you` : ''].filter(Boolean);
   if (parts.length) return parts.join(' · ');
   const done = views.filter((v) => v.state === 'done').length;
   return done ? `${done} done` : 'no tasks running';

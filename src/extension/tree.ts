@@ -4,10 +4,11 @@ import { Disposable } from './lifecycle';
 import type { TaskModel } from './model';
 import { contextValue, describe, needsYou, resolvesItself, STATE_LOOK, tooltip } from './present';
 
-type Group = 'needs' | 'running' | 'finished';
+type Group = 'needs' | 'running' | 'queued' | 'finished';
 const GROUPS: { id: Group; label: string }[] = [
   { id: 'needs', label: 'Needs you' },
   { id: 'running', label: 'Running' },
+  { id: 'queued', label: 'Queued' },
   { id: 'finished', label: 'Finished' },
 ];
 
@@ -40,7 +41,10 @@ export class TaskTree extends Disposable implements vscode.TreeDataProvider<Node
         .filter((g) => g.count > 0);
     }
     if (node.kind === 'group') {
-      return views.filter((v) => groupOf(v) === node.group).map((view) => ({ kind: 'task' as const, view }));
+      const members = views.filter((v) => groupOf(v) === node.group);
+      // The queue in its own order: the next to start first.
+      if (node.group === 'queued') members.sort((a, b) => (a.queue?.place ?? 0) - (b.queue?.place ?? 0));
+      return members.map((view) => ({ kind: 'task' as const, view }));
     }
     return [];
   }

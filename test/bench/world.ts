@@ -42,6 +42,8 @@ export function newWorld(options: { sleepAgents?: boolean; settings?: Record<str
     // Quick backoff: a consecutive failure would be resumed at once too (each crash has its own task anyway).
     'monitor.backoffFactor': 1,
     'monitor.maxBackoffMinutes': 0,
+    // Measures of many tasks at once, not of the queue: no task waits for a slot.
+    'queue.maxRunning': 1000,
     ...options.settings,
     'tmux.socket': h.socket,
   }));

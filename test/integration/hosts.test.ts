@@ -3,6 +3,7 @@ import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { RECORD_VERSION } from '../../src/core/model/record';
 import { processAlive } from '../../src/core/platform/processes';
 import { CLI, Harness, REPO, waitFor } from './harness';
 import { processesWithEnv } from '../tools/processes';
@@ -252,7 +253,7 @@ describe('the supervisor stopped, replaced, and an upgrade (default settings: th
     await waitFor(() => !processAlive(old.pid), 'the older supervisor gone');
     assert.match(logOf(), /a newer resilient-agent \(99\.0\.0, pid \d+\) supervises this host's tasks: this one hands over and exits/);
     const newer0 = JSON.parse(fs.readFileSync(h.store.paths.recordFile('claude-after'), 'utf8')) as { version: number };
-    assert.equal(newer0.version, 5, 'the newer build wrote its own record version');
+    assert.equal(newer0.version, RECORD_VERSION + 1, 'the newer build wrote its own record version');
     // The older build cannot read the newer record: each task is looked at with the newer build.
     const idOf = (name: string) => (JSON.parse(execFileSync(process.execPath, [newer, 'status', name, '--json'], { env: h.env, encoding: 'utf8' })) as { agentSessionId: string | null }).agentSessionId;
     for (const [session, project] of [['claude-after', newProject], ['claude-before', oldProject]] as const) {

@@ -15,7 +15,7 @@ describe('the cost of a monitor pass', function () {
   });
 
   it('one pass over 20 running tasks starts at most 2 tmux processes (list + one batched capture)', async () => {
-    const settings = { ...resolveSettings(), tmuxSocket: h.socket };
+    const settings = { ...resolveSettings(), tmuxSocket: h.socket, maxRunning: 20 };
     const svc = new TaskService({ home: h.home, settings, env: h.env });
     const project = h.project('many', Array(40).fill('hang'));
     for (let i = 0; i < 20; i++) await svc.start({ agent: i % 2 ? 'codex' : 'claude', name: `n${i}`, dir: project, prompt: 'x' });

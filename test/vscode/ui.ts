@@ -326,6 +326,7 @@ async function scenario(t: Step, dirs: RunDirs, workspace: string): Promise<void
   await promptDocumentTour(t, workspace);
   await tour(t, dirs, workspace);
   await worktreeTour(t, workspace);
+  await queueTour(t, workspace);
 }
 
 /** "Show transcript": the output channel shows what the agent said and did, both attempts, no JSON. */
@@ -520,6 +521,35 @@ async function tour(t: Step, dirs: RunDirs, workspace: string): Promise<void> {
   await openNotifications(t, 'is waiting for your answer');
   await t.shot('11-notifications.png');
   await closeNotifications(t);
+}
+
+/**
+ * The queue: limited from the command line to the agents running now, two more starts wait in
+ * the tree's Queued group, in their order, counted in the status bar; a slot freed starts the first.
+ */
+async function queueTour(t: Step, workspace: string): Promise<void> {
+  say(`${PREFIX} step: the limit reached, two starts queued`);
+  const running = (JSON.parse(await t.cli(['queue', '--json'])) as { running: number }).running;
+  await t.cli(['queue', 'limits', '--max-running', String(running)]);
+  for (const name of ['next-feature', 'docs-pass']) {
+    const dir = path.join(workspace, name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, '.fixture-plan.json'), JSON.stringify(['hang']));
+    await t.cli(['start', 'claude', name, '--dir', dir, '--prompt', `Queue: ${name}`]);
+  }
+  const s = await t.until('the Queued group with both, in order, and "2 queued" in the status bar', (x) => {
+    const q = x.tree.findIndex((r) => r.label.startsWith('Queued (2)'));
+    return q >= 0 && x.tree[q + 1]?.label === 'next-feature' && x.tree[q + 2]?.label === 'docs-pass' &&
+      (row(x, 'next-feature')?.description.startsWith(`1. claude · queued · ${running} of ${running} running`) ?? false) &&
+      (x.status?.text.includes('2 queued') ?? false);
+  }, 30_000);
+  say(`${PREFIX}   tree: ${s.tree.map((r) => `${r.label} — ${r.description}`).join(' | ')}; status bar: "${s.status?.text}"`);
+  await t.shot('15-queued.png');
+  await t.cli(['kill', 'long-refactor']);
+  await t.until('a slot freed: next-feature runs, docs-pass waits first in the queue', (x) =>
+    (row(x, 'next-feature')?.description.includes('claude · running') ?? false) && (row(x, 'docs-pass')?.description.startsWith('1. claude · queued') ?? false) &&
+    (x.status?.text.includes('1 queued') ?? false), 30_000);
+  await t.shot('16-queue-moved.png');
 }
 
 async function openNotifications(t: Step, message: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { UsageError } from '../../core/model/errors';
 import type { Logger } from '../../core/platform/log';
 import type { LockHolder } from '../../core/store/lock';
+import { identified } from '../../core/store/lock';
 import type { StateChange } from '../../core/ops/monitor';
 import { Monitor, needsSupervision } from '../../core/ops/monitor';
 import { BACKGROUND_OWNER } from '../../core/ops/supervisor';
@@ -60,7 +61,8 @@ export const monitorCommand: Command = {
         if (background && r.leader && r.unfinished === 0) idle?.();
         // Started beside another (two windows, a CLI command racing one): one background
         // supervisor is enough, and `supervisor stop` must leave none to take over.
-        if (background && !r.leader && r.deferredTo?.owner.startsWith(BACKGROUND_OWNER)) redundant?.(r.deferredTo.pid);
+        // Only a live one: a holder killed -9 still names itself in the lock until it is taken over.
+        if (background && !r.leader && r.deferredTo?.owner.startsWith(BACKGROUND_OWNER) && identified(r.deferredTo)) redundant?.(r.deferredTo.pid);
         // A newer build leads this host's tasks (an upgrade): this one hands over to it.
         if (background && r.supersededBy) superseded?.(r.supersededBy);
       },

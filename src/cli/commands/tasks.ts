@@ -41,7 +41,7 @@ export const TASK_COMMANDS: Record<string, Command> = {
   start: {
     spec: {
       positionals: [{ name: 'agent', required: true }, { name: 'name', required: true }],
-      flags: { dir: 'value', prompt: 'value', 'prompt-file': 'value', json: 'bool', worktree: 'bool', branch: 'value' },
+      flags: { dir: 'value', prompt: 'value', 'prompt-file': 'value', json: 'bool', worktree: 'bool', branch: 'value', now: 'bool' },
     },
     ensuresSupervisor: true,
     async run({ svc, parsed, io, json, first, second }) {
@@ -49,10 +49,17 @@ export const TASK_COMMANDS: Record<string, Command> = {
       const dir = (parsed.flags.get('dir') as string | undefined) ?? process.cwd();
       const worktree = parsed.flags.get('worktree') === true;
       const branch = parsed.flags.get('branch') as string | undefined;
-      const record = await svc.start({ agent: first, name: second, dir, prompt, worktree, branch });
+      const record = await svc.start({ agent: first, name: second, dir, prompt, worktree, branch, now: parsed.flags.get('now') === true });
       if (json) {
         io.out(JSON.stringify(statusJson(svc.view(record)), null, 2));
+      } else if (record.state === 'queued') {
+        io.out(`queued ${record.session}: ${(record.stateReason ?? 'waiting for a slot').replace(/^queued: /, '')}; it starts the moment a slot frees`);
+        io.out(`see the queue: resilient-agent queue   (start it now anyway: resilient-agent queue start ${record.name})`);
+        const note = record.attempts.at(-1)?.note;
+        if (note) io.out(note);
       } else {
+        const note = record.attempts.at(-1)?.note;
+        if (note) io.out(note);
         io.out(`started ${record.session}${record.worktree ? ` in a worktree on branch ${record.worktree.branch} (${record.worktree.path})` : ''}`);
         io.out(`attach: resilient-agent attach ${record.session}   (or: ${[...svc.tmux.baseArgv(), ...attachArgs(record.session)].join(' ')})`);
       }
@@ -138,10 +145,14 @@ export const TASK_COMMANDS: Record<string, Command> = {
     },
   },
   continue: {
-    spec: { positionals: [name], flags: { prompt: 'value', 'prompt-file': 'value' } },
+    spec: { positionals: [name], flags: { prompt: 'value', 'prompt-file': 'value', now: 'bool' } },
     ensuresSupervisor: true,
     async run({ svc, parsed, io, first }) {
-      const record = await svc.followUp(first, await readPrompt(parsed));
+      const record = await svc.followUp(first, await readPrompt(parsed), parsed.flags.get('now') === true);
+      if (record.state === 'queued') {
+        io.out(`${record.session}: the follow-up is queued (${(record.stateReason ?? 'waiting for a slot').replace(/^queued: /, '')}); it starts the moment a slot frees`);
+        return 0;
+      }
       const a = record.attempts[record.attempts.length - 1];
       io.out(`${record.session}: attempt ${a.n} continues session ${record.agentSessionId} with the new prompt`);
       return 0;
@@ -155,7 +166,7 @@ export const TASK_COMMANDS: Record<string, Command> = {
       const force = parsed.flags.get('force') === true;
       if (force && !forget) throw new UsageError('--force only goes with --forget (it discards the worktree\'s uncommitted changes)');
       const r = await svc.kill(first, forget, force);
-      io.out(`${r.session}: ${r.killed ? 'killed' : 'session was already gone'}${forget ? '; record removed' : '; it will not be resumed'}${r.kept ? `; ${r.kept}` : ''}`);
+      io.out(`${r.session}: ${r.queued ? 'taken out of the queue before it started' : r.killed ? 'killed' : 'session was already gone'}${forget ? '; record removed' : '; it will not be resumed'}${r.kept ? `; ${r.kept}` : ''}`);
       return 0;
     },
   },

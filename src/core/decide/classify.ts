@@ -113,6 +113,10 @@ function describeExit(c: { exitCode: number | null; signal: number | null; why?:
  * `resume` of the evaluation is only a wish: the monitor carries it out under the task's lock.
  */
 export function evaluate(task: TaskRecord, obs: Observation, now: number, adapter: AgentAdapter, policy: Policy): Evaluation {
+  // Waiting for a slot: the queue starts it (ops/queue.ts), nothing here does.
+  if (task.state === 'queued' && !task.killedByUser) {
+    return { state: task.state, reason: task.stateReason, nextAttemptAt: null, heldUntil: null, action: { kind: 'none' } };
+  }
   // Another host runs it and lives: only that host can see its pane; nothing here is known better.
   if (obs.elsewhere?.alive && !isFinished(task.state)) {
     return { state: task.state, reason: task.stateReason, nextAttemptAt: task.nextAttemptAt, heldUntil: task.heldUntil, action: { kind: 'none' } };

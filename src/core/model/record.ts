@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import { AGENT_IDS, sessionName } from './names';
 import type { AgentId } from './names';
 
-export const TASK_STATES = ['running', 'waiting', 'done', 'failed', 'lost', 'resuming', 'held', 'gave-up'] as const;
+export const TASK_STATES = ['running', 'waiting', 'done', 'failed', 'lost', 'resuming', 'held', 'gave-up', 'queued'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
 /** Why an attempt was started. */
@@ -53,10 +53,11 @@ export type Attempt = z.infer<typeof AttemptSchema>;
  * 2: worktrees and follow-ups (a `worktree`, the attempt cause `follow-up`).
  * 3: each attempt's last message and token use (`lastMessage`, `usage`).
  * 4: the host each attempt runs on (`host`).
+ * 5: the queue (state `queued`, `queue`).
  * An older record is read as this version's without what came since; a build that knows only an
  * older version leaves newer records alone (it would drop what it does not know on its next write).
  */
-export const RECORD_VERSION = 4;
+export const RECORD_VERSION = 5;
 export const OLDEST_READABLE_VERSION = 1;
 
 /** The line a finished run prints last in its pane (the seed's convention, which people grep for). */
@@ -82,6 +83,20 @@ export const WorktreeSchema = z.object({
   repo: z.string(),
 });
 export type Worktree = z.infer<typeof WorktreeSchema>;
+
+/**
+ * A start or a follow-up waiting for a free slot (state `queued`): started first in, first out by
+ * `order` (then `at`), which a person may change. A follow-up keeps its prompt here until it runs.
+ */
+export const QueueEntrySchema = z.object({
+  at: z.string(),
+  order: z.number(),
+  cause: z.enum(['start', 'follow-up']),
+  prompt: z.optional(z.string()),
+  /** The machine whose slots it waits for: only that host's supervisor starts it. */
+  host: z.object({ key: z.string(), name: z.string() }),
+});
+export type QueueEntry = z.infer<typeof QueueEntrySchema>;
 
 export const TaskRecordSchema = z.object({
   version: z.literal(RECORD_VERSION),
@@ -116,6 +131,8 @@ export const TaskRecordSchema = z.object({
   adopted: z.boolean(),
   /** The git worktree the task runs in (its `dir`), on its own branch made from `base`. */
   worktree: z.optional(WorktreeSchema),
+  /** Waiting for a free slot (state `queued`); absent otherwise. */
+  queue: z.optional(QueueEntrySchema),
   updatedAt: z.string(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;

@@ -43,10 +43,17 @@ export interface Settings {
   worktreeByDefault: boolean;
   /** A worktree's new branch: this prefix and the task's name. */
   worktreeBranchPrefix: string;
+  /** The most agents running at once on this machine; a start beyond it is queued. */
+  maxRunning: number;
+  /** The most running at once per agent CLI (an account's limits are per agent); absent: only maxRunning. */
+  maxRunningPerAgent: Partial<Record<AgentId, number>>;
+  /** No new agent is started while the machine has less memory available than this (MiB). */
+  minFreeMemoryMb: number;
   agents: Record<AgentId, AgentSettings>;
 }
 
 const stringArray = z.array(z.string());
+const wholeAtLeast1 = z.int().check(z.minimum(1, 'must be a whole number of at least 1'));
 const atLeast = (min: number) => z.number().check(z.minimum(min, `must be a number of at least ${min}`));
 
 type ScalarField = Exclude<keyof Settings, 'agents'>;
@@ -60,13 +67,16 @@ const SCALARS: { key: string; field: ScalarField; scale?: number; check: z.ZodMi
   { key: 'monitor.backoffFactor', field: 'backoffFactor', check: atLeast(1) },
   { key: 'monitor.maxBackoffMinutes', field: 'maxBackoffMs', scale: 60_000, check: atLeast(0) },
   { key: 'monitor.maxRuntimeMinutes', field: 'maxRuntimeMs', scale: 60_000, check: atLeast(1) },
-  { key: 'monitor.maxAttempts', field: 'maxAttempts', check: z.int().check(z.minimum(1, 'must be a whole number of at least 1')) },
+  { key: 'monitor.maxAttempts', field: 'maxAttempts', check: wholeAtLeast1 },
   { key: 'monitor.usageLimitRetryMinutes', field: 'usageLimitRetryMs', scale: 60_000, check: atLeast(0.01) },
   { key: 'continuePrompt', field: 'continuePrompt', check: z.string().check(z.minLength(1, 'must not be empty')) },
   { key: 'tmux.socket', field: 'tmuxSocket', check: z.string() },
   { key: 'supervisor.mode', field: 'supervisorMode', check: z.enum(['background', 'window']) },
   { key: 'worktree.byDefault', field: 'worktreeByDefault', check: z.boolean() },
   { key: 'worktree.branchPrefix', field: 'worktreeBranchPrefix', check: z.string() },
+  { key: 'queue.maxRunning', field: 'maxRunning', check: wholeAtLeast1 },
+  { key: 'queue.maxRunningPerAgent', field: 'maxRunningPerAgent', check: z.strictObject(Object.fromEntries(AGENT_IDS.map((a) => [a, z.optional(wholeAtLeast1)]))) },
+  { key: 'queue.minFreeMemoryMB', field: 'minFreeMemoryMb', check: wholeAtLeast1 },
 ];
 const AGENT_FIELDS: { name: keyof AgentSettings; check: z.ZodMiniType }[] = [
   { name: 'executable', check: z.string().check(z.minLength(1, 'must not be empty')) },
@@ -91,9 +101,14 @@ export function resolveSettings(lookup: (key: string) => unknown = () => undefin
     const parsed = (VALIDATORS[key] ?? z.unknown()).safeParse(value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0] as { code?: string; expected?: string; message?: string } | undefined;
-      const why = issue?.code === 'invalid_type' ? `must be ${issue.expected === 'array' ? 'a list of strings' : `a ${issue.expected}`}`
-        : issue?.code === 'invalid_value' ? 'is not one of the allowed values' : issue?.message ?? 'is invalid';
-      throw new SettingsError(`setting ${PREFIX}${key} ${why} (got ${JSON.stringify(value)})`);
+      const issue0 = issue as { path?: PropertyKey[]; keys?: string[] } | undefined;
+      const at = issue0?.path?.length ? `.${issue0.path.join('.')}` : '';
+      const why = issue?.code === 'invalid_type'
+        ? `must be ${issue.expected === 'array' ? 'a list of strings' : issue.expected === 'object' ? 'an object' : `a ${issue.expected === 'int' ? 'whole number' : issue.expected}`}`
+        : issue?.code === 'invalid_value' ? 'is not one of the allowed values'
+        : issue?.code === 'unrecognized_keys' ? `names no agent: ${(issue0?.keys ?? []).join(', ')} (agents: ${AGENT_IDS.join(', ')})`
+        : issue?.message ?? 'is invalid';
+      throw new SettingsError(`setting ${PREFIX}${key}${at} ${why} (got ${JSON.stringify(value)})`);
     }
     return parsed.data as T;
   };

@@ -29,6 +29,8 @@ export interface TaskView {
   usage: Usage | null;
   /** Another host (or container) sharing the state dir runs its latest attempt: that host's name. */
   host?: string;
+  /** Queued (state `queued`): its place in this host's queue, from 1 (the next to start). */
+  queue?: { place: number; of: number };
   /** The state as a supervisor recorded it, and since when: what changes are announced from. */
   recorded: { state: TaskState; since: string } | null;
 }

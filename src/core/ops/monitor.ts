@@ -25,6 +25,7 @@ import { isoNow } from './core';
 import { Leadership } from './election';
 import { ensureRenderHub } from './hub';
 import { launch } from './launch';
+import { startQueued } from './queue';
 import { recoverRecords } from './recover';
 import { captureNeeded, evaluateTask, observe } from './observe';
 import type { PassResult, StateChange } from './pass';
@@ -39,6 +40,8 @@ export { LEGACY_SUPERVISOR_LOCK, supervisorLock } from './election';
 const RECHECK_MS = 250;
 /** How soon a pass looks again at a prompt for a person seen once: the second sighting that confirms it. */
 const CONFIRM_MS = 1000;
+/** How soon a pass looks again while memory holds the queue back (memory frees without an event). */
+const QUEUE_RECHECK_MS = 2000;
 
 export type { PassResult, StateChange } from './pass';
 export { needsSupervision } from './pass';
@@ -280,6 +283,7 @@ export class Monitor {
         this.taskFailed(record.session, e);
       }
     }
+    if (after.some((r) => r.state === 'queued')) await this.startQueued(after, panes, result);
     for (const key of [...this.failing.keys()]) if (!live.has(key)) this.failing.delete(key);
     for (const key of [...this.waitingStreak.keys()]) if (!live.has(key)) this.waitingStreak.delete(key);
     for (const key of [...this.capturedAt.keys()]) if (!live.has(key)) this.capturedAt.delete(key);
@@ -295,6 +299,18 @@ export class Monitor {
     if (hasEntries(svc.store.paths)) ensureRenderHub(svc);
     this.options.onPass?.(result);
     return result;
+  }
+
+  /** The queue's turn, once every task was looked at (a slot that just freed is seen): see ops/queue.ts. */
+  private async startQueued(after: TaskRecord[], panes: Map<string, PaneInfo>, result: PassResult): Promise<void> {
+    const q = await startQueued(this.service, panes, () => this.leadership.fence());
+    for (const c of q.changed) {
+      result.launched.push(c.after.session);
+      this.emit(result, c.before, c.after);
+      after.splice(after.findIndex((r) => r.session === c.after.session), 1, c.after);
+    }
+    for (const f of q.failed) this.taskFailed(f.session, f.error);
+    if (q.memoryBound) this.recheckAt = Math.min(this.recheckAt, this.service.now() + QUEUE_RECHECK_MS);
   }
 
   /**

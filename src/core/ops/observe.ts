@@ -18,6 +18,7 @@ import { LEASE_MS } from '../store/lock';
 import { readSeedIdFile } from '../store/seed';
 import type { PaneInfo } from '../tmux/commands';
 import type { Core } from './core';
+import { queuePlaces } from '../decide/admission';
 import { isoNow } from './core';
 
 /** Reads what the pane and files show of one task. `panes` is one `list-panes -a` for the whole pass. */
@@ -107,12 +108,15 @@ export async function views(core: Core): Promise<{ views: TaskView[]; corrupt: {
   const panes = await core.tmux.listPanes();
   const out: TaskView[] = [];
   const known = new Set<string>();
+  const places = queuePlaces(records);
   for (const record of records) {
     known.add(record.session);
     // The supervisor saw a prompt for a person on passes in a row (the streak it keeps): a view
     // takes its word for it while the pane lives, instead of reading one pass's "running".
     const ev = evaluateTask(core, record, observe(core, record, panes, record.state === 'waiting' ? { waitingStreak: WAITING_PASSES } : {}));
-    out.push(view(core, applyEvaluation(record, ev, isoNow(core)), panes.has(record.session), record));
+    const v = view(core, applyEvaluation(record, ev, isoNow(core)), panes.has(record.session), record);
+    const place = places.get(record.session);
+    out.push(place && v.state === 'queued' ? { ...v, queue: place } : v);
   }
   // Records this build cannot read right now are tasks all the same: never "started by hand".
   const opaque = [

@@ -19,6 +19,7 @@ import { agentArgs, endAttempt, launch, resolveAgent, signalSupervisors, writeTa
 import { capture, evaluateTask, find, observe, ownerElsewhere, view, views } from './observe';
 import type { StartInput } from './start';
 import { startTask, validatePrompt } from './start';
+import { moveQueued, startOrQueue } from './queue';
 import { releaseWorktree, worktreeDiff } from './worktree';
 
 export type ServiceOptions = CoreOptions;
@@ -180,6 +181,13 @@ export class TaskService {
         throw new TaskError(task.reason ? `task ${task.session} cannot be resumed: ${task.reason}` : `no task named ${nameOrSession}`, task.reason ? 'refused' : 'not-found');
       }
       this.refuseElsewhere(record, 'resume');
+      if (record.state === 'queued') {
+        throw new TaskError(`task ${task.session} is queued (${record.stateReason ?? 'waiting for a slot'}): resilient-agent queue start ${record.name} starts it now, beyond the limit`, 'refused');
+      }
+      // Killed while it was queued: it never ran, so it goes back to the queue (or starts) as a start.
+      if (record.attempts.length === 0) {
+        return await startOrQueue(this, { record: { ...record, killedByUser: false }, cause: 'start', sessionExists: false, fence: fenceBy(lock) });
+      }
       const panes = await this.tmux.listPanes();
       const ev = evaluateTask(this, { ...record, killedByUser: false, state: record.state === 'held' || record.state === 'gave-up' ? 'failed' : record.state }, observe(this, record, panes));
       const current = applyEvaluation(record, ev, this.iso());
@@ -205,7 +213,7 @@ export class TaskService {
    * has stopped (done, held, gave up, failed). Supervised again as after a start, with a fresh
    * attempt budget and wall clock; a crash during it resumes with the continue prompt.
    */
-  async followUp(nameOrSession: string, prompt: string): Promise<TaskRecord> {
+  async followUp(nameOrSession: string, prompt: string, now = false): Promise<TaskRecord> {
     validatePrompt(prompt);
     const task = await find(this, nameOrSession);
     const lock = await this.personLock(task.session);
@@ -215,6 +223,7 @@ export class TaskService {
         throw new TaskError(`${task.session} was started by hand: resume it once (resilient-agent resume ${task.name}) before a follow-up`, 'refused');
       }
       this.refuseElsewhere(record, 'continue');
+      if (record.state === 'queued') throw new TaskError(`task ${task.session} is queued and has not started yet: a follow-up can wait until it has run`, 'refused');
       const panes = await this.tmux.listPanes();
       const ev = evaluateTask(this, record, observe(this, record, panes));
       const current = applyEvaluation(record, ev, this.iso());
@@ -226,7 +235,8 @@ export class TaskService {
         throw new TaskError(`task ${task.session} has no ${adapterFor(record.agent).displayName} session to continue (${check.why ?? 'none was saved'}): start a new task with this prompt`, 'refused');
       }
       const next = { ...current, killedByUser: false, heldUntil: null };
-      return await launch(this, next, { kind: 'launch', cause: 'follow-up', mode: 'resume', prompt }, panes.has(record.session), fenceBy(lock));
+      // Queued like a start when this machine has no slot for it.
+      return await startOrQueue(this, { record: next, cause: 'follow-up', prompt, now, sessionExists: panes.has(record.session), fence: fenceBy(lock) });
     } finally {
       lock.release();
     }
@@ -266,6 +276,31 @@ export class TaskService {
     }
   }
 
+  /** A queued task started now, beyond the limits (said in its attempt's note). */
+  async startQueuedNow(nameOrSession: string): Promise<TaskRecord> {
+    const task = await find(this, nameOrSession);
+    const lock = await this.personLock(task.session);
+    try {
+      const record = this.store.get(task.session);
+      if (!record?.queue || record.state !== 'queued') throw new TaskError(`task ${task.session} is not queued (it is ${task.state})`, 'refused');
+      const panes = await this.tmux.listPanes();
+      return await startOrQueue(this, { record, cause: record.queue.cause, prompt: record.queue.prompt, now: true, sessionExists: panes.has(record.session), fence: fenceBy(lock) });
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** A queued task moved to `position` in the queue (1: the next to start); returns its place. */
+  async moveQueued(nameOrSession: string, position: number): Promise<number> {
+    const task = await find(this, nameOrSession);
+    const lock = await this.personLock(task.session);
+    try {
+      return await moveQueued(this, task.session, position);
+    } finally {
+      lock.release();
+    }
+  }
+
   /** A worktree kept when its task was forgotten (it had uncommitted changes), removed on a person's word. */
   releaseWorktree(worktree: Worktree, force: boolean): Promise<string> {
     return releaseWorktree(this, worktree, force);
@@ -284,7 +319,7 @@ export class TaskService {
    * `forget`: its record goes too, and its worktree when nothing in it is uncommitted (or `force`);
    * the branch always stays. `kept` says what was kept.
    */
-  async kill(nameOrSession: string, forget: boolean, force = false): Promise<{ session: string; killed: boolean; kept?: string }> {
+  async kill(nameOrSession: string, forget: boolean, force = false): Promise<{ session: string; killed: boolean; kept?: string; queued?: boolean }> {
     const task = await find(this, nameOrSession);
     const lock = await this.personLock(task.session);
     try {
@@ -301,7 +336,8 @@ export class TaskService {
           ...record,
           killedByUser: !finished,
           state: finished ? record.state : 'held',
-          stateReason: finished ? record.stateReason : 'killed by the user',
+          stateReason: finished ? record.stateReason : record.state === 'queued' ? 'killed by the user before it started' : 'killed by the user',
+          queue: undefined,
           stateSince: now,
           nextAttemptAt: null,
           // Killed during a usage-limit wait: no reset is awaited any more (nor shown as a resume).
@@ -322,7 +358,7 @@ export class TaskService {
       const kept = forget && record?.worktree ? await releaseWorktree(this, record.worktree, force) : undefined;
       if (forget) this.store.remove(task.session);
       this.signalSupervisors();
-      return { session: task.session, killed, kept };
+      return { session: task.session, killed, kept, ...(record?.state === 'queued' ? { queued: true } : {}) };
     } finally {
       lock.release();
     }

@@ -8,7 +8,8 @@ import type { TaskRecord } from '../model/record';
 import { newRecord } from '../model/record';
 import type { Core } from './core';
 import { isoNow } from './core';
-import { agentArgs, endAttempt, launch, resolveAgent, writeTaskEnv } from './launch';
+import { agentArgs, endAttempt, resolveAgent, writeTaskEnv } from './launch';
+import { startOrQueue } from './queue';
 import { createWorktree, discardWorktree } from './worktree';
 
 export interface StartInput {
@@ -19,6 +20,8 @@ export interface StartInput {
   /** Run in a git worktree of its own, on a new branch (`branch`, else the prefix and the name). */
   worktree?: boolean;
   branch?: string;
+  /** Start now even beyond the queue's limits (a person's explicit word). */
+  now?: boolean;
 }
 
 /** Linux refuses to exec an argument longer than MAX_ARG_STRLEN (32 pages) minus its NUL. */
@@ -54,7 +57,7 @@ export function validatePrompt(prompt: string): void {
   }
 }
 
-/** A new task: its record, then its session with the first attempt; nothing half-made on failure. */
+/** A new task: its record, then its session with the first attempt (or its place in the queue); nothing half-made on failure. */
 export async function startTask(core: Core, input: StartInput): Promise<TaskRecord> {
   const { agent, dir: given } = validateStart(input);
   if (input.branch !== undefined && !input.worktree) throw new UsageError('--branch names the branch of a worktree: give --worktree too');
@@ -81,7 +84,8 @@ export async function startTask(core: Core, input: StartInput): Promise<TaskReco
         agentArgs: agentArgs(core, agent), executable, policy: core.policy, worktree: made?.worktree,
       });
       writeTaskEnv(core, session);
-      return await launch(core, record, { kind: 'launch', cause: 'start', mode: 'start' }, false);
+      // Launched now when this machine has a slot for it, else queued for the supervisor.
+      return await startOrQueue(core, { record, cause: 'start', now: input.now, sessionExists: false });
     } catch (e) {
       // Nothing half-made: no record without a session, no session without a record, no
       // worktree or branch of a task that did not start. A tmux call past its deadline may have

@@ -336,25 +336,32 @@ export class LockManager {
       return undefined; // being written by an older version, which creates and then writes
     }
     this.removeOldGuards(file, judged.ino);
-    if (!this.takeGuard(`${file}.takeover.${judged.ino}`)) return undefined;
+    const guard = this.takeGuard(`${file}.takeover.${judged.ino}`);
+    if (!guard) return undefined;
     const current = fs.statSync(file, { throwIfNoEntry: false });
     // Never past the largest safe integer: a lock naming more could not be read back (the schema
     // wants an int), and an unreadable lock is taken from its live holder seconds later.
     const next = Math.min((judged.holder?.epoch ?? 1) + 1, Number.MAX_SAFE_INTEGER);
-    if (!current) return next;
+    // The guard goes once the stale file is gone: the next lock file may get the same inode (it
+    // was just freed), and a guard left for it held off the next takeover for seconds.
+    const done = (epoch: number | undefined) => {
+      fs.rmSync(guard, { force: true });
+      return epoch;
+    };
+    if (!current) return done(next);
     // Replaced or renewed meanwhile. A renewal's time may also land in the same millisecond as the
     // look: the content is compared too.
-    if (current.ino !== judged.ino || current.mtimeMs !== judged.mtimeMs) return undefined;
+    if (current.ino !== judged.ino || current.mtimeMs !== judged.mtimeMs) return done(undefined);
     fs.rmSync(file, { force: true });
-    return next;
+    return done(next);
   }
 
-  private takeGuard(base: string): boolean {
+  private takeGuard(base: string): string | undefined {
     for (let k = 0; ; k++) {
       const guard = `${base}.${k}`;
-      if (exclusiveCreate(guard, String(process.pid))) return true;
+      if (exclusiveCreate(guard, String(process.pid))) return guard;
       const st = fs.statSync(guard, { throwIfNoEntry: false });
-      if (st && Date.now() - st.mtimeMs < UNREADABLE_STALE_MS) return false; // another taker is at it
+      if (st && Date.now() - st.mtimeMs < UNREADABLE_STALE_MS) return undefined; // another taker is at it
     }
   }
 

@@ -95,8 +95,14 @@ export class TaskStore {
    */
   private writeCopy(record: TaskRecord, text: string): boolean {
     const last = record.attempts[record.attempts.length - 1];
-    if (!last) return true;
-    const dir = this.paths.attemptDir(record.session, last.n);
+    // A task with no attempt yet (queued) keeps its copy in folder 0: a queued task whose record
+    // is damaged is rebuilt from it, never lost.
+    const dir = this.paths.attemptDir(record.session, last?.n ?? 0);
+    try {
+      if (!last && record.state === 'queued') fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch {
+      return false;
+    }
     if (!fs.existsSync(dir)) return true;
     try {
       writeFileAtomic(path.join(dir, RECORD_COPY), text);
@@ -120,12 +126,12 @@ export class TaskStore {
   private markStale(record: TaskRecord): void {
     const last = record.attempts[record.attempts.length - 1];
     try {
-      fs.rmSync(path.join(this.paths.attemptDir(record.session, last.n), RECORD_COPY), { force: true });
+      fs.rmSync(path.join(this.paths.attemptDir(record.session, last?.n ?? 0), RECORD_COPY), { force: true });
     } catch {
       /* the mark below says it */
     }
     try {
-      writeFileAtomic(path.join(this.paths.taskDir(record.session), STALE_COPY), `${last.n}\n`);
+      writeFileAtomic(path.join(this.paths.taskDir(record.session), STALE_COPY), `${last?.n ?? 0}\n`);
     } catch {
       /* the copy is gone (a full disk), or it is marked */
     }

@@ -284,6 +284,41 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     await vscode.commands.executeCommand('resilientAgent.forget', 'opencode-keep', { noConfirm: true });
   });
 
+  it('beyond the limit a start is queued: the Queued group in its order, the status bar count, started when a slot frees', async () => {
+    const config = vscode.workspace.getConfiguration('resilientAgent');
+    const busy = project('q-busy', ['retry']); // runs until released
+    await vscode.commands.executeCommand('resilientAgent.start', { agent: 'codex', name: 'q-busy', prompt: 'x', folder: busy });
+    await waitFor(() => stateOf('codex-q-busy') === 'running', 'codex-q-busy running');
+    const holding = api.model.views.filter((v) => ['running', 'waiting', 'resuming'].includes(v.state)).length;
+    try {
+      await config.update('queue.maxRunning', holding, vscode.ConfigurationTarget.Global);
+      // The window shares the limit with the state dir, where the CLI and any supervisor read it.
+      const shared = path.join(api.model.service.store.paths.configFile);
+      await waitFor(() => fs.existsSync(shared) && JSON.parse(fs.readFileSync(shared, 'utf8'))['queue.maxRunning'] === holding, 'the limit in the state dir');
+      const dirs = ['q-a', 'q-b'].map((n) => project(n, ['ok']));
+      for (const [i, n] of ['q-a', 'q-b'].entries()) {
+        const r = await vscode.commands.executeCommand<{ state: string }>('resilientAgent.start', { agent: 'claude', name: n, prompt: 'x', folder: dirs[i] });
+        assert.strictEqual(r?.state, 'queued', `${n} queued`);
+      }
+      await waitFor(() => api.statusBar.text.includes('2 queued'), `status bar "2 queued" (is "${api.statusBar.text}")`);
+      const group = api.tree.getChildren().find((g) => g.kind === 'group' && g.group === 'queued');
+      assert.ok(group, 'a Queued group');
+      assert.strictEqual(api.tree.getTreeItem(group).label, 'Queued (2)');
+      const rows = api.tree.getChildren(group).map((n) => api.tree.getTreeItem(n));
+      assert.deepStrictEqual(rows.map((r) => r.label), ['q-a', 'q-b'], 'first in, first out');
+      assert.match(String(rows[0].description), new RegExp(`^1\\. claude · queued · ${holding} of ${holding} running`));
+      assert.match(String(rows[1].description), /^2\. claude/);
+      assert.match(String(rows[0].contextValue), /:queued/);
+      assert.strictEqual(invocations(dirs[0]).length + invocations(dirs[1]).length, 0, 'nothing queued has run');
+      fs.writeFileSync(path.join(busy, '.fixture-release'), '');
+      await waitFor(() => invocations(dirs[0]).length === 1, 'claude-q-a started when codex-q-busy ended');
+      await waitFor(() => invocations(dirs[1]).length === 1, 'claude-q-b started when claude-q-a ended');
+      await waitFor(() => !api.statusBar.text.includes('queued'), 'no queued count left');
+    } finally {
+      await config.update('queue.maxRunning', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
   it('in background mode a start brings up a supervisor outside this extension host, which resumes a crash', async () => {
     await vscode.workspace.getConfiguration('resilientAgent').update('supervisor.mode', 'background', vscode.ConfigurationTarget.Global);
     await waitFor(() => api.model.supervisorMode === 'background', 'background mode applied');
