@@ -138,6 +138,8 @@ describe('the render hub', function () {
   });
 
   it('twenty tasks share one hub, each pane showing its own agent', async () => {
+    // All twenty running at once (the queue's default limit would hold four of them back).
+    h.configure({ 'supervisor.mode': 'window', 'queue.maxRunning': 1000 });
     const names = Array.from({ length: 20 }, (_, i) => `t${i}`);
     for (let i = 0; i < names.length; i += 5) {
       await Promise.all(names.slice(i, i + 5).map((n) => h.ok(['start', 'codex', n, '--dir', h.project(n, ['hang']), '--prompt', `Task ${n}.`])));
