@@ -12,8 +12,10 @@ import { readHead, writeFileAtomic } from '../platform/files';
 import { attemptFile, eventsFile } from '../store/attempt';
 import { descendantsOf, pidNamespace, processAlive, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
+import { wakeHookArgs } from '../tmux/commands';
 import type { Core } from './core';
 import { isoNow } from './core';
+import { wakeChannel } from './wake';
 
 /** The agent's executable on the caller's PATH, or a TaskError saying what to install. */
 export function resolveAgent(core: Core, agent: AgentId): string {
@@ -155,13 +157,15 @@ export async function launch(
   const pending = followUp?.cause === 'follow-up' && followUp.prompt ? followUp.prompt : undefined;
   const resumeText = pending ? `${record.agentArgs.continuePrompt}\n\n${pending}` : record.agentArgs.continuePrompt;
   const prompt = { text: action.prompt ?? (action.mode === 'resume' ? resumeText : record.prompt) };
-  if (adapter.promptOnStdin(prompt.text)) writeFileAtomic(attemptFile(attemptDir, 'stdin'), prompt.text);
+  // The attempt's inputs are read once, by its runner, in this boot: no fsync (the record has one).
+  const input = { durable: false };
+  if (adapter.promptOnStdin(prompt.text)) writeFileAtomic(attemptFile(attemptDir, 'stdin'), prompt.text, input);
   const args = action.mode === 'resume'
     ? adapter.resumeArgs(record, agentSettings, prompt)
     : adapter.startArgs(record, agentSettings, prompt);
-  writeFileAtomic(attemptFile(attemptDir, 'argv'), encodeNul([record.executable, ...args]));
+  writeFileAtomic(attemptFile(attemptDir, 'argv'), encodeNul([record.executable, ...args]), input);
   const render = renderArgv(core, attemptDir, record, action.mode);
-  if (render) writeFileAtomic(attemptFile(attemptDir, 'render'), encodeNul(render));
+  if (render) writeFileAtomic(attemptFile(attemptDir, 'render'), encodeNul(render), input);
   const now = isoNow(core);
   const attempt: Attempt = {
     n, cause: action.cause, mode: action.mode, startedAt: now, endedAt: null, exitCode: null, signal: null,
@@ -187,10 +191,12 @@ export async function launch(
   fence();
   const bash = resolveExecutable('bash', core.env) ?? '/bin/bash';
   const command = runnerCommand(bash, attemptDir, envFile(core, record.session), record.dir);
+  // Its pane's end wakes the supervisor (./wake.ts): set in the same call, before it can end.
+  const then = core.tmux.wakeHooks === true ? wakeHookArgs(record.session, wakeChannel(core)) : [];
   if (sessionExists) {
-    await core.tmux.respawnPane(record.session, record.dir, command);
+    await core.tmux.respawnPane(record.session, record.dir, command, then);
   } else {
-    await core.tmux.newSession({ session: record.session, cwd: record.dir, command });
+    await core.tmux.newSession({ session: record.session, cwd: record.dir, command, then });
   }
   core.logger.info(`${record.session}: attempt ${n} (${action.cause}, ${action.mode}) launched`);
   signalSupervisors(core);
