@@ -382,8 +382,7 @@ export class Monitor {
           await (this.options.sleep ?? ((t: number) => new Promise<void>((r) => setTimeout(r, t))))(ms);
         }
         fence();
-        // Not written here: launch writes the end of this attempt and the next one in one record
-        // (two fsyncs less on the way to the resume; a supervisor dying in between sees the same end again).
+        svc.store.write(next);
         this.emit(result, fresh, next);
         const before = next;
         try {
@@ -392,12 +391,6 @@ export class Monitor {
           this.tmuxSucceeded();
         } catch (e) {
           if (e instanceof FencedError) throw e;
-          // Failed before it wrote the next attempt: the end of this one is recorded all the same.
-          try {
-            if (svc.store.get(record.session)?.attempts.length === before.attempts.length) svc.store.write(before);
-          } catch {
-            /* the next pass sees the same end */
-          }
           this.tmuxFailed(e);
           svc.logger.error(`${record.session}: could not launch attempt ${next.attempts.length + 1}: ${(e as Error).message}`);
           throw e;

@@ -19,17 +19,21 @@ export const PANES_FRESH_MS = 1000;
  * task started, or an attempt launched, after it was taken: its pane then still shows the previous
  * run's end), so before starting an agent, or recording that a run ended or a session is gone, the
  * panes are listed again (one call: whether the tmux server itself is still the same is part of it)
- * — unless the record is exactly the one the pass read before it listed the panes, and that list
- * is recent (`listedAt`): every launch writes its record before it touches tmux, so nothing was
- * launched since, and the list is the newer of the two. One tmux call less on the way to a resume.
+ * — unless the list shows this very attempt's runner dead (its pid the pane's), is recent
+ * (`listedAt`), and the record is the one the pass read: every launch writes its record before it
+ * touches tmux, so nothing was launched since, and a dead pane stays dead until one is. One tmux
+ * call less on the way to a resume.
  */
 export async function decideAgain(
   core: Core, record: TaskRecord, panes: Map<string, PaneInfo>, memory: Partial<Observation>, breakerOpen: boolean, listedAt = -Infinity,
 ): Promise<Decided> {
   const fresh = core.store.get(record.session);
   if (!fresh || fresh.attempts.length !== record.attempts.length) return { kind: 'acted', fresh };
-  const unchanged = core.now() - listedAt < PANES_FRESH_MS && JSON.stringify(fresh) === JSON.stringify(record);
-  let ev = evaluateTask(core, fresh, { ...observe(core, fresh, panes), ...memory });
+  const seen = observe(core, fresh, panes);
+  let ev = evaluateTask(core, fresh, { ...seen, ...memory });
+  const pane = panes.get(record.session);
+  const unchanged = pane?.dead === true && seen.attempt.pid === pane.pid &&
+    core.now() - listedAt < PANES_FRESH_MS && JSON.stringify(fresh) === JSON.stringify(record);
   let sessionExists = panes.has(record.session);
   if (ev.action.kind === 'launch' && breakerOpen) return { kind: 'acted', fresh }; // decided again once tmux works
   if ((ev.action.kind === 'launch' || !sessionExists || ev.ended) && !unchanged) {

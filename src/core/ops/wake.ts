@@ -178,7 +178,7 @@ export class WakeSources {
   private setCovered(covered: boolean): void {
     const was = this.covered;
     this.covered = covered;
-    if (was && !covered) this.reprobe(); // the fast probe from now, not after a slow one's wait
+    if (was !== covered) this.reprobe(); // at the rate that applies from now, not after the other's wait
   }
 
   /** One `tmux wait-for` client blocked on the channel; its return is the event. */
