@@ -104,10 +104,11 @@ export async function endAttempt(core: Core, session: string, n: number, graceMs
  * resumed beside it, one session would run twice. Before the next attempt, every process of the
  * earlier one is ended (endAttempt).
  */
-export async function endStrays(core: Core, session: string, n: number, graceMs = 3_000): Promise<number[]> {
+export async function endStrays(core: Core, session: string, n: number, graceMs = 3_000, beforeWaiting: () => void = () => undefined): Promise<number[]> {
   const entry = `${ATTEMPT_ENV}=${core.store.paths.attemptDir(session, n)}`;
   const strays = processesWithEnv(entry).filter((pid) => ours(pid) && processAlive(pid));
   if (strays.length === 0) return [];
+  beforeWaiting();
   core.logger.warn(`${session}: attempt ${n} was still running (pid ${strays.join(', ')}) after its pane ended; stopping it before the next attempt`);
   return (await endAttempt(core, session, n, graceMs)).found;
 }
@@ -142,7 +143,15 @@ export async function launch(
 ): Promise<TaskRecord> {
   const adapter = adapterFor(record.agent);
   const previous = record.attempts[record.attempts.length - 1];
-  if (previous) await endStrays(core, record.session, previous.n);
+  // The record as the caller decided it (the last attempt's end) is written before the strays'
+  // grace period, when there is one: a supervisor killed while it waits leaves that end written.
+  // Else the next attempt's write below carries it too, one write less on the way to the resume.
+  if (previous) {
+    await endStrays(core, record.session, previous.n, 3_000, () => {
+      fence();
+      core.store.write(record);
+    });
+  }
   const agentSettings = { executable: record.executable, ...record.agentArgs };
   const n = record.attempts.length + 1;
   const attemptDir = core.store.paths.attemptDir(record.session, n);

@@ -382,7 +382,7 @@ export class Monitor {
           await (this.options.sleep ?? ((t: number) => new Promise<void>((r) => setTimeout(r, t))))(ms);
         }
         fence();
-        svc.store.write(next);
+        // Written by launch, with the next attempt (or before it waits for strays of this one).
         this.emit(result, fresh, next);
         const before = next;
         try {
