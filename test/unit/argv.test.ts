@@ -93,16 +93,27 @@ describe('tmux argv', () => {
 
   it('parses list-panes, keeping each session\'s first pane', () => {
     const sep = cmd.FIELD_SEPARATOR;
-    const line = (s: string, w: number, p: number, dead: string, status: string, signal: string) =>
-      [s, w, p, `%${w}${p}`, 100 + p, dead, status, signal, 1700000000, 'bash', 1690000000, 1680000000].join(sep);
-    const out = [line('codex-a', 0, 1, '0', '', ''), line('codex-a', 0, 0, '1', '', '9'), line('pi-b', 1, 0, '1', '3', ''), 'garbage'].join('\n');
+    const line = (s: string, w: number, p: number, dead: string, status: string, signal: string, wake = '') =>
+      [s, w, p, `%${w}${p}`, 100 + p, dead, status, signal, 1700000000, 'bash', 1690000000, 1680000000, wake].join(sep);
+    const out = [line('codex-a', 0, 1, '0', '', ''), line('codex-a', 0, 0, '1', '', '9', 'resilient-agent-1a2b'), line('pi-b', 1, 0, '1', '3', ''), 'garbage'].join('\n');
     const panes = cmd.parseListPanes(out);
     assert.equal(panes.size, 2);
     assert.deepEqual({ ...panes.get('codex-a') }, {
       session: 'codex-a', windowIndex: 0, paneIndex: 0, paneId: '%00', pid: 100, dead: true, deadStatus: null, deadSignal: 9,
-      activity: 1700000000, currentCommand: 'bash', created: 1690000000, serverPid: 1680000000,
+      activity: 1700000000, currentCommand: 'bash', created: 1690000000, serverPid: 1680000000, wakeChannel: 'resilient-agent-1a2b',
     });
     assert.equal(panes.get('pi-b')?.deadStatus, 3);
+    assert.equal(panes.get('pi-b')?.wakeChannel, '');
+  });
+
+  it('sets the pane-died hook on the session\'s own window, signalling a channel with no shell', () => {
+    assert.deepEqual(cmd.wakeHookArgs('codex-a', 'resilient-agent-1a2b'), [
+      ['set-hook', '-t', '=codex-a:', 'pane-died', 'wait-for -S resilient-agent-1a2b'],
+      ['set-option', '-w', '-t', '=codex-a:', '@resilient-agent-wake', 'resilient-agent-1a2b'],
+    ]);
+    assert.throws(() => cmd.wakeHookArgs('codex-a', 'x; kill-server'));
+    assert.deepEqual(cmd.respawnPaneArgs('s', '/d', ['bash'], cmd.wakeHookArgs('s', 'c')), ['respawn-pane', '-k', '-t', '=s:', '-c', '/d', '--', 'bash',
+      ';', 'set-hook', '-t', '=s:', 'pane-died', 'wait-for -S c', ';', 'set-option', '-w', '-t', '=s:', '@resilient-agent-wake', 'c']);
   });
 });
 

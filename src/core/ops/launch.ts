@@ -13,9 +13,11 @@ import { attemptFile, eventsFile } from '../store/attempt';
 import { descendantsOf, pidNamespace, processAlive, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
 import { HUB_LOCK, writeEntry } from '../store/transcripts';
+import { wakeHookArgs } from '../tmux/commands';
 import type { Core } from './core';
 import { ensureRenderHub, hubSpawnedFile, paneRenderer } from './hub';
 import { isoNow } from './core';
+import { wakeChannel } from './wake';
 
 /** The agent's executable on the caller's PATH, or a TaskError saying what to install. */
 export function resolveAgent(core: Core, agent: AgentId): string {
@@ -104,10 +106,11 @@ export async function endAttempt(core: Core, session: string, n: number, graceMs
  * resumed beside it, one session would run twice. Before the next attempt, every process of the
  * earlier one is ended (endAttempt).
  */
-export async function endStrays(core: Core, session: string, n: number, graceMs = 3_000): Promise<number[]> {
+export async function endStrays(core: Core, session: string, n: number, graceMs = 3_000, beforeWaiting: () => void = () => undefined): Promise<number[]> {
   const entry = `${ATTEMPT_ENV}=${core.store.paths.attemptDir(session, n)}`;
   const strays = processesWithEnv(entry).filter((pid) => ours(pid) && processAlive(pid));
   if (strays.length === 0) return [];
+  beforeWaiting();
   core.logger.warn(`${session}: attempt ${n} was still running (pid ${strays.join(', ')}) after its pane ended; stopping it before the next attempt`);
   return (await endAttempt(core, session, n, graceMs)).found;
 }
@@ -142,7 +145,15 @@ export async function launch(
 ): Promise<TaskRecord> {
   const adapter = adapterFor(record.agent);
   const previous = record.attempts[record.attempts.length - 1];
-  if (previous) await endStrays(core, record.session, previous.n);
+  // The record as the caller decided it (the last attempt's end) is written before the strays'
+  // grace period, when there is one: a supervisor killed while it waits leaves that end written.
+  // Else the next attempt's write below carries it too, one write less on the way to the resume.
+  if (previous) {
+    await endStrays(core, record.session, previous.n, 3_000, () => {
+      fence();
+      core.store.write(record);
+    });
+  }
   const agentSettings = { executable: record.executable, ...record.agentArgs };
   const n = record.attempts.length + 1;
   const attemptDir = core.store.paths.attemptDir(record.session, n);
@@ -157,20 +168,22 @@ export async function launch(
   const pending = followUp?.cause === 'follow-up' && followUp.prompt ? followUp.prompt : undefined;
   const resumeText = pending ? `${record.agentArgs.continuePrompt}\n\n${pending}` : record.agentArgs.continuePrompt;
   const prompt = { text: action.prompt ?? (action.mode === 'resume' ? resumeText : record.prompt) };
-  if (adapter.promptOnStdin(prompt.text)) writeFileAtomic(attemptFile(attemptDir, 'stdin'), prompt.text);
+  // The attempt's inputs are read once, by its runner, in this boot: no fsync (the record has one).
+  const input = { durable: false };
+  if (adapter.promptOnStdin(prompt.text)) writeFileAtomic(attemptFile(attemptDir, 'stdin'), prompt.text, input);
   const args = action.mode === 'resume'
     ? adapter.resumeArgs(record, agentSettings, prompt)
     : adapter.startArgs(record, agentSettings, prompt);
-  writeFileAtomic(attemptFile(attemptDir, 'argv'), encodeNul([record.executable, ...args]));
+  writeFileAtomic(attemptFile(attemptDir, 'argv'), encodeNul([record.executable, ...args]), input);
   const byHub = paneRenderer(core) === 'hub';
   if (byHub) {
     // The hub shows the pane's transcript: its entry first, so a hub that runs already finds it.
     const before = action.mode === 'resume' ? sessionUsage(record.attempts) : undefined;
     writeEntry(core.store.paths, record.session, n, { attemptDir, agent: record.agent, ...(before ? { baseline: before } : {}) });
-    writeFileAtomic(attemptFile(attemptDir, 'hub'), `${core.locks.file(HUB_LOCK)}\n${hubSpawnedFile(core.store.paths)}\n`);
+    writeFileAtomic(attemptFile(attemptDir, 'hub'), `${core.locks.file(HUB_LOCK)}\n${hubSpawnedFile(core.store.paths)}\n`, input);
   } else {
     const render = renderArgv(core, attemptDir, record, action.mode);
-    if (render) writeFileAtomic(attemptFile(attemptDir, 'render'), encodeNul(render));
+    if (render) writeFileAtomic(attemptFile(attemptDir, 'render'), encodeNul(render), input);
   }
   const now = isoNow(core);
   const attempt: Attempt = {
@@ -198,10 +211,12 @@ export async function launch(
   if (byHub) ensureRenderHub(core);
   const bash = resolveExecutable('bash', core.env) ?? '/bin/bash';
   const command = runnerCommand(bash, attemptDir, envFile(core, record.session), record.dir);
+  // Its pane's end wakes the supervisor (./wake.ts): set in the same call, before it can end.
+  const then = core.tmux.wakeHooks === true ? wakeHookArgs(record.session, wakeChannel(core)) : [];
   if (sessionExists) {
-    await core.tmux.respawnPane(record.session, record.dir, command);
+    await core.tmux.respawnPane(record.session, record.dir, command, then);
   } else {
-    await core.tmux.newSession({ session: record.session, cwd: record.dir, command });
+    await core.tmux.newSession({ session: record.session, cwd: record.dir, command, then });
   }
   core.logger.info(`${record.session}: attempt ${n} (${action.cause}, ${action.mode}) launched`);
   signalSupervisors(core);

@@ -49,12 +49,16 @@ export { needsSupervision } from './pass';
 export interface MonitorOptions {
   intervalMs: number;
   /**
-   * Wake at once instead of at the next tick: when a runner process dies (probed every
-   * `probeMs` with signal 0, no process spawned) and when another process signals the state dir.
-   * The timer stays as the safety net. Default true.
+   * Wake at once instead of at the next tick: a task's pane dying or the tmux server exiting
+   * (tmux's pane-died hook, ./wake.ts), a runner found dead by the probe (signal 0), another
+   * process signalling the state dir. The timer stays as the safety net. Default true.
    */
   eventDriven?: boolean;
+  /** The runner probe while some runner is not covered by tmux's event (250 ms), and while all are (2000 ms). */
   probeMs?: number;
+  fallbackProbeMs?: number;
+  /** false: no tmux event, the probe alone (a benchmark's "before"). */
+  tmuxEvents?: boolean;
   /** Pause between two launches in one pass (random in [min, max] ms): many recoveries are paced. */
   paceMs?: [number, number];
   /** Consecutive tmux failures that open the circuit breaker (no resumes while tmux itself fails). */
@@ -94,6 +98,8 @@ export class Monitor {
   /** When each task's pane was last read. */
   private readonly capturedAt = new Map<string, LastRead>();
   private launchesThisPass = 0;
+  /** When this pass listed the panes. */
+  private listedAt = -Infinity;
   /** Tasks whose pass failed, in a row: what was said, how often, and when to try again. */
   private readonly failing = new Map<string, Trouble>();
   private readonly leadership: Leadership;
@@ -102,7 +108,8 @@ export class Monitor {
 
   constructor(private readonly service: Core, private options: MonitorOptions) {
     this.leadership = new Leadership(service, options.elect !== false);
-    this.wakeSources = new WakeSources(service, this.leadership, (reason) => this.wake(reason), options.probeMs ?? 250, (s) => this.capturedAt.get(s));
+    this.wakeSources = new WakeSources(service, this.leadership, (reason) => this.wake(reason), options.probeMs ?? 250,
+      (s) => this.capturedAt.get(s), 1000, options.fallbackProbeMs ?? 2000, options.tmuxEvents !== false);
     this.breaker = new Breaker(options.breakerThreshold ?? 3, options.breakerCooldownMs ?? 30_000, () => service.now());
   }
 
@@ -225,6 +232,7 @@ export class Monitor {
     const startedAt = svc.now();
     this.launchesThisPass = 0;
     if (!this.leadership.lead()) {
+      this.wakeSources.notLeading();
       const { records } = svc.store.list();
       const result: PassResult = {
         reason, tasks: records.length, sessions: records.map((r) => r.session), changes: [], launched: [], corrupt: [],
@@ -239,6 +247,7 @@ export class Monitor {
     let panes;
     try {
       panes = await svc.tmux.listPanes();
+      this.listedAt = svc.now();
       this.tmuxSucceeded();
     } catch (e) {
       // A server that does not answer (stopped, overloaded) is not a broken one: the failed pass is
@@ -289,7 +298,7 @@ export class Monitor {
     for (const key of [...this.capturedAt.keys()]) if (!live.has(key)) this.capturedAt.delete(key);
     for (const key of [...this.deadSince.keys()]) if (!live.has(key)) this.deadSince.delete(key);
     // A task being retried is looked at on its own schedule: its dead runner must not wake a pass every probe.
-    this.wakeSources.watchRunners(after.filter((r) => !this.failing.has(r.session)));
+    this.wakeSources.watchRunners(after.filter((r) => !this.failing.has(r.session)), panes);
     this.nextDue = Math.min(earliestDue(after, startedAt), this.recheckAt, ...[...this.failing.values()].map((f) => f.retryAt));
     // A task's own policy may ask to be looked at more often than this monitor was started with.
     this.tasksIntervalMs = Math.min(Infinity, ...after.filter(needsSupervision).map((r) => r.policy?.intervalMs ?? Infinity));
@@ -351,6 +360,8 @@ export class Monitor {
     // A dead pane whose status tmux has not filled in yet: remember since when.
     if (pane?.dead && pane.deadStatus === null && pane.deadSignal === null) {
       if (!this.deadSince.has(record.session)) this.deadSince.set(record.session, svc.now());
+      // tmux may have missed its process's end: asked to reap now, it runs the pane-died hook.
+      svc.tmux.nudge(pane.serverPid);
     } else {
       this.deadSince.delete(record.session);
     }
@@ -372,7 +383,7 @@ export class Monitor {
     const lock = svc.locks.tryAcquire(record.session);
     if (!lock) return undefined; // another supervisor is acting on this task
     try {
-      const again = await decideAgain(svc, record, panes, { paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince, underLock: true }, this.breakerOpen);
+      const again = await decideAgain(svc, record, panes, { paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince, underLock: true }, this.breakerOpen, this.listedAt);
       if (again.kind === 'acted') return again.fresh;
       const { fresh, sessionExists } = again;
       const ev2 = again.ev;
@@ -391,7 +402,7 @@ export class Monitor {
           await (this.options.sleep ?? ((t: number) => new Promise<void>((r) => setTimeout(r, t))))(ms);
         }
         fence();
-        svc.store.write(next);
+        // Written by launch, with the next attempt (or before it waits for strays of this one).
         this.emit(result, fresh, next);
         const before = next;
         try {

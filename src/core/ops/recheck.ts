@@ -10,22 +10,33 @@ export type Decided =
   /** Another supervisor acted (or the task is gone), or a launch waits for tmux to work: nothing to do now. */
   | { kind: 'acted'; fresh: TaskRecord | undefined };
 
+/** How old a pass's pane list may be and still stand for now, when the record has not changed since. */
+export const PANES_FRESH_MS = 1000;
+
 /**
  * The verdict on one task again, under its lock, from the record as it is now: another supervisor
  * may have acted since the pass read it. The pass's pane list may be older than the record too (a
  * task started, or an attempt launched, after it was taken: its pane then still shows the previous
  * run's end), so before starting an agent, or recording that a run ended or a session is gone, the
- * panes are listed again (one call: whether the tmux server itself is still the same is part of it).
+ * panes are listed again (one call: whether the tmux server itself is still the same is part of it)
+ * — unless the list shows this very attempt's runner dead (its pid the pane's), is recent
+ * (`listedAt`), and the record is the one the pass read: every launch writes its record before it
+ * touches tmux, so nothing was launched since, and a dead pane stays dead until one is. One tmux
+ * call less on the way to a resume.
  */
 export async function decideAgain(
-  core: Core, record: TaskRecord, panes: Map<string, PaneInfo>, memory: Partial<Observation>, breakerOpen: boolean,
+  core: Core, record: TaskRecord, panes: Map<string, PaneInfo>, memory: Partial<Observation>, breakerOpen: boolean, listedAt = -Infinity,
 ): Promise<Decided> {
   const fresh = core.store.get(record.session);
   if (!fresh || fresh.attempts.length !== record.attempts.length) return { kind: 'acted', fresh };
-  let ev = evaluateTask(core, fresh, { ...observe(core, fresh, panes), ...memory });
+  const seen = observe(core, fresh, panes);
+  let ev = evaluateTask(core, fresh, { ...seen, ...memory });
+  const pane = panes.get(record.session);
+  const unchanged = pane?.dead === true && seen.attempt.pid === pane.pid &&
+    core.now() - listedAt < PANES_FRESH_MS && JSON.stringify(fresh) === JSON.stringify(record);
   let sessionExists = panes.has(record.session);
   if (ev.action.kind === 'launch' && breakerOpen) return { kind: 'acted', fresh }; // decided again once tmux works
-  if (ev.action.kind === 'launch' || !sessionExists || ev.ended) {
+  if ((ev.action.kind === 'launch' || !sessionExists || ev.ended) && !unchanged) {
     const now = await core.tmux.listPanes();
     sessionExists = now.has(record.session);
     ev = evaluateTask(core, fresh, { ...observe(core, fresh, now), ...memory });

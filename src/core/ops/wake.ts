@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { adapterFor } from '../agents/registry';
@@ -8,13 +9,25 @@ import { isFinished } from '../model/record';
 import { heldByAgent } from '../model/holds';
 import { attemptFile, readRunnerPid } from '../store/attempt';
 import { processAlive } from '../platform/processes';
+import type { PaneInfo } from '../tmux/commands';
 import type { Core } from './core';
 import type { Leadership } from './election';
 
+/** The tmux wait-for channel of a state dir: the pane-died hook of each of its tasks signals it. */
+export function wakeChannel(core: Pick<Core, 'store'>): string {
+  return `resilient-agent-${createHash('sha256').update(core.store.paths.home).digest('hex').slice(0, 16)}`;
+}
+
 /**
- * What wakes a monitor between its ticks, without spawning a process: another process writing the
- * state dir's wake file (a task started, a person acted), a watched runner dying (crash, kill -9,
- * tmux server gone; probed with signal 0), and, for a follower, the supervisor itself dying.
+ * What wakes a monitor between its ticks. The event itself, for a leader: tmux runs each task's
+ * pane-died hook the moment its pane's process ends (crash, kill -9, an agent's exit), which
+ * signals this state dir's channel, and one `tmux wait-for` client kept blocked on it returns;
+ * it returns too when the tmux server exits (kill-server, a crash). Without a process of its own:
+ * another process writing the state dir's wake file (a task started, a person acted), and a probe
+ * of the watched runners with signal 0 — every `probeMs` while some runner is not covered by the
+ * hook (a session of an older build, until it is given one; a tmux without the hook; no waiter),
+ * else every `fallbackMs` for an event missed (a hook removed by hand, a SIGCHLD tmux lost). A
+ * follower probes for the supervisor itself dying.
  * And one that costs one tmux call a second while an agent that can ask a person runs: a pane
  * whose output moved and then went still (a prompt may be on it), one that keeps moving (a prompt
  * beside a spinner never goes still) and has not been read for a while, or a waiting task's pane
@@ -38,6 +51,15 @@ export class WakeSources {
   private listing = false;
   private watcher: fs.FSWatcher | undefined;
   private stopped = true;
+  /** The blocked `tmux wait-for` client, while one is. */
+  private waiter: { stop: () => void } | undefined;
+  /** Every watched runner's pane has this state dir's hook (as of the last pass). */
+  private covered = false;
+  /** A call giving older sessions the hook is under way. */
+  private hooking = false;
+  /** Counts the passes' looks, so a late answer about hooks is not taken for a newer look's. */
+  private generation = 0;
+  private readonly channel: string;
 
   constructor(
     private readonly core: Core,
@@ -47,7 +69,13 @@ export class WakeSources {
     /** When the monitor last read each pane (the quiet rule compares against it). */
     private readonly lastRead: (session: string) => LastRead | undefined = () => undefined,
     private readonly paneProbeMs = 1000,
-  ) {}
+    /** The probe while every watched runner is covered by the pane-died event. */
+    private readonly fallbackMs = 2000,
+    /** Wake on tmux's pane-died hook and on the server's exit (else: the probe alone). */
+    private readonly tmuxEvents = true,
+  ) {
+    this.channel = wakeChannel(core);
+  }
 
   start(): void {
     this.stopped = false;
@@ -74,6 +102,7 @@ export class WakeSources {
 
   stop(): void {
     this.stopped = true;
+    this.disarm();
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = undefined;
     if (this.paneTimer) clearTimeout(this.paneTimer);
@@ -82,8 +111,11 @@ export class WakeSources {
     this.watcher = undefined;
   }
 
-  /** Which runners to probe until the next pass: every attempt not yet ended. */
-  watchRunners(records: readonly TaskRecord[]): void {
+  /**
+   * Which runners to watch until the next pass: every attempt not yet ended. `panes`: the pass's
+   * pane list, to tell which of them have the pane-died hook (those without are given it).
+   */
+  watchRunners(records: readonly TaskRecord[], panes?: Map<string, PaneInfo>): void {
     const before = new Map(this.watched);
     this.watched.clear();
     this.panes.clear();
@@ -105,6 +137,92 @@ export class WakeSources {
       const prior = before.get(r.session);
       this.watched.set(r.session, { attemptDir, pid: prior?.attemptDir === attemptDir ? prior.pid : null });
     }
+    this.followEvents(panes);
+  }
+
+  /** A follower acts on nothing: no waiter of its own (the leader's wakes every supervisor's). */
+  notLeading(): void {
+    this.disarm();
+  }
+
+  /** The waiter while there are runners to watch, and the hook on every watched pane without it. */
+  private followEvents(panes: Map<string, PaneInfo> | undefined): void {
+    const tmux = this.core.tmux;
+    const generation = ++this.generation;
+    if (!this.tmuxEvents || this.stopped || this.watched.size === 0 || tmux.wakeHooks === false) {
+      this.setCovered(false);
+      if (this.watched.size === 0) this.disarm();
+      return;
+    }
+    // A pane missing from the pass's list was made after it: by this process (hooked at launch
+    // once the hook is known to work), or by another, whose pane the next pass lists.
+    const bare = [...this.watched.keys()].filter((s) => {
+      const pane = panes?.get(s);
+      return pane ? !pane.dead && pane.wakeChannel !== this.channel : tmux.wakeHooks !== true;
+    });
+    this.setCovered(bare.length === 0);
+    if (bare.length && !this.hooking) {
+      this.hooking = true;
+      tmux.setWakeHooks(bare, this.channel)
+        .then(() => {
+          if (generation === this.generation) this.setCovered(true);
+        })
+        .catch((e) => this.core.logger.debug(`the pane-died hook could not be set (${(e as Error).message}); the probe watches those runners`))
+        .finally(() => {
+          this.hooking = false;
+        });
+    }
+    this.arm();
+  }
+
+  private setCovered(covered: boolean): void {
+    const was = this.covered;
+    this.covered = covered;
+    if (was !== covered) this.reprobe(); // at the rate that applies from now, not after the other's wait
+  }
+
+  /** One `tmux wait-for` client blocked on the channel; its return is the event. */
+  private arm(): void {
+    if (this.waiter || this.stopped) return;
+    const started = Date.now();
+    const waiter = this.core.tmux.waitFor(this.channel);
+    this.waiter = waiter;
+    void waiter.ended.then(({ code, stderr }) => {
+      if (this.waiter !== waiter) return; // stopped on purpose
+      this.waiter = undefined;
+      if (this.stopped) return;
+      if (code === 0) {
+        // Signalled (a pane died), or the server exited: a pass now. A signal meanwhile is kept
+        // by tmux for the next waiter, so waiting again at once loses none.
+        this.core.logger.debug(`tmux: a pane died or the server ended (${Date.now() - started} ms of waiting)`);
+        this.wake('a pane died or the tmux server ended');
+        this.arm();
+      } else {
+        // No server (all its sessions gone), or the client was killed: the probe watches until
+        // the next pass waits again.
+        this.core.logger.debug(`tmux wait-for ended (${code === null ? 'killed' : `status ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ''}); probing until the next pass`);
+        this.reprobe();
+      }
+    });
+    this.reprobe();
+  }
+
+  private disarm(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.stop();
+  }
+
+  /** The probe, re-armed at the rate that applies now. */
+  private reprobe(): void {
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+    this.armProbe();
+  }
+
+  private probeEvery(): number {
+    if (this.leadership.electing && !this.leadership.isLeader) return this.probeMs;
+    return this.waiter && this.covered ? this.fallbackMs : this.probeMs;
   }
 
   /** The runners watched now, by session (pid null until the runner wrote it). */
@@ -118,7 +236,7 @@ export class WakeSources {
       this.probeTimer = undefined;
       this.probe();
       this.armProbe();
-    }, this.probeMs);
+    }, this.probeEvery());
     this.probeTimer.unref?.();
   }
 

@@ -7,8 +7,12 @@ export function ensurePrivateDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
-/** Temp file + fsync + rename: a reader sees the old content or the new, never half. */
-export function writeFileAtomic(file: string, data: string | Buffer): void {
+/**
+ * Temp file + fsync + rename: a reader sees the old content or the new, never half. `durable`
+ * false skips the fsync (still whole or absent for every reader): for files nothing reads again
+ * after a power loss, such as an attempt's inputs (a reboot ends the attempt; the next has its own).
+ */
+export function writeFileAtomic(file: string, data: string | Buffer, options: { durable?: boolean } = {}): void {
   ensurePrivateDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   let fd: number;
@@ -20,7 +24,7 @@ export function writeFileAtomic(file: string, data: string | Buffer): void {
   try {
     try {
       fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-      fs.fsyncSync(fd);
+      if (options.durable !== false) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }

@@ -7,6 +7,9 @@
 /** A separator that cannot occur in the session names we accept and is passed through by tmux. */
 export const FIELD_SEPARATOR = '\x1f';
 
+/** The window option naming the channel a pane's pane-died hook signals (see wakeHookArgs). */
+export const WAKE_OPTION = 'resilient-agent-wake';
+
 export const PANE_FIELDS = [
   'session_name',
   'window_index',
@@ -20,6 +23,8 @@ export const PANE_FIELDS = [
   'pane_current_command',
   'session_created',
   'pid',
+  // The channel the pane's pane-died hook signals (set with the hook): which panes wake a supervisor.
+  `@${WAKE_OPTION}`,
 ] as const;
 
 export function sessionTarget(session: string): string {
@@ -66,8 +71,34 @@ export function keepDeadPaneArgs(session: string): string[] {
   return ['set-option', '-t', paneTarget(session), 'remain-on-exit', 'on'];
 }
 
-export function respawnPaneArgs(session: string, cwd: string, command: readonly string[]): string[] {
-  return ['respawn-pane', '-k', '-t', paneTarget(session), '-c', cwd, '--', ...command];
+export function respawnPaneArgs(session: string, cwd: string, command: readonly string[], then: readonly (readonly string[])[] = []): string[] {
+  const args = ['respawn-pane', '-k', '-t', paneTarget(session), '-c', cwd, '--', ...command];
+  for (const cmd of then) args.push(';', ...cmd);
+  return args;
+}
+
+/** A wait-for channel: letters, digits and dashes only (it is written into a hook's command text). */
+export function isWakeChannel(channel: string): boolean {
+  return /^[a-z0-9][a-z0-9-]{0,63}$/.test(channel);
+}
+
+/**
+ * When this session's pane dies (remain-on-exit keeps it), tmux itself signals the channel: no
+ * shell, no process. Set on the session's own window only, never globally; the window option
+ * beside it names the channel, so a pane list shows which panes have it. Two commands, chained.
+ */
+export function wakeHookArgs(session: string, channel: string): string[][] {
+  if (!isWakeChannel(channel)) throw new Error(`not a wake channel: ${channel}`);
+  return [
+    ['set-hook', '-t', paneTarget(session), 'pane-died', `wait-for -S ${channel}`],
+    ['set-option', '-w', '-t', paneTarget(session), `@${WAKE_OPTION}`, channel],
+  ];
+}
+
+
+/** Blocks until the channel is signalled (or the server exits). */
+export function waitForArgs(channel: string): string[] {
+  return ['wait-for', channel];
 }
 
 export function killSessionArgs(session: string): string[] {
@@ -134,6 +165,8 @@ export interface PaneInfo {
   created: number;
   /** The tmux server's own pid. */
   serverPid: number;
+  /** The channel this pane's pane-died hook signals ('' when it has none of ours). */
+  wakeChannel?: string;
 }
 
 function intOrNull(text: string | undefined): number | null {
@@ -162,6 +195,7 @@ export function parseListPanes(stdout: string): Map<string, PaneInfo> {
       currentCommand: f[9],
       created: intOrNull(f[10]) ?? 0,
       serverPid: intOrNull(f[11]) ?? 0,
+      wakeChannel: f[12],
     };
     const prior = sessions.get(pane.session);
     if (!prior || pane.windowIndex < prior.windowIndex ||

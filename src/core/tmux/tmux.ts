@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../platform/log';
 import { silentLogger } from '../platform/log';
 import type { Exec, ExecResult } from '../platform/exec';
 import { defaultExec } from '../platform/exec';
-import { socketListener } from '../platform/processes';
+import { pidNamespace, processPidNamespace, socketListener } from '../platform/processes';
 import * as cmd from './commands';
 import { classifyTmuxFailure, TmuxError } from './errors';
 
@@ -55,6 +57,11 @@ export class Tmux {
   readonly timeoutMs: number;
   /** How many tmux processes this driver has started; read by benchmarks. */
   spawned = 0;
+  /**
+   * Whether this server takes the pane-died hook (cmd.wakeHookArgs): unknown until a harmless
+   * try says (setWakeHooks); launches chain it only once known, so an older tmux never fails one.
+   */
+  wakeHooks: boolean | undefined;
 
   constructor(options: TmuxOptions = {}) {
     this.socket = options.socket || undefined;
@@ -143,8 +150,75 @@ export class Tmux {
     }
   }
 
-  async respawnPane(session: string, cwd: string, command: readonly string[]): Promise<void> {
-    await this.run(cmd.respawnPaneArgs(session, cwd, command));
+  async respawnPane(session: string, cwd: string, command: readonly string[], then: readonly (readonly string[])[] = []): Promise<void> {
+    await this.run(cmd.respawnPaneArgs(session, cwd, command, then));
+  }
+
+  /**
+   * Gives these sessions the pane-died hook that signals `channel`, in as few calls as tmux's
+   * message size allows. Learns whether this tmux has the hook at all (wakeHooks). A session gone
+   * meanwhile stops its chain: the rest are tried again by the caller's next look.
+   */
+  async setWakeHooks(sessions: readonly string[], channel: string): Promise<void> {
+    let chunk: string[] = [];
+    const flush = async () => {
+      if (chunk.length === 0) return;
+      const args = chunk.flatMap((s, i) => cmd.wakeHookArgs(s, channel).flatMap((c, j) => (i || j ? [';', ...c] : c)));
+      chunk = [];
+      try {
+        await this.run(args);
+        this.wakeHooks = true;
+      } catch (e) {
+        // An older tmux names the hook it does not know; anything else says nothing about support.
+        if (e instanceof TmuxError && /pane-died/.test(e.stderr)) this.wakeHooks = false;
+        throw e;
+      }
+    };
+    let bytes = 0;
+    for (const s of sessions) {
+      const size = cmd.wakeHookArgs(s, channel).flat().reduce((n, a) => n + Buffer.byteLength(a) + 1, 4);
+      if (bytes + size > CAPTURE_BUDGET) await flush();
+      chunk.push(s);
+      bytes += size;
+    }
+    await flush();
+  }
+
+  /**
+   * One `tmux wait-for CHANNEL` client, blocked until a pane-died hook signals the channel or the
+   * server exits (both end it with status 0; no server at all: status 1 at once). No deadline: it
+   * waits by design. Not counted as keeping this process alive.
+   */
+  waitFor(channel: string): { ended: Promise<{ code: number | null; stderr: string }>; stop: () => void } {
+    this.spawned++;
+    const child = spawn(this.executable, [...this.baseArgv().slice(1), ...cmd.waitForArgs(channel)], { env: this.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    child.unref();
+    (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const ended = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      child.on('error', (e) => resolve({ code: null, stderr: e.message }));
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
+    return { ended, stop: () => child.kill('SIGTERM') };
+  }
+
+  /**
+   * tmux can miss the SIGCHLD of a pane's process (libutempter's handler takes it when the pane's
+   * terminal closes first, tmux issue 311): the pane is dead, its process an unreaped zombie, its
+   * status unknown and its pane-died hook never fires. A SIGCHLD makes the server reap it now.
+   * Only a tmux server of this pid namespace is ever signalled.
+   */
+  nudge(serverPid: number): void {
+    if (!(serverPid > 1) || processPidNamespace(serverPid) !== pidNamespace()) return;
+    try {
+      if (!fs.readFileSync(`/proc/${serverPid}/comm`, 'utf8').startsWith('tmux')) return;
+      process.kill(serverPid, 'SIGCHLD');
+    } catch {
+      /* gone, or no /proc to be sure: the status comes with the next child tmux reaps */
+    }
   }
 
   /** Kills the session; a session that is already gone is not an error. */
