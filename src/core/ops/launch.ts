@@ -10,7 +10,7 @@ import { sessionUsage } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
 import { readHead, writeFileAtomic } from '../platform/files';
 import { attemptFile, eventsFile } from '../store/attempt';
-import { descendantsOf, pidNamespace, processAlive, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
+import { descendantsOf, pidNamespace, processAlive, processesByEnv, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
 import type { Core } from './core';
 import { isoNow } from './core';
@@ -97,13 +97,26 @@ export async function endAttempt(core: Core, session: string, n: number, graceMs
   return { found, left };
 }
 
+/** Every attempt's processes, as one look at /proc found them: attempt folder -> pids. */
+export type AttemptProcesses = Map<string, number[]>;
+
+/** One look at /proc for every attempt at once (a pass resuming many tasks shares it). */
+export function attemptProcesses(): AttemptProcesses {
+  return processesByEnv(ATTEMPT_ENV);
+}
+
 /**
  * An agent that ignores SIGHUP outlives its pane (the tmux server killed, the pane respawned):
  * resumed beside it, one session would run twice. Before the next attempt, every process of the
- * earlier one is ended (endAttempt).
+ * earlier one is ended (endAttempt). `seen`: a look at /proc taken under the task's lock, after its
+ * pane was seen gone; an attempt it found nothing of is not looked for again (a process of it
+ * could only come from one alive then). One it found something of is looked at afresh, by its
+ * environment (never by a pid that may have been reused since).
  */
-export async function endStrays(core: Core, session: string, n: number, graceMs = 3_000): Promise<number[]> {
-  const entry = `${ATTEMPT_ENV}=${core.store.paths.attemptDir(session, n)}`;
+export async function endStrays(core: Core, session: string, n: number, graceMs = 3_000, seen?: AttemptProcesses): Promise<number[]> {
+  const dir = core.store.paths.attemptDir(session, n);
+  if (seen && !seen.get(dir)?.some((pid) => ours(pid))) return [];
+  const entry = `${ATTEMPT_ENV}=${dir}`;
   const strays = processesWithEnv(entry).filter((pid) => ours(pid) && processAlive(pid));
   if (strays.length === 0) return [];
   core.logger.warn(`${session}: attempt ${n} was still running (pid ${strays.join(', ')}) after its pane ended; stopping it before the next attempt`);
@@ -130,6 +143,13 @@ function renderArgv(core: Core, attemptDir: string, record: TaskRecord, mode: 's
   return [...prefix, l.node, l.cli, 'render', attemptDir, '--follow', '--agent', record.agent, ...(before ? ['--baseline', JSON.stringify(before)] : [])];
 }
 
+export interface LaunchOptions {
+  /** A look at /proc taken under the task's lock (endStrays), shared by a pass's launches. */
+  seen?: AttemptProcesses;
+  /** The caller signals the supervisors itself, once for many launches. */
+  quiet?: boolean;
+}
+
 /**
  * Starts the next attempt. The caller holds the task's lock. The record is written before tmux
  * is touched, so a supervisor that dies in between leaves an attempt that never started (seen
@@ -137,10 +157,11 @@ function renderArgv(core: Core, attemptDir: string, record: TaskRecord, mode: 's
  */
 export async function launch(
   core: Core, record: TaskRecord, action: Extract<Action, { kind: 'launch' }>, sessionExists: boolean, fence: () => void = () => undefined,
+  options: LaunchOptions = {},
 ): Promise<TaskRecord> {
   const adapter = adapterFor(record.agent);
   const previous = record.attempts[record.attempts.length - 1];
-  if (previous) await endStrays(core, record.session, previous.n);
+  if (previous) await endStrays(core, record.session, previous.n, undefined, options.seen);
   const agentSettings = { executable: record.executable, ...record.agentArgs };
   const n = record.attempts.length + 1;
   const attemptDir = core.store.paths.attemptDir(record.session, n);
@@ -193,7 +214,7 @@ export async function launch(
     await core.tmux.newSession({ session: record.session, cwd: record.dir, command });
   }
   core.logger.info(`${record.session}: attempt ${n} (${action.cause}, ${action.mode}) launched`);
-  signalSupervisors(core);
+  if (!options.quiet) signalSupervisors(core);
   return next;
 }
 

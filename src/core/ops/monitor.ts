@@ -7,7 +7,6 @@
  * ./launch.ts).
  */
 import { adapterFor } from '../agents/registry';
-import { applyEvaluation } from '../decide/apply';
 import { Breaker } from '../decide/breaker';
 import type { Trouble } from '../decide/retry';
 import { earliestDue, nextTrouble } from '../decide/retry';
@@ -20,14 +19,13 @@ import type { PaneInfo } from '../tmux/commands';
 import { TmuxError } from '../tmux/errors';
 import { FencedError } from '../store/lock';
 import type { Core } from './core';
-import { isoNow } from './core';
 import { Leadership } from './election';
-import { launch } from './launch';
+import type { Actor, Candidate, Outcome } from './recovery';
+import { actUnderLock, DEFAULT_PACING, launchMany, Pacer } from './recovery';
 import { recoverRecords } from './recover';
 import { captureNeeded, evaluateTask, observe } from './observe';
 import type { PassResult, StateChange } from './pass';
 import { needsSupervision, stateChange } from './pass';
-import { decideAgain } from './recheck';
 import { WakeSources } from './wake';
 import { endSuperseded } from './superseded';
 
@@ -50,8 +48,12 @@ export interface MonitorOptions {
    */
   eventDriven?: boolean;
   probeMs?: number;
-  /** Pause between two launches in one pass (random in [min, max] ms): many recoveries are paced. */
+  /**
+   * The gap between the starts of two launches in one pass (random in [min, max] ms) and how many
+   * may be under way at once: many recoveries are paced (./recovery.ts). Default DEFAULT_PACING.
+   */
   paceMs?: [number, number];
+  launchConcurrency?: number;
   /** Consecutive tmux failures that open the circuit breaker (no resumes while tmux itself fails). */
   breakerThreshold?: number;
   breakerCooldownMs?: number;
@@ -88,7 +90,6 @@ export class Monitor {
   private recheckAt = Infinity;
   /** When each task's pane was last read. */
   private readonly capturedAt = new Map<string, LastRead>();
-  private launchesThisPass = 0;
   /** Tasks whose pass failed, in a row: what was said, how often, and when to try again. */
   private readonly failing = new Map<string, Trouble>();
   private readonly leadership: Leadership;
@@ -218,7 +219,6 @@ export class Monitor {
   private async doPass(reason: string): Promise<PassResult> {
     const svc = this.service;
     const startedAt = svc.now();
-    this.launchesThisPass = 0;
     if (!this.leadership.lead()) {
       const { records } = svc.store.list();
       const result: PassResult = {
@@ -252,31 +252,50 @@ export class Monitor {
     const captured = await captureNeeded(svc, records, panes, this.capturedAt);
     const live = new Set<string>();
     const after: TaskRecord[] = [];
-    for (const record of records) {
-      live.add(record.session);
+    const actor = this.actor(result);
+    // Launches wait until every task was looked at, then go together (./recovery.ts).
+    const launches: Candidate[] = [];
+    const settle = (record: TaskRecord, outcome: Outcome) => {
       const trouble = this.failing.get(record.session);
-      if (trouble && trouble.retryAt > svc.now()) {
-        after.push(record);
-        continue;
-      }
-      try {
-        after.push((await this.passOne(record, panes, result, captured)) ?? record);
-        if (trouble) {
-          this.failing.delete(record.session);
-          svc.logger.info(`${record.session}: recovered (after ${trouble.count} failed ${trouble.count === 1 ? 'try' : 'tries'}: ${trouble.message})`);
-        }
-      } catch (e) {
-        if (e instanceof FencedError) {
-          // Replaced while this pass ran (it was stopped, or a newer build took over): not one more action.
-          svc.logger.warn(`the supervisor lease was taken over during this pass: acting no more (${e.message})`);
-          result.leader = false;
-          result.deferredTo = this.leadership.holder();
-          this.options.onPass?.(result);
-          return result;
-        }
+      if ('error' in outcome) {
         after.push(svc.store.get(record.session) ?? record);
-        this.taskFailed(record.session, e);
+        this.taskFailed(record.session, outcome.error);
+        return;
       }
+      after.push(outcome.record ?? record);
+      if (trouble) {
+        this.failing.delete(record.session);
+        svc.logger.info(`${record.session}: recovered (after ${trouble.count} failed ${trouble.count === 1 ? 'try' : 'tries'}: ${trouble.message})`);
+      }
+    };
+    try {
+      for (const record of records) {
+        live.add(record.session);
+        const trouble = this.failing.get(record.session);
+        if (trouble && trouble.retryAt > svc.now()) {
+          after.push(record);
+          continue;
+        }
+        let outcome: Outcome;
+        try {
+          const done = await this.passOne(record, panes, actor, captured, launches);
+          if (done === 'launch') continue;
+          outcome = { record: done };
+        } catch (e) {
+          if (e instanceof FencedError) throw e;
+          outcome = { error: e };
+        }
+        settle(record, outcome);
+      }
+      await launchMany(actor, launches, panes, (c, outcome) => settle(c.record, outcome));
+    } catch (e) {
+      if (!(e instanceof FencedError)) throw e;
+      // Replaced while this pass ran (it was stopped, or a newer build took over): not one more action.
+      svc.logger.warn(`the supervisor lease was taken over during this pass: acting no more (${e.message})`);
+      result.leader = false;
+      result.deferredTo = this.leadership.holder();
+      this.options.onPass?.(result);
+      return result;
     }
     for (const key of [...this.failing.keys()]) if (!live.has(key)) this.failing.delete(key);
     for (const key of [...this.waitingStreak.keys()]) if (!live.has(key)) this.waitingStreak.delete(key);
@@ -316,7 +335,9 @@ export class Monitor {
     }
   }
 
-  private async passOne(record: TaskRecord, panes: Map<string, PaneInfo>, result: PassResult, captured: Map<string, string[]>): Promise<TaskRecord | undefined> {
+  private async passOne(
+    record: TaskRecord, panes: Map<string, PaneInfo>, actor: Actor, captured: Map<string, string[]>, launches: Candidate[],
+  ): Promise<TaskRecord | undefined | 'launch'> {
     const svc = this.service;
     if (isFinished(record.state)) return record;
     const adapter = adapterFor(record.agent);
@@ -348,52 +369,38 @@ export class Monitor {
       (ev.agentSessionId !== undefined && ev.agentSessionId !== record.agentSessionId) ||
       ev.nextAttemptAt !== record.nextAttemptAt || ev.heldUntil !== record.heldUntil;
     if (!changed && ev.action.kind === 'none' && !ev.confirmUnderLock) return record;
-
+    const memory = { paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince };
+    if (ev.action.kind === 'launch') {
+      launches.push({ record, memory });
+      return 'launch';
+    }
     const lock = svc.locks.tryAcquire(record.session);
     if (!lock) return undefined; // another supervisor is acting on this task
     try {
-      const again = await decideAgain(svc, record, panes, { paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince, underLock: true }, this.breakerOpen);
-      if (again.kind === 'acted') return again.fresh;
-      const { fresh, sessionExists } = again;
-      const ev2 = again.ev;
-      let next = applyEvaluation(fresh, ev2, isoNow(svc));
-      // Fencing: this process still leads and still holds the task's lock, right before it acts.
-      const fence = () => {
-        this.leadership.fence();
-        if (lock.check() === 'lost') throw new FencedError(lock.file);
-      };
-      if (ev2.action.kind === 'launch') {
-        if (this.breakerOpen) return fresh;
-        // Many tasks recovering at once (a tmux server restart) are started a little apart.
-        if (this.launchesThisPass++ > 0) {
-          const [min, max] = this.options.paceMs ?? [50, 250];
-          const ms = min + (this.options.random ?? Math.random)() * (max - min);
-          await (this.options.sleep ?? ((t: number) => new Promise<void>((r) => setTimeout(r, t))))(ms);
-        }
-        fence();
-        svc.store.write(next);
-        this.emit(result, fresh, next);
-        const before = next;
-        try {
-          next = await launch(svc, next, ev2.action, sessionExists, fence);
-          result.launched.push(record.session);
-          this.tmuxSucceeded();
-        } catch (e) {
-          if (e instanceof FencedError) throw e;
-          this.tmuxFailed(e);
-          svc.logger.error(`${record.session}: could not launch attempt ${next.attempts.length + 1}: ${(e as Error).message}`);
-          throw e;
-        }
-        this.emit(result, before, next);
-      } else {
-        fence();
-        svc.store.write(next);
-        this.emit(result, fresh, next);
-      }
-      return next;
+      return await actUnderLock(actor, lock, record, panes, memory);
     } finally {
       lock.release();
     }
+  }
+
+  /** What acting on tasks needs from this loop, for one pass. */
+  private actor(result: PassResult): Actor {
+    return {
+      core: this.service,
+      fenceLead: () => this.leadership.fence(),
+      breakerOpen: () => this.breakerOpen,
+      tmuxSucceeded: () => this.tmuxSucceeded(),
+      tmuxFailed: (e) => this.tmuxFailed(e),
+      changed: (before, after) => this.emit(result, before, after),
+      launched: (session) => result.launched.push(session),
+      pacer: new Pacer({
+        ...DEFAULT_PACING,
+        ...(this.options.paceMs ? { gapMs: this.options.paceMs } : {}),
+        ...(this.options.launchConcurrency ? { concurrency: this.options.launchConcurrency } : {}),
+        sleep: this.options.sleep,
+        random: this.options.random,
+      }),
+    };
   }
 
   private emit(result: PassResult, before: TaskRecord, after: TaskRecord): void {

@@ -16,9 +16,12 @@ export type Decided =
  * task started, or an attempt launched, after it was taken: its pane then still shows the previous
  * run's end), so before starting an agent, or recording that a run ended or a session is gone, the
  * panes are listed again (one call: whether the tmux server itself is still the same is part of it).
+ * `listed`: panes listed after the caller took this task's lock (one listing for many tasks
+ * decided together), which stand for that call.
  */
 export async function decideAgain(
   core: Core, record: TaskRecord, panes: Map<string, PaneInfo>, memory: Partial<Observation>, breakerOpen: boolean,
+  listed?: Map<string, PaneInfo>,
 ): Promise<Decided> {
   const fresh = core.store.get(record.session);
   if (!fresh || fresh.attempts.length !== record.attempts.length) return { kind: 'acted', fresh };
@@ -26,7 +29,7 @@ export async function decideAgain(
   let sessionExists = panes.has(record.session);
   if (ev.action.kind === 'launch' && breakerOpen) return { kind: 'acted', fresh }; // decided again once tmux works
   if (ev.action.kind === 'launch' || !sessionExists || ev.ended) {
-    const now = await core.tmux.listPanes();
+    const now = listed ?? await core.tmux.listPanes();
     sessionExists = now.has(record.session);
     ev = evaluateTask(core, fresh, { ...observe(core, fresh, now), ...memory });
   }
