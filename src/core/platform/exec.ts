@@ -1,3 +1,6 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+
 export interface ExecResult {
   stdout: string;
   stderr: string;
@@ -9,36 +12,53 @@ export interface ExecOptions {
   timeoutMs?: number;
 }
 
-/** Runs one argv. Injected so tests can record calls; the default uses execa without a shell. */
+/** Runs one argv. Injected so tests can record calls; the default spawns it without a shell. */
 export type Exec = (file: string, args: readonly string[], env: NodeJS.ProcessEnv, options?: ExecOptions) => Promise<ExecResult>;
 
-export const defaultExec: Exec = async (file, args, env, options = {}) => {
-  // Loaded on first use: most of a cold start (the CLI, the extension's activation) is not spent on it.
-  const { execa } = await import('execa');
-  const sub = execa(file, args, { env, extendEnv: false, reject: false, stdin: 'ignore', stripFinalNewline: false });
+/**
+ * Node's own spawn, not a library: every tmux call of a pass and of a CLI command goes through
+ * here, and loading and running a general-purpose wrapper cost a CLI start more than the call.
+ * Settles when the process has exited and its output has closed; a spawn failure (ENOENT) or a
+ * process killed by a signal rejects, with the code on the error.
+ */
+export const defaultExec: Exec = (file, args, env, options = {}) => new Promise<ExecResult>((resolve, reject) => {
+  let child: ChildProcess;
+  try {
+    child = spawn(file, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    reject(e);
+    return;
+  }
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout?.on('data', (d: Buffer) => out.push(d));
+  child.stderr?.on('data', (d: Buffer) => err.push(d));
   let timer: NodeJS.Timeout | undefined;
-  const late = options.timeoutMs
-    ? new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), options.timeoutMs);
-    })
-    : undefined;
-  const r = await (late ? Promise.race([sub, late]) : sub).finally(() => clearTimeout(timer));
-  if (r === 'timeout') {
-    // Not execa's own timeout: it waits for the output to close, and a tmux client hands its
-    // stdout to the server, so a stopped server keeps it open after the client is gone.
-    sub.kill('SIGKILL');
-    sub.stdout?.destroy();
-    sub.stderr?.destroy();
-    sub.catch(() => undefined);
-    const err = new Error(`${file} did not answer in ${options.timeoutMs} ms`) as Error & { code?: string };
-    err.code = 'ETIMEDOUT';
-    throw err;
+  let settled = false;
+  const settle = (then: () => void) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    then();
+  };
+  if (options.timeoutMs) {
+    timer = setTimeout(() => settle(() => {
+      // Not waiting for the output to close: a tmux client hands its stdout to the server, so a
+      // stopped server keeps it open after the client is gone.
+      child.kill('SIGKILL');
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      const e = new Error(`${file} did not answer in ${options.timeoutMs} ms`) as Error & { code?: string };
+      e.code = 'ETIMEDOUT';
+      reject(e);
+    }), options.timeoutMs);
   }
-  if (r.failed && r.exitCode === undefined) {
-    const code = (r as unknown as { code?: string }).code;
-    const err = new Error(r.message) as Error & { code?: string };
-    err.code = code;
-    throw err;
-  }
-  return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', exitCode: r.exitCode ?? 1 };
-};
+  child.on('error', (e) => settle(() => reject(e)));
+  child.on('close', (code, signal) => settle(() => {
+    if (code === null) {
+      reject(new Error(`${file} was killed by ${signal ?? 'a signal'}`));
+      return;
+    }
+    resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), exitCode: code });
+  }));
+});
