@@ -8,7 +8,7 @@ import type { AgentId } from '../model/names';
 import type { Attempt, TaskRecord } from '../model/record';
 import { sessionUsage } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
-import { readHead, writeFileAtomic } from '../platform/files';
+import { readHead, writeFileAtomic, writeFileAtomicAsync } from '../platform/files';
 import { attemptFile, eventsFile } from '../store/attempt';
 import { descendantsOf, pidNamespace, processAlive, processesByEnv, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
@@ -176,13 +176,17 @@ export async function launch(
   const pending = followUp?.cause === 'follow-up' && followUp.prompt ? followUp.prompt : undefined;
   const resumeText = pending ? `${record.agentArgs.continuePrompt}\n\n${pending}` : record.agentArgs.continuePrompt;
   const prompt = { text: action.prompt ?? (action.mode === 'resume' ? resumeText : record.prompt) };
-  if (adapter.promptOnStdin(prompt.text)) writeFileAtomic(attemptFile(attemptDir, 'stdin'), prompt.text);
   const args = action.mode === 'resume'
     ? adapter.resumeArgs(record, agentSettings, prompt)
     : adapter.startArgs(record, agentSettings, prompt);
-  writeFileAtomic(attemptFile(attemptDir, 'argv'), encodeNul([record.executable, ...args]));
   const render = renderArgv(core, attemptDir, record, action.mode);
-  if (render) writeFileAtomic(attemptFile(attemptDir, 'render'), encodeNul(render));
+  // The attempt's files side by side (their fsyncs overlap), all of them before its record.
+  const files: [string, string | Buffer][] = [[attemptFile(attemptDir, 'argv'), encodeNul([record.executable, ...args])]];
+  if (adapter.promptOnStdin(prompt.text)) files.push([attemptFile(attemptDir, 'stdin'), prompt.text]);
+  if (render) files.push([attemptFile(attemptDir, 'render'), encodeNul(render)]);
+  const wrote = await Promise.allSettled(files.map(([file, data]) => writeFileAtomicAsync(file, data)));
+  const failed = wrote.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   const now = isoNow(core);
   const attempt: Attempt = {
     n, cause: action.cause, mode: action.mode, startedAt: now, endedAt: null, exitCode: null, signal: null,
@@ -202,7 +206,7 @@ export async function launch(
   };
   // The caller still holds what lets it act (its leases), after the strays' grace period too.
   fence();
-  core.store.write(next);
+  await core.store.writeAsync(next);
   // Once more right before the agent starts: replaced meanwhile (stopped between the two), this
   // process leaves an attempt with no session, which the new holder resumes at once.
   fence();

@@ -1,11 +1,9 @@
 /*
  * The supervisor loop and one pass of it. Longer than most files here, for a reason: the pass's
- * memory of each task between passes (waiting streaks, dead-since times, when a pane was last read,
- * the pacing of launches) belongs to the loop, and the pass acts on it under each task's lock. The
- * rules it applies are pure and live below (decide/); election, wake sources, the decision again
- * under a task's lock and launching are their own units (./election.ts, ./wake.ts, ./recheck.ts,
- * ./launch.ts).
- */
+ * memory of each task between passes (waiting streaks, dead-since times, when a pane was last read)
+ * belongs to the loop. The rules it applies are pure and live below (decide/); election, wake
+ * sources, acting under a task's lock and the paced launches of a pass are their own units
+ * (./election.ts, ./wake.ts, ./recovery.ts, ./recheck.ts, ./launch.ts). */
 import { adapterFor } from '../agents/registry';
 import { Breaker } from '../decide/breaker';
 import type { Trouble } from '../decide/retry';
@@ -21,7 +19,7 @@ import { FencedError } from '../store/lock';
 import type { Core } from './core';
 import { Leadership } from './election';
 import type { Actor, Candidate, Outcome } from './recovery';
-import { actUnderLock, DEFAULT_PACING, launchMany, Pacer } from './recovery';
+import { actUnderLock, launchMany, pacerFor } from './recovery';
 import { recoverRecords } from './recover';
 import { captureNeeded, evaluateTask, observe } from './observe';
 import type { PassResult, StateChange } from './pass';
@@ -48,10 +46,7 @@ export interface MonitorOptions {
    */
   eventDriven?: boolean;
   probeMs?: number;
-  /**
-   * The gap between the starts of two launches in one pass (random in [min, max] ms) and how many
-   * may be under way at once: many recoveries are paced (./recovery.ts). Default DEFAULT_PACING.
-   */
+  /** The gap between two launches of one pass (random in [min, max] ms), and how many at once (./recovery.ts). */
   paceMs?: [number, number];
   launchConcurrency?: number;
   /** Consecutive tmux failures that open the circuit breaker (no resumes while tmux itself fails). */
@@ -276,16 +271,13 @@ export class Monitor {
           after.push(record);
           continue;
         }
-        let outcome: Outcome;
         try {
           const done = await this.passOne(record, panes, actor, captured, launches);
-          if (done === 'launch') continue;
-          outcome = { record: done };
+          if (done !== 'launch') settle(record, { record: done });
         } catch (e) {
           if (e instanceof FencedError) throw e;
-          outcome = { error: e };
+          settle(record, { error: e });
         }
-        settle(record, outcome);
       }
       await launchMany(actor, launches, panes, (c, outcome) => settle(c.record, outcome));
     } catch (e) {
@@ -386,20 +378,10 @@ export class Monitor {
   /** What acting on tasks needs from this loop, for one pass. */
   private actor(result: PassResult): Actor {
     return {
-      core: this.service,
-      fenceLead: () => this.leadership.fence(),
-      breakerOpen: () => this.breakerOpen,
-      tmuxSucceeded: () => this.tmuxSucceeded(),
-      tmuxFailed: (e) => this.tmuxFailed(e),
-      changed: (before, after) => this.emit(result, before, after),
-      launched: (session) => result.launched.push(session),
-      pacer: new Pacer({
-        ...DEFAULT_PACING,
-        ...(this.options.paceMs ? { gapMs: this.options.paceMs } : {}),
-        ...(this.options.launchConcurrency ? { concurrency: this.options.launchConcurrency } : {}),
-        sleep: this.options.sleep,
-        random: this.options.random,
-      }),
+      core: this.service, fenceLead: () => this.leadership.fence(), breakerOpen: () => this.breakerOpen,
+      tmuxSucceeded: () => this.tmuxSucceeded(), tmuxFailed: (e) => this.tmuxFailed(e),
+      changed: (before, after) => this.emit(result, before, after), launched: (session) => result.launched.push(session),
+      pacer: pacerFor(this.options),
     };
   }
 

@@ -46,6 +46,11 @@ export class Pacer {
   }
 }
 
+/** A pass's pacer from a monitor's options (each default DEFAULT_PACING's). */
+export function pacerFor(o: { paceMs?: [number, number]; launchConcurrency?: number; sleep?: Pacing['sleep']; random?: Pacing['random'] }): Pacer {
+  return new Pacer({ gapMs: o.paceMs ?? DEFAULT_PACING.gapMs, concurrency: o.launchConcurrency ?? DEFAULT_PACING.concurrency, sleep: o.sleep, random: o.random });
+}
+
 /** What acting on a task needs from the loop that decided to: its lease, its breaker, its record of the pass. */
 export interface Actor {
   readonly core: Core;
@@ -99,7 +104,7 @@ export async function actUnderLock(
   if (actor.breakerOpen()) return fresh;
   await actor.pacer.turn();
   fence();
-  core.store.write(next);
+  await core.store.writeAsync(next);
   actor.changed(fresh, next);
   const before = next;
   try {
@@ -132,7 +137,13 @@ export async function launchMany(
   const core = actor.core;
   const locked: { c: Candidate; lock: Lock; done: boolean }[] = [];
   for (const c of candidates) {
-    const lock = core.locks.tryAcquire(c.record.session);
+    let lock: Lock | undefined;
+    try {
+      lock = core.locks.tryAcquire(c.record.session);
+    } catch (e) {
+      settle(c, { error: e }); // its lock cannot be written (a full disk): that task's trouble, not the pass's
+      continue;
+    }
     if (lock) locked.push({ c, lock, done: false });
     else settle(c, { record: undefined }); // another supervisor (or a person) is acting on this task
   }

@@ -32,6 +32,34 @@ export function writeFileAtomic(file: string, data: string | Buffer): void {
   }
 }
 
+/**
+ * writeFileAtomic without blocking the event loop: several writers under way at once (a pass
+ * launching many tasks) have their fsyncs overlap, and the file system commits them together.
+ */
+export async function writeFileAtomicAsync(file: string, data: string | Buffer): Promise<void> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(tmp, 'w', 0o600);
+  } catch (e) {
+    throw namedError(e, file);
+  }
+  try {
+    try {
+      await handle.writeFile(typeof data === 'string' ? Buffer.from(data) : data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.promises.rename(tmp, file);
+  } catch (e) {
+    // A full disk (ENOSPC) or a quota: nothing half-written stays behind.
+    await fs.promises.rm(tmp, { force: true });
+    throw namedError(e, file);
+  }
+}
+
 /** Node's write errors name no file ("ENOSPC: no space left on device, write"): say which. */
 export function namedError(e: unknown, file: string): unknown {
   const err = e as NodeJS.ErrnoException;
