@@ -62,3 +62,21 @@ export const defaultExec: Exec = (file, args, env, options = {}) => new Promise<
     resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), exitCode: code });
   }));
 });
+
+/**
+ * Runs one argv with this process's terminal (`attach`) or output (`--on-change`): resolves with
+ * its exit code, or rejects when it could not be started (ENOENT) or was killed by a signal.
+ */
+export function runAttached(file: string, args: readonly string[], env: NodeJS.ProcessEnv, stdin: 'inherit' | 'ignore'): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(file, [...args], { env, stdio: [stdin, 'inherit', 'inherit'] });
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    child.once('error', reject);
+    child.once('close', (code, signal) => (code === null ? reject(new Error(`${file} was killed by ${signal ?? 'a signal'}`)) : resolve(code)));
+  });
+}
