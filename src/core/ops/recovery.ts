@@ -15,7 +15,9 @@ import { decideAgain } from './recheck';
  * after the one before started, and at most `concurrency` of them under way at once. A launch
  * returns once tmux made the pane; the agent then starts by itself, so the gap is what bounds how
  * many agent CLIs start up at the same moment (the jitter keeps them from reaching their servers
- * in step), and the concurrency how many launches write and call tmux side by side.
+ * in step), and the concurrency how many launches write and call tmux side by side. A recovery
+ * brings back only what was running (each lost task once), so a limit on running agents is not
+ * what holds it back; this pacing is what keeps it from flooding the machine.
  */
 export interface Pacing {
   gapMs: [number, number];
@@ -24,7 +26,7 @@ export interface Pacing {
   random?: () => number;
 }
 
-/** 50 tasks lost at once are all launched within about 1.5 s; one crash is launched at once. */
+/** 50 tasks lost at once take about 1.5 s of pacing (49 gaps of 30 ms on average); one crash is launched at once. */
 export const DEFAULT_PACING: Pacing = { gapMs: [20, 40], concurrency: 4 };
 
 export class Pacer {
