@@ -148,6 +148,8 @@ export interface LaunchOptions {
   seen?: AttemptProcesses;
   /** The caller signals the supervisors itself, once for many launches. */
   quiet?: boolean;
+  /** Told once the record naming the new attempt is written. */
+  onWritten?: () => void;
 }
 
 /**
@@ -207,6 +209,7 @@ export async function launch(
   // The caller still holds what lets it act (its leases), after the strays' grace period too.
   fence();
   await core.store.writeAsync(next);
+  options.onWritten?.();
   // Once more right before the agent starts: replaced meanwhile (stopped between the two), this
   // process leaves an attempt with no session, which the new holder resumes at once.
   fence();

@@ -1,6 +1,7 @@
 import { applyEvaluation } from '../decide/apply';
 import type { Observation } from '../decide/observation';
 import type { TaskRecord } from '../model/record';
+import { lastAttempt } from '../model/record';
 import type { Lock } from '../store/lock';
 import { FencedError } from '../store/lock';
 import type { PaneInfo } from '../tmux/commands';
@@ -105,22 +106,42 @@ export async function actUnderLock(
   }
   if (actor.breakerOpen()) return fresh;
   await actor.pacer.turn();
+  // The attempt that ended is written as such by the launch's own record, before tmux is touched.
+  // Written first on its own only when the launch may wait (an earlier attempt's processes to end,
+  // up to seconds) or no look at /proc was shared: in a recovery of many tasks each record write
+  // is two fsyncs, and they are most of what a launch waits for on a busy disk.
+  const ended = lastAttempt(fresh);
+  const seen = shared?.seen();
+  const early = !seen || !ended || (seen.get(core.store.paths.attemptDir(fresh.session, ended.n))?.length ?? 0) > 0;
   fence();
-  await core.store.writeAsync(next);
+  if (early) await core.store.writeAsync(next);
   actor.changed(fresh, next);
   const before = next;
+  let launchWrote = false;
   try {
-    next = await launch(core, next, ev.action, sessionExists, fence, shared ? { seen: shared.seen(), quiet: true } : {});
+    next = await launch(core, next, ev.action, sessionExists, fence, { ...(seen ? { seen, quiet: true } : {}), onWritten: () => (launchWrote = true) });
     actor.launched(record.session);
     actor.tmuxSucceeded();
   } catch (e) {
     if (e instanceof FencedError) throw e;
+    // Not launched, and its record not written by the launch: the end of the attempt is written all the same.
+    if (!early && !launchWrote) await writeIfStillHeld(core, fence, before);
     actor.tmuxFailed(e);
     core.logger.error(`${record.session}: could not launch attempt ${next.attempts.length + 1}: ${(e as Error).message}`);
     throw e;
   }
   actor.changed(before, next);
   return next;
+}
+
+/** Best effort: the error that made this necessary is what the caller says. */
+async function writeIfStillHeld(core: Core, fence: () => void, record: TaskRecord): Promise<void> {
+  try {
+    fence();
+    await core.store.writeAsync(record);
+  } catch {
+    /* lost the lease meanwhile, or the disk is full: the next pass sees the loss again */
+  }
 }
 
 export type Outcome = { record: TaskRecord | undefined } | { error: unknown };

@@ -33,29 +33,31 @@ export function writeFileAtomic(file: string, data: string | Buffer): void {
 }
 
 /**
- * writeFileAtomic without blocking the event loop: several writers under way at once (a pass
- * launching many tasks) have their fsyncs overlap, and the file system commits them together.
+ * writeFileAtomic whose fsync does not block the event loop: several writers under way at once (a
+ * pass launching many tasks) have their fsyncs overlap, and the file system commits them together.
+ * Only the fsync leaves the loop: each step that does costs a wait for the loop to run again,
+ * long on a machine busy with the agents just started.
  */
 export async function writeFileAtomicAsync(file: string, data: string | Buffer): Promise<void> {
-  await fs.promises.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  ensurePrivateDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  let handle: fs.promises.FileHandle;
+  let fd: number;
   try {
-    handle = await fs.promises.open(tmp, 'w', 0o600);
+    fd = fs.openSync(tmp, 'w', 0o600);
   } catch (e) {
     throw namedError(e, file);
   }
   try {
     try {
-      await handle.writeFile(typeof data === 'string' ? Buffer.from(data) : data);
-      await handle.sync();
+      fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      await new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
     } finally {
-      await handle.close();
+      fs.closeSync(fd);
     }
-    await fs.promises.rename(tmp, file);
+    fs.renameSync(tmp, file);
   } catch (e) {
     // A full disk (ENOSPC) or a quota: nothing half-written stays behind.
-    await fs.promises.rm(tmp, { force: true });
+    fs.rmSync(tmp, { force: true });
     throw namedError(e, file);
   }
 }
