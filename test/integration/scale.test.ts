@@ -43,7 +43,6 @@ describe('recovery at scale', function () {
     // under each task's lock), besides each pass's own.
     const lastLaunch = recovery.lastIndexOf(') launched');
     const listings = (recovery.slice(0, lastLaunch).match(/> tmux list-panes/g) ?? []).length;
-    if (process.env.SCALE_SAY) console.log(`listings ${listings}, took ${took} ms`);
     assert.ok(listings <= n / 2, `${listings} pane listings until the last of ${n} launches (all resumed ${took} ms after the kill)`);
   });
 });
