@@ -7,7 +7,7 @@ import { lookupFromObject, resolveSettings, Settings, SettingsError, withEnvOver
 import type { Logger, LogLevel } from '../core/platform/log';
 import { leveledLogger } from '../core/platform/log';
 import { TaskService } from '../core/ops/service';
-import { BACKGROUND_OWNER, ensureSupervisor } from '../core/ops/supervisor';
+import { BACKGROUND_OWNER, ensureSupervisorRuns } from '../core/ops/supervisor';
 import { stateHome, StatePaths } from '../core/store/paths';
 import { TmuxError } from '../core/tmux/errors';
 import { parseArgs } from './args';
@@ -125,7 +125,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   const code = await command.run({ svc, settings, home, env, parsed, io, logger, json: parsed.flags.get('json') === true, first, second });
   // A dead background supervisor is replaced by the next command that finds tasks needing one.
   const after = command.ensuresSupervisor
-    ? () => ensureSupervisor(svc, selfLauncher()).then(() => undefined, (e) => logger.warn(`background supervisor: ${(e as Error).message}`))
+    ? () => ensureSupervisorRuns(svc, selfLauncher()).then(() => undefined, (e) => logger.warn(`background supervisor: ${(e as Error).message}`))
     : undefined;
   return { code, after };
 }

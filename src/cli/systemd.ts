@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Launcher } from '../core/ops/supervisor';
 import { writeFileAtomic } from '../core/platform/files';
+import { defaultExec } from '../core/platform/exec';
 import { resolveExecutable } from '../core/platform/executables';
 import type { TaskService } from '../core/ops/service';
 
@@ -46,8 +47,7 @@ function madeDirsFile(svc: TaskService): string {
 }
 
 async function systemctl(args: string[], env: NodeJS.ProcessEnv): Promise<{ ok: boolean; message: string }> {
-  const { execa } = await import('execa');
-  const r = await execa('systemctl', ['--user', ...args], { env, reject: false, timeout: 15_000, stdin: 'ignore' });
+  const r = await defaultExec('systemctl', ['--user', ...args], env, { timeoutMs: 15_000 }).catch((e: Error) => ({ exitCode: 1, stdout: '', stderr: e.message }));
   return { ok: r.exitCode === 0, message: (r.stderr || r.stdout || '').split('\n')[0].trim() };
 }
 

@@ -1,10 +1,12 @@
 /**
- * Benchmarks: crash -> resume latency, tmux server killed -> every task resumed, the cost of a monitor pass, `resilient-agent list`, memory
- * over many passes, the bundle's size, and what runs beside each agent (overhead). Real tmux on private `-L` sockets, fixture agents.
+ * Benchmarks: crash -> resume latency, tmux server killed -> every task resumed (10 and 50 tasks), `resilient-agent start` (one, and
+ * many in a row), the cost of a monitor pass, `resilient-agent list`, memory over many passes, the bundle's size, and what runs beside each agent
+ * (overhead). Real tmux on private `-L` sockets, fixture agents.
  *
  *   npm run compile && npm run build && node out/test/bench/run.js            (all, writes BENCHMARKS.md)
- *   node out/test/bench/run.js pass-cost        (one measure: crash | server-kill | pass-cost | list | memory | size | prompt | overhead)
- *   options: --crashes N (per mode, default 50)  --kills N (server-kill, default 20)  --kill-tasks N (default 10)
+ *   node out/test/bench/run.js pass-cost        (one measure: crash | server-kill | starts | pass-cost | list | memory | size | prompt | overhead)
+ *   options: --crashes N (per mode, default 50)  --kills N (server-kill, per task count, default 10)  --kill-tasks N[,N] (default 10,50)
+ *            --starts N (starts in a row, default 50)
  *            --passes N (memory, default 10000)  --prompts N (prompt, default 10)  --no-write
  *
  * Every external command is an argv array (no shell). Every tmux server and temp folder made here
@@ -25,6 +27,7 @@ import { measurePassCost } from './measures/pass-cost';
 import { measurePrompt } from './measures/prompt';
 import { measureServerKill } from './measures/server-kill';
 import { measureSize } from './measures/size';
+import { measureStarts } from './measures/starts';
 import { machine, ORDER, Section, writeBenchmarks } from './report';
 import { cleanupAllSync } from './world';
 
@@ -39,6 +42,7 @@ async function main(): Promise<number> {
   const measures: Record<string, () => Promise<Section[]>> = {
     crash: async () => [await measureCrash(args)],
     'server-kill': async () => [await measureServerKill(args)],
+    starts: async () => [await measureStarts(args)],
     'pass-cost': async () => measurePassCost([10, 100, 300], -1),
     list: async () => [await measureList()],
     memory: async () => [await measureMemory(args, __filename)],
@@ -56,6 +60,7 @@ async function main(): Promise<number> {
     sections.push(...(await measurePassCost())); // list is measured on its world at 100 tasks
     sections.push(await measureCrash(args));
     sections.push(await measureServerKill(args));
+    sections.push(await measureStarts(args));
     sections.push(await measurePrompt(args));
     sections.push(await measureMemory(args, __filename));
     sections.push(await measureOverhead());

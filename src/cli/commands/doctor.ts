@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { adapterFor } from '../../core/agents/registry';
 import { AGENT_IDS } from '../../core/model/names';
+import { defaultExec } from '../../core/platform/exec';
 import { resolveExecutable } from '../../core/platform/executables';
 import type { Command } from '../context';
 
@@ -31,8 +32,7 @@ export const doctorCommand: Command = {
         io.out(`${agent}: not found on PATH (${adapterFor(agent).displayName}; set agents.${agent}.executable if it lives elsewhere)`);
         continue;
       }
-      const { execa } = await import('execa');
-      const r = await execa(found, ['--version'], { reject: false, timeout: 15_000, stdin: 'ignore', env });
+      const r = await defaultExec(found, ['--version'], env, { timeoutMs: 15_000 }).catch(() => ({ stdout: '', stderr: '' }));
       const version = (r.stdout || r.stderr || '').split('\n')[0].trim();
       io.out(`${agent}: ${found}${version ? ` (${version})` : ''}`);
     }

@@ -1,4 +1,5 @@
 import { UsageError } from '../../core/model/errors';
+import { runAttached } from '../../core/platform/exec';
 import type { Logger } from '../../core/platform/log';
 import type { LockHolder } from '../../core/store/lock';
 import { identified } from '../../core/store/lock';
@@ -9,22 +10,23 @@ import type { Command } from '../context';
 
 function onChangeRunner(program: string[], logger: Logger): (c: StateChange) => Promise<void> {
   return async (c) => {
-    const { execa } = await import('execa');
-    const r = await execa(program[0], program.slice(1), {
-      reject: false,
-      stdin: 'ignore',
-      stdout: 'inherit',
-      stderr: 'inherit',
-      env: {
-        RESILIENT_AGENT_TASK: c.name,
-        RESILIENT_AGENT_SESSION: c.session,
-        RESILIENT_AGENT_AGENT: c.agent,
-        RESILIENT_AGENT_OLD_STATE: c.from,
-        RESILIENT_AGENT_NEW_STATE: c.to,
-        RESILIENT_AGENT_REASON: c.reason ?? '',
-      },
-    });
-    if (r.failed) logger.warn(`--on-change ${program[0]} for ${c.session}: ${r.shortMessage ?? `exit ${r.exitCode}`}`);
+    const env = {
+      ...process.env,
+      RESILIENT_AGENT_TASK: c.name,
+      RESILIENT_AGENT_SESSION: c.session,
+      RESILIENT_AGENT_AGENT: c.agent,
+      RESILIENT_AGENT_OLD_STATE: c.from,
+      RESILIENT_AGENT_NEW_STATE: c.to,
+      RESILIENT_AGENT_REASON: c.reason ?? '',
+    };
+    let said: string | undefined;
+    try {
+      const code = await runAttached(program[0], program.slice(1), env, 'ignore');
+      if (code !== 0) said = `exit ${code}`;
+    } catch (e) {
+      said = (e as Error).message;
+    }
+    if (said) logger.warn(`--on-change ${program[0]} for ${c.session}: ${said}`);
   };
 }
 

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { UsageError } from '../../core/model/errors';
+import { runAttached } from '../../core/platform/exec';
 import { attachArgs } from '../../core/tmux/commands';
 import type { Parsed } from '../args';
 import type { Command } from '../context';
@@ -105,11 +106,10 @@ export const TASK_COMMANDS: Record<string, Command> = {
     async run({ svc, env, first }) {
       const v = await svc.find(first);
       if (!process.stdin.isTTY) throw new UsageError('attach needs a terminal');
-      const { execa } = await import('execa');
-      const r = await execa(svc.tmux.executable, [...svc.tmux.baseArgv().slice(1), ...attachArgs(v.session)], {
-        stdio: 'inherit', reject: false, env: { ...env, TMUX: undefined, TMUX_PANE: undefined }, extendEnv: false,
-      });
-      return r.exitCode ?? 1;
+      const clean = { ...env };
+      delete clean.TMUX;
+      delete clean.TMUX_PANE;
+      return runAttached(svc.tmux.executable, [...svc.tmux.baseArgv().slice(1), ...attachArgs(v.session)], clean, 'inherit').catch(() => 1);
     },
   },
   send: {

@@ -8,9 +8,9 @@ import type { AgentId } from '../model/names';
 import type { Attempt, TaskRecord } from '../model/record';
 import { sessionUsage } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
-import { readHead, writeFileAtomic } from '../platform/files';
+import { readHead, writeFileAtomic, writeFileAtomicAsync } from '../platform/files';
 import { attemptFile, eventsFile } from '../store/attempt';
-import { descendantsOf, pidNamespace, processAlive, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
+import { descendantsOf, pidNamespace, processAlive, processesByEnv, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
 import { HUB_LOCK, writeEntry } from '../store/transcripts';
 import { wakeHookArgs } from '../tmux/commands';
@@ -101,16 +101,28 @@ export async function endAttempt(core: Core, session: string, n: number, graceMs
   return { found, left };
 }
 
+/** Every attempt's processes, as one look at /proc found them: attempt folder -> pids. */
+export type AttemptProcesses = Map<string, number[]>;
+
+/** One look at /proc for every attempt at once (a pass resuming many tasks shares it). */
+export function attemptProcesses(): AttemptProcesses {
+  return processesByEnv(ATTEMPT_ENV);
+}
+
 /**
  * An agent that ignores SIGHUP outlives its pane (the tmux server killed, the pane respawned):
  * resumed beside it, one session would run twice. Before the next attempt, every process of the
- * earlier one is ended (endAttempt).
+ * earlier one is ended (endAttempt). `seen`: a look at /proc taken under the task's lock, after its
+ * pane was seen gone; an attempt it found nothing of is not looked for again (a process of it
+ * could only come from one alive then). One it found something of is looked at afresh, by its
+ * environment (never by a pid that may have been reused since).
  */
-export async function endStrays(core: Core, session: string, n: number, graceMs = 3_000, beforeWaiting: () => void = () => undefined): Promise<number[]> {
-  const entry = `${ATTEMPT_ENV}=${core.store.paths.attemptDir(session, n)}`;
+export async function endStrays(core: Core, session: string, n: number, graceMs = 3_000, seen?: AttemptProcesses): Promise<number[]> {
+  const dir = core.store.paths.attemptDir(session, n);
+  if (seen && !seen.get(dir)?.some((pid) => ours(pid))) return [];
+  const entry = `${ATTEMPT_ENV}=${dir}`;
   const strays = processesWithEnv(entry).filter((pid) => ours(pid) && processAlive(pid));
   if (strays.length === 0) return [];
-  beforeWaiting();
   core.logger.warn(`${session}: attempt ${n} was still running (pid ${strays.join(', ')}) after its pane ended; stopping it before the next attempt`);
   return (await endAttempt(core, session, n, graceMs)).found;
 }
@@ -135,6 +147,15 @@ function renderArgv(core: Core, attemptDir: string, record: TaskRecord, mode: 's
   return [...prefix, l.node, l.cli, 'render', attemptDir, '--follow', '--agent', record.agent, ...(before ? ['--baseline', JSON.stringify(before)] : [])];
 }
 
+export interface LaunchOptions {
+  /** A look at /proc taken under the task's lock (endStrays), shared by a pass's launches. */
+  seen?: AttemptProcesses;
+  /** The caller signals the supervisors itself, once for many launches. */
+  quiet?: boolean;
+  /** Told once the record naming the new attempt is written. */
+  onWritten?: () => void;
+}
+
 /**
  * Starts the next attempt. The caller holds the task's lock. The record is written before tmux
  * is touched, so a supervisor that dies in between leaves an attempt that never started (seen
@@ -142,18 +163,11 @@ function renderArgv(core: Core, attemptDir: string, record: TaskRecord, mode: 's
  */
 export async function launch(
   core: Core, record: TaskRecord, action: Extract<Action, { kind: 'launch' }>, sessionExists: boolean, fence: () => void = () => undefined,
+  options: LaunchOptions = {},
 ): Promise<TaskRecord> {
   const adapter = adapterFor(record.agent);
   const previous = record.attempts[record.attempts.length - 1];
-  // The record as the caller decided it (the last attempt's end) is written before the strays'
-  // grace period, when there is one: a supervisor killed while it waits leaves that end written.
-  // Else the next attempt's write below carries it too, one write less on the way to the resume.
-  if (previous) {
-    await endStrays(core, record.session, previous.n, 3_000, () => {
-      fence();
-      core.store.write(record);
-    });
-  }
+  if (previous) await endStrays(core, record.session, previous.n, undefined, options.seen);
   const agentSettings = { executable: record.executable, ...record.agentArgs };
   const n = record.attempts.length + 1;
   const attemptDir = core.store.paths.attemptDir(record.session, n);
@@ -168,23 +182,25 @@ export async function launch(
   const pending = followUp?.cause === 'follow-up' && followUp.prompt ? followUp.prompt : undefined;
   const resumeText = pending ? `${record.agentArgs.continuePrompt}\n\n${pending}` : record.agentArgs.continuePrompt;
   const prompt = { text: action.prompt ?? (action.mode === 'resume' ? resumeText : record.prompt) };
-  // The attempt's inputs are read once, by its runner, in this boot: no fsync (the record has one).
-  const input = { durable: false };
-  if (adapter.promptOnStdin(prompt.text)) writeFileAtomic(attemptFile(attemptDir, 'stdin'), prompt.text, input);
   const args = action.mode === 'resume'
     ? adapter.resumeArgs(record, agentSettings, prompt)
     : adapter.startArgs(record, agentSettings, prompt);
-  writeFileAtomic(attemptFile(attemptDir, 'argv'), encodeNul([record.executable, ...args]), input);
+  // The attempt's files side by side (their fsyncs overlap), all of them before its record.
+  const files: [string, string | Buffer][] = [[attemptFile(attemptDir, 'argv'), encodeNul([record.executable, ...args])]];
+  if (adapter.promptOnStdin(prompt.text)) files.push([attemptFile(attemptDir, 'stdin'), prompt.text]);
   const byHub = paneRenderer(core) === 'hub';
   if (byHub) {
     // The hub shows the pane's transcript: its entry first, so a hub that runs already finds it.
     const before = action.mode === 'resume' ? sessionUsage(record.attempts) : undefined;
     writeEntry(core.store.paths, record.session, n, { attemptDir, agent: record.agent, ...(before ? { baseline: before } : {}) });
-    writeFileAtomic(attemptFile(attemptDir, 'hub'), `${core.locks.file(HUB_LOCK)}\n${hubSpawnedFile(core.store.paths)}\n`, input);
+    files.push([attemptFile(attemptDir, 'hub'), `${core.locks.file(HUB_LOCK)}\n${hubSpawnedFile(core.store.paths)}\n`]);
   } else {
     const render = renderArgv(core, attemptDir, record, action.mode);
-    if (render) writeFileAtomic(attemptFile(attemptDir, 'render'), encodeNul(render), input);
+    if (render) files.push([attemptFile(attemptDir, 'render'), encodeNul(render)]);
   }
+  const wrote = await Promise.allSettled(files.map(([file, data]) => writeFileAtomicAsync(file, data)));
+  const failed = wrote.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   const now = isoNow(core);
   const attempt: Attempt = {
     n, cause: action.cause, mode: action.mode, startedAt: now, endedAt: null, exitCode: null, signal: null,
@@ -204,7 +220,8 @@ export async function launch(
   };
   // The caller still holds what lets it act (its leases), after the strays' grace period too.
   fence();
-  core.store.write(next);
+  await core.store.writeAsync(next);
+  options.onWritten?.();
   // Once more right before the agent starts: replaced meanwhile (stopped between the two), this
   // process leaves an attempt with no session, which the new holder resumes at once.
   fence();
@@ -219,7 +236,7 @@ export async function launch(
     await core.tmux.newSession({ session: record.session, cwd: record.dir, command, then });
   }
   core.logger.info(`${record.session}: attempt ${n} (${action.cause}, ${action.mode}) launched`);
-  signalSupervisors(core);
+  if (!options.quiet) signalSupervisors(core);
   return next;
 }
 

@@ -1,13 +1,10 @@
 /*
  * The supervisor loop and one pass of it. Longer than most files here, for a reason: the pass's
- * memory of each task between passes (waiting streaks, dead-since times, when a pane was last read,
- * the pacing of launches) belongs to the loop, and the pass acts on it under each task's lock. The
- * rules it applies are pure and live below (decide/); election, wake sources, the decision again
- * under a task's lock and launching are their own units (./election.ts, ./wake.ts, ./recheck.ts,
- * ./launch.ts).
- */
+ * memory of each task between passes (waiting streaks, dead-since times, when a pane was last read)
+ * belongs to the loop. The rules it applies are pure and live below (decide/); election, wake
+ * sources, acting under a task's lock and the paced launches of a pass are their own units
+ * (./election.ts, ./wake.ts, ./recovery.ts, ./recheck.ts, ./launch.ts). */
 import { adapterFor } from '../agents/registry';
-import { applyEvaluation } from '../decide/apply';
 import { Breaker } from '../decide/breaker';
 import type { Trouble } from '../decide/retry';
 import { earliestDue, nextTrouble } from '../decide/retry';
@@ -19,19 +16,18 @@ import { isFinished } from '../model/record';
 import type { PaneInfo } from '../tmux/commands';
 import { TmuxError } from '../tmux/errors';
 import { FencedError } from '../store/lock';
-import { hasEntries } from '../store/transcripts';
 import type { Core } from './core';
-import { isoNow } from './core';
 import { Leadership } from './election';
-import { ensureRenderHub } from './hub';
-import { launch } from './launch';
-import { startQueued } from './queue';
+import type { Actor, Candidate, Outcome } from './recovery';
+import { actUnderLock, launchMany, pacerFor } from './recovery';
 import { recoverRecords } from './recover';
 import { captureNeeded, evaluateTask, observe } from './observe';
 import type { PassResult, StateChange } from './pass';
 import { needsSupervision, stateChange } from './pass';
-import { decideAgain } from './recheck';
 import { WakeSources } from './wake';
+import { hasEntries } from '../store/transcripts';
+import { ensureRenderHub } from './hub';
+import { startQueued } from './queue';
 import { endSuperseded } from './superseded';
 
 export { LEGACY_SUPERVISOR_LOCK, supervisorLock } from './election';
@@ -59,8 +55,9 @@ export interface MonitorOptions {
   fallbackProbeMs?: number;
   /** false: no tmux event, the probe alone (a benchmark's "before"). */
   tmuxEvents?: boolean;
-  /** Pause between two launches in one pass (random in [min, max] ms): many recoveries are paced. */
+  /** The gap between two launches of one pass (random in [min, max] ms), and how many at once (./recovery.ts). */
   paceMs?: [number, number];
+  launchConcurrency?: number;
   /** Consecutive tmux failures that open the circuit breaker (no resumes while tmux itself fails). */
   breakerThreshold?: number;
   breakerCooldownMs?: number;
@@ -97,7 +94,6 @@ export class Monitor {
   private recheckAt = Infinity;
   /** When each task's pane was last read. */
   private readonly capturedAt = new Map<string, LastRead>();
-  private launchesThisPass = 0;
   /** When this pass listed the panes. */
   private listedAt = -Infinity;
   /** Tasks whose pass failed, in a row: what was said, how often, and when to try again. */
@@ -230,7 +226,6 @@ export class Monitor {
   private async doPass(reason: string): Promise<PassResult> {
     const svc = this.service;
     const startedAt = svc.now();
-    this.launchesThisPass = 0;
     if (!this.leadership.lead()) {
       this.wakeSources.notLeading();
       const { records } = svc.store.list();
@@ -266,33 +261,51 @@ export class Monitor {
     const captured = await captureNeeded(svc, records, panes, this.capturedAt);
     const live = new Set<string>();
     const after: TaskRecord[] = [];
-    for (const record of records) {
-      live.add(record.session);
+    const actor = this.actor(result);
+    // Launches wait until every task was looked at, then go together (./recovery.ts).
+    const launches: Candidate[] = [];
+    const settle = (record: TaskRecord, outcome: Outcome) => {
       const trouble = this.failing.get(record.session);
-      if (trouble && trouble.retryAt > svc.now()) {
-        after.push(record);
-        continue;
-      }
-      try {
-        after.push((await this.passOne(record, panes, result, captured)) ?? record);
-        if (trouble) {
-          this.failing.delete(record.session);
-          svc.logger.info(`${record.session}: recovered (after ${trouble.count} failed ${trouble.count === 1 ? 'try' : 'tries'}: ${trouble.message})`);
-        }
-      } catch (e) {
-        if (e instanceof FencedError) {
-          // Replaced while this pass ran (it was stopped, or a newer build took over): not one more action.
-          svc.logger.warn(`the supervisor lease was taken over during this pass: acting no more (${e.message})`);
-          result.leader = false;
-          result.deferredTo = this.leadership.holder();
-          this.options.onPass?.(result);
-          return result;
-        }
+      if ('error' in outcome) {
         after.push(svc.store.get(record.session) ?? record);
-        this.taskFailed(record.session, e);
+        this.taskFailed(record.session, outcome.error);
+        return;
       }
+      after.push(outcome.record ?? record);
+      if (trouble) {
+        this.failing.delete(record.session);
+        svc.logger.info(`${record.session}: recovered (after ${trouble.count} failed ${trouble.count === 1 ? 'try' : 'tries'}: ${trouble.message})`);
+      }
+    };
+    try {
+      for (const record of records) {
+        live.add(record.session);
+        const trouble = this.failing.get(record.session);
+        if (trouble && trouble.retryAt > svc.now()) {
+          after.push(record);
+          continue;
+        }
+        try {
+          const done = await this.passOne(record, panes, actor, captured, launches);
+          if (done !== 'launch') settle(record, { record: done });
+        } catch (e) {
+          if (e instanceof FencedError) throw e;
+          settle(record, { error: e });
+        }
+      }
+      await launchMany(actor, launches, panes, (c, outcome) => settle(c.record, outcome));
+      if (after.some((r) => r.state === 'queued')) await this.startQueued(after, panes, result);
+    } catch (e) {
+      if (!(e instanceof FencedError)) throw e;
+      // Replaced while this pass ran (it was stopped, or a newer build took over): not one more action.
+      svc.logger.warn(`the supervisor lease was taken over during this pass: acting no more (${e.message})`);
+      result.leader = false;
+      result.deferredTo = this.leadership.holder();
+      this.options.onPass?.(result);
+      return result;
     }
-    if (after.some((r) => r.state === 'queued')) await this.startQueued(after, panes, result);
+    // Panes shown by the render hub get one again should it have died (killed, the OOM killer).
+    if (hasEntries(svc.store.paths)) ensureRenderHub(svc);
     for (const key of [...this.failing.keys()]) if (!live.has(key)) this.failing.delete(key);
     for (const key of [...this.waitingStreak.keys()]) if (!live.has(key)) this.waitingStreak.delete(key);
     for (const key of [...this.capturedAt.keys()]) if (!live.has(key)) this.capturedAt.delete(key);
@@ -304,8 +317,6 @@ export class Monitor {
     this.tasksIntervalMs = Math.min(Infinity, ...after.filter(needsSupervision).map((r) => r.policy?.intervalMs ?? Infinity));
     this.recheckAt = Infinity;
     result.unfinished = after.filter(needsSupervision).length;
-    // Panes shown by the render hub get one again should it have died (killed, the OOM killer).
-    if (hasEntries(svc.store.paths)) ensureRenderHub(svc);
     this.options.onPass?.(result);
     return result;
   }
@@ -345,7 +356,9 @@ export class Monitor {
     }
   }
 
-  private async passOne(record: TaskRecord, panes: Map<string, PaneInfo>, result: PassResult, captured: Map<string, string[]>): Promise<TaskRecord | undefined> {
+  private async passOne(
+    record: TaskRecord, panes: Map<string, PaneInfo>, actor: Actor, captured: Map<string, string[]>, launches: Candidate[],
+  ): Promise<TaskRecord | undefined | 'launch'> {
     const svc = this.service;
     if (isFinished(record.state)) return record;
     const adapter = adapterFor(record.agent);
@@ -379,52 +392,28 @@ export class Monitor {
       (ev.agentSessionId !== undefined && ev.agentSessionId !== record.agentSessionId) ||
       ev.nextAttemptAt !== record.nextAttemptAt || ev.heldUntil !== record.heldUntil;
     if (!changed && ev.action.kind === 'none' && !ev.confirmUnderLock) return record;
-
+    const memory = { paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince };
+    if (ev.action.kind === 'launch') {
+      launches.push({ record, memory });
+      return 'launch';
+    }
     const lock = svc.locks.tryAcquire(record.session);
     if (!lock) return undefined; // another supervisor is acting on this task
     try {
-      const again = await decideAgain(svc, record, panes, { paneTail: obs.paneTail, waitingStreak: streak, deadSince: obs.deadSince, underLock: true }, this.breakerOpen, this.listedAt);
-      if (again.kind === 'acted') return again.fresh;
-      const { fresh, sessionExists } = again;
-      const ev2 = again.ev;
-      let next = applyEvaluation(fresh, ev2, isoNow(svc));
-      // Fencing: this process still leads and still holds the task's lock, right before it acts.
-      const fence = () => {
-        this.leadership.fence();
-        if (lock.check() === 'lost') throw new FencedError(lock.file);
-      };
-      if (ev2.action.kind === 'launch') {
-        if (this.breakerOpen) return fresh;
-        // Many tasks recovering at once (a tmux server restart) are started a little apart.
-        if (this.launchesThisPass++ > 0) {
-          const [min, max] = this.options.paceMs ?? [50, 250];
-          const ms = min + (this.options.random ?? Math.random)() * (max - min);
-          await (this.options.sleep ?? ((t: number) => new Promise<void>((r) => setTimeout(r, t))))(ms);
-        }
-        fence();
-        // Written by launch, with the next attempt (or before it waits for strays of this one).
-        this.emit(result, fresh, next);
-        const before = next;
-        try {
-          next = await launch(svc, next, ev2.action, sessionExists, fence);
-          result.launched.push(record.session);
-          this.tmuxSucceeded();
-        } catch (e) {
-          if (e instanceof FencedError) throw e;
-          this.tmuxFailed(e);
-          svc.logger.error(`${record.session}: could not launch attempt ${next.attempts.length + 1}: ${(e as Error).message}`);
-          throw e;
-        }
-        this.emit(result, before, next);
-      } else {
-        fence();
-        svc.store.write(next);
-        this.emit(result, fresh, next);
-      }
-      return next;
+      return await actUnderLock(actor, lock, record, panes, memory);
     } finally {
       lock.release();
     }
+  }
+
+  /** What acting on tasks needs from this loop, for one pass. */
+  private actor(result: PassResult): Actor {
+    return {
+      core: this.service, fenceLead: () => this.leadership.fence(), breakerOpen: () => this.breakerOpen, listedAt: this.listedAt,
+      tmuxSucceeded: () => this.tmuxSucceeded(), tmuxFailed: (e) => this.tmuxFailed(e),
+      changed: (before, after) => this.emit(result, before, after), launched: (session) => result.launched.push(session),
+      pacer: pacerFor(this.options),
+    };
   }
 
   private emit(result: PassResult, before: TaskRecord, after: TaskRecord): void {

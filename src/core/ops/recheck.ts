@@ -22,10 +22,12 @@ export const PANES_FRESH_MS = 1000;
  * — unless the list shows this very attempt's runner dead (its pid the pane's), is recent
  * (`listedAt`), and the record is the one the pass read: every launch writes its record before it
  * touches tmux, so nothing was launched since, and a dead pane stays dead until one is. One tmux
- * call less on the way to a resume.
+ * call less on the way to a resume. `listed`: panes listed after the caller took this task's lock
+ * (one listing for many tasks decided together), which stand for that call.
  */
 export async function decideAgain(
-  core: Core, record: TaskRecord, panes: Map<string, PaneInfo>, memory: Partial<Observation>, breakerOpen: boolean, listedAt = -Infinity,
+  core: Core, record: TaskRecord, panes: Map<string, PaneInfo>, memory: Partial<Observation>, breakerOpen: boolean,
+  listed?: Map<string, PaneInfo>, listedAt = -Infinity,
 ): Promise<Decided> {
   const fresh = core.store.get(record.session);
   if (!fresh || fresh.attempts.length !== record.attempts.length) return { kind: 'acted', fresh };
@@ -37,7 +39,7 @@ export async function decideAgain(
   let sessionExists = panes.has(record.session);
   if (ev.action.kind === 'launch' && breakerOpen) return { kind: 'acted', fresh }; // decided again once tmux works
   if ((ev.action.kind === 'launch' || !sessionExists || ev.ended) && !unchanged) {
-    const now = await core.tmux.listPanes();
+    const now = listed ?? await core.tmux.listPanes();
     sessionExists = now.has(record.session);
     ev = evaluateTask(core, fresh, { ...observe(core, fresh, now), ...memory });
   }

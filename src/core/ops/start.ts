@@ -63,7 +63,7 @@ export async function startTask(core: Core, input: StartInput): Promise<TaskReco
   if (input.branch !== undefined && !input.worktree) throw new UsageError('--branch names the branch of a worktree: give --worktree too');
   const session = sessionName(agent, input.name);
   const executable = resolveAgent(core, agent);
-  await core.tmux.version(); // tmux missing: one clear TmuxError before anything is made
+  core.tmux.requireInstalled(); // tmux missing: one clear TmuxError before anything is made
   core.store.init();
   const lock = core.locks.tryAcquire(session);
   if (!lock) throw new TaskError(`task ${session} is being started or changed by another process`, 'conflict');

@@ -172,3 +172,19 @@ export async function ensureSupervisor(svc: TaskService, launcher: Launcher): Pr
   if ((status.running && !status.older) || status.unfinished === 0) return status;
   return (await startBackgroundSupervisor(svc, launcher)).status;
 }
+
+/**
+ * ensureSupervisor for a caller that needs no status back (a CLI command ending): a live
+ * supervisor of this build or a newer one, the common case, is seen from its lease alone, without
+ * reading every task's record.
+ */
+export async function ensureSupervisorRuns(svc: TaskService, launcher: Launcher): Promise<void> {
+  if (svc.settings.supervisorMode !== 'background') return;
+  try {
+    const holder = svc.locks.liveHolder(supervisorLock(svc));
+    if (holder && compareBuilds(svc.locks.identity(), holder) <= 0) return;
+  } catch {
+    /* unreadable just now: the full look says what to do */
+  }
+  await ensureSupervisor(svc, launcher);
+}

@@ -36,6 +36,36 @@ export function writeFileAtomic(file: string, data: string | Buffer, options: { 
   }
 }
 
+/**
+ * writeFileAtomic whose fsync does not block the event loop: several writers under way at once (a
+ * pass launching many tasks) have their fsyncs overlap, and the file system commits them together.
+ * Only the fsync leaves the loop: each step that does costs a wait for the loop to run again,
+ * long on a machine busy with the agents just started.
+ */
+export async function writeFileAtomicAsync(file: string, data: string | Buffer): Promise<void> {
+  ensurePrivateDir(path.dirname(file));
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, 'w', 0o600);
+  } catch (e) {
+    throw namedError(e, file);
+  }
+  try {
+    try {
+      fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      await new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    // A full disk (ENOSPC) or a quota: nothing half-written stays behind.
+    fs.rmSync(tmp, { force: true });
+    throw namedError(e, file);
+  }
+}
+
 /** Node's write errors name no file ("ENOSPC: no space left on device, write"): say which. */
 export function namedError(e: unknown, file: string): unknown {
   const err = e as NodeJS.ErrnoException;

@@ -89,6 +89,39 @@ export function processesWithEnv(entry: string): number[] {
 }
 
 /**
+ * One look at every process's environment, for many entries at once: the processes holding each
+ * value of the variable `name` (value -> pids). A pass that resumes many tasks reads /proc once,
+ * not once per task (O(processes), not O(tasks x processes)). Empty where there is no /proc.
+ */
+export function processesByEnv(name: string): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return out; // no /proc (macOS)
+  }
+  const prefix = `${name}=`;
+  for (const pid of entries) {
+    if (!/^\d+$/.test(pid)) continue;
+    let environ: string;
+    try {
+      environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
+    } catch {
+      continue; // exited, or not ours to read
+    }
+    if (!environ.includes(prefix)) continue;
+    for (const e of environ.split('\0')) {
+      if (!e.startsWith(prefix)) continue;
+      const value = e.slice(prefix.length);
+      const pids = out.get(value) ?? [];
+      if (!pids.includes(Number(pid))) out.set(value, [...pids, Number(pid)]);
+    }
+  }
+  return out;
+}
+
+/**
  * Every process descended from these (children, theirs, ...), by the parent pid in /proc: what a
  * process started with an environment of its own (codex starts its MCP servers with a cleared one)
  * still is. Empty where there is no /proc.

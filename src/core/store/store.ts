@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StatePaths } from './paths';
-import { ensurePrivateDir, readFileIfExists, writeFileAtomic } from '../platform/files';
+import { ensurePrivateDir, readFileIfExists, writeFileAtomic, writeFileAtomicAsync } from '../platform/files';
 import { attemptFile, readAttemptFiles } from './attempt';
 import { OLDEST_READABLE_VERSION, RECORD_VERSION, TaskRecord, TaskRecordSchema } from '../model/record';
 
@@ -77,9 +77,40 @@ export class TaskStore {
     // The copy first: one that is newer than the record (this process dies in between, or the
     // record cannot be written) errs towards what the writer meant (a kill is kept); one older
     // than the record could revive a task the user stopped, so it is never left standing.
-    const copied = this.writeCopy(valid, text);
+    const copy = this.copyFile(valid);
+    let copied = true;
+    if (copy) {
+      try {
+        writeFileAtomic(copy, text);
+        this.copyWritten(valid);
+      } catch {
+        copied = false;
+      }
+    }
     writeFileAtomic(this.paths.recordFile(record.session), text);
-    if (!copied) this.markStale(valid);
+    this.written(valid, copied);
+  }
+
+  /** write, without blocking the event loop: the launches of one pass overlap their fsyncs. Same order, same guarantees. */
+  async writeAsync(record: TaskRecord): Promise<void> {
+    const valid = TaskRecordSchema.parse(record);
+    const text = JSON.stringify(valid, null, 2) + '\n';
+    const copy = this.copyFile(valid);
+    let copied = true;
+    if (copy) {
+      try {
+        await writeFileAtomicAsync(copy, text);
+        this.copyWritten(valid);
+      } catch {
+        copied = false;
+      }
+    }
+    await writeFileAtomicAsync(this.paths.recordFile(record.session), text);
+    this.written(valid, copied);
+  }
+
+  private written(record: TaskRecord, copied: boolean): void {
+    if (!copied) this.markStale(record);
     // One file in the tasks folder itself changes with every record: a watch on that folder
     // (each VS Code window) sees a record change wherever it was written.
     try {
@@ -90,31 +121,31 @@ export class TaskStore {
   }
 
   /**
-   * A copy of the record beside its current attempt's files: what the task is rebuilt from if its
-   * record becomes unreadable. False when it could not be written (the record then marks it stale).
+   * Where the copy of the record beside its current attempt's files goes: what the task is rebuilt
+   * from if its record becomes unreadable. Undefined when there is no attempt folder to keep it in.
+   * A copy that cannot be written makes the record mark it stale.
    */
-  private writeCopy(record: TaskRecord, text: string): boolean {
+  private copyFile(record: TaskRecord): string | undefined {
     const last = record.attempts[record.attempts.length - 1];
     // A task with no attempt yet (queued) keeps its copy in folder 0: a queued task whose record
-    // is damaged is rebuilt from it, never lost.
+    // is damaged is rebuilt from it, never lost. A folder that cannot be made fails the copy.
     const dir = this.paths.attemptDir(record.session, last?.n ?? 0);
-    try {
-      if (!last && record.state === 'queued') fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch {
-      return false;
+    if (!last && record.state === 'queued') {
+      try {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      } catch {
+        return path.join(dir, RECORD_COPY);
+      }
     }
-    if (!fs.existsSync(dir)) return true;
-    try {
-      writeFileAtomic(path.join(dir, RECORD_COPY), text);
-    } catch {
-      return false;
-    }
+    return fs.existsSync(dir) ? path.join(dir, RECORD_COPY) : undefined;
+  }
+
+  private copyWritten(record: TaskRecord): void {
     try {
       fs.rmSync(path.join(this.paths.taskDir(record.session), STALE_COPY), { force: true });
     } catch {
       /* left: the task is held rather than rebuilt, the safe side */
     }
-    return true;
   }
 
   /**

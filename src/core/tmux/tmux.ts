@@ -5,11 +5,14 @@ import type { Logger } from '../platform/log';
 import { silentLogger } from '../platform/log';
 import type { Exec, ExecResult } from '../platform/exec';
 import { defaultExec } from '../platform/exec';
+import { resolveExecutable } from '../platform/executables';
 import { pidNamespace, processPidNamespace, socketListener } from '../platform/processes';
 import * as cmd from './commands';
 import { classifyTmuxFailure, TmuxError } from './errors';
 
 export type { Exec, ExecResult } from '../platform/exec';
+
+const NOT_INSTALLED = 'tmux is not installed: install it with your package manager (e.g. apt-get install tmux, brew install tmux).';
 
 /**
  * tmux refuses a command line larger than its message size (16 KiB, with headers): captures are
@@ -99,7 +102,7 @@ export class Tmux {
         throw new TmuxError('timeout', `tmux is not answering: ${args[0]} had no reply in ${Math.round(this.timeoutMs / 100) / 10}s; ${server}`, full);
       }
       if (code === 'ENOENT') {
-        throw new TmuxError('not-installed', 'tmux is not installed: install it with your package manager (e.g. apt-get install tmux, brew install tmux).', full);
+        throw new TmuxError('not-installed', NOT_INSTALLED, full);
       }
       throw new TmuxError('failed', `tmux could not be run: ${(e as Error).message}`, full);
     }
@@ -109,6 +112,17 @@ export class Tmux {
       throw new TmuxError(classifyTmuxFailure(stderr), `tmux ${args[0]} failed: ${stderr || `exit ${result.exitCode}`}`, full, result.exitCode, stderr);
     }
     return result.stdout;
+  }
+
+  /**
+   * Throws the not-installed TmuxError when tmux is not on the PATH, without running it: a start
+   * says so before anything is made, and a start that finds it does not pay for a process.
+   */
+  requireInstalled(): void {
+    // An injected runner (tests) runs whatever it likes.
+    if (this.exec === defaultExec && !resolveExecutable(this.executable, this.env)) {
+      throw new TmuxError('not-installed', NOT_INSTALLED, this.baseArgv());
+    }
   }
 
   async version(): Promise<string> {

@@ -91,7 +91,7 @@ export async function measurePassCost(sizes = [10, 100, 300], listAt = 100): Pro
     'One `monitor.pass()` over N running tasks (each a real runner + `sleep`, tiny shell agents named `codex`),',
     'private tmux server. "Floor" = one `tmux -L sock list-panes -a -F \'#{session_name}\'` spawned from Node (execFile),',
     'interleaved with the passes. Steady passes follow a first ("cold") pass that reads every new pane once.',
-    'Breakdown, each alone: the floor with the monitor\'s 11-field format (execFile), `svc.tmux.listPanes()` (execa, same',
+    'Breakdown, each alone: the floor with the monitor\'s 11-field format (execFile), `svc.tmux.listPanes()` (spawn, same',
     'format, parsed), `svc.store.list()` (read + validate every',
     '`task.json`), and `observe()` + `evaluateTask()` of every task (attempt files, events tail).',
     '',
