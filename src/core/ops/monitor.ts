@@ -22,7 +22,7 @@ import type { Actor, Candidate, Outcome } from './recovery';
 import { actUnderLock, launchMany, pacerFor } from './recovery';
 import { recoverRecords } from './recover';
 import { captureNeeded, evaluateTask, observe } from './observe';
-import type { PassResult, StateChange } from './pass';
+import type { MonitorOptions, PassResult } from './pass';
 import { needsSupervision, stateChange } from './pass';
 import { WakeSources } from './wake';
 import { hasEntries } from '../store/transcripts';
@@ -39,40 +39,8 @@ const CONFIRM_MS = 1000;
 /** How soon a pass looks again while memory holds the queue back (memory frees without an event). */
 const QUEUE_RECHECK_MS = 2000;
 
-export type { PassResult, StateChange } from './pass';
+export type { MonitorOptions, PassResult, StateChange } from './pass';
 export { needsSupervision } from './pass';
-
-export interface MonitorOptions {
-  intervalMs: number;
-  /**
-   * Wake at once instead of at the next tick: a task's pane dying or the tmux server exiting
-   * (tmux's pane-died hook, ./wake.ts), a runner found dead by the probe (signal 0), another
-   * process signalling the state dir. The timer stays as the safety net. Default true.
-   */
-  eventDriven?: boolean;
-  /** The runner probe while some runner is not covered by tmux's event (250 ms), and while all are (2000 ms). */
-  probeMs?: number;
-  fallbackProbeMs?: number;
-  /** false: no tmux event, the probe alone (a benchmark's "before"). */
-  tmuxEvents?: boolean;
-  /** The gap between two launches of one pass (random in [min, max] ms), and how many at once (./recovery.ts). */
-  paceMs?: [number, number];
-  launchConcurrency?: number;
-  /** Consecutive tmux failures that open the circuit breaker (no resumes while tmux itself fails). */
-  breakerThreshold?: number;
-  breakerCooldownMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-  /**
-   * One supervisor acts for the whole state dir: the holder of the "supervisor" lock. Every other
-   * monitor (another window, a CLI monitor) only watches, and takes over when the holder dies.
-   * Default true; false only for tests of the per-task locks.
-   */
-  elect?: boolean;
-  onChange?: (change: StateChange) => void | Promise<void>;
-  onPass?: (result: PassResult) => void;
-  onError?: (error: unknown) => void;
-}
 
 /**
  * The supervisor loop: observe every task with one tmux call, evaluate each (pure), and act under

@@ -50,7 +50,7 @@ function launchTimes(logFile: string, n: number): Map<string, number> {
 export async function measureServerKill(args: Args): Promise<Section> {
   const loadBefore = os.loadavg();
   const w = newWorld();
-  w.h.configure({ 'supervisor.mode': 'background' }); // the CLI's config: every other setting the seed's default
+  w.h.configure({ 'supervisor.mode': 'background', 'queue.maxRunning': 1000 }); // the CLI's config: every other setting the seed's default
   const env = { ...w.env, FIXTURE_RESET_SECONDS: '36000' };
   const svc = new TaskService({ home: w.h.home, settings: w.settings, env, owner: 'bench', launcher: BENCH_LAUNCHER });
   const logFile = path.join(w.h.home, 'supervisor.log');

@@ -20,7 +20,7 @@ const AGENTS = ['codex', 'claude', 'opencode', 'pi'] as const;
 export async function measureStarts(args: Args): Promise<Section> {
   const loadBefore = os.loadavg();
   const w = newWorld();
-  w.h.configure({ 'supervisor.mode': 'background' });
+  w.h.configure({ 'supervisor.mode': 'background', 'queue.maxRunning': 1000 }); // starts, not the queue: none waits for a slot
   const env = { ...w.env };
   const n = args.starts;
   const each: number[] = [];
