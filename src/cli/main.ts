@@ -21,6 +21,15 @@ import { TASK_COMMANDS } from './commands/tasks';
 import type { Command } from './context';
 import { queueCommand } from './commands/queue';
 import { stdio } from './context';
+import type { Io } from './context';
+import { contractAsked, envelope, envelopeIo, resultOf } from './contract';
+import { CONTRACT } from '../core/model/contract';
+import { RemoteError, RemoteHosts } from '../core/ops/remote';
+import { SshError } from '../core/platform/ssh';
+import { LOCAL_HOST } from '../core/store/hosts';
+import { hostsCommand } from './commands/hosts';
+import { runOnHost } from './commands/onHost';
+import { versionCommand } from './commands/version';
 
 const VERSION = (manifest as unknown as { version: string }).version;
 
@@ -57,6 +66,8 @@ const COMMANDS: Record<string, Command> = {
   queue: queueCommand,
   doctor: doctorCommand,
   demo: demoCommand,
+  hosts: hostsCommand,
+  version: versionCommand,
 };
 
 function loadSettings(home: string, env: NodeJS.ProcessEnv): Settings {
@@ -98,6 +109,26 @@ function fileLogger(file: string, level: LogLevel): Logger {
  * while tasks need one); the entry point runs it, a test calling this need not.
  */
 export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, io = stdio): Promise<{ code: number; after?: () => Promise<void> }> {
+  const contract = contractAsked(argv);
+  if (contract) {
+    if (contract.asked !== CONTRACT) {
+      io.out(envelope(VERSION, false, { error: `contract ${Number.isFinite(contract.asked) ? contract.asked : '?'} asked; resilient-agent ${VERSION} here speaks contract ${CONTRACT}`, exit: 2 }));
+      return { code: 2 };
+    }
+    const captured = envelopeIo(io);
+    try {
+      const r = await runCommand(contract.rest, env, captured.io);
+      io.out(envelope(VERSION, r.code === 0, r.code === 0 ? { result: resultOf(captured.printed()) } : { error: captured.printed() || `exit ${r.code}`, exit: r.code }));
+      return r;
+    } catch (e) {
+      io.out(envelope(VERSION, false, { error: messageFor(e), exit: exitCodeFor(e) }));
+      return { code: exitCodeFor(e) };
+    }
+  }
+  return runCommand(argv, env, io);
+}
+
+async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<{ code: number; after?: () => Promise<void> }> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(USAGE);
@@ -120,9 +151,12 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   const logger = background ? fileLogger(path.join(home, 'supervisor.log'), level) : leveledLogger(level, io.err);
   const owner = background ? `${BACKGROUND_OWNER} pid ${process.pid}` : `cli ${name} pid ${process.pid}`;
   // Run as the CLI itself: the panes it starts run its `render` beside their agents.
+  const host = parsed.flags.get('host') as string | undefined;
+  const remote = new RemoteHosts({ home, env, logger, version: VERSION });
+  if (host !== undefined && host !== LOCAL_HOST) return { code: await runOnHost(name, remote, remote.host(host), parsed, io) };
   const svc = new TaskService({ home, settings, env, logger, owner, version: VERSION, ...(require.main === module ? { launcher: selfLauncher() } : {}) });
   const [first, second] = parsed.positionals;
-  const code = await command.run({ svc, settings, home, env, parsed, io, logger, json: parsed.flags.get('json') === true, first, second });
+  const code = await command.run({ svc, version: VERSION, settings, home, env, parsed, io, logger, json: parsed.flags.get('json') === true, first, second, remote, allHosts: host === undefined });
   // A dead background supervisor is replaced by the next command that finds tasks needing one.
   const after = command.ensuresSupervisor
     ? () => ensureSupervisorRuns(svc, selfLauncher()).then(() => undefined, (e) => logger.warn(`background supervisor: ${(e as Error).message}`))
@@ -136,12 +170,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 
 export function exitCodeFor(e: unknown): number {
   if (e instanceof UsageError || e instanceof SettingsError) return 2;
+  if (e instanceof RemoteError && e.kind === 'command') return e.exit;
   return 1;
 }
 
 export function messageFor(e: unknown): string {
   if (e instanceof TmuxError && e.cause === 'not-installed') return e.message;
   if (e instanceof UsageError || e instanceof TaskError || e instanceof TmuxError || e instanceof SettingsError) return e.message;
+  if (e instanceof SshError) return e.message;
   return (e as Error)?.message ?? String(e);
 }
 
