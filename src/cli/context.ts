@@ -39,5 +39,7 @@ export interface Command {
   spec: CommandSpec;
   /** Commands that keep a background supervisor alive afterwards (every one that may start or change a task). */
   ensuresSupervisor?: boolean;
+  /** Prints lines as they come until stopped (each with its contract): never wrapped in one answer. */
+  streams?: boolean;
   run(ctx: CommandContext): Promise<number>;
 }

@@ -1,4 +1,5 @@
 import { printable } from '../core/agents/transcript';
+import { CONTRACT } from '../core/model/contract';
 import { heldByAgent, scheduledTry } from '../core/model/holds';
 import { duration } from '../core/model/time';
 import type { Usage } from '../core/model/record';
@@ -13,6 +14,7 @@ function usageJson(u: Usage | null | undefined): Record<string, number> | null {
 
 export function statusJson(v: TaskView): Record<string, unknown> {
   return {
+    contract: CONTRACT,
     name: v.name,
     session: v.session,
     agent: v.agent,

@@ -30,6 +30,7 @@ import { LOCAL_HOST } from '../core/store/hosts';
 import { hostsCommand } from './commands/hosts';
 import { runOnHost } from './commands/onHost';
 import { versionCommand } from './commands/version';
+import { eventsCommand } from './commands/events';
 
 const VERSION = (manifest as unknown as { version: string }).version;
 
@@ -53,9 +54,13 @@ usage:
   resilient-agent monitor [--once] [--interval SECONDS] [--on-change PROGRAM [ARG...]]
   resilient-agent supervisor start|stop|status|install|uninstall
   resilient-agent doctor
+  resilient-agent version [--json]              this CLI, its contract, node, tmux, the state dir, the supervisor
+  resilient-agent hosts add <name> <ssh-target> | list [--json] | remove <name> | check <name> [--json] | install <name> [--supervisor]
+  resilient-agent events [--json] [--host NAME]  state changes as they happen, here and on every host
   resilient-agent demo [--dir DIR] [--keep]     watch a crash and a resume, with a demo agent (no network, no key)
 
 agents: ${AGENT_IDS.join(', ')}. <name> is the task name or the session name (<agent>-<name>).
+--host NAME (start, list, status, logs, attach, send, resume, continue, diff, kill): on that host, over ssh; list without it: every host.
 environment: RESILIENT_AGENT_HOME (state dir), RESILIENT_AGENT_TMUX_SOCKET (tmux -L name).
 exit status: 0 success, 1 failure, 2 bad usage or input.`;
 
@@ -68,6 +73,7 @@ const COMMANDS: Record<string, Command> = {
   demo: demoCommand,
   hosts: hostsCommand,
   version: versionCommand,
+  events: eventsCommand,
 };
 
 function loadSettings(home: string, env: NodeJS.ProcessEnv): Settings {
@@ -115,6 +121,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
       io.out(envelope(VERSION, false, { error: `contract ${Number.isFinite(contract.asked) ? contract.asked : '?'} asked; resilient-agent ${VERSION} here speaks contract ${CONTRACT}`, exit: 2 }));
       return { code: 2 };
     }
+    if (COMMANDS[contract.rest[0]]?.streams) return runCommand(contract.rest, env, io);
     const captured = envelopeIo(io);
     try {
       const r = await runCommand(contract.rest, env, captured.io);
@@ -153,7 +160,7 @@ async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv, io: I
   // Run as the CLI itself: the panes it starts run its `render` beside their agents.
   const host = parsed.flags.get('host') as string | undefined;
   const remote = new RemoteHosts({ home, env, logger, version: VERSION });
-  if (host !== undefined && host !== LOCAL_HOST) return { code: await runOnHost(name, remote, remote.host(host), parsed, io) };
+  if (host !== undefined && host !== LOCAL_HOST && !command.streams) return { code: await runOnHost(name, remote, remote.host(host), parsed, io) };
   const svc = new TaskService({ home, settings, env, logger, owner, version: VERSION, ...(require.main === module ? { launcher: selfLauncher() } : {}) });
   const [first, second] = parsed.positionals;
   const code = await command.run({ svc, version: VERSION, settings, home, env, parsed, io, logger, json: parsed.flags.get('json') === true, first, second, remote, allHosts: host === undefined });

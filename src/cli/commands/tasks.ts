@@ -4,6 +4,7 @@ import { runAttached } from '../../core/platform/exec';
 import { attachArgs } from '../../core/tmux/commands';
 import type { Parsed } from '../args';
 import type { Command } from '../context';
+import { CONTRACT } from '../../core/model/contract';
 import { LOCAL_HOST } from '../../core/store/hosts';
 import { fleetOut, statusJson, statusLines, table } from '../format';
 
@@ -154,7 +155,7 @@ export const TASK_COMMANDS: Record<string, Command> = {
     async run({ svc, io, json, first }) {
       const d = await svc.diff(first);
       if (json) {
-        io.out(JSON.stringify(d, null, 2));
+        io.out(JSON.stringify({ contract: CONTRACT, ...d }, null, 2));
         return 0;
       }
       if (d.diff) io.out(d.diff);

@@ -12,7 +12,7 @@ import { HostRegistry, LOCAL_HOST } from '../store/hosts';
  */
 export const REMOTE_CLI = '.local/share/resilient-agent/cli.js';
 export const REMOTE_LAUNCHER = '.local/bin/resilient-agent';
-const FIND_CLI = 'PATH="$HOME/.local/bin:$PATH"; export PATH; exec resilient-agent';
+export const FIND_CLI = 'PATH="$HOME/.local/bin:$PATH"; export PATH; exec resilient-agent';
 
 /** How long one host may take to answer `list` before it is shown as unreachable. */
 export const LIST_DEADLINE_MS = 8_000;
