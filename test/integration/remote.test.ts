@@ -203,6 +203,27 @@ describe('hosts over real OpenSSH', function () {
     await waitFor(async () => (await list()).every((r) => !r.stale), 'beta back', 60_000);
   });
 
+  it('a host supervises its own tasks: with the link down, a crash there is resumed by its own background supervisor', async () => {
+    const a = await world.installed('alpha');
+    fs.writeFileSync(path.join(a.state, 'config.json'), JSON.stringify({ 'supervisor.mode': 'background', 'monitor.intervalSeconds': 0.5 }));
+    const dir = project(a, 'night', ['hang', 'ok']);
+    const began = Date.now();
+    await h.ok(['start', 'claude', 'night', '--host', 'alpha', '--dir', dir, '--prompt', 'x']);
+    assert.ok(Date.now() - began < 15_000, 'the start returned: the supervisor it started there holds no pipe of the ssh session');
+    const check = JSON.parse(await h.ok(['hosts', 'check', 'alpha', '--json']));
+    assert.equal(check.supervisor.running, true);
+    assert.equal(check.supervisor.background, true);
+    const events = path.join(a.state, 'tasks', 'claude-night', 'attempts', '1', 'events.jsonl');
+    await waitFor(() => fs.existsSync(events) && fs.readFileSync(events, 'utf8').includes('working...'), 'mid-reply on alpha');
+    await waitFor(async () => (await remoteStatus(a, 'night')).agentSessionId, 'its session id');
+    await a.kill();
+    process.kill(-Number(fs.readFileSync(path.join(a.state, 'tasks', 'claude-night', 'attempts', '1', 'pid'), 'utf8')), 'SIGKILL');
+    await waitFor(() => invocations(dir).length === 2, 'resumed on alpha while unreachable');
+    assert.deepEqual(invocations(dir).map((r) => r.mode), ['start', 'resume']);
+    await a.start();
+    await waitFor(async () => (await list()).find((r) => r.session === 'claude-night' && !r.stale)?.state === 'done', 'seen done once back');
+  });
+
   it('20 tasks on a host with MaxSessions 10, started at once', async () => {
     const a = await world.installed('alpha', { maxSessions: 10 });
     const dir = project(a, 'many', ['hang']);

@@ -25,7 +25,7 @@ function say(io: Io, result: unknown): void {
 }
 
 /**
- * A task command run on a host: its CLI driven over ssh with the contract, every argument quoted
+ * A task command run on a host (names after `--`, so none is read there as a flag): its CLI driven over ssh with the contract, every argument quoted
  * for its shell, a prompt or a text to type sent on stdin (never in the command line).
  */
 export async function runOnHost(command: string, remote: RemoteHosts, host: Host, parsed: Parsed, io: Io): Promise<number> {
@@ -37,7 +37,7 @@ export async function runOnHost(command: string, remote: RemoteHosts, host: Host
       const dir = parsed.flags.get('dir') as string | undefined;
       if (dir === undefined) throw new UsageError(`a task on host ${host.name} needs --dir (a folder on that host)`);
       const prompt = await readPrompt(parsed);
-      const r = await remote.call(host, ['start', first, second, '--dir', dir, '--prompt', '-', ...passOn(parsed, ['worktree', 'branch', 'now']), '--json'], { input: prompt }) as Record<string, unknown>;
+      const r = await remote.call(host, ['start', '--dir', dir, '--prompt', '-', ...passOn(parsed, ['worktree', 'branch', 'now']), '--json', '--', first, second], { input: prompt }) as Record<string, unknown>;
       if (json) {
         io.out(JSON.stringify(withHost(r), null, 2));
       } else {
@@ -55,24 +55,24 @@ export async function runOnHost(command: string, remote: RemoteHosts, host: Host
     }
     case 'status':
     case 'diff': {
-      const r = await remote.call(host, [command, first, ...(json ? ['--json'] : [])]);
+      const r = await remote.call(host, [command, ...(json ? ['--json'] : []), '--', first]);
       if (json) io.out(JSON.stringify(withHost(r), null, 2));
       else say(io, r);
       return 0;
     }
     case 'logs':
-      say(io, await remote.call(host, ['logs', first, ...passOn(parsed, ['lines', 'raw', 'events'])]));
+      say(io, await remote.call(host, ['logs', ...passOn(parsed, ['lines', 'raw', 'events']), '--', first]));
       return 0;
     case 'send':
-      say(io, await remote.call(host, ['send', first, '--stdin'], { input: await sendText(parsed, second) }));
+      say(io, await remote.call(host, ['send', '--stdin', '--', first], { input: await sendText(parsed, second) }));
       return 0;
     case 'resume':
     case 'kill':
-      say(io, await remote.call(host, [command, first, ...passOn(parsed, ['forget', 'force'])]));
+      say(io, await remote.call(host, [command, ...passOn(parsed, ['forget', 'force']), '--', first]));
       return 0;
     case 'continue': {
       const prompt = await readPrompt(parsed);
-      say(io, await remote.call(host, ['continue', first, '--prompt', '-', ...passOn(parsed, ['now'])], { input: prompt }));
+      say(io, await remote.call(host, ['continue', '--prompt', '-', ...passOn(parsed, ['now']), '--', first], { input: prompt }));
       return 0;
     }
     case 'attach': {

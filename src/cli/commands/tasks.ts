@@ -6,7 +6,7 @@ import type { Parsed } from '../args';
 import type { Command } from '../context';
 import { CONTRACT } from '../../core/model/contract';
 import { LOCAL_HOST } from '../../core/store/hosts';
-import { fleetOut, statusJson, statusLines, table } from '../format';
+import { fleetJson, fleetOut, statusJson, statusLines, table } from '../format';
 
 const name = { name: 'name', required: true };
 
@@ -89,7 +89,8 @@ export const TASK_COMMANDS: Record<string, Command> = {
       const { views, corrupt } = await svc.views();
       for (const c of corrupt) io.err(`unreadable task record ${c.session}: ${c.problem}`);
       if (!others) {
-        io.out(json ? JSON.stringify(views.map(statusJson), null, 2) : table(views, Date.now()));
+        // Without --host each task names its host, as with hosts registered.
+        io.out(json ? JSON.stringify(allHosts ? fleetJson([{ host: LOCAL_HOST, tasks: views.map(statusJson) }]) : views.map(statusJson), null, 2) : table(views, Date.now()));
         return 0;
       }
       const answers = [{ host: LOCAL_HOST, tasks: views.map(statusJson) }, ...await others];

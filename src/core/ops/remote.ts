@@ -152,7 +152,7 @@ export class RemoteHosts {
   /** The argv of an interactive `ssh -t` into the task's pane on a host (its own connection). */
   attachArgv(host: Host, nameOrSession: string): string[] {
     prepareControlDir(this.options.home);
-    return sshArgv(this.ssh, host.name, host.target, `${FIND_CLI} ${shCommand(['attach', nameOrSession])}`, { tty: true, shared: false });
+    return sshArgv(this.ssh, host.name, host.target, `${FIND_CLI} ${shCommand(['attach', '--', nameOrSession])}`, { tty: true, shared: false });
   }
 }
 
