@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RemoteHosts } from '../../src/core/ops/remote';
 import { shCommand } from '../../src/core/platform/ssh';
-import { Harness, waitFor } from './harness';
+import { execFileSync, spawn } from 'node:child_process';
+import { CLI, Harness, waitFor } from './harness';
 import { Random, seedFromEnv } from './random';
 import { SshHost, SshWorld } from './sshd';
 
@@ -222,6 +223,23 @@ describe('hosts over real OpenSSH', function () {
     assert.deepEqual(invocations(dir).map((r) => r.mode), ['start', 'resume']);
     await a.start();
     await waitFor(async () => (await list()).find((r) => r.session === 'claude-night' && !r.stale)?.state === 'done', 'seen done once back');
+  });
+
+  it('attach opens the pane on the host over ssh -t; detached, the task runs on', async () => {
+    const a = await world.installed('alpha');
+    await h.ok(['start', 'codex', 'look', '--host', 'alpha', '--dir', project(a, 'look', ['hang']), '--prompt', 'x']);
+    // A terminal for the CLI (util-linux's script), as a person's.
+    const term = spawn('script', ['-qfec', shCommand([process.execPath, CLI, 'attach', '--host', 'alpha', 'look']), '/dev/null'], { env: { ...h.env, TERM: 'xterm-256color' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    term.stdout!.on('data', (d) => (screen += d));
+    term.stderr!.on('data', (d) => (screen += d));
+    const exited = new Promise<number | null>((r) => term.once('exit', r));
+    await waitFor(() => screen.includes('working...'), 'the pane on the terminal', 8_000).catch((e) => { throw new Error(`${(e as Error).message}: ${JSON.stringify(screen)}`); });
+    const tmuxEnv = { ...process.env, TMUX_TMPDIR: a.tmuxDir, TMUX: '' };
+    await waitFor(() => execFileSync('tmux', ['-L', a.socket, 'list-clients', '-F', '#{client_session}'], { env: tmuxEnv, encoding: 'utf8' }).includes('codex-look'), 'a client on the host');
+    execFileSync('tmux', ['-L', a.socket, 'detach-client', '-s', 'codex-look'], { env: tmuxEnv });
+    assert.equal(await exited, 0, screen);
+    assert.equal((await remoteStatus(a, 'look')).state, 'running');
   });
 
   it('20 tasks on a host with MaxSessions 10, started at once', async () => {

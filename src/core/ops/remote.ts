@@ -72,10 +72,15 @@ export class RemoteHosts {
   /** Runs a command string on a host; ssh's failures as RemoteError. */
   async shell(host: Host, command: string, opts: { input?: string; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     prepareControlDir(this.options.home);
-    const argv = sshArgv(this.ssh, host.name, host.target, command);
     const started = Date.now();
+    const run = (shared: boolean) => runSsh(sshArgv(this.ssh, host.name, host.target, command, { shared }), this.env, { ...opts, what: `host ${host.name} (${host.target})` });
     try {
-      const r = await runSsh(argv, this.env, { ...opts, what: `host ${host.name} (${host.target})` });
+      // The shared connection refused one more session (sshd's MaxSessions): the command never
+      // started there, so it runs once more on a connection of its own.
+      const r = await run(true).catch((e) => {
+        if (e instanceof SshError && e.cause === 'refused-session') return run(false);
+        throw e;
+      });
       this.options.logger?.debug(`> ssh ${host.target} ${command} [${Date.now() - started}ms, exit ${r.exitCode}]`);
       return r;
     } catch (e) {
