@@ -123,6 +123,12 @@ describe('hosts over real OpenSSH', function () {
 
   it('a remote task: start, status, send, resume, kill, continue, diff; the prompt byte for byte in a folder with spaces and $()', async () => {
     const a = await world.installed('alpha');
+    // Every ssh argv recorded (a wrapper in front of the real ssh): no prompt ever in one.
+    const spy = path.join(h.root, 'spy');
+    fs.mkdirSync(spy);
+    const argvLog = path.join(h.root, 'ssh-argv');
+    fs.writeFileSync(path.join(spy, 'ssh'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${argvLog}'\nexec ${execFileSync('sh', ['-c', 'command -v ssh'], { env: h.env, encoding: 'utf8' }).trim()} "$@"\n`, { mode: 0o755 });
+    h.env.PATH = `${spy}:${h.env.PATH}`;
     const dir = project(a, 'with space $(touch pwned) `x` \'q\'', ['ask', 'crash', 'ok', 'ok']);
     const prompt = 'Fix "this" and \'that\';\n$(rm -rf ~) `reboot` $HOME *\n\ttabbed -- --help\n';
     await h.ok(['start', 'codex', 'job', '--host', 'alpha', '--dir', dir, '--prompt', '-'], { input: prompt });
@@ -150,6 +156,9 @@ describe('hosts over real OpenSSH', function () {
     assert.equal(diff.code, 1);
     assert.match(diff.stderr, /^resilient-agent: on host alpha: .*worktree/);
     assert.match(await h.ok(['kill', 'job', '--host', 'alpha', '--forget']), /record removed/);
+    const argvs = fs.readFileSync(argvLog, 'utf8');
+    assert.match(argvs, /'start'/, 'the wrapper saw the commands');
+    for (const secret of ['rm -rf', 'reboot', 'second line', '(touch pwned)\' `x`']) assert.ok(!argvs.includes(secret), `"${secret}" never in an ssh argv`);
     assert.deepEqual((await list()).filter((r) => r.hostName === 'alpha'), []);
   });
 

@@ -170,7 +170,8 @@ export function listDeadline(env: NodeJS.ProcessEnv): number {
 function sshSentence(e: SshError, host: Host): string {
   const where = `host ${host.name} (${host.target})`;
   switch (e.cause) {
-    case 'no-ssh': return e.message;
+    case 'no-ssh':
+    case 'local': return e.message;
     case 'auth': return `${where} refused the key: ssh could not log in without asking (BatchMode). Load the key in ssh-agent or name it in ~/.ssh/config (IdentityFile), and check: ssh ${host.target} true`;
     case 'host-key': return `${where}: its host key is not known or has changed; check it and add it to your known_hosts by connecting once: ssh ${host.target} true`;
     case 'timeout': return `${where} did not answer in time (${e.message.replace(/^.* did not answer in /, '')})`;

@@ -19,7 +19,7 @@ export function shCommand(argv: readonly string[]): string {
   return argv.map(shQuote).join(' ');
 }
 
-export type SshCause = 'no-ssh' | 'unreachable' | 'auth' | 'host-key' | 'timeout' | 'refused-session' | 'remote';
+export type SshCause = 'no-ssh' | 'local' | 'unreachable' | 'auth' | 'host-key' | 'timeout' | 'refused-session' | 'remote';
 
 /** Why talking to a host failed, in a sentence; `cause` for callers that branch. */
 export class SshError extends Error {
@@ -66,7 +66,7 @@ function privateDir(dir: string): void {
     const st = fs.lstatSync(d);
     if (d === path.dirname(dir) && !d.startsWith(os.tmpdir())) continue;
     if (!st.isDirectory() || st.isSymbolicLink() || (process.getuid && st.uid !== process.getuid()) || (st.mode & 0o077) !== 0) {
-      throw new SshError(`${d} is not a private folder of this user: ssh's connection sockets cannot go there`, 'no-ssh');
+      throw new SshError(`${d} is not a private folder of this user: ssh's connection sockets cannot go there`, 'local');
     }
   }
 }
