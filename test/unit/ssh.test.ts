@@ -4,6 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { controlPath, prepareControlDir, shCommand, shQuote, sshArgv } from '../../src/core/platform/ssh';
+import type { TaskView } from '../../src/core/model/views';
+import { changesBetween } from '../../src/core/ops/events';
+import { backoffMs } from '../../src/core/ops/follow';
 import { HostRegistry } from '../../src/core/store/hosts';
 
 function tmp(): string {
@@ -86,5 +89,22 @@ describe('the hosts registry', () => {
     assert.equal(reg.seen('a')?.error, 'unreachable');
     reg.remove('a');
     assert.equal(reg.seen('a'), undefined);
+  });
+});
+
+describe('events of every host', () => {
+  const view = (session: string, state: string) => ({ session, state, reason: null }) as unknown as TaskView;
+
+  it('a change is a state that differs from the last look; new and gone tasks too', () => {
+    let { changes, now } = changesBetween(new Map(), [view('a', 'running')]);
+    assert.deepEqual(changes.map((c) => [c.session, c.from, c.to]), [['a', null, 'running']]);
+    ({ changes, now } = changesBetween(now, [view('a', 'running'), view('b', 'queued')]));
+    assert.deepEqual(changes.map((c) => [c.session, c.from, c.to]), [['b', null, 'queued']]);
+    ({ changes } = changesBetween(now, [view('a', 'done')]));
+    assert.deepEqual(changes.map((c) => [c.session, c.from, c.to]), [['a', 'running', 'done'], ['b', 'queued', null]]);
+  });
+
+  it('a dropped stream is opened again after 1 s, doubling, at most 30 s', () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 20].map((n) => backoffMs(n)), [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
   });
 });
