@@ -85,7 +85,13 @@ export const TASK_COMMANDS: Record<string, Command> = {
     ensuresSupervisor: true,
     async run({ svc, io, json, remote, allHosts }) {
       // Every host at once, each within its deadline; this machine's tasks meanwhile.
-      const others = allHosts && remote.registry.list().length > 0 ? remote.listAll() : undefined;
+      let registered = 0;
+      try {
+        registered = allHosts ? remote.registry.list().length : 0;
+      } catch (e) {
+        io.err(`hosts not asked: ${(e as Error).message}`); // this machine's tasks are shown all the same
+      }
+      const others = registered > 0 ? remote.listAll() : undefined;
       const { views, corrupt } = await svc.views();
       for (const c of corrupt) io.err(`unreadable task record ${c.session}: ${c.problem}`);
       if (!others) {

@@ -125,7 +125,7 @@ export class RemoteHosts {
 
   /** The host of that name (local is not one: it is this machine). */
   host(name: string): Host {
-    if (name === LOCAL_HOST) throw new UsageError('"local" is this machine: drop --host');
+    if (name === LOCAL_HOST) throw new UsageError('"local" is this machine, reached without ssh (see resilient-agent version and doctor)');
     return this.registry.get(name);
   }
 
