@@ -117,7 +117,9 @@ export function fleetJson(answers: HostTasks[]): Record<string, unknown>[] {
 export function unreachableLine(a: HostTasks, now: number): string {
   const u = a.unreachable!;
   const seen = u.seenAt ? `its tasks as last seen ${ago(u.seenAt, now)} ago (${u.seenAt})` : 'no answer of it kept';
-  return `host ${a.host} is unreachable (${u.error}); ${seen}`;
+  // The errors of a host name it first; anything else is said as its.
+  const why = u.error.startsWith(`host ${a.host} `) ? u.error : `host ${a.host}: ${u.error}`;
+  return `${why}; ${seen}`;
 }
 
 /** `list` over every host: a HOST column; a host that did not answer shows its tasks as last seen. */
