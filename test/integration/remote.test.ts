@@ -103,6 +103,13 @@ describe('hosts over real OpenSSH', function () {
     assert.match(check.tmux, /^tmux /);
     assert.equal(check.stateDir, a.state);
     assert.equal(check.supervisor.running, false);
+    // With --supervisor, the host's own systemd user unit for its supervisor, as `supervisor install` writes it there.
+    const out = await h.ok(['hosts', 'install', 'alpha', '--supervisor']);
+    const unit = path.join(a.home, '.config/systemd/user/resilient-agent-supervisor.service');
+    assert.match(out, new RegExp(`wrote ${unit.replace(/[.]/g, '\\.')}`));
+    const text = fs.readFileSync(unit, 'utf8');
+    assert.match(text, /^ExecStart=".*node" ".*\/\.local\/share\/resilient-agent\/cli\.js" "monitor" "--background"$/m);
+    assert.match(text, new RegExp(`^Environment="RESILIENT_AGENT_HOME=${a.state}"$`, 'm'));
   });
 
   it('tasks on two hosts and here in one list, each naming its host; a HOST column', async () => {
