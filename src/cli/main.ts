@@ -55,7 +55,7 @@ usage:
   resilient-agent supervisor start|stop|status|install|uninstall
   resilient-agent doctor
   resilient-agent version [--json]              this CLI, its contract, node, tmux, the state dir, the supervisor
-  resilient-agent hosts add <name> <ssh-target> | list [--json] | remove <name> | check <name> [--json] | install <name> [--supervisor]
+  resilient-agent hosts add <name> <ssh-target> | list [--json] | remove <name> | check <name> [--json] | install <name> [--node PATH] [--supervisor]
   resilient-agent events [--json] [--host NAME]  state changes as they happen, here and on every host
   resilient-agent demo [--dir DIR] [--keep]     watch a crash and a resume, with a demo agent (no network, no key)
 

@@ -97,6 +97,16 @@ describe('hosts over real OpenSSH', function () {
     assert.match(await h.ok(['hosts', 'install', 'alpha']), /installed resilient-agent \S+ \(contract 1\) on alpha/);
     assert.ok(fs.existsSync(path.join(a.home, '.local/share/resilient-agent/cli.js')));
     assert.ok(fs.statSync(path.join(a.home, '.local/bin/resilient-agent')).mode & 0o100);
+    // A node not on the PATH of ssh commands (nvm and the like) is named; one that is not there is refused.
+    const bad = await h.cli(['hosts', 'install', 'alpha', '--node', '/nowhere/node $(touch pwned)']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^could not install on host alpha: \/nowhere\/node \$\(touch pwned\) is not a program on this host\n$/);
+    const nodeDir = path.join(a.dir, 'node \'dir\' $(touch pwned) "q"');
+    fs.mkdirSync(nodeDir);
+    fs.symlinkSync(process.execPath, path.join(nodeDir, 'node'));
+    assert.match(await h.ok(['hosts', 'install', 'alpha', '--node', path.join(nodeDir, 'node')]), /installed/);
+    assert.match(fs.readFileSync(path.join(a.home, '.local/bin/resilient-agent'), 'utf8'), /^exec '.*\/node '\\''dir'\\'' \$\(touch pwned\) "q"\/node' "\$HOME\/\.local\/share\/resilient-agent\/cli\.js" "\$@"$/m);
+    assert.ok(!fs.existsSync(path.join(a.home, 'pwned')));
     const check = JSON.parse(await h.ok(['hosts', 'check', 'alpha', '--json']));
     assert.equal(check.reachable, true);
     assert.equal(check.cli.contract, 1);
@@ -227,6 +237,16 @@ describe('hosts over real OpenSSH', function () {
     const began = Date.now();
     await h.ok(['start', 'claude', 'night', '--host', 'alpha', '--dir', dir, '--prompt', 'x']);
     assert.ok(Date.now() - began < 15_000, 'the start returned: the supervisor it started there holds no pipe of the ssh session');
+    // A node not on the PATH of ssh commands (nvm and the like) is named; one that is not there is refused.
+    const bad = await h.cli(['hosts', 'install', 'alpha', '--node', '/nowhere/node $(touch pwned)']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^could not install on host alpha: \/nowhere\/node \$\(touch pwned\) is not a program on this host\n$/);
+    const nodeDir = path.join(a.dir, 'node \'dir\' $(touch pwned) "q"');
+    fs.mkdirSync(nodeDir);
+    fs.symlinkSync(process.execPath, path.join(nodeDir, 'node'));
+    assert.match(await h.ok(['hosts', 'install', 'alpha', '--node', path.join(nodeDir, 'node')]), /installed/);
+    assert.match(fs.readFileSync(path.join(a.home, '.local/bin/resilient-agent'), 'utf8'), /^exec '.*\/node '\\''dir'\\'' \$\(touch pwned\) "q"\/node' "\$HOME\/\.local\/share\/resilient-agent\/cli\.js" "\$@"$/m);
+    assert.ok(!fs.existsSync(path.join(a.home, 'pwned')));
     const check = JSON.parse(await h.ok(['hosts', 'check', 'alpha', '--json']));
     assert.equal(check.supervisor.running, true);
     assert.equal(check.supervisor.background, true);

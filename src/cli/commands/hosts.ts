@@ -3,6 +3,7 @@ import { CONTRACT } from '../../core/model/contract';
 import { UsageError } from '../../core/model/errors';
 import type { RemoteHosts } from '../../core/ops/remote';
 import { REMOTE_CLI, REMOTE_LAUNCHER } from '../../core/ops/remote';
+import { shQuote } from '../../core/platform/ssh';
 import type { Host } from '../../core/store/hosts';
 import { LOCAL_HOST } from '../../core/store/hosts';
 import type { Io } from '../context';
@@ -16,13 +17,17 @@ import { selfLauncher } from './supervisor';
  */
 const INSTALL_SCRIPT = [
   'set -e',
-  'node=$(command -v node) || { echo "node (Node.js 20 or later) is not on the PATH of ssh commands on this host: install it there" >&2; exit 3; }',
+  'if [ -n "$node" ]; then [ -x "$node" ] || { echo "$node is not a program on this host" >&2; exit 3; }; else',
+  '  node=$(command -v node) || { echo "node (Node.js 20 or later) is not on the PATH of ssh commands on this host: install it there, or name it: hosts install NAME --node PATH" >&2; exit 3; }',
+  'fi',
   `d="$HOME/${REMOTE_CLI.replace(/\/[^/]*$/, '')}"; b="$HOME/${REMOTE_LAUNCHER.replace(/\/[^/]*$/, '')}"`,
   'mkdir -p "$d" "$b"',
   'cat > "$d/cli.js.new"',
   'chmod 755 "$d/cli.js.new"',
   'mv -f "$d/cli.js.new" "$d/cli.js"',
-  `printf '#!/bin/sh\\nexec "%s" "$HOME/${REMOTE_CLI}" "$@"\\n' "$node" > "$b/resilient-agent.new"`,
+  // The node's path in single quotes in the launcher, each ' in it written '\\'' (as shQuote does).
+  `q=$(printf '%s' "$node" | sed "s/'/'\\\\\\\\''/g")`,
+  `printf '#!/bin/sh\\nexec '"'"'%s'"'"' "$HOME/${REMOTE_CLI}" "$@"\\n' "$q" > "$b/resilient-agent.new"`,
   'chmod 755 "$b/resilient-agent.new"',
   'mv -f "$b/resilient-agent.new" "$b/resilient-agent"',
 ].join('\n');
@@ -68,11 +73,12 @@ async function check(remote: RemoteHosts, host: Host): Promise<{ ok: boolean; re
   }
 }
 
-async function install(remote: RemoteHosts, host: Host, io: Io, version: string, supervisor: boolean): Promise<number> {
+async function install(remote: RemoteHosts, host: Host, io: Io, version: string, supervisor: boolean, node: string | undefined): Promise<number> {
   const bundle = selfLauncher().cli;
   const code = fs.readFileSync(bundle, 'utf8');
   if (!code.startsWith('#!')) throw new UsageError(`${bundle} is not the single-file CLI bundle (run: npm run build); it cannot be installed on a host`);
-  const r = await remote.shell(host, INSTALL_SCRIPT, { input: code, timeoutMs: 300_000 });
+  // The node to run it with, when the PATH of ssh commands has none (nvm, a version manager): quoted, as every argument.
+  const r = await remote.shell(host, `node=${shQuote(node ?? '')}\n${INSTALL_SCRIPT}`, { input: code, timeoutMs: 300_000 });
   if (r.exitCode !== 0) {
     io.err(`could not install on host ${host.name}: ${r.stderr.trim().split('\n').at(-1) || `exit ${r.exitCode}`}`);
     return 1;
@@ -91,7 +97,7 @@ async function install(remote: RemoteHosts, host: Host, io: Io, version: string,
 export const hostsCommand: Command = {
   spec: {
     positionals: [{ name: 'action', required: true }, { name: 'name', required: false }, { name: 'ssh-target', required: false }],
-    flags: { json: 'bool', supervisor: 'bool' },
+    flags: { json: 'bool', supervisor: 'bool', node: 'value' },
   },
   async run({ remote, io, json, parsed, version, first: action, second: name }) {
     const target = parsed.positionals[2];
@@ -136,7 +142,7 @@ export const hostsCommand: Command = {
       }
       case 'install': {
         needName();
-        return install(remote, remote.host(name), io, version, parsed.flags.get('supervisor') === true);
+        return install(remote, remote.host(name), io, version, parsed.flags.get('supervisor') === true, parsed.flags.get('node') as string | undefined);
       }
     }
     throw new UsageError(`unknown hosts action "${action}": use add, list, remove, check or install`);
