@@ -1,4 +1,5 @@
 import { printable } from '../core/agents/transcript';
+import { CONTRACT } from '../core/model/contract';
 import { heldByAgent, scheduledTry } from '../core/model/holds';
 import { duration } from '../core/model/time';
 import type { Usage } from '../core/model/record';
@@ -13,6 +14,7 @@ function usageJson(u: Usage | null | undefined): Record<string, number> | null {
 
 export function statusJson(v: TaskView): Record<string, unknown> {
   return {
+    contract: CONTRACT,
     name: v.name,
     session: v.session,
     agent: v.agent,
@@ -97,4 +99,50 @@ export function statusLines(v: TaskView, now: number): string[] {
   if (v.usage && v.attempts.length > 1) lines.push(`tokens in all: ${usageText(v.usage)}`);
   if (v.lastMessage) lines.push('last message:', ...printable(v.lastMessage).split('\n').map((l) => `  ${l}`));
   return lines;
+}
+
+/** One host's tasks (statusJson's shape), or what it said last when it did not answer now. */
+export interface HostTasks {
+  host: string;
+  tasks: Record<string, unknown>[];
+  unreachable?: { error: string; seenAt: string | null };
+}
+
+/** Every host's tasks as one list, each naming its host; a host's last answer says when it was. */
+export function fleetJson(answers: HostTasks[]): Record<string, unknown>[] {
+  return answers.flatMap((a) => a.tasks.map((t) => ({ ...t, hostName: a.host, ...(a.unreachable ? { stale: { seenAt: a.unreachable.seenAt, error: a.unreachable.error } } : {}) })));
+}
+
+/** What a person reads of an unreachable host: why, and how old the tasks shown are. */
+export function unreachableLine(a: HostTasks, now: number): string {
+  const u = a.unreachable!;
+  const seen = u.seenAt ? `its tasks as last seen ${ago(u.seenAt, now)} ago (${u.seenAt})` : 'no answer of it kept';
+  // The errors of a host name it first; anything else is said as its.
+  const why = u.error.startsWith(`host ${a.host} `) ? u.error : `host ${a.host}: ${u.error}`;
+  return `${why}; ${seen}`;
+}
+
+/** `list` over every host: a HOST column; a host that did not answer shows its tasks as last seen. */
+export function fleetTable(answers: HostTasks[], now: number): string {
+  const rows = [['HOST', 'SESSION', 'STATE', 'ATTEMPTS', 'AGE', 'TOKENS', 'REASON']];
+  for (const a of answers) {
+    for (const t of a.tasks) {
+      const v = t as unknown as TaskView;
+      const state = describe(v, now) + (a.unreachable ? ' (last seen)' : '');
+      rows.push([a.host, v.session, state, String(v.attempts?.length || '-'), ago(v.createdAt, now), v.usage ? usageShort(v.usage) : '-', v.reason ?? '']);
+    }
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const lines = rows.length > 1 ? rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()) : ['no tasks'];
+  return [...lines, ...answers.filter((a) => a.unreachable).map((a) => unreachableLine(a, now))].join('\n');
+}
+
+export function fleetOut(answers: HostTasks[], io: { out(t: string): void; err(t: string): void }, json: boolean): void {
+  const now = Date.now();
+  if (!json) {
+    io.out(fleetTable(answers, now));
+    return;
+  }
+  for (const a of answers.filter((x) => x.unreachable)) io.err(unreachableLine(a, now));
+  io.out(JSON.stringify(fleetJson(answers), null, 2));
 }

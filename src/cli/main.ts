@@ -21,6 +21,16 @@ import { TASK_COMMANDS } from './commands/tasks';
 import type { Command } from './context';
 import { queueCommand } from './commands/queue';
 import { stdio } from './context';
+import type { Io } from './context';
+import { contractAsked, envelope, envelopeIo, resultOf } from './contract';
+import { CONTRACT } from '../core/model/contract';
+import { RemoteError, RemoteHosts } from '../core/ops/remote';
+import { SshError } from '../core/platform/ssh';
+import { LOCAL_HOST } from '../core/store/hosts';
+import { hostsCommand } from './commands/hosts';
+import { runOnHost } from './commands/onHost';
+import { versionCommand } from './commands/version';
+import { eventsCommand } from './commands/events';
 
 const VERSION = (manifest as unknown as { version: string }).version;
 
@@ -44,9 +54,13 @@ usage:
   resilient-agent monitor [--once] [--interval SECONDS] [--on-change PROGRAM [ARG...]]
   resilient-agent supervisor start|stop|status|install|uninstall
   resilient-agent doctor
+  resilient-agent version [--json]              this CLI, its contract, node, tmux, the state dir, the supervisor
+  resilient-agent hosts add <name> <ssh-target> | list [--json] | remove <name> | check <name> [--json] | install <name> [--node PATH] [--supervisor]
+  resilient-agent events [--json] [--host NAME]  state changes as they happen, here and on every host
   resilient-agent demo [--dir DIR] [--keep]     watch a crash and a resume, with a demo agent (no network, no key)
 
 agents: ${AGENT_IDS.join(', ')}. <name> is the task name or the session name (<agent>-<name>).
+--host NAME (start, list, status, logs, attach, send, resume, continue, diff, kill): on that host, over ssh; list without it: every host.
 environment: RESILIENT_AGENT_HOME (state dir), RESILIENT_AGENT_TMUX_SOCKET (tmux -L name).
 exit status: 0 success, 1 failure, 2 bad usage or input.`;
 
@@ -57,6 +71,9 @@ const COMMANDS: Record<string, Command> = {
   queue: queueCommand,
   doctor: doctorCommand,
   demo: demoCommand,
+  hosts: hostsCommand,
+  version: versionCommand,
+  events: eventsCommand,
 };
 
 function loadSettings(home: string, env: NodeJS.ProcessEnv): Settings {
@@ -98,6 +115,27 @@ function fileLogger(file: string, level: LogLevel): Logger {
  * while tasks need one); the entry point runs it, a test calling this need not.
  */
 export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, io = stdio): Promise<{ code: number; after?: () => Promise<void> }> {
+  const contract = contractAsked(argv);
+  if (contract) {
+    if (contract.asked !== CONTRACT) {
+      io.out(envelope(VERSION, false, { error: `contract ${Number.isFinite(contract.asked) ? contract.asked : '?'} asked; resilient-agent ${VERSION} here speaks contract ${CONTRACT}`, exit: 2 }));
+      return { code: 2 };
+    }
+    if (COMMANDS[contract.rest[0]]?.streams) return runCommand(contract.rest, env, io);
+    const captured = envelopeIo(io);
+    try {
+      const r = await runCommand(contract.rest, env, captured.io);
+      io.out(envelope(VERSION, r.code === 0, r.code === 0 ? { result: resultOf(captured.printed()) } : { error: captured.printed() || `exit ${r.code}`, exit: r.code }));
+      return r;
+    } catch (e) {
+      io.out(envelope(VERSION, false, { error: messageFor(e), exit: exitCodeFor(e) }));
+      return { code: exitCodeFor(e) };
+    }
+  }
+  return runCommand(argv, env, io);
+}
+
+async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<{ code: number; after?: () => Promise<void> }> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(USAGE);
@@ -120,9 +158,12 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   const logger = background ? fileLogger(path.join(home, 'supervisor.log'), level) : leveledLogger(level, io.err);
   const owner = background ? `${BACKGROUND_OWNER} pid ${process.pid}` : `cli ${name} pid ${process.pid}`;
   // Run as the CLI itself: the panes it starts run its `render` beside their agents.
+  const host = parsed.flags.get('host') as string | undefined;
+  const remote = new RemoteHosts({ home, env, logger, version: VERSION });
+  if (host !== undefined && host !== LOCAL_HOST && !command.streams) return { code: await runOnHost(name, remote, remote.host(host), parsed, io) };
   const svc = new TaskService({ home, settings, env, logger, owner, version: VERSION, ...(require.main === module ? { launcher: selfLauncher() } : {}) });
   const [first, second] = parsed.positionals;
-  const code = await command.run({ svc, settings, home, env, parsed, io, logger, json: parsed.flags.get('json') === true, first, second });
+  const code = await command.run({ svc, version: VERSION, settings, home, env, parsed, io, logger, json: parsed.flags.get('json') === true, first, second, remote, allHosts: host === undefined });
   // A dead background supervisor is replaced by the next command that finds tasks needing one.
   const after = command.ensuresSupervisor
     ? () => ensureSupervisorRuns(svc, selfLauncher()).then(() => undefined, (e) => logger.warn(`background supervisor: ${(e as Error).message}`))
@@ -136,12 +177,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 
 export function exitCodeFor(e: unknown): number {
   if (e instanceof UsageError || e instanceof SettingsError) return 2;
+  if (e instanceof RemoteError && e.kind === 'command') return e.exit;
   return 1;
 }
 
 export function messageFor(e: unknown): string {
   if (e instanceof TmuxError && e.cause === 'not-installed') return e.message;
   if (e instanceof UsageError || e instanceof TaskError || e instanceof TmuxError || e instanceof SettingsError) return e.message;
+  if (e instanceof SshError) return e.message;
   return (e as Error)?.message ?? String(e);
 }
 

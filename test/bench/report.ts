@@ -29,7 +29,7 @@ export function machine(loadAtStart: number[]): string {
 
 const NOISY = 'The machine is shared and noisy: compare figures side by side within one run (the ratios), not across runs.';
 
-export const ORDER = ['crash', 'server-kill', 'starts', 'prompt', 'pass-cost', 'list', 'memory', 'overhead', 'size'];
+export const ORDER = ['crash', 'server-kill', 'starts', 'prompt', 'pass-cost', 'list', 'memory', 'overhead', 'size', 'hosts'];
 
 /**
  * A full run replaces every block and the machine block. One measure run alone replaces its own
@@ -58,7 +58,7 @@ export function writeBenchmarks(sections: Section[], startedAt: Date, totalS: nu
     '# Benchmarks',
     '',
     'Produced by `npm run compile && npm run build && node out/test/bench/run.js` (one measure: `node out/test/bench/run.js',
-    'crash|server-kill|starts|pass-cost|list|memory|size|prompt|overhead`). Real tmux on private `-L` sockets, fixture agents; nothing of the user\'s tmux is touched.',
+    'crash|server-kill|starts|pass-cost|list|memory|size|prompt|overhead|hosts`). Real tmux on private `-L` sockets, fixture agents; nothing of the user\'s tmux is touched.',
     '',
     machineBlock,
   ].join('\n');

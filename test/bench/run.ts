@@ -4,7 +4,7 @@
  * (overhead). Real tmux on private `-L` sockets, fixture agents.
  *
  *   npm run compile && npm run build && node out/test/bench/run.js            (all, writes BENCHMARKS.md)
- *   node out/test/bench/run.js pass-cost        (one measure: crash | server-kill | starts | pass-cost | list | memory | size | prompt | overhead)
+ *   node out/test/bench/run.js pass-cost        (one measure: crash | server-kill | starts | pass-cost | list | memory | size | prompt | overhead | hosts)
  *   options: --crashes N (per mode, default 50)  --kills N (server-kill, per task count, default 10)  --kill-tasks N[,N] (default 10,50)
  *            --starts N (starts in a row, default 50)
  *            --passes N (memory, default 10000)  --prompts N (prompt, default 10)  --no-write
@@ -22,6 +22,7 @@ import { log, nowMs } from './helpers';
 import { measureCrash } from './measures/crash';
 import { measureList } from './measures/list';
 import { measureOverhead } from './measures/overhead';
+import { measureHosts } from './measures/hosts';
 import { measureMemory, memoryChild } from './measures/memory';
 import { measurePassCost } from './measures/pass-cost';
 import { measurePrompt } from './measures/prompt';
@@ -45,6 +46,7 @@ async function main(): Promise<number> {
     starts: async () => [await measureStarts(args)],
     'pass-cost': async () => measurePassCost([10, 100, 300], -1),
     list: async () => [await measureList()],
+    hosts: async () => [await measureHosts()],
     memory: async () => [await measureMemory(args, __filename)],
     size: async () => [await measureSize()],
     overhead: async () => [await measureOverhead()],
@@ -64,6 +66,7 @@ async function main(): Promise<number> {
     sections.push(await measurePrompt(args));
     sections.push(await measureMemory(args, __filename));
     sections.push(await measureOverhead());
+    sections.push(await measureHosts());
   } else if (measures[which]) {
     sections = await measures[which]();
   } else {

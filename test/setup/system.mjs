@@ -1,6 +1,6 @@
 // Makes sure the system tools the tests drive are present: real tmux (integration), and for the
 // tests inside a real VS Code, Debian's chromium and libkrb5-dev (a native module of code-server),
-// and systemd's tools for the supervisor's unit file.
+// systemd's tools for the supervisor's unit file, and OpenSSH's server (the hosts' tests start sshd on loopback).
 // Installs them with apt-get when run as root on Debian/Ubuntu; otherwise says what to install.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,6 +11,9 @@ const wanted = [
   { pkg: 'libkrb5-dev', present: () => existsSync('/usr/include/gssapi/gssapi.h') || existsSync('/usr/include/gssapi.h') },
   // systemctl and systemd-analyze: the supervisor's systemd unit is written and verified for real.
   { pkg: 'systemd', present: () => spawnSync('systemd-analyze', ['--version']).status === 0 },
+  // sshd and ssh: remote hosts are driven over real OpenSSH, each test host an sshd of its own.
+  { pkg: 'openssh-server', present: () => existsSync('/usr/sbin/sshd') },
+  { pkg: 'openssh-client', present: () => spawnSync('ssh', ['-V']).status === 0 },
 ];
 
 const missing = wanted.filter((w) => !w.present()).map((w) => w.pkg);

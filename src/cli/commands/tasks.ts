@@ -4,11 +4,13 @@ import { runAttached } from '../../core/platform/exec';
 import { attachArgs } from '../../core/tmux/commands';
 import type { Parsed } from '../args';
 import type { Command } from '../context';
-import { statusJson, statusLines, table } from '../format';
+import { CONTRACT } from '../../core/model/contract';
+import { LOCAL_HOST } from '../../core/store/hosts';
+import { fleetJson, fleetOut, statusJson, statusLines, table } from '../format';
 
 const name = { name: 'name', required: true };
 
-async function readPrompt(parsed: Parsed): Promise<string> {
+export async function readPrompt(parsed: Parsed): Promise<string> {
   const inline = parsed.flags.get('prompt') as string | undefined;
   const file = parsed.flags.get('prompt-file') as string | undefined;
   if (inline !== undefined && file !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
@@ -30,6 +32,17 @@ async function readPrompt(parsed: Parsed): Promise<string> {
   return inline as string;
 }
 
+/** What `send` types: its argument, or with --stdin what comes on stdin (how a host is sent it). */
+export async function sendText(parsed: Parsed, arg: string | undefined): Promise<string> {
+  const fromStdin = parsed.flags.get('stdin') === true;
+  if (fromStdin && arg !== undefined) throw new UsageError('give the text or --stdin, not both');
+  if (!fromStdin && arg === undefined) throw new UsageError('"send" needs <text> (or --stdin)');
+  if (!fromStdin) return arg as string;
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return text(Buffer.concat(chunks), 'the text on stdin');
+}
+
 /** The bytes as text, refused rather than silently rewritten when they are not UTF-8. */
 function text(raw: Buffer, what: string): string {
   const decoded = raw.toString('utf8');
@@ -42,7 +55,7 @@ export const TASK_COMMANDS: Record<string, Command> = {
   start: {
     spec: {
       positionals: [{ name: 'agent', required: true }, { name: 'name', required: true }],
-      flags: { dir: 'value', prompt: 'value', 'prompt-file': 'value', json: 'bool', worktree: 'bool', branch: 'value', now: 'bool' },
+      flags: { host: 'value', dir: 'value', prompt: 'value', 'prompt-file': 'value', json: 'bool', worktree: 'bool', branch: 'value', now: 'bool' },
     },
     ensuresSupervisor: true,
     async run({ svc, parsed, io, json, first, second }) {
@@ -68,17 +81,31 @@ export const TASK_COMMANDS: Record<string, Command> = {
     },
   },
   list: {
-    spec: { positionals: [], flags: { json: 'bool' } },
+    spec: { positionals: [], flags: { host: 'value', json: 'bool' } },
     ensuresSupervisor: true,
-    async run({ svc, io, json }) {
+    async run({ svc, io, json, remote, allHosts }) {
+      // Every host at once, each within its deadline; this machine's tasks meanwhile.
+      let registered = 0;
+      try {
+        registered = allHosts ? remote.registry.list().length : 0;
+      } catch (e) {
+        io.err(`hosts not asked: ${(e as Error).message}`); // this machine's tasks are shown all the same
+      }
+      const others = registered > 0 ? remote.listAll() : undefined;
       const { views, corrupt } = await svc.views();
       for (const c of corrupt) io.err(`unreadable task record ${c.session}: ${c.problem}`);
-      io.out(json ? JSON.stringify(views.map(statusJson), null, 2) : table(views, Date.now()));
+      if (!others) {
+        // Without --host each task names its host, as with hosts registered.
+        io.out(json ? JSON.stringify(allHosts ? fleetJson([{ host: LOCAL_HOST, tasks: views.map(statusJson) }]) : views.map(statusJson), null, 2) : table(views, Date.now()));
+        return 0;
+      }
+      const answers = [{ host: LOCAL_HOST, tasks: views.map(statusJson) }, ...await others];
+      fleetOut(answers, io, json);
       return 0;
     },
   },
   status: {
-    spec: { positionals: [name], flags: { json: 'bool' } },
+    spec: { positionals: [name], flags: { host: 'value', json: 'bool' } },
     ensuresSupervisor: true,
     async run({ svc, io, json, first }) {
       const v = await svc.find(first);
@@ -87,7 +114,7 @@ export const TASK_COMMANDS: Record<string, Command> = {
     },
   },
   logs: {
-    spec: { positionals: [name], flags: { lines: 'value', raw: 'bool', events: 'bool' } },
+    spec: { positionals: [name], flags: { host: 'value', lines: 'value', raw: 'bool', events: 'bool' } },
     ensuresSupervisor: true,
     async run({ svc, parsed, io, first }) {
       const raw = parsed.flags.get('lines') as string | undefined;
@@ -101,7 +128,7 @@ export const TASK_COMMANDS: Record<string, Command> = {
     },
   },
   attach: {
-    spec: { positionals: [name], flags: {} },
+    spec: { positionals: [name], flags: { host: 'value' } },
     ensuresSupervisor: true,
     async run({ svc, env, first }) {
       const v = await svc.find(first);
@@ -113,15 +140,15 @@ export const TASK_COMMANDS: Record<string, Command> = {
     },
   },
   send: {
-    spec: { positionals: [name, { name: 'text', required: true }], flags: {} },
+    spec: { positionals: [name, { name: 'text', required: false }], flags: { host: 'value', stdin: 'bool' } },
     ensuresSupervisor: true,
-    async run({ svc, first, second }) {
-      await svc.send(first, second);
+    async run({ svc, parsed, first, second }) {
+      await svc.send(first, await sendText(parsed, second));
       return 0;
     },
   },
   resume: {
-    spec: { positionals: [name], flags: {} },
+    spec: { positionals: [name], flags: { host: 'value' } },
     ensuresSupervisor: true,
     async run({ svc, io, first }) {
       const record = await svc.resume(first);
@@ -131,11 +158,11 @@ export const TASK_COMMANDS: Record<string, Command> = {
     },
   },
   diff: {
-    spec: { positionals: [name], flags: { json: 'bool' } },
+    spec: { positionals: [name], flags: { host: 'value', json: 'bool' } },
     async run({ svc, io, json, first }) {
       const d = await svc.diff(first);
       if (json) {
-        io.out(JSON.stringify(d, null, 2));
+        io.out(JSON.stringify({ contract: CONTRACT, ...d }, null, 2));
         return 0;
       }
       if (d.diff) io.out(d.diff);
@@ -145,7 +172,7 @@ export const TASK_COMMANDS: Record<string, Command> = {
     },
   },
   continue: {
-    spec: { positionals: [name], flags: { prompt: 'value', 'prompt-file': 'value', now: 'bool' } },
+    spec: { positionals: [name], flags: { host: 'value', prompt: 'value', 'prompt-file': 'value', now: 'bool' } },
     ensuresSupervisor: true,
     async run({ svc, parsed, io, first }) {
       const record = await svc.followUp(first, await readPrompt(parsed), parsed.flags.get('now') === true);
@@ -159,7 +186,7 @@ export const TASK_COMMANDS: Record<string, Command> = {
     },
   },
   kill: {
-    spec: { positionals: [name], flags: { forget: 'bool', force: 'bool' } },
+    spec: { positionals: [name], flags: { host: 'value', forget: 'bool', force: 'bool' } },
     ensuresSupervisor: true,
     async run({ svc, parsed, io, first }) {
       const forget = parsed.flags.get('forget') === true;

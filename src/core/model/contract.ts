@@ -1,0 +1,21 @@
+import * as z from 'zod/mini';
+
+/**
+ * The version of what the CLI's `--json` answers hold and how a remote CLI is driven
+ * (`resilient-agent --contract N COMMAND …`, answered with one envelope on stdout). A change that
+ * an older reader would misread bumps it; a remote of another contract is refused with the fix.
+ */
+export const CONTRACT = 1;
+
+/** What a CLI driven with `--contract` prints on stdout, whatever happened. */
+export const EnvelopeSchema = z.object({
+  contract: z.int(),
+  ok: z.boolean(),
+  /** The answer: the command's JSON, or `{ text }` for a command that answers in words. */
+  result: z.optional(z.unknown()),
+  error: z.optional(z.string()),
+  /** The exit status the command would have had (1 failure, 2 bad usage or input). */
+  exit: z.optional(z.int()),
+  version: z.optional(z.string()),
+});
+export type Envelope = z.infer<typeof EnvelopeSchema>;

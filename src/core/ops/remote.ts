@@ -1,0 +1,180 @@
+import { CONTRACT, EnvelopeSchema } from '../model/contract';
+import { TaskError, UsageError } from '../model/errors';
+import type { Logger } from '../platform/log';
+import type { SshConfig } from '../platform/ssh';
+import { prepareControlDir, runSsh, shCommand, sshArgv, SshError } from '../platform/ssh';
+import type { Host, Seen } from '../store/hosts';
+import { HostRegistry, LOCAL_HOST } from '../store/hosts';
+
+/**
+ * Where `hosts install` puts the CLI on a host (the user's own folders, no root), and how every
+ * remote command finds it: that launcher first, then the PATH of ssh's non-interactive shell.
+ */
+export const REMOTE_CLI = '.local/share/resilient-agent/cli.js';
+export const REMOTE_LAUNCHER = '.local/bin/resilient-agent';
+export const FIND_CLI = 'PATH="$HOME/.local/bin:$PATH"; export PATH; exec resilient-agent';
+
+/** How long one host may take to answer `list` before it is shown as unreachable. */
+export const LIST_DEADLINE_MS = 8_000;
+/** Any other command on a host (a start makes a worktree and waits for its pane). */
+export const ACTION_DEADLINE_MS = 120_000;
+
+/** The failure of a command on a host, said for a person, with the fix where there is one. */
+export class RemoteError extends TaskError {
+  constructor(message: string, readonly host: string, readonly kind: 'unreachable' | 'contract' | 'missing' | 'command', readonly exit = 1) {
+    super(message, kind === 'command' ? 'failed' : 'missing-tool');
+    this.name = 'RemoteError';
+  }
+}
+
+export interface RemoteOptions {
+  home: string;
+  env: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** The CLI's own version, said beside a contract mismatch. */
+  version: string;
+}
+
+export interface HostAnswer {
+  host: string;
+  /** Answered now: the tasks as the host has them. */
+  tasks: Record<string, unknown>[];
+  /** Not answered: why, and what it said last (and when). */
+  unreachable?: { error: string; seenAt: string | null };
+}
+
+/** The ssh settings of this state dir: the test's (or person's) own ssh config file if one is named. */
+export function sshConfigOf(home: string, env: NodeJS.ProcessEnv): SshConfig {
+  const seconds = (v: string | undefined, d: number) => (v && Number(v) > 0 ? Number(v) : d);
+  return {
+    home,
+    env,
+    ...(env.RESILIENT_AGENT_SSH_CONFIG ? { configFile: env.RESILIENT_AGENT_SSH_CONFIG } : {}),
+    connectTimeoutSeconds: seconds(env.RESILIENT_AGENT_SSH_CONNECT_TIMEOUT, 10),
+  };
+}
+
+/** The hosts of this state dir, and every command on them: the remote CLI over the system's ssh. */
+export class RemoteHosts {
+  readonly registry: HostRegistry;
+  readonly ssh: SshConfig;
+
+  constructor(readonly options: RemoteOptions) {
+    this.registry = new HostRegistry(options.home);
+    this.ssh = sshConfigOf(options.home, options.env);
+  }
+
+  /** The environment ssh runs with: the caller's (its agent socket, HOME for ~/.ssh). */
+  private get env(): NodeJS.ProcessEnv {
+    return this.options.env;
+  }
+
+  /** Runs a command string on a host; ssh's failures as RemoteError. */
+  async shell(host: Host, command: string, opts: { input?: string; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+    prepareControlDir(this.options.home);
+    const started = Date.now();
+    const run = (shared: boolean) => runSsh(sshArgv(this.ssh, host.name, host.target, command, { shared }), this.env, { ...opts, what: `host ${host.name} (${host.target})` });
+    try {
+      // The shared connection refused one more session (sshd's MaxSessions): the command never
+      // started there, so it runs once more on a connection of its own.
+      const r = await run(true).catch((e) => {
+        if (e instanceof SshError && e.cause === 'refused-session') return run(false);
+        throw e;
+      });
+      this.options.logger?.debug(`> ssh ${host.target} ${command} [${Date.now() - started}ms, exit ${r.exitCode}]`);
+      return r;
+    } catch (e) {
+      this.options.logger?.debug(`> ssh ${host.target} ${command} [${Date.now() - started}ms, ${(e as Error).message}]`);
+      if (e instanceof SshError) throw new RemoteError(sshSentence(e, host), host.name, 'unreachable');
+      throw e;
+    }
+  }
+
+  /**
+   * Runs `resilient-agent --contract N ARGS…` on a host and returns its answer. `input` goes to its
+   * stdin (a prompt, with `--prompt -`). Refuses a remote CLI of another contract, saying the fix.
+   */
+  async call(host: Host, args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<unknown> {
+    const command = `${FIND_CLI} ${shCommand(['--contract', String(CONTRACT), ...args])}`;
+    const r = await this.shell(host, command, { timeoutMs: opts.timeoutMs ?? ACTION_DEADLINE_MS, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+    const fix = `resilient-agent hosts install ${host.name}`;
+    if (r.exitCode === 127 && !r.stdout.trim()) {
+      throw new RemoteError(`resilient-agent is not installed on host ${host.name} (not in ~/${REMOTE_LAUNCHER} nor on the PATH of its ssh commands): ${fix}`, host.name, 'missing');
+    }
+    let envelope;
+    try {
+      envelope = EnvelopeSchema.safeParse(JSON.parse(r.stdout));
+    } catch {
+      envelope = undefined;
+    }
+    if (!envelope?.success) {
+      const said = r.stderr.trim().split('\n').at(-1) ?? '';
+      if (/unknown command "--contract"|unknown option --contract/.test(r.stderr)) {
+        throw new RemoteError(`host ${host.name} runs an older resilient-agent that does not speak contract ${CONTRACT} (this one is ${this.options.version}): update it with ${fix}`, host.name, 'contract');
+      }
+      throw new RemoteError(`host ${host.name} answered what is not a resilient-agent answer (exit ${r.exitCode}${said ? `: ${said}` : ''}); reinstall it: ${fix}`, host.name, 'contract');
+    }
+    const env = envelope.data;
+    if (env.contract !== CONTRACT) {
+      const side = env.contract > CONTRACT ? 'a newer' : 'an older';
+      throw new RemoteError(`host ${host.name} runs ${side} resilient-agent${env.version ? ` (${env.version})` : ''} speaking contract ${env.contract}, this one (${this.options.version}) speaks contract ${CONTRACT}: put this version there with ${fix}${env.contract > CONTRACT ? ', or update this one' : ''}`, host.name, 'contract');
+    }
+    if (!env.ok) throw new RemoteError(`on host ${host.name}: ${env.error ?? 'failed'}`, host.name, 'command', env.exit ?? 1);
+    return env.result;
+  }
+
+  /** The host of that name (local is not one: it is this machine). */
+  host(name: string): Host {
+    if (name === LOCAL_HOST) throw new UsageError('"local" is this machine, reached without ssh (see resilient-agent version and doctor)');
+    return this.registry.get(name);
+  }
+
+  /**
+   * Every registered host's tasks, asked at once, each within `deadlineMs`: a host that does not
+   * answer in time is shown with what it said last, and does not hold up the others.
+   */
+  async listAll(deadlineMs = listDeadline(this.options.env)): Promise<HostAnswer[]> {
+    const hosts = this.registry.list();
+    return Promise.all(hosts.map(async (host): Promise<HostAnswer> => {
+      try {
+        const result = await this.call(host, ['list', '--host', LOCAL_HOST, '--json'], { timeoutMs: deadlineMs });
+        if (!Array.isArray(result)) throw new RemoteError(`host ${host.name} answered list with what is not a list`, host.name, 'contract');
+        const tasks = result as Record<string, unknown>[];
+        try {
+          this.registry.remember(host.name, tasks);
+        } catch (e) {
+          this.options.logger?.warn(`cannot keep host ${host.name}'s answer: ${(e as Error).message}`);
+        }
+        return { host: host.name, tasks };
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        const seen: Seen | undefined = this.registry.failed(host.name, error);
+        return { host: host.name, tasks: seen?.tasks ?? [], unreachable: { error, seenAt: seen?.at || null } };
+      }
+    }));
+  }
+
+  /** The argv of an interactive `ssh -t` into the task's pane on a host (its own connection). */
+  attachArgv(host: Host, nameOrSession: string): string[] {
+    prepareControlDir(this.options.home);
+    return sshArgv(this.ssh, host.name, host.target, `${FIND_CLI} ${shCommand(['attach', '--', nameOrSession])}`, { tty: true, shared: false });
+  }
+}
+
+export function listDeadline(env: NodeJS.ProcessEnv): number {
+  const ms = Number(env.RESILIENT_AGENT_HOST_DEADLINE_MS);
+  return Number.isFinite(ms) && ms > 0 ? ms : LIST_DEADLINE_MS;
+}
+
+/** ssh's failure, for a person: what went wrong and what to do. */
+function sshSentence(e: SshError, host: Host): string {
+  const where = `host ${host.name} (${host.target})`;
+  switch (e.cause) {
+    case 'no-ssh':
+    case 'local': return e.message;
+    case 'auth': return `${where} refused the key: ssh could not log in without asking (BatchMode). Load the key in ssh-agent or name it in ~/.ssh/config (IdentityFile), and check: ssh ${host.target} true`;
+    case 'host-key': return `${where}: its host key is not known or has changed; check it and add it to your known_hosts by connecting once: ssh ${host.target} true`;
+    case 'timeout': return `${where} did not answer in time (${e.message.replace(/^.* did not answer in /, '')})`;
+    default: return `${where} is unreachable: ${e.message.replace(/^host [^:]*: /, '')}`;
+  }
+}
