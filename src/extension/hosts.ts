@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import * as manifest from '../../package.json';
 import type { TaskView } from '../core/model/views';
+import { backoffMs } from '../core/ops/follow';
 import { RemoteHosts, listDeadline } from '../core/ops/remote';
 import type { Host } from '../core/store/hosts';
 import { stateHome } from '../core/store/paths';
@@ -29,23 +30,27 @@ function asView(t: Record<string, unknown>): TaskView {
  * shared ssh connection, within the list deadline): a host that hangs or is gone delays no other.
  */
 export class HostsModel extends Disposable {
-  readonly remote: RemoteHosts;
+  private _remote!: RemoteHosts;
   private readonly states = new Map<string, HostState>();
-  private readonly loops = new Map<string, { timer?: NodeJS.Timeout; busy?: Promise<void> }>();
+  private readonly loops = new Map<string, { timer?: NodeJS.Timeout; busy?: Promise<void>; failures?: number }>();
   private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChange = this.changed.event;
   private readonly taskChanged = this.register(new vscode.EventEmitter<{ host: string; view: TaskView; from: string | undefined }>());
   /** A remote task's state differs from the last answer of its host. */
   readonly onDidChangeTask = this.taskChanged.event;
 
-  constructor(private readonly log: vscode.LogOutputChannel, env: NodeJS.ProcessEnv = process.env, private pollMs = 3000) {
+  constructor(private readonly log: vscode.LogOutputChannel, private readonly env: NodeJS.ProcessEnv = process.env, private pollMs = 3000) {
     super();
-    this.remote = new RemoteHosts({ home: stateHome(env), env, logger: channelLogger(log), version: (manifest as unknown as { version: string }).version });
     this.register(toDisposable(() => {
       for (const l of this.loops.values()) if (l.timer) clearTimeout(l.timer);
       this.loops.clear();
     }));
     this.reload();
+  }
+
+  /** The hosts of this state dir over the system's ssh (its settings as of the last reload). */
+  get remote(): RemoteHosts {
+    return this._remote;
   }
 
   /** Every registered host, in the order added (local is the TaskModel's). */
@@ -59,6 +64,7 @@ export class HostsModel extends Disposable {
 
   /** Reads the registry again: new hosts get a loop (their last answer shown meanwhile), removed ones stop. */
   reload(): void {
+    this._remote = new RemoteHosts({ home: stateHome(this.env), env: this.env, logger: channelLogger(this.log), version: (manifest as unknown as { version: string }).version });
     let hosts: Host[] = [];
     try {
       hosts = this.remote.registry.list();
@@ -96,7 +102,9 @@ export class HostsModel extends Disposable {
     loop.busy = this.ask(name).finally(() => {
       loop.busy = undefined;
       if (this.isDisposed || this.loops.get(name) !== loop) return;
-      loop.timer = setTimeout(() => void this.poll(name), this.pollMs);
+      // A host that does not answer is asked again less and less often (at most every 30 s).
+      loop.failures = this.states.get(name)?.reachable === false ? (loop.failures ?? 0) + 1 : 0;
+      loop.timer = setTimeout(() => void this.poll(name), loop.failures ? Math.max(this.pollMs, backoffMs(loop.failures)) : this.pollMs);
     });
     return loop.busy;
   }
