@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as manifest from '../../package.json';
 import type { TaskView } from '../core/model/views';
-import { backoffMs } from '../core/ops/follow';
+import { backoffMs, followHost } from '../core/ops/follow';
 import { RemoteHosts, listDeadline } from '../core/ops/remote';
 import type { Host } from '../core/store/hosts';
 import { stateHome } from '../core/store/paths';
@@ -32,17 +32,17 @@ function asView(t: Record<string, unknown>): TaskView {
 export class HostsModel extends Disposable {
   private _remote!: RemoteHosts;
   private readonly states = new Map<string, HostState>();
-  private readonly loops = new Map<string, { timer?: NodeJS.Timeout; busy?: Promise<void>; failures?: number }>();
+  private readonly loops = new Map<string, { timer?: NodeJS.Timeout; busy?: Promise<void>; failures?: number; stream: AbortController }>();
   private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChange = this.changed.event;
   private readonly taskChanged = this.register(new vscode.EventEmitter<{ host: string; view: TaskView; from: string | undefined }>());
   /** A remote task's state differs from the last answer of its host. */
   readonly onDidChangeTask = this.taskChanged.event;
 
-  constructor(private readonly log: vscode.LogOutputChannel, private readonly env: NodeJS.ProcessEnv = process.env, private pollMs = 3000) {
+  constructor(private readonly log: vscode.LogOutputChannel, private readonly env: NodeJS.ProcessEnv = process.env, private pollMs = 10_000) {
     super();
     this.register(toDisposable(() => {
-      for (const l of this.loops.values()) if (l.timer) clearTimeout(l.timer);
+      for (const l of this.loops.values()) this.stop(l);
       this.loops.clear();
     }));
     this.reload();
@@ -75,17 +75,44 @@ export class HostsModel extends Disposable {
       if (hosts.some((h) => h.name === name)) continue;
       this.states.delete(name);
       const l = this.loops.get(name);
-      if (l?.timer) clearTimeout(l.timer);
+      if (l) this.stop(l);
       this.loops.delete(name);
     }
     for (const host of hosts) {
       if (this.states.has(host.name)) continue;
       const seen = this.remote.registry.seen(host.name);
       this.states.set(host.name, { host, tasks: (seen?.tasks ?? []).map(asView), reachable: undefined, ...(seen?.at ? { seenAt: seen.at } : {}) });
-      this.loops.set(host.name, {});
+      const loop = { stream: new AbortController() };
+      this.loops.set(host.name, loop);
       void this.poll(host.name);
+      this.follow(host, loop.stream.signal);
     }
     this.changed.fire();
+  }
+
+  private stop(l: { timer?: NodeJS.Timeout; stream: AbortController }): void {
+    if (l.timer) clearTimeout(l.timer);
+    l.stream.abort();
+  }
+
+  /**
+   * The host's event stream (one long-lived ssh running its \`events --json\`, reopened with
+   * backoff): a hello or a change asks the host at once, so the view follows within a round trip;
+   * the stream dropping shows the host unreachable without waiting for the next question.
+   */
+  private follow(host: Host, signal: AbortSignal): void {
+    void followHost(this.remote, host, {
+      line: (name, event) => {
+        if (event.type === 'hello' || event.type === 'change') void this.poll(name);
+      },
+      down: (name, why) => {
+        const s = this.states.get(name);
+        if (!s || signal.aborted) return;
+        this.log.debug(`host ${name}: its event stream stopped (${why})`);
+        // The stream can end for reasons of its own (an old remote CLI): the host is asked now.
+        void this.poll(name);
+      },
+    }, signal).catch((e) => this.log.warn(`host ${host.name}: following its events failed: ${(e as Error).message}`));
   }
 
   /** Asks every host now (each on its own; resolves when all answered or gave up). */

@@ -27,6 +27,20 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('hosts in a real VS Co
   let root: string;
   let world: SshWorld;
   const savedEnv = { ...process.env };
+  const figures: string[] = [];
+  /** Awaits `check`, noting how long it took (written to the run's artifacts). */
+  const timed = async <T>(what: string, check: () => T, timeoutMs?: number): Promise<NonNullable<T>> => {
+    const started = Date.now();
+    const r = await waitFor(check, what, timeoutMs);
+    figures.push(`${what}: ${Date.now() - started} ms`);
+    return r;
+  };
+  const project = (host: SshHost, name: string) => {
+    const dir = path.join(host.dir, 'projects', name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, '.fixture-plan.json'), JSON.stringify(['hang']));
+    return dir;
+  };
 
   const roots = () => api.tree.getChildren();
   const hostItem = (name: string) => {
@@ -48,7 +62,7 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('hosts in a real VS Co
     for (const h of api.hosts.hosts) api.hosts.remote.registry.remove(h.host.name);
     api.hosts.reload();
     await world.cleanup();
-    for (const k of ['RESILIENT_AGENT_SSH_CONFIG', 'RESILIENT_AGENT_SSH_CONNECT_TIMEOUT']) {
+    for (const k of ['RESILIENT_AGENT_SSH_CONFIG', 'RESILIENT_AGENT_SSH_CONNECT_TIMEOUT', 'RESILIENT_AGENT_HOST_DEADLINE_MS']) {
       if (savedEnv[k] === undefined) delete process.env[k];
       else process.env[k] = savedEnv[k];
     }
@@ -61,13 +75,10 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('hosts in a real VS Co
     const name = await vscode.commands.executeCommand<string>('resilientAgent.addHost', { target: 'alpha', name: 'alpha' });
     assert.strictEqual(name, 'alpha');
     await cli(['hosts', 'install', 'alpha']);
-    const dir = path.join(alpha.dir, 'projects', 'job');
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, '.fixture-plan.json'), JSON.stringify(['hang']));
-    await cli(['start', 'codex', 'job', '--host', 'alpha', '--dir', dir, '--prompt', 'on alpha']);
-
     assert.deepStrictEqual(roots().map((n) => n.kind === 'host' && n.name), ['local', 'alpha'], 'local first, then each host');
-    await waitFor(() => taskUnder('alpha', 'codex-job'), 'codex-job under host alpha');
+    await waitFor(() => /^reachable/.test(String(hostItem('alpha')?.description)), 'alpha reachable');
+    await cli(['start', 'codex', 'job', '--host', 'alpha', '--dir', project(alpha, 'job'), '--prompt', 'on alpha']);
+    await timed('a task started on a host -> in the tree (its event stream)', () => taskUnder('alpha', 'codex-job'), 5000);
     await waitFor(() => /^reachable/.test(String(hostItem('alpha')?.description)), `alpha reachable (is "${hostItem('alpha')?.description}")`);
     const item = api.tree.getTreeItem(taskUnder('alpha', 'codex-job')!);
     assert.match(String(item.description), /^codex · running/);
@@ -82,8 +93,28 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('hosts in a real VS Co
     }, 'killed on alpha, seen in the tree');
 
     await alpha.kill();
-    await waitFor(() => /^unreachable since/.test(String(hostItem('alpha')?.description)), `alpha unreachable (is "${hostItem('alpha')?.description}")`);
+    await timed('sshd killed -> host shown unreachable', () => /^unreachable since/.test(String(hostItem('alpha')?.description)), 10_000);
     assert.match(String(hostItem('alpha')?.description), /1 task as last seen/);
     assert.ok(taskUnder('alpha', 'codex-job'), 'its task still shown, as last seen');
+  });
+
+  it('a host that hangs (sshd stopped) does not slow the view of another', async () => {
+    process.env.RESILIENT_AGENT_HOST_DEADLINE_MS = '3000';
+    const beta = await world.host('beta');
+    const gamma = await world.host('gamma');
+    for (const name of ['beta', 'gamma']) {
+      await vscode.commands.executeCommand('resilientAgent.addHost', { target: name, name });
+      await cli(['hosts', 'install', name]);
+    }
+    await waitFor(() => ['beta', 'gamma'].every((n) => /^reachable/.test(String(hostItem(n)?.description))), 'beta and gamma reachable');
+    beta.stop();
+    await cli(['start', 'claude', 'quick', '--host', 'gamma', '--dir', project(gamma, 'quick'), '--prompt', 'on gamma']);
+    await timed('a task started on a host -> in the tree while another host hangs', () => taskUnder('gamma', 'claude-quick'), 2500);
+    await timed('a hung host -> shown unreachable (deadline 3 s)', () => /^unreachable since/.test(String(hostItem('beta')?.description)), 15_000);
+    beta.cont();
+    await timed('a host that answers again -> reachable', () => /^reachable/.test(String(hostItem('beta')?.description)), 40_000);
+    const artifacts = process.env.RESILIENT_AGENT_TEST_ARTIFACTS;
+    if (artifacts) fs.writeFileSync(path.join(artifacts, 'hosts-ms.txt'), `${figures.join('\n')}\n`);
+    console.log(figures.join('\n'));
   });
 });
