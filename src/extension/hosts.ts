@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import * as manifest from '../../package.json';
 import type { TaskView } from '../core/model/views';
@@ -42,10 +44,28 @@ export class HostsModel extends Disposable {
   constructor(private readonly log: vscode.LogOutputChannel, private readonly env: NodeJS.ProcessEnv = process.env, private pollMs = 10_000) {
     super();
     this.register(toDisposable(() => {
+      this.watcher?.close();
       for (const l of this.loops.values()) this.stop(l);
       this.loops.clear();
     }));
     this.reload();
+    // After the task model made the state dir (its first look runs on the next tick too).
+    setImmediate(() => this.isDisposed || this.watchRegistry());
+  }
+
+  private watcher: fs.FSWatcher | undefined;
+
+  /** A host added or removed elsewhere (\`resilient-agent hosts add\`, another window) shows up at once. */
+  private watchRegistry(): void {
+    try {
+      const home = stateHome(this.env);
+      this.watcher = fs.watch(home, (_event, file) => {
+        if (file === path.basename(this.remote.registry.file) && !this.isDisposed) this.reload();
+      });
+      this.watcher.on('error', (e) => this.log.warn(`watching the hosts registry stopped: ${e.message}`));
+    } catch (e) {
+      this.log.warn(`cannot watch the hosts registry: ${(e as Error).message}`);
+    }
   }
 
   /** The hosts of this state dir over the system's ssh (its settings as of the last reload). */
@@ -117,6 +137,7 @@ export class HostsModel extends Disposable {
 
   /** Asks every host now (each on its own; resolves when all answered or gave up). */
   async refresh(): Promise<void> {
+    this.reload();
     await Promise.all(this.hosts.map((s) => this.poll(s.host.name)));
   }
 

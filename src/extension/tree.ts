@@ -81,7 +81,8 @@ export class TaskTree extends Disposable implements vscode.TreeDataProvider<Node
     const look = STATE_LOOK[v.state];
     const item = new vscode.TreeItem(v.name, vscode.TreeItemCollapsibleState.None);
     item.id = node.host ? `task:${node.host}:${v.session}` : `task:${v.session}`;
-    item.description = describe(v, Date.now(), this.model.service.settings.maxAttempts) + (v.worktree ? ` · ${v.worktree.branch}` : '');
+    const stale = node.host !== undefined && this.hosts?.state(node.host)?.reachable === false;
+    item.description = (stale ? 'as last seen: ' : '') + describe(v, Date.now(), this.model.service.settings.maxAttempts) + (v.worktree ? ` · ${v.worktree.branch}` : '');
     item.tooltip = node.host ? `${v.session} on host ${node.host}` : tooltip(v, Date.now());
     item.iconPath = new vscode.ThemeIcon(look.icon, new vscode.ThemeColor(look.color));
     item.contextValue = contextValue(v) + (node.host ? ':remote' : '');
