@@ -85,17 +85,23 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('hosts in a real VS Co
     assert.match(String(item.contextValue), /:remote$/);
     await waitFor(() => api.statusBar.text.includes('1 running'), `the status bar counts alpha's task (is "${api.statusBar.text}")`);
 
-    // A task action on the remote task: its CLI over ssh, then the view catches up.
+    // Task actions on the remote task: its CLI over ssh, then the view catches up.
+    const stateOn = (host: string, session: string) => {
+      const n = taskUnder(host, session);
+      return n?.kind === 'task' ? n.view.state : undefined;
+    };
+    await vscode.commands.executeCommand('resilientAgent.showOutput', taskUnder('alpha', 'codex-job'));
+    assert.match(vscode.window.activeTextEditor?.document.getText() ?? '', /codex-job/, 'the status of the remote task, fetched from alpha');
+    await vscode.commands.executeCommand('resilientAgent.sendInput', taskUnder('alpha', 'codex-job'), 'y');
     await vscode.commands.executeCommand('resilientAgent.kill', taskUnder('alpha', 'codex-job'), { noConfirm: true });
-    await waitFor(() => {
-      const n = taskUnder('alpha', 'codex-job');
-      return n?.kind === 'task' && n.view.state !== 'running';
-    }, 'killed on alpha, seen in the tree');
+    await timed('killed over ssh -> seen in the tree', () => stateOn('alpha', 'codex-job') !== 'running', 10_000);
+    await vscode.commands.executeCommand('resilientAgent.resume', taskUnder('alpha', 'codex-job'));
+    await timed('resumed over ssh -> running in the tree', () => stateOn('alpha', 'codex-job') === 'running', 20_000);
 
     await alpha.kill();
     await timed('sshd killed -> host shown unreachable', () => /^unreachable since/.test(String(hostItem('alpha')?.description)), 10_000);
     assert.match(String(hostItem('alpha')?.description), /1 task as last seen/);
-    assert.match(String(api.tree.getTreeItem(taskUnder('alpha', 'codex-job')!).description), /^as last seen: stopped by you/, 'its task still shown, as last seen');
+    assert.match(String(api.tree.getTreeItem(taskUnder('alpha', 'codex-job')!).description), /^as last seen: codex · running/, 'its task still shown, as last seen');
   });
 
   it('a host that hangs (sshd stopped) does not slow the view of another', async () => {
