@@ -11,6 +11,8 @@ import type { TaskModel } from './model';
 import { nameFromFile } from './promptDocs';
 import type { PromptDocuments } from './promptDocs';
 import { askPrompt, startTask, StartArgs } from './startTask';
+import type { HostsModel } from './hosts';
+import { addHost, isRemoteNode, remoteAction } from './remoteCommands';
 import type { Node } from './tree';
 
 /** A command's target: a tree node, or a session / task name (from notifications, tests, keybindings). */
@@ -42,11 +44,18 @@ async function confirm(message: string, action: string, options?: CommandOptions
   return (await vscode.window.showWarningMessage(message, { modal: true }, action)) === action;
 }
 
-export function registerCommands(context: vscode.ExtensionContext, model: TaskModel, mirror: PaneMirror, log: vscode.LogOutputChannel, docs: PromptDocuments): void {
+export function registerCommands(context: vscode.ExtensionContext, model: TaskModel, mirror: PaneMirror, log: vscode.LogOutputChannel, docs: PromptDocuments, hosts?: HostsModel): void {
   /** Every command: errors are caught, logged, and shown once with a way to the log. */
   const register = (id: string, fn: (...args: unknown[]) => unknown) => {
     context.subscriptions.push(vscode.commands.registerCommand(id, async (...args: unknown[]) => {
       try {
+        // A task of another host: the same action through its CLI over ssh.
+        if (hosts && isRemoteNode(args[0])) {
+          const node = args[0];
+          const action = remoteAction(id, hosts, (m, a) => confirm(m, a, args[1] as CommandOptions | undefined));
+          if (!action) throw new UsageError(`${id.replace('resilientAgent.', '')} does not work on a task of another host yet (${node.view.session} on host ${node.host}); use the CLI with --host ${node.host}`);
+          return await action(node, ...args.slice(1));
+        }
         return await fn(...args);
       } catch (e) {
         const known = e instanceof UsageError || e instanceof TaskError || e instanceof TmuxError;
@@ -93,7 +102,8 @@ export function registerCommands(context: vscode.ExtensionContext, model: TaskMo
     }
     return record;
   });
-  register('resilientAgent.refresh', () => model.refresh('manual'));
+  register('resilientAgent.refresh', () => Promise.all([model.refresh('manual'), hosts?.refresh()]));
+  register('resilientAgent.addHost', (args) => hosts && addHost(hosts, args as { target?: string; name?: string }));
   register('resilientAgent.showLog', () => log.show());
 
   register('resilientAgent.attach', async (arg) => {

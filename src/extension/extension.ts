@@ -6,6 +6,7 @@ import { registerCommands } from './commands';
 import { PromptDocuments } from './promptDocs';
 import { queueLimitsSetByUser, readSettings, readUiSettings, SECTION } from './config';
 import { PaneMirror } from './mirror';
+import { hostNotices, HostsModel } from './hosts';
 import { TaskModel } from './model';
 import { Notices } from './notices';
 import { needsYou } from './present';
@@ -26,6 +27,7 @@ export interface Api {
   statusBar: StatusBar;
   notices: Notices;
   tree: TaskTree;
+  hosts: HostsModel;
   docs: PromptDocuments;
   view: vscode.TreeView<unknown>;
   activationMs: number;
@@ -50,14 +52,16 @@ export function activate(context: vscode.ExtensionContext): Api {
   if (queueLimitsSetByUser()) model.shareLimits();
   const ui = readUiSettings();
   const mirror = new PaneMirror(model, ui.mirrorRefreshMs);
-  const tree = new TaskTree(model);
+  const hosts = new HostsModel(log, process.env);
+  const tree = new TaskTree(model, hosts);
   const view = vscode.window.createTreeView('resilientAgent.tasks', { treeDataProvider: tree, showCollapseAll: false });
-  const statusBar = new StatusBar(model);
+  const statusBar = new StatusBar(model, hosts);
   const notices = new Notices(model, log, context.workspaceState);
+  context.subscriptions.push(hosts, hostNotices(hosts));
   context.subscriptions.push(model, mirror, tree, view, statusBar, notices);
   const docs = new PromptDocuments();
   context.subscriptions.push(docs);
-  registerCommands(context, model, mirror, log, docs);
+  registerCommands(context, model, mirror, log, docs, hosts);
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(BASE_SCHEME, new BaseContent(process.env)));
   // A settings change says what it changed (the model itself shows no pop-ups).
   context.subscriptions.push(model.onDidApplyPolicy((changed) => {
@@ -108,7 +112,7 @@ export function activate(context: vscode.ExtensionContext): Api {
 
   const activationMs = loadMs + (performance.now() - activateStarted);
   log.info(`activated in ${activationMs.toFixed(1)}ms (loading the bundle ${loadMs.toFixed(1)}ms, activate ${(activationMs - loadMs).toFixed(1)}ms)`);
-  return { model, mirror, statusBar, notices, tree, docs, view: view as vscode.TreeView<unknown>, activationMs };
+  return { model, hosts, mirror, statusBar, notices, tree, docs, view: view as vscode.TreeView<unknown>, activationMs };
 }
 
 export function deactivate(): void {}

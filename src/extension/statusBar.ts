@@ -3,6 +3,7 @@ import type { TaskState } from '../core/model/record';
 import type { TaskView } from '../core/model/views';
 import { describe, needsYou } from './present';
 import { Disposable } from './lifecycle';
+import type { HostsModel } from './hosts';
 import type { TaskModel } from './model';
 
 const ORDER: TaskState[] = ['running', 'resuming', 'waiting', 'held', 'failed', 'lost', 'gave-up', 'queued', 'done'];
@@ -40,8 +41,9 @@ export function supervisionLine(model: TaskModel): string {
 export class StatusBar extends Disposable {
   private readonly item = this.register(vscode.window.createStatusBarItem('resilientAgent.status', vscode.StatusBarAlignment.Left, 50));
 
-  constructor(private readonly model: TaskModel) {
+  constructor(private readonly model: TaskModel, private readonly hosts?: HostsModel) {
     super();
+    if (hosts) this.register(hosts.onDidChange(() => this.update()));
     this.item.name = 'Resilient Agent tasks';
     this.item.command = 'resilientAgent.tasks.focus';
     this.register(model.onDidChange(() => this.update()));
@@ -53,7 +55,8 @@ export class StatusBar extends Disposable {
   }
 
   private update(): void {
-    const views = this.model.views;
+    // Every host's tasks: this machine's, then each registered host's as last seen.
+    const views = [...this.model.views, ...(this.hosts?.allViews() ?? [])];
     if (views.length === 0) {
       this.item.hide();
       return;
@@ -66,7 +69,10 @@ export class StatusBar extends Disposable {
     this.item.backgroundColor = views.some(needsYou) ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown(`**Agent tasks**: ${statusText(counts)}\n\n`);
-    for (const v of views) md.appendMarkdown(`- **${v.name}**: ${describe(v, Date.now())}\n`);
+    for (const v of this.model.views) md.appendMarkdown(`- **${v.name}**: ${describe(v, Date.now())}\n`);
+    for (const s of this.hosts?.hosts ?? []) {
+      for (const v of s.tasks) md.appendMarkdown(`- **${v.name}** on ${s.host.name}${s.reachable === false ? ' (unreachable)' : ''}: ${describe(v, Date.now())}\n`);
+    }
     md.appendMarkdown(`\n${supervisionLine(this.model)}`);
     this.item.tooltip = md;
     this.item.accessibilityInformation = { label: `Agent tasks: ${text}` };

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { TaskView } from '../core/model/views';
 import { Disposable } from './lifecycle';
+import type { HostsModel } from './hosts';
 import type { TaskModel } from './model';
 import { contextValue, describe, needsYou, resolvesItself, STATE_LOOK, tooltip } from './present';
 
@@ -20,19 +21,37 @@ function groupOf(v: TaskView): Group {
   return g === 'needs' ? 'finished' : g; // stopped by the person
 }
 
-export type Node = { kind: 'group'; group: Group; count: number } | { kind: 'task'; view: TaskView };
+/** `host` is set on a task of a registered host (none: this machine's). */
+export type Node = { kind: 'host'; name: string } | { kind: 'group'; group: Group; count: number } | { kind: 'task'; view: TaskView; host?: string };
+
+function ago(iso: string, now: number): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  return s < 60 ? `${s}s` : s < 3600 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+}
 
 /** What needs a person sits on top; finished tasks stay until cleaned up. */
 export class TaskTree extends Disposable implements vscode.TreeDataProvider<Node> {
   private readonly emitter = this.register(new vscode.EventEmitter<Node | undefined>());
   readonly onDidChangeTreeData = this.emitter.event;
 
-  constructor(private readonly model: TaskModel) {
+  constructor(private readonly model: TaskModel, private readonly hosts?: HostsModel) {
     super();
     this.register(model.onDidChange(() => this.emitter.fire(undefined)));
+    if (hosts) this.register(hosts.onDidChange(() => this.emitter.fire(undefined)));
   }
 
+  /** With hosts registered: a node per host, this machine first; without, this machine's groups. */
   getChildren(node?: Node): Node[] {
+    if (!node && this.hosts?.hosts.length) return [{ kind: 'host', name: 'local' }, ...this.hosts.hosts.map((s) => ({ kind: 'host' as const, name: s.host.name }))];
+    if (node?.kind === 'host' && node.name === 'local') return this.localChildren();
+    if (node?.kind === 'host') {
+      const tasks = [...(this.hosts?.state(node.name)?.tasks ?? [])].sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
+      return tasks.map((view) => ({ kind: 'task' as const, view, host: node.name }));
+    }
+    return this.localChildren(node);
+  }
+
+  private localChildren(node?: Node): Node[] {
     // Newest first: by start, and finished tasks by when they finished.
     const at = (v: TaskView) => (STATE_LOOK[v.state].group === 'finished' ? v.attempts[v.attempts.length - 1]?.endedAt : undefined) ?? v.createdAt ?? '';
     const views = [...this.model.views].sort((a, b) => at(b).localeCompare(at(a)));
@@ -50,6 +69,7 @@ export class TaskTree extends Disposable implements vscode.TreeDataProvider<Node
   }
 
   getTreeItem(node: Node): vscode.TreeItem {
+    if (node.kind === 'host') return this.hostItem(node.name);
     if (node.kind === 'group') {
       const label = GROUPS.find((g) => g.id === node.group)!.label;
       const item = new vscode.TreeItem(`${label} (${node.count})`, vscode.TreeItemCollapsibleState.Expanded);
@@ -60,18 +80,49 @@ export class TaskTree extends Disposable implements vscode.TreeDataProvider<Node
     const v = node.view;
     const look = STATE_LOOK[v.state];
     const item = new vscode.TreeItem(v.name, vscode.TreeItemCollapsibleState.None);
-    item.id = `task:${v.session}`;
-    item.description = describe(v, Date.now(), this.model.service.settings.maxAttempts) + (v.worktree ? ` · ${v.worktree.branch}` : '');
-    item.tooltip = tooltip(v, Date.now());
+    item.id = node.host ? `task:${node.host}:${v.session}` : `task:${v.session}`;
+    const stale = node.host !== undefined && this.hosts?.state(node.host)?.reachable === false;
+    item.description = (stale ? 'as last seen: ' : '') + describe(v, Date.now(), this.model.service.settings.maxAttempts) + (v.worktree ? ` · ${v.worktree.branch}` : '');
+    item.tooltip = node.host ? `${v.session} on host ${node.host}` : tooltip(v, Date.now());
     item.iconPath = new vscode.ThemeIcon(look.icon, new vscode.ThemeColor(look.color));
-    item.contextValue = contextValue(v);
+    item.contextValue = contextValue(v) + (node.host ? ':remote' : '');
     item.command = { command: 'resilientAgent.showOutput', title: 'Show transcript', arguments: [node] };
     item.accessibilityInformation = { label: `${v.session}, ${describe(v, Date.now())}` };
     return item;
   }
 
+  private hostItem(name: string): vscode.TreeItem {
+    const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.Expanded);
+    item.id = `host:${name}`;
+    const now = Date.now();
+    if (name === 'local') {
+      item.description = `this machine · ${this.model.views.length} task${this.model.views.length === 1 ? '' : 's'}`;
+      item.iconPath = new vscode.ThemeIcon('vm');
+      item.contextValue = 'host:local';
+      return item;
+    }
+    const s = this.hosts?.state(name);
+    const n = s?.tasks.length ?? 0;
+    const count = `${n} task${n === 1 ? '' : 's'}`;
+    if (s?.reachable === false) {
+      item.description = `unreachable since ${ago(s.downSince!, now)} ago · ${count}${s.seenAt ? ` as last seen ${ago(s.seenAt, now)} ago` : ''}`;
+      item.iconPath = new vscode.ThemeIcon('debug-disconnect', new vscode.ThemeColor('errorForeground'));
+      item.tooltip = `${s.host.target}: ${s.error ?? 'unreachable'}${s.seenAt ? `\nLast seen ${new Date(s.seenAt).toLocaleString()}` : ''}`;
+      item.contextValue = 'host:remote:unreachable';
+    } else {
+      item.description = `${s?.reachable ? 'reachable' : 'connecting…'} · ${count}`;
+      item.iconPath = new vscode.ThemeIcon('remote');
+      item.tooltip = `${s?.host.target ?? name}${s?.seenAt ? `: last answered ${new Date(s.seenAt).toLocaleString()}` : ''}`;
+      item.contextValue = 'host:remote:reachable';
+    }
+    item.accessibilityInformation = { label: `host ${name}, ${String(item.description)}` };
+    return item;
+  }
+
   getParent(node: Node): Node | undefined {
-    if (node.kind === 'group') return undefined;
+    if (node.kind === 'host') return undefined;
+    if (node.kind === 'task' && node.host) return { kind: 'host', name: node.host };
+    if (node.kind === 'group') return this.hosts?.hosts.length ? { kind: 'host', name: 'local' } : undefined;
     const group = groupOf(node.view);
     return { kind: 'group', group, count: this.model.views.filter((v) => groupOf(v) === group).length };
   }

@@ -43,6 +43,8 @@ import {
   stopGroup,
   waitFor,
 } from './host';
+import type { Harness } from '../integration/harness';
+import { SshWorld } from '../integration/sshd';
 
 const PREFIX = 'vscode-ui:';
 const TITLE = 'the workbench by keyboard and mouse: start a task from the palette, see it run in the view and the status bar, crash it, see it resumed to done';
@@ -215,7 +217,7 @@ const row = (s: Snapshot, label: string) => s.tree.find((r) => r.label === label
 // ---------------------------------------------------------------------------------------------
 // The scenario
 
-async function scenario(t: Step, dirs: RunDirs, workspace: string): Promise<void> {
+async function scenario(t: Step, dirs: RunDirs, workspace: string, world?: SshWorld): Promise<void> {
   say(`${PREFIX} step: the workbench is ready (the Agent Tasks icon is in the activity bar)`);
   await t.until('workbench with the Agent Tasks activity icon', (s) => s.workbench && s.activity.some((a) => a.label.startsWith('Agent Tasks')), 60_000);
 
@@ -327,6 +329,32 @@ async function scenario(t: Step, dirs: RunDirs, workspace: string): Promise<void
   await tour(t, dirs, workspace);
   await worktreeTour(t, workspace);
   await queueTour(t, workspace);
+  if (world) await hostsTour(t, world);
+}
+
+/** Two hosts over real sshd servers, each with a task; one goes away: the tree shows it unreachable. */
+async function hostsTour(t: Step, world: SshWorld): Promise<void> {
+  say(`${PREFIX} step: two hosts added from the CLI (hosts add, hosts install), a task started on each`);
+  for (const name of ['alpha', 'beta']) {
+    const host = await world.host(name);
+    await t.cli(['hosts', 'add', name, name]);
+    await t.cli(['hosts', 'install', name]);
+    const dir = path.join(host.dir, 'projects', `${name}-job`);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, '.fixture-plan.json'), JSON.stringify(['hang']));
+    await t.cli(['start', 'claude', `${name}-job`, '--host', name, '--dir', dir, '--prompt', `A task on ${name}`]);
+  }
+  await t.until('the view shows a node per host, local first, each host\'s task beneath', (x) => {
+    const labels = x.tree.map((r) => r.label);
+    return labels.indexOf('local') >= 0 && labels.indexOf('local') < labels.indexOf('alpha') && labels.indexOf('alpha') < labels.indexOf('beta')
+      && ['alpha', 'beta'].every((h) => row(x, h)?.description.startsWith('reachable') && row(x, `${h}-job`)?.description.includes('claude · running'));
+  }, 60_000);
+  say(`${PREFIX} step: beta's sshd is killed: the host is shown unreachable, its task as last seen`);
+  await world.hosts.find((h) => h.name === 'beta')!.kill();
+  const s = await t.until('beta shown unreachable, alpha still reachable', (x) =>
+    (row(x, 'beta')?.description.startsWith('unreachable since') ?? false) && (row(x, 'alpha')?.description.startsWith('reachable') ?? false) && row(x, 'beta-job') !== undefined, 30_000);
+  say(`${PREFIX}   tree: ${s.tree.map((r) => `${r.label} — ${r.description}`).join(' | ')}`);
+  await t.shot('20-hosts.png');
 }
 
 /** "Show transcript": the output channel shows what the agent said and did, both attempts, no JSON. */
@@ -617,7 +645,13 @@ async function main(): Promise<number> {
     RESILIENT_AGENT_HOME: dirs.agentHome,
     RESILIENT_AGENT_TMUX_SOCKET: socket,
     FIXTURE_HOME: path.join(dirs.root, 'fixture-home'),
-  };
+  } as NodeJS.ProcessEnv;
+  // Hosts over real sshd servers (with Debian's openssh-server): the ssh config of the test's own
+  // goes into the window's environment now, the hosts themselves come at the end of the scenario.
+  const world = fs.existsSync('/usr/sbin/sshd') ? new SshWorld({ root: dirs.root, env: serverEnv } as unknown as Harness) : undefined;
+  // ssh's connection sockets go in the state dir, which must be this user's alone.
+  if (world) fs.chmodSync(dirs.agentHome, 0o700);
+  if (!world) say(`${PREFIX} no sshd on this machine: the hosts step is skipped`);
   let starting: Promise<Server> | undefined;
   let browser: PwBrowser | undefined;
   let page: PwPage | undefined;
@@ -652,7 +686,7 @@ async function main(): Promise<number> {
     step = new Step(page, shots, abort);
     step.cliPath = path.join(cfg.repoRoot, 'dist', 'cli.js');
     step.cliEnv = { ...process.env, ...serverEnv, TMUX_TMPDIR: dirs.tmux };
-    await scenario(step, dirs, dirs.workspace);
+    await scenario(step, dirs, dirs.workspace, world);
   } catch (err) {
     failure = err instanceof HostError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
     if (page) {
@@ -673,6 +707,7 @@ async function main(): Promise<number> {
     }
   } finally {
     clearTimeout(timer);
+    await world?.cleanup();
     await browser?.close().catch(() => undefined);
     const server = await starting?.catch(() => undefined);
     await stopGroup(server?.child.pid);

@@ -1,0 +1,130 @@
+import * as assert from 'assert';
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { Api } from '../../../src/extension/extension';
+import type { Node } from '../../../src/extension/tree';
+import { CLI, Harness, waitFor } from '../../integration/harness';
+import { SshHost, SshWorld } from '../../integration/sshd';
+
+const EXTENSION_ID = 'resilient-coding-agent.resilient-coding-agent';
+
+function cli(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [CLI, ...args], { env: process.env, encoding: 'utf8' }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`resilient-agent ${args.join(' ')}: ${stderr || error.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+// Hosts over a real sshd: the tree shows each host with its tasks, and a host that goes away as such.
+if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('hosts in a real VS Code (a real sshd)', function () {
+  this.timeout(90_000);
+  let api: Api;
+  let root: string;
+  let world: SshWorld;
+  const savedEnv = { ...process.env };
+  const figures: string[] = [];
+  /** Awaits `check`, noting how long it took (written to the run's artifacts). */
+  const timed = async <T>(what: string, check: () => T, timeoutMs?: number): Promise<NonNullable<T>> => {
+    const started = Date.now();
+    const r = await waitFor(check, what, timeoutMs);
+    figures.push(`${what}: ${Date.now() - started} ms`);
+    return r;
+  };
+  const project = (host: SshHost, name: string) => {
+    const dir = path.join(host.dir, 'projects', name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, '.fixture-plan.json'), JSON.stringify(['hang']));
+    return dir;
+  };
+
+  const roots = () => api.tree.getChildren();
+  const hostItem = (name: string) => {
+    const node = roots().find((n) => n.kind === 'host' && n.name === name);
+    return node && api.tree.getTreeItem(node);
+  };
+  const taskUnder = (host: string, session: string): Node | undefined =>
+    api.tree.getChildren({ kind: 'host', name: host }).find((n) => n.kind === 'task' && n.view.session === session);
+
+  before(async () => {
+    api = await vscode.extensions.getExtension<Api>(EXTENSION_ID)!.activate();
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-vsc-hosts-'));
+    // The sshd harness wants a local side: this extension host's own environment, the CLI beside it.
+    const local = { root, env: process.env, ok: (args: string[]) => cli(args) } as unknown as Harness;
+    world = new SshWorld(local);
+  });
+
+  after(async () => {
+    for (const h of api.hosts.hosts) api.hosts.remote.registry.remove(h.host.name);
+    api.hosts.reload();
+    await world.cleanup();
+    for (const k of ['RESILIENT_AGENT_SSH_CONFIG', 'RESILIENT_AGENT_SSH_CONNECT_TIMEOUT', 'RESILIENT_AGENT_HOST_DEADLINE_MS']) {
+      if (savedEnv[k] === undefined) delete process.env[k];
+      else process.env[k] = savedEnv[k];
+    }
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('Add host… registers a Host of the ssh config; its task shows under its node; a stopped sshd shows it unreachable with its tasks as last seen', async () => {
+    const alpha: SshHost = await world.host('alpha');
+    assert.ok(roots().every((n) => n.kind === 'group'), 'no hosts: the local groups as before, no host node');
+    const name = await vscode.commands.executeCommand<string>('resilientAgent.addHost', { target: 'alpha', name: 'alpha' });
+    assert.strictEqual(name, 'alpha');
+    await cli(['hosts', 'install', 'alpha']);
+    assert.deepStrictEqual(roots().map((n) => n.kind === 'host' && n.name), ['local', 'alpha'], 'local first, then each host');
+    await waitFor(() => /^reachable/.test(String(hostItem('alpha')?.description)), 'alpha reachable');
+    await cli(['start', 'codex', 'job', '--host', 'alpha', '--dir', project(alpha, 'job'), '--prompt', 'on alpha']);
+    await timed('a task started on a host -> in the tree (its event stream)', () => taskUnder('alpha', 'codex-job'), 5000);
+    await waitFor(() => /^reachable/.test(String(hostItem('alpha')?.description)), `alpha reachable (is "${hostItem('alpha')?.description}")`);
+    const item = api.tree.getTreeItem(taskUnder('alpha', 'codex-job')!);
+    assert.match(String(item.description), /^codex · running/);
+    assert.match(String(item.contextValue), /:remote$/);
+    await waitFor(() => api.statusBar.text.includes('1 running'), `the status bar counts alpha's task (is "${api.statusBar.text}")`);
+
+    // Task actions on the remote task: its CLI over ssh, then the view catches up.
+    const stateOn = (host: string, session: string) => {
+      const n = taskUnder(host, session);
+      return n?.kind === 'task' ? n.view.state : undefined;
+    };
+    await vscode.commands.executeCommand('resilientAgent.showOutput', taskUnder('alpha', 'codex-job'));
+    assert.match(vscode.window.activeTextEditor?.document.getText() ?? '', /codex-job/, 'the status of the remote task, fetched from alpha');
+    await vscode.commands.executeCommand('resilientAgent.sendInput', taskUnder('alpha', 'codex-job'), 'y');
+    await vscode.commands.executeCommand('resilientAgent.kill', taskUnder('alpha', 'codex-job'), { noConfirm: true });
+    await timed('killed over ssh -> seen in the tree', () => stateOn('alpha', 'codex-job') !== 'running', 10_000);
+    const killed = stateOn('alpha', 'codex-job');
+    const resumed = await vscode.commands.executeCommand('resilientAgent.resume', taskUnder('alpha', 'codex-job'));
+    assert.ok(resumed, `resume answered (state ${killed})`);
+    // The view follows the host: out of the killed state (resuming, or queued for the host's supervisor).
+    await timed('resumed over ssh -> seen in the tree', () => stateOn('alpha', 'codex-job') !== killed, 20_000);
+    figures.push(`  (killed: ${killed}; after the resume: ${stateOn('alpha', 'codex-job')})`);
+
+    await alpha.kill();
+    await timed('sshd killed -> host shown unreachable', () => /^unreachable since/.test(String(hostItem('alpha')?.description)), 10_000);
+    assert.match(String(hostItem('alpha')?.description), /1 task as last seen/);
+    assert.match(String(api.tree.getTreeItem(taskUnder('alpha', 'codex-job')!).description), /^as last seen: codex · /, 'its task still shown, as last seen');
+  });
+
+  it('a host that hangs (sshd stopped) does not slow the view of another', async () => {
+    process.env.RESILIENT_AGENT_HOST_DEADLINE_MS = '3000';
+    const beta = await world.host('beta');
+    const gamma = await world.host('gamma');
+    for (const name of ['beta', 'gamma']) {
+      await vscode.commands.executeCommand('resilientAgent.addHost', { target: name, name });
+      await cli(['hosts', 'install', name]);
+    }
+    await waitFor(() => ['beta', 'gamma'].every((n) => /^reachable/.test(String(hostItem(n)?.description))), 'beta and gamma reachable');
+    beta.stop();
+    await cli(['start', 'claude', 'quick', '--host', 'gamma', '--dir', project(gamma, 'quick'), '--prompt', 'on gamma']);
+    await timed('a task started on a host -> in the tree while another host hangs', () => taskUnder('gamma', 'claude-quick'), 2500);
+    await timed('a hung host -> shown unreachable (deadline 3 s)', () => /^unreachable since/.test(String(hostItem('beta')?.description)), 15_000);
+    beta.cont();
+    await timed('a host that answers again -> reachable', () => /^reachable/.test(String(hostItem('beta')?.description)), 40_000);
+    const artifacts = process.env.RESILIENT_AGENT_TEST_ARTIFACTS;
+    if (artifacts) fs.writeFileSync(path.join(artifacts, 'hosts-ms.txt'), `${figures.join('\n')}\n`);
+    console.log(figures.join('\n'));
+  });
+});
