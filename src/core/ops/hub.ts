@@ -355,7 +355,9 @@ export const PANE_RENDERER_ENV = 'RESILIENT_AGENT_PANE_RENDERER';
 /** Where the pane's transcript comes from for attempts this core launches. */
 export function paneRenderer(core: Pick<Core, 'launcher' | 'env'>): 'hub' | 'process' | undefined {
   if (!core.launcher) return undefined;
-  const chosen = core.launcher.transcript ?? (core.env[PANE_RENDERER_ENV] === 'process' ? 'process' : 'hub');
+  // The hub is opt-in for now: under 20 panes started 5 at a time, one pane stayed blank about once in six runs
+  // though the hub had saved its shown offset (a race not found yet). The per-pane renderer stays the default.
+  const chosen = core.launcher.transcript ?? (core.env[PANE_RENDERER_ENV] === 'hub' ? 'hub' : 'process');
   return chosen === 'hub' && hubSupported() ? 'hub' : 'process';
 }
 
