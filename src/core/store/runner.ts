@@ -75,7 +75,9 @@ put exit "$code" || noexit=1
 # With no exit file (a full disk) the transcript would wait for one until the watchdog: the pane
 # would look alive for 10 s after its agent ended. It is ended at once instead; tmux has the status.
 if [ -n "$rpid" ] && [ -n "$noexit" ]; then
-  kill "$rpid" 2>/dev/null
+  # KILL, not TERM: a TERM that reached the transcript's subshell before its exec was lost now and
+  # then (the pane then looked alive until the 10 s watchdog).
+  kill -KILL "$rpid" 2>/dev/null
 fi
 if [ -n "$rpid" ]; then
   ( s=; trap '[ -n "$s" ] && kill "$s"; exit 0' TERM; sleep 10 & s=$!; wait "$s"; kill -KILL "$rpid" ) 2>/dev/null &
