@@ -44,10 +44,6 @@ const count = (text: string, line: string) => text.split('\n').filter((l) => l =
 describe('the render hub', function () {
   this.timeout(90_000);
   const h = harnessPerTest();
-  // The hub is opt-in (src/core/ops/hub.ts paneRenderer): these tests ask for it.
-  beforeEach(() => {
-    h.env.RESILIENT_AGENT_PANE_RENDERER = 'hub';
-  });
   const asking = () => ({ ...h.env, FIXTURE_ASK_AFTER_MS: '1500' });
 
   it('shows the transcript live with no supervisor, and nothing but the runner runs beside the agent', async () => {
@@ -141,9 +137,7 @@ describe('the render hub', function () {
     assert.ok(processAlive(hub), 'the hub lives on');
   });
 
-  // Known race, not fixed yet (the hub is opt-in until it is): about once in six runs one of the twenty
-  // panes stays blank though the hub saved its shown offset. Un-skip once fixed.
-  it.skip('twenty tasks share one hub, each pane showing its own agent', async () => {
+  it('twenty tasks share one hub, each pane showing its own agent', async () => {
     // All twenty running at once (the queue's default limit would hold four of them back).
     h.configure({ 'supervisor.mode': 'window', 'queue.maxRunning': 1000 });
     const names = Array.from({ length: 20 }, (_, i) => `t${i}`);
@@ -151,6 +145,12 @@ describe('the render hub', function () {
       await Promise.all(names.slice(i, i + 5).map((n) => h.ok(['start', 'codex', n, '--dir', h.project(n, ['hang']), '--prompt', `Task ${n}.`])));
     }
     await waitFor(async () => (await Promise.all(names.map(async (n) => /^● working\.\.\.$/m.test(await pane(h, `codex-${n}`))))).every(Boolean), 'every pane to show its transcript', 60_000);
+    // The runner's own `> file` writes hold its standard output for a moment: the hub, opening the
+    // pane through it, must never have written the transcript into one of those files instead.
+    for (const n of names) {
+      const d = h.store.paths.attemptDir(`codex-${n}`, 1);
+      for (const f of ['pid', 'tmux']) assert.match(fs.readFileSync(path.join(d, f), 'utf8'), /^[^\n]*\n$/, `${n}: ${f} holds one line`);
+    }
     assert.equal(hubs(h).length, 1, `one hub: ${hubs(h).join(', ')}`);
     for (const n of names) {
       const runner = await h.runnerPid(`codex-${n}`, 1);
@@ -208,10 +208,15 @@ describe('the render hub', function () {
     execFileSync('mkfifo', [fifo]);
     const held = fs.openSync(fifo, 'r+'); // open for reading, never read
     const stuck = runner('stuck', held);
-    // The other pane's output: a file (a socket, as Node's pipes are, cannot be opened through /proc).
+    // The other pane's output: a FIFO a reader copies into a file (a socket, as Node's pipes are,
+    // cannot be opened through /proc; a file the hub takes for one of the runner's own writes).
     const out = path.join(h.root, 'live.out');
+    const liveFifo = path.join(h.root, 'live.fifo');
+    execFileSync('mkfifo', [liveFifo]);
     const outFd = fs.openSync(out, 'a');
-    const live = runner('live', outFd);
+    const reader = spawn('cat', [liveFifo], { stdio: ['ignore', outFd, 'ignore'] });
+    const liveFd = fs.openSync(liveFifo, 'r+');
+    const live = runner('live', liveFd);
     const seen = () => fs.readFileSync(out, 'utf8');
     // Three MB of messages for the stuck pane (far more than its terminal holds), one for the other.
     fs.writeFileSync(path.join(stuck.dir, 'events.jsonl'), say('x'.repeat(100)).repeat(30_000));
@@ -238,8 +243,57 @@ describe('the render hub', function () {
       await ran;
       stuck.child.kill('SIGKILL');
       live.child.kill('SIGKILL');
+      reader.kill('SIGKILL');
       fs.closeSync(held);
       fs.closeSync(outFd);
+      fs.closeSync(liveFd);
+    }
+  });
+
+  it('a runner caught while its standard output is one of its own files for a moment: the hub opens the pane again later, and writes nothing into that file', async () => {
+    const paths = new StatePaths(path.join(h.root, 'hub-state'));
+    const say = (text: string) => `${JSON.stringify({ type: 'item.completed', item: { type: 'agent_message', text } })}\n`;
+    const fifoReader = (name: string) => {
+      const fifo = path.join(h.root, `${name}.fifo`);
+      const out = path.join(h.root, `${name}.out`);
+      execFileSync('mkfifo', [fifo]);
+      const outFd = fs.openSync(out, 'a');
+      const reader = spawn('cat', [fifo], { stdio: ['ignore', outFd, 'ignore'] });
+      fs.closeSync(outFd);
+      return { fd: fs.openSync(fifo, 'r+'), seen: () => fs.readFileSync(out, 'utf8'), reader };
+    };
+    const pane = fifoReader('pane');
+    const other = fifoReader('other');
+    const go = path.join(h.root, 'go.fifo');
+    execFileSync('mkfifo', [go]);
+    const dirs = { busy: path.join(h.root, 'busy'), other: path.join(h.root, 'other') };
+    for (const d of Object.values(dirs)) fs.mkdirSync(d);
+    const written = path.join(dirs.busy, 'tmux.tmp');
+    // As the runner's `put`: its standard output is a file of its folder until told to go on.
+    const busy = spawn('bash', ['-c', 'exec 3>&1 1>"$2"; read -r _ < "$3"; exec 1>&3 3>&-; sleep 1000; :', 'resilient-agent-runner', dirs.busy, written, go], { stdio: ['ignore', pane.fd, 'ignore'] });
+    const calm = spawn('bash', ['-c', 'sleep 1000; :', 'resilient-agent-runner', dirs.other], { stdio: ['ignore', other.fd, 'ignore'] });
+    await waitFor(() => fs.existsSync(written), 'the busy runner writing its file');
+    fs.writeFileSync(path.join(dirs.busy, 'pid'), `${busy.pid}\n`);
+    fs.writeFileSync(path.join(dirs.other, 'pid'), `${calm.pid}\n`);
+    fs.writeFileSync(path.join(dirs.busy, 'events.jsonl'), say('busy pane'));
+    fs.writeFileSync(path.join(dirs.other, 'events.jsonl'), say('other pane'));
+    writeEntry(paths, 'codex-busy', 1, { attemptDir: dirs.busy, agent: 'codex' });
+    writeEntry(paths, 'codex-other', 1, { attemptDir: dirs.other, agent: 'codex' });
+    const hub = new RenderHub({ paths, locks: new LockManager(paths.locksDir, 'test hub'), idleMs: 60_000 });
+    const ran = hub.run();
+    try {
+      // The hub has looked at both entries (the same first rescan) once the other pane shows.
+      await waitFor(() => other.seen().includes('● other pane'), 'the other pane shown', 10_000);
+      assert.equal(fs.readFileSync(written, 'utf8'), '', 'nothing written into the runner\'s file');
+      fs.writeFileSync(go, 'go\n');
+      await waitFor(() => pane.seen().includes('● busy pane'), 'the busy pane shown once its output is the pane again', 10_000);
+      assert.equal(fs.readFileSync(written, 'utf8'), '');
+    } finally {
+      hub.stop();
+      await ran;
+      for (const c of [busy, calm, pane.reader, other.reader]) c.kill('SIGKILL');
+      fs.closeSync(pane.fd);
+      fs.closeSync(other.fd);
     }
   });
 });

@@ -1,4 +1,5 @@
-import { HUB_IDLE_ENV, RenderHub } from '../../core/ops/hub';
+import { RenderHub } from '../../core/ops/hub';
+import { HUB_IDLE_ENV } from '../../core/ops/hubLaunch';
 import { LockManager } from '../../core/store/lock';
 import { StatePaths, stateHome } from '../../core/store/paths';
 import { parseArgs } from '../args';

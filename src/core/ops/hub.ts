@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { adapterFor } from '../agents/registry';
 import type { Logger } from '../platform/log';
 import { silentLogger } from '../platform/log';
@@ -11,7 +9,6 @@ import type { StatePaths } from '../store/paths';
 import { RUNNER_NAME } from '../store/runner';
 import type { TranscriptEntry } from '../store/transcripts';
 import { HUB_LOCK, readEntries, readShownOffset, writeShownOffset } from '../store/transcripts';
-import type { Core } from './core';
 import { EventFollower } from './transcript';
 
 /**
@@ -51,6 +48,8 @@ interface Pane {
   fd: number | null;
   /** Nothing to write to (the pane closed, or no /proc to open it through): events are still followed to the end. */
   noSink: boolean;
+  /** The terminal is to be opened again no sooner than this (the runner's output was a file for a moment). */
+  openAgainAt: number | null;
   pending: Buffer | null;
   /** Once the run is over: the time by which what is left is shown. */
   endBy: number | null;
@@ -122,7 +121,7 @@ export class RenderHub {
         }
         // Only the panes something happened to (their folder changed, text still to write, a run
         // ending): one agent's burst of events does not make every pane's file read again.
-        const due = [...this.panes.values()].filter((p) => rescan || p.pending || p.endBy !== null || p.runnerPid === null || p.shown !== p.saved || this.dirty.has(p));
+        const due = [...this.panes.values()].filter((p) => rescan || p.pending || p.endBy !== null || p.runnerPid === null || p.openAgainAt !== null || p.shown !== p.saved || this.dirty.has(p));
         this.dirty.clear();
         for (const p of due) {
           try {
@@ -151,6 +150,7 @@ export class RenderHub {
         let until = this.rescanAt;
         for (const p of this.panes.values()) {
           if (p.pending) until = Math.min(until, now + RETRY_MS);
+          if (p.openAgainAt !== null) until = Math.min(until, p.openAgainAt);
           if (p.shown !== p.saved) until = Math.min(until, p.savedAt + SAVE_MS);
         }
         await this.sleep(Math.max(10, until - this.now()));
@@ -204,7 +204,7 @@ export class RenderHub {
         continue;
       }
       const follower = new EventFollower(eventsFile(entry.attemptDir), adapterFor(entry.agent), entry.baseline, readShownOffset(entry.attemptDir));
-      const p: Pane = { file, entry, follower, seenAt: now, runnerPid: null, fd: null, noSink: false, pending: null, endBy: null, shown: follower.offset, saved: follower.offset, savedAt: 0 };
+      const p: Pane = { file, entry, follower, seenAt: now, runnerPid: null, fd: null, noSink: false, openAgainAt: null, pending: null, endBy: null, shown: follower.offset, saved: follower.offset, savedAt: 0 };
       try {
         // Its events growing, its exit file appearing.
         p.watcher = fs.watch(entry.attemptDir, { persistent: false }, () => {
@@ -227,7 +227,12 @@ export class RenderHub {
         if (now - p.seenAt > START_MS || !fs.existsSync(dir)) this.finish(p);
         return;
       }
+    }
+    if (p.fd === null && !p.noSink) {
+      if (p.openAgainAt !== null && now < p.openAgainAt) return;
+      p.openAgainAt = null;
       this.open(p);
+      if (p.openAgainAt !== null) return;
     }
     if (p.endBy === null && (fs.existsSync(attemptFile(dir, 'exit')) || (rescan && !isRunner(p.runnerPid, dir)))) p.endBy = now + LAST_READ_MS;
     const over = p.endBy !== null;
@@ -259,8 +264,17 @@ export class RenderHub {
       const { O_WRONLY, O_NONBLOCK, O_NOCTTY } = fs.constants;
       const fd = fs.openSync(`/proc/${pid}/fd/1`, O_WRONLY | O_NONBLOCK | O_NOCTTY);
       // The runner gone between the look and the open, its pid taken by another process: not its terminal.
-      if (isRunner(pid, dir)) p.fd = fd;
-      else fs.closeSync(fd);
+      if (!isRunner(pid, dir)) {
+        fs.closeSync(fd);
+      } else if (fs.fstatSync(fd).isFile()) {
+        // Caught while one of its own writes (a builtin's `> file`) had its standard output for a
+        // moment: that file, not the pane. Opened again a little later.
+        fs.closeSync(fd);
+        p.openAgainAt = this.now() + RETRY_MS;
+        return;
+      } else {
+        p.fd = fd;
+      }
     } catch {
       /* gone */
     }
@@ -333,65 +347,5 @@ export class RenderHub {
     }
     fs.rmSync(p.file, { force: true });
     this.panes.delete(p.file);
-  }
-}
-
-/** Panes can be shown by the hub where /proc opens a process's terminal (Linux). */
-export function hubSupported(): boolean {
-  return fs.existsSync('/proc/self/fd/1') || fs.existsSync('/proc/self/fd');
-}
-
-/** The pid of the hub started last, which may not hold the lock yet. */
-export function hubSpawnedFile(paths: StatePaths): string {
-  return path.join(paths.locksDir, `${HUB_LOCK}.spawned`);
-}
-
-/**
- * `process`: panes show their transcript with a Node \`render\` each, as before the hub (for the
- * benchmarks' side-by-side and the tests of that fallback).
- */
-export const PANE_RENDERER_ENV = 'RESILIENT_AGENT_PANE_RENDERER';
-
-/** Where the pane's transcript comes from for attempts this core launches. */
-export function paneRenderer(core: Pick<Core, 'launcher' | 'env'>): 'hub' | 'process' | undefined {
-  if (!core.launcher) return undefined;
-  // The hub is opt-in for now: under 20 panes started 5 at a time, one pane stayed blank about once in six runs
-  // though the hub had saved its shown offset (a race not found yet). The per-pane renderer stays the default.
-  const chosen = core.launcher.transcript ?? (core.env[PANE_RENDERER_ENV] === 'hub' ? 'hub' : 'process');
-  return chosen === 'hub' && hubSupported() ? 'hub' : 'process';
-}
-
-/** Environment knob for tests: a hub that exits after this many ms idle. */
-export const HUB_IDLE_ENV = 'RESILIENT_AGENT_HUB_IDLE_MS';
-
-/**
- * Starts the render hub of this state dir unless a live one holds its lock. Never waits: the hub
- * takes the lock, or finds it taken and exits. Detached (a session of its own): no pane's hangup,
- * Ctrl-C or kill of its process group reaches it.
- */
-export function ensureRenderHub(core: Pick<Core, 'launcher' | 'locks' | 'store' | 'env' | 'logger'>): boolean {
-  const l = core.launcher;
-  if (!l) return false;
-  try {
-    if (core.locks.liveHolder(HUB_LOCK)) return false;
-  } catch {
-    /* unreadable just now: a hub started needlessly finds the lock taken and exits */
-  }
-  const idle = core.env[HUB_IDLE_ENV];
-  try {
-    const child = spawn(l.node, [l.cli, 'render-hub'], {
-      cwd: core.store.paths.home,
-      env: { RESILIENT_AGENT_HOME: core.store.paths.home, ...(idle ? { [HUB_IDLE_ENV]: idle } : {}), ...(l.env ?? {}) },
-      detached: true,
-      stdio: 'ignore',
-    });
-    child.on('error', (e) => core.logger.warn(`the render hub did not start: ${e.message}`));
-    child.unref();
-    // Until it holds its lock, a runner whose agent ended at once knows it by this pid: starting, not gone.
-    if (child.pid) fs.writeFileSync(hubSpawnedFile(core.store.paths), `${child.pid}\n`, { mode: 0o600 });
-    return true;
-  } catch (e) {
-    core.logger.warn(`the render hub did not start: ${(e as Error).message}`);
-    return false;
   }
 }

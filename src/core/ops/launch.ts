@@ -15,7 +15,7 @@ import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runne
 import { HUB_LOCK, writeEntry } from '../store/transcripts';
 import { wakeHookArgs } from '../tmux/commands';
 import type { Core } from './core';
-import { ensureRenderHub, hubSpawnedFile, paneRenderer } from './hub';
+import { ensureRenderHub, hubSpawnedFile, paneRenderer } from './hubLaunch';
 import { isoNow } from './core';
 import { wakeChannel } from './wake';
 

@@ -26,7 +26,7 @@ import type { MonitorOptions, PassResult } from './pass';
 import { needsSupervision, stateChange } from './pass';
 import { WakeSources } from './wake';
 import { hasEntries } from '../store/transcripts';
-import { ensureRenderHub } from './hub';
+import { ensureRenderHub } from './hubLaunch';
 import { startQueued } from './queue';
 import { endSuperseded } from './superseded';
 

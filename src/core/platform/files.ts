@@ -13,27 +13,11 @@ export function ensurePrivateDir(dir: string): void {
  * after a power loss, such as an attempt's inputs (a reboot ends the attempt; the next has its own).
  */
 export function writeFileAtomic(file: string, data: string | Buffer, options: { durable?: boolean } = {}): void {
-  ensurePrivateDir(path.dirname(file));
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  let fd: number;
-  try {
-    fd = fs.openSync(tmp, 'w', 0o600);
-  } catch (e) {
-    throw namedError(e, file);
-  }
-  try {
-    try {
-      fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-      if (options.durable !== false) fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    // A full disk (ENOSPC) or a quota: nothing half-written stays behind.
-    fs.rmSync(tmp, { force: true });
-    throw namedError(e, file);
-  }
+  const { tmp, fd } = openTemp(file);
+  settle(file, tmp, fd, () => {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    if (options.durable !== false) fs.fsyncSync(fd);
+  });
 }
 
 /**
@@ -43,18 +27,35 @@ export function writeFileAtomic(file: string, data: string | Buffer, options: { 
  * long on a machine busy with the agents just started.
  */
 export async function writeFileAtomicAsync(file: string, data: string | Buffer): Promise<void> {
+  const { tmp, fd } = openTemp(file);
+  let failed: unknown;
+  try {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    await new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
+  } catch (e) {
+    failed = e ?? new Error('write failed');
+  }
+  settle(file, tmp, fd, () => {
+    if (failed !== undefined) throw failed;
+  });
+}
+
+/** A private temp file beside `file`, open for writing. */
+function openTemp(file: string): { tmp: string; fd: number } {
   ensurePrivateDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  let fd: number;
   try {
-    fd = fs.openSync(tmp, 'w', 0o600);
+    return { tmp, fd: fs.openSync(tmp, 'w', 0o600) };
   } catch (e) {
     throw namedError(e, file);
   }
+}
+
+/** Writes (by `write`), closes and renames the temp file into place; on any failure removes it. */
+function settle(file: string, tmp: string, fd: number, write: () => void): void {
   try {
     try {
-      fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-      await new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
+      write();
     } finally {
       fs.closeSync(fd);
     }

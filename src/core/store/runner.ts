@@ -34,8 +34,10 @@ envv=(); while IFS= read -r -d '' a; do envv+=("$a"); done < "$envfile"
 envv+=("${ATTEMPT_ENV}=$d")
 # One file, whole or not at all: on a full disk nothing half-written (not even a temp file) stays.
 put() { { printf '%s\\n' "$2" > "$d/$1.tmp" && mv -f "$d/$1.tmp" "$d/$1"; } 2>/dev/null || { rm -f "$d/$1.tmp"; echo "[resilient-agent] cannot write $d/$1 (disk full?)" >&2; return 1; }; }
-put pid "$$"
+# The pid last: once it is there the render hub may open this shell's standard output as the pane,
+# and a builtin's \`> file\` (as in put) points it at that file for a moment.
 put tmux "\${TMUX:-}"
+put pid "$$"
 in=/dev/null; [ -f "$d/stdin" ] && in=$d/stdin
 : >> "$d/events.jsonl"
 rpid=
