@@ -34,10 +34,7 @@ envv=(); while IFS= read -r -d '' a; do envv+=("$a"); done < "$envfile"
 envv+=("${ATTEMPT_ENV}=$d")
 # One file, whole or not at all: on a full disk nothing half-written (not even a temp file) stays.
 put() { { printf '%s\\n' "$2" > "$d/$1.tmp" && mv -f "$d/$1.tmp" "$d/$1"; } 2>/dev/null || { rm -f "$d/$1.tmp"; echo "[resilient-agent] cannot write $d/$1 (disk full?)" >&2; return 1; }; }
-# The pid last: once it is there the render hub may open this shell's standard output as the pane,
-# and a builtin's \`> file\` (as in put) points it at that file for a moment.
 put tmux "\${TMUX:-}"
-put pid "$$"
 in=/dev/null; [ -f "$d/stdin" ] && in=$d/stdin
 : >> "$d/events.jsonl"
 rpid=
@@ -50,6 +47,10 @@ if [ -s "$d/hub" ] && { IFS= read -r hubf; IFS= read -r hubs; } < "$d/hub" && rm
 else
   hubf=
 fi
+# The pid after every other \`> file\` of this shell: once it is there the render hub may open this
+# shell's standard output as the pane, and a builtin's redirection (as in put, or \`: >>\`) points it
+# at that file for a moment (the hub then opens it again, but a later look is a slower transcript).
+put pid "$$"
 # The transcript killed (-9 by a person, or by the watchdog below) is not a "Killed" line in the
 # pane: bash -c reports a background job's signal once its foreground command ends, except in
 # POSIX mode, where \`jobs\` is the only report (an older bash may still print it).
@@ -78,11 +79,13 @@ put exit "$code" || noexit=1
 # would look alive for 10 s after its agent ended. It is ended at once instead; tmux has the status.
 if [ -n "$rpid" ] && [ -n "$noexit" ]; then
   # KILL, not TERM: a TERM that reached the transcript's subshell before its exec was lost now and
-  # then (the pane then looked alive until the 10 s watchdog).
+  # then (the pane then looked alive until the 10 s watchdog). No watchdog then: KILL is not lost.
   kill -KILL "$rpid" 2>/dev/null
-fi
-if [ -n "$rpid" ]; then
-  ( s=; trap '[ -n "$s" ] && kill "$s"; exit 0' TERM; sleep 10 & s=$!; wait "$s"; kill -KILL "$rpid" ) 2>/dev/null &
+  wait "$rpid" 2>/dev/null
+elif [ -n "$rpid" ]; then
+  # The watchdog's sleep holds none of the pane's files: a TERM that comes between its fork and
+  # \`s=$!\` leaves it behind, and it must not keep the pane (or a caller's pipe) open for 10 s.
+  ( s=; trap '[ -n "$s" ] && kill "$s"; exit 0' TERM; sleep 10 < /dev/null > /dev/null 2>&1 & s=$!; wait "$s"; kill -KILL "$rpid" ) 2>/dev/null &
   wd=$!
   wait "$rpid" 2>/dev/null
   kill "$wd" 2>/dev/null
