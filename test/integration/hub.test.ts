@@ -7,7 +7,8 @@ import { descendantsOf, processAlive, processesWithEnv } from '../../src/core/pl
 import { LockManager } from '../../src/core/store/lock';
 import { ATTEMPT_ENV } from '../../src/core/store/runner';
 import { StatePaths } from '../../src/core/store/paths';
-import { HUB_LOCK, writeEntry } from '../../src/core/store/transcripts';
+import { writeEntry } from '../../src/core/store/transcripts';
+import { hostIdentity, tmuxServerPath } from '../../src/core/platform/host';
 import type { Harness } from './harness';
 import { harnessPerTest, waitFor } from './harness';
 
@@ -25,7 +26,9 @@ function hubs(h: Harness): number[] {
 /** The pid the hub's lock names, when a live process holds it. */
 function lockHolder(h: Harness): number | undefined {
   try {
-    const pid = (JSON.parse(fs.readFileSync(path.join(h.store.paths.locksDir, `${HUB_LOCK}.lock`), 'utf8')) as { pid: number }).pid;
+    const file = fs.readdirSync(h.store.paths.locksDir).find((f) => /^render-hub@[0-9a-f]+\.lock$/.test(f));
+    if (!file) return undefined;
+    const pid = (JSON.parse(fs.readFileSync(path.join(h.store.paths.locksDir, file), 'utf8')) as { pid: number }).pid;
     return processAlive(pid) ? pid : undefined;
   } catch {
     return undefined;
@@ -172,6 +175,7 @@ describe('the render hub', function () {
     let started = false;
     const hub = new RenderHub({
       paths: h.store.paths,
+      hostKey: hostIdentity(tmuxServerPath(h.socket, h.env)).key,
       locks: new LockManager(h.store.paths.locksDir, 'test hub'),
       idleMs: 200,
       beforeRelease: async () => {
@@ -220,8 +224,8 @@ describe('the render hub', function () {
     const seen = () => fs.readFileSync(out, 'utf8');
     // Three MB of messages for the stuck pane (far more than its terminal holds), one for the other.
     fs.writeFileSync(path.join(stuck.dir, 'events.jsonl'), say('x'.repeat(100)).repeat(30_000));
-    writeEntry(paths, 'codex-stuck', 1, { attemptDir: stuck.dir, agent: 'codex' });
-    const hub = new RenderHub({ paths, locks: new LockManager(paths.locksDir, 'test hub'), idleMs: 60_000 });
+    writeEntry(paths, 'codex-stuck', 1, { host: 'test', attemptDir: stuck.dir, agent: 'codex' });
+    const hub = new RenderHub({ paths, hostKey: 'test', locks: new LockManager(paths.locksDir, 'test hub'), idleMs: 60_000 });
     const ran = hub.run();
     try {
       // The hub has the stuck pane's terminal open (this process's second descriptor of the FIFO).
@@ -234,7 +238,7 @@ describe('the render hub', function () {
       }).length;
       await waitFor(() => opened() >= 2, 'the hub writing to the stuck pane');
       fs.writeFileSync(path.join(live.dir, 'events.jsonl'), say('hello'));
-      writeEntry(paths, 'codex-live', 1, { attemptDir: live.dir, agent: 'codex' });
+      writeEntry(paths, 'codex-live', 1, { host: 'test', attemptDir: live.dir, agent: 'codex' });
       await waitFor(() => seen().includes('● hello'), 'the other pane shown', 10_000);
       fs.appendFileSync(path.join(live.dir, 'events.jsonl'), say('again'));
       await waitFor(() => seen().includes('● again'), 'and again', 10_000);
@@ -277,9 +281,9 @@ describe('the render hub', function () {
     fs.writeFileSync(path.join(dirs.other, 'pid'), `${calm.pid}\n`);
     fs.writeFileSync(path.join(dirs.busy, 'events.jsonl'), say('busy pane'));
     fs.writeFileSync(path.join(dirs.other, 'events.jsonl'), say('other pane'));
-    writeEntry(paths, 'codex-busy', 1, { attemptDir: dirs.busy, agent: 'codex' });
-    writeEntry(paths, 'codex-other', 1, { attemptDir: dirs.other, agent: 'codex' });
-    const hub = new RenderHub({ paths, locks: new LockManager(paths.locksDir, 'test hub'), idleMs: 60_000 });
+    writeEntry(paths, 'codex-busy', 1, { host: 'test', attemptDir: dirs.busy, agent: 'codex' });
+    writeEntry(paths, 'codex-other', 1, { host: 'test', attemptDir: dirs.other, agent: 'codex' });
+    const hub = new RenderHub({ paths, hostKey: 'test', locks: new LockManager(paths.locksDir, 'test hub'), idleMs: 60_000 });
     const ran = hub.run();
     try {
       // The hub has looked at both entries (the same first rescan) once the other pane shows.

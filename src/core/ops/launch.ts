@@ -12,7 +12,7 @@ import { readHead, writeFileAtomic, writeFileAtomicAsync } from '../platform/fil
 import { attemptFile, eventsFile } from '../store/attempt';
 import { descendantsOf, pidNamespace, processAlive, processesByEnv, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
-import { HUB_LOCK, writeEntry } from '../store/transcripts';
+import { hubLock, writeEntry } from '../store/transcripts';
 import { wakeHookArgs } from '../tmux/commands';
 import type { Core } from './core';
 import { ensureRenderHub, hubSpawnedFile, paneRenderer } from './hubLaunch';
@@ -192,8 +192,8 @@ export async function launch(
   if (byHub) {
     // The hub shows the pane's transcript: its entry first, so a hub that runs already finds it.
     const before = action.mode === 'resume' ? sessionUsage(record.attempts) : undefined;
-    writeEntry(core.store.paths, record.session, n, { attemptDir, agent: record.agent, ...(before ? { baseline: before } : {}) });
-    files.push([attemptFile(attemptDir, 'hub'), `${core.locks.file(HUB_LOCK)}\n${hubSpawnedFile(core.store.paths)}\n`]);
+    writeEntry(core.store.paths, record.session, n, { host: core.host.key, attemptDir, agent: record.agent, ...(before ? { baseline: before } : {}) });
+    files.push([attemptFile(attemptDir, 'hub'), `${core.locks.file(hubLock(core.host.key))}\n${hubSpawnedFile(core.store.paths, core.host.key)}\n`]);
   } else {
     const render = renderArgv(core, attemptDir, record, action.mode);
     if (render) files.push([attemptFile(attemptDir, 'render'), encodeNul(render)]);
