@@ -102,7 +102,7 @@ export function clock(iso: string, now: number): string {
 }
 
 const STATE_LABEL: Record<TaskState, string> = {
-  running: 'running', waiting: 'waiting for you', done: 'done', failed: 'failed', lost: 'lost', resuming: 'resuming', held: 'held', 'gave-up': 'gave up', queued: 'queued',
+  running: 'running', waiting: 'waiting for you', idle: 'idle, your move', done: 'done', failed: 'failed', lost: 'lost', resuming: 'resuming', held: 'held', 'gave-up': 'gave up', queued: 'queued',
 };
 
 export function tooltip(v: TaskView, now = Date.now()): vscode.MarkdownString {

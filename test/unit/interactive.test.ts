@@ -94,7 +94,8 @@ describe("Claude Code's hooks read as states", () => {
     assert.deepEqual(ADAPTERS.claude.interactive!.startArgs(t, s, '/a/agent-settings.json', '-rf and "quotes"'),
       ['--session-id', ID, '--settings', '/a/agent-settings.json', '--model', 'x', '--', '-rf and "quotes"']);
     assert.deepEqual(ADAPTERS.claude.interactive!.startArgs(t, s, '/a/s.json', undefined), ['--session-id', ID, '--settings', '/a/s.json', '--model', 'x']);
-    assert.deepEqual(ADAPTERS.claude.interactive!.resumeArgs(t, s, '/a/s.json'), ['--resume', ID, '--settings', '/a/s.json', '--model', 'x']);
+    assert.deepEqual(ADAPTERS.claude.interactive!.resumeArgs(t, s, '/a/s.json', undefined), ['--resume', ID, '--settings', '/a/s.json', '--model', 'x']);
+    assert.deepEqual(ADAPTERS.claude.interactive!.resumeArgs(t, s, '/a/s.json', 'and then?').slice(-2), ['--', 'and then?']);
   });
 });
 

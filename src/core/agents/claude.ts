@@ -241,7 +241,8 @@ const claudeInteractive: InteractiveAdapter = {
   },
   startArgs: (task, s, settingsFile, prompt) =>
     ['--session-id', task.agentSessionId ?? '', '--settings', settingsFile, ...s.extraArgs, ...(prompt ? ['--', prompt] : [])],
-  resumeArgs: (task, s, settingsFile) => ['--resume', task.agentSessionId ?? '', '--settings', settingsFile, ...s.extraArgs],
+  resumeArgs: (task, s, settingsFile, prompt) =>
+    ['--resume', task.agentSessionId ?? '', '--settings', settingsFile, ...s.extraArgs, ...(prompt ? ['--', prompt] : [])],
   readHook: readClaudeHook,
   misses: 'an interrupt (Esc) fires no hook: the task shows working until its next event; a permission refused shows in the next event only',
 };

@@ -54,8 +54,11 @@ export interface InteractiveAdapter {
   settingsFile(hook: readonly string[]): string;
   /** Arguments after the executable: its TUI on a new session (the id chosen up front), with an optional first prompt. */
   startArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string, prompt: string | undefined): string[];
-  /** Arguments after the executable: its TUI on the exact session again. Nothing is typed into it. */
-  resumeArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string): string[];
+  /**
+   * Arguments after the executable: its TUI on the exact session again. Nothing is typed into it
+   * but `prompt`, a follow-up a person asked for.
+   */
+  resumeArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string, prompt: string | undefined): string[];
   /** One hook payload (the JSON the agent gave the hook on stdin) as a state; undefined: an event that says nothing. */
   readHook(payload: Record<string, unknown>): HookReading | undefined;
   /** What the README and `status` say these hooks cannot tell (shown to a person, not used by rules). */

@@ -142,6 +142,11 @@ export const TaskRecordSchema = z.object({
   worktree: z.optional(WorktreeSchema),
   /** Waiting for a free slot (state `queued`); absent otherwise. */
   queue: z.optional(QueueEntrySchema),
+  /**
+   * `interactive`: the agent's own TUI in the pane, a person talks to it, its state from its hooks.
+   * `unattended` (and absent, in records of earlier versions): it works alone, its events in a file.
+   */
+  mode: z.optional(z.enum(TASK_MODES)),
   updatedAt: z.string(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;

@@ -166,7 +166,8 @@ function interactiveArgs(
   const settingsFile = attemptFile(attemptDir, 'settings');
   files.push([settingsFile, tui.settingsFile(hook)]);
   const settings = { executable: record.executable, ...record.agentArgs };
-  if (action.mode === 'resume') return tui.resumeArgs(record, settings, settingsFile);
+  // A follow-up a person asked for (`continue`) is its first prompt; a recovery's resume has none.
+  if (action.mode === 'resume') return tui.resumeArgs(record, settings, settingsFile, action.cause === 'follow-up' ? action.prompt : undefined);
   const prompt = action.prompt ?? record.prompt;
   return tui.startArgs(record, settings, settingsFile, prompt.trim() ? prompt : undefined);
 }
