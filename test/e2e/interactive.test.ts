@@ -88,7 +88,9 @@ describe('end to end: an interactive Claude Code task (its real TUI in tmux)', f
       projects: { [project]: { hasTrustDialogAccepted: true, hasCompletedProjectOnboarding: true } },
     }));
     const own = path.join(configDir, 'settings.json');
-    fs.writeFileSync(own, '{\n  "theme": "dark"\n}\n');
+    // Claude Code 2.1.332 defaults to "auto" mode, which runs a harmless command unasked: this test's
+    // person asks to be asked.
+    fs.writeFileSync(own, '{\n  "theme": "dark",\n  "permissions": { "defaultMode": "default" }\n}\n');
     const before = fs.readFileSync(own);
     const values: Record<string, unknown> = {
       'tmux.socket': socket, 'monitor.intervalSeconds': 60, 'supervisor.mode': 'window',
@@ -118,7 +120,7 @@ describe('end to end: an interactive Claude Code task (its real TUI in tmux)', f
     const waiting = await until((r) => r.state === 'waiting', 'waiting on the permission');
     const asked = hooks(1).find((h) => h.state === 'waiting')!;
     const after = Date.parse(waiting.stateSince) - asked.at;
-    console.log(`      waiting recorded ${after} ms after Claude Code's ${asked.event} hook started`);
+    console.log(`      waiting recorded ${after} ms after our hook command (run by Claude Code's ${asked.event} hook) started`);
     assert.ok(after < 2000, `${after} ms`);
     assert.match(waiting.stateReason ?? '', /permission to use Bash/);
     assert.ok(server.requests.some((q) => q.lastUserText.includes('task 6101')), 'the first prompt reached the model');
