@@ -31,6 +31,11 @@ describe('interactive tasks: a TUI in its pane, its state from its own hooks (fi
     const file = path.join(dir, '.fixture-hooks.jsonl');
     return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
   };
+  /** Its first turn over (Stop fired; SessionStart's idle comes before the prompt's turn) and recorded. */
+  const idleAfterTurn = async (session: string, dir: string) => {
+    await waitFor(() => fired(dir).some((f) => f.event === 'Stop'), 'the end of the first turn');
+    await waitFor(() => h.record(session)?.state === 'idle', 'idle after the first turn');
+  };
   const runs = (dir: string): Run[] => h.invocations(dir) as unknown as Run[];
   const paneText = async (session: string) => (await h.tmux(['capture-pane', '-p', '-t', `=${session}:`])).stdout;
 
@@ -78,7 +83,7 @@ describe('interactive tasks: a TUI in its pane, its state from its own hooks (fi
     h.monitor(['--interval', '60']);
     await h.ok(['start', 'claude', 'crash', '--interactive', '--dir', dir, '--prompt', 'hello']);
     const session = 'claude-crash';
-    await waitFor(() => h.record(session)?.state === 'idle', 'idle after the first turn');
+    await idleAfterTurn(session, dir);
     const pane = (await h.tmux(['display-message', '-p', '-t', `=${session}:`, '#{pane_id}'])).stdout.trim();
     const [first] = runs(dir);
     process.kill(first.pid, 'SIGKILL');
@@ -102,13 +107,31 @@ describe('interactive tasks: a TUI in its pane, its state from its own hooks (fi
     h.monitor(['--interval', '60']);
     await h.ok(['start', 'claude', 'server', '--interactive', '--dir', dir, '--prompt', 'hello']);
     const session = 'claude-server';
-    await waitFor(() => h.record(session)?.state === 'idle', 'idle after the first turn');
+    await idleAfterTurn(session, dir);
     await h.tmux(['kill-server']);
     const again = await waitFor(() => runs(dir)[1], 'the resume');
     assert.deepEqual([again.mode, again.sessionId], ['resume', runs(dir)[0].sessionId]);
     await waitFor(() => h.record(session)?.state === 'idle' && h.record(session)?.attempts.length === 2, 'idle again in attempt 2');
     assert.equal(h.record(session)!.attempts[1].cause, 'lost');
     assert.equal(runs(dir).length, 2);
+  });
+
+  it('a TUI that outlives its pane (it ignores SIGHUP) is ended before its resume: never two writers in one session', async () => {
+    const { dir } = setUp('stray');
+    h.monitor(['--interval', '60']);
+    await h.ok(['start', 'claude', 'stray', '--interactive', '--dir', dir, '--prompt', 'be stubborn']);
+    const session = 'claude-stray';
+    await idleAfterTurn(session, dir);
+    const [first] = runs(dir);
+    await h.tmux(['kill-server']);
+    const again = await waitFor(() => runs(dir)[1], 'the resume');
+    const exits = fs.readFileSync(path.join(dir, '.fixture-exits.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { pid: number; at: number; how: string });
+    assert.ok(exits.some((e) => e.pid === first.pid && e.how === 'SIGHUP ignored'), 'the first run outlived its pane');
+    const gone = exits.find((e) => e.pid === first.pid && e.how === 'SIGTERM');
+    assert.ok(gone, 'the first run was ended');
+    assert.ok(gone.at <= (again as unknown as { startedAt: number }).startedAt, 'ended before the resume began');
+    assert.deepEqual([again.mode, again.sessionId], ['resume', first.sessionId]);
+    await waitFor(() => h.record(session)?.state === 'idle' && h.record(session)?.attempts.length === 2, 'idle again in attempt 2');
   });
 
   it('/exit: stopped by the person, never resumed', async () => {

@@ -157,12 +157,13 @@ describe('the hook file', () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('keeps the latest reading by when its hook started, and logs every one', () => {
-    recordHook(dir, { state: 'working' }, 'PreToolUse', 100);
-    recordHook(dir, { state: 'waiting', reason: 'permission to use Bash' }, 'PermissionRequest', 200);
+    assert.equal(recordHook(dir, { state: 'working' }, 'UserPromptSubmit', 50).changed, true);
+    assert.equal(recordHook(dir, { state: 'working' }, 'PreToolUse', 100).changed, false, 'still working: no pass needed');
+    assert.equal(recordHook(dir, { state: 'waiting', reason: 'permission to use Bash' }, 'PermissionRequest', 200).changed, true);
     // A hook started earlier that got through its start-up later: logged, not made the state.
-    recordHook(dir, { state: 'working' }, 'PostToolUse', 150);
+    assert.equal(recordHook(dir, { state: 'working' }, 'PostToolUse', 150).changed, false);
     assert.deepEqual(readHookState(dir), { state: 'waiting', reason: 'permission to use Bash', event: 'PermissionRequest', at: 200 });
-    assert.equal(fs.readFileSync(path.join(dir, 'hooks.jsonl'), 'utf8').trim().split('\n').length, 3);
+    assert.equal(fs.readFileSync(path.join(dir, 'hooks.jsonl'), 'utf8').trim().split('\n').length, 4);
   });
 
   it('an unreadable file is no state', () => {

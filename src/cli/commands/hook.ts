@@ -6,8 +6,8 @@ import { recordHook } from '../../core/store/hooks';
 /**
  * `resilient-agent hook AGENT ATTEMPT_DIR WAKE_FILE` (hidden): what an interactive task's agent
  * runs at each of its hooks, with the hook's JSON payload on stdin. The adapter reads the payload
- * as a state, written into the attempt folder; then the state dir's wake file is touched, which
- * wakes every supervisor watching it (no polling). Prints nothing (Claude Code adds a
+ * as a state, written into the attempt folder; when the state changed, the state dir's wake file is
+ * touched, which wakes every supervisor watching it (no polling). Prints nothing (Claude Code adds a
  * UserPromptSubmit hook's output to the conversation) and always exits 0: a hook of ours never
  * stops or changes what the agent does, whatever goes wrong here.
  */
@@ -23,8 +23,9 @@ export async function hookCommand(args: readonly string[]): Promise<number> {
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return 0;
     const reading = adapterFor(agent).interactive?.readHook(payload as Record<string, unknown>);
     if (!reading) return 0;
-    recordHook(attemptDir, reading, String((payload as { hook_event_name?: unknown }).hook_event_name ?? '?'), at);
-    if (wakeFile) fs.writeFileSync(wakeFile, `${process.pid} ${Date.now()}\n`, { mode: 0o600 });
+    const { changed } = recordHook(attemptDir, reading, String((payload as { hook_event_name?: unknown }).hook_event_name ?? '?'), at);
+    // Only a change is worth a supervisor's pass (a turn of many tool calls is "working" throughout).
+    if (changed && wakeFile) fs.writeFileSync(wakeFile, `${process.pid} ${Date.now()}\n`, { mode: 0o600 });
   } catch {
     /* the agent goes on; the supervisor still sees the pane and the run's end */
   }
