@@ -78,6 +78,7 @@ describe('end to end: an interactive Claude Code task (its real TUI in tmux)', f
     server.script([
       { match: match.lastUser('task 6101'), behaviour: { kind: 'toolCall', command: 'echo hi > out.txt', then: 'Created out.txt.' } },
       { match: match.lastUser('task 6102'), behaviour: { kind: 'text', text: 'You asked me to create out.txt.' } },
+      { match: match.lastUser('task 6103'), behaviour: { kind: 'streamForever', text: 'thinking ', intervalMs: 2000 } },
     ]);
     const setup = agentEnv('claude', path.join(root, 'agent'), server.port, { extraPath: [bin, path.dirname(process.execPath)] });
     const configDir = setup.env.CLAUDE_CONFIG_DIR!;
@@ -142,6 +143,15 @@ describe('end to end: an interactive Claude Code task (its real TUI in tmux)', f
     const turn = await waitFor(() => server!.requests.find((q) => q.lastUserText.includes('task 6102')), 'the next prompt at the model', WAIT_MS);
     assert.ok(turn.allUserText.includes('task 6101'), 'the resumed session holds the first conversation');
     await until((r) => r.state === 'idle' && hooks(2).filter((h) => h.event === 'Stop').length > 0, 'idle again');
+
+    // Esc fires no hook: the pane going still says the turn is over.
+    await svc.send(session, 'Write forever (task 6103).');
+    await until((r) => r.state === 'running', 'at work on the third prompt');
+    await server.waitForStreamStart(WAIT_MS);
+    await tmux(socket, ['send-keys', '-t', `=${session}:`, 'Escape']);
+    const pressed = Date.now();
+    const interrupted = await until((r) => r.state === 'idle' && /interrupted/.test(r.stateReason ?? ''), 'idle after Esc');
+    console.log(`      idle recorded ${Date.parse(interrupted.stateSince) - pressed} ms after Esc: ${interrupted.stateReason}`);
 
     await svc.send(session, '/exit');
     const held = await until((r) => r.state === 'held', 'stopped by the person');

@@ -134,6 +134,27 @@ describe('interactive tasks: a TUI in its pane, its state from its own hooks (fi
     await waitFor(() => h.record(session)?.state === 'idle' && h.record(session)?.attempts.length === 2, 'idle again in attempt 2');
   });
 
+  it('Esc fires no hook: a turn interrupted is idle once its pane has been still 5 s; a turn at work is not', async () => {
+    const { dir } = setUp('esc');
+    h.monitor(['--interval', '60']);
+    await h.ok(['start', 'claude', 'esc', '--interactive', '--dir', dir, '--prompt', 'a slow one']);
+    const session = 'claude-esc';
+    const began = (await waitFor(() => fired(dir).find((f) => f.event === 'UserPromptSubmit'), 'the prompt submitted')).at;
+    // Working for 7 s, its spinner moving: never taken for idle.
+    await waitFor(async () => {
+      assert.equal((await listed(session))?.state, 'running');
+      return Date.now() - began > 7_000;
+    }, 'seven seconds of work', 15_000);
+    await h.tmux(['send-keys', '-t', `=${session}:`, 'Escape']);
+    const pressed = Date.now();
+    const idle = await waitFor(() => (h.record(session)?.state === 'idle' ? h.record(session) : undefined), 'idle after Esc', 15_000);
+    const after = Date.parse(idle.stateSince) - pressed;
+    console.log(`      idle recorded ${after} ms after Esc (no hook fired): ${idle.stateReason}`);
+    assert.match(idle.stateReason ?? '', /still for \d+ s and its last hook said working: interrupted/);
+    assert.ok(after >= 4_000 && after < 8_000, `${after} ms`);
+    assert.ok(!fired(dir).some((f) => f.event === 'Stop'), 'no Stop fired');
+  });
+
   it('/exit: stopped by the person, never resumed', async () => {
     const { dir } = setUp('exit');
     h.monitor(['--interval', '60']);

@@ -114,6 +114,21 @@ describe('evaluate: an interactive task', () => {
     assert.equal(evaluate(live, obs({ hook: hook('working'), waitingStreak: 5 }), T0 + MIN, ADAPTERS.claude, policy).state, 'running');
   });
 
+  it('a pane still for 5 s while its hooks last said working: interrupted (Esc fires no hook), idle; else looked at again then', () => {
+    const t = T0 + 10 * MIN;
+    const stillPane = (secondsAgo: number) => ({ ...pane(), activity: Math.floor((t - secondsAgo * 1000) / 1000) - 1 });
+    const idle = evaluate(live, obs({ pane: stillPane(6), hook: hook('working', { at: t - 20_000 }) }), t, ADAPTERS.claude, policy);
+    assert.equal(idle.state, 'idle');
+    assert.match(idle.reason ?? '', /still for 6 s and its last hook said working: interrupted/);
+    const moving = evaluate(live, obs({ pane: stillPane(1), hook: hook('working', { at: t - 20_000 }) }), t, ADAPTERS.claude, policy);
+    assert.equal(moving.state, 'running');
+    assert.equal(moving.recheckAt, t - 1000 + 5000);
+    // A hook a moment ago counts as movement too.
+    assert.equal(evaluate(live, obs({ pane: stillPane(60), hook: hook('working', { at: t - 2000 }) }), t, ADAPTERS.claude, policy).state, 'running');
+    // Waiting for a person, its pane is still of course.
+    assert.equal(evaluate(live, obs({ pane: stillPane(60), hook: hook('waiting', { at: t - 60_000 }) }), t, ADAPTERS.claude, policy).state, 'waiting');
+  });
+
   it('an unattended task reads its pane as before', () => {
     const unattended = tui([attempt(1)], { state: 'running', mode: 'unattended' });
     assert.equal(evaluate(unattended, obs({ hook: hook('idle'), waitingStreak: 2 }), T0 + MIN, ADAPTERS.claude, policy).state, 'waiting');

@@ -44,6 +44,25 @@ export function waitingSeen(adapter: AgentAdapter, lines: readonly string[] | un
   return adapter.waitingPatterns.some((p) => p.test(tail));
 }
 
+/**
+ * A TUI at work always moves (Claude Code's spinner and its elapsed time change every second, also
+ * while it waits for the model or a tool); one whose pane has been still this long after its hooks
+ * last said "working" was interrupted (Esc, which fires no hook) and waits at its prompt.
+ */
+export const PANE_STILL_MS = 5_000;
+
+/**
+ * Since when an interactive task's pane and hooks have both been still (ms), while its hooks say
+ * it works (or have said nothing); undefined when tmux gave no activity time.
+ */
+export function stillSince(task: TaskRecord, obs: Observation, now: number): number | undefined {
+  const a = lastAttempt(task);
+  if (!isInteractive(task) || !a || !obs.pane || obs.pane.dead || !obs.pane.activity) return undefined;
+  if (obs.hook && obs.hook.state !== 'working') return undefined;
+  // tmux counts whole seconds: the end of that second, so a pane never looks stiller than it is.
+  return Math.min(now, Math.max((obs.pane.activity + 1) * 1000, obs.hook?.at ?? Date.parse(a.startedAt)));
+}
+
 export function classifyCondition(task: TaskRecord, obs: Observation, now: number): Condition {
   const attempt = lastAttempt(task);
   if (!attempt) return { kind: 'lost', at: now };
@@ -78,10 +97,15 @@ export function classifyCondition(task: TaskRecord, obs: Observation, now: numbe
     return { kind: 'exited', exitCode: obs.pane.deadStatus, signal: obs.pane.deadSignal, at: now };
   }
   if (!files.started) return { kind: 'starting' };
-  // An interactive agent's own hooks say what it does; its pane (a TUI that always moves) is not read.
+  // An interactive agent's own hooks say what it does; its pane's text is not read.
   if (isInteractive(task)) {
     if (obs.hook?.state === 'waiting') return { kind: 'waiting', reason: obs.hook.reason };
     if (obs.hook?.state === 'idle') return { kind: 'idle', reason: obs.hook.reason };
+    const still = stillSince(task, obs, now);
+    if (still !== undefined && now - still >= PANE_STILL_MS) {
+      const why = obs.hook ? 'its last hook said working: interrupted (Esc fires no hook)' : 'no hook has said anything';
+      return { kind: 'idle', reason: `its pane has been still for ${Math.round((now - still) / 1000)} s and ${why}` };
+    }
     return { kind: 'running' };
   }
   if ((obs.waitingStreak ?? 0) >= WAITING_PASSES) return { kind: 'waiting' };
@@ -105,6 +129,8 @@ export interface Evaluation {
   action: Action;
   /** How the attempt ended is about to be known: look again in a moment, not at the next tick. */
   recheckSoon?: boolean;
+  /** Look again then (ms): an interactive task's pane may go still without any hook saying so. */
+  recheckAt?: number;
   /** An attempt whose session does not exist yet: decided again under the task's lock (its launcher may have died). */
   confirmUnderLock?: boolean;
 }
@@ -201,7 +227,8 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
     case 'running': {
       // What the agent says it does by itself: retrying its requests, or waiting out a usage limit.
       const v = whileRunning(adapter.activityFromEvents?.(parseJsonLines(obs.eventsTail ?? []), new Date(now)));
-      return keep({ state: v.state, reason: v.reason, nextAttemptAt: null, heldUntil: v.heldUntil });
+      const still = stillSince(task, obs, now);
+      return keep({ state: v.state, reason: v.reason, nextAttemptAt: null, heldUntil: v.heldUntil, ...(still !== undefined ? { recheckAt: still + PANE_STILL_MS } : {}) });
     }
     case 'waiting':
       return keep({ state: 'waiting', reason: condition.reason ? `waits for you: ${condition.reason}` : 'the agent waits for input', nextAttemptAt: null, heldUntil: null });
