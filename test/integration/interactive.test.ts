@@ -75,6 +75,10 @@ describe('interactive tasks: a TUI in its pane, its state from its own hooks (fi
     const states = fs.readFileSync(path.join(h.store.paths.attemptDir(session, 1), 'hooks.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).state);
     assert.deepEqual(states, ['idle', 'working', 'working', 'waiting', 'working', 'idle']);
     assert.equal(runs(dir).length, 1);
+    // logs: the TUI as its pane shows it; --events: what its hooks said.
+    assert.match(await h.ok(['logs', 'perm']), /ran the tool/);
+    assert.deepEqual((await h.ok(['logs', 'perm', '--events'])).trim().split('\n').map((l) => JSON.parse(l).event),
+      ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop']);
     assert.ok(fs.readFileSync(personal).equals(before), "the person's ~/.claude/settings.json changed");
   });
 

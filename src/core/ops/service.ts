@@ -13,7 +13,7 @@ import type { Lock } from '../store/lock';
 import { TmuxError } from '../tmux/errors';
 import type { Core, CoreOptions } from './core';
 import { createCore, isoNow } from './core';
-import { taskEvents, taskTranscript } from './transcript';
+import { interactiveHookLog, taskEvents, taskTranscript } from './transcript';
 import { eventsFile } from '../store/attempt';
 import { agentArgs, endAttempt, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
 import { capture, evaluateTask, find, observe, ownerElsewhere, view, views } from './observe';
@@ -149,7 +149,9 @@ export class TaskService {
   async logs(nameOrSession: string, lines: number, kind: 'transcript' | 'events' | 'pane' = 'transcript'): Promise<string> {
     const task = await find(this, nameOrSession);
     const record = task.adopted ? undefined : this.store.get(task.session);
-    if (kind !== 'pane' && record) {
+    // An interactive task's transcript is its TUI (the pane); its events, what its hooks said.
+    if (kind === 'events' && record && isInteractive(record)) return interactiveHookLog(this, record, lines).join('\n');
+    if (kind !== 'pane' && record && !isInteractive(record)) {
       return (kind === 'events' ? taskEvents(this, record, lines) : taskTranscript(this, record, lines)).join('\n');
     }
     try {
