@@ -79,6 +79,7 @@ describe('end to end: an interactive Claude Code task (its real TUI in tmux)', f
       { match: match.lastUser('task 6101'), behaviour: { kind: 'toolCall', command: 'echo hi > out.txt', then: 'Created out.txt.' } },
       { match: match.lastUser('task 6102'), behaviour: { kind: 'text', text: 'You asked me to create out.txt.' } },
       { match: match.lastUser('task 6103'), behaviour: { kind: 'streamForever', text: 'thinking ', intervalMs: 2000 } },
+      { match: match.lastUser('task 6104'), behaviour: { kind: 'httpError', status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'bad request 6104' } } }, times: 10 },
     ]);
     const setup = agentEnv('claude', path.join(root, 'agent'), server.port, { extraPath: [bin, path.dirname(process.execPath)] });
     const configDir = setup.env.CLAUDE_CONFIG_DIR!;
@@ -143,6 +144,11 @@ describe('end to end: an interactive Claude Code task (its real TUI in tmux)', f
     const turn = await waitFor(() => server!.requests.find((q) => q.lastUserText.includes('task 6102')), 'the next prompt at the model', WAIT_MS);
     assert.ok(turn.allUserText.includes('task 6101'), 'the resumed session holds the first conversation');
     await until((r) => r.state === 'idle' && hooks(2).filter((h) => h.event === 'Stop').length > 0, 'idle again');
+
+    // An API error ends the turn with StopFailure (Stop does not fire): idle, saying so.
+    await svc.send(session, 'This one fails (task 6104).');
+    const failed = await until((r) => r.state === 'idle' && /error/.test(r.stateReason ?? ''), 'idle after an API error');
+    console.log(`      after an API error: ${failed.stateReason}`);
 
     // Esc fires no hook: the pane going still says the turn is over.
     await svc.send(session, 'Write forever (task 6103).');

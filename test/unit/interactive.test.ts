@@ -60,7 +60,9 @@ describe("Claude Code's hooks read as states", () => {
   it('an API error ends the turn with StopFailure: idle, saying so (Stop never fires then)', () => {
     const r = read({ hook_event_name: 'StopFailure', error: 'rate_limit' });
     assert.equal(r?.state, 'idle');
-    assert.match(r?.reason ?? '', /error: rate_limit/);
+    assert.match(r?.reason ?? '', /error: rate_limit$/);
+    // Claude Code 2.1.332's StopFailure: error (a kind), error_details, last_assistant_message.
+    assert.equal(read({ hook_event_name: 'StopFailure', error: 'unknown', error_details: '400 bad request test' })?.reason, 'its turn ended on an error: unknown: 400 bad request test');
   });
 
   it("the person's exit ends it by the person; /clear and /resume are no end; anything else is not the person's", () => {

@@ -176,7 +176,7 @@ const EXITED_BY_PERSON = ['prompt_input_exit', 'logout'];
 
 type HookPayload = {
   hook_event_name?: unknown; session_id?: unknown; source?: unknown; reason?: unknown; tool_name?: unknown;
-  notification_type?: unknown; message?: unknown; error?: unknown;
+  notification_type?: unknown; message?: unknown; error?: unknown; error_details?: unknown;
 };
 
 const str = (x: unknown): string | undefined => (typeof x === 'string' && x ? x : undefined);
@@ -210,7 +210,8 @@ export function readClaudeHook(payload: Record<string, unknown>): HookReading | 
     case 'Stop':
       return withId({ state: 'idle' });
     case 'StopFailure':
-      return withId({ state: 'idle', reason: `its turn ended on an error: ${clip(str(p.error) ?? 'unknown')}` });
+      // `error` is a kind (rate_limit, authentication_failed, unknown, …); `error_details` says more.
+      return withId({ state: 'idle', reason: `its turn ended on an error: ${clip([str(p.error) ?? 'unknown', str(p.error_details)].filter(Boolean).join(': '))}` });
     case 'SessionEnd': {
       const reason = str(p.reason) ?? 'other';
       // /clear and /resume end this session and start another at once (SessionStart gives its id).
