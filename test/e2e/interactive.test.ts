@@ -2,8 +2,8 @@
  * An interactive task end to end with the real Claude Code TUI (the pinned version) in tmux,
  * against the scripted model server: its first prompt reaches the model, a permission prompt is
  * "waiting" through its own hooks, answered with send, then idle; kill -9 resumes it in its pane by
- * the exact id and the model sees the first conversation on the next request; /exit stops it for
- * good; the Claude settings in its config dir are untouched. First-run dialogs are answered in the
+ * the exact id and the model sees the first conversation on the next request; so does a tmux
+ * kill-server; an API error and Esc end a turn as idle; /exit stops it for good; the Claude settings in its config dir are untouched. First-run dialogs are answered in the
  * test's own CLAUDE_CONFIG_DIR, never the person's.
  *
  *   npx mocha --timeout 300000 out/test/e2e/interactive.test.js
@@ -69,7 +69,7 @@ describe('end to end: an interactive Claude Code task (its real TUI in tmux)', f
     if (process.env.E2E_KEEP !== '1') fs.rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   });
 
-  it('first prompt -> waiting on a permission (its hooks) -> send -> idle; kill -9 -> resumed by id with its conversation; /exit -> stopped', async () => {
+  it('first prompt -> waiting on a permission (its hooks) -> send -> idle; kill -9, kill-server -> resumed by id with its conversation; an API error, Esc -> idle; /exit -> stopped', async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-e2e-tui-'));
     const project = path.join(root, 'project');
     fs.mkdirSync(project);
@@ -145,6 +145,11 @@ describe('end to end: an interactive Claude Code task (its real TUI in tmux)', f
     assert.ok(turn.allUserText.includes('task 6101'), 'the resumed session holds the first conversation');
     await until((r) => r.state === 'idle' && hooks(2).filter((h) => h.event === 'Stop').length > 0, 'idle again');
 
+    // The tmux server killed: the TUI is back in a new pane, resumed by the same id.
+    await tmux(socket, ['kill-server']);
+    const back = await until((r) => r.attempts.length === 3 && r.state === 'idle', 'back after kill-server');
+    assert.deepEqual([back.attempts[2].cause, back.attempts[2].mode, back.agentSessionId], ['lost', 'resume', id]);
+
     // An API error ends the turn with StopFailure (Stop does not fire): idle, saying so.
     await svc.send(session, 'This one fails (task 6104).');
     const failed = await until((r) => r.state === 'idle' && /error/.test(r.stateReason ?? ''), 'idle after an API error');
@@ -162,9 +167,9 @@ describe('end to end: an interactive Claude Code task (its real TUI in tmux)', f
     await svc.send(session, '/exit');
     const held = await until((r) => r.state === 'held', 'stopped by the person');
     assert.match(held.stateReason ?? '', /^stopped by the user/);
-    assert.equal(held.attempts.length, 2);
+    assert.equal(held.attempts.length, 3);
     await monitor.pass('check');
-    assert.equal(svc.store.get(session)!.attempts.length, 2, 'never resumed');
+    assert.equal(svc.store.get(session)!.attempts.length, 3, 'never resumed');
     assert.ok(fs.readFileSync(own).equals(before), "Claude Code's own settings were changed");
     assert.equal(fs.existsSync(path.join(setup.home, '.claude', 'settings.json')), false);
   });
