@@ -215,7 +215,8 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
       assert.match(String(idle.description), /^claude · idle, your move/);
       assert.match(String(idle.contextValue), /agentRuns/);
       for (const t of vscode.window.terminals) if (((t.creationOptions as vscode.TerminalOptions).shellArgs ?? []).includes('=claude-tui')) t.dispose();
-      await api.model.service.kill('claude-tui', false);
+      // Forgotten: a task left here would be one more unfinished task for the tests after it.
+      await api.model.service.kill('claude-tui', true);
     } finally {
       await config.update('agents.claude.executable', undefined, vscode.ConfigurationTarget.Global);
     }
