@@ -164,6 +164,13 @@ describe('end to end: an interactive Claude Code task (its real TUI in tmux)', f
     const interrupted = await until((r) => r.state === 'idle' && /interrupted/.test(r.stateReason ?? ''), 'idle after Esc');
     console.log(`      idle recorded ${Date.parse(interrupted.stateSince) - pressed} ms after Esc: ${interrupted.stateReason}`);
 
+    // /clear starts another session: its hooks give the new id, which the record takes (a resume then resumes that one).
+    await svc.send(session, '/clear');
+    const cleared = await until((r) => r.agentSessionId !== id, 'the new session id after /clear');
+    const started = hooks(3).filter((h) => h.event === 'SessionStart').at(-1) as { sessionId?: string } | undefined;
+    assert.equal(cleared.agentSessionId, started?.sessionId);
+    console.log(`      /clear: session ${id} -> ${cleared.agentSessionId}`);
+
     await svc.send(session, '/exit');
     const held = await until((r) => r.state === 'held', 'stopped by the person');
     assert.match(held.stateReason ?? '', /^stopped by the user/);
