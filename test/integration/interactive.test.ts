@@ -159,6 +159,28 @@ describe('interactive tasks: a TUI in its pane, its state from its own hooks (fi
     assert.ok(!fired(dir).some((f) => f.event === 'Stop'), 'no Stop fired');
   });
 
+  it('/clear: the new id from its hooks; killed before that session saved anything: opened again empty, its first prompt not said twice', async () => {
+    const { dir } = setUp('clear');
+    h.monitor(['--interval', '60']);
+    await h.ok(['start', 'claude', 'clear', '--interactive', '--dir', dir, '--prompt', 'hello']);
+    const session = 'claude-clear';
+    await idleAfterTurn(session, dir);
+    const first = runs(dir)[0];
+    await h.ok(['send', 'clear', '/clear']);
+    const cleared = await waitFor(() => (h.record(session)?.agentSessionId !== first.sessionId ? h.record(session) : undefined), 'the new id');
+    assert.ok(cleared.agentSessionId);
+    process.kill(first.pid, 'SIGKILL');
+    // Its resume of the new id finds nothing saved ("No conversation found"): started again, empty.
+    const fresh = await waitFor(() => runs(dir)[2], 'started again');
+    assert.deepEqual([runs(dir)[1].mode, runs(dir)[1].sessionId], ['resume', cleared.agentSessionId]);
+    assert.equal(fresh.mode, 'start');
+    assert.equal(fresh.prompt, '', 'the first prompt is not said again');
+    const r = await waitFor(() => (h.record(session)?.attempts.length === 3 && h.record(session)?.state === 'idle' ? h.record(session) : undefined), 'idle in attempt 3');
+    assert.deepEqual([r.attempts[2].cause, r.attempts[2].mode], ['restart', 'start']);
+    assert.match(r.attempts[2].note ?? '', /No conversation found/);
+    assert.equal(r.agentSessionId, fresh.sessionId);
+  });
+
   it('/exit: stopped by the person, never resumed', async () => {
     const { dir } = setUp('exit');
     h.monitor(['--interval', '60']);
