@@ -104,6 +104,11 @@ describe('interactive tasks: a TUI in its pane, its state from its own hooks (fi
     assert.equal((await h.tmux(['display-message', '-p', '-t', `=${session}:`, '#{pane_id}'])).stdout.trim(), pane);
     assert.match(await paneText(session), /Resumed session .* \(2 messages\)/);
     assert.equal(runs(dir).length, 2);
+    // A follow-up on it, idle at its prompt: typed into its TUI, no new attempt.
+    assert.match(await h.ok(['continue', 'crash', '--prompt', 'and then?']), /typed into its TUI/);
+    await waitFor(() => fired(dir).some((f) => f.event === 'UserPromptSubmit' && f.pid === again.pid), 'the follow-up submitted');
+    await waitFor(async () => /done: and then\?/.test(await paneText(session)), 'its answer');
+    assert.equal(h.record(session)!.attempts.length, 2);
   });
 
   it('tmux kill-server: resumed by its exact id in a new pane', async () => {

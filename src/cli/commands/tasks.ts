@@ -178,7 +178,13 @@ export const TASK_COMMANDS: Record<string, Command> = {
     spec: { positionals: [name], flags: { host: 'value', prompt: 'value', 'prompt-file': 'value', now: 'bool' } },
     ensuresSupervisor: true,
     async run({ svc, parsed, io, first }) {
-      const record = await svc.followUp(first, await readPrompt(parsed), parsed.flags.get('now') === true);
+      const prompt = await readPrompt(parsed);
+      const before = (await svc.find(first)).attempts.length;
+      const record = await svc.followUp(first, prompt, parsed.flags.get('now') === true);
+      if (record.attempts.length === before) {
+        io.out(`${record.session}: typed into its TUI (it was idle at its prompt)`);
+        return 0;
+      }
       if (record.state === 'queued') {
         io.out(`${record.session}: the follow-up is queued (${(record.stateReason ?? 'waiting for a slot').replace(/^queued: /, '')}); it starts the moment a slot frees`);
         return 0;

@@ -216,7 +216,7 @@ export class TaskService {
 
   /**
    * A follow-up: the agent's own resume of the task's exact session, told `prompt`, on a task that
-   * has stopped (done, held, gave up, failed). Supervised again as after a start, with a fresh
+   * has stopped (done, held, gave up, failed); an interactive task idle at its prompt is typed it. Supervised again as after a start, with a fresh
    * attempt budget and wall clock; a crash during it resumes with the continue prompt.
    */
   async followUp(nameOrSession: string, prompt: string, now = false): Promise<TaskRecord> {
@@ -233,6 +233,11 @@ export class TaskService {
       const panes = await this.tmux.listPanes();
       const ev = evaluateTask(this, record, observe(this, record, panes));
       const current = applyEvaluation(record, ev, this.iso());
+      // An interactive agent at its prompt: the follow-up is typed into its TUI, as a person would.
+      if (isInteractive(current) && current.state === 'idle' && panes.get(current.session)?.dead === false) {
+        await this.tmux.sendLine(current.session, prompt, TUI_ENTER_DELAY_MS);
+        return current;
+      }
       if (current.state === 'running' || current.state === 'waiting' || current.state === 'idle' || (current.state === 'resuming' && ev.nextAttemptAt === null) || heldByAgent(current)) {
         throw new TaskError(`task ${task.session} is still running: use send to talk to it`, 'refused');
       }
