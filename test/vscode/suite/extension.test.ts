@@ -206,6 +206,12 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
       assert.strictEqual(record?.mode, 'interactive');
       await waitFor(() => vscode.window.terminals.some((t) => ((t.creationOptions as vscode.TerminalOptions).shellArgs ?? []).includes('=claude-tui')), 'its TUI in a terminal');
       await waitFor(() => stateOf('claude-tui') === 'waiting', 'waiting in the model');
+      // Notified within 2 s of the permission prompt (when the fixture ran its PermissionRequest hook).
+      await waitFor(() => api.notices.shown.some((n) => n.session === 'claude-tui' && n.state === 'waiting'), 'the waiting notification', 5_000);
+      const asked = fs.readFileSync(path.join(dir, '.fixture-hooks.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; at: number }).find((f) => f.event === 'PermissionRequest')!;
+      const notifiedAfter = Date.now() - asked.at;
+      console.log(`    waiting notified within ${notifiedAfter} ms of the PermissionRequest hook`);
+      assert.ok(notifiedAfter < 2_000, `${notifiedAfter} ms`);
       const waiting = itemFor('claude-tui')!;
       assert.match(String(waiting.description), /^waiting for you · claude · permission to use Bash/);
       assert.strictEqual((waiting.iconPath as vscode.ThemeIcon).id, 'bell-dot');
