@@ -183,9 +183,10 @@ const str = (x: unknown): string | undefined => (typeof x === 'string' && x ? x 
 
 /**
  * One of Claude Code's hook payloads (JSON on the hook's stdin: session_id, hook_event_name,
- * transcript_path, cwd, and the event's own fields) as a state. What they miss: an interrupt (Esc)
- * fires no Stop (the task stays "working" until the next event); a permission answered "no" fires
- * no event of its own (the next one tells); an API error ends the turn with StopFailure, not Stop.
+ * transcript_path, cwd, and the event's own fields) as a state. What they miss (2.1.332): an
+ * interrupt (Esc) fires no hook at all (decide/classify.ts reads the pane going still instead); a
+ * permission answered "no" fires no event of its own (the next one tells); an API error ends the
+ * turn with StopFailure, not Stop.
  */
 export function readClaudeHook(payload: Record<string, unknown>): HookReading | undefined {
   const p = payload as HookPayload;
@@ -245,7 +246,6 @@ const claudeInteractive: InteractiveAdapter = {
   resumeArgs: (task, s, settingsFile, prompt) =>
     ['--resume', task.agentSessionId ?? '', '--settings', settingsFile, ...s.extraArgs, ...(prompt ? ['--', prompt] : [])],
   readHook: readClaudeHook,
-  misses: 'an interrupt (Esc) fires no hook: the task shows working until its next event; a permission refused shows in the next event only',
 };
 
 /**

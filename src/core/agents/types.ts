@@ -61,8 +61,6 @@ export interface InteractiveAdapter {
   resumeArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string, prompt: string | undefined): string[];
   /** One hook payload (the JSON the agent gave the hook on stdin) as a state; undefined: an event that says nothing. */
   readHook(payload: Record<string, unknown>): HookReading | undefined;
-  /** What the README and `status` say these hooks cannot tell (shown to a person, not used by rules). */
-  readonly misses: string;
 }
 
 export interface AgentAdapter {
