@@ -69,7 +69,7 @@ describe('end to end: an interactive Claude Code task (its real TUI in tmux)', f
     if (process.env.E2E_KEEP !== '1') fs.rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   });
 
-  it('first prompt -> waiting on a permission (its hooks) -> send -> idle; kill -9, kill-server -> resumed by id with its conversation; an API error, Esc -> idle; /exit -> stopped', async () => {
+  it('first prompt -> waiting on a permission (its hooks) -> send -> idle; kill -9, kill-server -> resumed by id with its conversation; an API error, Esc -> idle; /clear -> the new id; /exit -> stopped', async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-e2e-tui-'));
     const project = path.join(root, 'project');
     fs.mkdirSync(project);
