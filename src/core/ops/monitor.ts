@@ -355,6 +355,7 @@ export class Monitor {
     }
     const ev = evaluateTask(svc, record, obs);
     if (ev.recheckSoon) this.recheckAt = Math.min(this.recheckAt, svc.now() + RECHECK_MS);
+    if (ev.recheckAt !== undefined) this.recheckAt = Math.min(this.recheckAt, ev.recheckAt);
     const changed =
       ev.state !== record.state || ev.reason !== record.stateReason || ev.ended !== undefined ||
       (ev.agentSessionId !== undefined && ev.agentSessionId !== record.agentSessionId) ||
