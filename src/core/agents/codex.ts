@@ -1,6 +1,8 @@
 import type { EventReading } from './transcript';
 import { count, errorLine, messageLines, noteLine, resultLines, retryLine, toolDetail, toolLine } from './transcript';
-import type { AgentAdapter, EventOutcome, RunActivity } from './types';
+import type { HookReading } from '../model/interactive';
+import { shCommand } from '../platform/ssh';
+import type { AgentAdapter, EventOutcome, InteractiveAdapter, RunActivity } from './types';
 import { clip, nextClockTime, parseJsonLines, withPrompt } from './types';
 
 /** codex: `{"type":"error","message":…}` and `{"type":"turn.failed","error":{"message":…}}`. */
@@ -112,6 +114,76 @@ function readCodexEvent(ev: Record<string, unknown>): EventReading | undefined {
   }
 }
 
+/** The events whose hooks tell what Codex's TUI does (codex-cli 0.171.0 has each of them). */
+const HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PermissionRequest', 'PostToolUse', 'Stop', 'Interrupt', 'SessionEnd'] as const;
+
+const str = (x: unknown): string | undefined => (typeof x === 'string' && x ? x : undefined);
+
+/**
+ * One of Codex's hook payloads (JSON on the hook's stdin: session_id, turn_id, transcript_path,
+ * cwd, hook_event_name, model, permission_mode and the event's own fields) as a state. As measured
+ * with codex-cli 0.171.0's TUI:
+ * - SessionStart fires only when the first prompt is submitted (right before UserPromptSubmit),
+ *   also on a resume: it says "working" and gives the session id, which cannot be chosen up front.
+ *   Until then no hook says anything (an empty TUI is idle by its still pane) and the id is unknown.
+ * - Esc fires Interrupt (unlike Claude Code): idle at once.
+ * - SessionEnd says `reason: "other"` for /exit and for Ctrl-C alike: it tells nothing the exit
+ *   status does not (0 for the person's exit, 137 for a kill -9), so it is read as nothing.
+ */
+export function readCodexHook(payload: Record<string, unknown>): HookReading | undefined {
+  const sessionId = str(payload.session_id);
+  const withId = (r: HookReading): HookReading => (sessionId ? { ...r, sessionId } : r);
+  switch (payload.hook_event_name) {
+    case 'SessionStart':
+    case 'UserPromptSubmit':
+    case 'PreToolUse':
+    case 'PostToolUse':
+      return withId({ state: 'working' });
+    case 'PermissionRequest': {
+      const input = (payload.tool_input ?? {}) as { command?: unknown };
+      const command = str(input.command);
+      return withId({ state: 'waiting', reason: `permission to use ${str(payload.tool_name) ?? 'a tool'}${command ? `: ${clip(command, 80)}` : ''}` });
+    }
+    case 'Stop':
+      return withId({ state: 'idle' });
+    case 'Interrupt':
+      return withId({ state: 'idle', reason: 'interrupted (Esc): your move' });
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The hooks as `-c` config overrides (each a TOML inline value, one argv element; Codex runs the
+ * command with a shell, so every element of ours is quoted for sh). Hooks given that way run only
+ * once trusted, and Codex keeps that trust in the person's own config.toml (a hash per hook under
+ * `hooks.state`; the same table given with `-c` is not honoured): the one way that leaves the
+ * person's files alone is `--dangerously-bypass-hook-trust`, for this run only.
+ */
+function hookArgs(hook: readonly string[] | undefined): string[] {
+  if (!hook?.length) return [];
+  const command = JSON.stringify(shCommand(hook)); // a TOML basic string
+  return ['--dangerously-bypass-hook-trust', ...HOOK_EVENTS.flatMap((event) => ['-c', `hooks.${event}=[{hooks=[{type="command",command=${command}}]}]`])];
+}
+
+/**
+ * Codex's TUI in the pane: its hooks on the command line (hookArgs), the folder with `-C`, the
+ * first prompt after `--`; `codex resume -- ID` opens the exact session again (from any folder;
+ * an unknown id: "No saved session found with ID …", exit 1). The attempt's settings file holds
+ * the same hooks as TOML, for a person reading the attempt folder: Codex does not read it. The
+ * approval flags of unattended runs (modeArgs) are left out: a person answers its own prompts.
+ */
+const codexInteractive: InteractiveAdapter = {
+  settingsFile(hook) {
+    const command = JSON.stringify(shCommand(hook));
+    return `# Given to Codex as -c overrides (with --dangerously-bypass-hook-trust); Codex does not read this file.\n${HOOK_EVENTS.map((e) => `[[hooks.${e}]]\nhooks = [{ type = "command", command = ${command} }]\n`).join('\n')}`;
+  },
+  startArgs: (task, s, _file, prompt, hook) => [...hookArgs(hook), '-C', task.dir, ...s.extraArgs, ...(prompt ? ['--', prompt] : [])],
+  resumeArgs: (task, s, _file, prompt, hook) =>
+    ['resume', ...hookArgs(hook), '-C', task.dir, ...s.extraArgs, '--', task.agentSessionId ?? '', ...(prompt ? [prompt] : [])],
+  readHook: readCodexHook,
+};
+
 /**
  * OpenAI Codex CLI. `codex exec --json` prints `{"type":"thread.started","thread_id":…}` as its
  * first line, before any model call; `codex exec resume <thread_id> <prompt>` continues it.
@@ -144,10 +216,11 @@ export const codex: AgentAdapter = {
   },
   canResume: (task) =>
     task.agentSessionId ? { ok: true } : { ok: false, why: 'codex had not reported a thread id' },
-  sessionNotFound: [/no rollout found for thread id/i],
+  sessionNotFound: [/no rollout found for thread id/i, /No saved session found with ID/i],
   waitingPatterns: [/^\s*Allow command\?/m, /Approve this (command|change)\?/i],
   outcomeFromEvents: codexOutcome,
   readEvent: readCodexEvent,
   activityFromEvents: codexActivity,
+  interactive: codexInteractive,
   seedSessionIdFile: (taskName) => `/tmp/codex-${taskName}.codex-session-id`,
 };

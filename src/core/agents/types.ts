@@ -52,13 +52,17 @@ export interface InteractiveAdapter {
    * command line: its hooks, each running `hook` (an argv: the product's own `hook` command).
    */
   settingsFile(hook: readonly string[]): string;
-  /** Arguments after the executable: its TUI on a new session (the id chosen up front), with an optional first prompt. */
-  startArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string, prompt: string | undefined): string[];
+  /**
+   * Arguments after the executable: its TUI on a new session (the id chosen up front, where the
+   * agent lets us), with an optional first prompt. `hook` is the same argv as settingsFile's, for
+   * an agent that takes its hooks on the command line instead of in a file (Codex's `-c`).
+   */
+  startArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string, prompt: string | undefined, hook?: readonly string[]): string[];
   /**
    * Arguments after the executable: its TUI on the exact session again. Nothing is typed into it
    * but `prompt`, a follow-up a person asked for.
    */
-  resumeArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string, prompt: string | undefined): string[];
+  resumeArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string, prompt: string | undefined, hook?: readonly string[]): string[];
   /** One hook payload (the JSON the agent gave the hook on stdin) as a state; undefined: an event that says nothing. */
   readHook(payload: Record<string, unknown>): HookReading | undefined;
 }

@@ -50,6 +50,8 @@ export function waitingSeen(adapter: AgentAdapter, lines: readonly string[] | un
  * last said "working" was interrupted (Esc, which fires no hook) and waits at its prompt.
  */
 export const PANE_STILL_MS = 5_000;
+/** How soon an interactive attempt that has not started yet is looked at again. */
+const STARTING_RECHECK_MS = 1_000;
 
 /**
  * Since when an interactive task's pane and hooks have both been still (ms), while its hooks say
@@ -223,7 +225,12 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
     case 'ending':
       return keep({ recheckSoon: true });
     case 'starting':
-      return keep({ state: attempt?.cause === 'start' ? 'running' : 'resuming', reason: null, nextAttemptAt: null, ...(condition.confirm ? { confirmUnderLock: true } : {}) });
+      return keep({
+        state: attempt?.cause === 'start' ? 'running' : 'resuming', reason: null, nextAttemptAt: null, ...(condition.confirm ? { confirmUnderLock: true } : {}),
+        // An interactive agent whose hooks say nothing until a prompt (Codex's TUI resumed) is idle
+        // by its still pane: looked at again once it runs, not at the next tick.
+        ...(isInteractive(task) ? { recheckAt: now + STARTING_RECHECK_MS } : {}),
+      });
     case 'running': {
       // What the agent says it does by itself: retrying its requests, or waiting out a usage limit.
       const v = whileRunning(adapter.activityFromEvents?.(parseJsonLines(obs.eventsTail ?? []), new Date(now)));

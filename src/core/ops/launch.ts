@@ -167,11 +167,11 @@ function interactiveArgs(
   files.push([settingsFile, tui.settingsFile(hook)]);
   const settings = { executable: record.executable, ...record.agentArgs };
   // A follow-up a person asked for (`continue`) is its first prompt; a recovery's resume has none.
-  if (action.mode === 'resume') return tui.resumeArgs(record, settings, settingsFile, action.cause === 'follow-up' ? action.prompt : undefined);
+  if (action.mode === 'resume') return tui.resumeArgs(record, settings, settingsFile, action.cause === 'follow-up' ? action.prompt : undefined, hook);
   // Its first prompt on its first run only: started again (its session was never saved, e.g. a
   // crash right after /clear), it opens empty rather than be told the first prompt a second time.
   const prompt = action.prompt ?? (action.cause === 'start' ? record.prompt : '');
-  return tui.startArgs(record, settings, settingsFile, prompt.trim() ? prompt : undefined);
+  return tui.startArgs(record, settings, settingsFile, prompt.trim() ? prompt : undefined, hook);
 }
 
 export interface LaunchOptions {

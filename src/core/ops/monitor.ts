@@ -12,7 +12,7 @@ import type { LastRead, Streak } from '../decide/streak';
 import { nextStreak } from '../decide/streak';
 import { WAITING_PASSES } from '../decide/classify';
 import type { TaskRecord } from '../model/record';
-import { isFinished } from '../model/record';
+import { isFinished, isInteractive } from '../model/record';
 import type { PaneInfo } from '../tmux/commands';
 import { TmuxError } from '../tmux/errors';
 import { FencedError } from '../store/lock';
@@ -30,8 +30,6 @@ import { ensureRenderHub } from './hubLaunch';
 import { startQueued } from './queue';
 import { endSuperseded } from './superseded';
 
-export { LEGACY_SUPERVISOR_LOCK, supervisorLock } from './election';
-
 /** How soon a pass looks again when an attempt's end is about to be known. */
 const RECHECK_MS = 250;
 /** How soon a pass looks again at a prompt for a person seen once: the second sighting that confirms it. */
@@ -39,6 +37,7 @@ const CONFIRM_MS = 1000;
 /** How soon a pass looks again while memory holds the queue back (memory frees without an event). */
 const QUEUE_RECHECK_MS = 2000;
 
+export { LEGACY_SUPERVISOR_LOCK, supervisorLock } from './election';
 export type { MonitorOptions, PassResult, StateChange } from './pass';
 export { needsSupervision } from './pass';
 
@@ -110,8 +109,7 @@ export class Monitor {
   stats(): { tracked: { waitingStreak: number; capturedAt: number; deadSince: number; watched: number }; watchedRunners: Map<string, number | null> } {
     const watchedRunners = this.wakeSources.watchedRunners();
     return {
-      tracked: { waitingStreak: this.waitingStreak.size, capturedAt: this.capturedAt.size, deadSince: this.deadSince.size, watched: watchedRunners.size },
-      watchedRunners,
+      tracked: { waitingStreak: this.waitingStreak.size, capturedAt: this.capturedAt.size, deadSince: this.deadSince.size, watched: watchedRunners.size }, watchedRunners,
     };
   }
 
@@ -232,7 +230,9 @@ export class Monitor {
     const actor = this.actor(result);
     // Launches wait until every task was looked at, then go together (./recovery.ts).
     const launches: Candidate[] = [];
-    const settle = (record: TaskRecord, outcome: Outcome) => {
+    // soon: an interactive agent's hooks may say nothing until a prompt: its pane is looked at once it runs.
+    const settle = (record: TaskRecord, outcome: Outcome, soon = false) => {
+      if (soon) this.recheckAt = Math.min(this.recheckAt, svc.now() + RECHECK_MS);
       const trouble = this.failing.get(record.session);
       if ('error' in outcome) {
         after.push(svc.store.get(record.session) ?? record);
@@ -261,7 +261,7 @@ export class Monitor {
           settle(record, { error: e });
         }
       }
-      await launchMany(actor, launches, panes, (c, outcome) => settle(c.record, outcome));
+      await launchMany(actor, launches, panes, (c, outcome) => settle(c.record, outcome, isInteractive(c.record)));
       if (after.some((r) => r.state === 'queued')) await this.startQueued(after, panes, result);
     } catch (e) {
       if (!(e instanceof FencedError)) throw e;
