@@ -309,7 +309,7 @@ export class ModelServer {
       const callId = this.nextId(wire.toolCallIdPrefix);
       const { name, args } = wire.shellToolCall(rec, b.command);
       this.pendingCalls.set(callId, { then: b.then ?? 'Done.' });
-      events.push(...enc.begin(), ...enc.toolCall(callId, name, JSON.stringify(args)), ...enc.finish('tool'));
+      events.push(...enc.begin(), ...enc.toolCall(callId, name, JSON.stringify({ ...args, ...b.extraArgs })), ...enc.finish('tool'));
     }
     const delay = this.options.chunkDelayMs ?? 0;
     if (b.kind !== 'streamForever') {

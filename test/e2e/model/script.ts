@@ -22,9 +22,11 @@ export type Behaviour =
   /**
    * Make one shell tool call running `command` (exec_command {cmd} for codex,
    * Bash {command, description} for claude, bash {command[, description]} for
-   * opencode/pi); when the tool result comes back, answer `then`.
+   * opencode/pi); when the tool result comes back, answer `then`. `extraArgs` join the call's
+   * arguments (codex: `sandbox_permissions: 'require_escalated'` and a `justification` make its
+   * TUI ask the person first).
    */
-  | { kind: 'toolCall'; command: string; then?: string }
+  | { kind: 'toolCall'; command: string; then?: string; extraArgs?: Record<string, unknown> }
   /**
    * Start a reply and stream text slowly forever (until the client goes away).
    * The request's `streamStarted` becomes true once the first delta is written.
