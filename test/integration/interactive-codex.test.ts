@@ -178,5 +178,13 @@ describe('interactive Codex tasks: its TUI in its pane, its state from its own h
     assert.equal(runs(dir).length, 1);
     assert.equal(h.record(session)!.attempts.length, 1);
     assert.ok(fired(dir).some((f) => f.event === 'SessionEnd'));
+    // A follow-up the person asks for: its session resumed by id with the follow-up as its first prompt.
+    const id = h.record(session)!.agentSessionId!;
+    await h.ok(['continue', 'exit', '--prompt', 'back again']);
+    const again = await waitFor(() => runs(dir)[1], 'the resume with the follow-up');
+    assert.deepEqual([again.mode, again.sessionId, again.prompt], ['resume', id, 'back again']);
+    assert.deepEqual(again.argv.slice(-3), ['--', id, 'back again']);
+    await waitFor(() => (h.record(session)?.state === 'idle' && h.record(session)?.attempts.length === 2 ? true : undefined), 'idle after the follow-up');
+    assert.equal(h.record(session)!.attempts[1].cause, 'follow-up');
   });
 });
