@@ -170,13 +170,13 @@ function hookArgs(hook: readonly string[] | undefined): string[] {
  * Codex's TUI in the pane: its hooks on the command line (hookArgs), the folder with `-C`, the
  * first prompt after `--`; `codex resume -- ID` opens the exact session again (from any folder;
  * an unknown id: "No saved session found with ID …", exit 1). The attempt's settings file holds
- * the same hooks as TOML, for a person reading the attempt folder: Codex does not read it. The
+ * the same hooks, for a person reading the attempt folder: Codex does not read it. The
  * approval flags of unattended runs (modeArgs) are left out: a person answers its own prompts.
  */
 const codexInteractive: InteractiveAdapter = {
   settingsFile(hook) {
-    const command = JSON.stringify(shCommand(hook));
-    return `# Given to Codex as -c overrides (with --dangerously-bypass-hook-trust); Codex does not read this file.\n${HOOK_EVENTS.map((e) => `[[hooks.${e}]]\nhooks = [{ type = "command", command = ${command} }]\n`).join('\n')}`;
+    const hooks = Object.fromEntries(HOOK_EVENTS.map((e) => [e, [{ hooks: [{ type: 'command', command: shCommand(hook) }] }]]));
+    return `${JSON.stringify({ note: 'given to Codex as -c overrides with --dangerously-bypass-hook-trust; Codex does not read this file', hooks }, null, 2)}\n`;
   },
   startArgs: (task, s, _file, prompt, hook) => [...hookArgs(hook), '-C', task.dir, ...s.extraArgs, ...(prompt ? ['--', prompt] : [])],
   resumeArgs: (task, s, _file, prompt, hook) =>
