@@ -90,8 +90,10 @@ describe('end to end: an interactive Codex task (its real TUI in tmux)', functio
       { match: match.lastUser('task 7101'), behaviour: { kind: 'toolCall', command: 'echo hi > out.txt', then: 'Created out.txt.', extraArgs: { sandbox_permissions: 'require_escalated', justification: 'Write out.txt' } } },
       { match: match.lastUser('task 7102'), behaviour: { kind: 'text', text: 'You asked me to create out.txt.' } },
       { match: match.lastUser('task 7103'), behaviour: { kind: 'streamForever', text: 'thinking ', intervalMs: 2000 } },
+      { match: match.lastUser('task 7104'), behaviour: { kind: 'httpError', status: 400, body: { error: { type: 'invalid_request_error', message: 'bad request 7104' } } }, times: 10 },
     ]);
-    const setup = agentEnv('codex', path.join(root, 'agent'), server.port, { extraPath: [bin, path.dirname(process.execPath)] });
+    // No retries of its own: an API error ends the turn at once.
+    const setup = agentEnv('codex', path.join(root, 'agent'), server.port, { extraPath: [bin, path.dirname(process.execPath)], maxRetries: 0 });
     const own = path.join(setup.env.CODEX_HOME!, 'config.toml');
     // This test's person: asked before a command leaves the sandbox; the first-run notices (a newer
     // model offered, the screen reader check) already answered, in this test's own CODEX_HOME.
@@ -117,6 +119,8 @@ describe('end to end: an interactive Codex task (its real TUI in tmux)', functio
     monitor = new Monitor(svc, { intervalMs: 60_000, eventDriven: true, probeMs: 100 });
     monitor.start();
     const session = 'codex-i';
+    const T0 = Date.now();
+    const step = (what: string) => console.log(`      [${((Date.now() - T0) / 1000).toFixed(1)} s] ${what}`);
     const until = (check: (r: TaskRecord) => boolean, what: string) =>
       waitFor(() => {
         const r = svc.store.get(session);
@@ -175,6 +179,7 @@ describe('end to end: an interactive Codex task (its real TUI in tmux)', functio
     assert.deepEqual(attemptPids(2), [], 'nothing of attempt 2 still runs');
 
     // Esc fires Codex's Interrupt hook: idle at once.
+    step('Esc');
     await svc.send(session, 'Write forever (task 7103).');
     await until((r) => r.state === 'running' && hooks(3).some((h) => h.event === 'UserPromptSubmit'), 'at work on the third prompt');
     await server.waitForStreamStart(WAIT_MS);
@@ -183,6 +188,16 @@ describe('end to end: an interactive Codex task (its real TUI in tmux)', functio
     const interrupted = await until((r) => r.state === 'idle' && /interrupted/.test(r.stateReason ?? ''), 'idle after Esc');
     console.log(`      idle recorded ${Date.parse(interrupted.stateSince) - pressed} ms after Esc: ${interrupted.stateReason}`);
 
+    // An API error ends the turn with no hook at all (no Stop): idle once its pane has been still 5 s.
+    step('an API error');
+    await svc.send(session, 'This one fails (task 7104).');
+    await waitFor(() => server!.requests.find((q) => q.lastUserText.includes('task 7104')), 'the failing request', WAIT_MS);
+    const erred = Date.now();
+    const failed = await until((r) => r.state === 'idle' && /no hook fired/.test(r.stateReason ?? ''), 'idle after an API error');
+    console.log(`      after an API error: idle ${Date.parse(failed.stateSince) - erred} ms after the request (hooks since the prompt: ${hooks(3).slice(-2).map((h) => h.event).join(', ')}): ${failed.stateReason}`);
+    assert.ok(!hooks(3).some((h) => h.event === 'Stop'), 'no Stop after the error');
+
+    step('/exit');
     await svc.send(session, '/exit');
     const held = await until((r) => r.state === 'held', 'stopped by the person');
     assert.match(held.stateReason ?? '', /^stopped by the user/);

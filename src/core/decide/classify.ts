@@ -105,7 +105,7 @@ export function classifyCondition(task: TaskRecord, obs: Observation, now: numbe
     if (obs.hook?.state === 'idle') return { kind: 'idle', reason: obs.hook.reason };
     const still = stillSince(task, obs, now);
     if (still !== undefined && now - still >= PANE_STILL_MS) {
-      const why = obs.hook ? 'its last hook said working: interrupted (Esc fires no hook)' : 'no hook has said anything';
+      const why = obs.hook ? 'its last hook said working: interrupted, or its turn ended on an error (no hook fired)' : 'no hook has said anything';
       return { kind: 'idle', reason: `its pane has been still for ${Math.round((now - still) / 1000)} s and ${why}` };
     }
     return { kind: 'running' };
