@@ -146,6 +146,25 @@ describe('interactive Codex tasks: its TUI in its pane, its state from its own h
     assert.ok(after < 2000, `${after} ms`);
   });
 
+  it('/new: no hook until its next prompt, whose SessionStart gives the new id, taken by the record (a resume then opens that one)', async () => {
+    const { dir } = setUp('new');
+    h.monitor(['--interval', '60']);
+    await h.ok(['start', 'codex', 'new', '--interactive', '--dir', dir, '--prompt', 'hello']);
+    const session = 'codex-new';
+    await idleAfterTurn(session, dir);
+    const first = h.record(session)!.agentSessionId!;
+    await h.ok(['send', 'new', '/new']);
+    await waitFor(async () => /\(new session\)/.test(await paneText(session)), 'the new session');
+    assert.equal(h.record(session)!.agentSessionId, first, 'no hook yet: the id stays');
+    await h.ok(['send', 'new', 'second']);
+    const starts = await waitFor(() => (fired(dir).filter((f) => f.event === 'SessionStart').length === 2 ? fired(dir).filter((f) => f.event === 'SessionStart') : undefined), 'its SessionStart');
+    assert.notEqual(starts[1].sessionId, first);
+    await waitFor(() => h.record(session)?.agentSessionId === starts[1].sessionId, 'the new id in the record');
+    process.kill(runs(dir)[0].wrapperPid, 'SIGKILL');
+    const again = await waitFor(() => runs(dir)[1], 'the resume');
+    assert.deepEqual([again.mode, again.sessionId], ['resume', starts[1].sessionId]);
+  });
+
   it('killed before its first prompt (no session yet, no id): opened again empty, saying why', async () => {
     const { dir } = setUp('early');
     h.monitor(['--interval', '60']);
