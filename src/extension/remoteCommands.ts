@@ -9,7 +9,7 @@ import type { HostsModel } from './hosts';
 import type { Node } from './tree';
 
 /** A task node of a registered host (not this machine's). */
-export type RemoteNode = { kind: 'task'; view: { session: string; name: string }; host: string };
+export type RemoteNode = { kind: 'task'; view: { session: string; name: string; agentSessionId?: string | null }; host: string };
 
 export function isRemoteNode(arg: unknown): arg is RemoteNode {
   const n = arg as Node | undefined;
@@ -78,7 +78,14 @@ export function remoteAction(id: string, hosts: HostsModel, confirm: (message: s
         return r;
       };
     case 'resilientAgent.copySessionId':
-      return async (node) => vscode.env.clipboard.writeText(node.view.session);
+      // The agent's own session id, as for a task of this machine.
+      return async (node) => {
+        if (!node.view.agentSessionId) {
+          void vscode.window.showWarningMessage(`The agent session id of ${node.view.session} on host ${node.host} is not known yet.`);
+          return undefined;
+        }
+        return vscode.env.clipboard.writeText(node.view.agentSessionId);
+      };
   }
   return undefined;
 }
