@@ -79,10 +79,29 @@ export async function measureHosts(runs = 10, perHost = 10, changes = 10): Promi
       registered(c);
       await cli(['list']);
     }
+    // Bounds, not the product: each host's launcher replaced by a stand-in printing the answer its
+    // list gave, with a Node start (what no remote list can go below while it is a Node process), or with cat.
+    const answers = new Map(hosts.map((h) => {
+      const file = path.join(h.dir, 'answer.json');
+      fs.writeFileSync(file, spawnSync(process.execPath, [path.join(h.home, '.local/share/resilient-agent/load.js'), '--contract', '1', 'list', '--host', 'local', '--json'], { env: { ...process.env, ...h.sessionEnv } }).stdout);
+      return [h, file];
+    }));
+    const standIns = { node: new Map<number, number[]>([[1, []], [5, []]]), cat: new Map<number, number[]>([[1, []], [5, []]]) };
+    const useStandIn = (kind: 'node' | 'cat') => {
+      for (const h of hosts) {
+        const q = `'${answers.get(h)!.replaceAll("'", "'\\''")}'`;
+        const line = kind === 'cat' ? `exec cat ${q}` : `exec ${process.execPath} -e 'process.stdout.write(require("fs").readFileSync(process.argv[1]))' ${q}`;
+        fs.writeFileSync(launcher(h), `#!/bin/sh\n${line}\n`, { mode: 0o755 });
+      }
+    };
     for (let i = 0; i < runs; i++) {
       for (const c of counts) await timeList(c, times);
       useLauncher(false);
       for (const c of [1, 5]) await timeList(c, before);
+      for (const kind of ['node', 'cat'] as const) {
+        useStandIn(kind);
+        for (const c of [1, 5]) await timeList(c, standIns[kind]);
+      }
       useLauncher(true);
     }
     // What this machine pays: the local CLI's own CPU (with its ssh clients; the hosts' side is theirs).
@@ -150,7 +169,7 @@ export async function measureHosts(runs = 10, perHost = 10, changes = 10): Promi
       row(3, `+ 3 hosts (${perHost * 4} tasks)`),
       row(5, `+ 5 hosts (${perHost * 6} tasks)`),
       '',
-      `Before and after, in the same run (each host's launcher switched between runs): a host's CLI started as \`node cli.js\``,
+      `Before and after, in the same run (each host's launcher switched between runs, all interleaved): a host's CLI started as \`node cli.js\``,
       `(before), or through the loader \`hosts install\` now puts beside it, with V8's code cache of the bundle (after).`,
       '',
       '| list | before: node cli.js | after: loader + code cache | 5 hosts / one host |',
@@ -164,12 +183,20 @@ export async function measureHosts(runs = 10, perHost = 10, changes = 10): Promi
       '|---|---|---|',
       ...breakdown.map((b) => `| ${b.label} | ${ms(b.cpu)} | ${ms(b.wall)} |`),
       '',
+      'Bounds (not the product): each host\'s launcher replaced by a stand-in that prints the answer its list gave, after a',
+      'bare Node start (no remote list that is a Node process can be cheaper), or with `cat` (no Node on the host at all):',
+      '',
+      '| list | stand-in: Node start + print | stand-in: cat |',
+      '|---|---|---|',
+      `| + 1 host | ${ms(median(standIns.node.get(1)!))} | ${ms(median(standIns.cat.get(1)!))} |`,
+      `| + 5 hosts | ${ms(median(standIns.node.get(5)!))} | ${ms(median(standIns.cat.get(5)!))} |`,
+      `| 5 hosts / one host | ${ratio(median(standIns.node.get(5)!), median(standIns.node.get(1)!))} | ${ratio(median(standIns.cat.get(5)!), median(standIns.cat.get(1)!))} |`,
+      '',
       `What this machine itself spends on \`list\` (the CLI and its ssh clients, CPU, a mean of 20 runs): ${[0, 1, 5].map((c) => `${c} host${c === 1 ? '' : 's'} ${ms(localCpu.get(c)!.cpu)}`).join(', ')}.`,
       '',
       'Five hosts simulated on this machine share its cores with the local CLI: each remote list is a Node process of its own',
       'there, so `list` over 5 hosts here is bound by five remote Node starts competing for the same CPUs; on five real',
-      'machines each runs on its own. Even a remote list costing no more than `node -e 0` would leave 5 hosts at about',
-      '1.6x one host here (this machine\'s CLI start in series, then five Node starts on two cores).',
+      'machines each runs on its own (the bounds above show how much of the ratio is the remote Node starts).',
       '',
       `A task killed on a host (\`kill --host\`, from the command's start) -> its change line in \`events --json\` here: median ${ms(median(latency))}, p95 ${ms(p95(latency))} (${latency.length} of ${Math.min(changes, perHost)} changes).`,
     ];
