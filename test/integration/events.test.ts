@@ -60,7 +60,11 @@ describe('state changes pushed from every host', function () {
     assert.ok(latency < 1_000, `arrived ${latency} ms after the start returned`);
 
     await a.kill();
-    await seen((e) => e.type === 'host' && e.hostName === 'alpha' && e.reachable === false, 'alpha down');
+    const killedAt = Date.now();
+    // Its ssh exits when the connection drops: the stream ends at once, not at ssh's keep-alives or a silence.
+    const down = await seen((e) => e.type === 'host' && e.hostName === 'alpha' && e.reachable === false, 'alpha down') as Event & { receivedAt: number; error?: string };
+    assert.ok(down.receivedAt - killedAt < 2_000, `alpha said down ${down.receivedAt - killedAt} ms after its sshd was killed (${down.error})`);
+    console.log(`      sshd killed -> alpha said down in ${down.receivedAt - killedAt} ms (${down.error})`);
     const helloCount = events.filter((e) => e.type === 'hello' && e.hostName === 'alpha').length;
     await a.start();
     await seen((e) => e.type === 'host' && e.hostName === 'alpha' && e.reachable === true && events.filter((x) => x.type === 'hello' && x.hostName === 'alpha').length > helloCount, 'alpha back', 40_000);
