@@ -20,6 +20,7 @@ export function statusJson(v: TaskView): Record<string, unknown> {
     agent: v.agent,
     state: v.state,
     reason: v.reason,
+    mode: v.mode ?? null,
     agentSessionId: v.agentSessionId,
     dir: v.dir,
     adopted: v.adopted,
@@ -73,7 +74,9 @@ function describeHere(v: TaskView, now: number): string {
   if (heldByAgent(v)) return `held by the agent${v.heldUntil ? `, ${agentReset(v.heldUntil, now)}` : ''}`;
   if (scheduledTry(v) && v.heldUntil) return `held, next try in ${inTime(v.heldUntil, now)} (${v.heldUntil})`;
   if (v.state === 'held' && v.heldUntil) return `held, resumed in ${inTime(v.heldUntil, now)} (${v.heldUntil})`;
-  return v.state + (v.adopted ? ' (started by hand)' : '');
+  // An interactive task's two "your move" states read apart: a question waits, an idle prompt does not.
+  if (v.mode === 'interactive' && (v.state === 'waiting' || v.state === 'idle')) return v.state === 'waiting' ? 'waiting for you' : 'idle (your move)';
+  return v.state + (v.adopted ? ' (started by hand)' : '') + (v.mode === 'interactive' ? ' (interactive)' : '');
 }
 
 export function table(views: TaskView[], now: number): string {

@@ -31,6 +31,7 @@ import { hostsCommand } from './commands/hosts';
 import { runOnHost } from './commands/onHost';
 import { versionCommand } from './commands/version';
 import { eventsCommand } from './commands/events';
+import { hookCommand } from './commands/hook';
 
 const VERSION = (manifest as unknown as { version: string }).version;
 
@@ -38,6 +39,7 @@ const USAGE = `resilient-agent ${VERSION}: run coding agents in tmux, watch them
 
 usage:
   resilient-agent start <agent> <name> [--dir DIR] (--prompt TEXT | --prompt-file FILE | --prompt -) [--worktree [--branch NAME]] [--now] [--json]
+  resilient-agent start claude <name> --interactive [--prompt ...] [--dir DIR] [--worktree ...]   its own TUI in the pane: you talk to it
   resilient-agent list [--json]
   resilient-agent status <name> [--json]
   resilient-agent logs <name> [--lines N] [--raw | --events]   what the agent said and did (--raw: the pane as tmux has it; --events: its JSON events)
@@ -148,6 +150,8 @@ async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv, io: I
   // What each pane runs beside its agent: no state dir, no settings.
   if (name === 'render') return { code: await renderCommand(rest, io) };
   if (name === 'render-hub') return { code: await renderHubCommand(rest, env) };
+  // What an interactive agent's hooks run: quick, silent, never failing the agent.
+  if (name === 'hook') return { code: await hookCommand(rest) };
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) throw new UsageError(`unknown command "${name}" (see resilient-agent --help)`);
   const parsed = parseArgs(name, rest, command.spec);

@@ -11,6 +11,7 @@ import type { TaskModel } from './model';
 import { nameFromFile } from './promptDocs';
 import type { PromptDocuments } from './promptDocs';
 import { askPrompt, startTask, StartArgs } from './startTask';
+import { startAnywhere } from './startOnHost';
 import type { HostsModel } from './hosts';
 import { addHost, isRemoteNode, remoteAction } from './remoteCommands';
 import type { Node } from './tree';
@@ -77,7 +78,13 @@ export function registerCommands(context: vscode.ExtensionContext, model: TaskMo
   const writePrompt = async (agent: string, name: string) => {
     await docs.write({ agent, name });
   };
-  register('resilientAgent.start', (args) => startTask(model, (args ?? {}) as StartArgs, writePrompt));
+  register('resilientAgent.start', (args) => startAnywhere(model, hosts, (args ?? {}) as StartArgs & { host?: string }, writePrompt));
+  // From a host's node in the tree (or with { host } from a keybinding or a test).
+  register('resilientAgent.startOnHost', (arg) => {
+    const host = (arg as { name?: unknown; host?: unknown } | undefined);
+    const name = typeof host?.name === 'string' && (arg as { kind?: unknown }).kind === 'host' ? host.name : typeof host?.host === 'string' ? host.host : undefined;
+    return startAnywhere(model, hosts, { ...(arg && (arg as { kind?: unknown }).kind !== 'host' ? arg as StartArgs : {}), ...(name ? { host: name } : {}) }, writePrompt);
+  });
   // The whole document, byte for byte (unsaved edits included), is the prompt.
   register('resilientAgent.startFromFile', async (arg) => {
     const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;

@@ -10,6 +10,8 @@ import { heldByAgent, scheduledTry } from '../core/model/holds';
 /** How each state looks: a themed icon and colour, and the group it sits in. */
 export const STATE_LOOK: Record<TaskState, { icon: string; color: string; group: 'needs' | 'running' | 'queued' | 'finished' }> = {
   waiting: { icon: 'bell-dot', color: 'list.warningForeground', group: 'needs' },
+  // An interactive agent whose turn is over: the person's move, but nothing asks (not a "needs you").
+  idle: { icon: 'comment-discussion', color: 'charts.green', group: 'running' },
   held: { icon: 'debug-pause', color: 'list.warningForeground', group: 'needs' },
   'gave-up': { icon: 'circle-slash', color: 'list.errorForeground', group: 'needs' },
   running: { icon: 'sync~spin', color: 'charts.blue', group: 'running' },
@@ -35,7 +37,9 @@ function describeHere(v: TaskView, now: number, maxAttempts?: number): string {
     case 'running':
       return `${v.agent} · running ${since(last?.startedAt ?? v.createdAt)}${v.reason?.startsWith('retrying') ? ` · ${v.reason}` : ''}${attempt > 1 ? ` · attempt ${attempt}${of}` : ''}`;
     case 'waiting':
-      return `waiting for you · ${v.agent}`;
+      return `waiting for you · ${v.agent}${v.reason?.startsWith('waits for you: ') ? ` · ${v.reason.slice('waits for you: '.length)}` : ''}`;
+    case 'idle':
+      return `${v.agent} · idle, your move ${since(v.recorded?.since ?? last?.startedAt)}`;
     case 'resuming':
       return v.nextAttemptAt
         ? `${v.agent} · resuming in ${duration(Date.parse(v.nextAttemptAt) - now)} · attempt ${attempt + 1}${of}`
@@ -98,7 +102,7 @@ export function clock(iso: string, now: number): string {
 }
 
 const STATE_LABEL: Record<TaskState, string> = {
-  running: 'running', waiting: 'waiting for you', done: 'done', failed: 'failed', lost: 'lost', resuming: 'resuming', held: 'held', 'gave-up': 'gave up', queued: 'queued',
+  running: 'running', waiting: 'waiting for you', idle: 'idle, your move', done: 'done', failed: 'failed', lost: 'lost', resuming: 'resuming', held: 'held', 'gave-up': 'gave up', queued: 'queued',
 };
 
 export function tooltip(v: TaskView, now = Date.now()): vscode.MarkdownString {
@@ -142,7 +146,7 @@ export function contextValue(v: TaskView): string {
   const parts = ['task', `state=${v.state}`, v.adopted ? 'adopted' : 'managed'];
   if (v.hasSession) parts.push('live');
   // The agent runs (or is about to): input can be sent, and it can be killed.
-  if (v.hasSession && (['running', 'waiting', 'resuming'].includes(v.state) || heldByAgent(v))) parts.push('agentRuns');
+  if (v.hasSession && (['running', 'waiting', 'idle', 'resuming'].includes(v.state) || heldByAgent(v))) parts.push('agentRuns');
   // Resume by exact id needs an id: a hand-started session without one cannot be resumed from here.
   if (isStopped(v.state) && !heldByAgent(v) && (!v.adopted || v.agentSessionId) && !/newer resilient-agent/.test(v.reason ?? '')) parts.push('resumable');
   if (v.dir) parts.push('hasDir');

@@ -18,6 +18,8 @@ export interface StartArgs {
   branch?: string;
   /** A name to offer (from the prompt file's name). */
   suggestedName?: string;
+  /** The agent's own TUI in the pane, you talk to it (asked for an agent that can, when the agent is picked here). */
+  interactive?: boolean;
 }
 
 /** The start flow left to let the person write the prompt in an editor (see promptDocs.ts). */
@@ -86,6 +88,26 @@ export async function askPrompt(title = 'Start resilient agent task (3/3): promp
   });
 }
 
+/** Interactive (its TUI, you talk to it) or unattended (it works alone), for an agent that can run either way. */
+async function askMode(agent: AgentId): Promise<boolean | undefined> {
+  type Item = vscode.QuickPickItem & { interactive: boolean };
+  const name = adapterFor(agent).displayName;
+  const items: Item[] = [
+    { interactive: true, label: '$(comment-discussion) Interactive: you talk to it', detail: `${name}'s own TUI in its tmux pane, opened in a terminal here; waiting for you and idle come from its hooks; a crash resumes it by id` },
+    { interactive: false, label: '$(run-all) Unattended: it works alone', detail: 'No questions asked; its transcript in the pane; a crash resumes it by id with the continue prompt' },
+  ];
+  const picked = await vscode.window.showQuickPick(items, { title: 'Start resilient agent task: how does it run?' });
+  return picked?.interactive;
+}
+
+/** An interactive task's first prompt: optional (empty: you type it in its TUI). */
+async function askFirstPrompt(): Promise<string | undefined> {
+  return vscode.window.showInputBox({
+    title: 'Start resilient agent task (3/3): first prompt (optional)',
+    prompt: 'What should the agent do first? Leave it empty to type it in its TUI. It reaches the agent exactly as typed, never through a shell.',
+  });
+}
+
 async function pickFolder(given?: vscode.Uri | string): Promise<string | undefined> {
   if (given) return typeof given === 'string' ? given : given.fsPath;
   const folders = vscode.workspace.workspaceFolders ?? [];
@@ -122,9 +144,13 @@ export async function startTask(model: TaskModel, args: StartArgs = {}, writePro
   }
   const agent = args.agent ?? (await pickAgent(model));
   if (!agent) return undefined;
+  // Asked only in the person's own flow (an agent picked here) for an agent that can run either way.
+  const canAsk = args.agent === undefined && AGENT_IDS.includes(agent as AgentId) && adapterFor(agent as AgentId).interactive !== undefined;
+  const interactive = args.interactive ?? (canAsk ? await askMode(agent as AgentId) : false);
+  if (interactive === undefined) return undefined;
   const name = args.name ?? (AGENT_IDS.includes(agent as AgentId) ? await askName(model, agent as AgentId, args.suggestedName) : '');
   if (name === undefined) return undefined;
-  const prompt = args.prompt ?? (writePrompt ? await askPrompt(undefined, true) : await askPrompt());
+  const prompt = args.prompt ?? (interactive ? await askFirstPrompt() : writePrompt ? await askPrompt(undefined, true) : await askPrompt());
   if (prompt === undefined) return undefined;
   if (prompt === WRITE_IN_EDITOR) {
     await writePrompt?.(agent, name);
@@ -135,7 +161,7 @@ export async function startTask(model: TaskModel, args: StartArgs = {}, writePro
   const worktree = args.worktree ?? (await askWorktree(model, dir, name));
   if (worktree === undefined) return undefined;
   try {
-    const record = await model.service.start({ agent, name, dir, prompt, worktree, branch: args.branch });
+    const record = await model.service.start({ agent, name, dir, prompt, worktree, branch: args.branch, interactive });
     model.ensureMonitor();
     await model.refresh('started');
     if (record.state === 'queued') {
@@ -143,6 +169,11 @@ export async function startTask(model: TaskModel, args: StartArgs = {}, writePro
       void vscode.window.showInformationMessage(`Queued agent task "${record.name}" (${record.agent}): ${(record.stateReason ?? 'waiting for a slot').replace(/^queued: /, '')}. It starts the moment a slot frees.`, 'Start Now').then((choice) => {
         if (choice === 'Start Now') void vscode.commands.executeCommand('resilientAgent.startNow', record.session);
       });
+      return record;
+    }
+    if (interactive) {
+      // You talk to it: its TUI opens in a terminal at once.
+      void vscode.commands.executeCommand('resilientAgent.attach', record.session);
       return record;
     }
     void vscode.window.showInformationMessage(`Started agent task "${record.name}" (${record.agent}) in tmux session ${record.session}.`, 'Attach', 'Show Transcript').then((choice) => {

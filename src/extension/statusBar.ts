@@ -6,9 +6,9 @@ import { Disposable } from './lifecycle';
 import type { HostsModel } from './hosts';
 import type { TaskModel } from './model';
 
-const ORDER: TaskState[] = ['running', 'resuming', 'waiting', 'held', 'failed', 'lost', 'gave-up', 'queued', 'done'];
+const ORDER: TaskState[] = ['running', 'resuming', 'waiting', 'idle', 'held', 'failed', 'lost', 'gave-up', 'queued', 'done'];
 const LABEL: Record<TaskState, string> = {
-  running: 'running', resuming: 'resuming', waiting: 'waiting', held: 'held', failed: 'failed', lost: 'lost', 'gave-up': 'gave up', queued: 'queued', done: 'done',
+  running: 'running', resuming: 'resuming', waiting: 'waiting', idle: 'idle', held: 'held', failed: 'failed', lost: 'lost', 'gave-up': 'gave up', queued: 'queued', done: 'done',
 };
 
 /** `2 running · 1 waiting`: counts by state, coloured when a task needs a person. */
@@ -20,7 +20,7 @@ export function statusText(counts: Map<TaskState, number>): string {
 /** What the status bar says: what runs and what needs you; finished tasks are not counted. */
 export function shortStatus(views: readonly TaskView[]): string {
   const need = views.filter(needsYou).length;
-  const active = views.filter((v) => !needsYou(v) && ['running', 'resuming', 'failed', 'lost', 'waiting'].includes(v.state)).length;
+  const active = views.filter((v) => !needsYou(v) && ['running', 'resuming', 'failed', 'lost', 'waiting', 'idle'].includes(v.state)).length;
   const queued = views.filter((v) => v.state === 'queued').length;
   const parts = [active ? `${active} running` : '', queued ? `${queued} queued` : '', need ? `${need} need${need === 1 ? 's' : ''} you` : ''].filter(Boolean);
   if (parts.length) return parts.join(' · ');

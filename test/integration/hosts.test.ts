@@ -122,6 +122,28 @@ describe('a state dir shared by two hosts (a second pid, mount and UTS namespace
     assert.equal(rec.attempts[1].mode, 'resume');
   });
 
+  it('each host shows its own panes\' transcripts (a render hub on each): neither hub takes the other\'s panes, nor ends their transcripts', async () => {
+    b = new OtherHost(h, 'host-b');
+    const asking = { FIXTURE_ASK_AFTER_MS: '1500' };
+    await b.run(['start', 'codex', 'there', '--dir', h.project('there', ['ask']), '--prompt', 'Ask first.']);
+    // Host b's hub runs (and holds its lock) before this host starts a task of its own.
+    await waitFor(() => fs.readdirSync(h.store.paths.locksDir).some((f) => /^render-hub\S*\.lock$/.test(f)), 'the hub of host-b');
+    await h.ok(['start', 'codex', 'here', '--dir', h.project('here', ['ask']), '--prompt', 'Ask first.'], { env: { ...h.env, ...asking } });
+    const paneB = async () => execFileSync('tmux', ['-S', path.join(b!.env.TMUX_TMPDIR!, `tmux-${process.getuid!()}`, h.socket), 'capture-pane', '-p', '-J', '-t', '=codex-there:'], { encoding: 'utf8' });
+    const paneHere = async () => (await h.tmux(['capture-pane', '-p', '-J', '-t', '=codex-here:'])).stdout;
+    await waitFor(async () => /^● working\.\.\.$/m.test(await paneHere()), 'this host\'s pane showing its agent');
+    await waitFor(async () => /^● working\.\.\.$/m.test(await paneB()), 'the pane on host-b showing its agent');
+    const locks = fs.readdirSync(h.store.paths.locksDir).filter((f) => /^render-hub@[0-9a-f]+\.lock$/.test(f));
+    assert.equal(locks.length, 2, `one hub per host: ${locks.join(', ')}`);
+    // Each run's transcript entry stays until its own run ends: neither hub took the other's for gone.
+    await h.ok(['monitor', '--once']);
+    const entries = fs.readdirSync(h.store.paths.transcriptsDir).sort();
+    assert.deepEqual(entries, ['codex-here.1.json', 'codex-there.1.json']);
+    await waitFor(async () => /\[y\/n\]/.test(await paneHere()), 'the question here');
+    await h.ok(['send', 'here', 'y']);
+    await waitFor(async () => /^● answered: y$/m.test(await paneHere()), 'the answer shown here');
+  });
+
   it('this host renamed (DHCP, hostnamectl) still takes its tasks for its own: listed here, killed here', async () => {
     const project = h.project('p', ['hang']);
     const sup = spawn(process.execPath, [CLI, 'monitor', '--interval', '180'], { env: h.env, stdio: 'ignore' });

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RenderHub } from '../../src/core/ops/hub';
@@ -7,7 +7,8 @@ import { descendantsOf, processAlive, processesWithEnv } from '../../src/core/pl
 import { LockManager } from '../../src/core/store/lock';
 import { ATTEMPT_ENV } from '../../src/core/store/runner';
 import { StatePaths } from '../../src/core/store/paths';
-import { HUB_LOCK, writeEntry } from '../../src/core/store/transcripts';
+import { LEGACY_HUB_LOCK, writeEntry } from '../../src/core/store/transcripts';
+import { hostIdentity, tmuxServerPath } from '../../src/core/platform/host';
 import type { Harness } from './harness';
 import { harnessPerTest, waitFor } from './harness';
 
@@ -25,7 +26,9 @@ function hubs(h: Harness): number[] {
 /** The pid the hub's lock names, when a live process holds it. */
 function lockHolder(h: Harness): number | undefined {
   try {
-    const pid = (JSON.parse(fs.readFileSync(path.join(h.store.paths.locksDir, `${HUB_LOCK}.lock`), 'utf8')) as { pid: number }).pid;
+    const file = fs.readdirSync(h.store.paths.locksDir).find((f) => /^render-hub@[0-9a-f]+\.lock$/.test(f));
+    if (!file) return undefined;
+    const pid = (JSON.parse(fs.readFileSync(path.join(h.store.paths.locksDir, file), 'utf8')) as { pid: number }).pid;
     return processAlive(pid) ? pid : undefined;
   } catch {
     return undefined;
@@ -172,6 +175,7 @@ describe('the render hub', function () {
     let started = false;
     const hub = new RenderHub({
       paths: h.store.paths,
+      hostKey: hostIdentity(tmuxServerPath(h.socket, h.env)).key,
       locks: new LockManager(h.store.paths.locksDir, 'test hub'),
       idleMs: 200,
       beforeRelease: async () => {
@@ -220,8 +224,8 @@ describe('the render hub', function () {
     const seen = () => fs.readFileSync(out, 'utf8');
     // Three MB of messages for the stuck pane (far more than its terminal holds), one for the other.
     fs.writeFileSync(path.join(stuck.dir, 'events.jsonl'), say('x'.repeat(100)).repeat(30_000));
-    writeEntry(paths, 'codex-stuck', 1, { attemptDir: stuck.dir, agent: 'codex' });
-    const hub = new RenderHub({ paths, locks: new LockManager(paths.locksDir, 'test hub'), idleMs: 60_000 });
+    writeEntry(paths, 'codex-stuck', 1, { host: 'test', attemptDir: stuck.dir, agent: 'codex' });
+    const hub = new RenderHub({ paths, hostKey: 'test', locks: new LockManager(paths.locksDir, 'test hub'), idleMs: 60_000 });
     const ran = hub.run();
     try {
       // The hub has the stuck pane's terminal open (this process's second descriptor of the FIFO).
@@ -234,7 +238,7 @@ describe('the render hub', function () {
       }).length;
       await waitFor(() => opened() >= 2, 'the hub writing to the stuck pane');
       fs.writeFileSync(path.join(live.dir, 'events.jsonl'), say('hello'));
-      writeEntry(paths, 'codex-live', 1, { attemptDir: live.dir, agent: 'codex' });
+      writeEntry(paths, 'codex-live', 1, { host: 'test', attemptDir: live.dir, agent: 'codex' });
       await waitFor(() => seen().includes('● hello'), 'the other pane shown', 10_000);
       fs.appendFileSync(path.join(live.dir, 'events.jsonl'), say('again'));
       await waitFor(() => seen().includes('● again'), 'and again', 10_000);
@@ -277,9 +281,9 @@ describe('the render hub', function () {
     fs.writeFileSync(path.join(dirs.other, 'pid'), `${calm.pid}\n`);
     fs.writeFileSync(path.join(dirs.busy, 'events.jsonl'), say('busy pane'));
     fs.writeFileSync(path.join(dirs.other, 'events.jsonl'), say('other pane'));
-    writeEntry(paths, 'codex-busy', 1, { attemptDir: dirs.busy, agent: 'codex' });
-    writeEntry(paths, 'codex-other', 1, { attemptDir: dirs.other, agent: 'codex' });
-    const hub = new RenderHub({ paths, locks: new LockManager(paths.locksDir, 'test hub'), idleMs: 60_000 });
+    writeEntry(paths, 'codex-busy', 1, { host: 'test', attemptDir: dirs.busy, agent: 'codex' });
+    writeEntry(paths, 'codex-other', 1, { host: 'test', attemptDir: dirs.other, agent: 'codex' });
+    const hub = new RenderHub({ paths, hostKey: 'test', locks: new LockManager(paths.locksDir, 'test hub'), idleMs: 60_000 });
     const ran = hub.run();
     try {
       // The hub has looked at both entries (the same first rescan) once the other pane shows.
@@ -294,6 +298,52 @@ describe('the render hub', function () {
       for (const c of [busy, calm, pane.reader, other.reader]) c.kill('SIGKILL');
       fs.closeSync(pane.fd);
       fs.closeSync(other.fd);
+    }
+  });
+  it('after an upgrade: an entry of the older build (one hub for every host) is left to that build\'s hub while it runs, then shown here', async () => {
+    const paths = new StatePaths(path.join(h.root, 'hub-state'));
+    const say = (text: string) => `${JSON.stringify({ type: 'item.completed', item: { type: 'agent_message', text } })}\n`;
+    const made: { runner: ChildProcess; reader: ChildProcess; fd: number }[] = [];
+    // A runner (as the hub knows it: by its argv) whose pane is a FIFO a reader copies into a file.
+    const attempt = (name: string, text: string) => {
+      const fifo = path.join(h.root, `${name}.fifo`);
+      const out = path.join(h.root, `${name}.out`);
+      execFileSync('mkfifo', [fifo]);
+      const outFd = fs.openSync(out, 'a');
+      const reader = spawn('cat', [fifo], { stdio: ['ignore', outFd, 'ignore'] });
+      fs.closeSync(outFd);
+      const fd = fs.openSync(fifo, 'r+');
+      const dir = path.join(h.root, name);
+      fs.mkdirSync(dir);
+      const runner = spawn('bash', ['-c', 'sleep 1000; :', 'resilient-agent-runner', dir], { stdio: ['ignore', fd, 'ignore'] });
+      made.push({ runner, reader, fd });
+      fs.writeFileSync(path.join(dir, 'pid'), `${runner.pid}\n`);
+      fs.writeFileSync(path.join(dir, 'events.jsonl'), say(text));
+      return { dir, seen: () => fs.readFileSync(out, 'utf8') };
+    };
+    const old = attempt('old', 'from the older build');
+    const now = attempt('new', 'from this build');
+    // As the older build wrote it: version 1, no host; its hub (alive: this process) holds the one lock of then.
+    fs.mkdirSync(paths.transcriptsDir, { recursive: true });
+    fs.writeFileSync(path.join(paths.transcriptsDir, 'codex-old.1.json'), JSON.stringify({ version: 1, attemptDir: old.dir, agent: 'codex' }));
+    writeEntry(paths, 'codex-new', 1, { host: 'test', attemptDir: now.dir, agent: 'codex' });
+    const oldHub = new LockManager(paths.locksDir, 'older hub').tryAcquire(LEGACY_HUB_LOCK)!;
+    const hub = new RenderHub({ paths, hostKey: 'test', locks: new LockManager(paths.locksDir, 'test hub'), idleMs: 60_000 });
+    const ran = hub.run();
+    try {
+      // Both entries looked at in the same rescan: this build's shown, the older one left to its hub.
+      await waitFor(() => now.seen().includes('● from this build'), 'this build\'s pane shown', 10_000);
+      assert.equal(old.seen(), '', 'shown by the older build\'s hub only, not twice');
+      oldHub.release();
+      await waitFor(() => old.seen().includes('● from the older build'), 'shown here once the older hub is gone', 10_000);
+    } finally {
+      hub.stop();
+      await ran;
+      for (const m of made) {
+        m.runner.kill('SIGKILL');
+        m.reader.kill('SIGKILL');
+        fs.closeSync(m.fd);
+      }
     }
   });
 });

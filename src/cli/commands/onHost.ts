@@ -36,8 +36,10 @@ export async function runOnHost(command: string, remote: RemoteHosts, host: Host
     case 'start': {
       const dir = parsed.flags.get('dir') as string | undefined;
       if (dir === undefined) throw new UsageError(`a task on host ${host.name} needs --dir (a folder on that host)`);
-      const prompt = await readPrompt(parsed);
-      const r = await remote.call(host, ['start', '--dir', dir, '--prompt', '-', ...passOn(parsed, ['worktree', 'branch', 'now']), '--json', '--', first, second], { input: prompt }) as Record<string, unknown>;
+      // An interactive task's first prompt is optional (an empty one on stdin: none).
+      const none = parsed.flags.get('interactive') === true && !parsed.flags.has('prompt') && !parsed.flags.has('prompt-file');
+      const prompt = none ? '' : await readPrompt(parsed);
+      const r = await remote.call(host, ['start', '--dir', dir, '--prompt', '-', ...passOn(parsed, ['worktree', 'branch', 'now', 'interactive']), '--json', '--', first, second], { input: prompt }) as Record<string, unknown>;
       if (json) {
         io.out(JSON.stringify(withHost(r), null, 2));
       } else {

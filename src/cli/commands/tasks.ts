@@ -55,15 +55,18 @@ export const TASK_COMMANDS: Record<string, Command> = {
   start: {
     spec: {
       positionals: [{ name: 'agent', required: true }, { name: 'name', required: true }],
-      flags: { host: 'value', dir: 'value', prompt: 'value', 'prompt-file': 'value', json: 'bool', worktree: 'bool', branch: 'value', now: 'bool' },
+      flags: { host: 'value', dir: 'value', prompt: 'value', 'prompt-file': 'value', json: 'bool', worktree: 'bool', branch: 'value', now: 'bool', interactive: 'bool' },
     },
     ensuresSupervisor: true,
     async run({ svc, parsed, io, json, first, second }) {
-      const prompt = await readPrompt(parsed);
+      const interactive = parsed.flags.get('interactive') === true;
+      // An interactive task's first prompt is optional: the person may type it in the TUI.
+      const asked = parsed.flags.has('prompt') || parsed.flags.has('prompt-file');
+      const prompt = interactive && !asked ? '' : await readPrompt(parsed);
       const dir = (parsed.flags.get('dir') as string | undefined) ?? process.cwd();
       const worktree = parsed.flags.get('worktree') === true;
       const branch = parsed.flags.get('branch') as string | undefined;
-      const record = await svc.start({ agent: first, name: second, dir, prompt, worktree, branch, now: parsed.flags.get('now') === true });
+      const record = await svc.start({ agent: first, name: second, dir, prompt, worktree, branch, now: parsed.flags.get('now') === true, interactive });
       if (json) {
         io.out(JSON.stringify(statusJson(svc.view(record)), null, 2));
       } else if (record.state === 'queued') {
@@ -74,7 +77,7 @@ export const TASK_COMMANDS: Record<string, Command> = {
       } else {
         const note = record.attempts.at(-1)?.note;
         if (note) io.out(note);
-        io.out(`started ${record.session}${record.worktree ? ` in a worktree on branch ${record.worktree.branch} (${record.worktree.path})` : ''}`);
+        io.out(`started ${record.session}${interactive ? ' (interactive: its own TUI, you talk to it)' : ''}${record.worktree ? ` in a worktree on branch ${record.worktree.branch} (${record.worktree.path})` : ''}`);
         io.out(`attach: resilient-agent attach ${record.session}   (or: ${[...svc.tmux.baseArgv(), ...attachArgs(record.session)].join(' ')})`);
       }
       return 0;
@@ -175,7 +178,13 @@ export const TASK_COMMANDS: Record<string, Command> = {
     spec: { positionals: [name], flags: { host: 'value', prompt: 'value', 'prompt-file': 'value', now: 'bool' } },
     ensuresSupervisor: true,
     async run({ svc, parsed, io, first }) {
-      const record = await svc.followUp(first, await readPrompt(parsed), parsed.flags.get('now') === true);
+      const prompt = await readPrompt(parsed);
+      const before = (await svc.find(first)).attempts.length;
+      const record = await svc.followUp(first, prompt, parsed.flags.get('now') === true);
+      if (record.attempts.length === before) {
+        io.out(`${record.session}: typed into its TUI (it was idle at its prompt)`);
+        return 0;
+      }
       if (record.state === 'queued') {
         io.out(`${record.session}: the follow-up is queued (${(record.stateReason ?? 'waiting for a slot').replace(/^queued: /, '')}); it starts the moment a slot frees`);
         return 0;

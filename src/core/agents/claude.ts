@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { EventReading } from './transcript';
 import { count, errorLine, messageLines, noteLine, resultLines, retryLine, toolDetail, toolLine } from './transcript';
-import type { AgentAdapter, EventOutcome, RunActivity } from './types';
+import type { HookReading } from '../model/interactive';
+import { shCommand } from '../platform/ssh';
+import type { AgentAdapter, EventOutcome, InteractiveAdapter, RunActivity } from './types';
 import { clip, nextClockTime, parseJsonLines } from './types';
 
 type ClaudeEvent = {
@@ -166,6 +168,86 @@ function readClaudeEvent(ev: Record<string, unknown>): EventReading | undefined 
   }
 }
 
+/** The events whose hooks tell what the TUI does (Claude Code 2.1.332 has each of them). */
+const HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'PostToolUseFailure', 'PermissionRequest', 'Notification', 'Stop', 'StopFailure', 'SessionEnd'] as const;
+const TOOL_EVENTS: readonly string[] = ['PreToolUse', 'PostToolUse', 'PostToolUseFailure', 'PermissionRequest'];
+/** SessionEnd's reasons that are the person's own exit (/exit, Ctrl-D, Ctrl-C twice; signing out). */
+const EXITED_BY_PERSON = ['prompt_input_exit', 'logout'];
+
+type HookPayload = {
+  hook_event_name?: unknown; session_id?: unknown; source?: unknown; reason?: unknown; tool_name?: unknown;
+  notification_type?: unknown; message?: unknown; error?: unknown; error_details?: unknown;
+};
+
+const str = (x: unknown): string | undefined => (typeof x === 'string' && x ? x : undefined);
+
+/**
+ * One of Claude Code's hook payloads (JSON on the hook's stdin: session_id, hook_event_name,
+ * transcript_path, cwd, and the event's own fields) as a state. What they miss (2.1.332): an
+ * interrupt (Esc) fires no hook at all (decide/classify.ts reads the pane going still instead); a
+ * permission answered "no" fires no event of its own (the next one tells); an API error ends the
+ * turn with StopFailure, not Stop.
+ */
+export function readClaudeHook(payload: Record<string, unknown>): HookReading | undefined {
+  const p = payload as HookPayload;
+  const sessionId = str(p.session_id);
+  const withId = (r: HookReading): HookReading => (sessionId ? { ...r, sessionId } : r);
+  switch (p.hook_event_name) {
+    case 'SessionStart':
+      // Compaction in the middle of a turn starts the session again too: that says nothing.
+      return p.source === 'compact' ? undefined : withId({ state: 'idle' });
+    case 'UserPromptSubmit':
+    case 'PreToolUse':
+    case 'PostToolUse':
+    case 'PostToolUseFailure':
+      return withId({ state: 'working' });
+    case 'PermissionRequest':
+      return withId({ state: 'waiting', reason: `permission to use ${str(p.tool_name) ?? 'a tool'}` });
+    case 'Notification':
+      if (p.notification_type === 'permission_prompt') return withId({ state: 'waiting', reason: clip(str(p.message) ?? 'a permission') });
+      if (p.notification_type === 'elicitation_dialog') return withId({ state: 'waiting', reason: clip(str(p.message) ?? 'a question') });
+      if (p.notification_type === 'idle_prompt') return withId({ state: 'idle' });
+      return undefined;
+    case 'Stop':
+      return withId({ state: 'idle' });
+    case 'StopFailure':
+      // `error` is a kind (rate_limit, authentication_failed, unknown, …); `error_details` says more.
+      return withId({ state: 'idle', reason: `its turn ended on an error: ${clip([str(p.error) ?? 'unknown', str(p.error_details)].filter(Boolean).join(': '))}` });
+    case 'SessionEnd': {
+      const reason = str(p.reason) ?? 'other';
+      // /clear and /resume end this session and start another at once (SessionStart gives its id).
+      if (reason === 'clear' || reason === 'resume') return undefined;
+      const byPerson = EXITED_BY_PERSON.includes(reason);
+      return withId({ state: 'ended', reason: byPerson ? 'the person exited Claude Code' : `its session ended (${reason})`, byPerson });
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Claude Code's TUI in the pane: `--session-id` (chosen up front) and `--settings` with the
+ * hooks (a file in the attempt folder; Claude Code merges it with the person's own settings, which
+ * stay untouched). Claude Code runs a hook's `command` with a shell, so the product's argv is
+ * quoted for sh here, every element, the only command line made for it. The approval flags of
+ * unattended runs (modeArgs) are left out: a person answers the TUI's own prompts.
+ */
+const claudeInteractive: InteractiveAdapter = {
+  settingsFile(hook) {
+    const command = shCommand(hook);
+    const hooks = Object.fromEntries(HOOK_EVENTS.map((event) => [event, [{
+      ...(TOOL_EVENTS.includes(event) ? { matcher: '*' } : {}),
+      hooks: [{ type: 'command', command, timeout: 10 }],
+    }]]));
+    return `${JSON.stringify({ hooks }, null, 2)}\n`;
+  },
+  startArgs: (task, s, settingsFile, prompt) =>
+    ['--session-id', task.agentSessionId ?? '', '--settings', settingsFile, ...s.extraArgs, ...(prompt ? ['--', prompt] : [])],
+  resumeArgs: (task, s, settingsFile, prompt) =>
+    ['--resume', task.agentSessionId ?? '', '--settings', settingsFile, ...s.extraArgs, ...(prompt ? ['--', prompt] : [])],
+  readHook: readClaudeHook,
+};
+
 /**
  * Claude Code. The id is minted here and given with `--session-id`; resume is `--resume <id>`
  * run in the original folder (elsewhere: "No conversation found"). A bare `--resume` opens an
@@ -198,4 +280,5 @@ export const claude: AgentAdapter = {
   outcomeFromEvents: claudeOutcome,
   readEvent: readClaudeEvent,
   activityFromEvents: claudeActivity,
+  interactive: claudeInteractive,
 };

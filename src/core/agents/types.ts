@@ -1,3 +1,4 @@
+import type { HookReading } from '../model/interactive';
 import type { AgentId } from '../model/names';
 import type { TaskRecord } from '../model/record';
 import type { AgentSettings } from '../model/settings';
@@ -38,6 +39,28 @@ export interface ResumeCheck {
   ok: boolean;
   /** Why not, shown to the user when the task is started again from its prompt. */
   why?: string;
+}
+
+/**
+ * An agent whose own TUI runs in the pane (an interactive task): how it is started and resumed
+ * there, and how its own hooks tell what it does. The hooks are installed for that one run (a file
+ * in the attempt folder, given on its command line), never in the person's own settings.
+ */
+export interface InteractiveAdapter {
+  /**
+   * The content of the attempt's settings file, written before the run and named on the agent's
+   * command line: its hooks, each running `hook` (an argv: the product's own `hook` command).
+   */
+  settingsFile(hook: readonly string[]): string;
+  /** Arguments after the executable: its TUI on a new session (the id chosen up front), with an optional first prompt. */
+  startArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string, prompt: string | undefined): string[];
+  /**
+   * Arguments after the executable: its TUI on the exact session again. Nothing is typed into it
+   * but `prompt`, a follow-up a person asked for.
+   */
+  resumeArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string, prompt: string | undefined): string[];
+  /** One hook payload (the JSON the agent gave the hook on stdin) as a state; undefined: an event that says nothing. */
+  readHook(payload: Record<string, unknown>): HookReading | undefined;
 }
 
 export interface AgentAdapter {
@@ -88,6 +111,8 @@ export interface AgentAdapter {
    * know, shown compactly. Pure; never throws on odd input (a throw counts as unknown).
    */
   readEvent(event: Record<string, unknown>): EventReading | undefined;
+  /** Its TUI supervised as an interactive task; absent: the agent runs unattended only. */
+  readonly interactive?: InteractiveAdapter;
   /** The seed's way to find the id of a session started by hand, if this agent had one. */
   seedSessionIdFile?(taskName: string): string;
 }

@@ -24,6 +24,7 @@ export function holdsSlot(r: TaskRecord, hostKey: string): boolean {
   switch (r.state) {
     case 'running':
     case 'waiting':
+    case 'idle':
     case 'resuming':
     case 'failed':
     case 'lost':

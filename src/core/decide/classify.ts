@@ -2,7 +2,7 @@ import type { AttemptSummary } from '../agents/transcript';
 import type { AgentAdapter, EventOutcome } from '../agents/types';
 import { heldFromPane, parseJsonLines } from '../agents/types';
 import type { AttemptCause, TaskRecord, TaskState } from '../model/record';
-import { isFinished, lastAttempt } from '../model/record';
+import { isFinished, isInteractive, lastAttempt } from '../model/record';
 import { heldByAgent, scheduledTry } from '../model/holds';
 import { endedWhileAgentWaited, nextScheduledTry, scheduledTryNote, whileRunning } from './limits';
 import type { Observation } from './observation';
@@ -31,7 +31,10 @@ export type Condition =
   | { kind: 'starting'; confirm?: boolean }
   | { kind: 'ending' }
   | { kind: 'running' }
-  | { kind: 'waiting' }
+  /** `reason`: what it asks, when its hooks said. */
+  | { kind: 'waiting'; reason?: string }
+  /** An interactive agent's turn is over (its hooks said so): the person's move. */
+  | { kind: 'idle'; reason?: string }
   | { kind: 'exited'; exitCode: number | null; signal: number | null; at: number; why?: string }
   | { kind: 'lost'; at: number };
 
@@ -39,6 +42,25 @@ export function waitingSeen(adapter: AgentAdapter, lines: readonly string[] | un
   if (!lines?.length) return false;
   const tail = lines.slice(-15).join('\n');
   return adapter.waitingPatterns.some((p) => p.test(tail));
+}
+
+/**
+ * A TUI at work always moves (Claude Code's spinner and its elapsed time change every second, also
+ * while it waits for the model or a tool); one whose pane has been still this long after its hooks
+ * last said "working" was interrupted (Esc, which fires no hook) and waits at its prompt.
+ */
+export const PANE_STILL_MS = 5_000;
+
+/**
+ * Since when an interactive task's pane and hooks have both been still (ms), while its hooks say
+ * it works (or have said nothing); undefined when tmux gave no activity time.
+ */
+export function stillSince(task: TaskRecord, obs: Observation, now: number): number | undefined {
+  const a = lastAttempt(task);
+  if (!isInteractive(task) || !a || !obs.pane || obs.pane.dead || !obs.pane.activity) return undefined;
+  if (obs.hook && obs.hook.state !== 'working') return undefined;
+  // tmux counts whole seconds: the end of that second, so a pane never looks stiller than it is.
+  return Math.min(now, Math.max((obs.pane.activity + 1) * 1000, obs.hook?.at ?? Date.parse(a.startedAt)));
 }
 
 export function classifyCondition(task: TaskRecord, obs: Observation, now: number): Condition {
@@ -75,6 +97,17 @@ export function classifyCondition(task: TaskRecord, obs: Observation, now: numbe
     return { kind: 'exited', exitCode: obs.pane.deadStatus, signal: obs.pane.deadSignal, at: now };
   }
   if (!files.started) return { kind: 'starting' };
+  // An interactive agent's own hooks say what it does; its pane's text is not read.
+  if (isInteractive(task)) {
+    if (obs.hook?.state === 'waiting') return { kind: 'waiting', reason: obs.hook.reason };
+    if (obs.hook?.state === 'idle') return { kind: 'idle', reason: obs.hook.reason };
+    const still = stillSince(task, obs, now);
+    if (still !== undefined && now - still >= PANE_STILL_MS) {
+      const why = obs.hook ? 'its last hook said working: interrupted (Esc fires no hook)' : 'no hook has said anything';
+      return { kind: 'idle', reason: `its pane has been still for ${Math.round((now - still) / 1000)} s and ${why}` };
+    }
+    return { kind: 'running' };
+  }
   if ((obs.waitingStreak ?? 0) >= WAITING_PASSES) return { kind: 'waiting' };
   return { kind: 'running' };
 }
@@ -96,6 +129,8 @@ export interface Evaluation {
   action: Action;
   /** How the attempt ended is about to be known: look again in a moment, not at the next tick. */
   recheckSoon?: boolean;
+  /** Look again then (ms): an interactive task's pane may go still without any hook saying so. */
+  recheckAt?: number;
   /** An attempt whose session does not exist yet: decided again under the task's lock (its launcher may have died). */
   confirmUnderLock?: boolean;
 }
@@ -122,7 +157,9 @@ export function evaluate(task: TaskRecord, obs: Observation, now: number, adapte
     return { state: task.state, reason: task.stateReason, nextAttemptAt: task.nextAttemptAt, heldUntil: task.heldUntil, action: { kind: 'none' } };
   }
   // The id may have appeared in the events since the last pass, whatever happened after.
-  const foundId = task.agentSessionId ? undefined : adapter.sessionIdFromEvents([...(obs.eventsHead ?? []), ...(obs.eventsTail ?? [])]);
+  // An interactive agent's hooks name its session as it is now (a /clear in its TUI starts another).
+  const hookId = isInteractive(task) && obs.hook?.sessionId && obs.hook.sessionId !== task.agentSessionId ? obs.hook.sessionId : undefined;
+  const foundId = hookId ?? (task.agentSessionId ? undefined : adapter.sessionIdFromEvents([...(obs.eventsHead ?? []), ...(obs.eventsTail ?? [])]));
   const ev = foundId
     ? { ...evaluateKnown({ ...task, agentSessionId: foundId }, obs, now, adapter, policy), agentSessionId: foundId }
     : evaluateKnown(task, obs, now, adapter, policy);
@@ -190,14 +227,17 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
     case 'running': {
       // What the agent says it does by itself: retrying its requests, or waiting out a usage limit.
       const v = whileRunning(adapter.activityFromEvents?.(parseJsonLines(obs.eventsTail ?? []), new Date(now)));
-      return keep({ state: v.state, reason: v.reason, nextAttemptAt: null, heldUntil: v.heldUntil });
+      const still = stillSince(task, obs, now);
+      return keep({ state: v.state, reason: v.reason, nextAttemptAt: null, heldUntil: v.heldUntil, ...(still !== undefined ? { recheckAt: still + PANE_STILL_MS } : {}) });
     }
     case 'waiting':
-      return keep({ state: 'waiting', reason: 'the agent waits for input', nextAttemptAt: null, heldUntil: null });
+      return keep({ state: 'waiting', reason: condition.reason ? `waits for you: ${condition.reason}` : 'the agent waits for input', nextAttemptAt: null, heldUntil: null });
+    case 'idle':
+      return keep({ state: 'idle', reason: condition.reason ?? 'its turn is over: your move', nextAttemptAt: null, heldUntil: null });
     case 'exited':
     case 'lost': {
       // A person's stop is final until the person says otherwise; a kill by the kernel stays a crash.
-      const stopped = stoppedByPerson(condition, obs);
+      const stopped = stoppedByPerson(condition, obs) ?? exitedByPerson(task, condition, obs, adapter);
       if (stopped) {
         return { state: 'held', reason: `stopped by the user: ${stopped}`, ended, nextAttemptAt: null, heldUntil: null, action: { kind: 'none' } };
       }
@@ -303,6 +343,18 @@ function stoppedByPerson(condition: Condition, obs: Observation): string | undef
   if (condition.kind === 'lost' && !obs.elsewhere && obs.attempt.serverPid !== null && obs.serverPid === obs.attempt.serverPid) {
     return 'its tmux session was closed while the tmux server kept running';
   }
+  return undefined;
+}
+
+/**
+ * An interactive agent the person left: its TUI exited with status 0 (/exit, Ctrl-D, Ctrl-C
+ * twice), or its hooks said the person ended its session, whatever status followed. Never resumed.
+ * A kill -9 (137), a crash, or a tmux server gone is none of these: resumed by id.
+ */
+function exitedByPerson(task: TaskRecord, condition: Condition, obs: Observation, adapter: AgentAdapter): string | undefined {
+  if (!isInteractive(task)) return undefined;
+  if (obs.hook?.state === 'ended' && obs.hook.byPerson) return obs.hook.reason ?? `the person exited ${adapter.displayName}`;
+  if (condition.kind === 'exited' && condition.exitCode === 0 && condition.signal === null) return `${adapter.displayName} exited with status 0 (the person left it)`;
   return undefined;
 }
 

@@ -1,6 +1,7 @@
 import type { PaneInfo } from '../tmux/commands';
 import type { AttemptSummary } from '../agents/transcript';
 import type { AttemptFiles } from '../store/attempt';
+import type { HookState } from '../model/interactive';
 
 /** Everything the classifier needs about one task, gathered without deciding anything. */
 export interface Observation {
@@ -20,6 +21,8 @@ export interface Observation {
   dirMissing?: boolean;
   /** The current attempt's last word and token use, read once its run is over. */
   summary?: AttemptSummary;
+  /** An interactive attempt: what its agent's hooks said last (absent: nothing yet). */
+  hook?: HookState;
   /** How many passes in a row saw a prompt for a person (the monitor remembers). */
   waitingStreak?: number;
   /**

@@ -3,8 +3,16 @@ import * as z from 'zod/mini';
 import { AGENT_IDS, sessionName } from './names';
 import type { AgentId } from './names';
 
-export const TASK_STATES = ['running', 'waiting', 'done', 'failed', 'lost', 'resuming', 'held', 'gave-up', 'queued'] as const;
+/**
+ * `waiting`: it waits for a person (a permission, a question); `idle`: an interactive agent whose
+ * turn is over, its prompt empty: the person's move (not done: it goes on when told more).
+ */
+export const TASK_STATES = ['running', 'waiting', 'idle', 'done', 'failed', 'lost', 'resuming', 'held', 'gave-up', 'queued'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
+
+/** How a task runs: see `TaskRecordSchema.mode`. */
+export const TASK_MODES = ['interactive', 'unattended'] as const;
+export type TaskMode = (typeof TASK_MODES)[number];
 
 /** Why an attempt was started. */
 export const ATTEMPT_CAUSES = ['start', 'crash', 'lost', 'manual', 'restart', 'follow-up'] as const;
@@ -54,10 +62,11 @@ export type Attempt = z.infer<typeof AttemptSchema>;
  * 3: each attempt's last message and token use (`lastMessage`, `usage`).
  * 4: the host each attempt runs on (`host`).
  * 5: the queue (state `queued`, `queue`).
+ * 6: interactive tasks (`mode`, state `idle`); a record without `mode` is unattended.
  * An older record is read as this version's without what came since; a build that knows only an
  * older version leaves newer records alone (it would drop what it does not know on its next write).
  */
-export const RECORD_VERSION = 5;
+export const RECORD_VERSION = 6;
 export const OLDEST_READABLE_VERSION = 1;
 
 /** The line a finished run prints last in its pane (the seed's convention, which people grep for). */
@@ -133,9 +142,18 @@ export const TaskRecordSchema = z.object({
   worktree: z.optional(WorktreeSchema),
   /** Waiting for a free slot (state `queued`); absent otherwise. */
   queue: z.optional(QueueEntrySchema),
+  /**
+   * `interactive`: the agent's own TUI in the pane, a person talks to it, its state from its hooks.
+   * `unattended` (and absent, in records of earlier versions): it works alone, its events in a file.
+   */
+  mode: z.optional(z.enum(TASK_MODES)),
   updatedAt: z.string(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
+
+export function isInteractive(record: Pick<TaskRecord, 'mode'>): boolean {
+  return record.mode === 'interactive';
+}
 
 export function lastAttempt(record: TaskRecord): Attempt | undefined {
   return record.attempts[record.attempts.length - 1];
@@ -208,6 +226,7 @@ export interface NewRecord {
   stateReason?: string | null;
   adopted?: boolean;
   worktree?: Worktree;
+  mode?: TaskMode;
 }
 
 /** The one place a task record is made: a new task with no attempt yet. */
@@ -234,6 +253,7 @@ export function newRecord(r: NewRecord): TaskRecord {
     ...(r.policy ? { policy: r.policy } : {}),
     adopted: r.adopted ?? false,
     ...(r.worktree ? { worktree: r.worktree } : {}),
+    mode: r.mode ?? 'unattended',
     updatedAt: r.now,
   };
 }

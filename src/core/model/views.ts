@@ -1,5 +1,5 @@
 import type { AgentId } from './names';
-import type { Attempt, TaskState, Usage, Worktree } from './record';
+import type { Attempt, TaskMode, TaskState, Usage, Worktree } from './record';
 
 /** A task as a user sees it: the record plus what tmux shows now. Also sessions started by hand. */
 export interface TaskView {
@@ -15,6 +15,8 @@ export interface TaskView {
   attempts: Attempt[];
   nextAttemptAt: string | null;
   heldUntil: string | null;
+  /** How it runs (absent: a session started by hand, or a view from a host of an earlier version). */
+  mode?: TaskMode;
   /** Started by hand the seed's way; the pane is its only signal. */
   adopted: boolean;
   /** The events log of the current attempt, if any. */

@@ -8,7 +8,7 @@ import type { Lock, LockManager } from '../store/lock';
 import type { StatePaths } from '../store/paths';
 import { RUNNER_NAME } from '../store/runner';
 import type { TranscriptEntry } from '../store/transcripts';
-import { HUB_LOCK, readEntries, readShownOffset, writeShownOffset } from '../store/transcripts';
+import { hubLock, LEGACY_HUB_LOCK, readEntries, readShownOffset, shownBy, writeShownOffset } from '../store/transcripts';
 import { EventFollower } from './transcript';
 
 /**
@@ -63,6 +63,8 @@ interface Pane {
 export interface HubOptions {
   paths: StatePaths;
   locks: LockManager;
+  /** The host it runs on (its key): it shows that host's panes only, the one hub there. */
+  hostKey: string;
   logger?: Logger;
   idleMs?: number;
   now?: () => number;
@@ -97,7 +99,7 @@ export class RenderHub {
 
   /** Runs until idle (or another hub holds the lock); resolves with why it stopped. */
   async run(): Promise<'idle' | 'taken' | 'stopped'> {
-    let lock: Lock | undefined = this.options.locks.tryAcquire(HUB_LOCK);
+    let lock: Lock | undefined = this.options.locks.tryAcquire(hubLock(this.options.hostKey));
     if (!lock) return 'taken';
     ensurePrivateDir(this.options.paths.transcriptsDir);
     let dirWatch: fs.FSWatcher | undefined;
@@ -140,8 +142,8 @@ export class RenderHub {
           // An attempt registered while the hub was deciding to exit would have seen it alive and
           // started none: looked for once more after the lock is gone, and shown by this hub if no
           // new one took the lock meanwhile.
-          if (![...readEntries(this.options.paths).values()].some(Boolean)) return 'idle';
-          lock = this.options.locks.tryAcquire(HUB_LOCK);
+          if (![...readEntries(this.options.paths).values()].some((e) => e !== undefined && shownBy(e, this.options.hostKey))) return 'idle';
+          lock = this.options.locks.tryAcquire(hubLock(this.options.hostKey));
           if (!lock) return 'taken';
           idleSince = undefined;
           this.rescanAt = 0;
@@ -197,8 +199,13 @@ export class RenderHub {
     for (const [file, p] of this.panes) {
       if (!entries.has(file)) this.drop(p);
     }
+    // Another host's panes are its own hub's (this one cannot open them, and would take their runs
+    // for gone); an entry of before hubs were per host is the old build's hub's while that runs.
+    let legacyHub: boolean | undefined;
+    const legacyShown = (): boolean => (legacyHub ??= this.legacyHubAlive());
     for (const [file, entry] of entries) {
-      if (!entry || this.panes.has(file)) continue;
+      if (!entry || this.panes.has(file) || !shownBy(entry, this.options.hostKey)) continue;
+      if (entry.host === undefined && legacyShown()) continue;
       if (!fs.existsSync(entry.attemptDir)) {
         fs.rmSync(file, { force: true }); // forgotten with its task
         continue;
@@ -216,6 +223,14 @@ export class RenderHub {
         /* the rescan */
       }
       this.panes.set(file, p);
+    }
+  }
+
+  private legacyHubAlive(): boolean {
+    try {
+      return this.options.locks.liveHolder(LEGACY_HUB_LOCK) !== undefined;
+    } catch {
+      return true; // unreadable just now: looked at again at the next rescan
     }
   }
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Core } from './core';
-import { HUB_LOCK } from '../store/transcripts';
+import { hubLock } from '../store/transcripts';
 import type { StatePaths } from '../store/paths';
 
 /** Whether panes are shown by the render hub (./hub.ts) or a renderer each, and starting the hub. */
@@ -12,9 +12,9 @@ export function hubSupported(): boolean {
   return fs.existsSync('/proc/self/fd/1') || fs.existsSync('/proc/self/fd');
 }
 
-/** The pid of the hub started last, which may not hold the lock yet. */
-export function hubSpawnedFile(paths: StatePaths): string {
-  return path.join(paths.locksDir, `${HUB_LOCK}.spawned`);
+/** The pid of the hub started last on this host, which may not hold the lock yet. */
+export function hubSpawnedFile(paths: StatePaths, hostKey: string): string {
+  return path.join(paths.locksDir, `${hubLock(hostKey)}.spawned`);
 }
 
 /**
@@ -38,17 +38,17 @@ export const HUB_IDLE_ENV = 'RESILIENT_AGENT_HUB_IDLE_MS';
  * takes the lock, or finds it taken and exits. Detached (a session of its own): no pane's hangup,
  * Ctrl-C or kill of its process group reaches it.
  */
-export function ensureRenderHub(core: Pick<Core, 'launcher' | 'locks' | 'store' | 'env' | 'logger'>): boolean {
+export function ensureRenderHub(core: Pick<Core, 'launcher' | 'locks' | 'store' | 'env' | 'logger' | 'host'>): boolean {
   const l = core.launcher;
   if (!l) return false;
   try {
-    if (core.locks.liveHolder(HUB_LOCK)) return false;
+    if (core.locks.liveHolder(hubLock(core.host.key))) return false;
   } catch {
     /* unreadable just now: a hub started needlessly finds the lock taken and exits */
   }
   const idle = core.env[HUB_IDLE_ENV];
   try {
-    const child = spawn(l.node, [l.cli, 'render-hub'], {
+    const child = spawn(l.node, [l.cli, 'render-hub', '--host', core.host.key], {
       cwd: core.store.paths.home,
       env: { RESILIENT_AGENT_HOME: core.store.paths.home, ...(idle ? { [HUB_IDLE_ENV]: idle } : {}), ...(l.env ?? {}) },
       detached: true,
@@ -57,7 +57,7 @@ export function ensureRenderHub(core: Pick<Core, 'launcher' | 'locks' | 'store' 
     child.on('error', (e) => core.logger.warn(`the render hub did not start: ${e.message}`));
     child.unref();
     // Until it holds its lock, a runner whose agent ended at once knows it by this pid: starting, not gone.
-    if (child.pid) fs.writeFileSync(hubSpawnedFile(core.store.paths), `${child.pid}\n`, { mode: 0o600 });
+    if (child.pid) fs.writeFileSync(hubSpawnedFile(core.store.paths, core.host.key), `${child.pid}\n`, { mode: 0o600 });
     return true;
   } catch (e) {
     core.logger.warn(`the render hub did not start: ${(e as Error).message}`);

@@ -6,13 +6,13 @@ import { budgetedAttempts } from '../decide/policy';
 import { TaskError } from '../model/errors';
 import type { AgentId } from '../model/names';
 import type { Attempt, TaskRecord } from '../model/record';
-import { sessionUsage } from '../model/record';
+import { isInteractive, sessionUsage } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
 import { readHead, writeFileAtomic, writeFileAtomicAsync } from '../platform/files';
 import { attemptFile, eventsFile } from '../store/attempt';
 import { descendantsOf, pidNamespace, processAlive, processesByEnv, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
-import { HUB_LOCK, writeEntry } from '../store/transcripts';
+import { hubLock, writeEntry } from '../store/transcripts';
 import { wakeHookArgs } from '../tmux/commands';
 import type { Core } from './core';
 import { ensureRenderHub, hubSpawnedFile, paneRenderer } from './hubLaunch';
@@ -147,6 +147,33 @@ function renderArgv(core: Core, attemptDir: string, record: TaskRecord, mode: 's
   return [...prefix, l.node, l.cli, 'render', attemptDir, '--follow', '--agent', record.agent, ...(before ? ['--baseline', JSON.stringify(before)] : [])];
 }
 
+/**
+ * An interactive attempt's argv (its agent's TUI, started or resumed by id) and its settings file
+ * with the hooks, added to `files`. The hooks run this CLI's `hook` command, so the process
+ * launching must know how to run the CLI. A resume types nothing: the conversation is the agent's.
+ */
+function interactiveArgs(
+  core: Core, record: TaskRecord, action: Extract<Action, { kind: 'launch' }>, attemptDir: string, files: [string, string | Buffer][],
+): string[] {
+  const adapter = adapterFor(record.agent);
+  const tui = adapter.interactive;
+  if (!tui) throw new TaskError(`${adapter.displayName} cannot run as an interactive task yet: start it unattended`, 'refused');
+  const l = core.launcher;
+  if (!l) throw new TaskError('an interactive task needs the resilient-agent CLI for its hooks, and this process does not know where it is', 'refused');
+  const env = Object.entries(l.env ?? {}).map(([k, v]) => `${k}=${v}`);
+  const prefix = env.length ? [resolveExecutable('env', core.env) ?? '/usr/bin/env', ...env] : [];
+  const hook = [...prefix, l.node, l.cli, 'hook', record.agent, attemptDir, core.store.paths.wakeFile];
+  const settingsFile = attemptFile(attemptDir, 'settings');
+  files.push([settingsFile, tui.settingsFile(hook)]);
+  const settings = { executable: record.executable, ...record.agentArgs };
+  // A follow-up a person asked for (`continue`) is its first prompt; a recovery's resume has none.
+  if (action.mode === 'resume') return tui.resumeArgs(record, settings, settingsFile, action.cause === 'follow-up' ? action.prompt : undefined);
+  // Its first prompt on its first run only: started again (its session was never saved, e.g. a
+  // crash right after /clear), it opens empty rather than be told the first prompt a second time.
+  const prompt = action.prompt ?? (action.cause === 'start' ? record.prompt : '');
+  return tui.startArgs(record, settings, settingsFile, prompt.trim() ? prompt : undefined);
+}
+
 export interface LaunchOptions {
   /** A look at /proc taken under the task's lock (endStrays), shared by a pass's launches. */
   seen?: AttemptProcesses;
@@ -182,18 +209,23 @@ export async function launch(
   const pending = followUp?.cause === 'follow-up' && followUp.prompt ? followUp.prompt : undefined;
   const resumeText = pending ? `${record.agentArgs.continuePrompt}\n\n${pending}` : record.agentArgs.continuePrompt;
   const prompt = { text: action.prompt ?? (action.mode === 'resume' ? resumeText : record.prompt) };
-  const args = action.mode === 'resume'
-    ? adapter.resumeArgs(record, agentSettings, prompt)
-    : adapter.startArgs(record, agentSettings, prompt);
   // The attempt's files side by side (their fsyncs overlap), all of them before its record.
-  const files: [string, string | Buffer][] = [[attemptFile(attemptDir, 'argv'), encodeNul([record.executable, ...args])]];
-  if (adapter.promptOnStdin(prompt.text)) files.push([attemptFile(attemptDir, 'stdin'), prompt.text]);
-  const byHub = paneRenderer(core) === 'hub';
-  if (byHub) {
+  const files: [string, string | Buffer][] = [];
+  const tui = isInteractive(record) ? interactiveArgs(core, record, action, attemptDir, files) : undefined;
+  const args = tui ?? (action.mode === 'resume'
+    ? adapter.resumeArgs(record, agentSettings, prompt)
+    : adapter.startArgs(record, agentSettings, prompt));
+  files.push([attemptFile(attemptDir, 'argv'), encodeNul([record.executable, ...args])]);
+  if (!tui && adapter.promptOnStdin(prompt.text)) files.push([attemptFile(attemptDir, 'stdin'), prompt.text]);
+  // An interactive agent draws its own TUI in the pane: nothing shows a transcript there.
+  const byHub = !tui && paneRenderer(core) === 'hub';
+  if (tui) {
+    /* no transcript in the pane */
+  } else if (byHub) {
     // The hub shows the pane's transcript: its entry first, so a hub that runs already finds it.
     const before = action.mode === 'resume' ? sessionUsage(record.attempts) : undefined;
-    writeEntry(core.store.paths, record.session, n, { attemptDir, agent: record.agent, ...(before ? { baseline: before } : {}) });
-    files.push([attemptFile(attemptDir, 'hub'), `${core.locks.file(HUB_LOCK)}\n${hubSpawnedFile(core.store.paths)}\n`]);
+    writeEntry(core.store.paths, record.session, n, { host: core.host.key, attemptDir, agent: record.agent, ...(before ? { baseline: before } : {}) });
+    files.push([attemptFile(attemptDir, 'hub'), `${core.locks.file(hubLock(core.host.key))}\n${hubSpawnedFile(core.store.paths, core.host.key)}\n`]);
   } else {
     const render = renderArgv(core, attemptDir, record, action.mode);
     if (render) files.push([attemptFile(attemptDir, 'render'), encodeNul(render)]);
@@ -227,7 +259,7 @@ export async function launch(
   fence();
   if (byHub) ensureRenderHub(core);
   const bash = resolveExecutable('bash', core.env) ?? '/bin/bash';
-  const command = runnerCommand(bash, attemptDir, envFile(core, record.session), record.dir);
+  const command = runnerCommand(bash, attemptDir, envFile(core, record.session), record.dir, tui ? 'interactive' : 'unattended');
   // Its pane's end wakes the supervisor (./wake.ts): set in the same call, before it can end.
   const then = core.tmux.wakeHooks === true ? wakeHookArgs(record.session, wakeChannel(core)) : [];
   if (sessionExists) {

@@ -273,7 +273,7 @@ export class Monitor {
       return result;
     }
     // Panes shown by the render hub get one again should it have died (killed, the OOM killer).
-    if (hasEntries(svc.store.paths)) ensureRenderHub(svc);
+    if (hasEntries(svc.store.paths, svc.host.key)) ensureRenderHub(svc);
     for (const key of [...this.failing.keys()]) if (!live.has(key)) this.failing.delete(key);
     for (const key of [...this.waitingStreak.keys()]) if (!live.has(key)) this.waitingStreak.delete(key);
     for (const key of [...this.capturedAt.keys()]) if (!live.has(key)) this.capturedAt.delete(key);
@@ -355,6 +355,7 @@ export class Monitor {
     }
     const ev = evaluateTask(svc, record, obs);
     if (ev.recheckSoon) this.recheckAt = Math.min(this.recheckAt, svc.now() + RECHECK_MS);
+    if (ev.recheckAt !== undefined) this.recheckAt = Math.min(this.recheckAt, ev.recheckAt);
     const changed =
       ev.state !== record.state || ev.reason !== record.stateReason || ev.ended !== undefined ||
       (ev.agentSessionId !== undefined && ev.agentSessionId !== record.agentSessionId) ||

@@ -11,7 +11,8 @@ import { TaskError, UsageError } from '../model/errors';
 import type { AgentId } from '../model/names';
 import { parseSessionName } from '../model/names';
 import type { TaskRecord } from '../model/record';
-import { isFinished, lastAttempt, sumUsage, usageBefore } from '../model/record';
+import { isFinished, isInteractive, lastAttempt, sumUsage, usageBefore } from '../model/record';
+import { readHookState } from '../store/hooks';
 import type { TaskView } from '../model/views';
 import { attemptFile, eventsFile, eventsHead, eventsTail, readAttemptFiles, readRunnerPid } from '../store/attempt';
 import { LEASE_MS } from '../store/lock';
@@ -41,7 +42,9 @@ export function observe(core: Core, record: TaskRecord, panes: Map<string, PaneI
   const elsewhere = ownerElsewhere(core, record);
   const before = attempt && attempt.n > 1 && !files.started && pane?.dead ? core.store.paths.attemptDir(record.session, attempt.n - 1) : undefined;
   const paneOfEarlier = before !== undefined && readRunnerPid(before) === pane?.pid;
+  const hook = dir && isInteractive(record) ? readHookState(dir) : undefined;
   return {
+    ...(hook ? { hook } : {}),
     pane, attempt: files, eventsHead: head, eventsTail: tail, serverPid: anyPane?.serverPid, dirMissing, summary,
     ...(elsewhere ? { elsewhere } : {}), ...(paneOfEarlier ? { paneOfEarlier } : {}), ...extra,
   };
@@ -89,7 +92,7 @@ export function view(core: Core, record: TaskRecord, hasSession = true, stored: 
     agentSessionId: record.agentSessionId, dir: record.dir, prompt: record.prompt, createdAt: record.createdAt,
     attempts, nextAttemptAt: record.nextAttemptAt,
     // A record an earlier build wrote when it was killed during a usage-limit wait kept its reset time.
-    heldUntil: record.killedByUser ? null : record.heldUntil, adopted: record.adopted,
+    heldUntil: record.killedByUser ? null : record.heldUntil, adopted: record.adopted, mode: record.mode ?? 'unattended',
     eventsFile: dir ? eventsFile(dir) : null,
     hasSession,
     worktree: record.worktree ?? null,
@@ -212,6 +215,8 @@ export async function captureNeeded(core: Core, records: readonly TaskRecord[], 
     const a = r.attempts[r.attempts.length - 1];
     if (!pane || !a || a.endedAt || isFinished(r.state)) continue;
     const exited = fs.existsSync(attemptFile(core.store.paths.attemptDir(r.session, a.n), 'exit'));
+    // A TUI's pane always moves, and its hooks say when it asks: read only once it has ended.
+    if (isInteractive(r) && !exited) continue;
     if (shouldCapture(adapterFor(r.agent), pane, exited, capturedAt.get(r.session))) wanted.push(r.session);
   }
   if (wanted.length === 0) return new Map();

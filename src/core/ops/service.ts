@@ -6,14 +6,14 @@ import type { Action } from '../decide/classify';
 import type { Policy } from '../decide/policy';
 import { TaskError } from '../model/errors';
 import type { TaskRecord, Worktree } from '../model/record';
-import { isFinished, newRecord } from '../model/record';
+import { isFinished, isInteractive, newRecord } from '../model/record';
 import { heldByAgent } from '../model/holds';
 import type { TaskView } from '../model/views';
 import type { Lock } from '../store/lock';
 import { TmuxError } from '../tmux/errors';
 import type { Core, CoreOptions } from './core';
 import { createCore, isoNow } from './core';
-import { taskEvents, taskTranscript } from './transcript';
+import { interactiveHookLog, taskEvents, taskTranscript } from './transcript';
 import { eventsFile } from '../store/attempt';
 import { agentArgs, endAttempt, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
 import { capture, evaluateTask, find, observe, ownerElsewhere, view, views } from './observe';
@@ -35,6 +35,8 @@ function fenceBy(lock: Lock): () => void {
 const PERSON_LOCK_WAIT_MS = 10_000;
 /** The output channel mirrors a task's transcript up to this many of its last lines. */
 const MIRROR_LINES = 5000;
+/** `send` to a TUI: the text, then Enter this much later (sent together, the Enter is lost in a paste). */
+const TUI_ENTER_DELAY_MS = 400;
 
 /**
  * What a person does to tasks, the CLI's commands and the extension's alike: start, look, send,
@@ -147,7 +149,9 @@ export class TaskService {
   async logs(nameOrSession: string, lines: number, kind: 'transcript' | 'events' | 'pane' = 'transcript'): Promise<string> {
     const task = await find(this, nameOrSession);
     const record = task.adopted ? undefined : this.store.get(task.session);
-    if (kind !== 'pane' && record) {
+    // An interactive task's transcript is its TUI (the pane); its events, what its hooks said.
+    if (kind === 'events' && record && isInteractive(record)) return interactiveHookLog(this, record, lines).join('\n');
+    if (kind !== 'pane' && record && !isInteractive(record)) {
       return (kind === 'events' ? taskEvents(this, record, lines) : taskTranscript(this, record, lines)).join('\n');
     }
     try {
@@ -162,9 +166,11 @@ export class TaskService {
 
   async send(nameOrSession: string, text: string): Promise<void> {
     const task = await find(this, nameOrSession);
-    this.refuseElsewhere(this.store.get(task.session), 'send');
+    const record = this.store.get(task.session);
+    this.refuseElsewhere(record, 'send');
     if (!(await this.tmux.hasSession(task.session))) throw new TaskError(`the tmux session ${task.session} is gone`, 'not-found');
-    await this.tmux.sendLine(task.session, text);
+    // A TUI (an interactive task, or one started by hand) drops an Enter that comes with the text.
+    await this.tmux.sendLine(task.session, text, !record || isInteractive(record) ? TUI_ENTER_DELAY_MS : 0);
   }
 
   /** Resume now, by the agent's own command, whatever the backoff says. Refused while it runs. */
@@ -191,7 +197,7 @@ export class TaskService {
       const panes = await this.tmux.listPanes();
       const ev = evaluateTask(this, { ...record, killedByUser: false, state: record.state === 'held' || record.state === 'gave-up' ? 'failed' : record.state }, observe(this, record, panes));
       const current = applyEvaluation(record, ev, this.iso());
-      if (current.state === 'running' || current.state === 'waiting' || (current.state === 'resuming' && ev.nextAttemptAt === null)) {
+      if (current.state === 'running' || current.state === 'waiting' || current.state === 'idle' || (current.state === 'resuming' && ev.nextAttemptAt === null)) {
         throw new TaskError(`task ${task.session} is ${current.state}; nothing to resume`, 'refused');
       }
       // Its agent runs and continues by itself at the reset: a second one would run the session twice.
@@ -210,7 +216,7 @@ export class TaskService {
 
   /**
    * A follow-up: the agent's own resume of the task's exact session, told `prompt`, on a task that
-   * has stopped (done, held, gave up, failed). Supervised again as after a start, with a fresh
+   * has stopped (done, held, gave up, failed); an interactive task idle at its prompt is typed it. Supervised again as after a start, with a fresh
    * attempt budget and wall clock; a crash during it resumes with the continue prompt.
    */
   async followUp(nameOrSession: string, prompt: string, now = false): Promise<TaskRecord> {
@@ -227,7 +233,12 @@ export class TaskService {
       const panes = await this.tmux.listPanes();
       const ev = evaluateTask(this, record, observe(this, record, panes));
       const current = applyEvaluation(record, ev, this.iso());
-      if (current.state === 'running' || current.state === 'waiting' || (current.state === 'resuming' && ev.nextAttemptAt === null) || heldByAgent(current)) {
+      // An interactive agent at its prompt: the follow-up is typed into its TUI, as a person would.
+      if (isInteractive(current) && current.state === 'idle' && panes.get(current.session)?.dead === false) {
+        await this.tmux.sendLine(current.session, prompt, TUI_ENTER_DELAY_MS);
+        return current;
+      }
+      if (current.state === 'running' || current.state === 'waiting' || current.state === 'idle' || (current.state === 'resuming' && ev.nextAttemptAt === null) || heldByAgent(current)) {
         throw new TaskError(`task ${task.session} is still running: use send to talk to it`, 'refused');
       }
       const check = adapterFor(record.agent).canResume(current);
@@ -248,7 +259,7 @@ export class TaskService {
    * The caller holds the task's lock.
    */
   private async adoptAndResume(task: TaskView): Promise<TaskRecord> {
-    if (task.state === 'running' || task.state === 'waiting') throw new TaskError(`${task.session} is ${task.state}; nothing to resume`, 'refused');
+    if (task.state === 'running' || task.state === 'waiting' || task.state === 'idle') throw new TaskError(`${task.session} is ${task.state}; nothing to resume`, 'refused');
     if (task.state === 'done') throw new TaskError(`${task.session} is done; nothing to resume`, 'refused');
     const adapter = adapterFor(task.agent);
     const id = task.agentSessionId;

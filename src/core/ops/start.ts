@@ -22,6 +22,8 @@ export interface StartInput {
   branch?: string;
   /** Start now even beyond the queue's limits (a person's explicit word). */
   now?: boolean;
+  /** The agent's own TUI in the pane, a person talks to it; the prompt (optional) is its first. */
+  interactive?: boolean;
 }
 
 /** Linux refuses to exec an argument longer than MAX_ARG_STRLEN (32 pages) minus its NUL. */
@@ -29,6 +31,10 @@ export const MAX_PROMPT_BYTES = 128 * 1024 - 1;
 
 /** Checks a start request without creating anything; throws UsageError for bad input. */
 export function validateStart(input: StartInput): { agent: AgentId; dir: string } {
+  if (input.interactive && isAgentId(input.agent) && !adapterFor(input.agent).interactive) {
+    const can = AGENT_IDS.filter((a) => adapterFor(a).interactive).join(', ');
+    throw new UsageError(`${adapterFor(input.agent).displayName} cannot run as an interactive task yet (interactive: ${can}): start it without --interactive`);
+  }
   if (!isAgentId(input.agent)) {
     throw new UsageError(`unknown agent "${input.agent}": choose one of ${AGENT_IDS.join(', ')}`);
   }
@@ -42,7 +48,8 @@ export function validateStart(input: StartInput): { agent: AgentId; dir: string 
     stat = undefined;
   }
   if (!stat?.isDirectory()) throw new UsageError(`folder not found: ${dir}`);
-  validatePrompt(input.prompt);
+  // An interactive task may start on an empty prompt: the person types the first one.
+  if (!input.interactive || input.prompt !== '') validatePrompt(input.prompt);
   return { agent: input.agent, dir };
 }
 
@@ -82,6 +89,7 @@ export async function startTask(core: Core, input: StartInput): Promise<TaskReco
         name: input.name, agent, dir, prompt: input.prompt, now: isoNow(core),
         agentSessionId: prepared.agentSessionId, agentData: prepared.agentData,
         agentArgs: agentArgs(core, agent), executable, policy: core.policy, worktree: made?.worktree,
+        mode: input.interactive ? 'interactive' : 'unattended',
       });
       writeTaskEnv(core, session);
       // Launched now when this machine has a slot for it, else queued for the supervisor.

@@ -7,7 +7,7 @@ import { usageBefore } from '../model/record';
 import { duration } from '../model/time';
 import { usageText } from '../model/usage';
 import { linesFromEnd, readLinesFrom } from '../platform/files';
-import { eventsFile } from '../store/attempt';
+import { attemptFile, eventsFile } from '../store/attempt';
 import type { Core } from './core';
 
 /**
@@ -163,6 +163,20 @@ export function taskEvents(core: Core, record: TaskRecord, maxLines: number): st
     let block: string[] = [];
     let whole = true;
     linesFromEnd(eventsFile(core.store.paths.attemptDir(record.session, record.attempts[i].n)), (lines, all) => {
+      block = lines;
+      whole = all;
+      return lines.length >= left;
+    });
+    return { lines: block, whole };
+  });
+}
+
+/** An interactive task's hook log, every attempt's (what its agent's hooks said, one JSON line each). */
+export function interactiveHookLog(core: Core, record: TaskRecord, maxLines: number): string[] {
+  return lastBlocks(record, maxLines, (i, left) => {
+    let block: string[] = [];
+    let whole = true;
+    linesFromEnd(attemptFile(core.store.paths.attemptDir(record.session, record.attempts[i].n), 'hooks'), (lines, all) => {
       block = lines;
       whole = all;
       return lines.length >= left;

@@ -5,7 +5,7 @@ import { adapterFor } from '../agents/registry';
 import type { LastRead } from '../decide/streak';
 import { dueRead, wentQuiet } from '../decide/streak';
 import type { TaskRecord } from '../model/record';
-import { isFinished } from '../model/record';
+import { isFinished, isInteractive } from '../model/record';
 import { heldByAgent } from '../model/holds';
 import { attemptFile, readRunnerPid } from '../store/attempt';
 import { processAlive } from '../platform/processes';
@@ -122,7 +122,8 @@ export class WakeSources {
     for (const r of records) {
       const a = r.attempts[r.attempts.length - 1];
       const here = !a?.host || a.host.key === this.core.host.key;
-      if (a && here && !a.endedAt && (r.state === 'running' || r.state === 'waiting') && adapterFor(r.agent).waitingPatterns.length > 0) {
+      // An interactive task's hooks wake the monitor themselves (the wake file); its TUI's pane always moves.
+      if (a && here && !a.endedAt && !isInteractive(r) && (r.state === 'running' || r.state === 'waiting') && adapterFor(r.agent).waitingPatterns.length > 0) {
         this.panes.set(r.session, { waiting: r.state === 'waiting' });
       }
     }

@@ -22,6 +22,12 @@ export const ATTEMPT_FILES = {
   exit: 'exit',
   interrupted: 'interrupted',
   events: 'events.jsonl',
+  /** An interactive attempt: the agent's settings holding the hooks (Claude Code's --settings). */
+  settings: 'agent-settings.json',
+  /** An interactive attempt: what its agent's hooks said last (./hooks.ts). */
+  hook: 'hook.json',
+  /** An interactive attempt: every hook reading, one JSON line each. */
+  hooks: 'hooks.jsonl',
 } as const;
 
 export function attemptFile(attemptDir: string, file: keyof typeof ATTEMPT_FILES): string {

@@ -17,9 +17,11 @@ export const ATTEMPT_ENV = 'RESILIENT_AGENT_ATTEMPT';
  * into this pane's terminal: nothing runs beside the agent, and the runner only waits at the end
  * (on a FIFO it holds open itself, bash builtins only) for the hub to say the pane shows the whole
  * run, and never on a hub that is gone.
+ * $4 `interactive`: the agent is a TUI a person talks to: it gets the pane's own terminal (stdin,
+ * stdout, and TERM as tmux set it), and nothing shows a transcript beside it (no render, no hub).
  */
 export const RUNNER_SCRIPT = `
-d=$1; envfile=$2; dir=$3
+d=$1; envfile=$2; dir=$3; mode=\${4:-unattended}
 # Ctrl-C (or Ctrl-\\) in the pane reaches the whole foreground group: the agent ends, the runner
 # only notes it and records the end, so a person's interrupt is told from a crash whatever status
 # the agent exits with. A handler (not an ignore) is reset for the agent at exec.
@@ -63,7 +65,12 @@ fi
 if [ -n "$interrupted" ]; then
   code=130
 elif cd -- "$dir"; then
-  (umask "$um"; exec env -i "\${envv[@]}" "\${argv[@]}" < "$in" 9<&-) >> "$d/events.jsonl"
+  if [ "$mode" = interactive ]; then
+    # The terminal's own TERM (tmux's), after the starter's: the TUI draws for this pane.
+    (umask "$um"; exec env -i "\${envv[@]}" "TERM=\${TERM:-screen}" "\${argv[@]}" 9<&-)
+  else
+    (umask "$um"; exec env -i "\${envv[@]}" "\${argv[@]}" < "$in" 9<&-) >> "$d/events.jsonl"
+  fi
   code=$?
 else
   code=97
@@ -117,8 +124,8 @@ exit "$code"
 export const RUNNER_NAME = 'resilient-agent-runner';
 
 /** The pane's command: bash runs the fixed script; the only arguments are paths core chose. */
-export function runnerCommand(bash: string, attemptDir: string, envFile: string, dir: string): string[] {
-  return [bash, '-c', RUNNER_SCRIPT, RUNNER_NAME, attemptDir, envFile, dir];
+export function runnerCommand(bash: string, attemptDir: string, envFile: string, dir: string, mode: 'interactive' | 'unattended' = 'unattended'): string[] {
+  return [bash, '-c', RUNNER_SCRIPT, RUNNER_NAME, attemptDir, envFile, dir, ...(mode === 'interactive' ? [mode] : [])];
 }
 
 /** NUL-separated: the one encoding in which any argv element or environment entry survives. */

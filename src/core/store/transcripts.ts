@@ -13,13 +13,23 @@ import type { StatePaths } from './paths';
  * removed by the hub once the pane has shown the whole run (or the run is gone).
  */
 
-/** The hub's lock (in the locks dir): held by the one live hub of the state dir. */
-export const HUB_LOCK = 'render-hub';
+/**
+ * The hub's lock (in the locks dir): held by the one live hub of each host sharing the state dir.
+ * Only a host's own hub can open its panes (/proc), so each host has one, showing its own entries.
+ */
+export function hubLock(hostKey: string): string {
+  return `render-hub@${hostKey}`;
+}
 
-const ENTRY_VERSION = 1;
+/** The one hub of every host, before hubs were per host (a build of then may still run one). */
+export const LEGACY_HUB_LOCK = 'render-hub';
+
+const ENTRY_VERSION = 2;
 
 const EntrySchema = z.object({
-  version: z.literal(ENTRY_VERSION),
+  version: z.union([z.literal(1), z.literal(ENTRY_VERSION)]),
+  /** The host whose hub shows it (its key); absent in version 1 (shown by the one hub of then). */
+  host: z.optional(z.string()),
   attemptDir: z.string(),
   agent: z.enum(AGENT_IDS),
   /** The session's use before this attempt (a resume), as `render --baseline` takes it. */
@@ -32,7 +42,7 @@ export function entryFile(paths: StatePaths, session: string, n: number): string
   return path.join(paths.transcriptsDir, `${session}.${n}.json`);
 }
 
-export function writeEntry(paths: StatePaths, session: string, n: number, entry: Omit<TranscriptEntry, 'version'>): void {
+export function writeEntry(paths: StatePaths, session: string, n: number, entry: Omit<TranscriptEntry, 'version'> & { host: string }): void {
   ensurePrivateDir(paths.transcriptsDir);
   writeFileAtomic(entryFile(paths, session, n), JSON.stringify({ version: ENTRY_VERSION, ...entry }));
 }
@@ -59,12 +69,19 @@ export function readEntries(paths: StatePaths): Map<string, TranscriptEntry | un
   return found;
 }
 
-export function hasEntries(paths: StatePaths): boolean {
+/** Whether this host's hub is the one to show the entry (one of version 1 has no host: any host's). */
+export function shownBy(entry: TranscriptEntry, hostKey: string): boolean {
+  return entry.host === undefined || entry.host === hostKey;
+}
+
+/** Whether any entry is for this host's hub to show. */
+export function hasEntries(paths: StatePaths, hostKey: string): boolean {
   try {
-    return fs.readdirSync(paths.transcriptsDir).some((n) => n.endsWith('.json'));
+    if (!fs.readdirSync(paths.transcriptsDir).some((n) => n.endsWith('.json'))) return false;
   } catch {
     return false;
   }
+  return [...readEntries(paths).values()].some((e) => e !== undefined && shownBy(e, hostKey));
 }
 
 const OffsetSchema = z.object({ version: z.literal(1), offset: z.int() });

@@ -291,8 +291,13 @@ export class Tmux {
   }
 
   /** Types text literally, then Enter in a call of its own (some agents drop an Enter sent with a paste). */
-  async sendLine(session: string, text: string): Promise<void> {
+  /**
+   * The text, then Enter. `enterAfterMs`: Enter that long after the text, in a call of its own: a
+   * TUI reads a burst of input as a paste and keeps an Enter inside it as a newline in its prompt.
+   */
+  async sendLine(session: string, text: string, enterAfterMs = 0): Promise<void> {
     if (text) await this.run(cmd.sendLiteralArgs(session, text));
+    if (text && enterAfterMs > 0) await new Promise((r) => setTimeout(r, enterAfterMs));
     await this.run(cmd.sendEnterArgs(session));
   }
 

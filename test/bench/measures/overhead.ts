@@ -3,7 +3,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { HUB_LOCK } from '../../../src/core/store/transcripts';
+import { hubLock } from '../../../src/core/store/transcripts';
 import { ATTEMPT_ENV } from '../../../src/core/store/runner';
 import type { Launcher } from '../../../src/core/ops/core';
 import { descendantsOf, processesWithEnv } from '../../../src/core/platform/processes';
@@ -93,7 +93,7 @@ async function measureDesign(name: string, launcher: Partial<Launcher>): Promise
       let hub: Memory = { rss: 0, pss: 0 };
       let hubs = 0;
       try {
-        const pid = (JSON.parse(fs.readFileSync(path.join(w.svc.store.paths.locksDir, `${HUB_LOCK}.lock`), 'utf8')) as { pid: number }).pid;
+        const pid = (JSON.parse(fs.readFileSync(path.join(w.svc.store.paths.locksDir, `${hubLock(w.svc.host.key)}.lock`), 'utf8')) as { pid: number }).pid;
         hub = memoryOf(pid);
         hubs = 1;
       } catch {

@@ -6,7 +6,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Api } from '../../../src/extension/extension';
 import type { TaskState } from '../../../src/core/model/record';
-import { CLI, waitFor, writeFixtureBin } from '../../integration/harness';
+import { CLI, REPO, waitFor, writeFixtureBin } from '../../integration/harness';
 
 const EXTENSION_ID = 'resilient-coding-agent.resilient-coding-agent';
 
@@ -189,6 +189,43 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     assert.deepStrictEqual(options.shellArgs, [...tmuxBase.slice(1), 'attach-session', '-t', '=codex-tree']);
     await waitFor(async () => (await tmux(['list-clients', '-t', '=codex-tree', '-F', '#{session_name}'])).stdout.trim() === 'codex-tree', 'a tmux client attached');
     terminal.dispose();
+  });
+
+  it('an interactive task: its TUI opens in a terminal, waiting for you and idle in the tree from its hooks', async () => {
+    // Claude Code here is the TUI fixture (its contract: test/fixtures/tui.mjs), for this test only.
+    const tui = path.join(root, 'tui-bin', 'claude');
+    fs.mkdirSync(path.dirname(tui), { recursive: true });
+    fs.writeFileSync(tui, `#!/bin/sh\nexec '${process.execPath}' '${path.join(REPO, 'test', 'fixtures', 'tui.mjs')}' "$@"\n`, { mode: 0o755 });
+    const config = vscode.workspace.getConfiguration('resilientAgent');
+    await config.update('agents.claude.executable', tui, vscode.ConfigurationTarget.Global);
+    try {
+      const dir = project('tui', []);
+      const record = await vscode.commands.executeCommand<{ session: string; mode: string }>('resilientAgent.start', {
+        agent: 'claude', name: 'tui', prompt: 'please ask permission', folder: dir, interactive: true,
+      });
+      assert.strictEqual(record?.mode, 'interactive');
+      await waitFor(() => vscode.window.terminals.some((t) => ((t.creationOptions as vscode.TerminalOptions).shellArgs ?? []).includes('=claude-tui')), 'its TUI in a terminal');
+      await waitFor(() => stateOf('claude-tui') === 'waiting', 'waiting in the model');
+      // Notified within 2 s of the permission prompt (when the fixture ran its PermissionRequest hook).
+      await waitFor(() => api.notices.shown.some((n) => n.session === 'claude-tui' && n.state === 'waiting'), 'the waiting notification', 5_000);
+      const asked = fs.readFileSync(path.join(dir, '.fixture-hooks.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; at: number }).find((f) => f.event === 'PermissionRequest')!;
+      const notifiedAfter = Date.now() - asked.at;
+      console.log(`    waiting notified within ${notifiedAfter} ms of the PermissionRequest hook`);
+      assert.ok(notifiedAfter < 2_000, `${notifiedAfter} ms`);
+      const waiting = itemFor('claude-tui')!;
+      assert.match(String(waiting.description), /^waiting for you · claude · permission to use Bash/);
+      assert.strictEqual((waiting.iconPath as vscode.ThemeIcon).id, 'bell-dot');
+      await api.model.service.send('claude-tui', '1');
+      await waitFor(() => stateOf('claude-tui') === 'idle', 'idle in the model');
+      const idle = itemFor('claude-tui')!;
+      assert.match(String(idle.description), /^claude · idle, your move/);
+      assert.match(String(idle.contextValue), /agentRuns/);
+      for (const t of vscode.window.terminals) if (((t.creationOptions as vscode.TerminalOptions).shellArgs ?? []).includes('=claude-tui')) t.dispose();
+      // Forgotten: a task left here would be one more unfinished task for the tests after it.
+      await api.model.service.kill('claude-tui', true);
+    } finally {
+      await config.update('agents.claude.executable', undefined, vscode.ConfigurationTarget.Global);
+    }
   });
 
   it('kill holds the task (never resumed); forget removes it', async () => {

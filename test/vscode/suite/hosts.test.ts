@@ -109,9 +109,28 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('hosts in a real VS Co
     await timed('resumed over ssh -> seen in the tree', () => stateOn('alpha', 'codex-job') !== killed, 20_000);
     figures.push(`  (killed: ${killed}; after the resume: ${stateOn('alpha', 'codex-job')})`);
 
+    // Started from VS Code on the host: the same flow, the folder one of the host's, the prompt byte for byte.
+    const prompt = 'Fix "it" $(rm -rf ~) `x` \'y\'\nsecond line; & | > <';
+    const dir = project(alpha, 'from vs $(code)');
+    const started = await vscode.commands.executeCommand<{ host: string; session: string } | undefined>('resilientAgent.start', { host: 'alpha', agent: 'claude', name: 'from-vs', prompt, folder: dir, worktree: false });
+    assert.deepStrictEqual(started && { host: started.host, session: started.session }, { host: 'alpha', session: 'claude-from-vs' });
+    await timed('a task started from VS Code on a host -> in the tree', () => taskUnder('alpha', 'claude-from-vs'), 5000);
+    const runs = await waitFor(() => {
+      const file = path.join(dir, '.fixture-invocations.jsonl');
+      return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { prompt: string; cwd: string }) : undefined;
+    }, 'the agent started on alpha');
+    assert.strictEqual(runs[0].prompt, prompt, 'the prompt reached the agent on the host byte for byte');
+    assert.strictEqual(fs.realpathSync(runs[0].cwd), fs.realpathSync(dir));
+    // Refused before anything is sent: a host that is not registered, a name that is not one.
+    const before = fs.readdirSync(path.join(alpha.dir, 'projects')).length;
+    assert.strictEqual(await vscode.commands.executeCommand('resilientAgent.start', { host: 'nowhere', agent: 'claude', name: 'x', prompt: 'p', folder: dir, worktree: false }), undefined);
+    assert.strictEqual(await vscode.commands.executeCommand('resilientAgent.start', { host: 'alpha', agent: 'claude', name: 'bad name!', prompt: 'p', folder: dir, worktree: false }), undefined);
+    assert.strictEqual(taskUnder('alpha', 'claude-x'), undefined);
+    assert.strictEqual(fs.readdirSync(path.join(alpha.dir, 'projects')).length, before);
+
     await alpha.kill();
     await timed('sshd killed -> host shown unreachable', () => /^unreachable since/.test(String(hostItem('alpha')?.description)), 10_000);
-    assert.match(String(hostItem('alpha')?.description), /1 task as last seen/);
+    assert.match(String(hostItem('alpha')?.description), /2 tasks as last seen/);
     assert.match(String(api.tree.getTreeItem(taskUnder('alpha', 'codex-job')!).description), /^as last seen: codex · /, 'its task still shown, as last seen');
   });
 
