@@ -51,6 +51,20 @@ export function remoteAction(id: string, hosts: HostsModel, confirm: (message: s
         after(node);
         return r;
       };
+    case 'resilientAgent.forget':
+      return async (node) => {
+        if (!(await confirm(`Forget ${node.view.name} on host ${node.host}? Its session is killed there and its record and logs are removed (a clean worktree too; its branch stays).`, 'Forget'))) return undefined;
+        const r = await call(node, ['kill', '--forget']);
+        after(node);
+        return r;
+      };
+    case 'resilientAgent.startNow':
+      return async (node) => {
+        if (!(await confirm(`Start ${node.view.name} on host ${node.host} now? It runs beyond that host's limit of agents at once.`, 'Start Now'))) return undefined;
+        const r = await call(node, ['queue', 'start']);
+        after(node);
+        return r;
+      };
     case 'resilientAgent.resume':
       return async (node) => {
         const r = await call(node, ['resume']);

@@ -25,10 +25,10 @@ function groupOf(v: TaskView): Group {
 export type Node = { kind: 'host'; name: string } | { kind: 'group'; group: Group; count: number; host?: string } | { kind: 'task'; view: TaskView; host?: string };
 
 /**
- * A remote task's menu: the parts of its context that an action over ssh serves (the host's own
- * files, its folder, the event log, forget and start-now are not offered for it yet).
+ * A remote task's menu: the parts of its context that an action over ssh serves (what needs the
+ * task's files on this machine, its folder, its event log and its prompt, is not offered for it).
  */
-const REMOTE_PARTS = /^(task|state=.*|live|agentRuns|resumable|hasId|hasWorktree|canFollowUp)$/;
+const REMOTE_PARTS = /^(task|state=.*|managed|live|agentRuns|resumable|hasId|hasWorktree|queued|canFollowUp)$/;
 export function remoteContextValue(v: TaskView): string {
   return [...contextValue(v).split(':').filter((p) => REMOTE_PARTS.test(p)), 'remote'].join(':');
 }
