@@ -34,7 +34,7 @@ function asView(t: Record<string, unknown>): TaskView {
 export class HostsModel extends Disposable {
   private _remote!: RemoteHosts;
   private readonly states = new Map<string, HostState>();
-  private readonly loops = new Map<string, { timer?: NodeJS.Timeout; busy?: Promise<void>; failures?: number; stream: AbortController }>();
+  private readonly loops = new Map<string, { timer?: NodeJS.Timeout; busy?: Promise<void>; again?: Promise<void>; failures?: number; stream: AbortController }>();
   private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChange = this.changed.event;
   private readonly taskChanged = this.register(new vscode.EventEmitter<{ host: string; view: TaskView; from: string | undefined }>());
@@ -159,11 +159,21 @@ export class HostsModel extends Disposable {
     await Promise.all(this.hosts.map((s) => this.poll(s.host.name)));
   }
 
-  /** Asks one host now; coalesced with a question already on its way. */
+  /**
+   * Asks one host now. While a question is on its way, one more is asked once it is answered
+   * (the answer on its way may predate what asked: a kill just done, a change just streamed).
+   */
   poll(name: string): Promise<void> {
     const loop = this.loops.get(name);
     if (!loop) return Promise.resolve();
-    if (loop.busy) return loop.busy;
+    if (loop.busy) {
+      const next = (): Promise<void> | undefined => {
+        loop.again = undefined;
+        return this.isDisposed || this.loops.get(name) !== loop ? undefined : this.poll(name);
+      };
+      loop.again ??= loop.busy.then(next, next);
+      return loop.again;
+    }
     if (loop.timer) clearTimeout(loop.timer);
     loop.busy = this.ask(name).finally(() => {
       loop.busy = undefined;
