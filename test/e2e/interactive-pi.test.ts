@@ -3,7 +3,7 @@
  * scripted model server: its first prompt reaches the model and its turn (a tool call) is working
  * then idle through its extension events; kill -9 resumes it in its pane with the same session file
  * and the model sees the first conversation on the next request; so does a tmux kill-server; an
- * API error and Esc end a turn as idle; /quit stops it for good; Pi's own settings in its agent
+ * API error and Esc end a turn as idle; a SIGTERM (Pi's exit 0 made 143) is resumed; /quit stops it for good; Pi's own settings in its agent
  * dir are untouched and no extension is left there. Pi runs in the test's own PI_CODING_AGENT_DIR.
  *
  *   npx mocha --timeout 300000 out/test/e2e/interactive-pi.test.js
@@ -69,7 +69,7 @@ describe('end to end: an interactive Pi task (its real TUI in tmux)', function (
     if (process.env.E2E_KEEP !== '1') fs.rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   });
 
-  it('first prompt -> working -> idle (its extension events); kill -9, kill-server -> resumed with the same session file and its conversation; an API error, Esc -> idle; /quit -> stopped', async () => {
+  it('first prompt -> working -> idle (its extension events); kill -9, kill-server -> resumed with the same session file and its conversation; an API error, Esc -> idle; SIGTERM -> resumed; /quit -> stopped', async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-e2e-pi-tui-'));
     const project = path.join(root, 'project');
     fs.mkdirSync(project);
@@ -156,13 +156,23 @@ describe('end to end: an interactive Pi task (its real TUI in tmux)', function (
     const interrupted = await until((r) => r.state === 'idle' && /interrupted/.test(r.stateReason ?? ''), 'idle after Esc');
     console.log(`      idle recorded ${Date.parse(interrupted.stateSince) - pressed} ms after Esc: ${interrupted.stateReason}`);
 
+    // SIGTERM (a shutdown's): Pi quits as on /quit, with status 0; its extension makes it 143, so it is no person's exit.
+    await until((r) => r.state === 'idle' && hooks(3).filter((h) => h.event === 'agent_end').length >= 2, 'idle after Esc, as its hooks said');
+    for (const pid of processesWithEnv(`RESILIENT_AGENT_ATTEMPT=${svc.store.paths.attemptDir(session, 3)}`)) process.kill(pid, 'SIGTERM');
+    const termAt = Date.now();
+    const termed = await until((r) => r.attempts.length === 4 && r.state === 'idle', 'resumed after SIGTERM');
+    // The second crash in a row (after the kill -9) waits out the policy's backoff (one monitor interval) first.
+    console.log(`      SIGTERM: Pi exited ${Math.round(fs.statSync(path.join(svc.store.paths.attemptDir(session, 3), 'exit')).mtimeMs - termAt)} ms after it; resumed after the backoff, idle ${Date.now() - termAt} ms after`);
+    assert.deepEqual([termed.attempts[2].exitCode, termed.attempts[3].cause, termed.attempts[3].mode], [143, 'crash', 'resume']);
+    assert.equal(hooks(3).at(-1)?.reason, 'Pi ended on SIGTERM');
+
     await svc.send(session, '/quit');
     const held = await until((r) => r.state === 'held', 'stopped by the person');
     assert.match(held.stateReason ?? '', /^stopped by the user: the person exited Pi/);
-    assert.equal(held.attempts.length, 3);
-    assert.equal(held.attempts[2].exitCode, 0);
+    assert.equal(held.attempts.length, 4);
+    assert.equal(held.attempts[3].exitCode, 0);
     await monitor.pass('check');
-    assert.equal(svc.store.get(session)!.attempts.length, 3, 'never resumed');
+    assert.equal(svc.store.get(session)!.attempts.length, 4, 'never resumed');
     assert.ok(fs.readFileSync(own).equals(before), "Pi's own settings were changed");
     assert.deepEqual(Object.keys(JSON.parse(fs.readFileSync(own, 'utf8')) as object).filter((k) => k === 'extensions' || k === 'packages'), []);
     assert.equal(fs.existsSync(path.join(agentDir, 'extensions')), false, 'no extension left in Pi\'s own folder');
