@@ -141,7 +141,7 @@ describe('interactive tasks: Pi\'s TUI in its pane, its state from its extension
     assert.equal(r.attempts[1].cause, 'lost');
   });
 
-  it('/quit: stopped by the person, never resumed; SIGTERM (Pi exits 0 on it) is no person\'s exit: resumed', async () => {
+  it('/quit: stopped by the person, never resumed (a follow-up resumes it with that prompt); SIGTERM (Pi exits 0 on it) is no person\'s exit: resumed', async () => {
     const { dir } = setUp('quit');
     h.monitor(['--interval', '60']);
     // No first prompt: the person types it.
@@ -165,5 +165,10 @@ describe('interactive tasks: Pi\'s TUI in its pane, its state from its extension
     await h.ok(['monitor', '--once']);
     assert.equal(runs(dir).length, 2);
     assert.equal(h.record(session)!.attempts.length, 2);
+    // A follow-up on it: the same session file again, the follow-up its first prompt.
+    await h.ok(['continue', 'quit', '--prompt', 'and once more']);
+    const more = await waitFor(() => runs(dir)[2], 'resumed with the follow-up');
+    assert.deepEqual([more.mode, more.sessionId, more.prompt], ['resume', first.sessionId, 'and once more']);
+    await waitFor(async () => /done: and once more/.test(await paneText(session)), 'its answer');
   });
 });
