@@ -364,5 +364,5 @@ export function launchAction(task: TaskRecord, adapter: AgentAdapter, cause: Att
   if (check.ok) return { kind: 'launch', cause, mode: 'resume' };
   const note = `started again from its prompt: ${check.why ?? 'no session to resume'}`;
   // Nothing of it saved: its first prompt was never answered, so an interactive TUI is told it again.
-  return { kind: 'launch', cause: 'restart', mode: 'start', note, ...(check.promptUnsaid && task.prompt.trim() ? { prompt: task.prompt } : {}) };
+  return { kind: 'launch', cause: 'restart', mode: 'start', note, ...(check.promptUnsaid && isInteractive(task) && task.prompt.trim() ? { prompt: task.prompt } : {}) };
 }
