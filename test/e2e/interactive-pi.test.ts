@@ -69,7 +69,7 @@ describe('end to end: an interactive Pi task (its real TUI in tmux)', function (
     if (process.env.E2E_KEEP !== '1') fs.rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   });
 
-  it('first prompt -> working -> idle (its extension events); kill -9, kill-server -> resumed with the same session file and its conversation; an API error, Esc -> idle; SIGTERM -> resumed; /quit -> stopped', async () => {
+  it('first prompt -> working -> idle (its extension events); kill -9, kill-server -> resumed with the same session file and its conversation; an API error, Esc -> idle; SIGTERM -> resumed; /new -> its new session file; /quit -> stopped', async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-e2e-pi-tui-'));
     const project = path.join(root, 'project');
     fs.mkdirSync(project);
@@ -166,6 +166,13 @@ describe('end to end: an interactive Pi task (its real TUI in tmux)', function (
     console.log(`      SIGTERM: Pi exited ${Math.round(fs.statSync(path.join(svc.store.paths.attemptDir(session, 3), 'exit')).mtimeMs - termAt)} ms after it; resumed (after the policy's 5 s backoff: the second crash in a row) and idle ${Date.now() - termAt} ms after`);
     assert.deepEqual([termed.attempts[2].exitCode, termed.attempts[3].cause, termed.attempts[3].mode], [143, 'crash', 'resume']);
     assert.equal(hooks(3).at(-1)?.reason, 'Pi ended on SIGTERM');
+
+    // /new starts another session: session_start names its file, which the record takes (a resume then opens that one).
+    await svc.send(session, '/new');
+    const renewed = await until((r) => r.agentSessionId !== file, 'the new session file after /new');
+    console.log(`      /new: session ${renewed.agentSessionId}`);
+    assert.ok(path.isAbsolute(renewed.agentSessionId ?? ''));
+    assert.equal(hooks(4).at(-1)?.event, 'session_start');
 
     await svc.send(session, '/quit');
     const held = await until((r) => r.state === 'held', 'stopped by the person');
