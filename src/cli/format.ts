@@ -34,6 +34,7 @@ export function statusJson(v: TaskView): Record<string, unknown> {
     lastMessage: v.lastMessage,
     usage: usageJson(v.usage),
     eventsFile: v.eventsFile,
+    hasSession: v.hasSession,
     worktree: v.worktree ? { path: v.worktree.path, branch: v.worktree.branch, base: v.worktree.base } : null,
     host: v.host ?? null,
     queue: v.queue ?? null,

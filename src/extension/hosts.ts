@@ -34,7 +34,7 @@ function asView(t: Record<string, unknown>): TaskView {
 export class HostsModel extends Disposable {
   private _remote!: RemoteHosts;
   private readonly states = new Map<string, HostState>();
-  private readonly loops = new Map<string, { timer?: NodeJS.Timeout; busy?: Promise<void>; failures?: number; stream: AbortController }>();
+  private readonly loops = new Map<string, { timer?: NodeJS.Timeout; busy?: Promise<void>; again?: Promise<void>; failures?: number; stream: AbortController }>();
   private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChange = this.changed.event;
   private readonly taskChanged = this.register(new vscode.EventEmitter<{ host: string; view: TaskView; from: string | undefined }>());
@@ -116,23 +116,41 @@ export class HostsModel extends Disposable {
   }
 
   /**
-   * The host's event stream (one long-lived ssh running its \`events --json\`, reopened with
-   * backoff): a hello or a change asks the host at once, so the view follows within a round trip;
-   * the stream dropping shows the host unreachable without waiting for the next question.
+   * The host's event stream (one long-lived ssh running its \`events --json\`, a heartbeat every
+   * 1.5 s, reopened with backoff): a hello or a change asks the host at once, so the view follows
+   * within a round trip. A stream that was up and goes silent (a hung host) or drops shows the host
+   * unreachable at once, without waiting for a list's deadline; it is asked again when its stream
+   * speaks again.
    */
   private follow(host: Host, signal: AbortSignal): void {
+    let up = false;
     void followHost(this.remote, host, {
       line: (name, event) => {
         if (event.type === 'hello' || event.type === 'change') void this.poll(name);
+      },
+      up: (name) => {
+        up = true;
+        void this.poll(name);
       },
       down: (name, why) => {
         const s = this.states.get(name);
         if (!s || signal.aborted) return;
         this.log.debug(`host ${name}: its event stream stopped (${why})`);
-        // The stream can end for reasons of its own (an old remote CLI): the host is asked now.
+        // A stream that never came up (an old remote CLI) says nothing of the host: it is asked.
+        if (up) this.unreachable(name, s, `host ${name} (${host.target}): ${why}`);
+        up = false;
         void this.poll(name);
       },
     }, signal).catch((e) => this.log.warn(`host ${host.name}: following its events failed: ${(e as Error).message}`));
+  }
+
+  private unreachable(name: string, s: HostState, error: string): void {
+    if (s.reachable !== false) this.log.warn(`host ${name} is unreachable: ${error}`);
+    this.remote.registry.failed(name, error);
+    s.reachable = false;
+    s.downSince ??= new Date().toISOString();
+    s.error = error;
+    this.changed.fire();
   }
 
   /** Asks every host now (each on its own; resolves when all answered or gave up). */
@@ -141,11 +159,21 @@ export class HostsModel extends Disposable {
     await Promise.all(this.hosts.map((s) => this.poll(s.host.name)));
   }
 
-  /** Asks one host now; coalesced with a question already on its way. */
+  /**
+   * Asks one host now. While a question is on its way, one more is asked once it is answered
+   * (the answer on its way may predate what asked: a kill just done, a change just streamed).
+   */
   poll(name: string): Promise<void> {
     const loop = this.loops.get(name);
     if (!loop) return Promise.resolve();
-    if (loop.busy) return loop.busy;
+    if (loop.busy) {
+      const next = (): Promise<void> | undefined => {
+        loop.again = undefined;
+        return this.isDisposed || this.loops.get(name) !== loop ? undefined : this.poll(name);
+      };
+      loop.again ??= loop.busy.then(next, next);
+      return loop.again;
+    }
     if (loop.timer) clearTimeout(loop.timer);
     loop.busy = this.ask(name).finally(() => {
       loop.busy = undefined;
@@ -183,12 +211,8 @@ export class HostsModel extends Disposable {
       this.log.debug(`host ${name}: ${tasks.length} tasks [${Date.now() - started}ms]`);
     } catch (e) {
       if (this.states.get(name) !== s) return;
-      const error = (e as Error).message;
-      if (s.reachable !== false) this.log.warn(`host ${name} is unreachable: ${error}`);
-      this.remote.registry.failed(name, error);
-      s.reachable = false;
-      s.downSince ??= new Date().toISOString();
-      s.error = error;
+      this.unreachable(name, s, (e as Error).message);
+      return;
     }
     this.changed.fire();
   }

@@ -9,7 +9,7 @@ import type { HostsModel } from './hosts';
 import type { Node } from './tree';
 
 /** A task node of a registered host (not this machine's). */
-export type RemoteNode = { kind: 'task'; view: { session: string; name: string }; host: string };
+export type RemoteNode = { kind: 'task'; view: { session: string; name: string; agentSessionId?: string | null }; host: string };
 
 export function isRemoteNode(arg: unknown): arg is RemoteNode {
   const n = arg as Node | undefined;
@@ -51,6 +51,20 @@ export function remoteAction(id: string, hosts: HostsModel, confirm: (message: s
         after(node);
         return r;
       };
+    case 'resilientAgent.forget':
+      return async (node) => {
+        if (!(await confirm(`Forget ${node.view.name} on host ${node.host}? Its session is killed there and its record and logs are removed (a clean worktree too; its branch stays).`, 'Forget'))) return undefined;
+        const r = await call(node, ['kill', '--forget']);
+        after(node);
+        return r;
+      };
+    case 'resilientAgent.startNow':
+      return async (node) => {
+        if (!(await confirm(`Start ${node.view.name} on host ${node.host} now? It runs beyond that host's limit of agents at once.`, 'Start Now'))) return undefined;
+        const r = await call(node, ['queue', 'start']);
+        after(node);
+        return r;
+      };
     case 'resilientAgent.resume':
       return async (node) => {
         const r = await call(node, ['resume']);
@@ -78,7 +92,14 @@ export function remoteAction(id: string, hosts: HostsModel, confirm: (message: s
         return r;
       };
     case 'resilientAgent.copySessionId':
-      return async (node) => vscode.env.clipboard.writeText(node.view.session);
+      // The agent's own session id, as for a task of this machine.
+      return async (node) => {
+        if (!node.view.agentSessionId) {
+          void vscode.window.showWarningMessage(`The agent session id of ${node.view.session} on host ${node.host} is not known yet.`);
+          return undefined;
+        }
+        return vscode.env.clipboard.writeText(node.view.agentSessionId);
+      };
   }
   return undefined;
 }

@@ -105,9 +105,17 @@ describe('hosts over real OpenSSH', function () {
     fs.mkdirSync(nodeDir);
     fs.symlinkSync(process.execPath, path.join(nodeDir, 'node'));
     assert.match(await h.ok(['hosts', 'install', 'alpha', '--node', path.join(nodeDir, 'node')]), /installed/);
-    assert.match(fs.readFileSync(path.join(a.home, '.local/bin/resilient-agent'), 'utf8'), /^exec '.*\/node '\\''dir'\\'' \$\(touch pwned\) "q"\/node' "\$HOME\/\.local\/share\/resilient-agent\/cli\.js" "\$@"$/m);
+    assert.match(fs.readFileSync(path.join(a.home, '.local/bin/resilient-agent'), 'utf8'), /^exec '.*\/node '\\''dir'\\'' \$\(touch pwned\) "q"\/node' "\$HOME\/\.local\/share\/resilient-agent\/load\.js" "\$@"$/m);
     assert.ok(!fs.existsSync(path.join(a.home, 'pwned')));
     const check = JSON.parse(await h.ok(['hosts', 'check', 'alpha', '--json']));
+    // The launcher runs the CLI through its loader: V8's code cache of the bundle kept beside it after the first command, used by the next.
+    const share = path.join(a.home, '.local/share/resilient-agent');
+    const caches = () => fs.readdirSync(share).filter((f) => /^cli\.js\.\d+\.\d+\.cache$/.test(f));
+    assert.equal(caches().length, 1, fs.readdirSync(share).join(' '));
+    const cache = path.join(share, caches()[0]);
+    const written = fs.statSync(cache).mtimeMs;
+    assert.equal(JSON.parse(await h.ok(['hosts', 'check', 'alpha', '--json'])).cli.contract, 1);
+    assert.equal(fs.statSync(cache).mtimeMs, written, 'the cache taken as it is, not written again');
     assert.equal(check.reachable, true);
     assert.equal(check.cli.contract, 1);
     assert.match(check.tmux, /^tmux /);
@@ -245,7 +253,7 @@ describe('hosts over real OpenSSH', function () {
     fs.mkdirSync(nodeDir);
     fs.symlinkSync(process.execPath, path.join(nodeDir, 'node'));
     assert.match(await h.ok(['hosts', 'install', 'alpha', '--node', path.join(nodeDir, 'node')]), /installed/);
-    assert.match(fs.readFileSync(path.join(a.home, '.local/bin/resilient-agent'), 'utf8'), /^exec '.*\/node '\\''dir'\\'' \$\(touch pwned\) "q"\/node' "\$HOME\/\.local\/share\/resilient-agent\/cli\.js" "\$@"$/m);
+    assert.match(fs.readFileSync(path.join(a.home, '.local/bin/resilient-agent'), 'utf8'), /^exec '.*\/node '\\''dir'\\'' \$\(touch pwned\) "q"\/node' "\$HOME\/\.local\/share\/resilient-agent\/load\.js" "\$@"$/m);
     assert.ok(!fs.existsSync(path.join(a.home, 'pwned')));
     const check = JSON.parse(await h.ok(['hosts', 'check', 'alpha', '--json']));
     assert.equal(check.supervisor.running, true);

@@ -79,6 +79,8 @@ interface Snapshot {
   panel: string;
   /** The CodeLenses the editors show. */
   codeLenses: string[];
+  /** A terminal shown in the panel, and its tab's name. */
+  terminal: { shown: boolean; tabs: string };
 }
 
 // A string, not a function: this project compiles without DOM types, and playwright evaluates a
@@ -128,6 +130,7 @@ const SNAPSHOT = String.raw`(() => {
       return shown(p) ? all(p, '.view-line').filter(shown).map((l) => (l.innerText ?? '').replace(/\u00a0/g, ' ')).join('\n') : '';
     })(),
     codeLenses: all(document, '.codelens-decoration').filter(shown).map(text),
+    terminal: { shown: shown(document.querySelector('.part.panel .xterm')), tabs: all(document, '.part.panel .terminal-tabs-entry, .part.panel .single-terminal-tab').filter(shown).map(text).join(' | ') },
   };
 })()`;
 
@@ -329,6 +332,7 @@ async function scenario(t: Step, dirs: RunDirs, workspace: string, world?: SshWo
   await tour(t, dirs, workspace);
   await worktreeTour(t, workspace);
   await queueTour(t, workspace);
+  await interactiveTour(t, workspace);
   if (world) await hostsTour(t, world);
 }
 
@@ -580,6 +584,26 @@ async function queueTour(t: Step, workspace: string): Promise<void> {
   await t.shot('16-queue-moved.png');
 }
 
+/**
+ * An interactive task: Claude Code's own TUI (the fixture of its contract) in its pane, asking for
+ * a permission: "waiting for you" in the tree from its hooks; attached in a VS Code terminal; answered, idle.
+ */
+async function interactiveTour(t: Step, workspace: string): Promise<void> {
+  say(`${PREFIX} step: an interactive task asks for a permission: waiting for you in the tree, its TUI attached in a terminal`);
+  await t.cli(['queue', 'limits', '--max-running', '16']);
+  const dir = path.join(workspace, 'pair');
+  fs.mkdirSync(dir, { recursive: true });
+  await t.cli(['start', 'claude', 'pair', '--interactive', '--dir', dir, '--prompt', 'Run the tests (ask permission first).']);
+  await t.until('pair waiting for you, from its hooks', (x) => row(x, 'pair')?.description.includes('waiting for you') ?? false, 30_000);
+  await onTask(t, 'Resilient Agent: Attach in terminal', 'pair');
+  const s = await t.until('its TUI in a terminal of the panel', (x) => x.terminal.shown && x.terminal.tabs.includes('pair'), 30_000);
+  say(`${PREFIX}   tree: ${row(s, 'pair')?.label} — ${row(s, 'pair')?.description}; terminal: ${s.terminal.tabs}`);
+  await t.shot('17-interactive-waiting.png');
+  await t.cli(['send', 'pair', '1']);
+  await t.until('answered: idle, your move', (x) => row(x, 'pair')?.description.includes('idle') ?? false, 30_000);
+  await t.shot('18-interactive-idle.png');
+}
+
 async function openNotifications(t: Step, message: string): Promise<void> {
   await t.page.click('[id="status.notifications"]');
   const s = await t.until(`the notification "${message}" (bell)`, (x) => x.center?.some((m) => m.includes(message)) ?? false);
@@ -611,6 +635,9 @@ function fixtureBin(dir: string, repoRoot: string): string {
   for (const agent of AGENTS) {
     fs.writeFileSync(path.join(dir, agent), `#!/bin/sh\nexec '${process.execPath}' '${fixture}' ${agent} "$@"\n`, { mode: 0o755 });
   }
+  // Claude Code started as an interactive task (its hooks given with --settings): its TUI's fixture.
+  const tui = path.join(repoRoot, 'test', 'fixtures', 'tui.mjs');
+  fs.writeFileSync(path.join(dir, 'claude'), `#!/bin/sh\nfor a; do [ "$a" = --settings ] && exec '${process.execPath}' '${tui}' "$@"; done\nexec '${process.execPath}' '${fixture}' claude "$@"\n`, { mode: 0o755 });
   return dir;
 }
 

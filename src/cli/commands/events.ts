@@ -10,14 +10,19 @@ import { statusJson } from '../format';
 function words(e: Record<string, unknown>): string | undefined {
   const host = String(e.hostName);
   if (e.type === 'change') return `${host} ${String(e.session)}: ${String(e.from ?? 'new')} -> ${String(e.to ?? 'gone')}${e.reason ? ` (${String(e.reason)})` : ''}`;
-  if (e.type === 'host') return e.reachable ? `${host}: connected` : `${host}: unreachable (${String(e.error)}); trying again in ${Math.round(Number(e.retryInMs) / 1000)} s`;
+  if (e.type === 'host') {
+    if (e.reachable) return `${host}: connected`;
+    return `${host}: unreachable (${String(e.error)}); ${e.retryInMs === null ? 'waiting for it to speak again' : `trying again in ${Math.round(Number(e.retryInMs) / 1000)} s`}`;
+  }
   return undefined;
 }
 
 /**
- * `events [--json] [--host NAME]`: every task's state changes as they happen, one line each, until
- * stopped. Without --host: this machine and every host, each over one long-lived ssh stream that
- * is opened again with a backoff when it drops. The first line of each host (`hello`) lists its tasks.
+ * `events [--json] [--host NAME] [--heartbeat SECONDS]`: every task's state changes as they happen,
+ * one line each, until stopped; a heartbeat line every SECONDS (15 by default; a host's stream is
+ * asked for one every 1.5 s). Without --host: this machine and every host, each over one
+ * long-lived ssh stream that is opened again with a backoff when it drops; a host silent for two
+ * heartbeats and a second is said unreachable at once. The first line of each host (`hello`) lists its tasks.
  */
 export const eventsCommand: Command = {
   spec: { positionals: [], flags: { json: 'bool', host: 'value', heartbeat: 'value' } },

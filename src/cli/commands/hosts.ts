@@ -2,18 +2,20 @@ import * as fs from 'node:fs';
 import { CONTRACT } from '../../core/model/contract';
 import { UsageError } from '../../core/model/errors';
 import type { RemoteHosts } from '../../core/ops/remote';
-import { REMOTE_CLI, REMOTE_LAUNCHER } from '../../core/ops/remote';
+import { REMOTE_CLI, REMOTE_LAUNCHER, REMOTE_LOADER } from '../../core/ops/remote';
 import { shQuote } from '../../core/platform/ssh';
 import type { Host } from '../../core/store/hosts';
 import { LOCAL_HOST } from '../../core/store/hosts';
 import type { Io } from '../context';
 import type { Command } from '../context';
+import { HOST_LOADER } from './hostLoader';
 import { selfLauncher } from './supervisor';
 
 /**
  * What `hosts install` runs on the host, the bundle on its stdin: the CLI into the user's own
- * folder, a launcher beside their other programs naming the node found there. No root, no
- * registry; written whole then renamed, so a dropped link leaves the old one working.
+ * folder with its loader (a V8 code cache beside it; the old caches removed), a launcher beside
+ * their other programs naming the node found there. No root, no registry; written whole then
+ * renamed, so a dropped link leaves the old one working.
  */
 const INSTALL_SCRIPT = [
   'set -e',
@@ -24,10 +26,13 @@ const INSTALL_SCRIPT = [
   'mkdir -p "$d" "$b"',
   'cat > "$d/cli.js.new"',
   'chmod 755 "$d/cli.js.new"',
+  `printf '%s' ${shQuote(HOST_LOADER)} > "$d/load.js.new"`,
+  'mv -f "$d/load.js.new" "$d/load.js"',
   'mv -f "$d/cli.js.new" "$d/cli.js"',
+  'rm -f "$d"/cli.js.*.cache',
   // The node's path in single quotes in the launcher, each ' in it written '\\'' (as shQuote does).
   `q=$(printf '%s' "$node" | sed "s/'/'\\\\\\\\''/g")`,
-  `printf '#!/bin/sh\\nexec '"'"'%s'"'"' "$HOME/${REMOTE_CLI}" "$@"\\n' "$q" > "$b/resilient-agent.new"`,
+  `printf '#!/bin/sh\\nexec '"'"'%s'"'"' "$HOME/${REMOTE_LOADER}" "$@"\\n' "$q" > "$b/resilient-agent.new"`,
   'chmod 755 "$b/resilient-agent.new"',
   'mv -f "$b/resilient-agent.new" "$b/resilient-agent"',
 ].join('\n');
@@ -84,7 +89,7 @@ async function install(remote: RemoteHosts, host: Host, io: Io, version: string,
     return 1;
   }
   const v = await remote.call(host, ['version', '--json'], { timeoutMs: 60_000 }) as VersionAnswer;
-  io.out(`installed resilient-agent ${v.version} (contract ${v.contract}) on ${host.name}: ~/${REMOTE_CLI}, run by ~/${REMOTE_LAUNCHER} with node ${v.node}`);
+  io.out(`installed resilient-agent ${v.version} (contract ${v.contract}) on ${host.name}: ~/${REMOTE_CLI}, run by ~/${REMOTE_LAUNCHER} with node ${v.node} (through ~/${REMOTE_LOADER}, a code cache)`);
   if (v.version !== version || v.contract !== CONTRACT) io.err(`warning: ${host.name} answers as ${v.version} (contract ${v.contract}), not ${version}: another resilient-agent comes first on its PATH`);
   if (supervisor) {
     const s = await remote.call(host, ['supervisor', 'install'], { timeoutMs: 60_000 }) as { text?: string };

@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EventReading } from './transcript';
 import { count, errorLine, messageLines, noteLine, resultLines, retryLine, toolDetail, toolLine } from './transcript';
-import type { AgentAdapter, EventOutcome, RunActivity, TaskPrompt } from './types';
+import type { HookReading } from '../model/interactive';
+import { isInteractive } from '../model/record';
+import type { AgentAdapter, EventOutcome, InteractiveAdapter, RunActivity, TaskPrompt } from './types';
 import { clip, parseJsonLines } from './types';
 
 type PiMessage = { role?: string; stopReason?: string; errorMessage?: string };
@@ -133,6 +135,153 @@ function piPrompt(prompt: TaskPrompt): string[] {
 }
 
 /**
+ * Pi has no hooks setting, but loads an extension given with `-e FILE` for one run (Pi 0.73.1,
+ * never in the person's own ~/.pi). This one, written into the attempt folder, runs the product's
+ * `hook` command at the extension events that tell a state, one after another in the order Pi
+ * fired them (its handlers return at once: Pi never waits for a hook, except at its exit), with a
+ * JSON payload on its stdin: `hook_event_name` (Pi's event), `session_file`, `session_id`, `cwd`
+ * and the event's own fields. Pi answers SIGTERM like /quit (exit status 0), which would read as a
+ * person's exit: the extension notes a SIGTERM and makes the exit status 143, as if it had killed
+ * Pi (a SIGTERM before Pi's own handler is there kills Pi as it would without the extension).
+ */
+export function piExtension(hook: readonly string[]): string {
+  return `// resilient-agent: this attempt's hooks for Pi (loaded with -e for one run; Pi's own settings untouched).
+import { spawn } from 'node:child_process';
+const HOOK = ${JSON.stringify(hook)};
+const KEY = Symbol.for('resilient-agent.pi-hooks');
+// One for the process: Pi loads its extensions again at /new, /resume, /fork and /reload.
+const shared = (globalThis[KEY] ??= { chain: Promise.resolve(), signal: undefined, listening: false });
+function run(payload) {
+  return new Promise((resolve) => {
+    let child;
+    try {
+      child = spawn(HOOK[0], HOOK.slice(1), { stdio: ['pipe', 'ignore', 'ignore'] });
+    } catch {
+      resolve();
+      return;
+    }
+    child.on('error', () => resolve());
+    child.on('close', () => resolve());
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(JSON.stringify(payload));
+  });
+}
+function send(event, ctx, extra) {
+  let file;
+  let id;
+  try {
+    file = ctx.sessionManager.getSessionFile();
+    id = ctx.sessionManager.getSessionId();
+  } catch {
+    /* an ephemeral session */
+  }
+  const payload = { hook_event_name: event, session_file: file, session_id: id, cwd: ctx.cwd, ...extra };
+  shared.chain = shared.chain.then(() => run(payload));
+  return shared.chain;
+}
+export default function (pi) {
+  if (!shared.listening) {
+    shared.listening = true;
+    const onTerm = () => {
+      shared.signal = 'SIGTERM';
+      if (process.listenerCount('SIGTERM') === 1) {
+        process.off('SIGTERM', onTerm);
+        process.kill(process.pid, 'SIGTERM');
+      }
+    };
+    process.on('SIGTERM', onTerm);
+    process.on('exit', () => {
+      if (shared.signal === 'SIGTERM' && !process.exitCode) process.exitCode = 143;
+    });
+  }
+  pi.on('session_start', (event, ctx) => {
+    send('session_start', ctx, { reason: event.reason });
+  });
+  pi.on('agent_start', (_event, ctx) => {
+    send('agent_start', ctx, {});
+  });
+  pi.on('agent_end', (event, ctx) => {
+    const last = [...(event.messages ?? [])].reverse().find((m) => m && m.role === 'assistant');
+    send('agent_end', ctx, { stop_reason: last?.stopReason, error_message: last?.errorMessage });
+  });
+  // Waited for (3 s at most): Pi exits right after. A moment first: a SIGTERM that began the
+  // shutdown reaches this file's listener after Pi's own.
+  pi.on('session_shutdown', async (event, ctx) => {
+    await new Promise((r) => setImmediate(r));
+    await Promise.race([send('session_shutdown', ctx, { reason: event.reason, signal: shared.signal }), new Promise((r) => setTimeout(r, 3000))]);
+  });
+}
+`;
+}
+
+type PiHookPayload = { hook_event_name?: unknown; session_file?: unknown; reason?: unknown; stop_reason?: unknown; error_message?: unknown; signal?: unknown };
+
+const str = (x: unknown): string | undefined => (typeof x === 'string' && x ? x : undefined);
+
+/**
+ * One payload of the extension above as a state. The session is named by its file (what
+ * `--session` takes back; /new, /resume and /fork in the TUI give another). What Pi's events miss
+ * (0.73.1): Pi has no permission prompts and no questions of its own, so an interactive Pi task is
+ * never "waiting" (a dialog of a person's own extension is not seen); a turn ended on an API error
+ * is idle, but Pi retries some errors by itself (agent_start again after 2, 4, 8 s: working again).
+ */
+export function readPiHook(payload: Record<string, unknown>): HookReading | undefined {
+  const p = payload as PiHookPayload;
+  const file = str(p.session_file);
+  const withId = (r: HookReading): HookReading => (file ? { ...r, sessionId: file } : r);
+  switch (p.hook_event_name) {
+    case 'session_start':
+      return withId({ state: 'idle' });
+    case 'agent_start':
+      return withId({ state: 'working' });
+    case 'agent_end':
+      if (p.stop_reason === 'error') return withId({ state: 'idle', reason: `its turn ended on an error: ${clip(str(p.error_message) ?? 'unknown')} (Pi retries some errors by itself)` });
+      if (p.stop_reason === 'aborted') return withId({ state: 'idle', reason: 'its turn was interrupted (Esc)' });
+      return withId({ state: 'idle' });
+    case 'session_shutdown': {
+      // /new, /resume, /fork and /reload end one session and start another at once (session_start says which).
+      if (p.reason !== 'quit') return undefined;
+      const signal = str(p.signal);
+      return withId(signal ? { state: 'ended', reason: `Pi ended on ${signal}`, byPerson: false } : { state: 'ended', reason: 'the person exited Pi', byPerson: true });
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Pi's session: the file its TUI last named (its hooks), else the one chosen up front. */
+const piSession = (task: { agentSessionId: string | null; agentData: Record<string, string> }): string =>
+  (task.agentSessionId && path.isAbsolute(task.agentSessionId) ? task.agentSessionId : task.agentData.sessionFile) ?? '';
+
+/** A first prompt as Pi's TUI takes it: one starting with "-" or "@" (a flag, a file) after a space. */
+const tuiPrompt = (prompt: string | undefined): string[] => (prompt ? [piStdin(prompt) ? ` ${prompt}` : prompt] : []);
+
+/**
+ * Pi's TUI in the pane: `--session FILE` (chosen up front; the same file again to resume, run in
+ * the original folder) and `-e` with the attempt's extension. Pi takes no lock on a session file:
+ * a second Pi on the same file writes beside the first (two branches of one conversation), so the
+ * supervisor ends every process of the attempt before it resumes (launch.ts, endStrays).
+ */
+const piInteractive: InteractiveAdapter = {
+  settingsName: 'pi-hooks.mjs',
+  settingsFile: piExtension,
+  startArgs: (task, s, extension, prompt) => ['--session', piSession(task), '-e', extension, ...s.extraArgs, ...tuiPrompt(prompt)],
+  resumeArgs: (task, s, extension, prompt) => ['--session', piSession(task), '-e', extension, ...s.extraArgs, ...tuiPrompt(prompt)],
+  readHook: readPiHook,
+};
+
+/**
+ * A session file that does not exist yet: the task's first, or the next free one when it is
+ * started again while an earlier session of it is kept (its TUI had moved to another by /new).
+ */
+function freshSessionFile(taskDir: string): string {
+  for (let n = 1; ; n++) {
+    const file = path.join(taskDir, n === 1 ? 'pi-session.jsonl' : `pi-session-${n}.jsonl`);
+    if (!fs.existsSync(file)) return file;
+  }
+}
+
+/**
  * Pi. Its session file is chosen up front with `--session <path>`; pi writes it only once the first
  * assistant message completes, so a pi task killed during its first reply has nothing to resume
  * and is started again from its prompt. Resume runs in the original folder.
@@ -141,7 +290,7 @@ export const pi: AgentAdapter = {
   id: 'pi',
   displayName: 'Pi',
   install: 'npm install -g @mariozechner/pi-coding-agent',
-  prepare: ({ taskDir }) => ({ agentSessionId: null, agentData: { sessionFile: path.join(taskDir, 'pi-session.jsonl') } }),
+  prepare: ({ taskDir }) => ({ agentSessionId: null, agentData: { sessionFile: freshSessionFile(taskDir) } }),
   promptOnStdin: piStdin,
   startArgs: (task, s, prompt) =>
     ['-p', '--mode', 'json', '--session', task.agentData.sessionFile ?? '', ...s.modeArgs, ...s.extraArgs, ...piPrompt(prompt)],
@@ -155,9 +304,11 @@ export const pi: AgentAdapter = {
     return undefined;
   },
   canResume(task) {
-    const file = task.agentData.sessionFile;
+    const file = isInteractive(task) ? piSession(task) : task.agentData.sessionFile;
     if (file && fs.existsSync(file)) return { ok: true };
-    return { ok: false, why: 'pi had not saved its session (killed during its first reply)' };
+    // Nothing of the task saved at all (no session file it was ever given): its first prompt unanswered.
+    const first = task.agentData.sessionFile;
+    return { ok: false, why: 'pi had not saved its session (killed during its first reply)', promptUnsaid: !first || !fs.existsSync(first) };
   },
   // pi's session file is a path this product chose and passed with --session, not a guess; a
   // resume of a missing file would silently start a new conversation, so it is checked first.
@@ -166,4 +317,5 @@ export const pi: AgentAdapter = {
   outcomeFromEvents: piOutcome,
   readEvent: readPiEvent,
   activityFromEvents: piActivity,
+  interactive: piInteractive,
 };

@@ -39,6 +39,12 @@ export interface ResumeCheck {
   ok: boolean;
   /** Why not, shown to the user when the task is started again from its prompt. */
   why?: string;
+  /**
+   * The agent saved nothing of the task at all (Pi writes its session only once the first reply
+   * is complete): started again, an interactive task is given its first prompt again, which no
+   * session holds. Absent: it opens empty (e.g. Claude Code after /clear: the prompt was answered).
+   */
+  promptUnsaid?: boolean;
 }
 
 /**
@@ -52,6 +58,8 @@ export interface InteractiveAdapter {
    * command line: its hooks, each running `hook` (an argv: the product's own `hook` command).
    */
   settingsFile(hook: readonly string[]): string;
+  /** That file's name in the attempt folder, when the agent needs its own (Pi loads a `.mjs` extension); else agent-settings.json. */
+  readonly settingsName?: string;
   /**
    * Arguments after the executable: its TUI on a new session (the id chosen up front, where the
    * agent lets us), with an optional first prompt. `hook` is the same argv as settingsFile's, for

@@ -369,5 +369,7 @@ function exitedByPerson(task: TaskRecord, condition: Condition, obs: Observation
 export function launchAction(task: TaskRecord, adapter: AgentAdapter, cause: AttemptCause): Action {
   const check = adapter.canResume(task);
   if (check.ok) return { kind: 'launch', cause, mode: 'resume' };
-  return { kind: 'launch', cause: 'restart', mode: 'start', note: `started again from its prompt: ${check.why ?? 'no session to resume'}` };
+  const note = `started again from its prompt: ${check.why ?? 'no session to resume'}`;
+  // Nothing of it saved: its first prompt was never answered, so an interactive TUI is told it again.
+  return { kind: 'launch', cause: 'restart', mode: 'start', note, ...(check.promptUnsaid && isInteractive(task) && task.prompt.trim() ? { prompt: task.prompt } : {}) };
 }

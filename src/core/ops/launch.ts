@@ -163,7 +163,7 @@ function interactiveArgs(
   const env = Object.entries(l.env ?? {}).map(([k, v]) => `${k}=${v}`);
   const prefix = env.length ? [resolveExecutable('env', core.env) ?? '/usr/bin/env', ...env] : [];
   const hook = [...prefix, l.node, l.cli, 'hook', record.agent, attemptDir, core.store.paths.wakeFile];
-  const settingsFile = attemptFile(attemptDir, 'settings');
+  const settingsFile = tui.settingsName ? path.join(attemptDir, tui.settingsName) : attemptFile(attemptDir, 'settings');
   files.push([settingsFile, tui.settingsFile(hook)]);
   const settings = { executable: record.executable, ...record.agentArgs };
   // A follow-up a person asked for (`continue`) is its first prompt; a recovery's resume has none.

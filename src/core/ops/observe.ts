@@ -122,13 +122,17 @@ export async function views(core: Core): Promise<{ views: TaskView[]; corrupt: {
     out.push(place && v.state === 'queued' ? { ...v, queue: place } : v);
   }
   // Records this build cannot read right now are tasks all the same: never "started by hand".
+  // A task being started has its attempt's folder a moment before its record: not shown until it
+  // has one (nor ever taken for a session started by hand).
+  const orphans = core.store.orphans();
+  for (const session of orphans.filter((o) => startingNow(core, o))) known.add(session);
   const opaque = [
     ...newer.map((n) => ({ session: n.session, reason: `written by a newer resilient-agent (record version ${n.version}): update to see and supervise it here` })),
     ...unreadable.map((u) => ({ session: u.session, reason: `its record cannot be read just now (${u.problem})` })),
     // Garbage in a record: the supervisor keeps it aside and rebuilds the task from its attempts.
     ...corrupt.map((c) => ({ session: c.session, reason: `its record is unreadable (${c.problem}): the supervisor rebuilds it from its attempts` })),
     // Kept aside and not rebuilt (no copy beside its attempts): a person decides.
-    ...core.store.orphans().map((session) => ({
+    ...orphans.filter((session) => !known.has(session)).map((session) => ({
       session,
       reason: `its record was unreadable and could not be rebuilt; kept at ${core.store.keptAside(session).at(-1) ?? 'no copy'}: look at it, then kill or start it again`,
     })),
@@ -156,6 +160,17 @@ export async function views(core: Core): Promise<{ views: TaskView[]; corrupt: {
     });
   }
   return { views: out, corrupt };
+}
+
+/** A start in progress: its attempts made just now, no record yet and none kept aside. */
+const STARTING_MS = 60_000;
+function startingNow(core: Core, session: string): boolean {
+  if (core.store.keptAside(session).length > 0) return false;
+  try {
+    return core.now() - fs.statSync(`${core.store.paths.taskDir(session)}/attempts`).mtimeMs < STARTING_MS;
+  } catch {
+    return true; // gone meanwhile: its start failed and was undone
+  }
 }
 
 function seedSessionId(agent: AgentId, name: string): string | undefined {

@@ -11,6 +11,8 @@ import { HostRegistry, LOCAL_HOST } from '../store/hosts';
  * remote command finds it: that launcher first, then the PATH of ssh's non-interactive shell.
  */
 export const REMOTE_CLI = '.local/share/resilient-agent/cli.js';
+/** What the launcher runs: cli.js beside it, with a V8 code cache (see hostLoader.ts). */
+export const REMOTE_LOADER = '.local/share/resilient-agent/load.js';
 export const REMOTE_LAUNCHER = '.local/bin/resilient-agent';
 export const FIND_CLI = 'PATH="$HOME/.local/bin:$PATH"; export PATH; exec resilient-agent';
 

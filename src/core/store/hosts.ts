@@ -121,7 +121,9 @@ export class HostRegistry {
 
   /** Keeps a host's answer (at once replacing the last). */
   remember(name: string, tasks: Record<string, unknown>[], now = new Date()): void {
-    writeFileAtomic(this.seenFile(name), JSON.stringify({ version: HOSTS_VERSION, at: now.toISOString(), tasks }));
+    // Whole or absent, never synced: a view to show while the host is away, asked again on its return
+    // (an fsync per host per list held every other host's answer up).
+    writeFileAtomic(this.seenFile(name), JSON.stringify({ version: HOSTS_VERSION, at: now.toISOString(), tasks }), { durable: false });
   }
 
   /** Notes a failure beside the last answer kept. */
