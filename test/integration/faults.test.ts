@@ -706,6 +706,16 @@ require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); set
       assert.equal(h.invocations(project).length, 1, 'not resumed again');
     });
 
+    it('a command on a task whose start is under way (its attempts made, its record not yet) says it is busy, not that there is no such task', async () => {
+      fs.mkdirSync(path.join(h.store.paths.taskDir('codex-starting'), 'attempts'), { recursive: true });
+      for (const args of [['resume', 'starting'], ['kill', 'codex-starting'], ['status', 'starting']]) {
+        const r = await h.cli(args);
+        assert.equal(r.code, 1, args.join(' '));
+        assert.match(r.stderr, /codex-starting is being started just now \(busy\): try again in a moment/, args.join(' '));
+      }
+      assert.doesNotMatch(await h.ok(['list']), /codex-starting/, 'not listed until it has a record');
+    });
+
     it('two resumes at once: one takes it over, the other is refused', async () => {
       fs.writeFileSync(idFile, 'th-seed\n');
       await waitFor(async () => JSON.parse(await h.ok(['list', '--json']))[0]?.state === 'failed', 'the shell prompt seen');

@@ -189,6 +189,10 @@ export async function find(core: Core, nameOrSession: string): Promise<TaskView>
   if (byName.length > 1) {
     throw new UsageError(`"${nameOrSession}" names several tasks: ${byName.map((v) => v.session).join(', ')}; give the session name`);
   }
+  // Left out of the views while its start is under way (by another command: a start, a resume
+  // taking a hand-started session over): there, but busy.
+  const starting = core.store.orphans().find((s) => (s === nameOrSession || parseSessionName(s)?.name === nameOrSession) && startingNow(core, s));
+  if (starting) throw new TaskError(`${starting} is being started just now (busy): try again in a moment`, 'refused');
   throw new TaskError(`no task named ${nameOrSession}`, 'not-found');
 }
 
