@@ -13,7 +13,6 @@
  * E2E_AGENTS_BIN=dir uses a folder holding `codex` instead of installing the pinned CLIs.
  */
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,17 +25,11 @@ import { processesWithEnv } from '../tools/processes';
 import { agentEnv, CODEX_MODEL } from './agentEnv';
 import { ensureAgents } from './install';
 import { match, ModelServer } from './modelServer';
+import { endTuiWorld, tmux } from './tuiWorld';
 
 const FIRST = 'Create out.txt containing hi (task 7101).';
 const SECOND = 'What did I ask you first? (task 7102)';
 const WAIT_MS = 90_000;
-
-function tmux(socket: string, args: string[]): Promise<string> {
-  const env = { ...process.env };
-  delete env.TMUX;
-  delete env.TMUX_PANE;
-  return new Promise((resolve) => execFile('tmux', ['-L', socket, ...args], { env, encoding: 'utf8' }, (_e, out) => resolve(out)));
-}
 
 const cmdline = (pid: number): string => {
   try {
@@ -61,22 +54,7 @@ describe('end to end: an interactive Codex task (its real TUI in tmux)', functio
   });
 
   afterEach(async function () {
-    monitor?.stop();
-    if (this.currentTest?.state !== 'passed' && service) {
-      console.log(`record: ${JSON.stringify(service.store.get('codex-i'), null, 1)}`);
-      console.log(`pane:\n${await tmux(socket, ['capture-pane', '-p', '-t', '=codex-i:'])}`);
-      console.log(`requests: ${JSON.stringify(server?.requests.map((q) => `${q.seq} ${q.kind}:${q.answeredWith} ${JSON.stringify(q.lastUserText.slice(0, 60))}`))}`);
-    }
-    await tmux(socket, ['kill-server']);
-    for (const pid of processesWithEnv(`HOME=${path.join(root, 'agent', 'home')}`)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    await server?.close();
-    if (process.env.E2E_KEEP !== '1') fs.rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    await endTuiWorld({ root, socket, session: 'codex-i', server, service, monitor }, this.currentTest?.state !== 'passed');
   });
 
   it('first prompt -> waiting on a permission (its hooks) -> send -> idle; kill -9 of its wrapper, kill-server -> resumed by id with its conversation, never two writers; Esc -> idle; /exit -> stopped', async () => {

@@ -11,7 +11,6 @@
  * E2E_AGENTS_BIN=dir uses a folder holding `claude` instead of installing the pinned CLIs.
  */
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,17 +23,11 @@ import { processesWithEnv } from '../tools/processes';
 import { agentEnv } from './agentEnv';
 import { ensureAgents } from './install';
 import { match, ModelServer } from './modelServer';
+import { endTuiWorld, tmux } from './tuiWorld';
 
 const FIRST = 'Create out.txt containing hi (task 6101).';
 const SECOND = 'What did I ask you first? (task 6102)';
 const WAIT_MS = 90_000;
-
-function tmux(socket: string, args: string[]): Promise<string> {
-  const env = { ...process.env };
-  delete env.TMUX;
-  delete env.TMUX_PANE;
-  return new Promise((resolve) => execFile('tmux', ['-L', socket, ...args], { env, encoding: 'utf8' }, (_e, out) => resolve(out)));
-}
 
 describe('end to end: an interactive Claude Code task (its real TUI in tmux)', function () {
   this.timeout(240_000);
@@ -51,22 +44,7 @@ describe('end to end: an interactive Claude Code task (its real TUI in tmux)', f
   });
 
   afterEach(async function () {
-    monitor?.stop();
-    if (this.currentTest?.state !== 'passed' && service) {
-      console.log(`record: ${JSON.stringify(service.store.get('claude-i'), null, 1)}`);
-      console.log(`pane:\n${await tmux(socket, ['capture-pane', '-p', '-t', '=claude-i:'])}`);
-      console.log(`requests: ${JSON.stringify(server?.requests.map((q) => `${q.seq} ${q.kind}:${q.answeredWith} ${JSON.stringify(q.lastUserText.slice(0, 60))}`))}`);
-    }
-    await tmux(socket, ['kill-server']);
-    for (const pid of processesWithEnv(`HOME=${path.join(root, 'agent', 'home')}`)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    await server?.close();
-    if (process.env.E2E_KEEP !== '1') fs.rmSync(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    await endTuiWorld({ root, socket, session: 'claude-i', server, service, monitor }, this.currentTest?.state !== 'passed');
   });
 
   it('first prompt -> waiting on a permission (its hooks) -> send -> idle; kill -9, kill-server -> resumed by id with its conversation; an API error, Esc -> idle; /clear -> the new id; /exit -> stopped', async () => {

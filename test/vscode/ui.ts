@@ -265,6 +265,12 @@ async function scenario(t: Step, dirs: RunDirs, workspace: string, world?: SshWo
     x.quickInput.rows.length >= 1 && x.quickInput.rows.some((r) => r.focused && /Codex/.test(r.text)) && x.quickInput.value === 'codex');
   await t.press('Enter');
 
+  say(`${PREFIX} step: how it runs: Codex can run either way; unattended`);
+  s = await t.until('the mode pick: interactive or unattended', (x) => x.quickInput.title.includes('how does it run?') && x.quickInput.rows.length === 2);
+  say(`${PREFIX}   mode rows: ${s.quickInput.rows.map((r) => r.text).join(' | ')}`);
+  await t.shot('03b-mode-pick.png');
+  await pickUnattended(t);
+
   say(`${PREFIX} step: the name, first an invalid one`);
   await t.until('the name box (2/3)', (x) => x.quickInput.visible && x.quickInput.title.includes('(2/3)'));
   await t.type('Bad.Name');
@@ -373,6 +379,13 @@ async function transcriptTour(t: Step): Promise<void> {
   await t.press('Control+J'); // the panel closes again
 }
 
+/** The start flow's "how does it run?" (an agent that can run either way): unattended, by keyboard. */
+async function pickUnattended(t: Step): Promise<void> {
+  await t.type('Unattended');
+  await t.until('"Unattended: it works alone" focused', (x) => x.quickInput.rows.some((r) => r.focused && r.text.includes('Unattended: it works alone')));
+  await t.press('Enter');
+}
+
 /** The start flow's "Write the prompt in an editor…": an untitled Markdown document, started from its CodeLens. */
 async function promptDocumentTour(t: Step, workspace: string): Promise<void> {
   say(`${PREFIX} step: F1, "Start resilient agent task", codex, "from-doc", "Write the prompt in an editor…"`);
@@ -385,6 +398,8 @@ async function promptDocumentTour(t: Step, workspace: string): Promise<void> {
   await t.type('codex');
   await t.until('Codex focused', (x) => x.quickInput.rows.some((r) => r.focused && /Codex/.test(r.text)) && x.quickInput.value === 'codex');
   await t.press('Enter');
+  await t.until('the mode pick', (x) => x.quickInput.title.includes('how does it run?'));
+  await pickUnattended(t);
   await t.until('the name box', (x) => x.quickInput.visible && x.quickInput.title.includes('(2/3)'));
   await t.type('from-doc');
   await t.until('"from-doc" accepted', (x) => x.quickInput.value === 'from-doc' && !/invalid|required|exists/i.test(x.quickInput.message));
