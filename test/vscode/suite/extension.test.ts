@@ -191,42 +191,46 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     terminal.dispose();
   });
 
-  it('an interactive task: its TUI opens in a terminal, waiting for you and idle in the tree from its hooks', async () => {
-    // Claude Code here is the TUI fixture (its contract: test/fixtures/tui.mjs), for this test only.
-    const tui = path.join(root, 'tui-bin', 'claude');
-    fs.mkdirSync(path.dirname(tui), { recursive: true });
-    fs.writeFileSync(tui, `#!/bin/sh\nexec '${process.execPath}' '${path.join(REPO, 'test', 'fixtures', 'tui.mjs')}' "$@"\n`, { mode: 0o755 });
-    const config = vscode.workspace.getConfiguration('resilientAgent');
-    await config.update('agents.claude.executable', tui, vscode.ConfigurationTarget.Global);
-    try {
-      const dir = project('tui', []);
-      const record = await vscode.commands.executeCommand<{ session: string; mode: string }>('resilientAgent.start', {
-        agent: 'claude', name: 'tui', prompt: 'please ask permission', folder: dir, interactive: true,
-      });
-      assert.strictEqual(record?.mode, 'interactive');
-      await waitFor(() => vscode.window.terminals.some((t) => ((t.creationOptions as vscode.TerminalOptions).shellArgs ?? []).includes('=claude-tui')), 'its TUI in a terminal');
-      await waitFor(() => stateOf('claude-tui') === 'waiting', 'waiting in the model');
-      // Notified within 2 s of the permission prompt (when the fixture ran its PermissionRequest hook).
-      await waitFor(() => api.notices.shown.some((n) => n.session === 'claude-tui' && n.state === 'waiting'), 'the waiting notification', 5_000);
-      const asked = fs.readFileSync(path.join(dir, '.fixture-hooks.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; at: number }).find((f) => f.event === 'PermissionRequest')!;
-      const notifiedAfter = Date.now() - asked.at;
-      console.log(`    waiting notified within ${notifiedAfter} ms of the PermissionRequest hook`);
-      assert.ok(notifiedAfter < 2_000, `${notifiedAfter} ms`);
-      const waiting = itemFor('claude-tui')!;
-      assert.match(String(waiting.description), /^waiting for you · claude · permission to use Bash/);
-      assert.strictEqual((waiting.iconPath as vscode.ThemeIcon).id, 'bell-dot');
-      await api.model.service.send('claude-tui', '1');
-      await waitFor(() => stateOf('claude-tui') === 'idle', 'idle in the model');
-      const idle = itemFor('claude-tui')!;
-      assert.match(String(idle.description), /^claude · idle, your move/);
-      assert.match(String(idle.contextValue), /agentRuns/);
-      for (const t of vscode.window.terminals) if (((t.creationOptions as vscode.TerminalOptions).shellArgs ?? []).includes('=claude-tui')) t.dispose();
-      // Forgotten: a task left here would be one more unfinished task for the tests after it.
-      await api.model.service.kill('claude-tui', true);
-    } finally {
-      await config.update('agents.claude.executable', undefined, vscode.ConfigurationTarget.Global);
-    }
-  });
+  // Each agent's TUI here is its fixture (its contract: test/fixtures/tui*.mjs), for this test only.
+  for (const [agent, fixture] of [['claude', 'tui.mjs'], ['codex', 'tui-codex.mjs']] as const) {
+    it(`an interactive ${agent} task: its TUI opens in a terminal, waiting for you and idle in the tree from its hooks`, async () => {
+      const session = `${agent}-tui`;
+      const tui = path.join(root, `tui-bin-${agent}`, agent);
+      fs.mkdirSync(path.dirname(tui), { recursive: true });
+      fs.writeFileSync(tui, `#!/bin/sh\nexec '${process.execPath}' '${path.join(REPO, 'test', 'fixtures', fixture)}' "$@"\n`, { mode: 0o755 });
+      const config = vscode.workspace.getConfiguration('resilientAgent');
+      await config.update(`agents.${agent}.executable`, tui, vscode.ConfigurationTarget.Global);
+      const inTerminal = (t: vscode.Terminal) => ((t.creationOptions as vscode.TerminalOptions).shellArgs ?? []).includes(`=${session}`);
+      try {
+        const dir = project(`tui-${agent}`, []);
+        const record = await vscode.commands.executeCommand<{ session: string; mode: string }>('resilientAgent.start', {
+          agent, name: 'tui', prompt: 'please ask permission', folder: dir, interactive: true,
+        });
+        assert.strictEqual(record?.mode, 'interactive');
+        await waitFor(() => vscode.window.terminals.some(inTerminal), 'its TUI in a terminal');
+        await waitFor(() => stateOf(session) === 'waiting', 'waiting in the model');
+        // Notified within 2 s of the permission prompt (when the fixture ran its PermissionRequest hook).
+        await waitFor(() => api.notices.shown.some((n) => n.session === session && n.state === 'waiting'), 'the waiting notification', 5_000);
+        const asked = fs.readFileSync(path.join(dir, '.fixture-hooks.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; at: number }).find((f) => f.event === 'PermissionRequest')!;
+        const notifiedAfter = Date.now() - asked.at;
+        console.log(`    ${agent}: waiting notified within ${notifiedAfter} ms of the PermissionRequest hook`);
+        assert.ok(notifiedAfter < 2_000, `${notifiedAfter} ms`);
+        const waiting = itemFor(session)!;
+        assert.match(String(waiting.description), new RegExp(`^waiting for you · ${agent} · permission to use `));
+        assert.strictEqual((waiting.iconPath as vscode.ThemeIcon).id, 'bell-dot');
+        await api.model.service.send(session, '1');
+        await waitFor(() => stateOf(session) === 'idle', 'idle in the model');
+        const idle = itemFor(session)!;
+        assert.match(String(idle.description), new RegExp(`^${agent} · idle, your move`));
+        assert.match(String(idle.contextValue), /agentRuns/);
+        for (const t of vscode.window.terminals) if (inTerminal(t)) t.dispose();
+        // Forgotten: a task left here would be one more unfinished task for the tests after it.
+        await api.model.service.kill(session, true);
+      } finally {
+        await config.update(`agents.${agent}.executable`, undefined, vscode.ConfigurationTarget.Global);
+      }
+    });
+  }
 
   it('kill holds the task (never resumed); forget removes it', async () => {
     await vscode.commands.executeCommand('resilientAgent.kill', 'codex-tree', { noConfirm: true });
