@@ -15,7 +15,7 @@ const ID = '01a24d25-9ef4-7411-a27b-4abee91c6b96';
 const codex = ADAPTERS.codex;
 
 function tui(attempts: Attempt[], over: Partial<TaskRecord> = {}): TaskRecord {
-  return testRecord({ agent: 'codex', session: 'codex-fix', agentSessionId: null, dir: '/work/p', attempts, mode: 'interactive', ...over }, iso(T0));
+  return testRecord({ agent: 'codex', session: 'codex-fix', agentSessionId: null, dir: '/home/dev/proj', attempts, mode: 'interactive', ...over }, iso(T0));
 }
 const attempt = (n: number, end: number | null = null, exitCode: number | null = null): Attempt =>
   ({ n, cause: n === 1 ? 'start' : 'crash', mode: n === 1 ? 'start' : 'resume', startedAt: iso(T0), endedAt: end === null ? null : iso(end), exitCode, signal: null, note: null });
@@ -27,7 +27,7 @@ const obs = (o: Partial<Observation> = {}): Observation =>
   ({ pane: pane(), attempt: { started: true, pid: 1, exitCode: null, exitAt: null, serverPid: 7 }, serverPid: 7, ...o });
 
 describe("Codex's hooks (codex-cli 0.171.0 payloads)", () => {
-  const base = { session_id: ID, transcript_path: '/x/rollout.jsonl', cwd: '/work/p', model: 'gpt-5.5', permission_mode: 'default' };
+  const base = { session_id: ID, transcript_path: '/x/rollout.jsonl', cwd: '/home/dev/proj', model: 'gpt-5.5', permission_mode: 'default' };
 
   it('SessionStart (it comes with the first prompt) is working and gives the id; a permission is waiting, saying the command; Stop and Interrupt are idle', () => {
     assert.deepEqual(readCodexHook({ ...base, hook_event_name: 'SessionStart', source: 'startup' }), { state: 'working', sessionId: ID });
@@ -55,12 +55,12 @@ describe("Codex's hooks (codex-cli 0.171.0 payloads)", () => {
     assert.deepEqual(overrides.map((o) => o.split('=')[0]), ['hooks.SessionStart', 'hooks.UserPromptSubmit', 'hooks.PreToolUse', 'hooks.PermissionRequest', 'hooks.PostToolUse', 'hooks.Stop', 'hooks.Interrupt', 'hooks.SessionEnd']);
     const command = JSON.parse(/command=("(?:[^"\\]|\\.)*")/.exec(overrides[0])![1]) as string;
     assert.equal(command, `'/usr/bin/node' '/opt/it'\\''s/cli.js' 'hook' 'codex' '/state/a 1' '/state/wake'`);
-    assert.deepEqual(start.slice(-6), ['-C', '/work/p', '-m', 'x', '--', '-rf and "quotes"']);
+    assert.deepEqual(start.slice(-6), ['-C', '/home/dev/proj', '-m', 'x', '--', '-rf and "quotes"']);
     assert.ok(!start.includes('workspace-write'), 'no unattended approval flags');
-    assert.deepEqual(codex.interactive!.startArgs(t, s, '/a/settings', undefined, hook).slice(-4), ['-C', '/work/p', '-m', 'x']);
+    assert.deepEqual(codex.interactive!.startArgs(t, s, '/a/settings', undefined, hook).slice(-4), ['-C', '/home/dev/proj', '-m', 'x']);
     const resume = codex.interactive!.resumeArgs(t, s, '/a/settings', undefined, hook);
     assert.deepEqual([resume[0], resume[1]], ['resume', '--dangerously-bypass-hook-trust']);
-    assert.deepEqual(resume.slice(-6), ['-C', '/work/p', '-m', 'x', '--', ID]);
+    assert.deepEqual(resume.slice(-6), ['-C', '/home/dev/proj', '-m', 'x', '--', ID]);
     assert.deepEqual(codex.interactive!.resumeArgs(t, s, '/a/settings', 'and then?', hook).slice(-3), ['--', ID, 'and then?']);
   });
 });
