@@ -140,7 +140,7 @@ export async function measureOverhead(): Promise<Section> {
     ['before: a Node `render` per pane', { transcript: 'process' }],
     ['a Node `render` per pane, small V8 heap (`--max-semi-space-size=1 --max-old-space-size=16 --v8-pool-size=0`)', { transcript: 'process', env: { NODE_OPTIONS: '--max-semi-space-size=1 --max-old-space-size=16 --v8-pool-size=0' } }],
     ['a Node `render` per pane, `--jitless`', { transcript: 'process', env: { NODE_OPTIONS: '--jitless' } }],
-    ['after: one render hub per state dir, writing into each pane', { transcript: 'hub' }],
+    ['after: one render hub per host and state dir, writing into each pane', { transcript: 'hub' }],
     ['the hub, `--jitless` (not the default: V8 then interprets every line it renders, slower under a burst)', { transcript: 'hub', env: { NODE_OPTIONS: '--jitless' } }],
   ];
   const rows: Row[] = [];
