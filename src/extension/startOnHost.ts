@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
 import { adapterFor } from '../core/agents/registry';
 import { TaskError, UsageError } from '../core/model/errors';
-import { AGENT_IDS, AgentId, nameProblem, sessionName } from '../core/model/names';
+import { AGENT_IDS, AgentId, sessionName } from '../core/model/names';
 import type { HostsModel } from './hosts';
 import type { TaskModel } from './model';
-import { askPrompt, startTask, StartArgs, UNTRUSTED_MESSAGE } from './startTask';
+import { askPrompt, nameMessage, startTask, StartArgs, UNTRUSTED_MESSAGE } from './startTask';
 
 /** What a start on another host gives back (its CLI's `start --json`, with the host named). */
 export interface RemoteStart {
@@ -69,15 +69,12 @@ export async function startOnHost(hosts: HostsModel, host: string, args: StartAr
     title: title('2/4: name'),
     prompt: `The tmux session on ${host} will be ${agent}-<name>`,
     placeHolder: 'refactor-auth',
-    validateInput: (v) => {
-      const problem = nameProblem(v);
-      return problem ? (v === '' ? 'A name is required' : `Invalid: ${problem}`) : undefined;
-    },
+    validateInput: (v) => nameMessage(agent as AgentId, v),
   }));
   if (name === undefined) return undefined;
-  const problem = nameProblem(name);
+  const problem = nameMessage(agent as AgentId, name);
   if (problem) {
-    void vscode.window.showErrorMessage(`Invalid task name "${name}": ${problem}`);
+    void vscode.window.showErrorMessage(`Task name "${name}": ${problem}`);
     return undefined;
   }
   const prompt = args.prompt ?? (await askPrompt(title('3/4: prompt')));

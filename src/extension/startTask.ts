@@ -57,13 +57,16 @@ async function askName(model: TaskModel, agent: AgentId, suggested?: string): Pr
     title: 'Start resilient agent task (2/3): name',
     prompt: `The tmux session will be ${agent}-<name>`,
     placeHolder: 'refactor-auth',
-    validateInput: (value) => {
-      const problem = nameProblem(value);
-      if (problem) return value === '' ? 'A name is required' : `Invalid: ${problem}`;
-      if (model.service.store.exists(sessionName(agent, value))) return `A task named ${sessionName(agent, value)} already exists`;
-      return undefined;
-    },
+    validateInput: (value) => nameMessage(agent, value, (session) => model.service.store.exists(session)),
   });
+}
+
+/** What the name box says of a name (undefined: fine), on this machine and on a host alike. */
+export function nameMessage(agent: AgentId, value: string, taken?: (session: string) => boolean): string | undefined {
+  const problem = nameProblem(value);
+  if (problem) return value === '' ? 'A name is required' : `Invalid: ${problem}`;
+  if (taken?.(sessionName(agent, value))) return `A task named ${sessionName(agent, value)} already exists`;
+  return undefined;
 }
 
 export async function askPrompt(title?: string): Promise<string | undefined>;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Core } from './core';
-import { hubLock } from '../store/transcripts';
+import { hasEntries, hubLock } from '../store/transcripts';
 import type { StatePaths } from '../store/paths';
 
 /** Whether panes are shown by the render hub (./hub.ts) or a renderer each, and starting the hub. */
@@ -38,7 +38,7 @@ export const HUB_IDLE_ENV = 'RESILIENT_AGENT_HUB_IDLE_MS';
  * takes the lock, or finds it taken and exits. Detached (a session of its own): no pane's hangup,
  * Ctrl-C or kill of its process group reaches it.
  */
-export function ensureRenderHub(core: Pick<Core, 'launcher' | 'locks' | 'store' | 'env' | 'logger' | 'host'>): boolean {
+export function ensureRenderHub(core: Pick<Core, 'launcher' | 'locks' | 'store' | 'env' | 'logger' | 'host'>, opts: { ifEntries?: boolean } = {}): boolean {
   const l = core.launcher;
   if (!l) return false;
   try {
@@ -46,6 +46,9 @@ export function ensureRenderHub(core: Pick<Core, 'launcher' | 'locks' | 'store' 
   } catch {
     /* unreadable just now: a hub started needlessly finds the lock taken and exits */
   }
+  // A supervisor's pass (the hub died?): only when this host has a pane to show; read after the
+  // lock, so a pass with a live hub reads no entry.
+  if (opts.ifEntries && !hasEntries(core.store.paths, core.host.key)) return false;
   const idle = core.env[HUB_IDLE_ENV];
   try {
     const child = spawn(l.node, [l.cli, 'render-hub', '--host', core.host.key], {

@@ -136,15 +136,20 @@ export function signalSupervisors(core: Core): void {
   }
 }
 
-/** What shows the attempt's events readable in its pane: the CLI's `render`, when this process knows how to run the CLI. */
-function renderArgv(core: Core, attemptDir: string, record: TaskRecord, mode: 'start' | 'resume'): string[] | undefined {
+/** This CLI run with `args` (in the launcher's environment), when this process knows how to run it. */
+function cliArgv(core: Core, args: readonly string[]): string[] | undefined {
   const l = core.launcher;
   if (!l) return undefined;
   const env = Object.entries(l.env ?? {}).map(([k, v]) => `${k}=${v}`);
   const prefix = env.length ? [resolveExecutable('env', core.env) ?? '/usr/bin/env', ...env] : [];
+  return [...prefix, l.node, l.cli, ...args];
+}
+
+/** What shows the attempt's events readable in its pane: the CLI's `render`. */
+function renderArgv(core: Core, attemptDir: string, record: TaskRecord, mode: 'start' | 'resume'): string[] | undefined {
   // An agent whose counts cover its whole session (codex) shows each attempt's own.
   const before = mode === 'resume' ? sessionUsage(record.attempts) : undefined;
-  return [...prefix, l.node, l.cli, 'render', attemptDir, '--follow', '--agent', record.agent, ...(before ? ['--baseline', JSON.stringify(before)] : [])];
+  return cliArgv(core, ['render', attemptDir, '--follow', '--agent', record.agent, ...(before ? ['--baseline', JSON.stringify(before)] : [])]);
 }
 
 /**
@@ -158,11 +163,8 @@ function interactiveArgs(
   const adapter = adapterFor(record.agent);
   const tui = adapter.interactive;
   if (!tui) throw new TaskError(`${adapter.displayName} cannot run as an interactive task yet: start it unattended`, 'refused');
-  const l = core.launcher;
-  if (!l) throw new TaskError('an interactive task needs the resilient-agent CLI for its hooks, and this process does not know where it is', 'refused');
-  const env = Object.entries(l.env ?? {}).map(([k, v]) => `${k}=${v}`);
-  const prefix = env.length ? [resolveExecutable('env', core.env) ?? '/usr/bin/env', ...env] : [];
-  const hook = [...prefix, l.node, l.cli, 'hook', record.agent, attemptDir, core.store.paths.wakeFile];
+  const hook = cliArgv(core, ['hook', record.agent, attemptDir, core.store.paths.wakeFile]);
+  if (!hook) throw new TaskError('an interactive task needs the resilient-agent CLI for its hooks, and this process does not know where it is', 'refused');
   const settingsFile = tui.settingsName ? path.join(attemptDir, tui.settingsName) : attemptFile(attemptDir, 'settings');
   files.push([settingsFile, tui.settingsFile(hook)]);
   const settings = { executable: record.executable, ...record.agentArgs };

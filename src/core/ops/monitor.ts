@@ -25,7 +25,6 @@ import { captureNeeded, evaluateTask, observe } from './observe';
 import type { MonitorOptions, PassResult } from './pass';
 import { needsSupervision, stateChange } from './pass';
 import { WakeSources } from './wake';
-import { hasEntries } from '../store/transcripts';
 import { ensureRenderHub } from './hubLaunch';
 import { startQueued } from './queue';
 import { endSuperseded } from './superseded';
@@ -273,7 +272,7 @@ export class Monitor {
       return result;
     }
     // Panes shown by the render hub get one again should it have died (killed, the OOM killer).
-    if (hasEntries(svc.store.paths, svc.host.key)) ensureRenderHub(svc);
+    ensureRenderHub(svc, { ifEntries: true });
     for (const key of [...this.failing.keys()]) if (!live.has(key)) this.failing.delete(key);
     for (const key of [...this.waitingStreak.keys()]) if (!live.has(key)) this.waitingStreak.delete(key);
     for (const key of [...this.capturedAt.keys()]) if (!live.has(key)) this.capturedAt.delete(key);
