@@ -26,7 +26,9 @@ export function classifyTmuxFailure(stderr: string): TmuxErrorCause {
   if (/no server running|error connecting to .*\(No such file or directory\)|server exited unexpectedly/i.test(stderr)) {
     return 'no-server';
   }
-  if (/can't find session|session not found|can't find pane|can't find window/i.test(stderr)) return 'no-such-session';
+  // "no current target": a server with no session at all (just started by another command that
+  // has not made its session yet, or shutting down): the session asked for is not there.
+  if (/can't find session|session not found|can't find pane|can't find window|no current target/i.test(stderr)) return 'no-such-session';
   if (/duplicate session/i.test(stderr)) return 'duplicate-session';
   return 'failed';
 }

@@ -135,7 +135,7 @@ export class Tmux {
       return cmd.parseListPanes(await this.run(cmd.listPanesArgs()));
     } catch (e) {
       // A server with no session left (or one shutting down) has nothing to list.
-      if (e instanceof TmuxError && (e.cause === 'no-server' || /no current target/.test(e.stderr))) return new Map();
+      if (e instanceof TmuxError && (e.cause === 'no-server' || e.cause === 'no-such-session')) return new Map();
       throw e;
     }
   }
