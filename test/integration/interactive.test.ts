@@ -90,6 +90,8 @@ describe('interactive tasks: a TUI in its pane, its state from its own hooks (fi
     await idleAfterTurn(session, dir);
     const pane = (await h.tmux(['display-message', '-p', '-t', `=${session}:`, '#{pane_id}'])).stdout.trim();
     const [first] = runs(dir);
+    // Resumed, it reads no key for 1.5 s after its SessionStart (a long session to load).
+    fs.writeFileSync(path.join(dir, '.fixture-start-block-ms'), '1500');
     process.kill(first.pid, 'SIGKILL');
     const again = await waitFor(() => runs(dir)[1], 'the resume');
     assert.equal(again.mode, 'resume');
@@ -104,7 +106,8 @@ describe('interactive tasks: a TUI in its pane, its state from its own hooks (fi
     assert.equal((await h.tmux(['display-message', '-p', '-t', `=${session}:`, '#{pane_id}'])).stdout.trim(), pane);
     assert.match(await paneText(session), /Resumed session .* \(2 messages\)/);
     assert.equal(runs(dir).length, 2);
-    // A follow-up on it, idle at its prompt: typed into its TUI, no new attempt.
+    // A follow-up on it, idle at its prompt but still starting: typed into its TUI, no new attempt;
+    // its Enter waits until the TUI shows the text (sent with the text, it would be a newline in a paste).
     assert.match(await h.ok(['continue', 'crash', '--prompt', 'and then?']), /typed into its TUI/);
     await waitFor(() => fired(dir).some((f) => f.event === 'UserPromptSubmit' && f.pid === again.pid), 'the follow-up submitted');
     await waitFor(async () => /done: and then\?/.test(await paneText(session)), 'its answer');

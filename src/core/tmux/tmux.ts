@@ -290,18 +290,50 @@ export class Tmux {
     }
   }
 
-  /** Types text literally, then Enter in a call of its own (some agents drop an Enter sent with a paste). */
   /**
-   * The text, then Enter. `enterAfterMs`: Enter that long after the text, in a call of its own: a
-   * TUI reads a burst of input as a paste and keeps an Enter inside it as a newline in its prompt.
+   * The text, then Enter. `enterAfterMs`: Enter in a call of its own, that long after the text and
+   * not before the pane shows it (or `ECHO_WAIT_MS` passed): a TUI reads a burst of input as a
+   * paste and keeps an Enter inside it as a newline in its prompt, and one that is still starting
+   * (just resumed) reads what waited for it as one burst.
    */
   async sendLine(session: string, text: string, enterAfterMs = 0): Promise<void> {
-    if (text) await this.run(cmd.sendLiteralArgs(session, text));
-    if (text && enterAfterMs > 0) await new Promise((r) => setTimeout(r, enterAfterMs));
+    if (text && enterAfterMs > 0) {
+      // A key or two (an answer to a menu, which acts on it and shows no echo): Enter after the delay.
+      const tail = echoTail(text);
+      const watch = tail.length >= 4;
+      const before = watch ? countEcho(await this.capturePane(session, 1), tail) : 0;
+      const typed = Date.now();
+      await this.run(cmd.sendLiteralArgs(session, text));
+      while (watch && Date.now() - typed < ECHO_WAIT_MS && countEcho(await this.capturePane(session, 1), tail) <= before) {
+        await new Promise((r) => setTimeout(r, ECHO_POLL_MS));
+      }
+      const left = enterAfterMs - (Date.now() - typed);
+      if (left > 0) await new Promise((r) => setTimeout(r, left));
+    } else if (text) {
+      await this.run(cmd.sendLiteralArgs(session, text));
+    }
     await this.run(cmd.sendEnterArgs(session));
   }
 
   async panePath(session: string): Promise<string> {
     return (await this.run(cmd.panePathArgs(session))).trim();
   }
+}
+
+/** How long `sendLine` waits for a TUI to show what was typed before it sends Enter anyway. */
+const ECHO_WAIT_MS = 3000;
+const ECHO_POLL_MS = 40;
+
+/** The end of a text as a pane shows it wherever it wraps: its last 24 characters that are not white space. */
+export function echoTail(text: string): string {
+  return text.replace(/\s+/g, '').slice(-24);
+}
+
+/** How often a pane's text (white space aside) holds `tail`. */
+export function countEcho(pane: string, tail: string): number {
+  if (!tail) return 0;
+  const flat = pane.replace(/\s+/g, '');
+  let n = 0;
+  for (let i = flat.indexOf(tail); i >= 0; i = flat.indexOf(tail, i + 1)) n++;
+  return n;
 }
