@@ -7,6 +7,8 @@ import type { CommandSpec, Parsed } from './args';
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** Driven with --contract: fields for the envelope beside the answer (what a host's list snapshot is called). */
+  meta?(fields: Record<string, unknown>): void;
 }
 
 export const stdio: Io = {

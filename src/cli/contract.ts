@@ -12,9 +12,14 @@ export function contractAsked(argv: readonly string[]): { asked: number; rest: r
   return { asked: Number(argv[1]), rest: argv.slice(2) };
 }
 
-export function envelopeIo(err: Io): { io: Io; printed: () => string } {
+export function envelopeIo(err: Io): { io: Io; printed: () => string; meta: Record<string, unknown> } {
   const out: string[] = [];
-  return { io: { out: (t) => out.push(t.endsWith('\n') ? t.slice(0, -1) : t), err: (t) => err.err(t) }, printed: () => out.join('\n') };
+  const meta: Record<string, unknown> = {};
+  return {
+    io: { out: (t) => out.push(t.endsWith('\n') ? t.slice(0, -1) : t), err: (t) => err.err(t), meta: (fields) => Object.assign(meta, fields) },
+    printed: () => out.join('\n'),
+    meta,
+  };
 }
 
 /** The command's output as the envelope's result: JSON when it printed JSON, else its words. */
@@ -30,6 +35,6 @@ export function resultOf(printed: string): unknown {
   return { text: printed };
 }
 
-export function envelope(version: string, ok: boolean, body: { result?: unknown; error?: string; exit?: number }): string {
-  return JSON.stringify({ contract: CONTRACT, ok, version, ...body });
+export function envelope(version: string, ok: boolean, body: { result?: unknown; error?: string; exit?: number }, meta: Record<string, unknown> = {}): string {
+  return JSON.stringify({ contract: CONTRACT, ok, version, ...body, ...meta });
 }

@@ -1,45 +1,12 @@
 import { printable } from '../core/agents/transcript';
-import { CONTRACT } from '../core/model/contract';
 import { heldByAgent, scheduledTry } from '../core/model/holds';
 import { duration } from '../core/model/time';
-import type { Usage } from '../core/model/record';
 import { exitText } from '../core/model/record';
 import { usageShort, usageText } from '../core/model/usage';
 import type { TaskView } from '../core/model/views';
+import { statusJson } from '../core/model/taskJson';
 
-function usageJson(u: Usage | null | undefined): Record<string, number> | null {
-  if (!u) return null;
-  return { inputTokens: u.inputTokens, cachedInputTokens: u.cachedInputTokens, outputTokens: u.outputTokens, ...(u.costUsd !== undefined ? { costUsd: u.costUsd } : {}) };
-}
-
-export function statusJson(v: TaskView): Record<string, unknown> {
-  return {
-    contract: CONTRACT,
-    name: v.name,
-    session: v.session,
-    agent: v.agent,
-    state: v.state,
-    reason: v.reason,
-    mode: v.mode ?? null,
-    agentSessionId: v.agentSessionId,
-    dir: v.dir,
-    adopted: v.adopted,
-    createdAt: v.createdAt,
-    nextAttemptAt: v.nextAttemptAt,
-    heldUntil: v.heldUntil,
-    attempts: v.attempts.map((a) => ({
-      n: a.n, cause: a.cause, mode: a.mode, startedAt: a.startedAt, endedAt: a.endedAt, exitCode: a.exitCode, signal: a.signal, note: a.note,
-      lastMessage: a.lastMessage ?? null, usage: usageJson(a.usage),
-    })),
-    lastMessage: v.lastMessage,
-    usage: usageJson(v.usage),
-    eventsFile: v.eventsFile,
-    hasSession: v.hasSession,
-    worktree: v.worktree ? { path: v.worktree.path, branch: v.worktree.branch, base: v.worktree.base } : null,
-    host: v.host ?? null,
-    queue: v.queue ?? null,
-  };
-}
+export { statusJson };
 
 export function ago(iso: string | null, now: number): string {
   return iso ? duration(now - Date.parse(iso)) : '-';

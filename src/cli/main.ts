@@ -127,7 +127,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     const captured = envelopeIo(io);
     try {
       const r = await runCommand(contract.rest, env, captured.io);
-      io.out(envelope(VERSION, r.code === 0, r.code === 0 ? { result: resultOf(captured.printed()) } : { error: captured.printed() || `exit ${r.code}`, exit: r.code }));
+      io.out(envelope(VERSION, r.code === 0, r.code === 0 ? { result: resultOf(captured.printed()) } : { error: captured.printed() || `exit ${r.code}`, exit: r.code }, captured.meta));
       return r;
     } catch (e) {
       io.out(envelope(VERSION, false, { error: messageFor(e), exit: exitCodeFor(e) }));

@@ -129,13 +129,14 @@ export class HostsModel extends Disposable {
         if (event.type === 'hello' || event.type === 'change') void this.poll(name);
       },
       up: (name) => {
+        this.log.info(`host ${name}: its event stream speaks`);
         up = true;
         void this.poll(name);
       },
       down: (name, why) => {
         const s = this.states.get(name);
         if (!s || signal.aborted) return;
-        this.log.debug(`host ${name}: its event stream stopped (${why})`);
+        this.log.info(`host ${name}: its event stream stopped (${why})`);
         // A stream that never came up (an old remote CLI) says nothing of the host: it is asked.
         if (up) this.unreachable(name, s, `host ${name} (${host.target}): ${why}`);
         up = false;
@@ -190,14 +191,7 @@ export class HostsModel extends Disposable {
     if (!s) return;
     const started = Date.now();
     try {
-      const result = await this.remote.call(s.host, ['list', '--host', 'local', '--json'], { timeoutMs: listDeadline(this.remote.options.env) });
-      if (!Array.isArray(result)) throw new Error(`host ${name} answered list with what is not a list`);
-      const tasks = result as Record<string, unknown>[];
-      try {
-        this.remote.registry.remember(name, tasks);
-      } catch (e) {
-        this.log.warn(`cannot keep host ${name}'s answer: ${(e as Error).message}`);
-      }
+      const tasks = await this.remote.list(s.host, listDeadline(this.remote.options.env));
       if (this.states.get(name) !== s) return;
       const before = new Map(s.tasks.map((t) => [t.session, t.state as string]));
       const known = s.reachable !== undefined || s.seenAt !== undefined;
@@ -210,6 +204,7 @@ export class HostsModel extends Disposable {
       if (known) for (const v of s.tasks) if (before.get(v.session) !== v.state) this.taskChanged.fire({ host: name, view: v, from: before.get(v.session) });
       this.log.debug(`host ${name}: ${tasks.length} tasks [${Date.now() - started}ms]`);
     } catch (e) {
+      this.log.debug(`host ${name}: no answer after ${Date.now() - started}ms: ${(e as Error).message}`);
       if (this.states.get(name) !== s) return;
       this.unreachable(name, s, (e as Error).message);
       return;

@@ -6,6 +6,7 @@ import { shCommand } from '../../src/core/platform/ssh';
 import { execFileSync, spawn } from 'node:child_process';
 import { CLI, Harness, waitFor } from './harness';
 import { Random, seedFromEnv } from './random';
+import { processesWithEnv } from '../tools/processes';
 import { SshHost, SshWorld } from './sshd';
 
 interface Row { session: string; state: string; hostName: string; stale?: { seenAt: string | null; error: string } }
@@ -267,6 +268,42 @@ describe('hosts over real OpenSSH', function () {
     assert.deepEqual(invocations(dir).map((r) => r.mode), ['start', 'resume']);
     await a.start();
     await waitFor(async () => (await list()).find((r) => r.session === 'claude-night' && !r.stale)?.state === 'done', 'seen done once back');
+  });
+
+  it("list of a host read from the snapshot its supervisor keeps (no Node started there): never older than a change made there; its supervisor gone, its CLI answers again", async () => {
+    const a = await world.installed('alpha');
+    // The default supervision there: its background supervisor, with its 3-minute timer.
+    fs.writeFileSync(path.join(a.state, 'config.json'), JSON.stringify({ 'supervisor.mode': 'background' }));
+    await h.ok(['start', 'codex', 'snap', '--host', 'alpha', '--dir', project(a, 'snap', ['hang']), '--prompt', 'x']);
+    await h.ok(['start', 'codex', 'other', '--host', 'alpha', '--dir', project(a, 'other', ['hang']), '--prompt', 'x']);
+    const rows = async () => (JSON.parse(await h.ok(['list', '--host', 'alpha', '--json'])) as Row[]).map((r) => [r.session, r.state]).sort();
+    assert.deepEqual(await rows(), [['codex-other', 'running'], ['codex-snap', 'running']]);
+    const snapshots = path.join(a.state, 'snapshots');
+    await waitFor(() => fs.existsSync(snapshots) && fs.readdirSync(snapshots).some((f) => /^list@[0-9a-f]{12}\.c1\.json$/.test(f)), 'the snapshot written by its supervisor');
+    // Its CLI taken away: an answer now comes from the snapshot alone.
+    const launcher = path.join(a.home, '.local', 'bin', 'resilient-agent');
+    fs.renameSync(launcher, `${launcher}.away`);
+    await waitFor(async () => (await h.cli(['list', '--host', 'alpha', '--json'])).code === 0, 'an answer without its CLI');
+    assert.deepEqual(await rows(), [['codex-other', 'running'], ['codex-snap', 'running']]);
+    // Killed there, by its own CLI: the next question never gets "running" (the snapshot is stale at once).
+    execFileSync(process.execPath, [CLI, 'kill', 'snap'], { env: a.sessionEnv });
+    for (let i = 0; i < 5; i++) {
+      const r = await h.cli(['list', '--host', 'alpha', '--json']);
+      if (r.code === 0) assert.notEqual(JSON.parse(r.stdout).find((t: Row) => t.session === 'codex-snap').state, 'running', 'a snapshot older than the kill');
+      else assert.match(r.stderr, /resilient-agent is not installed on host alpha/);
+    }
+    await waitFor(async () => (await h.cli(['list', '--host', 'alpha', '--json'])).code === 0, 'a snapshot after the kill');
+    assert.notEqual((await rows())[1][1], 'running');
+    // Its supervisor killed: within 6 s its snapshot is no longer served.
+    const locks = path.join(a.state, 'locks');
+    const supervisors = fs.readdirSync(locks).filter((f) => /^supervisor@/.test(f)).map((f) => (JSON.parse(fs.readFileSync(path.join(locks, f), 'utf8')) as { pid: number }).pid);
+    assert.ok(supervisors.length > 0 && supervisors.every((pid) => processesWithEnv(`RESILIENT_AGENT_HOME=${a.state}`).includes(pid)), 'its background supervisor runs');
+    for (const pid of supervisors) process.kill(pid, 'SIGKILL');
+    const killed = Date.now();
+    await waitFor(async () => (await h.cli(['list', '--host', 'alpha', '--json'])).code !== 0, 'the snapshot no longer served', 15_000);
+    assert.ok(Date.now() - killed < 8_000, `served ${Date.now() - killed} ms after its supervisor died`);
+    fs.renameSync(`${launcher}.away`, launcher);
+    assert.deepEqual((await rows()).map(([session]) => session), ['codex-other', 'codex-snap'], 'its CLI answers again');
   });
 
   it('attach opens the pane on the host over ssh -t; detached, the task runs on', async () => {

@@ -49,10 +49,7 @@ export async function runOnHost(command: string, remote: RemoteHosts, host: Host
       return 0;
     }
     case 'list': {
-      const tasks = await remote.call(host, ['list', '--host', 'local', '--json'], { timeoutMs: 60_000 });
-      if (!Array.isArray(tasks)) throw new UsageError(`host ${host.name} answered list with what is not a list`);
-      remote.registry.remember(host.name, tasks as Record<string, unknown>[]);
-      fleetOut([{ host: host.name, tasks: tasks as Record<string, unknown>[] }], io, json);
+      fleetOut([{ host: host.name, tasks: await remote.list(host, 60_000) }], io, json);
       return 0;
     }
     case 'status':

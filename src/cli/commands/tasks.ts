@@ -6,6 +6,7 @@ import type { Parsed } from '../args';
 import type { Command } from '../context';
 import { CONTRACT } from '../../core/model/contract';
 import { LOCAL_HOST } from '../../core/store/hosts';
+import { markWanted } from '../../core/ops/listSnapshot';
 import { fleetJson, fleetOut, statusJson, statusLines, table } from '../format';
 
 const name = { name: 'name', required: true };
@@ -97,6 +98,11 @@ export const TASK_COMMANDS: Record<string, Command> = {
       const others = registered > 0 ? remote.listAll() : undefined;
       const { views, corrupt } = await svc.views();
       for (const c of corrupt) io.err(`unreadable task record ${c.session}: ${c.problem}`);
+      // Asked over ssh (ops/remote.ts): this host's supervisor keeps a snapshot the next question reads with cat.
+      if (io.meta && !allHosts) {
+        markWanted(svc.store.paths.home);
+        io.meta({ snapshot: { hostKey: svc.host.key, home: svc.store.paths.home } });
+      }
       if (!others) {
         // Without --host each task names its host, as with hosts registered.
         io.out(json ? JSON.stringify(allHosts ? fleetJson([{ host: LOCAL_HOST, tasks: views.map(statusJson) }]) : views.map(statusJson), null, 2) : table(views, Date.now()));

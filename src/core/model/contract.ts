@@ -17,5 +17,7 @@ export const EnvelopeSchema = z.object({
   /** The exit status the command would have had (1 failure, 2 bad usage or input). */
   exit: z.optional(z.int()),
   version: z.optional(z.string()),
+  /** `list --host local` only: what its host's list snapshot is called (ops/listSnapshot.ts). */
+  snapshot: z.optional(z.object({ hostKey: z.string(), home: z.string() })),
 });
 export type Envelope = z.infer<typeof EnvelopeSchema>;

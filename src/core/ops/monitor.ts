@@ -6,8 +6,7 @@
  * (./election.ts, ./wake.ts, ./recovery.ts, ./recheck.ts, ./launch.ts). */
 import { adapterFor } from '../agents/registry';
 import { Breaker } from '../decide/breaker';
-import type { Trouble } from '../decide/retry';
-import { earliestDue, nextTrouble } from '../decide/retry';
+import { earliestDue, nextTrouble, type Trouble } from '../decide/retry';
 import type { LastRead, Streak } from '../decide/streak';
 import { nextStreak } from '../decide/streak';
 import { WAITING_PASSES } from '../decide/classify';
@@ -17,6 +16,7 @@ import type { PaneInfo } from '../tmux/commands';
 import { TmuxError } from '../tmux/errors';
 import { FencedError } from '../store/lock';
 import type { Core } from './core';
+import { ListSnapshot } from './listSnapshot';
 import { Leadership } from './election';
 import type { Actor, Candidate, Outcome } from './recovery';
 import { actUnderLock, launchMany, pacerFor } from './recovery';
@@ -37,8 +37,7 @@ const CONFIRM_MS = 1000;
 const QUEUE_RECHECK_MS = 2000;
 
 export { LEGACY_SUPERVISOR_LOCK, supervisorLock } from './election';
-export type { MonitorOptions, PassResult, StateChange } from './pass';
-export { needsSupervision } from './pass';
+export { needsSupervision, type MonitorOptions, type PassResult, type StateChange } from './pass';
 
 /**
  * The supervisor loop: observe every task with one tmux call, evaluate each (pure), and act under
@@ -67,11 +66,13 @@ export class Monitor {
   private readonly leadership: Leadership;
   private readonly wakeSources: WakeSources;
   private readonly breaker: Breaker;
+  private readonly snapshot: ListSnapshot;
 
   constructor(private readonly service: Core, private options: MonitorOptions) {
     this.leadership = new Leadership(service, options.elect !== false);
     this.wakeSources = new WakeSources(service, this.leadership, (reason) => this.wake(reason), options.probeMs ?? 250,
       (s) => this.capturedAt.get(s), 1000, options.fallbackProbeMs ?? 2000, options.tmuxEvents !== false);
+    this.snapshot = new ListSnapshot(service, () => this.leadership.isLeader);
     this.breaker = new Breaker(options.breakerThreshold ?? 3, options.breakerCooldownMs ?? 30_000, () => service.now());
   }
 
@@ -80,6 +81,7 @@ export class Monitor {
     this.stopped = false;
     if (this.options.eventDriven !== false) this.wakeSources.start();
     this.leadership.startRenewing();
+    this.snapshot.start();
     this.wake('start');
   }
 
@@ -88,6 +90,7 @@ export class Monitor {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.wakeSources.stop();
+    this.snapshot.stop();
     this.resign();
   }
 
@@ -273,10 +276,7 @@ export class Monitor {
     }
     // Panes shown by the render hub get one again should it have died (killed, the OOM killer).
     ensureRenderHub(svc, { ifEntries: true });
-    for (const key of [...this.failing.keys()]) if (!live.has(key)) this.failing.delete(key);
-    for (const key of [...this.waitingStreak.keys()]) if (!live.has(key)) this.waitingStreak.delete(key);
-    for (const key of [...this.capturedAt.keys()]) if (!live.has(key)) this.capturedAt.delete(key);
-    for (const key of [...this.deadSince.keys()]) if (!live.has(key)) this.deadSince.delete(key);
+    for (const m of [this.failing, this.waitingStreak, this.capturedAt, this.deadSince]) for (const key of [...m.keys()]) if (!live.has(key)) m.delete(key);
     // A task being retried is looked at on its own schedule: its dead runner must not wake a pass every probe.
     this.wakeSources.watchRunners(after.filter((r) => !this.failing.has(r.session)), panes);
     this.nextDue = Math.min(earliestDue(after, startedAt), this.recheckAt, ...[...this.failing.values()].map((f) => f.retryAt));
@@ -284,6 +284,7 @@ export class Monitor {
     this.tasksIntervalMs = Math.min(Infinity, ...after.filter(needsSupervision).map((r) => r.policy?.intervalMs ?? Infinity));
     this.recheckAt = Infinity;
     result.unfinished = after.filter(needsSupervision).length;
+    void this.snapshot.keep();
     this.options.onPass?.(result);
     return result;
   }

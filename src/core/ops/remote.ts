@@ -1,10 +1,14 @@
+import * as path from 'node:path';
+import type { Envelope } from '../model/contract';
 import { CONTRACT, EnvelopeSchema } from '../model/contract';
 import { TaskError, UsageError } from '../model/errors';
 import type { Logger } from '../platform/log';
 import type { SshConfig } from '../platform/ssh';
-import { prepareControlDir, runSsh, shCommand, sshArgv, SshError } from '../platform/ssh';
+import { prepareControlDir, runSsh, shCommand, shQuote, sshArgv, SshError } from '../platform/ssh';
 import type { Host, Seen } from '../store/hosts';
 import { HostRegistry, LOCAL_HOST } from '../store/hosts';
+import { CHANGED_FILE } from '../store/store';
+import { FRESH_SECONDS, SNAPSHOT_DIR, snapshotFile, WANTED_FILE } from './listSnapshot';
 
 /**
  * Where `hosts install` puts the CLI on a host (the user's own folders, no root), and how every
@@ -97,7 +101,11 @@ export class RemoteHosts {
    * stdin (a prompt, with `--prompt -`). Refuses a remote CLI of another contract, saying the fix.
    */
   async call(host: Host, args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<unknown> {
-    const command = `${FIND_CLI} ${shCommand(['--contract', String(CONTRACT), ...args])}`;
+    return (await this.answer(host, cliCommand(args), opts)).result;
+  }
+
+  /** Runs a command string that answers with the envelope of a remote CLI, and returns it (a failure thrown). */
+  private async answer(host: Host, command: string, opts: { input?: string; timeoutMs?: number }): Promise<Envelope> {
     const r = await this.shell(host, command, { timeoutMs: opts.timeoutMs ?? ACTION_DEADLINE_MS, ...(opts.input !== undefined ? { input: opts.input } : {}) });
     const fix = `resilient-agent hosts install ${host.name}`;
     if (r.exitCode === 127 && !r.stdout.trim()) {
@@ -122,7 +130,26 @@ export class RemoteHosts {
       throw new RemoteError(`host ${host.name} runs ${side} resilient-agent${env.version ? ` (${env.version})` : ''} speaking contract ${env.contract}, this one (${this.options.version}) speaks contract ${CONTRACT}: put this version there with ${fix}${env.contract > CONTRACT ? ', or update this one' : ''}`, host.name, 'contract');
     }
     if (!env.ok) throw new RemoteError(`on host ${host.name}: ${env.error ?? 'failed'}`, host.name, 'command', env.exit ?? 1);
-    return env.result;
+    return env;
+  }
+
+  /**
+   * A host's tasks (kept as its last answer): its list snapshot read with `cat` while it is fresh
+   * (ops/listSnapshot.ts: no Node started there), else its CLI's `list`.
+   */
+  async list(host: Host, timeoutMs = listDeadline(this.options.env)): Promise<Record<string, unknown>[]> {
+    const known = this.registry.seen(host.name)?.snapshot;
+    const list = cliCommand(['list', '--host', LOCAL_HOST, '--json']);
+    const env = await this.answer(host, known ? `${snapshotShell(known)} ${list}` : list, { timeoutMs });
+    if (!Array.isArray(env.result)) throw new RemoteError(`host ${host.name} answered list with what is not a list`, host.name, 'contract');
+    const tasks = env.result as Record<string, unknown>[];
+    const snapshot = env.snapshot && /^[0-9a-f]{12}$/.test(env.snapshot.hostKey) && path.isAbsolute(env.snapshot.home) ? env.snapshot : undefined;
+    try {
+      this.registry.remember(host.name, tasks, new Date(), snapshot);
+    } catch (e) {
+      this.options.logger?.warn(`cannot keep host ${host.name}'s answer: ${(e as Error).message}`);
+    }
+    return tasks;
   }
 
   /** The host of that name (local is not one: it is this machine). */
@@ -139,15 +166,7 @@ export class RemoteHosts {
     const hosts = this.registry.list();
     return Promise.all(hosts.map(async (host): Promise<HostAnswer> => {
       try {
-        const result = await this.call(host, ['list', '--host', LOCAL_HOST, '--json'], { timeoutMs: deadlineMs });
-        if (!Array.isArray(result)) throw new RemoteError(`host ${host.name} answered list with what is not a list`, host.name, 'contract');
-        const tasks = result as Record<string, unknown>[];
-        try {
-          this.registry.remember(host.name, tasks);
-        } catch (e) {
-          this.options.logger?.warn(`cannot keep host ${host.name}'s answer: ${(e as Error).message}`);
-        }
-        return { host: host.name, tasks };
+        return { host: host.name, tasks: await this.list(host, deadlineMs) };
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e);
         const seen: Seen | undefined = this.registry.failed(host.name, error);
@@ -179,4 +198,22 @@ function sshSentence(e: SshError, host: Host): string {
     case 'timeout': return `${where} did not answer in time (${e.message.replace(/^.* did not answer in /, '')})`;
     default: return `${where} is unreachable: ${e.message.replace(/^host [^:]*: /, '')}`;
   }
+}
+
+/** The remote CLI driven with the contract: `resilient-agent --contract N ARGS…`, found as FIND_CLI says. */
+function cliCommand(args: readonly string[]): string {
+  return `${FIND_CLI} ${shCommand(['--contract', String(CONTRACT), ...args])}`;
+}
+
+/**
+ * The POSIX shell that answers `list` with the host's snapshot and ends, when one `find` says it is
+ * fresh (written after the last record change, within FRESH_SECONDS); else the command after it
+ * runs (the CLI's list). Each question marks the snapshot wanted, so the host's supervisor keeps it.
+ */
+export function snapshotShell(known: { hostKey: string; home: string }): string {
+  const dir = path.join(known.home, SNAPSHOT_DIR);
+  const file = snapshotFile(known.home, known.hostKey);
+  const changed = path.join(known.home, 'tasks', CHANGED_FILE);
+  return `true 2>/dev/null >${shQuote(path.join(dir, WANTED_FILE))}; `
+    + `if [ -n "$(find ${shQuote(file)} -newer ${shQuote(changed)} -newermt '-${FRESH_SECONDS} seconds' 2>/dev/null)" ] && cat -- ${shQuote(file)} 2>/dev/null; then exit 0; fi;`;
 }

@@ -27,6 +27,8 @@ const SeenSchema = z.object({
   /** The last failure since that answer, if any. */
   failedAt: z.optional(z.string()),
   error: z.optional(z.string()),
+  /** Where the host keeps its list ready (its answer said so): read with cat while fresh. */
+  snapshot: z.optional(z.object({ hostKey: z.string(), home: z.string() })),
 });
 export type Seen = z.infer<typeof SeenSchema>;
 
@@ -120,16 +122,16 @@ export class HostRegistry {
   }
 
   /** Keeps a host's answer (at once replacing the last). */
-  remember(name: string, tasks: Record<string, unknown>[], now = new Date()): void {
+  remember(name: string, tasks: Record<string, unknown>[], now = new Date(), snapshot?: Seen['snapshot']): void {
     // Whole or absent, never synced: a view to show while the host is away, asked again on its return
     // (an fsync per host per list held every other host's answer up).
-    writeFileAtomic(this.seenFile(name), JSON.stringify({ version: HOSTS_VERSION, at: now.toISOString(), tasks }), { durable: false });
+    writeFileAtomic(this.seenFile(name), JSON.stringify({ version: HOSTS_VERSION, at: now.toISOString(), tasks, ...(snapshot ? { snapshot } : {}) }), { durable: false });
   }
 
   /** Notes a failure beside the last answer kept. */
   failed(name: string, error: string, now = new Date()): Seen | undefined {
     const seen = this.seen(name);
-    const next = { version: HOSTS_VERSION, at: seen?.at ?? '', tasks: seen?.tasks ?? [], failedAt: now.toISOString(), error };
+    const next = { version: HOSTS_VERSION, at: seen?.at ?? '', tasks: seen?.tasks ?? [], failedAt: now.toISOString(), error, ...(seen?.snapshot ? { snapshot: seen.snapshot } : {}) };
     try {
       writeFileAtomic(this.seenFile(name), JSON.stringify(next));
     } catch {

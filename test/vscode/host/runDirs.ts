@@ -78,6 +78,10 @@ export function printDiagnostics(dirs: RunDirs): void {
     say(`----- extension host log (tail) ${file}`);
     say(tail(file, 40));
   }
+  for (const file of findFiles(dirs.userData, (name) => /Resilient Agent\.log$/.test(name))) {
+    say(`----- the extension's own log (tail) ${file}`);
+    say(tail(file, 60));
+  }
   say(`----- browser console (tail) ${dirs.browserLog}`);
   say(tail(dirs.browserLog, 30));
   say('-----');

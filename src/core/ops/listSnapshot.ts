@@ -1,0 +1,104 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CONTRACT } from '../model/contract';
+import { statusJson } from '../model/taskJson';
+import { ensurePrivateDir } from '../platform/files';
+import { CHANGED_FILE } from '../store/store';
+import type { Core } from './core';
+import { views } from './observe';
+
+/**
+ * A host's list, kept ready for `list` over ssh (ops/remote.ts): answered by `cat` of a file
+ * instead of a Node start per question. Its supervisor writes it (after each pass and every
+ * `REFRESH_MS`) while someone asked for it within `WANTED_MS`; it is served only while it is
+ * trustworthy, judged on the host by one `find`:
+ * - written after the last change of any record (the store touches `tasks/.changed` with each);
+ * - written within `FRESH_SECONDS` (a supervisor that died, or stopped, stops renewing it).
+ * Otherwise the host's CLI answers as before. Its file's time is when its view began, less a margin
+ * for the coarse clock of file times: a record written while it was being made makes it stale.
+ */
+export const SNAPSHOT_DIR = 'snapshots';
+export const FRESH_SECONDS = 6;
+const REFRESH_MS = 2_000;
+const WANTED_MS = 5 * 60_000;
+const CLOCK_MARGIN_MS = 50;
+
+/** Touched by each question over ssh (and each answer of the CLI there): the supervisor keeps a snapshot while it is. */
+export const WANTED_FILE = 'wanted';
+
+/** Where a host keeps its snapshot: a state dir shared by hosts has one per host, and per contract. */
+export function snapshotFile(home: string, hostKey: string, contract = CONTRACT): string {
+  return path.join(home, SNAPSHOT_DIR, `list@${hostKey}.c${contract}.json`);
+}
+
+/** Someone asks this host for its list: keep a snapshot of it for a while. Best effort. */
+export function markWanted(home: string): void {
+  try {
+    const dir = path.join(home, SNAPSHOT_DIR);
+    ensurePrivateDir(dir);
+    fs.writeFileSync(path.join(dir, WANTED_FILE), '', { mode: 0o600 });
+  } catch {
+    /* no snapshot: the CLI answers */
+  }
+}
+
+function wanted(home: string, now: number): boolean {
+  const at = fs.statSync(path.join(home, SNAPSHOT_DIR, WANTED_FILE), { throwIfNoEntry: false })?.mtimeMs;
+  return at !== undefined && now - at < WANTED_MS;
+}
+
+/** The answer `resilient-agent --contract N list --host local --json` gives, as one envelope. */
+export function listEnvelope(version: string | undefined, tasks: unknown[], hostKey: string, home: string): string {
+  return JSON.stringify({ contract: CONTRACT, ok: true, ...(version ? { version } : {}), result: tasks, snapshot: { hostKey, home } });
+}
+
+/** The supervisor's side: writes the snapshot after its passes and on a timer, while it leads and it is wanted. */
+export class ListSnapshot {
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> | undefined;
+
+  constructor(private readonly core: Core, private readonly leads: () => boolean) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.keep(), REFRESH_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Writes it now if it is wanted (one write at a time; a call during one is served by it). */
+  keep(): Promise<void> {
+    if (this.writing) return this.writing;
+    const home = this.core.store.paths.home;
+    if (!this.leads() || !wanted(home, Date.now())) return Promise.resolve();
+    this.writing = this.write(home).finally(() => (this.writing = undefined));
+    return this.writing;
+  }
+
+  private async write(home: string): Promise<void> {
+    const file = snapshotFile(home, this.core.host.key);
+    const tmp = `${file}.${process.pid}.tmp`;
+    const changedFile = path.join(this.core.store.paths.tasksDir, CHANGED_FILE);
+    const lastChange = () => fs.statSync(changedFile, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    try {
+      // A record written just now (this pass's own) would make it stale at once: begin past the margin.
+      const wait = lastChange() + 2 * CLOCK_MARGIN_MS - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, 2 * CLOCK_MARGIN_MS)));
+      const stamp = new Date(Date.now() - CLOCK_MARGIN_MS);
+      const { views: all } = await views(this.core);
+      ensurePrivateDir(path.dirname(file));
+      fs.writeFileSync(tmp, listEnvelope(this.core.locks.identity().version, all.map(statusJson), this.core.host.key, home), { mode: 0o600 });
+      // Its time is set before it takes the name: never, even for a moment, newer than what it shows.
+      fs.utimesSync(tmp, stamp, stamp);
+      fs.renameSync(tmp, file);
+    } catch (e) {
+      // Never one left behind that could be served stale.
+      fs.rmSync(tmp, { force: true });
+      fs.rmSync(file, { force: true });
+      this.core.logger.debug(`the list snapshot was not written: ${(e as Error).message}`);
+    }
+  }
+}

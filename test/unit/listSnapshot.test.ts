@@ -1,0 +1,55 @@
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { snapshotFile } from '../../src/core/ops/listSnapshot';
+import { snapshotShell } from '../../src/core/ops/remote';
+
+/** What a host's shell answers to `list` with the snapshot rule first, the CLI's list being `echo CLI`. */
+function ask(home: string): string {
+  return execFileSync('/bin/sh', ['-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8' });
+}
+
+describe("a host's list snapshot, as its shell judges it (one find)", () => {
+  let home: string;
+  let file: string;
+  let changed: string;
+  const at = (f: string, msAgo: number) => fs.utimesSync(f, new Date(Date.now() - msAgo), new Date(Date.now() - msAgo));
+
+  beforeEach(() => {
+    // A state dir whose path a shell would misread if it were not quoted.
+    home = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ra-snap-')), 'state $(touch pwned) \'q\' "d" `x`');
+    fs.mkdirSync(path.join(home, 'tasks'), { recursive: true });
+    file = snapshotFile(home, 'abcdef012345');
+    fs.mkdirSync(path.dirname(file));
+    changed = path.join(home, 'tasks', '.changed');
+    fs.writeFileSync(changed, '');
+    fs.writeFileSync(file, '{"snapshot":1}');
+  });
+  afterEach(() => fs.rmSync(path.dirname(home), { recursive: true, force: true }));
+
+  it('served while written after the last record change and within 6 s; the question marks it wanted', () => {
+    at(changed, 3000);
+    at(file, 1000);
+    assert.equal(ask(home), '{"snapshot":1}');
+    assert.ok(fs.existsSync(path.join(path.dirname(file), 'wanted')), 'marked wanted');
+    assert.ok(!fs.existsSync(path.join(path.dirname(path.dirname(home)), 'pwned')) && !fs.existsSync('pwned'));
+  });
+
+  it('a record changed after it, a snapshot 7 s old, none, or no record ever changed: the CLI answers', () => {
+    at(changed, 500);
+    at(file, 1000);
+    assert.equal(ask(home), 'CLI\n', 'a change it does not hold');
+    at(changed, 20_000);
+    at(file, 7000);
+    assert.equal(ask(home), 'CLI\n', 'its supervisor stopped renewing it');
+    fs.rmSync(changed);
+    at(file, 1000);
+    assert.equal(ask(home), 'CLI\n', 'no record change known');
+    fs.writeFileSync(changed, '');
+    at(changed, 3000);
+    fs.rmSync(file);
+    assert.equal(ask(home), 'CLI\n', 'no snapshot');
+  });
+});
