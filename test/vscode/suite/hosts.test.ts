@@ -135,6 +135,28 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('hosts in a real VS Co
     assert.match(String(api.tree.getTreeItem(taskUnder('alpha', 'codex-job')!).description), /^as last seen: codex · /, 'its task still shown, as last seen');
   });
 
+  it("a task queued on a host (its limit of one agent at once): in the host's queued group; Start now from its menu starts it there", async () => {
+    const delta = await world.host('delta');
+    fs.writeFileSync(path.join(delta.state, 'config.json'), JSON.stringify({ 'supervisor.mode': 'window', 'queue.maxRunning': 1 }));
+    await vscode.commands.executeCommand('resilientAgent.addHost', { target: 'delta', name: 'delta' });
+    await cli(['hosts', 'install', 'delta']);
+    await cli(['start', 'claude', 'first', '--host', 'delta', '--dir', project(delta, 'first'), '--prompt', 'one']);
+    const dir = project(delta, 'second');
+    await cli(['start', 'claude', 'second', '--host', 'delta', '--dir', dir, '--prompt', 'two']);
+    const stateOf = (session: string) => {
+      const n = taskUnder('delta', session);
+      return n?.kind === 'task' ? n.view.state : undefined;
+    };
+    await timed('a task queued on a host -> in its queued group', () => stateOf('claude-second') === 'queued', 10_000);
+    const item = api.tree.getTreeItem(taskUnder('delta', 'claude-second')!);
+    assert.match(String(item.contextValue), /:queued\b/, 'Start now offered');
+    assert.ok(!fs.existsSync(path.join(dir, '.fixture-invocations.jsonl')), 'not started while the other runs');
+    await vscode.commands.executeCommand('resilientAgent.startNow', taskUnder('delta', 'claude-second'), { noConfirm: true });
+    await timed('Start now over ssh -> running there', () => stateOf('claude-second') === 'running', 10_000);
+    assert.strictEqual(fs.readFileSync(path.join(dir, '.fixture-invocations.jsonl'), 'utf8').split('\n').filter(Boolean).length, 1, 'started once');
+    assert.strictEqual(stateOf('claude-first'), 'running');
+  });
+
   it('a host that hangs (sshd stopped) does not slow the view of another', async () => {
     process.env.RESILIENT_AGENT_HOST_DEADLINE_MS = '3000';
     const beta = await world.host('beta');
