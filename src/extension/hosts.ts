@@ -34,7 +34,7 @@ function asView(t: Record<string, unknown>): TaskView {
 export class HostsModel extends Disposable {
   private _remote!: RemoteHosts;
   private readonly states = new Map<string, HostState>();
-  private readonly loops = new Map<string, { timer?: NodeJS.Timeout; busy?: Promise<void>; again?: Promise<void>; failures?: number; stream: AbortController }>();
+  private readonly loops = new Map<string, { timer?: NodeJS.Timeout; busy?: Promise<void>; again?: Promise<void>; failures?: number; answeredAt?: number; stream: AbortController }>();
   private readonly changed = this.register(new vscode.EventEmitter<void>());
   readonly onDidChange = this.changed.event;
   private readonly taskChanged = this.register(new vscode.EventEmitter<{ host: string; view: TaskView; from: string | undefined }>());
@@ -126,7 +126,7 @@ export class HostsModel extends Disposable {
     let up = false;
     void followHost(this.remote, host, {
       line: (name, event) => {
-        if (event.type === 'hello' || event.type === 'change') void this.poll(name);
+        if (event.type === 'hello' || event.type === 'change' || this.speaksWhileDown(name)) void this.poll(name);
       },
       up: (name) => {
         this.log.info(`host ${name}: its event stream speaks`);
@@ -143,6 +143,17 @@ export class HostsModel extends Disposable {
         void this.poll(name);
       },
     }, signal).catch((e) => this.log.warn(`host ${host.name}: following its events failed: ${(e as Error).message}`));
+  }
+
+  /**
+   * Its stream speaks (a heartbeat) while a question found it unreachable (it hung, and woke before its
+   * stream's silence was long enough to say so): it is asked again now, not at the next poll; less
+   * often while its questions keep failing.
+   */
+  private speaksWhileDown(name: string): boolean {
+    const loop = this.loops.get(name);
+    if (!loop || loop.busy || this.states.get(name)?.reachable !== false) return false;
+    return Date.now() - (loop.answeredAt ?? 0) >= backoffMs(loop.failures ?? 1);
   }
 
   private unreachable(name: string, s: HostState, error: string): void {
@@ -178,6 +189,7 @@ export class HostsModel extends Disposable {
     if (loop.timer) clearTimeout(loop.timer);
     loop.busy = this.ask(name).finally(() => {
       loop.busy = undefined;
+      loop.answeredAt = Date.now();
       if (this.isDisposed || this.loops.get(name) !== loop) return;
       // A host that does not answer is asked again less and less often (at most every 30 s).
       loop.failures = this.states.get(name)?.reachable === false ? (loop.failures ?? 0) + 1 : 0;

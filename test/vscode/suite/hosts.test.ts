@@ -88,7 +88,8 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('hosts in a real VS Co
     assert.deepStrictEqual(groups.map((g) => g.kind === 'group' && [g.group, g.count]), [['running', 1]]);
     assert.strictEqual(api.tree.getTreeItem(groups[0]).id, 'group:alpha:running');
     assert.deepStrictEqual(api.tree.getParent(taskUnder('alpha', 'codex-job')!), { kind: 'group', group: 'running', count: 1, host: 'alpha' });
-    assert.match(String(item.contextValue), /^task:state=running:managed:live:agentRuns(:.*)?:remote$/);
+    // Its session seen there (a task just started may be listed a moment before it): a live task's menu.
+    await waitFor(() => /^task:state=running:managed:live:agentRuns(:.*)?:remote$/.test(String(api.tree.getTreeItem(taskUnder('alpha', 'codex-job')!).contextValue)), 'the menu of a live task');
     assert.match(String(item.contextValue), /:managed:/, 'Forget offered (kill --forget on the host)');
     assert.doesNotMatch(String(item.contextValue), /:(hasDir|hasEvents|hasPrompt)\b/);
     await waitFor(() => api.statusBar.text.includes('1 running'), `the status bar counts alpha's task (is "${api.statusBar.text}")`);
