@@ -154,7 +154,9 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('hosts in a real VS Co
     assert.ok(!fs.existsSync(path.join(dir, '.fixture-invocations.jsonl')), 'not started while the other runs');
     await vscode.commands.executeCommand('resilientAgent.startNow', taskUnder('delta', 'claude-second'), { noConfirm: true });
     await timed('Start now over ssh -> running there', () => stateOf('claude-second') === 'running', 10_000);
-    assert.strictEqual(fs.readFileSync(path.join(dir, '.fixture-invocations.jsonl'), 'utf8').split('\n').filter(Boolean).length, 1, 'started once');
+    const runs = () => fs.existsSync(path.join(dir, '.fixture-invocations.jsonl')) ? fs.readFileSync(path.join(dir, '.fixture-invocations.jsonl'), 'utf8').split('\n').filter(Boolean).length : 0;
+    await waitFor(() => runs() > 0, 'its agent started on delta');
+    assert.strictEqual(runs(), 1, 'started once');
     assert.strictEqual(stateOf('claude-first'), 'running');
   });
 
