@@ -37,13 +37,15 @@ describe("a host's list snapshot, as its shell judges it (one find)", () => {
     assert.ok(!fs.existsSync(path.join(path.dirname(path.dirname(home)), 'pwned')) && !fs.existsSync('pwned'));
   });
 
-  it('a record changed after it, a snapshot 7 s old, none, or no record ever changed: the CLI answers', () => {
+  it('a record changed after it, a snapshot 7 s old or ahead of the clock, none, or no record ever changed: the CLI answers', () => {
     at(changed, 500);
     at(file, 1000);
     assert.equal(ask(home), 'CLI\n', 'a change it does not hold');
     at(changed, 20_000);
     at(file, 7000);
     assert.equal(ask(home), 'CLI\n', 'its supervisor stopped renewing it');
+    at(file, -60_000);
+    assert.equal(ask(home), 'CLI\n', 'written ahead of the clock (a clock set back since)');
     fs.rmSync(changed);
     at(file, 1000);
     assert.equal(ask(home), 'CLI\n', 'no record change known');

@@ -207,7 +207,8 @@ function cliCommand(args: readonly string[]): string {
 
 /**
  * The POSIX shell that answers `list` with the host's snapshot and ends, when one `find` says it is
- * fresh (written after the last record change, within FRESH_SECONDS); else the command after it
+ * fresh (written after the last record change, within FRESH_SECONDS, and not ahead of the host's clock:
+ * a clock set back would keep it young); else the command after it
  * runs (the CLI's list). Each question marks the snapshot wanted, so the host's supervisor keeps it.
  */
 export function snapshotShell(known: { hostKey: string; home: string }): string {
@@ -215,5 +216,5 @@ export function snapshotShell(known: { hostKey: string; home: string }): string 
   const file = snapshotFile(known.home, known.hostKey);
   const changed = path.join(known.home, 'tasks', CHANGED_FILE);
   return `true 2>/dev/null >${shQuote(path.join(dir, WANTED_FILE))}; `
-    + `if [ -n "$(find ${shQuote(file)} -newer ${shQuote(changed)} -newermt '-${FRESH_SECONDS} seconds' 2>/dev/null)" ] && cat -- ${shQuote(file)} 2>/dev/null; then exit 0; fi;`;
+    + `if [ -n "$(find ${shQuote(file)} -newer ${shQuote(changed)} -newermt '-${FRESH_SECONDS} seconds' ! -newermt '+2 seconds' 2>/dev/null)" ] && cat -- ${shQuote(file)} 2>/dev/null; then exit 0; fi;`;
 }
