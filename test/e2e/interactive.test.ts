@@ -122,6 +122,13 @@ describe('end to end: an interactive Claude Code task (its real TUI in tmux)', f
     const turn = await waitFor(() => server!.requests.find((q) => q.lastUserText.includes('task 6102')), 'the next prompt at the model', WAIT_MS);
     assert.ok(turn.allUserText.includes('task 6101'), 'the resumed session holds the first conversation');
     await until((r) => r.state === 'idle' && hooks(2).filter((h) => h.event === 'Stop').length > 0, 'idle again');
+    // Its transcript: the conversation from Claude Code's own session log, as its hooks name it, across both runs.
+    const transcript = (await svc.logs(session, 200)).split('\n');
+    assert.match(transcript[0], new RegExp(`Claude Code's own log of the session: .*${id}\\.jsonl`));
+    const said = transcript.filter((l) => /^[›●] /.test(l));
+    for (const line of ['› Create out.txt containing hi (task 6101).', '● Created out.txt.', '› What did I ask you first? (task 6102)', '● You asked me to create out.txt.']) {
+      assert.ok(said.includes(line), `"${line}" in the transcript:\n${transcript.join('\n')}`);
+    }
 
     // The tmux server killed: the TUI is back in a new pane, resumed by the same id.
     await tmux(socket, ['kill-server']);

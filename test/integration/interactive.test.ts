@@ -112,6 +112,12 @@ describe('interactive tasks: a TUI in its pane, its state from its own hooks (fi
     await waitFor(() => fired(dir).some((f) => f.event === 'UserPromptSubmit' && f.pid === again.pid), 'the follow-up submitted');
     await waitFor(async () => /done: and then\?/.test(await paneText(session)), 'its answer');
     assert.equal(h.record(session)!.attempts.length, 2);
+    // Its transcript: the conversation from Claude Code's own session log (named by its hooks), across both runs.
+    await waitFor(() => h.record(session)?.state === 'idle', 'idle after the follow-up');
+    const logs = (await h.ok(['logs', 'crash'])).split('\n');
+    assert.match(logs[0], new RegExp(`Claude Code's own log of the session: .*${first.sessionId}\\.jsonl`));
+    assert.deepEqual(logs.slice(1).filter((l) => /^[›●] /.test(l)), ['› hello', '● done: hello', '› and then?', '● done: and then?']);
+    assert.match(await h.ok(['logs', 'crash', '--raw']), /Resumed session/, 'the pane, as tmux has it');
   });
 
   it('tmux kill-server: resumed by its exact id in a new pane', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventReading } from './transcript';
-import { count, errorLine, messageLines, noteLine, resultLines, retryLine, toolDetail, toolLine } from './transcript';
+import { count, errorLine, messageLines, noteLine, printable, resultLines, retryLine, toolDetail, toolLine } from './transcript';
 import type { HookReading } from '../model/interactive';
 import { shCommand } from '../platform/ssh';
 import type { AgentAdapter, EventOutcome, InteractiveAdapter, RunActivity } from './types';
@@ -176,7 +176,7 @@ const EXITED_BY_PERSON = ['prompt_input_exit', 'logout'];
 
 type HookPayload = {
   hook_event_name?: unknown; session_id?: unknown; source?: unknown; reason?: unknown; tool_name?: unknown;
-  notification_type?: unknown; message?: unknown; error?: unknown; error_details?: unknown;
+  notification_type?: unknown; message?: unknown; error?: unknown; error_details?: unknown; transcript_path?: unknown;
 };
 
 const str = (x: unknown): string | undefined => (typeof x === 'string' && x ? x : undefined);
@@ -191,7 +191,8 @@ const str = (x: unknown): string | undefined => (typeof x === 'string' && x ? x 
 export function readClaudeHook(payload: Record<string, unknown>): HookReading | undefined {
   const p = payload as HookPayload;
   const sessionId = str(p.session_id);
-  const withId = (r: HookReading): HookReading => (sessionId ? { ...r, sessionId } : r);
+  const log = str(p.transcript_path);
+  const withId = (r: HookReading): HookReading => ({ ...r, ...(sessionId ? { sessionId } : {}), ...(log ? { log } : {}) });
   switch (p.hook_event_name) {
     case 'SessionStart':
       // Compaction in the middle of a turn starts the session again too: that says nothing.
@@ -246,7 +247,24 @@ const claudeInteractive: InteractiveAdapter = {
   resumeArgs: (task, s, settingsFile, prompt) =>
     ['--resume', task.agentSessionId ?? '', '--settings', settingsFile, ...s.extraArgs, ...(prompt ? ['--', prompt] : [])],
   readHook: readClaudeHook,
+  readLogLine: readClaudeLogLine,
 };
+
+/**
+ * One entry of Claude Code's session log (the JSONL its hooks name as transcript_path): its
+ * assistant and tool-result entries are those of its stream-json events; a prompt typed by the
+ * person is a user entry whose content is text (a slash command's and its output's, in tags, and
+ * Claude Code's own notes, `isMeta`, are not the person's words).
+ */
+function readClaudeLogLine(entry: Record<string, unknown>): EventReading {
+  const none = { lines: [] };
+  // A subagent's own turns, and what is not a message (summaries, snapshots of files, system notes).
+  if (entry.isSidechain === true || (entry.type !== 'assistant' && entry.type !== 'user')) return none;
+  const content = (entry.message as { content?: unknown } | undefined)?.content;
+  if (entry.type === 'assistant' || typeof content !== 'string') return readClaudeEvent(entry) ?? none;
+  if (entry.isMeta === true || /^\s*</.test(content)) return none;
+  return { lines: printable(content).split('\n').map((l, i) => (i === 0 ? `› ${l}` : `  ${l}`)) };
+}
 
 /**
  * Claude Code. The id is minted here and given with `--session-id`; resume is `--resume <id>`

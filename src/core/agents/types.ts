@@ -73,6 +73,11 @@ export interface InteractiveAdapter {
   resumeArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string, prompt: string | undefined, hook?: readonly string[]): string[];
   /** One hook payload (the JSON the agent gave the hook on stdin) as a state; undefined: an event that says nothing. */
   readHook(payload: Record<string, unknown>): HookReading | undefined;
+  /**
+   * One entry (a JSON line) of the agent's own session log, the file its hooks name (`log`), as
+   * transcript lines. Absent: the task's transcript is its pane.
+   */
+  readLogLine?(entry: Record<string, unknown>): EventReading | undefined;
 }
 
 export interface AgentAdapter {

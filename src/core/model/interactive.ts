@@ -17,6 +17,8 @@ export interface HookReading {
   sessionId?: string;
   /** `ended` because the person exited (never resumed). */
   byPerson?: boolean;
+  /** The agent's own log of the session, as its hook names it (Claude Code's transcript_path): the task's transcript. */
+  log?: string;
 }
 
 /** The attempt's hook file: the latest reading, the event it came from, and when (ms since the epoch). */

@@ -13,7 +13,7 @@ import type { Lock } from '../store/lock';
 import { TmuxError } from '../tmux/errors';
 import type { Core, CoreOptions } from './core';
 import { createCore, isoNow } from './core';
-import { interactiveHookLog, taskEvents, taskTranscript } from './transcript';
+import { interactiveHookLog, interactiveLog, interactiveTranscript, taskEvents, taskTranscript } from './transcript';
 import { eventsFile } from '../store/attempt';
 import { agentArgs, endAttempt, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
 import { capture, evaluateTask, find, observe, ownerElsewhere, view, views } from './observe';
@@ -133,11 +133,13 @@ export class TaskService {
     const record = this.store.get(session);
     if (!record) return undefined;
     const a = record.attempts[record.attempts.length - 1];
-    const size = a ? fs.statSync(eventsFile(this.store.paths.attemptDir(session, a.n)), { throwIfNoEntry: false })?.size ?? 0 : 0;
-    const signature = `${record.updatedAt}:${record.attempts.length}:${size}`;
+    const log = isInteractive(record) ? interactiveLog(this, record) : undefined;
+    const file = log ?? (a ? eventsFile(this.store.paths.attemptDir(session, a.n)) : undefined);
+    const size = file ? fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0 : 0;
+    const signature = `${record.updatedAt}:${record.attempts.length}:${log ?? ''}:${size}`;
     if (signature === since) return { text: '', signature };
     // Its last lines: a long attempt's file is read from its end, never whole.
-    const lines = taskTranscript(this, record, MIRROR_LINES + 1);
+    const lines = (log && interactiveTranscript(this, record, MIRROR_LINES + 1)) || taskTranscript(this, record, MIRROR_LINES + 1);
     if (lines.length > MIRROR_LINES) lines.splice(0, lines.length - MIRROR_LINES, `· only the last ${MIRROR_LINES} lines are shown here (resilient-agent logs ${record.name} --lines N shows more)`);
     return { text: lines.join('\n'), signature };
   }
@@ -149,8 +151,10 @@ export class TaskService {
   async logs(nameOrSession: string, lines: number, kind: 'transcript' | 'events' | 'pane' = 'transcript'): Promise<string> {
     const task = await find(this, nameOrSession);
     const record = task.adopted ? undefined : this.store.get(task.session);
-    // An interactive task's transcript is its TUI (the pane); its events, what its hooks said.
+    // An interactive task's transcript is its agent's own log of the session (else its TUI, the pane); its events, what its hooks said.
     if (kind === 'events' && record && isInteractive(record)) return interactiveHookLog(this, record, lines).join('\n');
+    const conversation = kind === 'transcript' && record && isInteractive(record) ? interactiveTranscript(this, record, lines) : undefined;
+    if (conversation) return conversation.join('\n');
     if (kind !== 'pane' && record && !isInteractive(record)) {
       return (kind === 'events' ? taskEvents(this, record, lines) : taskTranscript(this, record, lines)).join('\n');
     }

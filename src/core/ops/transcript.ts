@@ -8,6 +8,7 @@ import { duration } from '../model/time';
 import { usageText } from '../model/usage';
 import { linesFromEnd, readLinesFrom } from '../platform/files';
 import { attemptFile, eventsFile } from '../store/attempt';
+import { readHookState } from '../store/hooks';
 import type { Core } from './core';
 
 /**
@@ -169,6 +170,41 @@ export function taskEvents(core: Core, record: TaskRecord, maxLines: number): st
     });
     return { lines: block, whole };
   });
+}
+
+/** The agent's own log of an interactive task's session, as its latest hook named it (a /clear names another). */
+export function interactiveLog(core: Core, record: TaskRecord): string | undefined {
+  if (!adapterFor(record.agent).interactive?.readLogLine) return undefined;
+  for (let i = record.attempts.length - 1; i >= 0; i--) {
+    const log = readHookState(core.store.paths.attemptDir(record.session, record.attempts[i].n))?.log;
+    if (log) return fs.existsSync(log) ? log : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The last `maxLines` lines of an interactive task's conversation, read from the end of its
+ * agent's own session log (every attempt resumes the same session: one log); undefined where the
+ * agent keeps none its hooks name (its transcript is then its pane).
+ */
+export function interactiveTranscript(core: Core, record: TaskRecord, maxLines: number): string[] | undefined {
+  const log = interactiveLog(core, record);
+  const adapter = adapterFor(record.agent);
+  const readLogLine = adapter.interactive?.readLogLine;
+  if (!log || !readLogLine) return undefined;
+  const reader: AgentAdapter = { ...adapter, readEvent: readLogLine };
+  let out: string[] = [];
+  let whole = true;
+  linesFromEnd(log, (lines, all) => {
+    const r = new Renderer(reader);
+    if (!all) r.skipped();
+    out = [];
+    for (const l of lines) append(out, r.line(l));
+    whole = all;
+    return out.length >= maxLines;
+  });
+  if (out.length > maxLines) out = out.slice(-maxLines);
+  return [noteLine(`${adapter.displayName}'s own log of the session: ${log}${whole ? '' : ' (its end)'}`), ...out];
 }
 
 /** An interactive task's hook log, every attempt's (what its agent's hooks said, one JSON line each). */
