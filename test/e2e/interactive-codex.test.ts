@@ -148,6 +148,13 @@ describe('end to end: an interactive Codex task (its real TUI in tmux)', functio
     const turn = await waitFor(() => server!.requests.find((q) => q.lastUserText.includes('task 7102')), 'the next prompt at the model', WAIT_MS);
     assert.ok(turn.allUserText.includes('task 7101'), 'the resumed session holds the first conversation');
     await until((r) => r.state === 'idle' && hooks(2).some((h) => h.event === 'Stop'), 'idle again');
+    // Its transcript: the conversation from Codex's own session log (its rollout, as its hooks name it), across both runs.
+    const transcript = (await svc.logs(session, 200)).split('\n');
+    assert.match(transcript[0], /Codex's own log of the session: .*rollout-.*\.jsonl/);
+    const said = transcript.filter((l) => /^[›●▶] /.test(l));
+    for (const line of ['› Create out.txt containing hi (task 7101).', '▶ exec_command: echo hi > out.txt', '● Created out.txt.', `› ${SECOND}`, '● You asked me to create out.txt.']) {
+      assert.ok(said.includes(line), `"${line}" in the transcript:\n${transcript.join('\n')}`);
+    }
     assert.equal(hooks(2).find((h) => h.event === 'SessionStart')?.sessionId, id);
 
     // The tmux server killed: the TUI is back in a new pane, resumed by the same id.

@@ -127,6 +127,10 @@ describe('interactive Codex tasks: its TUI in its pane, its state from its own h
     assert.equal(h.record(session)!.agentSessionId, id);
     assert.equal(runs(dir).length, 2);
     assert.equal(h.record(session)!.attempts.length, 2);
+    // Its transcript: the conversation from Codex's own session log (named by its hooks), across both runs.
+    const logs = (await h.ok(['logs', 'crash'])).split('\n');
+    assert.match(logs[0], new RegExp(`Codex's own log of the session: .*${id}\\.jsonl`));
+    assert.deepEqual(logs.slice(1).filter((l) => /^[›●] /.test(l)), ['› hello', '● done: hello', '› and then?', '● done: and then?']);
   });
 
   it('Esc fires Interrupt: idle within 2 s', async () => {

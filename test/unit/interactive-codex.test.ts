@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { readCodexHook } from '../../src/core/agents/codex';
+import { readCodexHook as readHook } from '../../src/core/agents/codex';
 import { ADAPTERS } from '../../src/core/agents/registry';
 import { evaluate } from '../../src/core/decide/classify';
 import type { Observation } from '../../src/core/decide/observation';
@@ -28,6 +28,14 @@ const obs = (o: Partial<Observation> = {}): Observation =>
 
 describe("Codex's hooks (codex-cli 0.171.0 payloads)", () => {
   const base = { session_id: ID, transcript_path: '/x/rollout.jsonl', cwd: '/home/dev/proj', model: 'gpt-5.5', permission_mode: 'default' };
+  // Every reading names Codex's own log of the session (its transcript_path): the rest compared here.
+  const readCodexHook = (p: Record<string, unknown>) => {
+    const r = readHook(p);
+    if (!r) return r;
+    assert.equal(r.log, '/x/rollout.jsonl');
+    const { log: _log, ...rest } = r;
+    return rest;
+  };
 
   it('SessionStart (it comes with the first prompt) is working and gives the id; a permission is waiting, saying the command; Stop and Interrupt are idle', () => {
     assert.deepEqual(readCodexHook({ ...base, hook_event_name: 'SessionStart', source: 'startup' }), { state: 'working', sessionId: ID });

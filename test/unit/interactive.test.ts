@@ -41,7 +41,14 @@ const hook = (state: HookState['state'], over: Partial<HookState> = {}): HookSta
 const exited = (code: number) => ({ attempt: { started: true, pid: 1, exitCode: code, exitAt: new Date(T0 + MIN), serverPid: 7 }, pane: pane(true, code) });
 
 describe("Claude Code's hooks read as states", () => {
-  const read = (p: Record<string, unknown>) => readClaudeHook({ session_id: ID, transcript_path: '/t.jsonl', cwd: '/p', ...p });
+  // Every reading names Claude Code's own log of the session (its transcript_path): the rest compared here.
+  const read = (p: Record<string, unknown>) => {
+    const r = readClaudeHook({ session_id: ID, transcript_path: '/t.jsonl', cwd: '/p', ...p });
+    if (!r) return r;
+    assert.equal(r.log, '/t.jsonl');
+    const { log: _log, ...rest } = r;
+    return rest;
+  };
 
   it('working on a prompt and around tools, waiting on a permission, idle when its turn ends', () => {
     assert.deepEqual(read({ hook_event_name: 'UserPromptSubmit', prompt: 'hi' }), { state: 'working', sessionId: ID });

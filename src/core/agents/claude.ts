@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventReading } from './transcript';
-import { count, errorLine, messageLines, noteLine, printable, resultLines, retryLine, toolDetail, toolLine } from './transcript';
+import { count, errorLine, messageLines, noteLine, promptLines, resultLines, retryLine, toolDetail, toolLine } from './transcript';
 import type { HookReading } from '../model/interactive';
 import { shCommand } from '../platform/ssh';
 import type { AgentAdapter, EventOutcome, InteractiveAdapter, RunActivity } from './types';
@@ -263,7 +263,7 @@ function readClaudeLogLine(entry: Record<string, unknown>): EventReading {
   const content = (entry.message as { content?: unknown } | undefined)?.content;
   if (entry.type === 'assistant' || typeof content !== 'string') return readClaudeEvent(entry) ?? none;
   if (entry.isMeta === true || /^\s*</.test(content)) return none;
-  return { lines: printable(content).split('\n').map((l, i) => (i === 0 ? `› ${l}` : `  ${l}`)) };
+  return { lines: promptLines(content) };
 }
 
 /**

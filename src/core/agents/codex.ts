@@ -1,5 +1,5 @@
 import type { EventReading } from './transcript';
-import { count, errorLine, messageLines, noteLine, resultLines, retryLine, toolDetail, toolLine } from './transcript';
+import { count, errorLine, messageLines, noteLine, promptLines, resultLines, retryLine, toolDetail, toolLine } from './transcript';
 import type { HookReading } from '../model/interactive';
 import { shCommand } from '../platform/ssh';
 import type { AgentAdapter, EventOutcome, InteractiveAdapter, RunActivity } from './types';
@@ -132,7 +132,8 @@ const str = (x: unknown): string | undefined => (typeof x === 'string' && x ? x 
  */
 export function readCodexHook(payload: Record<string, unknown>): HookReading | undefined {
   const sessionId = str(payload.session_id);
-  const withId = (r: HookReading): HookReading => (sessionId ? { ...r, sessionId } : r);
+  const log = str(payload.transcript_path);
+  const withId = (r: HookReading): HookReading => ({ ...r, ...(sessionId ? { sessionId } : {}), ...(log ? { log } : {}) });
   switch (payload.hook_event_name) {
     case 'SessionStart':
     case 'UserPromptSubmit':
@@ -182,7 +183,43 @@ const codexInteractive: InteractiveAdapter = {
   resumeArgs: (task, s, _file, prompt, hook) =>
     ['resume', ...hookArgs(hook), '-C', task.dir, ...s.extraArgs, '--', task.agentSessionId ?? '', ...(prompt ? [prompt] : [])],
   readHook: readCodexHook,
+  readLogLine: readCodexLogLine,
 };
+
+/**
+ * One entry of Codex's session log (its rollout JSONL, the file its hooks name as transcript_path;
+ * codex-cli 0.171.0): `response_item`s hold the conversation as the model saw it: the person's
+ * prompts (user messages; those Codex adds itself, its environment and instructions, are in tags),
+ * its replies (assistant messages), its tool calls and their output. The rest (the session's
+ * settings, `event_msg`s that repeat the items, token records) is not shown.
+ */
+function readCodexLogLine(entry: Record<string, unknown>): EventReading {
+  const none = { lines: [] };
+  const p = (entry.payload ?? {}) as { type?: unknown; role?: unknown; content?: unknown; name?: unknown; arguments?: unknown; output?: unknown };
+  if (entry.type !== 'response_item') return none;
+  if (p.type === 'message') {
+    const text = (Array.isArray(p.content) ? p.content : []).map((c) => (c as { text?: unknown })?.text).filter((t): t is string => typeof t === 'string').join('\n');
+    if (!text.trim()) return none;
+    if (p.role === 'user') return /^\s*</.test(text) ? none : { lines: promptLines(text) };
+    return p.role === 'assistant' ? { lines: messageLines(text), message: text } : none;
+  }
+  if (p.type === 'function_call') {
+    let args: unknown = p.arguments;
+    try {
+      args = typeof p.arguments === 'string' ? JSON.parse(p.arguments) : p.arguments;
+    } catch {
+      /* shown as it is */
+    }
+    return { lines: [toolLine(typeof p.name === 'string' ? p.name : 'tool', toolDetail(args))] };
+  }
+  if (p.type === 'function_call_output') {
+    const out = typeof p.output === 'string' ? p.output : JSON.stringify(p.output ?? '');
+    // Codex heads a command's output with its own lines (chunk id, wall time, exit code): the output follows "Output:".
+    const at = out.indexOf('\nOutput:\n');
+    return { lines: resultLines(at >= 0 ? out.slice(at + 9) : out) };
+  }
+  return none;
+}
 
 /**
  * OpenAI Codex CLI. `codex exec --json` prints `{"type":"thread.started","thread_id":…}` as its

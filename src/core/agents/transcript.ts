@@ -50,6 +50,11 @@ export function messageLines(text: string): string[] {
   return lines.map((l, i) => (i === 0 ? `${MARK.message} ${l}` : `  ${l}`));
 }
 
+/** What a person asked (a prompt typed into an agent, or given to a task): `›`, then its lines. */
+export function promptLines(text: string): string[] {
+  return printable(text).split('\n').map((l, i) => (i === 0 ? `› ${l}` : `  ${l}`));
+}
+
 /** A tool call: which tool and on what (a command, a file, a query), on one line. */
 export function toolLine(tool: string, detail?: string): string {
   return `${MARK.tool} ${tool}${detail ? `: ${clip(detail, 200)}` : ''}`;

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { adapterFor } from '../agents/registry';
-import { noteLine, printable, Renderer } from '../agents/transcript';
+import { noteLine, promptLines, Renderer } from '../agents/transcript';
 import type { AgentAdapter } from '../agents/types';
 import type { Attempt, TaskRecord, Usage } from '../model/record';
 import { usageBefore } from '../model/record';
@@ -136,7 +136,7 @@ export function taskTranscript(core: Core, record: TaskRecord, maxLines: number)
     const a = record.attempts[i];
     const end = endedLine(a);
     const head = [startedLine(a)];
-    if (a.prompt) append(head, printable(a.prompt).split('\n').map((l, j) => (j === 0 ? `› ${l}` : `  ${l}`)));
+    if (a.prompt) append(head, promptLines(a.prompt));
     const want = left - (end ? 1 : 0);
     const file = eventsFile(core.store.paths.attemptDir(record.session, a.n));
     let events: string[] = [];
