@@ -116,6 +116,13 @@ describe('end to end: an interactive Pi task (its real TUI in tmux)', function (
     assert.ok(turn.allUserText.includes('task 7101'), 'the resumed session holds the first conversation');
     assert.equal(server.requests.slice(requestsBefore).filter((q) => !q.lastUserText.includes('task 7102')).length, 0, 'the resume asked the model nothing by itself');
     await until((r) => r.state === 'idle' && hooks(2).some((h) => h.event === 'agent_end'), 'idle again');
+    // Its transcript: the conversation from Pi's own session file, across both runs.
+    const transcript = (await svc.logs(session, 200)).split('\n');
+    assert.match(transcript[0], /Pi's own log of the session: .*\.jsonl/);
+    const said = transcript.filter((l) => /^[›●▶] /.test(l));
+    for (const line of ['› Create out.txt containing hi (task 7101).', '● Created out.txt.', `› ${SECOND}`, '● You asked me to create out.txt.']) {
+      assert.ok(said.includes(line), `"${line}" in the transcript:\n${transcript.join('\n')}`);
+    }
 
     // The tmux server killed: Pi is back in a new pane, with the same session file.
     await tmux(socket, ['kill-server']);

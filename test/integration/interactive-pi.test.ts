@@ -103,6 +103,11 @@ describe('interactive tasks: Pi\'s TUI in its pane, its state from its extension
     await waitFor(async () => /done: and then\?/.test(await paneText(session)), 'its answer');
     assert.equal(h.record(session)!.attempts.length, 2);
     assert.equal(runs(dir).length, 2);
+    // Its transcript: the conversation from Pi's own session file, across both runs.
+    await waitFor(() => h.record(session)?.state === 'idle', 'idle after the follow-up');
+    const logs = (await h.ok(['logs', 'crash'])).split('\n');
+    assert.match(logs[0], new RegExp(`Pi's own log of the session: ${first.sessionId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.deepEqual(logs.slice(1).filter((l) => /^[›●] /.test(l)), ['› hello', '● done: hello', '› and then?', '● done: and then?']);
   });
 
   it('killed during its first reply (Pi had saved nothing): started again with its first prompt, said once more', async () => {

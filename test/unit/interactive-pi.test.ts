@@ -10,7 +10,14 @@ import { testRecord } from '../tools/records';
 const FILE = '/state/tasks/pi-x/pi-session.jsonl';
 
 describe("Pi's extension events read as states", () => {
-  const read = (p: Record<string, unknown>) => readPiHook({ session_file: FILE, session_id: 'u-1', cwd: '/p', ...p });
+  // Every reading names its session file as Pi's own log of the session: the rest compared here.
+  const read = (p: Record<string, unknown>) => {
+    const r = readPiHook({ session_file: FILE, session_id: 'u-1', cwd: '/p', ...p });
+    if (!r) return r;
+    assert.equal(r.log, FILE);
+    const { log: _log, ...rest } = r;
+    return rest;
+  };
 
   it('idle at its start and at the end of a turn, working from agent_start; the session is its file', () => {
     assert.deepEqual(read({ hook_event_name: 'session_start', reason: 'startup' }), { state: 'idle', sessionId: FILE });

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { claude } from '../../src/core/agents/claude';
 import { codex } from '../../src/core/agents/codex';
+import { pi } from '../../src/core/agents/pi';
 
 const lines = (read: (e: Record<string, unknown>) => { lines: string[] } | undefined, entries: Record<string, unknown>[]) => entries.flatMap((e) => read(e)?.lines ?? []);
 
@@ -17,6 +18,20 @@ describe("the agents' own session logs as an interactive task's transcript", () 
       { type: 'assistant', isSidechain: true, message: { id: 'm2', role: 'assistant', content: [{ type: 'text', text: 'a subagent' }] } },
       { type: 'file-history-snapshot' },
     ]), ['› Fix the parser', '  please', '● On it.', '▶ Bash: npm test', '  ⎿ ok']);
+  });
+
+  it("Pi's session file: its messages (the person's, its replies with their tool calls and errors, tools' results); the rest left out", () => {
+    const read = pi.interactive!.readLogLine!;
+    const message = (m: Record<string, unknown>) => ({ type: 'message', id: 'a', message: m });
+    assert.deepEqual(lines(read, [
+      { type: 'session', version: 3, id: 'x', cwd: '/p' },
+      { type: 'model_change', modelId: 'm' },
+      message({ role: 'user', content: [{ type: 'text', text: 'Make out.txt' }] }),
+      message({ role: 'assistant', content: [{ type: 'text', text: 'Sure.' }, { type: 'toolCall', name: 'bash', arguments: { command: 'echo hi > out.txt' } }] }),
+      message({ role: 'toolResult', content: [{ type: 'text', text: 'done' }], isError: false }),
+      message({ role: 'assistant', content: [], stopReason: 'error', errorMessage: '400 bad request' }),
+      message({ role: 'user', content: 'a string too' }),
+    ]), ['› Make out.txt', '● Sure.', '▶ bash: echo hi > out.txt', '  ⎿ done', '✗ 400 bad request', '› a string too']);
   });
 
   it("Codex's rollout: the person's prompts (not what Codex adds in tags), its replies, tool calls and their output (without Codex's header)", () => {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EventReading } from './transcript';
-import { count, errorLine, messageLines, noteLine, resultLines, retryLine, toolDetail, toolLine } from './transcript';
+import { count, errorLine, messageLines, noteLine, promptLines, resultLines, retryLine, toolDetail, toolLine } from './transcript';
 import type { HookReading } from '../model/interactive';
 import { isInteractive } from '../model/record';
 import type { AgentAdapter, EventOutcome, InteractiveAdapter, RunActivity, TaskPrompt } from './types';
@@ -228,7 +228,8 @@ const str = (x: unknown): string | undefined => (typeof x === 'string' && x ? x 
 export function readPiHook(payload: Record<string, unknown>): HookReading | undefined {
   const p = payload as PiHookPayload;
   const file = str(p.session_file);
-  const withId = (r: HookReading): HookReading => (file ? { ...r, sessionId: file } : r);
+  // Pi's session is its file: its id, and its own log of the session (the task's transcript).
+  const withId = (r: HookReading): HookReading => (file ? { ...r, sessionId: file, log: file } : r);
   switch (p.hook_event_name) {
     case 'session_start':
       return withId({ state: 'idle' });
@@ -268,7 +269,31 @@ const piInteractive: InteractiveAdapter = {
   startArgs: (task, s, extension, prompt) => ['--session', piSession(task), '-e', extension, ...s.extraArgs, ...tuiPrompt(prompt)],
   resumeArgs: (task, s, extension, prompt) => ['--session', piSession(task), '-e', extension, ...s.extraArgs, ...tuiPrompt(prompt)],
   readHook: readPiHook,
+  readLogLine: readPiLogLine,
 };
+
+/**
+ * One entry of Pi's session file (0.73.1; the session's header, model changes and the like are
+ * not shown): a `message` entry holds one message: the person's prompt (user), its reply with its
+ * tool calls (assistant), a tool's result (toolResult).
+ */
+function readPiLogLine(entry: Record<string, unknown>): EventReading {
+  const none = { lines: [] };
+  if (entry.type !== 'message') return none;
+  const m = (entry.message ?? {}) as { role?: unknown; content?: unknown; isError?: unknown; stopReason?: unknown; errorMessage?: unknown };
+  const parts = (typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : Array.isArray(m.content) ? m.content : []) as { type?: unknown; text?: unknown; name?: unknown; arguments?: unknown }[];
+  const text = piText(parts.filter((c) => typeof c.text === 'string') as PiContent[]);
+  if (m.role === 'user') return text.trim() ? { lines: promptLines(text) } : none;
+  if (m.role === 'toolResult') return { lines: resultLines(text, m.isError === true) };
+  if (m.role !== 'assistant') return none;
+  const lines: string[] = [];
+  for (const c of parts) {
+    if (c.type === 'text' && typeof c.text === 'string' && c.text.trim()) lines.push(...messageLines(c.text));
+    else if (c.type === 'toolCall') lines.push(toolLine(typeof c.name === 'string' ? c.name : 'tool', toolDetail(c.arguments)));
+  }
+  if (m.stopReason === 'error') lines.push(errorLine(typeof m.errorMessage === 'string' ? m.errorMessage : 'error'));
+  return { lines, ...(text ? { message: text } : {}) };
+}
 
 /**
  * A session file that does not exist yet: the task's first, or the next free one when it is
