@@ -123,6 +123,11 @@ describe('end to end: an interactive Pi task (its real TUI in tmux)', function (
     for (const line of ['› Create out.txt containing hi (task 7101).', '● Created out.txt.', `› ${SECOND}`, '● You asked me to create out.txt.']) {
       assert.ok(said.includes(line), `"${line}" in the transcript:\n${transcript.join('\n')}`);
     }
+    // Its tokens and last words: the conversation's, from the same log.
+    const seen = await svc.find(session);
+    assert.equal(seen.lastMessage, 'You asked me to create out.txt.');
+    assert.ok(seen.usage && seen.usage.outputTokens > 0 && seen.usage.inputTokens > 0, `tokens counted: ${JSON.stringify(seen.usage)}`);
+    console.log(`      transcript from its own session log; tokens ${JSON.stringify(seen.usage)}`);
 
     // The tmux server killed: Pi is back in a new pane, with the same session file.
     await tmux(socket, ['kill-server']);

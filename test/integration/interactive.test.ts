@@ -118,6 +118,9 @@ describe('interactive tasks: a TUI in its pane, its state from its own hooks (fi
     assert.match(logs[0], new RegExp(`Claude Code's own log of the session: .*${first.sessionId}\\.jsonl`));
     assert.deepEqual(logs.slice(1).filter((l) => /^[›●] /.test(l)), ['› hello', '● done: hello', '› and then?', '● done: and then?']);
     assert.match(await h.ok(['logs', 'crash', '--raw']), /Resumed session/, 'the pane, as tmux has it');
+    // Its tokens and last words: the whole conversation's, from the same log (12 in and 3 out a reply).
+    const status = JSON.parse(await h.ok(['status', 'crash', '--json']));
+    assert.deepEqual([status.usage, status.lastMessage], [{ inputTokens: 24, cachedInputTokens: 0, outputTokens: 6 }, 'done: and then?']);
   });
 
   it('tmux kill-server: resumed by its exact id in a new pane', async () => {

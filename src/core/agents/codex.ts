@@ -190,12 +190,17 @@ const codexInteractive: InteractiveAdapter = {
  * One entry of Codex's session log (its rollout JSONL, the file its hooks name as transcript_path;
  * codex-cli 0.171.0): `response_item`s hold the conversation as the model saw it: the person's
  * prompts (user messages; those Codex adds itself, its environment and instructions, are in tags),
- * its replies (assistant messages), its tool calls and their output. The rest (the session's
- * settings, `event_msg`s that repeat the items, token records) is not shown.
+ * its replies (assistant messages), its tool calls and their output; its `token_count` events, the
+ * session's tokens so far. The rest (the session's settings, `event_msg`s that repeat the items) is not shown.
  */
 function readCodexLogLine(entry: Record<string, unknown>): EventReading {
   const none = { lines: [] };
-  const p = (entry.payload ?? {}) as { type?: unknown; role?: unknown; content?: unknown; name?: unknown; arguments?: unknown; output?: unknown };
+  const p = (entry.payload ?? {}) as { type?: unknown; role?: unknown; content?: unknown; name?: unknown; arguments?: unknown; output?: unknown; info?: unknown };
+  // Its token count so far, the whole session's.
+  if (entry.type === 'event_msg' && p.type === 'token_count') {
+    const u = ((p.info ?? {}) as { total_token_usage?: Record<string, unknown> }).total_token_usage;
+    return u ? { lines: [], usage: { tokens: { inputTokens: count(u.input_tokens), cachedInputTokens: count(u.cached_input_tokens), outputTokens: count(u.output_tokens) }, ofSession: true } } : none;
+  }
   if (entry.type !== 'response_item') return none;
   if (p.type === 'message') {
     const text = (Array.isArray(p.content) ? p.content : []).map((c) => (c as { text?: unknown })?.text).filter((t): t is string => typeof t === 'string').join('\n');

@@ -46,6 +46,15 @@ type PiAssistant = {
   usage?: { input?: number; output?: number; cacheRead?: number; cacheWrite?: number; cost?: { total?: number } };
 };
 
+/** An assistant message's tokens (input without the cache's part, as Pi gives it) and cost, counted once per response. */
+function piUsage(m: PiAssistant): EventReading['usage'] {
+  const u = m.usage;
+  if (!u) return undefined;
+  const cached = count(u.cacheRead);
+  const cost = count(u.cost?.total);
+  return { tokens: { inputTokens: count(u.input) + cached + count(u.cacheWrite), cachedInputTokens: cached, outputTokens: count(u.output), ...(cost > 0 ? { costUsd: cost } : {}) }, key: m.responseId ?? String(m.timestamp ?? '') };
+}
+
 function piText(content: PiContent[] | string | undefined): string {
   if (typeof content === 'string') return content;
   return (content ?? []).filter((c) => c.type === 'text' && typeof c.text === 'string').map((c) => c.text).join('\n');
@@ -75,12 +84,7 @@ function readPiEvent(ev: Record<string, unknown>): EventReading | undefined {
       const m = (ev.message ?? {}) as PiAssistant;
       if (m.role !== 'assistant') return { lines: [] };
       const text = piText(m.content);
-      const u = m.usage;
-      const cached = count(u?.cacheRead);
-      const cost = count(u?.cost?.total);
-      const usage = u
-        ? { tokens: { inputTokens: count(u.input) + cached + count(u.cacheWrite), cachedInputTokens: cached, outputTokens: count(u.output), ...(cost > 0 ? { costUsd: cost } : {}) }, key: m.responseId ?? String(m.timestamp ?? '') }
-        : undefined;
+      const usage = piUsage(m);
       const lines = [...(text ? messageLines(text) : []), ...(m.stopReason === 'error' ? [errorLine(m.errorMessage ?? 'error')] : [])];
       return { lines, ...(text ? { message: text } : {}), ...(usage ? { usage } : {}) };
     }
@@ -292,7 +296,8 @@ function readPiLogLine(entry: Record<string, unknown>): EventReading {
     else if (c.type === 'toolCall') lines.push(toolLine(typeof c.name === 'string' ? c.name : 'tool', toolDetail(c.arguments)));
   }
   if (m.stopReason === 'error') lines.push(errorLine(typeof m.errorMessage === 'string' ? m.errorMessage : 'error'));
-  return { lines, ...(text ? { message: text } : {}) };
+  const usage = piUsage(m as PiAssistant);
+  return { lines, ...(text ? { message: text } : {}), ...(usage ? { usage } : {}) };
 }
 
 /**

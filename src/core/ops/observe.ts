@@ -21,6 +21,7 @@ import type { PaneInfo } from '../tmux/commands';
 import type { Core } from './core';
 import { queuePlaces } from '../decide/admission';
 import { isoNow } from './core';
+import { interactiveLog, logReader } from './transcript';
 
 /** Reads what the pane and files show of one task. `panes` is one `list-panes -a` for the whole pass. */
 export function observe(core: Core, record: TaskRecord, panes: Map<string, PaneInfo>, extra: Partial<Observation> = {}): Observation {
@@ -87,6 +88,10 @@ export function view(core: Core, record: TaskRecord, hasSession = true, stored: 
     ? core.summaries.summary(eventsFile(dir), adapterFor(record.agent), usageBefore(record, attempt.n), false)
     : undefined;
   const attempts = live ? record.attempts.map((a) => (a === attempt ? { ...a, ...live } : a)) : record.attempts;
+  // An interactive task's words and tokens: its whole conversation's, from the agent's own log of it.
+  const log = isInteractive(record) ? interactiveLog(core, record) : undefined;
+  const reader = log ? logReader(adapterFor(record.agent)) : undefined;
+  const conversation = log && reader ? core.summaries.summary(log, reader, undefined, false) : undefined;
   return {
     name: record.name, session: record.session, agent: record.agent, state: record.state, reason: record.stateReason,
     agentSessionId: record.agentSessionId, dir: record.dir, prompt: record.prompt, createdAt: record.createdAt,
@@ -96,8 +101,8 @@ export function view(core: Core, record: TaskRecord, hasSession = true, stored: 
     eventsFile: dir ? eventsFile(dir) : null,
     hasSession,
     worktree: record.worktree ?? null,
-    lastMessage: [...attempts].reverse().find((a) => a.lastMessage !== undefined)?.lastMessage ?? null,
-    usage: sumUsage(attempts.map((a) => a.usage)) ?? null,
+    lastMessage: conversation?.lastMessage ?? [...attempts].reverse().find((a) => a.lastMessage !== undefined)?.lastMessage ?? null,
+    usage: conversation?.usage ?? sumUsage(attempts.map((a) => a.usage)) ?? null,
     recorded: { state: stored.state, since: stored.stateSince },
     ...(attempt?.host && attempt.host.key !== core.host.key ? { host: attempt.host.name } : {}),
   };

@@ -172,6 +172,17 @@ export function taskEvents(core: Core, record: TaskRecord, maxLines: number): st
   });
 }
 
+const readers = new Map<AgentAdapter, AgentAdapter>();
+
+/** The agent's adapter reading its session log's entries as events (for a transcript, its words and tokens); undefined: it keeps none we read. */
+export function logReader(adapter: AgentAdapter): AgentAdapter | undefined {
+  const readLogLine = adapter.interactive?.readLogLine;
+  if (!readLogLine) return undefined;
+  let reader = readers.get(adapter);
+  if (!reader) readers.set(adapter, (reader = { ...adapter, readEvent: readLogLine }));
+  return reader;
+}
+
 /** The agent's own log of an interactive task's session, as its latest hook named it (a /clear names another). */
 export function interactiveLog(core: Core, record: TaskRecord): string | undefined {
   if (!adapterFor(record.agent).interactive?.readLogLine) return undefined;
@@ -190,9 +201,8 @@ export function interactiveLog(core: Core, record: TaskRecord): string | undefin
 export function interactiveTranscript(core: Core, record: TaskRecord, maxLines: number): string[] | undefined {
   const log = interactiveLog(core, record);
   const adapter = adapterFor(record.agent);
-  const readLogLine = adapter.interactive?.readLogLine;
-  if (!log || !readLogLine) return undefined;
-  const reader: AgentAdapter = { ...adapter, readEvent: readLogLine };
+  const reader = logReader(adapter);
+  if (!log || !reader) return undefined;
   let out: string[] = [];
   let whole = true;
   linesFromEnd(log, (lines, all) => {
