@@ -232,6 +232,36 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     });
   }
 
+  it('an interactive pi task: idle in the tree from its extension events; its output and tooltip from its own session file', async () => {
+    const session = 'pi-tui';
+    const tui = path.join(root, 'tui-bin-pi', 'pi');
+    fs.mkdirSync(path.dirname(tui), { recursive: true });
+    fs.writeFileSync(tui, `#!/bin/sh\nexec '${process.execPath}' '${path.join(REPO, 'test', 'fixtures', 'tui-pi.mjs')}' "$@"\n`, { mode: 0o755 });
+    const config = vscode.workspace.getConfiguration('resilientAgent');
+    await config.update('agents.pi.executable', tui, vscode.ConfigurationTarget.Global);
+    const inTerminal = (t: vscode.Terminal) => ((t.creationOptions as vscode.TerminalOptions).shellArgs ?? []).includes(`=${session}`);
+    try {
+      const record = await vscode.commands.executeCommand<{ session: string; mode: string }>('resilientAgent.start', {
+        agent: 'pi', name: 'tui', prompt: 'hello pi', folder: project('tui-pi', []), interactive: true,
+      });
+      assert.strictEqual(record?.mode, 'interactive');
+      await waitFor(() => vscode.window.terminals.some(inTerminal), 'its TUI in a terminal');
+      await waitFor(() => stateOf(session) === 'idle' && /^pi · idle, your move/.test(String(itemFor(session)?.description)), 'idle in the tree');
+      // Its output: the conversation from Pi's own session file, not the pane's screen.
+      await vscode.commands.executeCommand('resilientAgent.showOutput', session);
+      await waitFor(() => api.mirror.textOf(session)?.includes('● done: hello pi'), 'the conversation in its output');
+      const text = api.mirror.textOf(session)!;
+      assert.match(text, /^· Pi's own log of the session: /m);
+      assert.match(text, /^› hello pi$/m);
+      const tipOf = () => ((itemFor(session)?.tooltip as vscode.MarkdownString | undefined)?.value ?? '').replace(/\\/g, '');
+      await waitFor(() => /Last from the agent: done: hello pi/.test(tipOf()), 'its last words in the tooltip');
+      for (const t of vscode.window.terminals) if (inTerminal(t)) t.dispose();
+      await api.model.service.kill(session, true);
+    } finally {
+      await config.update('agents.pi.executable', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
   it('kill holds the task (never resumed); forget removes it', async () => {
     await vscode.commands.executeCommand('resilientAgent.kill', 'codex-tree', { noConfirm: true });
     await waitFor(() => stateOf('codex-tree') === 'held', 'held');
