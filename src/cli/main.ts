@@ -45,7 +45,7 @@ usage:
   resilient-agent logs <name> [--lines N] [--raw | --events]   what the agent said and did (--raw: the pane as tmux has it; --events: its JSON events)
   resilient-agent attach <name>
   resilient-agent send <name> <text>
-  resilient-agent resume <name>
+  resilient-agent resume <name> [--interactive]   (--interactive: a session started by hand taken over in its agent's TUI, supervised)
   resilient-agent continue <name> (--prompt TEXT | --prompt-file FILE | --prompt -) [--now]
   resilient-agent queue [--json]                  the starts waiting for a free slot, and the limits
   resilient-agent queue start <name>              start a queued task now, beyond the limits

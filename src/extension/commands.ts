@@ -144,6 +144,16 @@ export function registerCommands(context: vscode.ExtensionContext, model: TaskMo
     return record;
   });
 
+  // A session started by hand taken over as an interactive task: its agent's TUI resumed by id in its pane, supervised by its hooks.
+  register('resilientAgent.resumeInTui', async (arg) => {
+    const session = await pickTask(model, arg, 'Resume which session in its TUI?');
+    if (!session) return undefined;
+    const record = await model.service.resume(session, { interactive: true });
+    model.ensureMonitor();
+    void vscode.commands.executeCommand('resilientAgent.attach', record.session);
+    return record;
+  });
+
   register('resilientAgent.sendInput', async (arg, text) => {
     const session = await pickTask(model, arg, 'Send input to which task?');
     if (!session) return;

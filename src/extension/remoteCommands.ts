@@ -71,6 +71,13 @@ export function remoteAction(id: string, hosts: HostsModel, confirm: (message: s
         after(node);
         return r;
       };
+    case 'resilientAgent.resumeInTui':
+      return async (node) => {
+        const r = await call(node, ['resume', '--interactive']);
+        after(node);
+        void vscode.commands.executeCommand('resilientAgent.attach', node);
+        return r;
+      };
     case 'resilientAgent.sendInput':
       return async (node, text?: unknown) => {
         const input = typeof text === 'string' ? text : await vscode.window.showInputBox({ title: `Send to ${node.view.name} on host ${node.host}`, prompt: 'Typed into the agent, then Enter' });

@@ -187,6 +187,39 @@ describe('interactive Codex tasks: its TUI in its pane, its state from its own h
     assert.ok(lines<{ pid: number; how: string }>(path.join(dir, '.fixture-exits.jsonl')).some((e) => e.pid === first.pid && e.how === 'SIGTERM'));
   });
 
+  it('a Codex session started by hand the seed\'s way, its id in its id file: taken over by resume --interactive, its TUI supervised by its hooks from then on', async () => {
+    const { dir } = setUp('byhand');
+    h.monitor(['--interval', '60']);
+    const name = `byhand${process.pid}`;
+    const session = `codex-${name}`;
+    const id = '01a24dcf-0000-7000-8000-00000000beef';
+    // The session Codex kept of the run started by hand, and the id file the seed's way writes.
+    const sessions = path.join(h.env.FIXTURE_HOME!, 'codex-sessions');
+    fs.mkdirSync(sessions, { recursive: true });
+    fs.writeFileSync(path.join(sessions, `${id}.jsonl`), `${JSON.stringify({ type: 'response_item', payload: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'by hand' }] } })}\n`);
+    const idFile = `/tmp/${session}.codex-session-id`;
+    fs.writeFileSync(idFile, `${id}\n`);
+    try {
+      await h.tmux(['new-session', '-d', '-s', session, '-c', dir, 'sh', '-c', 'echo "codex crashed"; printf "user@host:~/proj$ "; exec sleep 600']);
+      await waitFor(async () => (await listed(session))?.state === 'failed', 'its shell prompt back: ended');
+      assert.match(await h.ok(['resume', name, '--interactive']), new RegExp(`^${session}: attempt 1 resumes session ${id} in its TUI \\(interactive\\)`));
+      const run = await waitFor(() => runs(dir)[0], 'its TUI resumed');
+      assert.deepEqual([run.mode, run.sessionId, run.bypass, run.tty], ['resume', id, true, true]);
+      assert.deepEqual(run.argv.slice(-2), ['--', id]);
+      const r = h.record(session)!;
+      assert.deepEqual([r.mode, r.adopted, r.agentSessionId], ['interactive', true, id]);
+      // Supervised from now on: its hooks give its state, a kill -9 is resumed by the same id.
+      await h.ok(['send', name, 'and now?']);
+      await waitFor(() => h.record(session)?.state === 'idle' && fired(dir).some((f) => f.event === 'Stop'), 'idle after its turn, from its hooks');
+      process.kill(run.wrapperPid, 'SIGKILL');
+      const again = await waitFor(() => runs(dir)[1], 'resumed after the kill');
+      assert.deepEqual([again.mode, again.sessionId], ['resume', id]);
+      assert.equal(lines(path.join(dir, '.fixture-writers.jsonl')).length, 0, 'never two writers');
+    } finally {
+      fs.rmSync(idFile, { force: true });
+    }
+  });
+
   it('/exit: stopped by the person (status 0), never resumed', async () => {
     const { dir } = setUp('exit');
     h.monitor(['--interval', '60']);

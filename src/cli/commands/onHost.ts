@@ -67,7 +67,7 @@ export async function runOnHost(command: string, remote: RemoteHosts, host: Host
       return 0;
     case 'resume':
     case 'kill':
-      say(io, await remote.call(host, [command, ...passOn(parsed, ['forget', 'force']), '--', first]));
+      say(io, await remote.call(host, [command, ...passOn(parsed, ['forget', 'force', 'interactive']), '--', first]));
       return 0;
     case 'continue': {
       const prompt = await readPrompt(parsed);

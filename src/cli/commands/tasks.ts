@@ -7,6 +7,7 @@ import type { Command } from '../context';
 import { CONTRACT } from '../../core/model/contract';
 import { LOCAL_HOST } from '../../core/store/hosts';
 import { markWanted } from '../../core/ops/listSnapshot';
+import { isInteractive } from '../../core/model/record';
 import { fleetJson, fleetOut, statusJson, statusLines, table } from '../format';
 
 const name = { name: 'name', required: true };
@@ -157,12 +158,12 @@ export const TASK_COMMANDS: Record<string, Command> = {
     },
   },
   resume: {
-    spec: { positionals: [name], flags: { host: 'value' } },
+    spec: { positionals: [name], flags: { host: 'value', interactive: 'bool' } },
     ensuresSupervisor: true,
-    async run({ svc, io, first }) {
-      const record = await svc.resume(first);
+    async run({ svc, io, parsed, first }) {
+      const record = await svc.resume(first, { interactive: parsed.flags.get('interactive') === true });
       const a = record.attempts[record.attempts.length - 1];
-      io.out(`${record.session}: attempt ${a.n} ${a.mode === 'resume' ? `resumes session ${record.agentSessionId}` : 'starts again from the prompt'}`);
+      io.out(`${record.session}: attempt ${a.n} ${a.mode === 'resume' ? `resumes session ${record.agentSessionId}` : 'starts again from the prompt'}${isInteractive(record) ? ' in its TUI (interactive)' : ''}`);
       return 0;
     },
   },

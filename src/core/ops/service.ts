@@ -177,16 +177,23 @@ export class TaskService {
     await this.tmux.sendLine(task.session, text, !record || isInteractive(record) ? TUI_ENTER_DELAY_MS : 0);
   }
 
-  /** Resume now, by the agent's own command, whatever the backoff says. Refused while it runs. */
-  async resume(nameOrSession: string): Promise<TaskRecord> {
+  /**
+   * Resume now, by the agent's own command, whatever the backoff says. Refused while it runs.
+   * `interactive`: a session started by hand is taken over as an interactive task (its agent's
+   * TUI, supervised by its hooks); a task of ours keeps the mode it was started in.
+   */
+  async resume(nameOrSession: string, opts: { interactive?: boolean } = {}): Promise<TaskRecord> {
     const task = await find(this, nameOrSession);
     const lock = await this.personLock(task.session);
     try {
       // Decided under the lock: a concurrent resume may have taken a hand-started session over
       // (it has a record now, and its agent runs) since `find` looked.
       const record = this.store.get(task.session);
+      if (record && opts.interactive && !isInteractive(record)) {
+        throw new TaskError(`task ${task.session} was started unattended and stays so: --interactive takes over a session started by hand`, 'refused');
+      }
       if (!record) {
-        if (task.adopted) return await this.adoptAndResume(task);
+        if (task.adopted) return await this.adoptAndResume(task, opts.interactive === true);
         // A task whose record cannot be used here (unreadable, kept aside): the view says why.
         throw new TaskError(task.reason ? `task ${task.session} cannot be resumed: ${task.reason}` : `no task named ${nameOrSession}`, task.reason ? 'refused' : 'not-found');
       }
@@ -262,10 +269,11 @@ export class TaskService {
    * the agent's resume runs in its pane by our runner (no command typed into the user's shell).
    * The caller holds the task's lock.
    */
-  private async adoptAndResume(task: TaskView): Promise<TaskRecord> {
+  private async adoptAndResume(task: TaskView, interactive: boolean): Promise<TaskRecord> {
     if (task.state === 'running' || task.state === 'waiting' || task.state === 'idle') throw new TaskError(`${task.session} is ${task.state}; nothing to resume`, 'refused');
     if (task.state === 'done') throw new TaskError(`${task.session} is done; nothing to resume`, 'refused');
     const adapter = adapterFor(task.agent);
+    if (interactive && !adapter.interactive) throw new TaskError(`${adapter.displayName} has no interactive tasks yet: resume ${task.name} without --interactive`, 'refused');
     const id = task.agentSessionId;
     if (!id) {
       throw new TaskError(
@@ -280,6 +288,7 @@ export class TaskService {
       const record = newRecord({
         name: task.name, agent: task.agent, dir, prompt: '', now, createdAt: task.createdAt ?? now, agentSessionId: id,
         state: 'failed', stateReason: 'started by hand', agentArgs: agentArgs(this, task.agent), executable, policy: this.policy, adopted: true,
+        ...(interactive ? { mode: 'interactive' as const } : {}),
       });
       writeTaskEnv(this, task.session);
       try {

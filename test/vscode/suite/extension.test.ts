@@ -262,6 +262,42 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     }
   });
 
+  it('a Codex session started by hand (its id in its id file): "Resume in Its TUI, Supervised" takes it over, its TUI in a terminal', async () => {
+    const name = `byhand${process.pid}`;
+    const session = `codex-${name}`;
+    const id = '01a24dcf-0000-7000-8000-00000000cafe';
+    const tui = path.join(root, 'tui-bin-codex-byhand', 'codex');
+    fs.mkdirSync(path.dirname(tui), { recursive: true });
+    fs.writeFileSync(tui, `#!/bin/sh\nexec '${process.execPath}' '${path.join(REPO, 'test', 'fixtures', 'tui-codex.mjs')}' "$@"\n`, { mode: 0o755 });
+    const config = vscode.workspace.getConfiguration('resilientAgent');
+    await config.update('agents.codex.executable', tui, vscode.ConfigurationTarget.Global);
+    const sessions = path.join(process.env.FIXTURE_HOME!, 'codex-sessions');
+    fs.mkdirSync(sessions, { recursive: true });
+    fs.writeFileSync(path.join(sessions, `${id}.jsonl`), '');
+    const idFile = `/tmp/${session}.codex-session-id`;
+    fs.writeFileSync(idFile, `${id}\n`);
+    const inTerminal = (t: vscode.Terminal) => ((t.creationOptions as vscode.TerminalOptions).shellArgs ?? []).includes(`=${session}`);
+    try {
+      const dir = project('byhand', []);
+      await tmux(['new-session', '-d', '-s', session, '-c', dir, 'sh', '-c', 'echo "codex crashed"; printf "user@host:~/proj$ "; exec sleep 600']);
+      api.model.wakeMonitor('test');
+      await waitFor(async () => {
+        await api.model.refresh('test');
+        return /:adopted:.*:resumable/.test(String(itemFor(session)?.contextValue));
+      }, 'offered to be resumed (started by hand, its id known)');
+      const record = await vscode.commands.executeCommand<{ mode: string; adopted: boolean; agentSessionId: string }>('resilientAgent.resumeInTui', session);
+      assert.deepStrictEqual([record?.mode, record?.adopted, record?.agentSessionId], ['interactive', true, id]);
+      await waitFor(() => vscode.window.terminals.some(inTerminal), 'its TUI in a terminal');
+      const run = await waitFor(() => invocations(dir)[0], 'its TUI resumed by id') as unknown as { argv: string[] };
+      assert.deepStrictEqual(run.argv.slice(-2), ['--', id]);
+      for (const t of vscode.window.terminals) if (inTerminal(t)) t.dispose();
+      await api.model.service.kill(session, true);
+    } finally {
+      fs.rmSync(idFile, { force: true });
+      await config.update('agents.codex.executable', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
   it('kill holds the task (never resumed); forget removes it', async () => {
     await vscode.commands.executeCommand('resilientAgent.kill', 'codex-tree', { noConfirm: true });
     await waitFor(() => stateOf('codex-tree') === 'held', 'held');
