@@ -124,6 +124,12 @@ describe('end to end: an interactive OpenCode task (its real TUI in tmux, its st
     assert.deepEqual(argv.slice(5, 7), ['--session', id]);
     assert.equal(argv.at(-1), project, 'nothing typed on the person\'s behalf (no prompt)');
     const requestsBefore = server.requests.length;
+    // Its server answers (and says idle) a few seconds before its TUI has drawn the session and takes keys.
+    const drawn = async (text: RegExp) => {
+      await waitFor(async () => text.test(await tmux(socket, ['capture-pane', '-p', '-t', `=${session}:`])) || undefined, `its TUI showing ${text}`, WAIT_MS);
+    };
+    await drawn(/Created out\.txt\.[\s\S]*ctrl\+p commands/);
+    console.log(`      its TUI showed the conversation ${Date.now() - killed} ms after kill -9`);
 
     await svc.send(session, SECOND);
     const turn = await waitFor(() => server!.requests.find((q) => q.lastUserText.includes('task 7202')), 'the next prompt at the model', WAIT_MS);
@@ -132,15 +138,20 @@ describe('end to end: an interactive OpenCode task (its real TUI in tmux, its st
     await until((r) => r.state === 'idle' && hooks(2).some((h) => h.event === 'session.status' && h.state === 'idle'), 'idle again');
     assert.equal(svc.store.get(session)!.agentSessionId, id);
 
+    assert.equal(svc.store.get(session)!.attempts.length, 2);
     // The tmux server killed: OpenCode is back in a new pane, with the same session.
     await tmux(socket, ['kill-server']);
     const back = await until((r) => r.attempts.length === 3 && r.state === 'idle' && hooks(3).length > 0, 'back after kill-server');
     assert.deepEqual([back.attempts[2].cause, back.attempts[2].mode, back.agentSessionId], ['lost', 'resume', id]);
+    await drawn(/You asked me to create out\.txt\.[\s\S]*ctrl\+p commands/);
 
     // Esc: session.error MessageAbortedError, then idle.
     await svc.send(session, 'Write forever (task 7203).');
     await until((r) => r.state === 'running', 'at work on the stream');
     await server.waitForStreamStart(WAIT_MS);
+    // OpenCode interrupts at the second Esc (the first asks for it again).
+    await tmux(socket, ['send-keys', '-t', `=${session}:`, 'Escape']);
+    await drawn(/esc again to interrupt/i);
     await tmux(socket, ['send-keys', '-t', `=${session}:`, 'Escape']);
     const pressed = Date.now();
     const interrupted = await until((r) => r.state === 'idle' && /interrupted/.test(r.stateReason ?? ''), 'idle after Esc');
