@@ -78,6 +78,10 @@ describe('interactive tasks: OpenCode\'s TUI in its pane, its state from its ser
     await waitFor(() => sent(dir).some((f) => f.event === 'permission.replied'), 'answered');
     await waitFor(() => (h.record(session)?.state === 'running' ? true : undefined), 'working again');
     await waitFor(async () => /working \(\d+s\)/.test(await paneText(session)), 'its spinner');
+    // OpenCode interrupts at the second Esc.
+    await h.tmux(['send-keys', '-t', `=${session}:`, 'Escape']);
+    await waitFor(async () => /esc again to interrupt/.test(await paneText(session)), 'asked for a second Esc');
+    assert.equal(h.record(session)!.state, 'running');
     await h.tmux(['send-keys', '-t', `=${session}:`, 'Escape']);
     const pressed = Date.now();
     const idle = await waitFor(() => (h.record(session)?.state === 'idle' ? h.record(session) : undefined), 'idle after Esc', 10_000);
