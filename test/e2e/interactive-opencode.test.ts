@@ -4,7 +4,8 @@
  * (its config says bash: ask) -> waiting within 2 s, answered with `send` -> working -> idle, all
  * from its own server's events (held by the supervisor); kill -9 resumes it in its pane by the exact
  * session id and the model sees the first conversation on the next request; so does a tmux
- * kill-server; Esc ends a turn as idle; /exit stops it for good; its config file is untouched.
+ * kill-server; Esc ends a turn as idle; /exit stops it for good; its config file is untouched; a
+ * follow-up resumes it by id and is said through its server's API.
  * OpenCode runs in the test's own XDG dirs and HOME.
  *
  *   npx mocha --timeout 300000 out/test/e2e/interactive-opencode.test.js
@@ -165,5 +166,17 @@ describe('end to end: an interactive OpenCode task (its real TUI in tmux, its st
     await monitor.pass('check');
     assert.equal(svc.store.get(session)!.attempts.length, 3, 'never resumed');
     assert.ok(fs.readFileSync(own).equals(before), "OpenCode's own config was changed");
+
+    // A follow-up: resumed by id (OpenCode drops --prompt with -s), the follow-up said through its server.
+    await svc.followUp(session, 'And now? (task 7204)');
+    const asked4 = Date.now();
+    const followed = await waitFor(() => server!.requests.find((q) => q.lastUserText.includes('task 7204')), 'the follow-up at the model', WAIT_MS);
+    console.log(`      follow-up at the model ${Date.now() - asked4} ms after continue (a resume, then its server's API)`);
+    assert.ok(followed.allUserText.includes('task 7201'), 'in the same conversation');
+    // Launched by this process, whose monitor's timer is 60 s: listened to at once all the same.
+    assert.ok(Date.now() - asked4 < 45_000, 'its server listened to without waiting for a pass');
+    const r4 = await until((r) => r.attempts.length === 4 && r.state === 'idle' && hooks(4).some((h) => h.event === 'session.idle'), 'idle after the follow-up');
+    assert.deepEqual([r4.attempts[3].cause, r4.attempts[3].mode, r4.agentSessionId], ['follow-up', 'resume', id]);
+    assert.equal(server.requests.filter((q) => q.kind === 'turn' && q.lastUserText.includes('task 7204')).length, 1, 'said once');
   });
 });

@@ -148,7 +148,7 @@ describe('interactive tasks: OpenCode\'s TUI in its pane, its state from its ser
     assert.equal(h.record(session)!.attempts.length, 1);
   });
 
-  it('/exit: stopped by the person (status 0), never resumed', async () => {
+  it('/exit: stopped by the person (status 0), never resumed; a follow-up resumes it by id and says it through its server, once', async () => {
     const { dir } = setUp('exit');
     h.monitor(['--interval', '60']);
     await h.ok(['start', 'opencode', 'exit', '--interactive', '--dir', dir, '--prompt', 'hello']);
@@ -162,5 +162,18 @@ describe('interactive tasks: OpenCode\'s TUI in its pane, its state from its ser
     assert.equal(runs(dir).length, 1);
     assert.equal(h.record(session)!.attempts.length, 1);
     assert.ok(sent(dir).some((f) => f.event === 'server.instance.disposed'));
+    // A follow-up the person asks for: its session resumed by id (no prompt on its command line: OpenCode drops it
+    // with -s), the follow-up said through its server once it answers, once.
+    const id = h.record(session)!.agentSessionId!;
+    await h.ok(['continue', 'exit', '--prompt', 'back again']);
+    const again = await waitFor(() => runs(dir)[1], 'the resume with the follow-up');
+    assert.deepEqual([again.mode, again.sessionId], ['resume', id]);
+    assert.deepEqual(again.argv, ['--port', String(again.port), '--hostname', '127.0.0.1', '--session', id, dir]);
+    await waitFor(async () => /done: back again/.test(await paneText(session)), 'its answer to the follow-up');
+    await waitFor(() => (h.record(session)?.state === 'idle' && h.record(session)?.attempts.length === 2 ? true : undefined), 'idle after the follow-up');
+    assert.equal(h.record(session)!.attempts[1].cause, 'follow-up');
+    const apiPrompts = fs.readFileSync(path.join(dir, '.fixture-api-prompts.jsonl'), 'utf8').split('\n').filter(Boolean);
+    assert.equal(apiPrompts.length, 1, 'said once');
+    assert.equal((JSON.parse(apiPrompts[0]) as { text: string }).text, 'back again');
   });
 });

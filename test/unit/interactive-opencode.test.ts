@@ -39,6 +39,11 @@ describe("OpenCode's server events read as states", () => {
     const s = { executable: 'opencode', modeArgs: ['--auto'], extraArgs: ['-m', 'x/y'], continuePrompt: 'c' };
     assert.deepEqual(tui.startArgs(task, s, '/a/agent-settings.json', '-n 3 things', undefined, 4242), ['--port', '4242', '--hostname', '127.0.0.1', '-m', 'x/y', '--prompt=-n 3 things', '/p']);
     assert.deepEqual(tui.resumeArgs(task, s, '/a/agent-settings.json', undefined, undefined, 4243), ['--port', '4243', '--hostname', '127.0.0.1', '--session', ID, '-m', 'x/y', '/p']);
+    // OpenCode drops --prompt with -s: a follow-up goes through its API instead.
+    assert.deepEqual(tui.resumeArgs(task, s, '/a/agent-settings.json', 'more', undefined, 4243), tui.resumeArgs(task, s, '/a/agent-settings.json', undefined, undefined, 4243));
+    const posted: [string, unknown][] = [];
+    void tui.server!.sendPrompt!((p, body) => Promise.resolve(void posted.push([p, body])), '/a b', ID, 'more');
+    assert.deepEqual(posted, [[`/session/${ID}/prompt_async?directory=%2Fa%20b`, { parts: [{ type: 'text', text: 'more' }] }]]);
     assert.deepEqual(tui.server!.env('pw'), { OPENCODE_SERVER_PASSWORD: 'pw', OPENCODE_SERVER_USERNAME: 'opencode' });
     assert.equal(tui.server!.authorization('pw'), `Basic ${Buffer.from('opencode:pw').toString('base64')}`);
   });

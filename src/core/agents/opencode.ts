@@ -189,6 +189,9 @@ const opencodeServer: AgentServer = {
   eventsPath: (dir) => inDir('/event', dir),
   readEvent: readOpencodeServerEvent,
   currentState: opencodeCurrentState,
+  // `-s ID --prompt TEXT` opens the session but drops the prompt (1.18.33, checked): a follow-up goes
+  // through its API instead, which the TUI shows as if typed.
+  sendPrompt: (post, dir, sessionId, text) => post(inDir(`/session/${encodeURIComponent(sessionId)}/prompt_async`, dir), { parts: [{ type: 'text', text }] }),
 };
 
 const serveArgs = (port: number | undefined): string[] => ['--port', String(port ?? 0), '--hostname', '127.0.0.1'];
@@ -197,13 +200,14 @@ const promptArg = (prompt: string | undefined): string[] => (prompt ? [`--prompt
 
 /**
  * OpenCode's TUI in the pane: `opencode --port N --hostname 127.0.0.1 [--prompt=TEXT] DIR`, and
- * `-s ID` to open the exact session again. OpenCode's plugins (its own way to hook events) hang
+ * `-s ID` to open the exact session again (a follow-up then goes through its API). OpenCode's plugins (its own way to hook events) hang
  * without network, so its state comes from its server instead (`server`): no hooks file.
  */
 const opencodeInteractive: InteractiveAdapter = {
   settingsFile: () => `${JSON.stringify({ note: "OpenCode's state is read from its own server's events (server.json has its port); OpenCode does not read this file" }, null, 2)}\n`,
   startArgs: (task, s, _file, prompt, _hook, port) => [...serveArgs(port), ...s.extraArgs, ...promptArg(prompt), task.dir],
-  resumeArgs: (task, s, _file, prompt, _hook, port) => [...serveArgs(port), '--session', task.agentSessionId ?? '', ...s.extraArgs, ...promptArg(prompt), task.dir],
+  // A follow-up is not on its command line (dropped with -s): the supervisor says it through its server (sendPrompt).
+  resumeArgs: (task, s, _file, _prompt, _hook, port) => [...serveArgs(port), '--session', task.agentSessionId ?? '', ...s.extraArgs, task.dir],
   readHook: () => undefined,
   server: opencodeServer,
 };

@@ -101,6 +101,11 @@ export interface AgentServer {
    * session id not known yet. Undefined: it does not say.
    */
   currentState(get: (path: string) => Promise<unknown>, dir: string, sessionId: string | undefined, since: number): Promise<HookReading | undefined>;
+  /**
+   * A follow-up for a TUI resumed on its session, said through its API once it answers (for an
+   * agent whose resume takes no prompt): the request to make (`post` sends JSON, resolves once accepted).
+   */
+  sendPrompt?(post: (path: string, body: unknown) => Promise<void>, dir: string, sessionId: string, text: string): Promise<void>;
 }
 
 export interface AgentAdapter {

@@ -27,6 +27,8 @@ export interface ServerInfo {
   v: 1;
   port: number;
   password: string;
+  /** A follow-up to say through the server once it answers (a resume that takes no prompt). */
+  prompt?: string;
 }
 
 /** A loopback port free now (the kernel's choice); the TUI binds it a moment later. */
@@ -189,7 +191,7 @@ export class AgentServers {
     if (type === 'server.connected') {
       c.retryMs = RETRY_MIN_MS;
       c.said = undefined;
-      void this.askNow(c, at);
+      void this.askNow(c, at).then(() => this.sayFollowUp(c));
       return;
     }
     let reading: HookReading | undefined;
@@ -211,6 +213,26 @@ export class AgentServers {
       if (reading && !c.closed) this.record(c, reading, 'status', at);
     } catch (e) {
       this.core.logger.debug(`${c.session}: its agent's current state could not be asked (${(e as Error).message})`);
+    }
+  }
+
+  /**
+   * The follow-up of a resume, said once at most: the marker is written before the request (a
+   * supervisor that dies in between leaves it unsaid, never said twice; the person sees the TUI).
+   */
+  private async sayFollowUp(c: Connection): Promise<void> {
+    const info = c.info;
+    const marker = attemptFile(c.attemptDir, 'promptSent');
+    if (!info?.prompt || !c.sessionId || !c.server.sendPrompt || c.closed || fs.existsSync(marker)) return;
+    try {
+      fs.writeFileSync(marker, `${Date.now()}\n`, { flag: 'wx', mode: 0o600 });
+    } catch {
+      return; // said already (or being said by another)
+    }
+    try {
+      await c.server.sendPrompt((path, body) => postJson(info, path, c.server.authorization(info.password), body), c.dir, c.sessionId, info.prompt);
+    } catch (e) {
+      this.core.logger.warn(`${c.session}: its follow-up could not be given to its TUI (${(e as Error).message}); type it there`);
     }
   }
 
@@ -247,5 +269,22 @@ function getJson(info: ServerInfo, path: string, authorization: string): Promise
     });
     req.setTimeout(HEAD_TIMEOUT_MS, () => req.destroy(new Error(`${path}: no answer`)));
     req.on('error', reject);
+  });
+}
+
+/** One POST of JSON to the TUI's server; resolves once it is accepted (2xx). */
+function postJson(info: ServerInfo, path: string, authorization: string, body: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const req = http.request({
+      host: '127.0.0.1', port: info.port, path, method: 'POST',
+      headers: { Authorization: authorization, 'Content-Type': 'application/json', 'Content-Length': data.length },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300 ? resolve() : reject(new Error(`${path}: status ${res.statusCode ?? '?'}`))));
+    });
+    req.setTimeout(HEAD_TIMEOUT_MS, () => req.destroy(new Error(`${path}: no answer`)));
+    req.on('error', reject);
+    req.end(data);
   });
 }

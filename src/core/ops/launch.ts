@@ -169,7 +169,9 @@ async function interactiveArgs(
   const settingsFile = tui.settingsName ? path.join(attemptDir, tui.settingsName) : attemptFile(attemptDir, 'settings');
   files.push([settingsFile, tui.settingsFile(hook)]);
   // An agent that serves its events (OpenCode): a free loopback port and a password of this attempt's own (./agentServer.ts).
-  const server = tui.server ? await newServerInfo() : undefined;
+  // A follow-up for an agent whose resume takes none (OpenCode) is said through its server once it answers.
+  const followUp = action.mode === 'resume' && action.cause === 'follow-up' && tui.server?.sendPrompt ? action.prompt : undefined;
+  const server = tui.server ? { ...await newServerInfo(), ...(followUp ? { prompt: followUp } : {}) } : undefined;
   if (server && tui.server) {
     files.push([attemptFile(attemptDir, 'server'), `${JSON.stringify(server)}\n`]);
     files.push([attemptFile(attemptDir, 'agentEnv'), encodeEnv(tui.server.env(server.password))]);

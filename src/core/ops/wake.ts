@@ -95,6 +95,9 @@ export class WakeSources {
           /* removed meanwhile */
         }
         if (from !== String(process.pid)) this.wake('signalled');
+        // A launch by this process outside a pass (a start or a follow-up where the supervisor runs in the
+        // same process, as VS Code's window): its agent's server is listened to now, not at the next pass.
+        else if (this.leadership.isLeader) this.listenToServers();
       });
       this.watcher.on('error', () => undefined);
     } catch (e) {
@@ -146,6 +149,16 @@ export class WakeSources {
     this.followEvents(panes);
     // Only a running monitor listens (`monitor --once` holds no connection).
     if (!this.stopped) this.servers.watch(records);
+  }
+
+  /** The servers of the live interactive attempts as the records say now. */
+  private listenToServers(): void {
+    if (this.stopped) return;
+    try {
+      this.servers.watch(this.core.store.list().records);
+    } catch (e) {
+      this.core.logger.debug(`the tasks could not be listed to listen to their agents' servers (${(e as Error).message})`);
+    }
   }
 
   /** A follower acts on nothing: no waiter of its own (the leader's wakes every supervisor's), no agent server held. */
