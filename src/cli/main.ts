@@ -39,7 +39,7 @@ const USAGE = `resilient-agent ${VERSION}: run coding agents in tmux, watch them
 
 usage:
   resilient-agent start <agent> <name> [--dir DIR] (--prompt TEXT | --prompt-file FILE | --prompt -) [--worktree [--branch NAME]] [--now] [--json]
-  resilient-agent start claude|codex|pi <name> --interactive [--prompt ...] [--dir DIR] [--worktree ...]   its own TUI in the pane: you talk to it
+  resilient-agent start claude|codex|opencode|pi <name> --interactive [--prompt ...] [--dir DIR] [--worktree ...]   its own TUI in the pane: you talk to it
   resilient-agent list [--json]
   resilient-agent status <name> [--json]
   resilient-agent logs <name> [--lines N] [--raw | --events]   what the agent said and did (--raw: the pane as tmux has it; --events: its JSON events)

@@ -35,7 +35,7 @@ async function main(): Promise<number> {
   }).join('\n');
   process.stdout.write(`test:e2e:latest: the registry's newest releases\n${table}\n\n`);
   const mocha = path.join(path.dirname(require.resolve('mocha/package.json')), 'bin', 'mocha.js');
-  const suites = [path.join(__dirname, 'agents.test.js'), path.join(__dirname, 'interactive.test.js'), path.join(__dirname, 'interactive-pi.test.js'), path.join(__dirname, 'interactive-codex.test.js')];
+  const suites = [path.join(__dirname, 'agents.test.js'), path.join(__dirname, 'interactive.test.js'), path.join(__dirname, 'interactive-pi.test.js'), path.join(__dirname, 'interactive-codex.test.js'), path.join(__dirname, 'interactive-opencode.test.js')];
   const code = await new Promise<number>((resolve) => {
     const child = spawn(process.execPath, [mocha, '--timeout', '300000', ...suites, ...process.argv.slice(2)], {
       stdio: 'inherit',

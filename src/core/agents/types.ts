@@ -63,14 +63,15 @@ export interface InteractiveAdapter {
   /**
    * Arguments after the executable: its TUI on a new session (the id chosen up front, where the
    * agent lets us), with an optional first prompt. `hook` is the same argv as settingsFile's, for
-   * an agent that takes its hooks on the command line instead of in a file (Codex's `-c`).
+   * an agent that takes its hooks on the command line instead of in a file (Codex's `-c`); `port`,
+   * the loopback port its server is to listen on (an agent with a `server`).
    */
-  startArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string, prompt: string | undefined, hook?: readonly string[]): string[];
+  startArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string, prompt: string | undefined, hook?: readonly string[], port?: number): string[];
   /**
    * Arguments after the executable: its TUI on the exact session again. Nothing is typed into it
    * but `prompt`, a follow-up a person asked for.
    */
-  resumeArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string, prompt: string | undefined, hook?: readonly string[]): string[];
+  resumeArgs(task: TaskRecord, settings: AgentSettings, settingsFile: string, prompt: string | undefined, hook?: readonly string[], port?: number): string[];
   /** One hook payload (the JSON the agent gave the hook on stdin) as a state; undefined: an event that says nothing. */
   readHook(payload: Record<string, unknown>): HookReading | undefined;
   /**
@@ -78,6 +79,38 @@ export interface InteractiveAdapter {
    * transcript lines. Absent: the task's transcript is its pane.
    */
   readLogLine?(entry: Record<string, unknown>): EventReading | undefined;
+  /**
+   * An agent whose TUI tells what it does over its own HTTP server (Server-Sent Events) instead of
+   * hooks (OpenCode): the supervisor holds one connection to it per live attempt and writes what it
+   * hears into the attempt's hook files, as the `hook` command does for the others.
+   */
+  readonly server?: AgentServer;
+}
+
+/** The server part of an interactive TUI: how it is asked to serve, and what its events mean. */
+export interface AgentServer {
+  /** Environment entries for the TUI: its server's password (never on its command line). */
+  env(password: string): Record<string, string>;
+  /** The `Authorization` header of a request to it. */
+  authorization(password: string): string;
+  /** The path of its event stream (SSE), for the TUI's folder. */
+  eventsPath(dir: string): string;
+  /**
+   * One event of the stream as a state. `sessionId`: the task's session as known (events of other
+   * sessions, e.g. a subagent's, say nothing of the TUI's own). Undefined: nothing to tell.
+   */
+  readEvent(event: Record<string, unknown>, sessionId: string | undefined): HookReading | undefined;
+  /**
+   * What it does now, asked on every (re)connection (events sent before it are lost): `get` makes
+   * one request to it (a path, the JSON answer); `since`, when the attempt began (ms), for a
+   * session id not known yet. Undefined: it does not say.
+   */
+  currentState(get: (path: string) => Promise<unknown>, dir: string, sessionId: string | undefined, since: number): Promise<HookReading | undefined>;
+  /**
+   * A follow-up for a TUI resumed on its session, said through its API once it answers (for an
+   * agent whose resume takes no prompt): the request to make (`post` sends JSON, resolves once accepted).
+   */
+  sendPrompt?(post: (path: string, body: unknown) => Promise<void>, dir: string, sessionId: string, text: string): Promise<void>;
 }
 
 export interface AgentAdapter {

@@ -15,6 +15,7 @@ import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runne
 import { hubLock, writeEntry } from '../store/transcripts';
 import { wakeHookArgs } from '../tmux/commands';
 import type { Core } from './core';
+import { newServerInfo } from './agentServer';
 import { ensureRenderHub, hubSpawnedFile, paneRenderer } from './hubLaunch';
 import { isoNow } from './core';
 import { wakeChannel } from './wake';
@@ -157,9 +158,9 @@ function renderArgv(core: Core, attemptDir: string, record: TaskRecord, mode: 's
  * with the hooks, added to `files`. The hooks run this CLI's `hook` command, so the process
  * launching must know how to run the CLI. A resume types nothing: the conversation is the agent's.
  */
-function interactiveArgs(
+async function interactiveArgs(
   core: Core, record: TaskRecord, action: Extract<Action, { kind: 'launch' }>, attemptDir: string, files: [string, string | Buffer][],
-): string[] {
+): Promise<string[]> {
   const adapter = adapterFor(record.agent);
   const tui = adapter.interactive;
   if (!tui) throw new TaskError(`${adapter.displayName} cannot run as an interactive task yet: start it unattended`, 'refused');
@@ -167,13 +168,21 @@ function interactiveArgs(
   if (!hook) throw new TaskError('an interactive task needs the resilient-agent CLI for its hooks, and this process does not know where it is', 'refused');
   const settingsFile = tui.settingsName ? path.join(attemptDir, tui.settingsName) : attemptFile(attemptDir, 'settings');
   files.push([settingsFile, tui.settingsFile(hook)]);
+  // An agent that serves its events (OpenCode): a free loopback port and a password of this attempt's own (./agentServer.ts).
+  // A follow-up for an agent whose resume takes none (OpenCode) is said through its server once it answers.
+  const followUp = action.mode === 'resume' && action.cause === 'follow-up' && tui.server?.sendPrompt ? action.prompt : undefined;
+  const server = tui.server ? { ...await newServerInfo(), ...(followUp ? { prompt: followUp } : {}) } : undefined;
+  if (server && tui.server) {
+    files.push([attemptFile(attemptDir, 'server'), `${JSON.stringify(server)}\n`]);
+    files.push([attemptFile(attemptDir, 'agentEnv'), encodeEnv(tui.server.env(server.password))]);
+  }
   const settings = { executable: record.executable, ...record.agentArgs };
   // A follow-up a person asked for (`continue`) is its first prompt; a recovery's resume has none.
-  if (action.mode === 'resume') return tui.resumeArgs(record, settings, settingsFile, action.cause === 'follow-up' ? action.prompt : undefined, hook);
+  if (action.mode === 'resume') return tui.resumeArgs(record, settings, settingsFile, action.cause === 'follow-up' ? action.prompt : undefined, hook, server?.port);
   // Its first prompt on its first run only: started again (its session was never saved, e.g. a
   // crash right after /clear), it opens empty rather than be told the first prompt a second time.
   const prompt = action.prompt ?? (action.cause === 'start' ? record.prompt : '');
-  return tui.startArgs(record, settings, settingsFile, prompt.trim() ? prompt : undefined, hook);
+  return tui.startArgs(record, settings, settingsFile, prompt.trim() ? prompt : undefined, hook, server?.port);
 }
 
 export interface LaunchOptions {
@@ -213,7 +222,7 @@ export async function launch(
   const prompt = { text: action.prompt ?? (action.mode === 'resume' ? resumeText : record.prompt) };
   // The attempt's files side by side (their fsyncs overlap), all of them before its record.
   const files: [string, string | Buffer][] = [];
-  const tui = isInteractive(record) ? interactiveArgs(core, record, action, attemptDir, files) : undefined;
+  const tui = isInteractive(record) ? await interactiveArgs(core, record, action, attemptDir, files) : undefined;
   const args = tui ?? (action.mode === 'resume'
     ? adapter.resumeArgs(record, agentSettings, prompt)
     : adapter.startArgs(record, agentSettings, prompt));

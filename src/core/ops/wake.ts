@@ -12,6 +12,7 @@ import { processAlive } from '../platform/processes';
 import type { PaneInfo } from '../tmux/commands';
 import type { Core } from './core';
 import type { Leadership } from './election';
+import { AgentServers } from './agentServer';
 
 /** The tmux wait-for channel of a state dir: the pane-died hook of each of its tasks signals it. */
 export function wakeChannel(core: Pick<Core, 'store'>): string {
@@ -60,6 +61,8 @@ export class WakeSources {
   /** Counts the passes' looks, so a late answer about hooks is not taken for a newer look's. */
   private generation = 0;
   private readonly channel: string;
+  /** The event streams of live interactive attempts whose agent serves them (OpenCode): they wake the monitor too. */
+  private readonly servers: AgentServers;
 
   constructor(
     private readonly core: Core,
@@ -75,6 +78,7 @@ export class WakeSources {
     private readonly tmuxEvents = true,
   ) {
     this.channel = wakeChannel(core);
+    this.servers = new AgentServers(core, wake);
   }
 
   start(): void {
@@ -91,6 +95,9 @@ export class WakeSources {
           /* removed meanwhile */
         }
         if (from !== String(process.pid)) this.wake('signalled');
+        // A launch by this process outside a pass (a start or a follow-up where the supervisor runs in the
+        // same process, as VS Code's window): its agent's server is listened to now, not at the next pass.
+        else if (this.leadership.isLeader) this.listenToServers();
       });
       this.watcher.on('error', () => undefined);
     } catch (e) {
@@ -109,6 +116,7 @@ export class WakeSources {
     this.paneTimer = undefined;
     this.watcher?.close();
     this.watcher = undefined;
+    this.servers.closeAll();
   }
 
   /**
@@ -139,11 +147,24 @@ export class WakeSources {
       this.watched.set(r.session, { attemptDir, pid: prior?.attemptDir === attemptDir ? prior.pid : null });
     }
     this.followEvents(panes);
+    // Only a running monitor listens (`monitor --once` holds no connection).
+    if (!this.stopped) this.servers.watch(records);
   }
 
-  /** A follower acts on nothing: no waiter of its own (the leader's wakes every supervisor's). */
+  /** The servers of the live interactive attempts as the records say now. */
+  private listenToServers(): void {
+    if (this.stopped) return;
+    try {
+      this.servers.watch(this.core.store.list().records);
+    } catch (e) {
+      this.core.logger.debug(`the tasks could not be listed to listen to their agents' servers (${(e as Error).message})`);
+    }
+  }
+
+  /** A follower acts on nothing: no waiter of its own (the leader's wakes every supervisor's), no agent server held. */
   notLeading(): void {
     this.disarm();
+    this.servers.closeAll();
   }
 
   /** The waiter while there are runners to watch, and the hook on every watched pane without it. */

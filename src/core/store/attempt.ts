@@ -28,6 +28,12 @@ export const ATTEMPT_FILES = {
   hook: 'hook.json',
   /** An interactive attempt: every hook reading, one JSON line each. */
   hooks: 'hooks.jsonl',
+  /** An interactive attempt whose agent serves its events (OpenCode): its loopback port and password (../ops/agentServer.ts). */
+  server: 'server.json',
+  /** Written right before the follow-up in server.json is sent to the agent's server: it is sent once at most. */
+  promptSent: 'prompt-sent',
+  /** Environment entries for this attempt's agent only (NUL-separated), after the task's own: its server's password. */
+  agentEnv: 'agent-env',
 } as const;
 
 export function attemptFile(attemptDir: string, file: keyof typeof ATTEMPT_FILES): string {

@@ -7,7 +7,7 @@ export const ATTEMPT_ENV = 'RESILIENT_AGENT_ATTEMPT';
  * The program each tmux pane runs. It takes no user text on its command line: the agent's argv
  * and environment are NUL-separated files that core wrote, so no shell ever parses a prompt.
  * Written for bash 3.2 too (macOS): no mapfile, no EPOCHREALTIME.
- *   $1 attempt dir (argv, stdin, render, hub, shown, pid, tmux, exit, interrupted, events.jsonl)   $2 environment file   $3 the task's folder
+ *   $1 attempt dir (argv, agent-env, stdin, render, hub, shown, pid, tmux, exit, interrupted, events.jsonl)   $2 environment file   $3 the task's folder
  * The agent's stdin is the attempt's `stdin` file when there is one (a prompt some CLIs only take
  * unaltered that way), else /dev/null: an unattended agent never waits on a terminal.
  * The agent's standard output (its JSON events) goes straight into events.jsonl, never through a
@@ -31,6 +31,8 @@ trap 'interrupted=1' INT QUIT
 um=$(umask); umask 077
 argv=(); while IFS= read -r -d '' a; do argv+=("$a"); done < "$d/argv"
 envv=(); while IFS= read -r -d '' a; do envv+=("$a"); done < "$envfile"
+# This attempt's own entries, after the task's (an agent server's password: never on a command line).
+if [ -f "$d/agent-env" ]; then while IFS= read -r -d '' a; do envv+=("$a"); done < "$d/agent-env"; fi
 # The attempt, named in the agent's environment (and its children's): how a run that outlived its
 # pane is found and ended before the next attempt, so that no session ever runs twice.
 envv+=("${ATTEMPT_ENV}=$d")
