@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { harnessPerTest, REPO, waitFor } from './harness';
@@ -196,6 +197,32 @@ describe('interactive tasks: a TUI in its pane, its state from its own hooks (fi
     assert.deepEqual([r.attempts[2].cause, r.attempts[2].mode], ['restart', 'start']);
     assert.match(r.attempts[2].note ?? '', /No conversation found/);
     assert.equal(r.agentSessionId, fresh.sessionId);
+  });
+
+  it('in a worktree of its own, behind the queue\'s limit: its changes reviewed with diff; the next one queued, started when its slot frees', async () => {
+    const { dir } = setUp('wt');
+    const git = (...args: string[]) => execFileSync('git', ['-C', dir, '-c', 'user.name=Dev', '-c', 'user.email=dev@example.com', ...args], { encoding: 'utf8' });
+    fs.writeFileSync(path.join(dir, '.gitignore'), '.fixture-*\n');
+    git('init', '--quiet', '--initial-branch=main');
+    git('add', '.');
+    git('commit', '--quiet', '-m', 'first');
+    h.configure({ 'supervisor.mode': 'window', 'queue.maxRunning': 1 });
+    h.monitor(['--interval', '60']);
+    await h.ok(['start', 'claude', 'wt', '--interactive', '--worktree', '--dir', dir, '--prompt', 'please ask permission to touch a file']);
+    const tree = path.join(h.home, 'worktrees', 'claude-wt');
+    assert.equal(h.record('claude-wt')!.dir, tree);
+    await waitFor(() => h.record('claude-wt')?.state === 'waiting', 'waiting for you in its worktree');
+    await h.ok(['send', 'wt', '1']);
+    await waitFor(() => h.record('claude-wt')?.state === 'idle' && fs.existsSync(path.join(tree, 'made-by-tool')), 'the tool ran in its worktree, idle');
+    assert.ok(!fs.existsSync(path.join(dir, 'made-by-tool')), 'the checkout untouched');
+    assert.match(await h.ok(['diff', 'wt']), /untracked files:\n {2}made-by-tool/);
+    // An interactive TUI at its prompt holds its slot: the next start waits.
+    const next = h.project('wt-next');
+    assert.match(await h.ok(['start', 'claude', 'next', '--interactive', '--dir', next, '--prompt', 'hello']), /^queued claude-next/);
+    await h.ok(['send', 'wt', '/exit']);
+    await waitFor(() => h.record('claude-wt')?.state === 'held', 'the first exited by the person');
+    await waitFor(() => runs(next).length === 1 && h.record('claude-next')?.state === 'idle', 'the queued one started once its slot freed, idle after its turn');
+    assert.equal(runs(dir).length + runs(tree).length, 1, 'the first never resumed');
   });
 
   it('/exit: stopped by the person, never resumed', async () => {
