@@ -1,8 +1,9 @@
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { harnessPerTest, REPO, waitFor } from './harness';
+import { CLI, harnessPerTest, REPO, waitFor } from './harness';
+import { processesWithEnv } from '../tools/processes';
 
 /** The fixture of Claude Code's TUI and hooks (test/fixtures/tui.mjs). */
 const TUI = path.join(REPO, 'test', 'fixtures', 'tui.mjs');
@@ -135,6 +136,34 @@ describe('interactive tasks: a TUI in its pane, its state from its own hooks (fi
     assert.deepEqual([again.mode, again.sessionId], ['resume', runs(dir)[0].sessionId]);
     await waitFor(() => h.record(session)?.state === 'idle' && h.record(session)?.attempts.length === 2, 'idle again in attempt 2');
     assert.equal(h.record(session)!.attempts[1].cause, 'lost');
+    assert.equal(runs(dir).length, 2);
+  });
+
+  it('a reboot (the TUI, tmux and every process of ours gone at once; the supervisor started as its systemd unit starts it, nobody at the keyboard): resumed by its exact id in a new pane', async () => {
+    const { dir } = setUp('boot');
+    h.configure({}); // supervised as by default: the background supervisor
+    await h.ok(['start', 'claude', 'boot', '--interactive', '--dir', dir, '--prompt', 'hello']);
+    const session = 'claude-boot';
+    await idleAfterTurn(session, dir);
+    const [first] = runs(dir);
+    const ours = () => processesWithEnv(`RESILIENT_AGENT_HOME=${h.home}`).filter((pid) => pid !== process.pid);
+    const down = ours();
+    assert.ok(down.includes(first.pid), 'its TUI is one of them');
+    for (const pid of down) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }
+    await waitFor(() => ours().length === 0, 'the machine down');
+    // Up again: the unit's ExecStart (node cli.js monitor --background), and no other command.
+    spawn(process.execPath, [CLI, 'monitor', '--background'], { env: h.env, detached: true, stdio: 'ignore' }).unref();
+    const again = await waitFor(() => runs(dir)[1], 'resumed after the reboot');
+    assert.deepEqual([again.mode, again.sessionId, again.prompt, again.tty], ['resume', first.sessionId, '', true]);
+    const r = await waitFor(() => (h.record(session)?.state === 'idle' && h.record(session)?.attempts.length === 2 ? h.record(session) : undefined), 'idle again in attempt 2');
+    assert.deepEqual([r.attempts[1].cause, r.attempts[1].mode], ['lost', 'resume']);
+    assert.match(await paneText(session), /Resumed session .* \(2 messages\)/);
     assert.equal(runs(dir).length, 2);
   });
 
