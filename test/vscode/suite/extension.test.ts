@@ -33,6 +33,25 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
     return dir;
   }
 
+  /**
+   * `agent` is its TUI fixture (test/fixtures/FIXTURE, its contract) for the length of `body`; the
+   * terminals attached to `session` are closed after it. `inTerminal`: a terminal attached to it.
+   */
+  async function withTui(agent: string, fixture: string, session: string, body: (inTerminal: (t: vscode.Terminal) => boolean) => Promise<void>): Promise<void> {
+    const tui = path.join(root, `tui-bin-${session}`, agent);
+    fs.mkdirSync(path.dirname(tui), { recursive: true });
+    fs.writeFileSync(tui, `#!/bin/sh\nexec '${process.execPath}' '${path.join(REPO, 'test', 'fixtures', fixture)}' "$@"\n`, { mode: 0o755 });
+    const config = vscode.workspace.getConfiguration('resilientAgent');
+    await config.update(`agents.${agent}.executable`, tui, vscode.ConfigurationTarget.Global);
+    const inTerminal = (t: vscode.Terminal) => ((t.creationOptions as vscode.TerminalOptions).shellArgs ?? []).includes(`=${session}`);
+    try {
+      await body(inTerminal);
+    } finally {
+      for (const t of vscode.window.terminals) if (inTerminal(t)) t.dispose();
+      await config.update(`agents.${agent}.executable`, undefined, vscode.ConfigurationTarget.Global);
+    }
+  }
+
   function invocations(dir: string): { mode: string; sessionId: string; prompt: string }[] {
     const file = path.join(dir, '.fixture-invocations.jsonl');
     return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
@@ -195,13 +214,7 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
   for (const [agent, fixture] of [['claude', 'tui.mjs'], ['codex', 'tui-codex.mjs']] as const) {
     it(`an interactive ${agent} task: its TUI opens in a terminal, waiting for you and idle in the tree from its hooks`, async () => {
       const session = `${agent}-tui`;
-      const tui = path.join(root, `tui-bin-${agent}`, agent);
-      fs.mkdirSync(path.dirname(tui), { recursive: true });
-      fs.writeFileSync(tui, `#!/bin/sh\nexec '${process.execPath}' '${path.join(REPO, 'test', 'fixtures', fixture)}' "$@"\n`, { mode: 0o755 });
-      const config = vscode.workspace.getConfiguration('resilientAgent');
-      await config.update(`agents.${agent}.executable`, tui, vscode.ConfigurationTarget.Global);
-      const inTerminal = (t: vscode.Terminal) => ((t.creationOptions as vscode.TerminalOptions).shellArgs ?? []).includes(`=${session}`);
-      try {
+      await withTui(agent, fixture, session, async (inTerminal) => {
         const dir = project(`tui-${agent}`, []);
         const record = await vscode.commands.executeCommand<{ session: string; mode: string }>('resilientAgent.start', {
           agent, name: 'tui', prompt: 'please ask permission', folder: dir, interactive: true,
@@ -223,24 +236,15 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
         const idle = itemFor(session)!;
         assert.match(String(idle.description), new RegExp(`^${agent} · idle, your move`));
         assert.match(String(idle.contextValue), /agentRuns/);
-        for (const t of vscode.window.terminals) if (inTerminal(t)) t.dispose();
         // Forgotten: a task left here would be one more unfinished task for the tests after it.
         await api.model.service.kill(session, true);
-      } finally {
-        await config.update(`agents.${agent}.executable`, undefined, vscode.ConfigurationTarget.Global);
-      }
+      });
     });
   }
 
   it('an interactive pi task: idle in the tree from its extension events; its output and tooltip from its own session file', async () => {
     const session = 'pi-tui';
-    const tui = path.join(root, 'tui-bin-pi', 'pi');
-    fs.mkdirSync(path.dirname(tui), { recursive: true });
-    fs.writeFileSync(tui, `#!/bin/sh\nexec '${process.execPath}' '${path.join(REPO, 'test', 'fixtures', 'tui-pi.mjs')}' "$@"\n`, { mode: 0o755 });
-    const config = vscode.workspace.getConfiguration('resilientAgent');
-    await config.update('agents.pi.executable', tui, vscode.ConfigurationTarget.Global);
-    const inTerminal = (t: vscode.Terminal) => ((t.creationOptions as vscode.TerminalOptions).shellArgs ?? []).includes(`=${session}`);
-    try {
+    await withTui('pi', 'tui-pi.mjs', session, async (inTerminal) => {
       const record = await vscode.commands.executeCommand<{ session: string; mode: string }>('resilientAgent.start', {
         agent: 'pi', name: 'tui', prompt: 'hello pi', folder: project('tui-pi', []), interactive: true,
       });
@@ -255,46 +259,37 @@ if (!process.env.RESILIENT_AGENT_TEST_UNTRUSTED) describe('the extension in a re
       assert.match(text, /^› hello pi$/m);
       const tipOf = () => ((itemFor(session)?.tooltip as vscode.MarkdownString | undefined)?.value ?? '').replace(/\\/g, '');
       await waitFor(() => /Last from the agent: done: hello pi/.test(tipOf()), 'its last words in the tooltip');
-      for (const t of vscode.window.terminals) if (inTerminal(t)) t.dispose();
       await api.model.service.kill(session, true);
-    } finally {
-      await config.update('agents.pi.executable', undefined, vscode.ConfigurationTarget.Global);
-    }
+    });
   });
 
   it('a Codex session started by hand (its id in its id file): "Resume in Its TUI, Supervised" takes it over, its TUI in a terminal', async () => {
     const name = `byhand${process.pid}`;
     const session = `codex-${name}`;
     const id = '01a24dcf-0000-7000-8000-00000000cafe';
-    const tui = path.join(root, 'tui-bin-codex-byhand', 'codex');
-    fs.mkdirSync(path.dirname(tui), { recursive: true });
-    fs.writeFileSync(tui, `#!/bin/sh\nexec '${process.execPath}' '${path.join(REPO, 'test', 'fixtures', 'tui-codex.mjs')}' "$@"\n`, { mode: 0o755 });
-    const config = vscode.workspace.getConfiguration('resilientAgent');
-    await config.update('agents.codex.executable', tui, vscode.ConfigurationTarget.Global);
     const sessions = path.join(process.env.FIXTURE_HOME!, 'codex-sessions');
     fs.mkdirSync(sessions, { recursive: true });
     fs.writeFileSync(path.join(sessions, `${id}.jsonl`), '');
     const idFile = `/tmp/${session}.codex-session-id`;
     fs.writeFileSync(idFile, `${id}\n`);
-    const inTerminal = (t: vscode.Terminal) => ((t.creationOptions as vscode.TerminalOptions).shellArgs ?? []).includes(`=${session}`);
     try {
-      const dir = project('byhand', []);
-      await tmux(['new-session', '-d', '-s', session, '-c', dir, 'sh', '-c', 'echo "codex crashed"; printf "user@host:~/proj$ "; exec sleep 600']);
-      api.model.wakeMonitor('test');
-      await waitFor(async () => {
-        await api.model.refresh('test');
-        return /:adopted:.*:resumable/.test(String(itemFor(session)?.contextValue));
-      }, 'offered to be resumed (started by hand, its id known)');
-      const record = await vscode.commands.executeCommand<{ mode: string; adopted: boolean; agentSessionId: string }>('resilientAgent.resumeInTui', session);
-      assert.deepStrictEqual([record?.mode, record?.adopted, record?.agentSessionId], ['interactive', true, id]);
-      await waitFor(() => vscode.window.terminals.some(inTerminal), 'its TUI in a terminal');
-      const run = await waitFor(() => invocations(dir)[0], 'its TUI resumed by id') as unknown as { argv: string[] };
-      assert.deepStrictEqual(run.argv.slice(-2), ['--', id]);
-      for (const t of vscode.window.terminals) if (inTerminal(t)) t.dispose();
-      await api.model.service.kill(session, true);
+      await withTui('codex', 'tui-codex.mjs', session, async (inTerminal) => {
+        const dir = project('byhand', []);
+        await tmux(['new-session', '-d', '-s', session, '-c', dir, 'sh', '-c', 'echo "codex crashed"; printf "user@host:~/proj$ "; exec sleep 600']);
+        api.model.wakeMonitor('test');
+        await waitFor(async () => {
+          await api.model.refresh('test');
+          return /:adopted:.*:resumable/.test(String(itemFor(session)?.contextValue));
+        }, 'offered to be resumed (started by hand, its id known)');
+        const record = await vscode.commands.executeCommand<{ mode: string; adopted: boolean; agentSessionId: string }>('resilientAgent.resumeInTui', session);
+        assert.deepStrictEqual([record?.mode, record?.adopted, record?.agentSessionId], ['interactive', true, id]);
+        await waitFor(() => vscode.window.terminals.some(inTerminal), 'its TUI in a terminal');
+        const run = await waitFor(() => invocations(dir)[0], 'its TUI resumed by id') as unknown as { argv: string[] };
+        assert.deepStrictEqual(run.argv.slice(-2), ['--', id]);
+        await api.model.service.kill(session, true);
+      });
     } finally {
       fs.rmSync(idFile, { force: true });
-      await config.update('agents.codex.executable', undefined, vscode.ConfigurationTarget.Global);
     }
   });
 
