@@ -5,6 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { snapshotFile } from '../../src/core/ops/listSnapshot';
 import { snapshotShell } from '../../src/core/ops/remote';
+import { TaskStore } from '../../src/core/store/store';
+import { testRecord } from '../tools/records';
 
 /** What a host's shell answers to `list` with the snapshot rule first, the CLI's list being `echo CLI`. */
 function ask(home: string): string {
@@ -53,5 +55,24 @@ describe("a host's list snapshot, as its shell judges it (one find)", () => {
     at(changed, 3000);
     fs.rmSync(file);
     assert.equal(ask(home), 'CLI\n', 'no snapshot');
+  });
+
+  it('a task forgotten (its record removed) or its record kept aside after the snapshot was written: the CLI answers', () => {
+    const store = new TaskStore(home);
+    store.init();
+    const record = testRecord({ prompt: 'p' });
+    store.write(record);
+    at(changed, 3000);
+    at(file, 1000);
+    assert.equal(ask(home), '{"snapshot":1}');
+    // kill --forget, a start undone: the task is gone, the snapshot still shows it.
+    store.remove(record.session);
+    assert.equal(ask(home), 'CLI\n', 'a snapshot holding a forgotten task');
+    store.write(record);
+    at(changed, 3000);
+    at(file, 1000);
+    assert.equal(ask(home), '{"snapshot":1}');
+    store.quarantine(record.session);
+    assert.equal(ask(home), 'CLI\n', 'a snapshot holding a record since kept aside');
   });
 });
