@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { snapshotFile } from '../../src/core/ops/listSnapshot';
+import { ListSnapshot, snapshotFile } from '../../src/core/ops/listSnapshot';
+import type { Core } from '../../src/core/ops/core';
 import { snapshotShell } from '../../src/core/ops/remote';
 import { TaskStore } from '../../src/core/store/store';
 import { testRecord } from '../tools/records';
@@ -74,5 +75,19 @@ describe("a host's list snapshot, as its shell judges it (one find)", () => {
     assert.equal(ask(home), '{"snapshot":1}');
     store.quarantine(record.session);
     assert.equal(ask(home), 'CLI\n', 'a snapshot holding a record since kept aside');
+  });
+});
+
+describe("a host's list snapshot, as its supervisor keeps it", () => {
+  it('a snapshots folder it cannot look into (ELOOP here; EIO, ESTALE on a shared disk) never throws into its pass or its timer', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-snap-'));
+    try {
+      fs.symlinkSync('snapshots', path.join(home, 'snapshots'));
+      const core = { store: { paths: { home, tasksDir: path.join(home, 'tasks') } }, host: { key: 'abcdef012345' }, logger: { debug: () => undefined } } as unknown as Core;
+      // A throw here would end the supervisor (its timer calls it with no catch).
+      await new ListSnapshot(core, () => true).keep();
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 });

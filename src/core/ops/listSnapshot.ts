@@ -43,7 +43,13 @@ export function markWanted(home: string): void {
 }
 
 function wanted(home: string, now: number): boolean {
-  const at = fs.statSync(path.join(home, SNAPSHOT_DIR, WANTED_FILE), { throwIfNoEntry: false })?.mtimeMs;
+  let at: number | undefined;
+  try {
+    at = fs.statSync(path.join(home, SNAPSHOT_DIR, WANTED_FILE), { throwIfNoEntry: false })?.mtimeMs;
+  } catch {
+    // EIO, ESTALE (a shared disk), EACCES, ELOOP: no snapshot (the CLI answers), never a throw into the supervisor's pass or timer.
+    return false;
+  }
   return at !== undefined && now - at < WANTED_MS;
 }
 
