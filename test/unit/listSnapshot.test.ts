@@ -58,6 +58,19 @@ describe("a host's list snapshot, as its shell judges it (one find)", () => {
     assert.equal(ask(home), 'CLI\n', 'no snapshot');
   });
 
+  it('each question marks it wanted again, in dash or bash, even with noclobber set (set -C) in the login shell', () => {
+    at(changed, 3000);
+    at(file, 1000);
+    const mark = path.join(path.dirname(file), 'wanted');
+    for (const shell of ['/bin/sh', '/bin/bash']) {
+      fs.writeFileSync(mark, '');
+      at(mark, 60_000);
+      const out = execFileSync(shell, ['-C', '-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8' });
+      assert.equal(out, '{"snapshot":1}', shell);
+      assert.ok(Date.now() - fs.statSync(mark).mtimeMs < 10_000, `${shell}: the mark not renewed (the supervisor stops keeping it 5 minutes on)`);
+    }
+  });
+
   it('a task forgotten (its record removed) or its record kept aside after the snapshot was written: the CLI answers', () => {
     const store = new TaskStore(home);
     store.init();

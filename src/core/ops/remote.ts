@@ -215,6 +215,7 @@ export function snapshotShell(known: { hostKey: string; home: string }): string 
   const dir = path.join(known.home, SNAPSHOT_DIR);
   const file = snapshotFile(known.home, known.hostKey);
   const changed = path.join(known.home, 'tasks', CHANGED_FILE);
-  return `true 2>/dev/null >${shQuote(path.join(dir, WANTED_FILE))}; `
+  // `>|`: written even in a login shell with noclobber set (its rc file's `set -C`).
+  return `true 2>/dev/null >|${shQuote(path.join(dir, WANTED_FILE))}; `
     + `if [ -n "$(find ${shQuote(file)} -newer ${shQuote(changed)} -newermt '-${FRESH_SECONDS} seconds' ! -newermt '+2 seconds' 2>/dev/null)" ] && cat -- ${shQuote(file)} 2>/dev/null; then exit 0; fi;`;
 }
