@@ -104,3 +104,26 @@ describe("a host's list snapshot, as its supervisor keeps it", () => {
     }
   });
 });
+
+describe("a host's list snapshot that cannot be written", () => {
+  it('nor its leftovers removed (a read-only or failing disk): keep() still resolves (a rejection would end the supervisor)', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-snap-'));
+    try {
+      const file = snapshotFile(home, 'abcdef012345');
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(path.join(path.dirname(file), 'wanted'), '');
+      // Its temp file's name taken by a folder: the write fails, and so does the removal that follows.
+      fs.mkdirSync(`${file}.${process.pid}.tmp`);
+      const core = {
+        store: { paths: { home, tasksDir: path.join(home, 'tasks') }, list: () => ({ records: [], corrupt: [], newer: [], unreadable: [] }), orphans: () => [] },
+        tmux: { listPanes: async () => new Map() },
+        host: { key: 'abcdef012345' },
+        locks: { identity: () => ({ version: 'test' }) },
+        logger: { debug: () => undefined },
+      } as unknown as Core;
+      await new ListSnapshot(core, () => true).keep();
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});

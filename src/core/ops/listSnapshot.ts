@@ -101,9 +101,15 @@ export class ListSnapshot {
       fs.utimesSync(tmp, stamp, stamp);
       fs.renameSync(tmp, file);
     } catch (e) {
-      // Never one left behind that could be served stale.
-      fs.rmSync(tmp, { force: true });
-      fs.rmSync(file, { force: true });
+      // Never one left behind that could be served stale (one that cannot be removed either, on a
+      // read-only or failing disk, is served no more 6 s on). Never a throw: the supervisor's pass and timer call this uncaught.
+      for (const f of [tmp, file]) {
+        try {
+          fs.rmSync(f, { force: true });
+        } catch {
+          /* see above */
+        }
+      }
       this.core.logger.debug(`the list snapshot was not written: ${(e as Error).message}`);
     }
   }
