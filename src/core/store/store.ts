@@ -117,9 +117,10 @@ export class TaskStore {
   /**
    * One file in the tasks folder itself changes with every record written, removed or kept aside:
    * a watch on that folder (each VS Code window) sees a record change wherever it was made, and a
-   * host's list snapshot older than it is not served (ops/listSnapshot.ts).
+   * host's list snapshot older than it is not served (ops/listSnapshot.ts). Also said of a change
+   * with no record to write (a hand-made session killed).
    */
-  private changed(session: string): void {
+  changed(session: string): void {
     try {
       fs.writeFileSync(path.join(this.paths.tasksDir, CHANGED_FILE), `${session}\n`, { mode: 0o600 });
     } catch {
