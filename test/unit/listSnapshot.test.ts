@@ -127,3 +127,41 @@ describe("a host's list snapshot that cannot be written", () => {
     }
   });
 });
+
+describe("a host's list snapshot on a disk whose clock is not the host's (a state dir shared over the network)", () => {
+  it('a record written while its view was being made makes it stale though the host clock runs ahead of the disk', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-snap-'));
+    const realNow = Date.now;
+    try {
+      const tasksDir = path.join(home, 'tasks');
+      fs.mkdirSync(tasksDir);
+      const file = snapshotFile(home, 'abcdef012345');
+      fs.mkdirSync(path.dirname(file));
+      fs.writeFileSync(path.join(path.dirname(file), 'wanted'), '');
+      const core = {
+        store: {
+          paths: { home, tasksDir },
+          // The records read, then one written (by another process) before the snapshot is done: the disk's clock times its mark.
+          list: () => {
+            fs.writeFileSync(path.join(tasksDir, '.changed'), 'codex-x\n');
+            return { records: [], corrupt: [], newer: [], unreadable: [] };
+          },
+          orphans: () => [],
+        },
+        tmux: { listPanes: async () => new Map() },
+        host: { key: 'abcdef012345' },
+        locks: { identity: () => ({ version: 'test' }) },
+        logger: { debug: () => undefined },
+      } as unknown as Core;
+      // This host's clock 1 s ahead of the disk's (an NFS server's clock times what is written there).
+      Date.now = () => realNow() + 1000;
+      await new ListSnapshot(core, () => true).keep();
+      Date.now = realNow;
+      assert.ok(fs.existsSync(file), 'written');
+      assert.equal(ask(home), 'CLI\n', 'a snapshot older than a record change served');
+    } finally {
+      Date.now = realNow;
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
