@@ -10,8 +10,8 @@ import { TaskStore } from '../../src/core/store/store';
 import { testRecord } from '../tools/records';
 
 /** What a host's shell answers to `list` with the snapshot rule first, the CLI's list being `echo CLI`. */
-function ask(home: string): string {
-  return execFileSync('/bin/sh', ['-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8' });
+function ask(home: string, env: NodeJS.ProcessEnv = { ...process.env, RESILIENT_AGENT_HOME: home }): string {
+  return execFileSync('/bin/sh', ['-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env });
 }
 
 describe("a host's list snapshot, as its shell judges it (one find)", () => {
@@ -58,17 +58,53 @@ describe("a host's list snapshot, as its shell judges it (one find)", () => {
     assert.equal(ask(home), 'CLI\n', 'no snapshot');
   });
 
-  it('each question marks it wanted again, in dash or bash, even with noclobber set (set -C) in the login shell', () => {
+  it('each question marks it wanted again, in dash or bash, even with noclobber set (set -C) in the login shell; set -e, set -u, its folder gone: the CLI answers', () => {
     at(changed, 3000);
     at(file, 1000);
     const mark = path.join(path.dirname(file), 'wanted');
     for (const shell of ['/bin/sh', '/bin/bash']) {
       fs.writeFileSync(mark, '');
       at(mark, 60_000);
-      const out = execFileSync(shell, ['-C', '-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8' });
+      const out = execFileSync(shell, ['-C', '-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env: { ...process.env, RESILIENT_AGENT_HOME: home } });
       assert.equal(out, '{"snapshot":1}', shell);
       assert.ok(Date.now() - fs.statSync(mark).mtimeMs < 10_000, `${shell}: the mark not renewed (the supervisor stops keeping it 5 minutes on)`);
     }
+    fs.rmSync(path.dirname(file), { recursive: true });
+    for (const shell of ['/bin/sh', '/bin/bash']) {
+      const out = execFileSync(shell, ['-C', '-e', '-u', '-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME, RESILIENT_AGENT_HOME: home } });
+      assert.equal(out, 'CLI\n', shell);
+    }
+  });
+
+  it("served only while the host's CLI would use that state dir: one its environment now names elsewhere has its own tasks", () => {
+    at(changed, 3000);
+    at(file, 1000);
+    const bare = { ...process.env };
+    delete bare.RESILIENT_AGENT_HOME;
+    delete bare.XDG_STATE_HOME;
+    assert.equal(ask(home, { ...bare, RESILIENT_AGENT_HOME: `${home}/` }), '{"snapshot":1}', 'a trailing slash');
+    assert.equal(ask(home, { ...bare, RESILIENT_AGENT_HOME: path.join(path.dirname(home), 'elsewhere') }), 'CLI\n', 'RESILIENT_AGENT_HOME elsewhere');
+    assert.equal(ask(home, { ...bare, XDG_STATE_HOME: path.dirname(home) }), 'CLI\n', 'XDG_STATE_HOME naming another');
+    // The state dir XDG_STATE_HOME names, or HOME's default one.
+    const xdg = path.join(path.dirname(home), 'xdg');
+    const xdgHome = path.join(xdg, 'resilient-agent');
+    fs.mkdirSync(path.join(xdgHome, 'tasks'), { recursive: true });
+    fs.mkdirSync(path.dirname(snapshotFile(xdgHome, 'abcdef012345')));
+    fs.writeFileSync(path.join(xdgHome, 'tasks', '.changed'), '');
+    fs.writeFileSync(snapshotFile(xdgHome, 'abcdef012345'), '{"snapshot":2}');
+    at(path.join(xdgHome, 'tasks', '.changed'), 3000);
+    at(snapshotFile(xdgHome, 'abcdef012345'), 1000);
+    assert.equal(ask(xdgHome, { ...bare, XDG_STATE_HOME: `${xdg}/` }), '{"snapshot":2}', 'XDG_STATE_HOME');
+    const user = path.join(path.dirname(home), 'user');
+    const userHome = path.join(user, '.local', 'state', 'resilient-agent');
+    fs.mkdirSync(path.join(userHome, 'tasks'), { recursive: true });
+    fs.mkdirSync(path.dirname(snapshotFile(userHome, 'abcdef012345')));
+    fs.writeFileSync(path.join(userHome, 'tasks', '.changed'), '');
+    fs.writeFileSync(snapshotFile(userHome, 'abcdef012345'), '{"snapshot":3}');
+    at(path.join(userHome, 'tasks', '.changed'), 3000);
+    at(snapshotFile(userHome, 'abcdef012345'), 1000);
+    assert.equal(ask(userHome, { ...bare, HOME: user }), '{"snapshot":3}', 'HOME');
+    assert.equal(ask(userHome, { ...bare, HOME: user, RESILIENT_AGENT_HOME: home }), 'CLI\n', 'HOME, and RESILIENT_AGENT_HOME elsewhere');
   });
 
   it('a task forgotten (its record removed) or its record kept aside after the snapshot was written: the CLI answers', () => {
