@@ -66,6 +66,17 @@ describe('the resilient-agent CLI', function () {
     assert.deepEqual(h.store.sessions(), []);
   });
 
+  it("a hand-made session killed is a change a host's list snapshot sees: tasks/.changed is touched though it has no record to write", async () => {
+    await h.tmux(['new-session', '-d', '-s', 'claude-mine', 'sleep', '60']);
+    h.store.init();
+    const changed = path.join(h.store.paths.tasksDir, '.changed');
+    fs.writeFileSync(changed, '');
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(changed, old, old);
+    await h.ok(['kill', 'mine']);
+    assert.ok(fs.statSync(changed).mtimeMs > old.getTime() + 30_000, 'a snapshot written before the kill would still be served, showing it running');
+  });
+
   it('tmux missing: one line saying to install it, nothing created', async () => {
     const env = { ...h.env, PATH: h.bin };
     const r = await h.cli(['start', 'codex', 'ok', '--dir', h.project('p'), '--prompt', 'x'], { env });

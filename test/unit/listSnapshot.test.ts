@@ -3,12 +3,15 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { snapshotFile } from '../../src/core/ops/listSnapshot';
+import { ListSnapshot, snapshotFile } from '../../src/core/ops/listSnapshot';
+import type { Core } from '../../src/core/ops/core';
 import { snapshotShell } from '../../src/core/ops/remote';
+import { TaskStore } from '../../src/core/store/store';
+import { testRecord } from '../tools/records';
 
 /** What a host's shell answers to `list` with the snapshot rule first, the CLI's list being `echo CLI`. */
-function ask(home: string): string {
-  return execFileSync('/bin/sh', ['-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8' });
+function ask(home: string, env: NodeJS.ProcessEnv = { ...process.env, RESILIENT_AGENT_HOME: home }): string {
+  return execFileSync('/bin/sh', ['-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env });
 }
 
 describe("a host's list snapshot, as its shell judges it (one find)", () => {
@@ -53,5 +56,148 @@ describe("a host's list snapshot, as its shell judges it (one find)", () => {
     at(changed, 3000);
     fs.rmSync(file);
     assert.equal(ask(home), 'CLI\n', 'no snapshot');
+  });
+
+  it('each question marks it wanted again, in dash or bash, even with noclobber set (set -C) in the login shell; set -e, set -u, its folder gone: the CLI answers', () => {
+    at(changed, 3000);
+    at(file, 1000);
+    const mark = path.join(path.dirname(file), 'wanted');
+    for (const shell of ['/bin/sh', '/bin/bash']) {
+      fs.writeFileSync(mark, '');
+      at(mark, 60_000);
+      const out = execFileSync(shell, ['-C', '-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env: { ...process.env, RESILIENT_AGENT_HOME: home } });
+      assert.equal(out, '{"snapshot":1}', shell);
+      assert.ok(Date.now() - fs.statSync(mark).mtimeMs < 10_000, `${shell}: the mark not renewed (the supervisor stops keeping it 5 minutes on)`);
+    }
+    fs.rmSync(path.dirname(file), { recursive: true });
+    for (const shell of ['/bin/sh', '/bin/bash']) {
+      const out = execFileSync(shell, ['-C', '-e', '-u', '-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME, RESILIENT_AGENT_HOME: home } });
+      assert.equal(out, 'CLI\n', shell);
+    }
+  });
+
+  it("served only while the host's CLI would use that state dir: one its environment now names elsewhere has its own tasks", () => {
+    at(changed, 3000);
+    at(file, 1000);
+    const bare = { ...process.env };
+    delete bare.RESILIENT_AGENT_HOME;
+    delete bare.XDG_STATE_HOME;
+    assert.equal(ask(home, { ...bare, RESILIENT_AGENT_HOME: `${home}/` }), '{"snapshot":1}', 'a trailing slash');
+    assert.equal(ask(home, { ...bare, RESILIENT_AGENT_HOME: path.join(path.dirname(home), 'elsewhere') }), 'CLI\n', 'RESILIENT_AGENT_HOME elsewhere');
+    assert.equal(ask(home, { ...bare, XDG_STATE_HOME: path.dirname(home) }), 'CLI\n', 'XDG_STATE_HOME naming another');
+    // The state dir XDG_STATE_HOME names, or HOME's default one.
+    const xdg = path.join(path.dirname(home), 'xdg');
+    const xdgHome = path.join(xdg, 'resilient-agent');
+    fs.mkdirSync(path.join(xdgHome, 'tasks'), { recursive: true });
+    fs.mkdirSync(path.dirname(snapshotFile(xdgHome, 'abcdef012345')));
+    fs.writeFileSync(path.join(xdgHome, 'tasks', '.changed'), '');
+    fs.writeFileSync(snapshotFile(xdgHome, 'abcdef012345'), '{"snapshot":2}');
+    at(path.join(xdgHome, 'tasks', '.changed'), 3000);
+    at(snapshotFile(xdgHome, 'abcdef012345'), 1000);
+    assert.equal(ask(xdgHome, { ...bare, XDG_STATE_HOME: `${xdg}/` }), '{"snapshot":2}', 'XDG_STATE_HOME');
+    const user = path.join(path.dirname(home), 'user');
+    const userHome = path.join(user, '.local', 'state', 'resilient-agent');
+    fs.mkdirSync(path.join(userHome, 'tasks'), { recursive: true });
+    fs.mkdirSync(path.dirname(snapshotFile(userHome, 'abcdef012345')));
+    fs.writeFileSync(path.join(userHome, 'tasks', '.changed'), '');
+    fs.writeFileSync(snapshotFile(userHome, 'abcdef012345'), '{"snapshot":3}');
+    at(path.join(userHome, 'tasks', '.changed'), 3000);
+    at(snapshotFile(userHome, 'abcdef012345'), 1000);
+    assert.equal(ask(userHome, { ...bare, HOME: user }), '{"snapshot":3}', 'HOME');
+    assert.equal(ask(userHome, { ...bare, HOME: user, RESILIENT_AGENT_HOME: home }), 'CLI\n', 'HOME, and RESILIENT_AGENT_HOME elsewhere');
+  });
+
+  it('a task forgotten (its record removed) or its record kept aside after the snapshot was written: the CLI answers', () => {
+    const store = new TaskStore(home);
+    store.init();
+    const record = testRecord({ prompt: 'p' });
+    store.write(record);
+    at(changed, 3000);
+    at(file, 1000);
+    assert.equal(ask(home), '{"snapshot":1}');
+    // kill --forget, a start undone: the task is gone, the snapshot still shows it.
+    store.remove(record.session);
+    assert.equal(ask(home), 'CLI\n', 'a snapshot holding a forgotten task');
+    store.write(record);
+    at(changed, 3000);
+    at(file, 1000);
+    assert.equal(ask(home), '{"snapshot":1}');
+    store.quarantine(record.session);
+    assert.equal(ask(home), 'CLI\n', 'a snapshot holding a record since kept aside');
+  });
+});
+
+describe("a host's list snapshot, as its supervisor keeps it", () => {
+  it('a snapshots folder it cannot look into (ELOOP here; EIO, ESTALE on a shared disk) never throws into its pass or its timer', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-snap-'));
+    try {
+      fs.symlinkSync('snapshots', path.join(home, 'snapshots'));
+      const core = { store: { paths: { home, tasksDir: path.join(home, 'tasks') } }, host: { key: 'abcdef012345' }, logger: { debug: () => undefined } } as unknown as Core;
+      // A throw here would end the supervisor (its timer calls it with no catch).
+      await new ListSnapshot(core, () => true).keep();
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a host's list snapshot that cannot be written", () => {
+  it('nor its leftovers removed (a read-only or failing disk): keep() still resolves (a rejection would end the supervisor)', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-snap-'));
+    try {
+      const file = snapshotFile(home, 'abcdef012345');
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(path.join(path.dirname(file), 'wanted'), '');
+      // Its temp file's name taken by a folder: the write fails, and so does the removal that follows.
+      fs.mkdirSync(`${file}.${process.pid}.tmp`);
+      const core = {
+        store: { paths: { home, tasksDir: path.join(home, 'tasks') }, list: () => ({ records: [], corrupt: [], newer: [], unreadable: [] }), orphans: () => [] },
+        tmux: { listPanes: async () => new Map() },
+        host: { key: 'abcdef012345' },
+        locks: { identity: () => ({ version: 'test' }) },
+        logger: { debug: () => undefined },
+      } as unknown as Core;
+      await new ListSnapshot(core, () => true).keep();
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a host's list snapshot on a disk whose clock is not the host's (a state dir shared over the network)", () => {
+  it('a record written while its view was being made makes it stale though the host clock runs ahead of the disk', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-snap-'));
+    const realNow = Date.now;
+    try {
+      const tasksDir = path.join(home, 'tasks');
+      fs.mkdirSync(tasksDir);
+      const file = snapshotFile(home, 'abcdef012345');
+      fs.mkdirSync(path.dirname(file));
+      fs.writeFileSync(path.join(path.dirname(file), 'wanted'), '');
+      const core = {
+        store: {
+          paths: { home, tasksDir },
+          // The records read, then one written (by another process) before the snapshot is done: the disk's clock times its mark.
+          list: () => {
+            fs.writeFileSync(path.join(tasksDir, '.changed'), 'codex-x\n');
+            return { records: [], corrupt: [], newer: [], unreadable: [] };
+          },
+          orphans: () => [],
+        },
+        tmux: { listPanes: async () => new Map() },
+        host: { key: 'abcdef012345' },
+        locks: { identity: () => ({ version: 'test' }) },
+        logger: { debug: () => undefined },
+      } as unknown as Core;
+      // This host's clock 1 s ahead of the disk's (an NFS server's clock times what is written there).
+      Date.now = () => realNow() + 1000;
+      await new ListSnapshot(core, () => true).keep();
+      Date.now = realNow;
+      assert.ok(fs.existsSync(file), 'written');
+      assert.equal(ask(home), 'CLI\n', 'a snapshot older than a record change served');
+    } finally {
+      Date.now = realNow;
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 });

@@ -12,4 +12,14 @@ describe('a TUI showing what was typed (the cue for its Enter)', () => {
     assert.equal(countEcho('❯ \n', tail), 0);
     assert.equal(countEcho('anything', ''), 0);
   });
+
+  it("found though the TUI frames its prompt box (side borders, a gutter) where the text wraps", () => {
+    const text = 'Write the tests for the parser (task 12)';
+    const tail = echoTail(text);
+    // A box with side borders (Claude Code's older prompt), a gutter bar (OpenCode's): a wrap inside the tail.
+    assert.equal(countEcho('╭──────────────────────────────╮\n│ > Write the tests for the pa │\n│   rser (task 12)             │\n╰──────────────────────────────╯', tail), 1);
+    assert.equal(countEcho('┃ Write the tests for the pars\n┃ er (task 12)\n', tail), 1);
+    assert.equal(countEcho('▌ Write the tests for the pars\n▌ er (task 12)\n', tail), 1);
+  });
 });
+

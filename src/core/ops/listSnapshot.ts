@@ -14,8 +14,9 @@ import { views } from './observe';
  * trustworthy, judged on the host by one `find`:
  * - written after the last change of any record (the store touches `tasks/.changed` with each);
  * - written within `FRESH_SECONDS` (a supervisor that died, or stopped, stops renewing it).
- * Otherwise the host's CLI answers as before. Its file's time is when its view began, less a margin
- * for the coarse clock of file times: a record written while it was being made makes it stale.
+ * Otherwise the host's CLI answers as before. Its file's time is when its view began (by the host's
+ * clock or the disk's, the earlier), less a margin for the coarse clock of file times: a record
+ * written while it was being made makes it stale.
  */
 export const SNAPSHOT_DIR = 'snapshots';
 export const FRESH_SECONDS = 6;
@@ -43,7 +44,13 @@ export function markWanted(home: string): void {
 }
 
 function wanted(home: string, now: number): boolean {
-  const at = fs.statSync(path.join(home, SNAPSHOT_DIR, WANTED_FILE), { throwIfNoEntry: false })?.mtimeMs;
+  let at: number | undefined;
+  try {
+    at = fs.statSync(path.join(home, SNAPSHOT_DIR, WANTED_FILE), { throwIfNoEntry: false })?.mtimeMs;
+  } catch {
+    // EIO, ESTALE (a shared disk), EACCES, ELOOP: no snapshot (the CLI answers), never a throw into the supervisor's pass or timer.
+    return false;
+  }
   return at !== undefined && now - at < WANTED_MS;
 }
 
@@ -87,17 +94,28 @@ export class ListSnapshot {
       // A record written just now (this pass's own) would make it stale at once: begin past the margin.
       const wait = lastChange() + 2 * CLOCK_MARGIN_MS - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, 2 * CLOCK_MARGIN_MS)));
-      const stamp = new Date(Date.now() - CLOCK_MARGIN_MS);
-      const { views: all } = await views(this.core);
       ensurePrivateDir(path.dirname(file));
+      // Timed by the disk's clock too, the earlier of the two: on a state dir shared over the network
+      // the server's clock times every record's mark, and a host clock ahead of it would date the
+      // snapshot after a change its view missed.
+      const probe = path.join(path.dirname(file), `clock@${this.core.host.key}`);
+      fs.writeFileSync(probe, `${process.pid}\n`, { mode: 0o600 });
+      const stamp = new Date(Math.min(Date.now(), fs.statSync(probe).mtimeMs) - CLOCK_MARGIN_MS);
+      const { views: all } = await views(this.core);
       fs.writeFileSync(tmp, listEnvelope(this.core.locks.identity().version, all.map(statusJson), this.core.host.key, home), { mode: 0o600 });
       // Its time is set before it takes the name: never, even for a moment, newer than what it shows.
       fs.utimesSync(tmp, stamp, stamp);
       fs.renameSync(tmp, file);
     } catch (e) {
-      // Never one left behind that could be served stale.
-      fs.rmSync(tmp, { force: true });
-      fs.rmSync(file, { force: true });
+      // Never one left behind that could be served stale (one that cannot be removed either, on a
+      // read-only or failing disk, is served no more 6 s on). Never a throw: the supervisor's pass and timer call this uncaught.
+      for (const f of [tmp, file]) {
+        try {
+          fs.rmSync(f, { force: true });
+        } catch {
+          /* see above */
+        }
+      }
       this.core.logger.debug(`the list snapshot was not written: ${(e as Error).message}`);
     }
   }

@@ -208,13 +208,21 @@ function cliCommand(args: readonly string[]): string {
 /**
  * The POSIX shell that answers `list` with the host's snapshot and ends, when one `find` says it is
  * fresh (written after the last record change, within FRESH_SECONDS, and not ahead of the host's clock:
- * a clock set back would keep it young); else the command after it
+ * a clock set back would keep it young) and it is the snapshot of the state dir the host's CLI would use; else the command after it
  * runs (the CLI's list). Each question marks the snapshot wanted, so the host's supervisor keeps it.
  */
 export function snapshotShell(known: { hostKey: string; home: string }): string {
   const dir = path.join(known.home, SNAPSHOT_DIR);
   const file = snapshotFile(known.home, known.hostKey);
   const changed = path.join(known.home, 'tasks', CHANGED_FILE);
-  return `true 2>/dev/null >${shQuote(path.join(dir, WANTED_FILE))}; `
-    + `if [ -n "$(find ${shQuote(file)} -newer ${shQuote(changed)} -newermt '-${FRESH_SECONDS} seconds' ! -newermt '+2 seconds' 2>/dev/null)" ] && cat -- ${shQuote(file)} 2>/dev/null; then exit 0; fi;`;
+  // `>|`: written even in a login shell with noclobber set (its rc file's `set -C`); `|| true`: its
+  // folder gone (the CLI makes it again) is no end of a shell with `set -e`.
+  return `{ true >|${shQuote(path.join(dir, WANTED_FILE))}; } 2>/dev/null || true; `
+    // The state dir the host's CLI would use now (store/paths.ts stateHome; `set -u` safe): one its
+    // environment names elsewhere since has tasks of its own, and a supervisor still running on the
+    // old one would keep that one's snapshot fresh for as long as it is asked. A path written
+    // otherwise (relative, `//`) is only a question the CLI answers.
+    + 'ra_h=${RESILIENT_AGENT_HOME:-}; ra_h=${ra_h%/}; if [ -z "$ra_h" ]; then ra_h=${XDG_STATE_HOME:-}; ra_h=${ra_h%/}; '
+    + 'if [ -n "$ra_h" ]; then ra_h=$ra_h/resilient-agent; else ra_h=${HOME:-}; ra_h=${ra_h%/}/.local/state/resilient-agent; fi; fi; '
+    + `if [ "$ra_h" = ${shQuote(known.home)} ] && [ -n "$(find ${shQuote(file)} -newer ${shQuote(changed)} -newermt '-${FRESH_SECONDS} seconds' ! -newermt '+2 seconds' 2>/dev/null)" ] && cat -- ${shQuote(file)} 2>/dev/null; then exit 0; fi;`;
 }

@@ -381,6 +381,8 @@ export class TaskService {
       // The worktree is looked at before the record goes: a refusal leaves the task as it was.
       const kept = forget && record?.worktree ? await releaseWorktree(this, record.worktree, force) : undefined;
       if (forget) this.store.remove(task.session);
+      // A hand-made session has no record whose write says the change: a list snapshot showing it is stale all the same.
+      else if (!record) this.store.changed(task.session);
       this.signalSupervisors();
       return { session: task.session, killed, kept, ...(record?.state === 'queued' ? { queued: true } : {}) };
     } finally {

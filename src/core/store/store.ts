@@ -111,10 +111,18 @@ export class TaskStore {
 
   private written(record: TaskRecord, copied: boolean): void {
     if (!copied) this.markStale(record);
-    // One file in the tasks folder itself changes with every record: a watch on that folder
-    // (each VS Code window) sees a record change wherever it was written.
+    this.changed(record.session);
+  }
+
+  /**
+   * One file in the tasks folder itself changes with every record written, removed or kept aside:
+   * a watch on that folder (each VS Code window) sees a record change wherever it was made, and a
+   * host's list snapshot older than it is not served (ops/listSnapshot.ts). Also said of a change
+   * with no record to write (a hand-made session killed).
+   */
+  changed(session: string): void {
     try {
-      fs.writeFileSync(path.join(this.paths.tasksDir, CHANGED_FILE), `${record.session}\n`, { mode: 0o600 });
+      fs.writeFileSync(path.join(this.paths.tasksDir, CHANGED_FILE), `${session}\n`, { mode: 0o600 });
     } catch {
       /* a ping only: the record itself is written */
     }
@@ -248,11 +256,14 @@ export class TaskStore {
     ensurePrivateDir(this.paths.quarantineDir);
     const dest = path.join(this.paths.quarantineDir, `${session}.${Date.now()}.task.json`);
     fs.renameSync(file, dest);
+    this.changed(session);
     return dest;
   }
 
   remove(session: string): void {
     fs.rmSync(this.paths.taskDir(session), { recursive: true, force: true });
+    // A forgotten task is a change too: a list snapshot still showing it is stale.
+    this.changed(session);
   }
 }
 

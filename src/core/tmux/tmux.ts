@@ -324,15 +324,21 @@ export class Tmux {
 const ECHO_WAIT_MS = 3000;
 const ECHO_POLL_MS = 40;
 
-/** The end of a text as a pane shows it wherever it wraps: its last 24 characters that are not white space. */
+/**
+ * What a pane's text is compared by: white space and the frame a TUI draws around its prompt
+ * (box-drawing and block characters: side borders, a gutter bar) left out, wherever it wraps.
+ */
+const NOT_TEXT = /[\s\u2500-\u259f]+/g;
+
+/** The end of a text as a pane shows it wherever it wraps: its last 24 characters that are not white space (nor a frame's). */
 export function echoTail(text: string): string {
-  return text.replace(/\s+/g, '').slice(-24);
+  return text.replace(NOT_TEXT, '').slice(-24);
 }
 
-/** How often a pane's text (white space aside) holds `tail`. */
+/** How often a pane's text (white space and frames aside) holds `tail`. */
 export function countEcho(pane: string, tail: string): number {
   if (!tail) return 0;
-  const flat = pane.replace(/\s+/g, '');
+  const flat = pane.replace(NOT_TEXT, '');
   let n = 0;
   for (let i = flat.indexOf(tail); i >= 0; i = flat.indexOf(tail, i + 1)) n++;
   return n;
