@@ -16,16 +16,14 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { resolveSettings } from '../../src/core/model/settings';
-import type { TaskRecord } from '../../src/core/model/record';
-import { Monitor } from '../../src/core/ops/monitor';
-import { TaskService } from '../../src/core/ops/service';
-import { CLI, waitFor } from '../integration/harness';
+import type { Monitor } from '../../src/core/ops/monitor';
+import type { TaskService } from '../../src/core/ops/service';
+import { waitFor } from '../integration/harness';
 import { processesWithEnv } from '../tools/processes';
 import { agentEnv } from './agentEnv';
 import { ensureAgents } from './install';
 import { match, ModelServer } from './modelServer';
-import { endTuiWorld, tmux } from './tuiWorld';
+import { endTuiWorld, tmux, tuiMonitor, tuiService, watchTask } from './tuiWorld';
 
 const FIRST = 'Create out.txt containing hi (task 7201).';
 const SECOND = 'What did I ask you first? (task 7202)';
@@ -69,27 +67,13 @@ describe('end to end: an interactive OpenCode task (its real TUI in tmux, its st
       'tmux.socket': socket, 'monitor.intervalSeconds': 5, 'supervisor.mode': 'window',
       'agents.opencode.executable': path.join(bin, 'opencode'),
     };
-    const log: string[] = [];
-    const sink = (m: string) => log.push(m);
-    service = new TaskService({
-      home: path.join(root, 'state'), settings: resolveSettings((k) => values[k]), env: setup.env,
-      logger: { debug: sink, info: sink, warn: sink, error: sink }, owner: 'e2e test', launcher: { node: process.execPath, cli: CLI },
-    });
+    service = tuiService(root, values, setup.env);
     const svc = service;
     const startedAt = Date.now();
     await svc.start({ agent: 'opencode', name: 'i', dir: project, prompt: FIRST, interactive: true });
-    monitor = new Monitor(svc, { intervalMs: 60_000, eventDriven: true, probeMs: 100 });
-    monitor.start();
+    monitor = tuiMonitor(svc);
     const session = 'opencode-i';
-    const until = (check: (r: TaskRecord) => boolean, what: string) =>
-      waitFor(() => {
-        const r = svc.store.get(session);
-        return r && check(r) ? r : undefined;
-      }, what, WAIT_MS);
-    const hooks = (n: number) => {
-      const f = path.join(svc.store.paths.attemptDir(session, n), 'hooks.jsonl');
-      return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { state: string; event: string; at: number; reason?: string; sessionId?: string }) : [];
-    };
+    const { until, hooks } = watchTask(svc, session, WAIT_MS);
 
     // The permission its tool call asks: waiting, from permission.asked (or from its current state, had it come before the connection).
     const waiting = await until((r) => r.state === 'waiting', 'waiting for the permission');

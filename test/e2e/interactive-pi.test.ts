@@ -14,16 +14,14 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { resolveSettings } from '../../src/core/model/settings';
-import type { TaskRecord } from '../../src/core/model/record';
-import { Monitor } from '../../src/core/ops/monitor';
-import { TaskService } from '../../src/core/ops/service';
-import { CLI, waitFor } from '../integration/harness';
+import type { Monitor } from '../../src/core/ops/monitor';
+import type { TaskService } from '../../src/core/ops/service';
+import { waitFor } from '../integration/harness';
 import { processesWithEnv } from '../tools/processes';
 import { agentEnv } from './agentEnv';
 import { ensureAgents } from './install';
 import { match, ModelServer } from './modelServer';
-import { endTuiWorld, tmux } from './tuiWorld';
+import { endTuiWorld, tmux, tuiMonitor, tuiService, watchTask } from './tuiWorld';
 
 const FIRST = 'Create out.txt containing hi (task 7101).';
 const SECOND = 'What did I ask you first? (task 7102)';
@@ -69,26 +67,12 @@ describe('end to end: an interactive Pi task (its real TUI in tmux)', function (
       'tmux.socket': socket, 'monitor.intervalSeconds': 5, 'supervisor.mode': 'window',
       'agents.pi.executable': path.join(bin, 'pi'),
     };
-    const log: string[] = [];
-    const sink = (m: string) => log.push(m);
-    service = new TaskService({
-      home: path.join(root, 'state'), settings: resolveSettings((k) => values[k]), env: setup.env,
-      logger: { debug: sink, info: sink, warn: sink, error: sink }, owner: 'e2e test', launcher: { node: process.execPath, cli: CLI },
-    });
+    service = tuiService(root, values, setup.env);
     const svc = service;
     await svc.start({ agent: 'pi', name: 'i', dir: project, prompt: FIRST, interactive: true });
-    monitor = new Monitor(svc, { intervalMs: 60_000, eventDriven: true, probeMs: 100 });
-    monitor.start();
+    monitor = tuiMonitor(svc);
     const session = 'pi-i';
-    const until = (check: (r: TaskRecord) => boolean, what: string) =>
-      waitFor(() => {
-        const r = svc.store.get(session);
-        return r && check(r) ? r : undefined;
-      }, what, WAIT_MS);
-    const hooks = (n: number) => {
-      const f = path.join(svc.store.paths.attemptDir(session, n), 'hooks.jsonl');
-      return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { state: string; event: string; at: number; reason?: string }) : [];
-    };
+    const { until, hooks } = watchTask(svc, session, WAIT_MS);
 
     const idle = await until((r) => r.state === 'idle' && hooks(1).some((h) => h.event === 'agent_end'), 'idle after its first turn');
     assert.ok(fs.existsSync(path.join(project, 'out.txt')), 'the tool ran (Pi asks no permission)');
