@@ -160,7 +160,8 @@ export function eachLineFrom(file: string, offset: number, each: (line: string) 
     let carried = 0;
     let start = pos;
     let atEnd = false;
-    const chunk = Buffer.alloc(1024 * 1024);
+    // As large as what is left to read (a short events file, the common case, costs no megabyte), at most 1 MiB; never zeroed.
+    const chunk = Buffer.allocUnsafe(Math.min(1024 * 1024, Math.max(64 * 1024, st.size - pos)));
     for (;;) {
       const want = Math.min(chunk.length, end - pos);
       const n = want > 0 ? fs.readSync(fd, chunk, 0, want, pos) : 0;
@@ -170,8 +171,10 @@ export function eachLineFrom(file: string, offset: number, each: (line: string) 
         break;
       }
       let from = 0;
-      for (let i = chunk.indexOf(10, 0); i !== -1 && i < n; i = chunk.indexOf(10, i + 1)) {
-        if (carried + (i - from) <= maxLine) each(Buffer.concat([...carry, chunk.subarray(from, i)]).toString('utf8'));
+      // Only what was read is searched (past it: the last read's bytes, or none).
+      const read = chunk.subarray(0, n);
+      for (let i = read.indexOf(10, 0); i !== -1; i = read.indexOf(10, i + 1)) {
+        if (carried + (i - from) <= maxLine) each(Buffer.concat([...carry, read.subarray(from, i)]).toString('utf8'));
         carry = [];
         carried = 0;
         from = i + 1;
