@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { REPO } from '../../integration/harness';
-import { kib } from '../helpers';
+import { kib, median } from '../helpers';
 import type { Section } from '../report';
 
 function runNode(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -22,9 +22,11 @@ export async function measureSize(): Promise<Section> {
   const gz = zlib.gzipSync(buf, { level: 9 }).length;
   const cli = fs.readFileSync(path.join(REPO, 'dist', 'cli.js'));
   // Activation in the real VS Code host (code-server): the extension logs loading the bundle plus
-  // its activate call; the host's suite writes that figure out. Three cold starts.
+  // its activate call; the host's suite writes that figure out. Seven cold starts: three gave medians
+  // from 42 to 70 ms on one machine within minutes (single starts from 24 to 72 ms).
+  const COLD_STARTS = 7;
   const activations: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < COLD_STARTS; i++) {
     await runNode([path.join(REPO, 'out', 'test', 'vscode', 'host.js')], { ...process.env, RESILIENT_AGENT_TEST_GREP: 'activates' });
     activations.push(Number(fs.readFileSync(path.join(REPO, '.test-artifacts', 'vscode', 'activation-ms.txt'), 'utf8')));
   }
@@ -35,7 +37,7 @@ export async function measureSize(): Promise<Section> {
   const lines = [
     '| measure | value | target |',
     '|---|---|---|',
-    `| extension activation time (load + activate, real VS Code host, 3 cold starts) | median ${activations[1].toFixed(1)} ms (${activations.map((a) => a.toFixed(1)).join(' / ')}) | <= 50 ms ${activations[1] <= 50 ? 'met' : '**missed**'} |`,
+    `| extension activation time (load + activate, real VS Code host, ${COLD_STARTS} cold starts) | median ${median(activations).toFixed(1)} ms (${activations.map((a) => a.toFixed(1)).join(' / ')}) | <= 50 ms ${median(activations) <= 50 ? 'met' : '**missed**'} |`,
     `| .vsix size (\`npm run package\`) | ${kib(vsix)} | <= 300 KB ${vsix <= 300 * 1024 ? 'met' : '**missed**'} |`,
     `| \`dist/extension.js\` size | ${kib(buf.length)} (${buf.length} B) | |`,
     `| \`dist/extension.js\` gzip -9 | ${kib(gz)} (${gz} B) | |`,
