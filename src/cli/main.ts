@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import * as manifest from '../../package.json';
 import { TaskError, UsageError } from '../core/model/errors';
 import { AGENT_IDS } from '../core/model/names';

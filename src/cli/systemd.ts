@@ -1,6 +1,6 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import os = require('node:os');
+import path = require('node:path');
 import type { Launcher } from '../core/ops/supervisor';
 import { writeFileAtomic } from '../core/platform/files';
 import { defaultExec } from '../core/platform/exec';

@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as vscode from 'vscode';
+import fs = require('node:fs');
+import vscode = require('vscode');
 import { runDemo } from './demo';
 import { reviewChanges } from './review';
 import { supervisorLog } from '../core/ops/supervisor';

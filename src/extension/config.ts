@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { resolveSettings, Settings, withEnvOverrides } from '../core/model/settings';
 
 export const SECTION = 'resilientAgent';

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { cliEnvironment } from '../core/ops/supervisor';
 import type { TaskModel } from './model';
 

@@ -1,5 +1,5 @@
-import * as path from 'node:path';
-import * as vscode from 'vscode';
+import path = require('node:path');
+import vscode = require('vscode');
 import { defaultLauncher } from '../core/ops/supervisor';
 import { resolveSettings, Settings } from '../core/model/settings';
 import { registerCommands } from './commands';

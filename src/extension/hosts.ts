@@ -1,6 +1,6 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import * as vscode from 'vscode';
+import fs = require('node:fs');
+import path = require('node:path');
+import vscode = require('vscode');
 import * as manifest from '../../package.json';
 import type { TaskView } from '../core/model/views';
 import { backoffMs, followHost } from '../core/ops/follow';

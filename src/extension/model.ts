@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as vscode from 'vscode';
+import fs = require('node:fs');
+import vscode = require('vscode');
 import * as manifest from '../../package.json';
 import type { Settings } from '../core/model/settings';
 import type { Logger } from '../core/platform/log';

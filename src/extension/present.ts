@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { adapterFor } from '../core/agents/registry';
 import type { TaskView } from '../core/model/views';
 import { duration } from '../core/model/time';

@@ -1,5 +1,5 @@
-import * as path from 'node:path';
-import * as vscode from 'vscode';
+import path = require('node:path');
+import vscode = require('vscode');
 import { nameProblem } from '../core/model/names';
 import { Disposable } from './lifecycle';
 

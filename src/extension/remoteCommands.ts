@@ -1,7 +1,7 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import * as vscode from 'vscode';
+import fs = require('node:fs');
+import os = require('node:os');
+import path = require('node:path');
+import vscode = require('vscode');
 import { UsageError } from '../core/model/errors';
 import { sshConfigHosts } from '../core/platform/sshConfigHosts';
 import { hostNameProblem, targetProblem } from '../core/store/hosts';

@@ -1,5 +1,5 @@
-import * as path from 'node:path';
-import * as vscode from 'vscode';
+import path = require('node:path');
+import vscode = require('vscode');
 import type { Worktree } from '../core/model/record';
 import { Git } from '../core/platform/git';
 import type { TaskModel } from './model';

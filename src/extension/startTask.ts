@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import { adapterFor } from '../core/agents/registry';
 import { TaskError, UsageError } from '../core/model/errors';
 import { AGENT_IDS, AgentId, nameProblem, sessionName } from '../core/model/names';

@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import type { TaskState } from '../core/model/record';
 import type { TaskView } from '../core/model/views';
 import { describe, needsYou } from './present';

@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import type { Settings } from '../core/model/settings';
 import type { PassResult, StateChange } from '../core/ops/monitor';
 import { Monitor } from '../core/ops/monitor';

@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import vscode = require('vscode');
 import type { TaskView } from '../core/model/views';
 import { Disposable } from './lifecycle';
 import type { HostsModel } from './hosts';

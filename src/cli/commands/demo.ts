@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import os = require('node:os');
+import path = require('node:path');
 import { UsageError } from '../../core/model/errors';
 import type { TaskRecord } from '../../core/model/record';
 import { Monitor } from '../../core/ops/monitor';

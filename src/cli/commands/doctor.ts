@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { adapterFor } from '../../core/agents/registry';
 import { AGENT_IDS } from '../../core/model/names';
 import { defaultExec } from '../../core/platform/exec';

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { CONTRACT } from '../../core/model/contract';
 import { UsageError } from '../../core/model/errors';
 import type { RemoteHosts } from '../../core/ops/remote';

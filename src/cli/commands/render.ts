@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { adapterFor } from '../../core/agents/registry';
 import { UsageError } from '../../core/model/errors';
 import { AGENT_IDS } from '../../core/model/names';

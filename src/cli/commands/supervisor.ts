@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { UsageError } from '../../core/model/errors';
 import { identified } from '../../core/store/lock';
 import type { Launcher, SupervisorStatus } from '../../core/ops/supervisor';

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { UsageError } from '../../core/model/errors';
 import { runAttached } from '../../core/platform/exec';
 import { attachArgs } from '../../core/tmux/commands';

@@ -6,8 +6,8 @@
  * the crash stopped it. It exists for `resilient-agent demo`; it is never offered for real tasks.
  */
 import { randomUUID } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 
 const STEPS = 10;
 const STEP_MS = 600;

@@ -10,9 +10,9 @@
  * supervisor restarted, a TUI still starting).
  */
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as net from 'node:net';
+import fs = require('node:fs');
+import http = require('node:http');
+import net = require('node:net');
 import { adapterFor } from '../agents/registry';
 import type { AgentServer } from '../agents/types';
 import type { HookReading } from '../model/interactive';

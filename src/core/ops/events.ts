@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import type { TaskView } from '../model/views';
 
 /** A task's state as a watcher last saw it. */

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { adapterFor } from '../agents/registry';
 import type { Logger } from '../platform/log';
 import { silentLogger } from '../platform/log';

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import type { Core } from './core';
 import { hasEntries, hubLock } from '../store/transcripts';
 import type { StatePaths } from '../store/paths';

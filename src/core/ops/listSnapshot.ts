@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { CONTRACT } from '../model/contract';
 import { statusJson } from '../model/taskJson';
 import { ensurePrivateDir } from '../platform/files';

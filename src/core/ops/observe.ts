@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { adapterFor } from '../agents/registry';
 import { applyEvaluation } from '../decide/apply';
 import { classifyAdopted, trimPadding } from '../decide/adopted';

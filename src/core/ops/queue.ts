@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import type { Action } from '../decide/classify';
 import type { Admission, Limits } from '../decide/admission';
 import { admit, holdsSlot, queueOrder } from '../decide/admission';

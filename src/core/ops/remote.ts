@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import path = require('node:path');
 import type { Envelope } from '../model/contract';
 import { CONTRACT, EnvelopeSchema } from '../model/contract';
 import { TaskError, UsageError } from '../model/errors';

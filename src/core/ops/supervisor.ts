@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { settingsToObject } from '../model/settings';
 import type { LockHolder } from '../store/lock';
 import { compareBuilds, identified } from '../store/lock';

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { adapterFor } from '../agents/registry';
 import { noteLine, promptLines, Renderer } from '../agents/transcript';
 import type { AgentAdapter } from '../agents/types';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { adapterFor } from '../agents/registry';
 import type { LastRead } from '../decide/streak';
 import { dueRead, wentQuiet } from '../decide/streak';

@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { randomBytes } from 'node:crypto';
 
 /** State files hold prompts and transcripts: folders 0700, files 0600. */

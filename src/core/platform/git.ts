@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import path = require('node:path');
 import type { Exec } from './exec';
 import { defaultExec } from './exec';
 

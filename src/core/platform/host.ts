@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import os = require('node:os');
+import path = require('node:path');
 import { bootId, pidNamespace } from './processes';
 
 /**

@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 
 /** The environment entry naming a file read instead of /proc/meminfo (tests make memory scarce with it). */
 export const MEMINFO_ENV = 'RESILIENT_AGENT_MEMINFO';

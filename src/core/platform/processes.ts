@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 
 /** Facts about processes on this machine, read from /proc where there is one (Linux); each null where not. */
 

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import type { AgentAdapter } from '../agents/types';
 import type { AttemptSummary } from '../agents/transcript';
 import { Summarizer } from '../agents/transcript';

@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import type { HookReading, HookState } from '../model/interactive';
 import { isHookState } from '../model/interactive';
 import { writeFileAtomic } from '../platform/files';

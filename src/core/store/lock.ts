@@ -1,6 +1,6 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import os = require('node:os');
+import path = require('node:path');
 import * as z from 'zod/mini';
 import { ensurePrivateDir, exclusiveCreate } from '../platform/files';
 import { RECORD_VERSION } from '../model/record';

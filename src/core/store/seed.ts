@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 
 /**
  * The seed keeps a session id in a file under /tmp, where anyone can put a file first. It is

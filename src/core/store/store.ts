@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { StatePaths } from './paths';
 import { ensurePrivateDir, readFileIfExists, writeFileAtomic, writeFileAtomicAsync } from '../platform/files';
 import { attemptFile, readAttemptFiles } from './attempt';

@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import * as z from 'zod/mini';
 import { AGENT_IDS } from '../model/names';
 import { UsageSchema } from '../model/record';

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import type { Logger } from '../platform/log';
 import { silentLogger } from '../platform/log';
 import type { Exec, ExecResult } from '../platform/exec';
