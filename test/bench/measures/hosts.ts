@@ -29,7 +29,7 @@ function cost(argv: string[], env: NodeJS.ProcessEnv, n = 20): { cpu: number; wa
  * connections), each host with `perHost` sleeping tasks, beside `list` of this machine alone with as
  * many; then the time from a state change on a host (a kill there) to its line in `events --json` here.
  */
-export async function measureHosts(runs = 10, perHost = 10, changes = 10): Promise<Section> {
+export async function measureHosts(runs = 20, perHost = 10, changes = 10): Promise<Section> {
   const w = newWorld({ sleepAgents: true });
   const world = new SshWorld(w.h);
   const env = { ...w.env, RESILIENT_AGENT_SSH_CONFIG: w.h.env.RESILIENT_AGENT_SSH_CONFIG };
