@@ -10,7 +10,8 @@ import type { Launcher } from '../../src/core/ops/core';
 import type { Monitor } from '../../src/core/ops/monitor';
 import { CLI, Harness, waitFor } from '../integration/harness';
 import { processesWithEnv } from '../tools/processes';
-import { log, pool } from './helpers';
+import { identified } from '../../src/core/store/lock';
+import { log, pool, timeArgv } from './helpers';
 
 export interface World {
   h: Harness;
@@ -127,4 +128,54 @@ export async function startSleepTasks(w: World, names: string[], agent = 'codex'
 /** What the monitor keeps per task, through its public stats(). */
 export function monitorMaps(m: Monitor): Record<string, number> {
   return m.stats().tracked;
+}
+
+const LAUNCHED = /^(\S+) info (\S+): attempt (\d+) \((\w+), (\w+)\) launched$/;
+
+/** When the supervisor's log says it launched each session's attempt `n` (ms since epoch). */
+export function launchTimes(logFile: string, n: number): Map<string, number> {
+  const out = new Map<string, number>();
+  const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+  for (const line of text.split('\n')) {
+    const m = LAUNCHED.exec(line);
+    if (m && Number(m[3]) === n) out.set(m[2], Date.parse(m[1]));
+  }
+  return out;
+}
+
+/** A world supervised as users run it: its background supervisor (its own process, the seed's defaults). */
+export interface SupervisedWorld extends World {
+  /** Starts tasks in this process, as the CLI would (signalling the supervisor). */
+  svc: TaskService;
+  logFile: string;
+  supervisorPid: number;
+  /** Throws if another process leads now (the measure would no longer be of one supervisor). */
+  sameSupervisor(): void;
+}
+
+/**
+ * `resilient-agent supervisor start` on a new world (a detached `monitor --background` outside
+ * tmux; the CLI's config says only `background` and no queue limit). A sentinel task held until a
+ * usage limit resets (10 h away) keeps it from exiting idle between rounds: one process throughout.
+ */
+export async function supervisedWorld(): Promise<SupervisedWorld> {
+  const w = newWorld();
+  w.h.configure({ 'supervisor.mode': 'background', 'queue.maxRunning': 1000 }); // every other setting the seed's default
+  const env = { ...w.env, FIXTURE_RESET_SECONDS: '36000' };
+  const svc = new TaskService({ home: w.h.home, settings: w.settings, env, owner: 'bench', launcher: BENCH_LAUNCHER });
+  const sentinel = await svc.start({ agent: 'claude', name: 'sentinel', dir: w.h.project('sentinel', ['usage']), prompt: 'bench' });
+  const up = await timeArgv(process.execPath, [CLI, 'supervisor', 'start'], env);
+  if (up.code !== 0) throw new Error(`supervisor start exited ${up.code}: ${up.stdout}`);
+  const holder = await waitFor(() => {
+    const hd = svc.locks.readHolder('supervisor');
+    return hd?.owner.startsWith('background supervisor') && identified(hd) ? hd : undefined;
+  }, 'the background supervisor', 20_000);
+  await waitFor(() => svc.store.get(sentinel.session)?.state === 'held', 'the sentinel held until its usage limit resets', 30_000);
+  return {
+    ...w, env, svc, logFile: path.join(w.h.home, 'supervisor.log'), supervisorPid: holder.pid,
+    sameSupervisor: () => {
+      const hd = svc.locks.readHolder('supervisor');
+      if (!hd || hd.pid !== holder.pid || !identified(hd)) throw new Error(`the background supervisor changed: ${JSON.stringify(hd)}`);
+    },
+  };
 }

@@ -98,6 +98,9 @@ describe('the waiting streak and which panes to read', () => {
     assert.equal(shouldCapture(claude, pane(), true, { activity: 100, at: 200_000 }), true, 'ended');
     assert.equal(shouldCapture(claude, pane(), false, undefined), true, 'never read');
     assert.equal(shouldCapture(claude, pane({ activity: 101 }), false, { activity: 100, at: 200_000 }), true, 'moved');
+    assert.equal(shouldCapture(claude, pane({ dead: true, deadStatus: 1 }), false, { activity: 100, at: 200_000 }), true, 'its runner ended with a status: what it printed may say why');
+    assert.equal(shouldCapture(claude, pane({ dead: true, deadSignal: 9 }), false, undefined), false, 'its runner killed (kill -9 of the group): resumed without a read');
+    assert.equal(shouldCapture(claude, pane({ dead: true, deadSignal: 9 }), true, undefined), true, 'killed after it wrote the agent\'s exit: the exit decides, with what it printed');
     assert.equal(shouldCapture(claude, pane(), false, { activity: 100, at: 200_000 }), false, 'unchanged since a later read');
     assert.equal(shouldCapture(claude, pane(), false, { activity: 100, at: 100_500 }), true, 'read in the same second as its last output');
   });

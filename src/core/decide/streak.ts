@@ -55,6 +55,11 @@ export interface LastRead {
  * read shows no change, so a pane read during its last active second is read again.
  */
 export function shouldCapture(adapter: AgentAdapter, pane: PaneInfo, exited: boolean, last: LastRead | undefined): boolean {
+  // Its runner killed by a signal (kill -9 of its group, the OOM killer) before it could write the
+  // agent's exit: something outside the agent ended it, and nothing the agent printed decides what
+  // comes next. Not read: its resume starts one tmux call sooner (an agent that had said it is out
+  // of quota says so again when resumed, and is held then).
+  if (pane.dead && pane.deadSignal !== null && !exited) return false;
   if (exited || pane.dead) return true;
   return adapter.waitingPatterns.length > 0 && moved(pane, last);
 }

@@ -8,7 +8,7 @@ import type { AgentId } from '../model/names';
 import type { Attempt, TaskRecord } from '../model/record';
 import { isInteractive, sessionUsage } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
-import { readHead, writeFileAtomic, writeFileAtomicAsync } from '../platform/files';
+import { readHead, writeFileAtomic } from '../platform/files';
 import { attemptFile, eventsFile } from '../store/attempt';
 import { descendantsOf, pidNamespace, processAlive, processesByEnv, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
@@ -220,7 +220,8 @@ export async function launch(
   const pending = followUp?.cause === 'follow-up' && followUp.prompt ? followUp.prompt : undefined;
   const resumeText = pending ? `${record.agentArgs.continuePrompt}\n\n${pending}` : record.agentArgs.continuePrompt;
   const prompt = { text: action.prompt ?? (action.mode === 'resume' ? resumeText : record.prompt) };
-  // The attempt's files side by side (their fsyncs overlap), all of them before its record.
+  // The attempt's files, all of them before its record; not synced to the disk: only this attempt's
+  // runner reads them, and after a power loss the attempt is over (the next one has its own).
   const files: [string, string | Buffer][] = [];
   const tui = isInteractive(record) ? await interactiveArgs(core, record, action, attemptDir, files) : undefined;
   const args = tui ?? (action.mode === 'resume'
@@ -241,9 +242,7 @@ export async function launch(
     const render = renderArgv(core, attemptDir, record, action.mode);
     if (render) files.push([attemptFile(attemptDir, 'render'), encodeNul(render)]);
   }
-  const wrote = await Promise.allSettled(files.map(([file, data]) => writeFileAtomicAsync(file, data)));
-  const failed = wrote.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  for (const [file, data] of files) writeFileAtomic(file, data, { durable: false });
   const now = isoNow(core);
   const attempt: Attempt = {
     n, cause: action.cause, mode: action.mode, startedAt: now, endedAt: null, exitCode: null, signal: null,

@@ -38,7 +38,10 @@ if [ -f "$d/agent-env" ]; then while IFS= read -r -d '' a; do envv+=("$a"); done
 envv+=("${ATTEMPT_ENV}=$d")
 # One file, whole or not at all: on a full disk nothing half-written (not even a temp file) stays.
 put() { { printf '%s\\n' "$2" > "$d/$1.tmp" && mv -f "$d/$1.tmp" "$d/$1"; } 2>/dev/null || { rm -f "$d/$1.tmp"; echo "[resilient-agent] cannot write $d/$1 (disk full?)" >&2; return 1; }; }
-put tmux "\${TMUX:-}"
+# Written in place (a few bytes: whole, or nothing and removed on a full disk), no \`mv\` started: read
+# empty for a moment it is "not said". Only the pid must appear whole (the hub opens this shell's
+# output once it is there, and a builtin's \`> file\` points that output at the file for a moment).
+{ printf '%s\\n' "\${TMUX:-}" > "$d/tmux"; } 2>/dev/null || rm -f "$d/tmux"
 in=/dev/null; [ -f "$d/stdin" ] && in=$d/stdin
 : >> "$d/events.jsonl"
 rpid=
@@ -46,7 +49,7 @@ rpid=
 # (before it holds the lock), and the FIFO it says "shown" into. Held
 # open read-write here, so the hub's write never blocks and never fails for want of a reader.
 hubf=; hubs=
-if [ -s "$d/hub" ] && { IFS= read -r hubf; IFS= read -r hubs; } < "$d/hub" && rm -f "$d/shown" && mkfifo "$d/shown" 2>/dev/null && exec 9<>"$d/shown"; then
+if [ -s "$d/hub" ] && { IFS= read -r hubf; IFS= read -r hubs; } < "$d/hub" && { [ ! -e "$d/shown" ] || rm -f "$d/shown"; } && mkfifo "$d/shown" 2>/dev/null && exec 9<>"$d/shown"; then
   :
 else
   hubf=

@@ -44,7 +44,8 @@ export function entryFile(paths: StatePaths, session: string, n: number): string
 
 export function writeEntry(paths: StatePaths, session: string, n: number, entry: Omit<TranscriptEntry, 'version'> & { host: string }): void {
   ensurePrivateDir(paths.transcriptsDir);
-  writeFileAtomic(entryFile(paths, session, n), JSON.stringify({ version: ENTRY_VERSION, ...entry }));
+  // The hub's entry for a live attempt: a power loss ends the attempt, so no sync to the disk.
+  writeFileAtomic(entryFile(paths, session, n), JSON.stringify({ version: ENTRY_VERSION, ...entry }), { durable: false });
 }
 
 /** Every entry, by file; an unreadable one (damaged, a newer version) as undefined. */

@@ -1,14 +1,11 @@
 // 1b. tmux server killed -> every task resumed, at several task counts side by side
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { identified } from '../../../src/core/store/lock';
-import { TaskService } from '../../../src/core/ops/service';
 import { CLI, waitFor } from '../../integration/harness';
 import type { Args } from '../args';
 import { log, median, ms, p95, pool, ratio, sleep, timeArgv, yes } from '../helpers';
 import type { Section } from '../report';
-import { attemptFile, BENCH_LAUNCHER, cleanupWorld, newWorld } from '../world';
+import { attemptFile, cleanupWorld, launchTimes, supervisedWorld } from '../world';
 
 interface ServerKillRound {
   /** Tasks running when the server was killed. */
@@ -23,18 +20,6 @@ interface ServerKillRound {
   causes: string[];
 }
 
-const LAUNCHED = /^(\S+) info (\S+): attempt (\d+) \((\w+), (\w+)\) launched$/;
-
-/** When the supervisor's log says it launched each session's attempt `n` (ms since epoch). */
-function launchTimes(logFile: string, n: number): Map<string, number> {
-  const out = new Map<string, number>();
-  const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
-  for (const line of text.split('\n')) {
-    const m = LAUNCHED.exec(line);
-    if (m && Number(m[3]) === n) out.set(m[2], Date.parse(m[1]));
-  }
-  return out;
-}
 
 /**
  * The background supervisor (`resilient-agent supervisor start`: a detached `monitor --background`
@@ -49,28 +34,11 @@ function launchTimes(logFile: string, n: number): Map<string, number> {
  */
 export async function measureServerKill(args: Args): Promise<Section> {
   const loadBefore = os.loadavg();
-  const w = newWorld();
-  w.h.configure({ 'supervisor.mode': 'background', 'queue.maxRunning': 1000 }); // the CLI's config: every other setting the seed's default
-  const env = { ...w.env, FIXTURE_RESET_SECONDS: '36000' };
-  const svc = new TaskService({ home: w.h.home, settings: w.settings, env, owner: 'bench', launcher: BENCH_LAUNCHER });
-  const logFile = path.join(w.h.home, 'supervisor.log');
+  const w = await supervisedWorld();
+  const { svc, env, logFile, sameSupervisor, supervisorPid } = w;
   const rounds: ServerKillRound[] = [];
   const agents = ['codex', 'claude', 'opencode', 'pi'] as const;
-  let supervisorPid = 0;
   try {
-    const sentinel = await svc.start({ agent: 'claude', name: 'sentinel', dir: w.h.project('sentinel', ['usage']), prompt: 'bench' });
-    const up = await timeArgv(process.execPath, [CLI, 'supervisor', 'start'], env);
-    if (up.code !== 0) throw new Error(`supervisor start exited ${up.code}: ${up.stdout}`);
-    const holder = await waitFor(() => {
-      const hd = svc.locks.readHolder('supervisor');
-      return hd?.owner.startsWith('background supervisor') && identified(hd) ? hd : undefined;
-    }, 'the background supervisor', 20_000);
-    supervisorPid = holder.pid;
-    await waitFor(() => svc.store.get(sentinel.session)?.state === 'held', 'the sentinel held until its usage limit resets', 30_000);
-    const sameSupervisor = () => {
-      const hd = svc.locks.readHolder('supervisor');
-      if (!hd || hd.pid !== supervisorPid || !identified(hd)) throw new Error(`the background supervisor changed: ${JSON.stringify(hd)}`);
-    };
     const mid = (t: { session: string; project: string }) => {
       const events = attemptFile(w, t.session, 1, 'events.jsonl');
       return w.h.invocations(t.project).length === 1 && fs.existsSync(events) && fs.readFileSync(events, 'utf8').includes('working...');
