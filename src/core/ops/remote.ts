@@ -4,7 +4,7 @@ import { CONTRACT, EnvelopeSchema } from '../model/contract';
 import { TaskError, UsageError } from '../model/errors';
 import type { Logger } from '../platform/log';
 import type { SshConfig } from '../platform/ssh';
-import { prepareControlDir, runSsh, shCommand, shQuote, sshArgv, SshError } from '../platform/ssh';
+import { prepareControlDir, runSsh, SshBatch, shCommand, shQuote, sshArgv, SshError } from '../platform/ssh';
 import type { Host, Seen } from '../store/hosts';
 import { HostRegistry, LOCAL_HOST } from '../store/hosts';
 import { CHANGED_FILE } from '../store/store';
@@ -76,10 +76,16 @@ export class RemoteHosts {
   }
 
   /** Runs a command string on a host; ssh's failures as RemoteError. */
-  async shell(host: Host, command: string, opts: { input?: string; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  async shell(host: Host, command: string, opts: { input?: string; timeoutMs?: number; batch?: SshBatch } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     prepareControlDir(this.options.home);
     const started = Date.now();
-    const run = (shared: boolean) => runSsh(sshArgv(this.ssh, host.name, host.target, command, { shared }), this.env, { ...opts, what: `host ${host.name} (${host.target})` });
+    const what = `host ${host.name} (${host.target})`;
+    const run = (shared: boolean) => {
+      const argv = sshArgv(this.ssh, host.name, host.target, command, { shared });
+      // Asked with other hosts at once (listAll): started together with theirs.
+      if (shared && opts.batch && opts.input === undefined) return opts.batch.run(argv, what);
+      return runSsh(argv, this.env, { input: opts.input, timeoutMs: opts.timeoutMs, what });
+    };
     try {
       // The shared connection refused one more session (sshd's MaxSessions): the command never
       // started there, so it runs once more on a connection of its own.
@@ -105,8 +111,8 @@ export class RemoteHosts {
   }
 
   /** Runs a command string that answers with the envelope of a remote CLI, and returns it (a failure thrown). */
-  private async answer(host: Host, command: string, opts: { input?: string; timeoutMs?: number }): Promise<Envelope> {
-    const r = await this.shell(host, command, { timeoutMs: opts.timeoutMs ?? ACTION_DEADLINE_MS, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  private async answer(host: Host, command: string, opts: { input?: string; timeoutMs?: number; batch?: SshBatch }): Promise<Envelope> {
+    const r = await this.shell(host, command, { timeoutMs: opts.timeoutMs ?? ACTION_DEADLINE_MS, batch: opts.batch, ...(opts.input !== undefined ? { input: opts.input } : {}) });
     const fix = `resilient-agent hosts install ${host.name}`;
     if (r.exitCode === 127 && !r.stdout.trim()) {
       throw new RemoteError(`resilient-agent is not installed on host ${host.name} (not in ~/${REMOTE_LAUNCHER} nor on the PATH of its ssh commands): ${fix}`, host.name, 'missing');
@@ -137,10 +143,10 @@ export class RemoteHosts {
    * A host's tasks (kept as its last answer): its list snapshot read with `cat` while it is fresh
    * (ops/listSnapshot.ts: no Node started there), else its CLI's `list`.
    */
-  async list(host: Host, timeoutMs = listDeadline(this.options.env)): Promise<Record<string, unknown>[]> {
+  async list(host: Host, timeoutMs = listDeadline(this.options.env), batch?: SshBatch): Promise<Record<string, unknown>[]> {
     const known = this.registry.seen(host.name)?.snapshot;
     const list = cliCommand(['list', '--host', LOCAL_HOST, '--json']);
-    const env = await this.answer(host, known ? `${snapshotShell(known)} ${list}` : list, { timeoutMs });
+    const env = await this.answer(host, known ? `${snapshotShell(known)} ${list}` : list, { timeoutMs, batch });
     if (!Array.isArray(env.result)) throw new RemoteError(`host ${host.name} answered list with what is not a list`, host.name, 'contract');
     const tasks = env.result as Record<string, unknown>[];
     const snapshot = env.snapshot && /^[0-9a-f]{12}$/.test(env.snapshot.hostKey) && path.isAbsolute(env.snapshot.home) ? env.snapshot : undefined;
@@ -164,9 +170,10 @@ export class RemoteHosts {
    */
   async listAll(deadlineMs = listDeadline(this.options.env)): Promise<HostAnswer[]> {
     const hosts = this.registry.list();
+    const batch = new SshBatch(this.env, deadlineMs);
     return Promise.all(hosts.map(async (host): Promise<HostAnswer> => {
       try {
-        return { host: host.name, tasks: await this.list(host, deadlineMs) };
+        return { host: host.name, tasks: await this.list(host, deadlineMs, batch) };
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e);
         const seen: Seen | undefined = this.registry.failed(host.name, error);

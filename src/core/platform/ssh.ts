@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import fs = require('node:fs');
 import os = require('node:os');
 import path = require('node:path');
+import { resolveExecutable } from './executables';
 
 /**
  * One argument for a POSIX shell: in single quotes, each `'` written `'\''`. Nothing inside single
@@ -155,9 +156,7 @@ export function runSsh(argv: readonly string[], env: NodeJS.ProcessEnv, opts: { 
     };
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', (e: NodeJS.ErrnoException) => finish(() => reject(e.code === 'ENOENT'
-      ? new SshError('ssh is not installed (or not on PATH): hosts are reached with OpenSSH\'s ssh; install it (Debian/Ubuntu: apt-get install openssh-client)', 'no-ssh')
-      : e)));
+    child.on('error', (e: NodeJS.ErrnoException) => finish(() => reject(e.code === 'ENOENT' ? new SshError(NO_SSH, 'no-ssh') : e)));
     child.stdin.on('error', () => undefined); // a remote that exits before reading its stdin
     child.stdin.end(opts.input ?? '');
     if (opts.timeoutMs) {
@@ -169,17 +168,142 @@ export function runSsh(argv: readonly string[], env: NodeJS.ProcessEnv, opts: { 
       }), opts.timeoutMs);
     }
     child.on('close', (code, signal) => finish(() => {
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      const exitCode = code ?? (signal ? 128 : 1);
-      const cause = classify(stderr, exitCode);
-      if (cause) reject(new SshError(`${opts.what ?? 'the host'}: ${lastLine(stderr) || 'ssh failed'}`, cause, stderr, exitCode));
-      else resolve({ stdout, stderr, exitCode });
+      const r = sshOutcome(Buffer.concat(out).toString('utf8'), Buffer.concat(err).toString('utf8'), code ?? (signal ? 128 : 1), opts.what);
+      if (r instanceof SshError) reject(r);
+      else resolve(r);
     }));
+  });
+}
+
+/** What one ssh run came to: its result, or the SshError when ssh itself failed (exit 255). */
+function sshOutcome(stdout: string, stderr: string, exitCode: number, what = 'the host'): SshResult | SshError {
+  const cause = classify(stderr, exitCode);
+  return cause ? new SshError(`${what}: ${lastLine(stderr) || 'ssh failed'}`, cause, stderr, exitCode) : { stdout, stderr, exitCode };
+}
+
+const NO_SSH = 'ssh is not installed (or not on PATH): hosts are reached with OpenSSH\'s ssh; install it (Debian/Ubuntu: apt-get install openssh-client)';
+
+/** Host k's standard output and error in the fan-out shell: the pipes after its own stdin, stdout and stderr. */
+const outFd = (k: number) => 3 + 2 * k;
+const errFd = (k: number) => 4 + 2 * k;
+
+/**
+ * The bash script that runs n commands at once, each given as its length and then its words (data,
+ * never code: "${@:1:$n}"); command k writes into pipes outFd(k) and errFd(k) only (every other
+ * pipe closed in it, so each pipe ends with its own command), and its status is the line "k status"
+ * on the script's output once it ended. Made of digits and fixed words alone.
+ */
+export function fanOutScript(n: number): string {
+  const fds = Array.from({ length: 2 * n }, (_, i) => i + 3);
+  const closed = (except: number[]) => fds.filter((fd) => !except.includes(fd)).map((fd) => `${fd}>&-`).join(' ');
+  const one = (k: number) => {
+    const o = outFd(k);
+    const e = errFd(k);
+    return `n=$1; shift; ( exec ${closed([o, e])}; "\${@:1:$n}" </dev/null >&${o} 2>&${e} ${o}>&- ${e}>&-; echo "${k} $?" ) & shift "$n"`;
+  };
+  return `${Array.from({ length: n }, (_, k) => one(k)).join('\n')}\nexec ${closed([])}\nwait\n`;
+}
+
+/**
+ * Several ssh runs at once (stdin empty), started by one process: forked from a large process such as
+ * this one each start costs milliseconds, and one after another they held every later host back (5
+ * hosts: the last one's ssh began ~25 ms after the first). One bash starts them side by side. Each
+ * result as runSsh would give it (an SshError when ssh failed); `timeoutMs` is one deadline for all:
+ * whatever has not ended by then is killed (the whole group: bash, the ssh clients it started).
+ */
+export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.ProcessEnv, opts: { timeoutMs?: number; whats?: readonly string[] } = {}): Promise<(SshResult | Error)[]> {
+  const what = (k: number) => opts.whats?.[k];
+  const ssh = resolveExecutable('ssh', env);
+  if (!ssh) return Promise.resolve(argvs.map(() => new SshError(NO_SSH, 'no-ssh')));
+  const bash = resolveExecutable('bash', env) ?? '/bin/bash';
+  return new Promise((resolve) => {
+    const n = argvs.length;
+    const words = argvs.flatMap((argv) => [String(argv.length + 1), ssh, ...argv]);
+    const child = spawn(bash, ['-c', fanOutScript(n), 'resilient-agent-ssh', ...words], {
+      env, detached: true, stdio: ['ignore', 'pipe', 'ignore', ...Array.from({ length: 2 * n }, () => 'pipe' as const)],
+    });
+    const hosts = argvs.map(() => ({ out: [] as Buffer[], err: [] as Buffer[], open: 2, status: undefined as number | undefined, result: undefined as SshResult | Error | undefined }));
+    let left = n;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (k: number, result: SshResult | Error) => {
+      if (hosts[k].result) return;
+      hosts[k].result = result;
+      if (--left > 0) return;
+      clearTimeout(timer);
+      resolve(hosts.map((h) => h.result!));
+    };
+    const check = (k: number) => {
+      const h = hosts[k];
+      if (h.open === 0 && h.status !== undefined) settle(k, sshOutcome(Buffer.concat(h.out).toString('utf8'), Buffer.concat(h.err).toString('utf8'), h.status, what(k)));
+    };
+    hosts.forEach((h, k) => {
+      for (const [fd, into] of [[outFd(k), h.out], [errFd(k), h.err]] as const) {
+        const stream = child.stdio[fd] as NodeJS.ReadableStream;
+        stream.on('data', (d: Buffer) => into.push(d));
+        stream.on('close', () => {
+          h.open--;
+          check(k);
+        });
+      }
+    });
+    let carry = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      const lines = (carry + d).split('\n');
+      carry = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /^(\d+) (\d+)$/.exec(line);
+        if (!m || !hosts[Number(m[1])]) continue;
+        hosts[Number(m[1])].status = Number(m[2]);
+        check(Number(m[1]));
+      }
+    });
+    child.on('error', (e) => hosts.forEach((_, k) => settle(k, e)));
+    // Ended with a host's status never said (bash killed): that host failed.
+    child.on('close', () => setImmediate(() => hosts.forEach((h, k) => {
+      if (h.status === undefined) settle(k, new SshError(`${what(k) ?? 'the host'}: ssh ended without a status`, 'unreachable'));
+    })));
+    if (opts.timeoutMs) {
+      timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* all ended just now */
+        }
+        hosts.forEach((_, k) => settle(k, new SshError(`${what(k) ?? 'the host'} did not answer in ${(opts.timeoutMs! / 1000).toFixed(1)} s`, 'timeout')));
+        for (const s of child.stdio) (s as NodeJS.ReadableStream & { destroy?: () => void } | null)?.destroy?.();
+      }, opts.timeoutMs);
+    }
   });
 }
 
 /** Prepares the socket folder; call before the first shared connection. */
 export function prepareControlDir(home: string): void {
   privateDir(controlDir(home));
+}
+
+/**
+ * Runs asked for in the same moment go out together: gathered until the current task's end (a
+ * microtask), then all through runSshMany, or one alone through runSsh. Every run has the batch's deadline.
+ */
+export class SshBatch {
+  private pending: { argv: readonly string[]; what?: string; resolve: (r: SshResult) => void; reject: (e: unknown) => void }[] = [];
+
+  constructor(private readonly env: NodeJS.ProcessEnv, private readonly timeoutMs?: number) {}
+
+  run(argv: readonly string[], what?: string): Promise<SshResult> {
+    return new Promise((resolve, reject) => {
+      if (this.pending.push({ argv, what, resolve, reject }) === 1) queueMicrotask(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 1) {
+      runSsh(batch[0].argv, this.env, { timeoutMs: this.timeoutMs, what: batch[0].what }).then(batch[0].resolve, batch[0].reject);
+      return;
+    }
+    void runSshMany(batch.map((b) => b.argv), this.env, { timeoutMs: this.timeoutMs, whats: batch.map((b) => b.what ?? 'the host') })
+      .then((results) => results.forEach((r, i) => (r instanceof Error ? batch[i].reject(r) : batch[i].resolve(r))));
+  }
 }

@@ -181,7 +181,8 @@ export async function measureHosts(runs = 20, perHost = 10, changes = 10): Promi
     const fiveBefore = median(before.get(5)!);
     const lines = [
       `\`node dist/cli.js list\` here with ${perHost} tasks, and with 1, 3 and 5 hosts registered (each a real sshd on loopback with ${perHost} tasks of its`,
-      `own; warm shared connections, ControlMaster), ${runs} runs each, interleaved. Every host is asked at once, each within its deadline.`,
+      `own; warm shared connections, ControlMaster), ${runs} runs each, interleaved. Every host is asked at once, within one deadline (their ssh clients`,
+      'started side by side by one bash: forked from the CLI one after another, each start held the next back).',
       '',
       '| list | median | p95 | / this machine alone | / one host | target |',
       '|---|---|---|---|---|---|',

@@ -1,0 +1,87 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runSshMany, SshBatch, SshError } from '../../src/core/platform/ssh';
+import type { SshResult } from '../../src/core/platform/ssh';
+
+/** An `ssh` that does what its first argument says (the fan-out never looks inside an argv). */
+const FAKE_SSH = `#!/bin/bash
+case "$1" in
+  argv) printf '%s\\0' "$@" ;;
+  big) head -c 1048576 /dev/zero | tr '\\0' a ;;
+  auth) echo 'Permission denied (publickey).' >&2; exit 255 ;;
+  code) echo out; echo err >&2; exit 3 ;;
+  stdin) cat; echo "[end]" ;;
+  slow) echo "start" >> "$2"; sleep 0.5; echo "end" >> "$2"; echo "ok $2" ;;
+  group) ps -o pgid= $$ | tr -d ' ' ;;
+  hang) echo $$ > "$2"; exec sleep 30 ;;
+esac
+`;
+
+const CORPUS = ["'", '"', '\\', '$HOME', '$(id)', '`id`', '*', '~', '-n', '-e', 'a\nb', '\t', ' ', '', '!', '%s', "a'b'c", 'é 🚀', '--', ';', '&&', '|'];
+
+/** Running (a zombie no reaper took yet has ended). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+describe('hosts asked at once: one bash starts their ssh side by side', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-fanout-'));
+    fs.mkdirSync(path.join(dir, 'bin'));
+    fs.writeFileSync(path.join(dir, 'bin', 'ssh'), FAKE_SSH, { mode: 0o755 });
+    env = { ...process.env, PATH: `${path.join(dir, 'bin')}:${process.env.PATH}` };
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('each ssh gets its own argv byte for byte, its own output whole, its status, an empty stdin; ssh failing is an SshError as runSsh says it', async () => {
+    const [argv, short, big, auth, code, stdin] = await runSshMany(
+      [['argv', ...CORPUS], ['argv', 'x y'], ['big'], ['auth'], ['code'], ['stdin']], env, { whats: ['h0', 'h1', 'h2', 'h3', 'h4', 'h5'] });
+    assert.deepEqual((argv as SshResult).stdout.split('\0').slice(0, -1), ['argv', ...CORPUS]);
+    assert.deepEqual((short as SshResult).stdout.split('\0').slice(0, -1), ['argv', 'x y']);
+    assert.equal((big as SshResult).stdout.length, 1024 * 1024, 'a large answer read to its end');
+    assert.ok(auth instanceof SshError && auth.cause === 'auth' && /^h3: Permission denied/.test(auth.message), String(auth));
+    assert.deepEqual(code, { stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
+    assert.equal((stdin as SshResult).stdout, '[end]\n', 'nothing on its stdin');
+  });
+
+  it('they run at the same time (every one started before the first ended)', async () => {
+    const log = path.join(dir, 'log');
+    const results = await runSshMany([1, 2, 3, 4].map(() => ['slow', log]), env);
+    assert.ok(results.every((r) => !(r instanceof Error) && r.stdout === `ok ${log}\n`));
+    const lines = fs.readFileSync(log, 'utf8').trim().split('\n');
+    assert.deepEqual(lines.slice(0, 4), ['start', 'start', 'start', 'start'], lines.join(' '));
+  });
+
+  it('one deadline: what has not answered by then is a timeout and is killed, the others answer', async () => {
+    const pidFile = path.join(dir, 'pid');
+    const [hang, quick] = await runSshMany([['hang', pidFile], ['argv', 'q']], env, { timeoutMs: 1500, whats: ['host slow', 'host quick'] });
+    assert.ok(hang instanceof SshError && hang.cause === 'timeout' && /^host slow did not answer in 1\.5 s/.test(hang.message), String(hang));
+    assert.deepEqual((quick as SshResult).stdout.split('\0').slice(0, -1), ['argv', 'q']);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(alive(pid), false, 'the hanging ssh is killed');
+  });
+
+  it('no ssh on PATH: every host says so, nothing started', async () => {
+    const results = await runSshMany([['argv'], ['argv']], { ...env, PATH: path.join(dir, 'nothing') });
+    assert.ok(results.every((r) => r instanceof SshError && r.cause === 'no-ssh'));
+  });
+
+  it('a batch: runs asked in the same moment go out through one bash (one process group), one alone through its own ssh', async () => {
+    const batch = new SshBatch(env, 10_000);
+    const [a, b] = await Promise.all([batch.run(['group']), batch.run(['group'])]);
+    assert.equal(a.stdout, b.stdout, 'one group');
+    assert.notEqual(Number(a.stdout), process.pid, 'not ours: the fan-out bash leads it');
+    const alone = await batch.run(['argv', '1']);
+    assert.deepEqual(alone.stdout.split('\0').slice(0, -1), ['argv', '1']);
+    await assert.rejects(Promise.all([batch.run(['auth']), batch.run(['argv'])]), (e: unknown) => e instanceof SshError && e.cause === 'auth');
+  });
+});
