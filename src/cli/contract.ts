@@ -1,4 +1,3 @@
-import { CONTRACT } from '../core/model/contract';
 import type { Io } from './context';
 
 /**
@@ -33,8 +32,4 @@ export function resultOf(printed: string): unknown {
     }
   }
   return { text: printed };
-}
-
-export function envelope(version: string, ok: boolean, body: { result?: unknown; error?: string; exit?: number }, meta: Record<string, unknown> = {}): string {
-  return JSON.stringify({ contract: CONTRACT, ok, version, ...body, ...meta });
 }

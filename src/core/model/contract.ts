@@ -21,3 +21,8 @@ export const EnvelopeSchema = z.object({
   snapshot: z.optional(z.object({ hostKey: z.string(), home: z.string() })),
 });
 export type Envelope = z.infer<typeof EnvelopeSchema>;
+
+/** One envelope, as a CLI driven with `--contract` prints it (a version unknown is left out). */
+export function envelope(version: string | undefined, ok: boolean, body: { result?: unknown; error?: string; exit?: number }, meta: Record<string, unknown> = {}): string {
+  return JSON.stringify({ contract: CONTRACT, ok, version, ...body, ...meta });
+}

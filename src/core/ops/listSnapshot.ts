@@ -1,6 +1,6 @@
 import fs = require('node:fs');
 import path = require('node:path');
-import { CONTRACT } from '../model/contract';
+import { CONTRACT, envelope } from '../model/contract';
 import { statusJson } from '../model/taskJson';
 import { ensurePrivateDir } from '../platform/files';
 import { CHANGED_FILE } from '../store/store';
@@ -56,7 +56,7 @@ function wanted(home: string, now: number): boolean {
 
 /** The answer `resilient-agent --contract N list --host local --json` gives, as one envelope. */
 export function listEnvelope(version: string | undefined, tasks: unknown[], hostKey: string, home: string): string {
-  return JSON.stringify({ contract: CONTRACT, ok: true, ...(version ? { version } : {}), result: tasks, snapshot: { hostKey, home } });
+  return envelope(version, true, { result: tasks }, { snapshot: { hostKey, home } });
 }
 
 /** The supervisor's side: writes the snapshot after its passes and on a timer, while it leads and it is wanted. */
