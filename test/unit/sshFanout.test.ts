@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runSshMany, SshBatch, SshError } from '../../src/core/platform/ssh';
+import { runSsh, runSshMany, SshBatch, SshError } from '../../src/core/platform/ssh';
 import type { SshResult } from '../../src/core/platform/ssh';
 
 /** An `ssh` that does what its first argument says (the fan-out never looks inside an argv). */
@@ -83,5 +83,27 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     const alone = await batch.run(['argv', '1']);
     assert.deepEqual(alone.stdout.split('\0').slice(0, -1), ['argv', '1']);
     await assert.rejects(Promise.all([batch.run(['auth']), batch.run(['argv'])]), (e: unknown) => e instanceof SshError && e.cause === 'auth');
+  });
+
+  /** Settles within `ms`, else fails (a promise that never settles would hold mocha to its own timeout). */
+  const within = <T>(p: Promise<T>, ms: number, what: string) => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: not settled in ${ms} ms`)), ms).unref())]);
+
+  it('100 hosts: each answers (the script closes every other pipe by number, and one argument has at most 128 KiB on Linux)', async () => {
+    const argvs = Array.from({ length: 100 }, (_, k) => ['argv', `host ${k}`]);
+    const results = await within(runSshMany(argvs, env, { timeoutMs: 20_000 }), 25_000, 'runSshMany');
+    results.forEach((r, k) => assert.deepEqual((r as SshResult).stdout.split('\0').slice(0, -1), ['argv', `host ${k}`], String(r)));
+    const batch = new SshBatch(env, 20_000);
+    const viaBatch = await within(Promise.all(argvs.map((argv) => batch.run(argv))), 25_000, 'SshBatch');
+    assert.equal(viaBatch.length, 100);
+  });
+
+  it('an argument too long for exec (E2BIG): every host fails with it, as runSsh alone does, and a batch settles', async () => {
+    const long = ['argv', 'x'.repeat(200 * 1024)];
+    await assert.rejects(runSsh(long, env), /E2BIG/);
+    const results = await within(runSshMany([long, ['argv']], env, { timeoutMs: 5_000 }), 6_000, 'runSshMany');
+    assert.ok(results.every((r) => r instanceof Error && /E2BIG/.test(r.message)), String(results));
+    const batch = new SshBatch(env, 5_000);
+    const settled = await within(Promise.allSettled([batch.run(long), batch.run(['argv'])]), 6_000, 'SshBatch');
+    assert.ok(settled.every((s) => s.status === 'rejected' && /E2BIG/.test(String(s.reason))), JSON.stringify(settled));
   });
 });

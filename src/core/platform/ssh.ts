@@ -185,6 +185,8 @@ const NO_SSH = 'ssh is not installed (or not on PATH): hosts are reached with Op
 
 /** Host k's standard output and error in the fan-out shell: the pipes after its own stdin, stdout and stderr. */
 const outFd = (k: number) => 3 + 2 * k;
+/** Hosts per fan-out bash (see runSshMany). */
+const FAN_OUT_MAX = 32;
 const errFd = (k: number) => 4 + 2 * k;
 
 /**
@@ -215,13 +217,29 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
   const what = (k: number) => opts.whats?.[k];
   const ssh = resolveExecutable('ssh', env);
   if (!ssh) return Promise.resolve(argvs.map(() => new SshError(NO_SSH, 'no-ssh')));
+  // The script names every other host's pipes in each host's line: it grows as n², and past ~95
+  // hosts it is more than one argument may hold (Linux: 128 KiB, spawn E2BIG). So at most
+  // FAN_OUT_MAX hosts per bash (~15 KiB of script), the groups side by side, each with the deadline.
+  if (argvs.length > FAN_OUT_MAX) {
+    const groups = Array.from({ length: Math.ceil(argvs.length / FAN_OUT_MAX) }, (_, g) => g * FAN_OUT_MAX);
+    return Promise.all(groups.map((from) => runSshMany(argvs.slice(from, from + FAN_OUT_MAX), env, { ...opts, whats: opts.whats?.slice(from, from + FAN_OUT_MAX) })))
+      .then((parts) => parts.flat());
+  }
   const bash = resolveExecutable('bash', env) ?? '/bin/bash';
   return new Promise((resolve) => {
     const n = argvs.length;
     const words = argvs.flatMap((argv) => [String(argv.length + 1), ssh, ...argv]);
-    const child = spawn(bash, ['-c', fanOutScript(n), 'resilient-agent-ssh', ...words], {
-      env, detached: true, stdio: ['ignore', 'pipe', 'ignore', ...Array.from({ length: 2 * n }, () => 'pipe' as const)],
-    });
+    let child;
+    try {
+      child = spawn(bash, ['-c', fanOutScript(n), 'resilient-agent-ssh', ...words], {
+        env, detached: true, stdio: ['ignore', 'pipe', 'ignore', ...Array.from({ length: 2 * n }, () => 'pipe' as const)],
+      });
+    } catch (e) {
+      // Not started at all (E2BIG: the argvs together too long): every host fails with it, as
+      // runSsh's own spawn would (a rejection here would leave an SshBatch's runs unsettled).
+      resolve(argvs.map(() => e as Error));
+      return;
+    }
     const hosts = argvs.map(() => ({ out: [] as Buffer[], err: [] as Buffer[], open: 2, status: undefined as number | undefined, result: undefined as SshResult | Error | undefined }));
     let left = n;
     let timer: NodeJS.Timeout | undefined;
@@ -304,6 +322,6 @@ export class SshBatch {
       return;
     }
     void runSshMany(batch.map((b) => b.argv), this.env, { timeoutMs: this.timeoutMs, whats: batch.map((b) => b.what ?? 'the host') })
-      .then((results) => results.forEach((r, i) => (r instanceof Error ? batch[i].reject(r) : batch[i].resolve(r))));
+      .then((results) => results.forEach((r, i) => (r instanceof Error ? batch[i].reject(r) : batch[i].resolve(r))), (e) => batch.forEach((b) => b.reject(e)));
   }
 }
