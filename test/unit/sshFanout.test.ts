@@ -106,4 +106,7 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     const settled = await within(Promise.allSettled([batch.run(long), batch.run(['argv'])]), 6_000, 'SshBatch');
     assert.ok(settled.every((s) => s.status === 'rejected' && /E2BIG/.test(String(s.reason))), JSON.stringify(settled));
   });
+  it('no host: an empty answer, at once', async () => {
+    assert.deepEqual(await within(runSshMany([], env, { timeoutMs: 5_000 }), 2_000, 'runSshMany([])'), []);
+  });
 });

@@ -214,6 +214,8 @@ export function fanOutScript(n: number): string {
  * whatever has not ended by then is killed (the whole group: bash, the ssh clients it started).
  */
 export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.ProcessEnv, opts: { timeoutMs?: number; whats?: readonly string[] } = {}): Promise<(SshResult | Error)[]> {
+  // No host: nothing would ever settle one (the promise ends with the last host's answer).
+  if (argvs.length === 0) return Promise.resolve([]);
   const what = (k: number) => opts.whats?.[k];
   const ssh = resolveExecutable('ssh', env);
   if (!ssh) return Promise.resolve(argvs.map(() => new SshError(NO_SSH, 'no-ssh')));
