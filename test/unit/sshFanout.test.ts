@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { runSsh, runSshMany, SshBatch, SshError } from '../../src/core/platform/ssh';
 import type { SshResult } from '../../src/core/platform/ssh';
 
-/** An `ssh` that does what its first argument says (the fan-out never looks inside an argv). */
-const FAKE_SSH = `#!/bin/bash
+/** An `ssh` that does what its first argument says (the fan-out never looks inside an argv); -p: a BASH_ENV is not its concern. */
+const FAKE_SSH = `#!/bin/bash -p
 case "$1" in
   argv) printf '%s\\0' "$@" ;;
   big) head -c 1048576 /dev/zero | tr '\\0' a ;;
@@ -108,5 +108,14 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
   });
   it('no host: an empty answer, at once', async () => {
     assert.deepEqual(await within(runSshMany([], env, { timeoutMs: 5_000 }), 2_000, 'runSshMany([])'), []);
+  });
+  it("the caller's bash settings (BASH_ENV, exported functions) do not reach the fan-out script", async () => {
+    // A BASH_ENV that prints (a line like a status) and sets errexit; a function named as a builtin the script uses.
+    const rc = path.join(dir, 'bash_env');
+    fs.writeFileSync(rc, 'echo "1 0"\nset -e\n');
+    const odd = { ...env, BASH_ENV: rc, 'BASH_FUNC_shift%%': '() { :; }' };
+    const [auth, code] = await within(runSshMany([['auth'], ['code']], odd, { timeoutMs: 10_000, whats: ['h0', 'h1'] }), 12_000, 'runSshMany');
+    assert.ok(auth instanceof SshError && auth.cause === 'auth' && /^h0: Permission denied/.test(auth.message), String(auth));
+    assert.deepEqual(code, { stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
   });
 });

@@ -233,7 +233,11 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
     const words = argvs.flatMap((argv) => [String(argv.length + 1), ssh, ...argv]);
     let child;
     try {
-      child = spawn(bash, ['-c', fanOutScript(n), 'resilient-agent-ssh', ...words], {
+      // -p: the caller's BASH_ENV (read by every non-interactive bash: it may print a line like a
+      // status or `set -e`), exported functions (one named `shift` or `echo` would replace the
+      // builtin) and SHELLOPTS are not taken in, so the script runs as written (bash 3.2 too);
+      // they stay in the environment ssh gets, as when ssh runs directly.
+      child = spawn(bash, ['-p', '-c', fanOutScript(n), 'resilient-agent-ssh', ...words], {
         env, detached: true, stdio: ['ignore', 'pipe', 'ignore', ...Array.from({ length: 2 * n }, () => 'pipe' as const)],
       });
     } catch (e) {
