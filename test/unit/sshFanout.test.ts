@@ -16,6 +16,7 @@ case "$1" in
   slow) echo "start" >> "$2"; sleep 0.5; echo "end" >> "$2"; echo "ok $2" ;;
   group) ps -o pgid= $$ | tr -d ' ' ;;
   hang) echo $$ > "$2"; exec sleep 30 ;;
+  signal) kill -KILL $$ ;;
 esac
 `;
 
@@ -106,9 +107,11 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     const settled = await within(Promise.allSettled([batch.run(long), batch.run(['argv'])]), 6_000, 'SshBatch');
     assert.ok(settled.every((s) => s.status === 'rejected' && /E2BIG/.test(String(s.reason))), JSON.stringify(settled));
   });
+
   it('no host: an empty answer, at once', async () => {
     assert.deepEqual(await within(runSshMany([], env, { timeoutMs: 5_000 }), 2_000, 'runSshMany([])'), []);
   });
+
   it("the caller's bash settings (BASH_ENV, exported functions) do not reach the fan-out script", async () => {
     // A BASH_ENV that prints (a line like a status) and sets errexit; a function named as a builtin the script uses.
     const rc = path.join(dir, 'bash_env');
@@ -117,5 +120,12 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     const [auth, code] = await within(runSshMany([['auth'], ['code']], odd, { timeoutMs: 10_000, whats: ['h0', 'h1'] }), 12_000, 'runSshMany');
     assert.ok(auth instanceof SshError && auth.cause === 'auth' && /^h0: Permission denied/.test(auth.message), String(auth));
     assert.deepEqual(code, { stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
+  });
+
+  it('an ssh killed by a signal: the same exit status (128 + its number) alone or with others', async () => {
+    const alone = await runSsh(['signal'], env);
+    const [together] = await runSshMany([['signal'], ['argv']], env);
+    assert.equal(alone.exitCode, 128 + 9);
+    assert.deepEqual(together, alone);
   });
 });

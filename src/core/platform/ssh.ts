@@ -168,7 +168,9 @@ export function runSsh(argv: readonly string[], env: NodeJS.ProcessEnv, opts: { 
       }), opts.timeoutMs);
     }
     child.on('close', (code, signal) => finish(() => {
-      const r = sshOutcome(Buffer.concat(out).toString('utf8'), Buffer.concat(err).toString('utf8'), code ?? (signal ? 128 : 1), opts.what);
+      // Killed by a signal: 128 + its number, as a shell says it (and runSshMany, whose bash reports it).
+      const status = code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1);
+      const r = sshOutcome(Buffer.concat(out).toString('utf8'), Buffer.concat(err).toString('utf8'), status, opts.what);
       if (r instanceof SshError) reject(r);
       else resolve(r);
     }));
