@@ -128,4 +128,19 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     assert.equal(alone.exitCode, 128 + 9);
     assert.deepEqual(together, alone);
   });
+
+  it('no bash that runs (Alpine, a minimal container: ssh without bash): each host asked through its own ssh, as before the fan-out', async () => {
+    // A bash on PATH whose interpreter is not there: starting it fails with ENOENT, as /bin/bash missing does.
+    const broken = path.join(dir, 'broken');
+    fs.mkdirSync(broken);
+    fs.writeFileSync(path.join(broken, 'bash'), '#!/nonexistent/interpreter\n', { mode: 0o755 });
+    const results = await runSshMany([['argv', 'a'], ['argv', 'b'], ['code']], { ...env, PATH: `${broken}:${env.PATH}` }, { timeoutMs: 10_000 });
+    assert.deepEqual((results[0] as SshResult).stdout.split('\0').slice(0, -1), ['argv', 'a'], String(results[0]));
+    assert.deepEqual((results[1] as SshResult).stdout.split('\0').slice(0, -1), ['argv', 'b'], String(results[1]));
+    assert.deepEqual(results[2], { stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
+    // And no bash on PATH at all (the fake ssh names its own interpreter).
+    const [alone, auth] = await runSshMany([['argv', 'c'], ['auth']], { ...env, PATH: path.join(dir, 'bin') }, { whats: ['h0', 'h1'] });
+    assert.deepEqual((alone as SshResult).stdout.split('\0').slice(0, -1), ['argv', 'c'], String(alone));
+    assert.ok(auth instanceof SshError && auth.cause === 'auth' && /^h1: Permission denied/.test(auth.message), String(auth));
+  });
 });

@@ -229,7 +229,9 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
     return Promise.all(groups.map((from) => runSshMany(argvs.slice(from, from + FAN_OUT_MAX), env, { ...opts, whats: opts.whats?.slice(from, from + FAN_OUT_MAX) })))
       .then((parts) => parts.flat());
   }
-  const bash = resolveExecutable('bash', env) ?? '/bin/bash';
+  const bash = resolveExecutable('bash', env);
+  // No bash (Alpine, a minimal container, ssh without bash): each host's ssh started by Node, as before.
+  if (!bash) return oneByOne(argvs, env, opts);
   return new Promise((resolve) => {
     const n = argvs.length;
     const words = argvs.flatMap((argv) => [String(argv.length + 1), ssh, ...argv]);
@@ -283,7 +285,18 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
         check(Number(m[1]));
       }
     });
-    child.on('error', (e) => hosts.forEach((_, k) => settle(k, e)));
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      // The bash found could not be started (its interpreter or loader missing: ENOENT; not
+      // runnable: EACCES): each host asked through its own ssh, as without bash.
+      if (left === n && (e.code === 'ENOENT' || e.code === 'EACCES')) {
+        left = 0;
+        clearTimeout(timer);
+        hosts.forEach((h) => (h.result = e));
+        resolve(oneByOne(argvs, env, opts));
+        return;
+      }
+      hosts.forEach((_, k) => settle(k, e));
+    });
     // Ended with a host's status never said (bash killed): that host failed.
     child.on('close', () => setImmediate(() => hosts.forEach((h, k) => {
       if (h.status === undefined) settle(k, new SshError(`${what(k) ?? 'the host'}: ssh ended without a status`, 'unreachable'));
@@ -300,6 +313,11 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
       }, opts.timeoutMs);
     }
   });
+}
+
+/** runSshMany's answer without a fan-out bash: one runSsh per host, started by Node. */
+function oneByOne(argvs: readonly (readonly string[])[], env: NodeJS.ProcessEnv, opts: { timeoutMs?: number; whats?: readonly string[] }): Promise<(SshResult | Error)[]> {
+  return Promise.all(argvs.map((argv, k) => runSsh(argv, env, { timeoutMs: opts.timeoutMs, what: opts.whats?.[k] }).catch((e: Error) => e)));
 }
 
 /** Prepares the socket folder; call before the first shared connection. */
