@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -142,5 +143,20 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     const [alone, auth] = await runSshMany([['argv', 'c'], ['auth']], { ...env, PATH: path.join(dir, 'bin') }, { whats: ['h0', 'h1'] });
     assert.deepEqual((alone as SshResult).stdout.split('\0').slice(0, -1), ['argv', 'c'], String(alone));
     assert.ok(auth instanceof SshError && auth.cause === 'auth' && /^h1: Permission denied/.test(auth.message), String(auth));
+  });
+
+  it('the process that asked dies mid-batch (Ctrl-C in a terminal, the extension host gone): its hosts\' ssh end with it, not when they end on their own', async () => {
+    // The batch's group is its own session (detached, for the deadline's kill): a terminal's SIGINT
+    // no longer reaches its ssh, and nothing is left to kill it at a deadline.
+    const pidFile = path.join(dir, 'pid');
+    const asker = spawn(process.execPath, ['-e', `require(${JSON.stringify(require.resolve('../../src/core/platform/ssh'))}).runSshMany([['hang', ${JSON.stringify(pidFile)}], ['argv']], process.env, { timeoutMs: 60000 })`], { env, stdio: 'ignore' });
+    for (let i = 0; i < 250 && !(fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8')); i++) await new Promise((r) => setTimeout(r, 20));
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    assert.ok(alive(pid));
+    asker.kill('SIGKILL');
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    const left = alive(pid);
+    if (left) process.kill(pid, 'SIGKILL');
+    assert.equal(left, false, 'the hanging ssh ended with the process that asked');
   });
 });

@@ -195,7 +195,8 @@ const errFd = (k: number) => 4 + 2 * k;
  * The bash script that runs n commands at once, each given as its length and then its words (data,
  * never code: "${@:1:$n}"); command k writes into pipes outFd(k) and errFd(k) only (every other
  * pipe closed in it, so each pipe ends with its own command), and its status is the line "k status"
- * on the script's output once it ended. Made of digits and fixed words alone.
+ * on the script's output once it ended. Made of digits and fixed words alone. The group ends when
+ * the script's stdin does (see the last lines).
  */
 export function fanOutScript(n: number): string {
   const fds = Array.from({ length: 2 * n }, (_, i) => i + 3);
@@ -205,7 +206,10 @@ export function fanOutScript(n: number): string {
     const e = errFd(k);
     return `n=$1; shift; ( exec ${closed([o, e])}; "\${@:1:$n}" </dev/null >&${o} 2>&${e} ${o}>&- ${e}>&-; echo "${k} $?" ) & shift "$n"`;
   };
-  return `${Array.from({ length: n }, (_, k) => one(k)).join('\n')}\nexec ${closed([])}\nwait\n`;
+  // Then bash keeps only its stdin, a pipe the asking process never writes to: it reads to its end,
+  // which comes when that process has every answer (it closes it) or has died, and kills the group.
+  // The statuses need no `wait`: each command's subshell writes its own line.
+  return `${Array.from({ length: n }, (_, k) => one(k)).join('\n')}\nexec ${closed([])} 1>&-\nread -r _\nkill -KILL 0\n`;
 }
 
 /**
@@ -242,7 +246,7 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
       // builtin) and SHELLOPTS are not taken in, so the script runs as written (bash 3.2 too);
       // they stay in the environment ssh gets, as when ssh runs directly.
       child = spawn(bash, ['-p', '-c', fanOutScript(n), 'resilient-agent-ssh', ...words], {
-        env, detached: true, stdio: ['ignore', 'pipe', 'ignore', ...Array.from({ length: 2 * n }, () => 'pipe' as const)],
+        env, detached: true, stdio: ['pipe', 'pipe', 'ignore', ...Array.from({ length: 2 * n }, () => 'pipe' as const)],
       });
     } catch (e) {
       // Not started at all (E2BIG: the argvs together too long): every host fails with it, as
@@ -253,11 +257,16 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
     const hosts = argvs.map(() => ({ out: [] as Buffer[], err: [] as Buffer[], open: 2, status: undefined as number | undefined, result: undefined as SshResult | Error | undefined }));
     let left = n;
     let timer: NodeJS.Timeout | undefined;
+    // detached (its own session, for the deadline's kill): a terminal's Ctrl-C no longer reaches
+    // these ssh, so the group lives while this pipe does: closed here once every host answered, or
+    // by the system when this process dies (the script then kills the group).
+    child.stdin?.on('error', () => undefined);
     const settle = (k: number, result: SshResult | Error) => {
       if (hosts[k].result) return;
       hosts[k].result = result;
       if (--left > 0) return;
       clearTimeout(timer);
+      child.stdin?.destroy();
       resolve(hosts.map((h) => h.result!));
     };
     const check = (k: number) => {
