@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -158,5 +158,21 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     const left = alive(pid);
     if (left) process.kill(pid, 'SIGKILL');
     assert.equal(left, false, 'the hanging ssh ended with the process that asked');
+  });
+
+  it('out of file descriptors (EMFILE): one host alone and hosts at once fail with it; the process does not crash', function () {
+    // A Node whose descriptors are all taken (prlimit keeps that quick); before, reading the null
+    // pipes of a spawn that failed threw before its 'error' had a listener: an unhandled 'error' ended the process.
+    if (!spawnSync('prlimit', ['--version']).stdout) this.skip();
+    const script = `const { runSsh, runSshMany } = require(${JSON.stringify(require.resolve('../../src/core/platform/ssh'))});
+      const held = []; try { for (;;) held.push(require('node:fs').openSync('/dev/null', 'r')); } catch {}
+      Promise.all([runSsh(['argv'], process.env).then(() => 'answered', String), runSshMany([['argv'], ['argv']], process.env).then((rs) => rs.map(String))])
+        .then((r) => { process.stdout.write(JSON.stringify(r)); process.exit(0); });`;
+    const r = spawnSync('prlimit', ['--nofile=200', process.execPath, '-e', script], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [alone, together] = JSON.parse(r.stdout) as [string, string[]];
+    assert.match(alone, /EMFILE/);
+    assert.equal(together.length, 2);
+    for (const said of together) assert.match(said, /EMFILE/);
   });
 });

@@ -154,9 +154,12 @@ export function runSsh(argv: readonly string[], env: NodeJS.ProcessEnv, opts: { 
       clearTimeout(timer);
       f();
     };
+    child.on('error', (e: NodeJS.ErrnoException) => finish(() => reject(e.code === 'ENOENT' ? new SshError(NO_SSH, 'no-ssh') : e)));
+    // Out of file descriptors (EMFILE, ENFILE): no pipes, the error above rejects (it had no
+    // listener yet when reading a null stdout threw, and crashed the process).
+    if (!child.stdout || !child.stderr || !child.stdin) return;
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', (e: NodeJS.ErrnoException) => finish(() => reject(e.code === 'ENOENT' ? new SshError(NO_SSH, 'no-ssh') : e)));
     child.stdin.on('error', () => undefined); // a remote that exits before reading its stdin
     child.stdin.end(opts.input ?? '');
     if (opts.timeoutMs) {
@@ -273,6 +276,20 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
       const h = hosts[k];
       if (h.open === 0 && h.status !== undefined) settle(k, sshOutcome(Buffer.concat(h.out).toString('utf8'), Buffer.concat(h.err).toString('utf8'), h.status, what(k)));
     };
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      // The bash found could not be started (its interpreter or loader missing: ENOENT; not
+      // runnable: EACCES): each host asked through its own ssh, as without bash.
+      if (left === n && (e.code === 'ENOENT' || e.code === 'EACCES')) {
+        left = 0;
+        clearTimeout(timer);
+        hosts.forEach((h) => (h.result = e));
+        resolve(oneByOne(argvs, env, opts));
+        return;
+      }
+      hosts.forEach((_, k) => settle(k, e));
+    });
+    // Out of file descriptors (EMFILE, ENFILE): no pipes were made, the error above says it to every host.
+    if (!child.stdio) return;
     hosts.forEach((h, k) => {
       for (const [fd, into] of [[outFd(k), h.out], [errFd(k), h.err]] as const) {
         const stream = child.stdio[fd] as NodeJS.ReadableStream;
@@ -293,18 +310,6 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
         hosts[Number(m[1])].status = Number(m[2]);
         check(Number(m[1]));
       }
-    });
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      // The bash found could not be started (its interpreter or loader missing: ENOENT; not
-      // runnable: EACCES): each host asked through its own ssh, as without bash.
-      if (left === n && (e.code === 'ENOENT' || e.code === 'EACCES')) {
-        left = 0;
-        clearTimeout(timer);
-        hosts.forEach((h) => (h.result = e));
-        resolve(oneByOne(argvs, env, opts));
-        return;
-      }
-      hosts.forEach((_, k) => settle(k, e));
     });
     // Ended with a host's status never said (bash killed): that host failed.
     child.on('close', () => setImmediate(() => hosts.forEach((h, k) => {
