@@ -209,10 +209,10 @@ export function fanOutScript(n: number): string {
     const e = errFd(k);
     return `n=$1; shift; ( exec ${closed([o, e])}; "\${@:1:$n}" </dev/null >&${o} 2>&${e} ${o}>&- ${e}>&-; echo "${k} $?" ) & shift "$n"`;
   };
-  // Then bash keeps only its stdin, a pipe the asking process never writes to: it reads to its end,
-  // which comes when that process has every answer (it closes it) or has died, and kills the group.
-  // The statuses need no `wait`: each command's subshell writes its own line.
-  return `${Array.from({ length: n }, (_, k) => one(k)).join('\n')}\nexec ${closed([])} 1>&-\nread -r _\nkill -KILL 0\n`;
+  // Then bash keeps only its stdin, a pipe from the asking process: a line on it when that process
+  // has every answer (bash then waits for its subshells, which are ending, and exits), its end
+  // without a line when that process died (bash kills the group). Each subshell writes its own status.
+  return `${Array.from({ length: n }, (_, k) => one(k)).join('\n')}\nexec ${closed([])} 1>&-\nif read -r _; then wait; else kill -KILL 0; fi\n`;
 }
 
 /**
@@ -261,15 +261,15 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
     let left = n;
     let timer: NodeJS.Timeout | undefined;
     // detached (its own session, for the deadline's kill): a terminal's Ctrl-C no longer reaches
-    // these ssh, so the group lives while this pipe does: closed here once every host answered, or
-    // by the system when this process dies (the script then kills the group).
+    // these ssh, so the group lives while this pipe does: a line and its end here once every host
+    // answered, its end alone by the system when this process dies (the script then kills the group).
     child.stdin?.on('error', () => undefined);
     const settle = (k: number, result: SshResult | Error) => {
       if (hosts[k].result) return;
       hosts[k].result = result;
       if (--left > 0) return;
       clearTimeout(timer);
-      child.stdin?.destroy();
+      child.stdin?.end('\n');
       resolve(hosts.map((h) => h.result!));
     };
     const check = (k: number) => {
