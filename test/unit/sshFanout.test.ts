@@ -87,6 +87,10 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     await assert.rejects(Promise.all([batch.run(['auth']), batch.run(['argv'])]), (e: unknown) => e instanceof SshError && e.cause === 'auth');
   });
 
+  const waitForFile = async (file: string) => {
+    for (let i = 0; i < 250 && !(fs.existsSync(file) && fs.readFileSync(file, 'utf8')); i++) await new Promise((r) => setTimeout(r, 20));
+  };
+
   /** Settles within `ms`, else fails (a promise that never settles would hold mocha to its own timeout). */
   const within = <T>(p: Promise<T>, ms: number, what: string) => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: not settled in ${ms} ms`)), ms).unref())]);
 
@@ -150,7 +154,7 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     // no longer reaches its ssh, and nothing is left to kill it at a deadline.
     const pidFile = path.join(dir, 'pid');
     const asker = spawn(process.execPath, ['-e', `require(${JSON.stringify(require.resolve('../../src/core/platform/ssh'))}).runSshMany([['hang', ${JSON.stringify(pidFile)}], ['argv']], process.env, { timeoutMs: 60000 })`], { env, stdio: 'ignore' });
-    for (let i = 0; i < 250 && !(fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8')); i++) await new Promise((r) => setTimeout(r, 20));
+    await waitForFile(pidFile);
     const pid = Number(fs.readFileSync(pidFile, 'utf8'));
     assert.ok(alive(pid));
     asker.kill('SIGKILL');
@@ -174,5 +178,26 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     assert.match(alone, /EMFILE/);
     assert.equal(together.length, 2);
     for (const said of together) assert.match(said, /EMFILE/);
+  });
+
+  it('the fan-out bash killed from outside (SIGKILL): every host still settles once, with its own status; no descriptor left open after many batches', async () => {
+    const pidFile = path.join(dir, 'pid');
+    const asked = runSshMany([['hang', pidFile], ['code']], env, { timeoutMs: 20_000 });
+    await waitForFile(pidFile);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    const bash = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[2]); // its group: the fan-out bash's
+    process.kill(bash, 'SIGKILL');
+    process.kill(pid, 'SIGKILL');
+    const [hang, code] = await within(asked, 5_000, 'runSshMany');
+    assert.deepEqual(hang, { stdout: '', stderr: '', exitCode: 128 + 9 }, 'its subshell outlives bash and says its status');
+    assert.deepEqual(code, { stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
+
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    const before = fds();
+    for (let i = 0; i < 10; i++) await runSshMany([['hang', path.join(dir, `p${i}`)], ['code'], ['auth']], env, { timeoutMs: 100 });
+    for (let i = 0; i < 10; i++) await runSshMany([['code'], ['auth']], env, { timeoutMs: 5_000 });
+    // A destroyed pipe's descriptor is closed on a later turn of the event loop.
+    for (let i = 0; i < 100 && fds() > before; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(fds(), before, 'every pipe of every batch closed');
   });
 });
