@@ -190,16 +190,16 @@ const NO_SSH = 'ssh is not installed (or not on PATH): hosts are reached with Op
 
 /** Host k's standard output and error in the fan-out shell: the pipes after its own stdin, stdout and stderr. */
 const outFd = (k: number) => 3 + 2 * k;
+const errFd = (k: number) => 4 + 2 * k;
 /** Hosts per fan-out bash (see runSshMany). */
 const FAN_OUT_MAX = 32;
-const errFd = (k: number) => 4 + 2 * k;
 
 /**
  * The bash script that runs n commands at once, each given as its length and then its words (data,
  * never code: "${@:1:$n}"); command k writes into pipes outFd(k) and errFd(k) only (every other
  * pipe closed in it, so each pipe ends with its own command), and its status is the line "k status"
- * on the script's output once it ended. Made of digits and fixed words alone. The group ends when
- * the script's stdin does (see the last lines).
+ * on the script's output once it ended. Made of digits and fixed words alone. bash itself then
+ * waits on its stdin (see the last lines).
  */
 export function fanOutScript(n: number): string {
   const fds = Array.from({ length: 2 * n }, (_, i) => i + 3);
@@ -220,7 +220,8 @@ export function fanOutScript(n: number): string {
  * this one each start costs milliseconds, and one after another they held every later host back (5
  * hosts: the last one's ssh began ~25 ms after the first). One bash starts them side by side. Each
  * result as runSsh would give it (an SshError when ssh failed); `timeoutMs` is one deadline for all:
- * whatever has not ended by then is killed (the whole group: bash, the ssh clients it started).
+ * whatever has not ended by then is killed (the whole group: bash, the ssh clients it started), and
+ * so is all of it when this process dies first.
  */
 export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.ProcessEnv, opts: { timeoutMs?: number; whats?: readonly string[] } = {}): Promise<(SshResult | Error)[]> {
   // No host: nothing would ever settle one (the promise ends with the last host's answer).
