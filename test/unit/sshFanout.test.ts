@@ -134,6 +134,13 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     assert.deepEqual(together, alone);
   });
 
+  it('an environment without PATH: hosts asked at once find ssh where one alone does (the system\'s default path)', async function () {
+    const bare = { HOME: env.HOME };
+    const alone = await runSsh(['-V'], bare).catch((e: unknown) => e);
+    if (alone instanceof SshError) this.skip(); // no ssh in the default path here
+    assert.deepEqual(await runSshMany([['-V'], ['-V']], bare), [alone, alone]);
+  });
+
   it('no bash that runs (Alpine, a minimal container: ssh without bash): each host asked through its own ssh, as before the fan-out', async () => {
     // A bash on PATH whose interpreter is not there: starting it fails with ENOENT, as /bin/bash missing does.
     const broken = path.join(dir, 'broken');

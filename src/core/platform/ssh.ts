@@ -228,7 +228,9 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
   if (argvs.length === 0) return Promise.resolve([]);
   const what = (k: number) => opts.whats?.[k];
   const ssh = resolveExecutable('ssh', env);
-  if (!ssh) return Promise.resolve(argvs.map(() => new SshError(NO_SSH, 'no-ssh')));
+  // Not on PATH: runSsh says whether it is there (spawn also looks in the system's default path
+  // when the environment has no PATH) and says NO_SSH when it is not.
+  if (!ssh) return oneByOne(argvs, env, opts);
   // The script names every other host's pipes in each host's line: it grows as n², and past ~95
   // hosts it is more than one argument may hold (Linux: 128 KiB, spawn E2BIG). So at most
   // FAN_OUT_MAX hosts per bash (~15 KiB of script), the groups side by side, each with the deadline.
