@@ -18,6 +18,7 @@ case "$1" in
   group) ps -o pgid= $$ | tr -d ' ' ;;
   hang) echo $$ > "$2"; exec sleep 30 ;;
   signal) kill -KILL $$ ;;
+  late) sleep 1.5; echo late ;;
 esac
 `;
 
@@ -117,7 +118,7 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     assert.deepEqual(await within(runSshMany([], env, { timeoutMs: 5_000 }), 2_000, 'runSshMany([])'), []);
   });
 
-  it("the caller's bash settings (BASH_ENV, exported functions) do not reach the fan-out script", async () => {
+  it("the caller's bash settings (BASH_ENV, exported functions, TMOUT) do not reach the fan-out script", async () => {
     // A BASH_ENV that prints (a line like a status) and sets errexit; a function named as a builtin the script uses.
     const rc = path.join(dir, 'bash_env');
     fs.writeFileSync(rc, 'echo "1 0"\nset -e\n');
@@ -125,6 +126,9 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     const [auth, code] = await within(runSshMany([['auth'], ['code']], odd, { timeoutMs: 10_000, whats: ['h0', 'h1'] }), 12_000, 'runSshMany');
     assert.ok(auth instanceof SshError && auth.cause === 'auth' && /^h0: Permission denied/.test(auth.message), String(auth));
     assert.deepEqual(code, { stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
+    // TMOUT (a hardened profile's idle logout) is also the default timeout of bash's read.
+    const [late] = await runSshMany([['late'], ['argv']], { ...env, TMOUT: '1' }, { timeoutMs: 10_000 });
+    assert.deepEqual(late, { stdout: 'late\n', stderr: '', exitCode: 0 });
   });
 
   it('an ssh killed by a signal: the same exit status (128 + its number) alone or with others', async () => {

@@ -212,7 +212,8 @@ export function fanOutScript(n: number): string {
   // Then bash keeps only its stdin, a pipe from the asking process: a line on it when that process
   // has every answer (bash then waits for its subshells, which are ending, and exits), its end
   // without a line when that process died (bash kills the group). Each subshell writes its own status.
-  return `${Array.from({ length: n }, (_, k) => one(k)).join('\n')}\nexec ${closed([])} 1>&-\nif read -r _; then wait; else kill -KILL 0; fi\n`;
+  // TMOUT (exported by hardened profiles) would end that read early: unset here, ssh still gets it.
+  return `${Array.from({ length: n }, (_, k) => one(k)).join('\n')}\nexec ${closed([])} 1>&-\nunset TMOUT\nif read -r _; then wait; else kill -KILL 0; fi\n`;
 }
 
 /**
