@@ -2,8 +2,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RemoteHosts } from '../../src/core/ops/remote';
-import { shCommand } from '../../src/core/platform/ssh';
-import { execFileSync, spawn } from 'node:child_process';
+import { controlPath, shCommand } from '../../src/core/platform/ssh';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { CLI, Harness, waitFor } from './harness';
 import { Random, seedFromEnv } from './random';
 import { processesWithEnv } from '../tools/processes';
@@ -237,6 +237,59 @@ describe('hosts over real OpenSSH', function () {
     assert.deepEqual(rows.map((r) => [r.hostName, !!r.stale]).sort(), [['alpha', false], ['beta', true]]);
     b.cont();
     await waitFor(async () => (await list()).every((r) => !r.stale), 'beta back', 60_000);
+  });
+
+  it('hosts asked at once whose shared connections are not up: the first list answers without waiting for them to end, and they outlive the deadline that kills a hanging host', async () => {
+    await world.installed('alpha');
+    const b = await world.installed('beta');
+    // The connection each host's ssh shares (ControlPersist: a background ssh that outlives the command).
+    const master = (name: string, op: 'check' | 'exit') => spawnSync('ssh', ['-F', world.sshConfig, '-o', `ControlPath=${controlPath(h.home, name)}`, '-O', op, name], { env: h.env }).status === 0;
+    for (const name of ['alpha', 'beta']) master(name, 'exit');
+    assert.ok(!master('alpha', 'check') && !master('beta', 'check'), 'no shared connection up');
+    const remote = new RemoteHosts({ home: h.home, env: h.env, version: 'test' });
+    let began = Date.now();
+    let answers = await remote.listAll(10_000);
+    // A batch whose ssh made the shared connection would wait for it (ControlPersist: minutes) if the
+    // background ssh held a pipe of the batch open: the deadline would end it, every host unreachable.
+    assert.deepEqual(answers.map((a) => [a.host, a.unreachable]), [['alpha', undefined], ['beta', undefined]]);
+    assert.ok(Date.now() - began < 5_000, `answered in ${Date.now() - began} ms`);
+    assert.ok(master('alpha', 'check') && master('beta', 'check'), 'both shared connections kept for the next question');
+
+    // beta hangs: the deadline kills the batch's process group; alpha's connection, made in this batch, lives on.
+    master('alpha', 'exit');
+    b.stop();
+    try {
+      began = Date.now();
+      answers = await remote.listAll(2_000);
+      assert.deepEqual(answers.map((a) => [a.host, !!a.unreachable]), [['alpha', false], ['beta', true]]);
+      assert.match(answers[1].unreachable!.error, /^host beta \(beta\) did not answer in time \(2\.0 s\)$/);
+      assert.ok(Date.now() - began < 4_000, `answered in ${Date.now() - began} ms`);
+      assert.ok(master('alpha', 'check'), "alpha's shared connection survives the group kill");
+    } finally {
+      b.cont();
+    }
+  });
+
+  it('hosts asked at once fail with the very sentences of one host asked alone: a key refused, an unknown host key, no ssh', async () => {
+    await world.installed('alpha');
+    await world.installed('beta');
+    const remote = new RemoteHosts({ home: h.home, env: h.env, version: 'test' });
+    for (const name of ['alpha', 'beta']) spawnSync('ssh', ['-F', world.sshConfig, '-o', `ControlPath=${controlPath(h.home, name)}`, '-O', 'exit', name], { env: h.env });
+    const compare = async (r: RemoteHosts, expected: RegExp) => {
+      const together = (await r.listAll(10_000)).map((a) => a.unreachable?.error);
+      const alone = await Promise.all(['alpha', 'beta'].map((name) => r.list(r.host(name), 10_000).then(() => undefined, (e: Error) => e.message)));
+      assert.deepEqual(together, alone);
+      for (const said of together) assert.match(said ?? 'answered', expected);
+    };
+    const authorized = fs.readFileSync(world.authorizedKeys);
+    fs.writeFileSync(world.authorizedKeys, '');
+    await compare(remote, /^host (alpha|beta) \(\1\) refused the key: ssh could not log in without asking \(BatchMode\)\. .*ssh \1 true$/);
+    fs.writeFileSync(world.authorizedKeys, authorized);
+    fs.writeFileSync(world.knownHosts, '');
+    await compare(remote, /^host (alpha|beta) \(\1\): its host key is not known or has changed; .*ssh \1 true$/);
+    const nodeOnly = path.join(h.root, 'node-only');
+    fs.mkdirSync(nodeOnly);
+    await compare(new RemoteHosts({ home: h.home, env: { ...h.env, PATH: nodeOnly }, version: 'test' }), /^ssh is not installed \(or not on PATH\)/);
   });
 
   it('a host supervises its own tasks: with the link down, a crash there is resumed by its own background supervisor', async () => {

@@ -154,9 +154,12 @@ export function runSsh(argv: readonly string[], env: NodeJS.ProcessEnv, opts: { 
       clearTimeout(timer);
       f();
     };
+    child.on('error', (e: NodeJS.ErrnoException) => finish(() => reject(e.code === 'ENOENT' ? new SshError(NO_SSH, 'no-ssh') : e)));
+    // Out of file descriptors (EMFILE, ENFILE): no pipes, the error above rejects (it had no
+    // listener yet when reading a null stdout threw, and crashed the process).
+    if (!child.stdout || !child.stderr || !child.stdin) return;
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', (e: NodeJS.ErrnoException) => finish(() => reject(e.code === 'ENOENT' ? new SshError(NO_SSH, 'no-ssh') : e)));
     child.stdin.on('error', () => undefined); // a remote that exits before reading its stdin
     child.stdin.end(opts.input ?? '');
     if (opts.timeoutMs) {
@@ -168,7 +171,9 @@ export function runSsh(argv: readonly string[], env: NodeJS.ProcessEnv, opts: { 
       }), opts.timeoutMs);
     }
     child.on('close', (code, signal) => finish(() => {
-      const r = sshOutcome(Buffer.concat(out).toString('utf8'), Buffer.concat(err).toString('utf8'), code ?? (signal ? 128 : 1), opts.what);
+      // Killed by a signal: 128 + its number, as a shell says it (and runSshMany, whose bash reports it).
+      const status = code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1);
+      const r = sshOutcome(Buffer.concat(out).toString('utf8'), Buffer.concat(err).toString('utf8'), status, opts.what);
       if (r instanceof SshError) reject(r);
       else resolve(r);
     }));
@@ -186,12 +191,15 @@ const NO_SSH = 'ssh is not installed (or not on PATH): hosts are reached with Op
 /** Host k's standard output and error in the fan-out shell: the pipes after its own stdin, stdout and stderr. */
 const outFd = (k: number) => 3 + 2 * k;
 const errFd = (k: number) => 4 + 2 * k;
+/** Hosts per fan-out bash (see runSshMany). */
+const FAN_OUT_MAX = 32;
 
 /**
  * The bash script that runs n commands at once, each given as its length and then its words (data,
  * never code: "${@:1:$n}"); command k writes into pipes outFd(k) and errFd(k) only (every other
  * pipe closed in it, so each pipe ends with its own command), and its status is the line "k status"
- * on the script's output once it ended. Made of digits and fixed words alone.
+ * on the script's output once it ended. Made of digits and fixed words alone. bash itself then
+ * waits on its stdin (see the last lines).
  */
 export function fanOutScript(n: number): string {
   const fds = Array.from({ length: 2 * n }, (_, i) => i + 3);
@@ -201,7 +209,11 @@ export function fanOutScript(n: number): string {
     const e = errFd(k);
     return `n=$1; shift; ( exec ${closed([o, e])}; "\${@:1:$n}" </dev/null >&${o} 2>&${e} ${o}>&- ${e}>&-; echo "${k} $?" ) & shift "$n"`;
   };
-  return `${Array.from({ length: n }, (_, k) => one(k)).join('\n')}\nexec ${closed([])}\nwait\n`;
+  // Then bash keeps only its stdin, a pipe from the asking process: a line on it when that process
+  // has every answer (bash then waits for its subshells, which are ending, and exits), its end
+  // without a line when that process died (bash kills the group). Each subshell writes its own status.
+  // TMOUT (exported by hardened profiles) would end that read early: unset here, ssh still gets it.
+  return `${Array.from({ length: n }, (_, k) => one(k)).join('\n')}\nexec ${closed([])} 1>&-\nunset TMOUT\nif read -r _; then wait; else kill -KILL 0; fi\n`;
 }
 
 /**
@@ -209,33 +221,79 @@ export function fanOutScript(n: number): string {
  * this one each start costs milliseconds, and one after another they held every later host back (5
  * hosts: the last one's ssh began ~25 ms after the first). One bash starts them side by side. Each
  * result as runSsh would give it (an SshError when ssh failed); `timeoutMs` is one deadline for all:
- * whatever has not ended by then is killed (the whole group: bash, the ssh clients it started).
+ * whatever has not ended by then is killed (the whole group: bash, the ssh clients it started), and
+ * so is all of it when this process dies first.
  */
 export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.ProcessEnv, opts: { timeoutMs?: number; whats?: readonly string[] } = {}): Promise<(SshResult | Error)[]> {
+  // No host: nothing would ever settle one (the promise ends with the last host's answer).
+  if (argvs.length === 0) return Promise.resolve([]);
   const what = (k: number) => opts.whats?.[k];
   const ssh = resolveExecutable('ssh', env);
-  if (!ssh) return Promise.resolve(argvs.map(() => new SshError(NO_SSH, 'no-ssh')));
-  const bash = resolveExecutable('bash', env) ?? '/bin/bash';
+  // Not on PATH: runSsh says whether it is there (spawn also looks in the system's default path
+  // when the environment has no PATH) and says NO_SSH when it is not.
+  if (!ssh) return oneByOne(argvs, env, opts);
+  // The script names every other host's pipes in each host's line: it grows as n², and past ~95
+  // hosts it is more than one argument may hold (Linux: 128 KiB, spawn E2BIG). So at most
+  // FAN_OUT_MAX hosts per bash (~15 KiB of script), the groups side by side, each with the deadline.
+  if (argvs.length > FAN_OUT_MAX) {
+    const groups = Array.from({ length: Math.ceil(argvs.length / FAN_OUT_MAX) }, (_, g) => g * FAN_OUT_MAX);
+    return Promise.all(groups.map((from) => runSshMany(argvs.slice(from, from + FAN_OUT_MAX), env, { ...opts, whats: opts.whats?.slice(from, from + FAN_OUT_MAX) })))
+      .then((parts) => parts.flat());
+  }
+  const bash = resolveExecutable('bash', env);
+  // No bash (Alpine, a minimal container, ssh without bash): each host's ssh started by Node, as before.
+  if (!bash) return oneByOne(argvs, env, opts);
   return new Promise((resolve) => {
     const n = argvs.length;
     const words = argvs.flatMap((argv) => [String(argv.length + 1), ssh, ...argv]);
-    const child = spawn(bash, ['-c', fanOutScript(n), 'resilient-agent-ssh', ...words], {
-      env, detached: true, stdio: ['ignore', 'pipe', 'ignore', ...Array.from({ length: 2 * n }, () => 'pipe' as const)],
-    });
+    let child;
+    try {
+      // -p: the caller's BASH_ENV (read by every non-interactive bash: it may print a line like a
+      // status or `set -e`), exported functions (one named `shift` or `echo` would replace the
+      // builtin) and SHELLOPTS are not taken in, so the script runs as written (bash 3.2 too);
+      // they stay in the environment ssh gets, as when ssh runs directly.
+      child = spawn(bash, ['-p', '-c', fanOutScript(n), 'resilient-agent-ssh', ...words], {
+        env, detached: true, stdio: ['pipe', 'pipe', 'ignore', ...Array.from({ length: 2 * n }, () => 'pipe' as const)],
+      });
+    } catch (e) {
+      // Not started at all (E2BIG: the argvs together too long): every host fails with it, as
+      // runSsh's own spawn would (a rejection here would leave an SshBatch's runs unsettled).
+      resolve(argvs.map(() => e as Error));
+      return;
+    }
     const hosts = argvs.map(() => ({ out: [] as Buffer[], err: [] as Buffer[], open: 2, status: undefined as number | undefined, result: undefined as SshResult | Error | undefined }));
     let left = n;
     let timer: NodeJS.Timeout | undefined;
+    // detached (its own session, for the deadline's kill): a terminal's Ctrl-C no longer reaches
+    // these ssh, so the group lives while this pipe does: a line and its end here once every host
+    // answered, its end alone by the system when this process dies (the script then kills the group).
+    child.stdin?.on('error', () => undefined);
     const settle = (k: number, result: SshResult | Error) => {
       if (hosts[k].result) return;
       hosts[k].result = result;
       if (--left > 0) return;
       clearTimeout(timer);
+      child.stdin?.end('\n');
       resolve(hosts.map((h) => h.result!));
     };
     const check = (k: number) => {
       const h = hosts[k];
       if (h.open === 0 && h.status !== undefined) settle(k, sshOutcome(Buffer.concat(h.out).toString('utf8'), Buffer.concat(h.err).toString('utf8'), h.status, what(k)));
     };
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      // The bash found could not be started (its interpreter or loader missing: ENOENT; not
+      // runnable: EACCES): each host asked through its own ssh, as without bash.
+      if (left === n && (e.code === 'ENOENT' || e.code === 'EACCES')) {
+        left = 0;
+        clearTimeout(timer);
+        hosts.forEach((h) => (h.result = e));
+        resolve(oneByOne(argvs, env, opts));
+        return;
+      }
+      hosts.forEach((_, k) => settle(k, e));
+    });
+    // Out of file descriptors (EMFILE, ENFILE): no pipes were made, the error above says it to every host.
+    if (!child.stdio) return;
     hosts.forEach((h, k) => {
       for (const [fd, into] of [[outFd(k), h.out], [errFd(k), h.err]] as const) {
         const stream = child.stdio[fd] as NodeJS.ReadableStream;
@@ -257,7 +315,6 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
         check(Number(m[1]));
       }
     });
-    child.on('error', (e) => hosts.forEach((_, k) => settle(k, e)));
     // Ended with a host's status never said (bash killed): that host failed.
     child.on('close', () => setImmediate(() => hosts.forEach((h, k) => {
       if (h.status === undefined) settle(k, new SshError(`${what(k) ?? 'the host'}: ssh ended without a status`, 'unreachable'));
@@ -274,6 +331,11 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
       }, opts.timeoutMs);
     }
   });
+}
+
+/** runSshMany's answer without a fan-out bash: one runSsh per host, started by Node. */
+function oneByOne(argvs: readonly (readonly string[])[], env: NodeJS.ProcessEnv, opts: { timeoutMs?: number; whats?: readonly string[] }): Promise<(SshResult | Error)[]> {
+  return Promise.all(argvs.map((argv, k) => runSsh(argv, env, { timeoutMs: opts.timeoutMs, what: opts.whats?.[k] }).catch((e: Error) => e)));
 }
 
 /** Prepares the socket folder; call before the first shared connection. */
@@ -304,6 +366,6 @@ export class SshBatch {
       return;
     }
     void runSshMany(batch.map((b) => b.argv), this.env, { timeoutMs: this.timeoutMs, whats: batch.map((b) => b.what ?? 'the host') })
-      .then((results) => results.forEach((r, i) => (r instanceof Error ? batch[i].reject(r) : batch[i].resolve(r))));
+      .then((results) => results.forEach((r, i) => (r instanceof Error ? batch[i].reject(r) : batch[i].resolve(r))), (e) => batch.forEach((b) => b.reject(e)));
   }
 }
