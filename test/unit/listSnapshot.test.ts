@@ -3,22 +3,28 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ListSnapshot, snapshotFile } from '../../src/core/ops/listSnapshot';
+import { FRESH_SECONDS, ListSnapshot, snapshotFile, untilFile } from '../../src/core/ops/listSnapshot';
 import type { Core } from '../../src/core/ops/core';
 import { snapshotShell } from '../../src/core/ops/remote';
 import { TaskStore } from '../../src/core/store/store';
 import { testRecord } from '../tools/records';
 
 /** What a host's shell answers to `list` with the snapshot rule first, the CLI's list being `echo CLI`. */
-function ask(home: string, env: NodeJS.ProcessEnv = { ...process.env, RESILIENT_AGENT_HOME: home }): string {
-  return execFileSync('/bin/sh', ['-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env });
+function ask(home: string, env: NodeJS.ProcessEnv = { ...process.env, RESILIENT_AGENT_HOME: home }, shell = '/bin/sh'): string {
+  return execFileSync(shell, ['-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env });
 }
 
-describe("a host's list snapshot, as its shell judges it (one find)", () => {
+describe("a host's list snapshot, as its shell judges it (its own test, no process but cat)", () => {
   let home: string;
   let file: string;
   let changed: string;
   const at = (f: string, msAgo: number) => fs.utimesSync(f, new Date(Date.now() - msAgo), new Date(Date.now() - msAgo));
+  /** A snapshot written `msAgo`, fresh for FRESH_SECONDS from then (its supervisor dates its `.until` file so). */
+  const written = (f: string, msAgo: number) => {
+    at(f, msAgo);
+    fs.writeFileSync(untilFile(f), '');
+    at(untilFile(f), msAgo - FRESH_SECONDS * 1000);
+  };
 
   beforeEach(() => {
     // A state dir whose path a shell would misread if it were not quoted.
@@ -34,7 +40,7 @@ describe("a host's list snapshot, as its shell judges it (one find)", () => {
 
   it('served while written after the last record change and within 6 s; the question marks it wanted', () => {
     at(changed, 3000);
-    at(file, 1000);
+    written(file, 1000);
     assert.equal(ask(home), '{"snapshot":1}');
     assert.ok(fs.existsSync(path.join(path.dirname(file), 'wanted')), 'marked wanted');
     assert.ok(!fs.existsSync(path.join(path.dirname(path.dirname(home)), 'pwned')) && !fs.existsSync('pwned'));
@@ -42,15 +48,15 @@ describe("a host's list snapshot, as its shell judges it (one find)", () => {
 
   it('a record changed after it, a snapshot 7 s old or ahead of the clock, none, or no record ever changed: the CLI answers', () => {
     at(changed, 500);
-    at(file, 1000);
+    written(file, 1000);
     assert.equal(ask(home), 'CLI\n', 'a change it does not hold');
     at(changed, 20_000);
-    at(file, 7000);
+    written(file, 7000);
     assert.equal(ask(home), 'CLI\n', 'its supervisor stopped renewing it');
-    at(file, -60_000);
+    written(file, -60_000);
     assert.equal(ask(home), 'CLI\n', 'written ahead of the clock (a clock set back since)');
     fs.rmSync(changed);
-    at(file, 1000);
+    written(file, 1000);
     assert.equal(ask(home), 'CLI\n', 'no record change known');
     fs.writeFileSync(changed, '');
     at(changed, 3000);
@@ -60,7 +66,7 @@ describe("a host's list snapshot, as its shell judges it (one find)", () => {
 
   it('each question marks it wanted again, in dash or bash, even with noclobber set (set -C) in the login shell; set -e, set -u, its folder gone: the CLI answers', () => {
     at(changed, 3000);
-    at(file, 1000);
+    written(file, 1000);
     const mark = path.join(path.dirname(file), 'wanted');
     for (const shell of ['/bin/sh', '/bin/bash']) {
       fs.writeFileSync(mark, '');
@@ -76,9 +82,24 @@ describe("a host's list snapshot, as its shell judges it (one find)", () => {
     }
   });
 
+  it("in bash as in dash (bash's `-nt` takes a missing file for an old one): no .until, or no record change known: the CLI answers", () => {
+    for (const shell of ['/bin/sh', '/bin/bash']) {
+      const env = { ...process.env, RESILIENT_AGENT_HOME: home };
+      fs.writeFileSync(changed, '');
+      at(changed, 3000);
+      written(file, 1000);
+      assert.equal(ask(home, env, shell), '{"snapshot":1}', shell);
+      fs.rmSync(untilFile(file));
+      assert.equal(ask(home, env, shell), 'CLI\n', `${shell}: no .until`);
+      written(file, 1000);
+      fs.rmSync(changed);
+      assert.equal(ask(home, env, shell), 'CLI\n', `${shell}: no .changed`);
+    }
+  });
+
   it("served only while the host's CLI would use that state dir: one its environment now names elsewhere has its own tasks", () => {
     at(changed, 3000);
-    at(file, 1000);
+    written(file, 1000);
     const bare = { ...process.env };
     delete bare.RESILIENT_AGENT_HOME;
     delete bare.XDG_STATE_HOME;
@@ -93,7 +114,7 @@ describe("a host's list snapshot, as its shell judges it (one find)", () => {
     fs.writeFileSync(path.join(xdgHome, 'tasks', '.changed'), '');
     fs.writeFileSync(snapshotFile(xdgHome, 'abcdef012345'), '{"snapshot":2}');
     at(path.join(xdgHome, 'tasks', '.changed'), 3000);
-    at(snapshotFile(xdgHome, 'abcdef012345'), 1000);
+    written(snapshotFile(xdgHome, 'abcdef012345'), 1000);
     assert.equal(ask(xdgHome, { ...bare, XDG_STATE_HOME: `${xdg}/` }), '{"snapshot":2}', 'XDG_STATE_HOME');
     const user = path.join(path.dirname(home), 'user');
     const userHome = path.join(user, '.local', 'state', 'resilient-agent');
@@ -102,7 +123,7 @@ describe("a host's list snapshot, as its shell judges it (one find)", () => {
     fs.writeFileSync(path.join(userHome, 'tasks', '.changed'), '');
     fs.writeFileSync(snapshotFile(userHome, 'abcdef012345'), '{"snapshot":3}');
     at(path.join(userHome, 'tasks', '.changed'), 3000);
-    at(snapshotFile(userHome, 'abcdef012345'), 1000);
+    written(snapshotFile(userHome, 'abcdef012345'), 1000);
     assert.equal(ask(userHome, { ...bare, HOME: user }), '{"snapshot":3}', 'HOME');
     assert.equal(ask(userHome, { ...bare, HOME: user, RESILIENT_AGENT_HOME: home }), 'CLI\n', 'HOME, and RESILIENT_AGENT_HOME elsewhere');
   });
@@ -113,14 +134,14 @@ describe("a host's list snapshot, as its shell judges it (one find)", () => {
     const record = testRecord({ prompt: 'p' });
     store.write(record);
     at(changed, 3000);
-    at(file, 1000);
+    written(file, 1000);
     assert.equal(ask(home), '{"snapshot":1}');
     // kill --forget, a start undone: the task is gone, the snapshot still shows it.
     store.remove(record.session);
     assert.equal(ask(home), 'CLI\n', 'a snapshot holding a forgotten task');
     store.write(record);
     at(changed, 3000);
-    at(file, 1000);
+    written(file, 1000);
     assert.equal(ask(home), '{"snapshot":1}');
     store.quarantine(record.session);
     assert.equal(ask(home), 'CLI\n', 'a snapshot holding a record since kept aside');

@@ -11,9 +11,12 @@ import { views } from './observe';
  * A host's list, kept ready for `list` over ssh (ops/remote.ts): answered by `cat` of a file
  * instead of a Node start per question. Its supervisor writes it (after each pass and every
  * `REFRESH_MS`) while someone asked for it within `WANTED_MS`; it is served only while it is
- * trustworthy, judged on the host by one `find`:
- * - written after the last change of any record (the store touches `tasks/.changed` with each);
- * - written within `FRESH_SECONDS` (a supervisor that died, or stopped, stops renewing it).
+ * trustworthy, judged on the host by the shell's own \`test\` (no process started but \`cat\`), against
+ * the time of the question's own mark (\`wanted\`, touched just before: the disk's "now"):
+ * - written after the last change of any record (the store touches \`tasks/.changed\` with each);
+ * - within \`FRESH_SECONDS\`: its \`.until\` file is dated that long after it (a supervisor that died, or
+ *   stopped, stops renewing it, and the question's mark passes that date);
+ * - not dated after the question (a clock set back since would keep it young).
  * Otherwise the host's CLI answers as before. Its file's time is when its view began (by the host's
  * clock or the disk's, the earlier), less a margin for the coarse clock of file times: a record
  * written while it was being made makes it stale.
@@ -30,6 +33,11 @@ export const WANTED_FILE = 'wanted';
 /** Where a host keeps its snapshot: a state dir shared by hosts has one per host, and per contract. */
 export function snapshotFile(home: string, hostKey: string, contract = CONTRACT): string {
   return path.join(home, SNAPSHOT_DIR, `list@${hostKey}.c${contract}.json`);
+}
+
+/** Beside a snapshot: an empty file whose time says until when it is fresh. */
+export function untilFile(snapshot: string): string {
+  return `${snapshot}.until`;
 }
 
 /** Someone asks this host for its list: keep a snapshot of it for a while. Best effort. */
@@ -106,10 +114,16 @@ export class ListSnapshot {
       // Its time is set before it takes the name: never, even for a moment, newer than what it shows.
       fs.utimesSync(tmp, stamp, stamp);
       fs.renameSync(tmp, file);
+      // Then fresh until FRESH_SECONDS after its view began (an older date left by a failure here
+      // only makes it stale sooner).
+      const until = untilFile(file);
+      fs.closeSync(fs.openSync(until, 'a', 0o600));
+      const end = new Date(stamp.getTime() + FRESH_SECONDS * 1000);
+      fs.utimesSync(until, end, end);
     } catch (e) {
       // Never one left behind that could be served stale (one that cannot be removed either, on a
       // read-only or failing disk, is served no more 6 s on). Never a throw: the supervisor's pass and timer call this uncaught.
-      for (const f of [tmp, file]) {
+      for (const f of [tmp, file, untilFile(file)]) {
         try {
           fs.rmSync(f, { force: true });
         } catch {

@@ -8,7 +8,7 @@ import { prepareControlDir, runSsh, SshBatch, shCommand, shQuote, sshArgv, SshEr
 import type { Host, Seen } from '../store/hosts';
 import { HostRegistry, LOCAL_HOST } from '../store/hosts';
 import { CHANGED_FILE } from '../store/store';
-import { FRESH_SECONDS, SNAPSHOT_DIR, snapshotFile, WANTED_FILE } from './listSnapshot';
+import { SNAPSHOT_DIR, snapshotFile, untilFile, WANTED_FILE } from './listSnapshot';
 
 /**
  * Where `hosts install` puts the CLI on a host (the user's own folders, no root), and how every
@@ -213,23 +213,28 @@ function cliCommand(args: readonly string[]): string {
 }
 
 /**
- * The POSIX shell that answers `list` with the host's snapshot and ends, when one `find` says it is
- * fresh (written after the last record change, within FRESH_SECONDS, and not ahead of the host's clock:
- * a clock set back would keep it young) and it is the snapshot of the state dir the host's CLI would use; else the command after it
- * runs (the CLI's list). Each question marks the snapshot wanted, so the host's supervisor keeps it.
+ * The POSIX shell that answers `list` with the host's snapshot and ends, when the shell's own `test`
+ * says it is fresh (ops/listSnapshot.ts: written after the last record change, its `.until` date not
+ * passed and itself not dated after this question's mark, which a clock set back would do) and it is
+ * the snapshot of the state dir the host's CLI would use; else the command after it runs (the CLI's
+ * list). No process is started but `cat`. Each question marks the snapshot wanted, so the host's
+ * supervisor keeps it; that mark's time is the disk's "now" the dates are compared with.
  */
 export function snapshotShell(known: { hostKey: string; home: string }): string {
-  const dir = path.join(known.home, SNAPSHOT_DIR);
+  const q = (p: string) => shQuote(p);
+  const wanted = path.join(known.home, SNAPSHOT_DIR, WANTED_FILE);
   const file = snapshotFile(known.home, known.hostKey);
   const changed = path.join(known.home, 'tasks', CHANGED_FILE);
-  // `>|`: written even in a login shell with noclobber set (its rc file's `set -C`); `|| true`: its
-  // folder gone (the CLI makes it again) is no end of a shell with `set -e`.
-  return `{ true >|${shQuote(path.join(dir, WANTED_FILE))}; } 2>/dev/null || true; `
-    // The state dir the host's CLI would use now (store/paths.ts stateHome; `set -u` safe): one its
-    // environment names elsewhere since has tasks of its own, and a supervisor still running on the
-    // old one would keep that one's snapshot fresh for as long as it is asked. A path written
-    // otherwise (relative, `//`) is only a question the CLI answers.
-    + 'ra_h=${RESILIENT_AGENT_HOME:-}; ra_h=${ra_h%/}; if [ -z "$ra_h" ]; then ra_h=${XDG_STATE_HOME:-}; ra_h=${ra_h%/}; '
+  // Every file checked to be there first: bash's `A -nt B` is true when B is missing (dash's false).
+  const fresh = `[ -f ${q(changed)} ] && [ -f ${q(untilFile(file))} ] && [ ${q(file)} -nt ${q(changed)} ] && [ ${q(wanted)} -ot ${q(untilFile(file))} ] && ! [ ${q(file)} -nt ${q(wanted)} ]`;
+  // The state dir the host's CLI would use now (store/paths.ts stateHome; `set -u` safe): one its
+  // environment names elsewhere since has tasks of its own, and a supervisor still running on the
+  // old one would keep that one's snapshot fresh for as long as it is asked. A path written
+  // otherwise (relative, `//`) is only a question the CLI answers.
+  return 'ra_h=${RESILIENT_AGENT_HOME:-}; ra_h=${ra_h%/}; if [ -z "$ra_h" ]; then ra_h=${XDG_STATE_HOME:-}; ra_h=${ra_h%/}; '
     + 'if [ -n "$ra_h" ]; then ra_h=$ra_h/resilient-agent; else ra_h=${HOME:-}; ra_h=${ra_h%/}/.local/state/resilient-agent; fi; fi; '
-    + `if [ "$ra_h" = ${shQuote(known.home)} ] && [ -n "$(find ${shQuote(file)} -newer ${shQuote(changed)} -newermt '-${FRESH_SECONDS} seconds' ! -newermt '+2 seconds' 2>/dev/null)" ] && cat -- ${shQuote(file)} 2>/dev/null; then exit 0; fi;`;
+    // The mark first, whatever else (`>|`: even in a login shell with noclobber set, its rc file's
+    // `set -C`); not made (its folder gone, the CLI makes it again): no "now" to judge by, the CLI
+    // answers. In a condition, so a shell with `set -e` goes on.
+    + `if { true >|${q(wanted)}; } 2>/dev/null && [ "$ra_h" = ${q(known.home)} ] && ${fresh} && cat -- ${q(file)} 2>/dev/null; then exit 0; fi;`;
 }
