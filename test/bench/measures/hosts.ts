@@ -192,7 +192,7 @@ export async function measureHosts(runs = 20, perHost = 10, changes = 10): Promi
       row(5, `+ 5 hosts (${perHost * 6} tasks)`),
       '',
       'Each host runs its background supervisor (the default), which keeps its list ready as a snapshot while it is asked for; a question',
-      'reads it with `cat` when one `find` there says it is fresh (written after the last record change, within 6 s), else the host\'s CLI',
+      'reads it with `cat` when the shell there says (its own `test`) it is fresh (written after the last record change, within 6 s), else the host\'s CLI',
       'answers. Side by side in the same run, interleaved: the snapshot (now, the rows above); each snapshot made stale (a record-change',
       'mark touched), so the host\'s CLI answers through the loader with V8\'s code cache; and before both, `node cli.js`.',
       '',
