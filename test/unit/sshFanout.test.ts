@@ -15,7 +15,7 @@ case "$1" in
   code) echo out; echo err >&2; exit 3 ;;
   stdin) cat; echo "[end]" ;;
   slow) echo "start" >> "$2"; sleep 0.5; echo "end" >> "$2"; echo "ok $2" ;;
-  group) ps -o pgid= $$ | tr -d ' ' ;;
+  group) read -r stat < /proc/$$/stat; set -- \${stat##*) }; echo "$3" ;;
   hang) echo $$ > "$2"; exec sleep 30 ;;
   signal) kill -KILL $$ ;;
   late) sleep 1.5; echo late ;;
