@@ -1,6 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+// The module itself (its namespace import has getters only): one of its calls replaced in a test.
+import fsModule = require('node:fs');
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FRESH_SECONDS, ListSnapshot, snapshotFile, untilFile } from '../../src/core/ops/listSnapshot';
@@ -218,6 +220,50 @@ describe("a host's list snapshot on a disk whose clock is not the host's (a stat
       assert.equal(ask(home), 'CLI\n', 'a snapshot older than a record change served');
     } finally {
       Date.now = realNow;
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a host's list snapshot whose supervisor dies between writing it and dating its .until", () => {
+  it('an earlier .until dated later (the clock set back since) never keeps the new snapshot fresh past its 6 s', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-snap-'));
+    const realRename = fsModule.renameSync;
+    try {
+      const tasksDir = path.join(home, 'tasks');
+      fs.mkdirSync(tasksDir);
+      fs.writeFileSync(path.join(tasksDir, '.changed'), '');
+      const back = (f: string, ms: number) => {
+        const t = fs.statSync(f).mtimeMs - ms;
+        fs.utimesSync(f, new Date(t), new Date(t));
+      };
+      back(path.join(tasksDir, '.changed'), 3000);
+      const file = snapshotFile(home, 'abcdef012345');
+      fs.mkdirSync(path.dirname(file));
+      fs.writeFileSync(path.join(path.dirname(file), 'wanted'), '');
+      // Left by the previous write, before this host's clock was set back an hour.
+      fs.writeFileSync(untilFile(file), '');
+      const later = new Date(Date.now() + 3600_000);
+      fs.utimesSync(untilFile(file), later, later);
+      const core = {
+        store: { paths: { home, tasksDir }, list: () => ({ records: [], corrupt: [], newer: [], unreadable: [] }), orphans: () => [] },
+        tmux: { listPanes: async () => new Map() },
+        host: { key: 'abcdef012345' },
+        locks: { identity: () => ({ version: 'test' }) },
+        logger: { debug: () => undefined },
+      } as unknown as Core;
+      // The supervisor killed just after the snapshot took its name: what is on disk then, 7 s later.
+      let died: string | undefined;
+      fsModule.renameSync = (from, to) => {
+        realRename(from, to);
+        if (to !== file) return;
+        for (const f of [file, path.join(tasksDir, '.changed'), untilFile(file)]) if (fs.existsSync(f)) back(f, 7000);
+        died = ask(home);
+      };
+      await new ListSnapshot(core, () => true).keep();
+      assert.equal(died, 'CLI\n', 'a snapshot served 7 s after its supervisor died');
+    } finally {
+      fsModule.renameSync = realRename;
       fs.rmSync(home, { recursive: true, force: true });
     }
   });

@@ -113,10 +113,13 @@ export class ListSnapshot {
       fs.writeFileSync(tmp, listEnvelope(this.core.locks.identity().version, all.map(statusJson), this.core.host.key, home), { mode: 0o600 });
       // Its time is set before it takes the name: never, even for a moment, newer than what it shows.
       fs.utimesSync(tmp, stamp, stamp);
-      fs.renameSync(tmp, file);
-      // Then fresh until FRESH_SECONDS after its view began (an older date left by a failure here
-      // only makes it stale sooner).
+      // The earlier .until goes first: its date is not always earlier than this one's (the clock set
+      // back since), and a supervisor dying before it dates the new one would leave this snapshot
+      // fresh until then. With none, the CLI answers meanwhile.
       const until = untilFile(file);
+      fs.rmSync(until, { force: true });
+      fs.renameSync(tmp, file);
+      // Then fresh until FRESH_SECONDS after its view began.
       fs.closeSync(fs.openSync(until, 'a', 0o600));
       const end = new Date(stamp.getTime() + FRESH_SECONDS * 1000);
       fs.utimesSync(until, end, end);
