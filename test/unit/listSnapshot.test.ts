@@ -128,6 +128,9 @@ describe("a host's list snapshot, as its shell judges it (its own test, no proce
     written(snapshotFile(userHome, 'abcdef012345'), 1000);
     assert.equal(ask(userHome, { ...bare, HOME: user }), '{"snapshot":3}', 'HOME');
     assert.equal(ask(userHome, { ...bare, HOME: user, RESILIENT_AGENT_HOME: home }), 'CLI\n', 'HOME, and RESILIENT_AGENT_HOME elsewhere');
+    // "/" is a state dir too (the CLI's path.resolve keeps it): not one unset, read as HOME's.
+    assert.equal(ask(userHome, { ...bare, HOME: user, RESILIENT_AGENT_HOME: '/' }), 'CLI\n', 'RESILIENT_AGENT_HOME=/ (the CLI uses /)');
+    assert.equal(ask(userHome, { ...bare, HOME: user, XDG_STATE_HOME: '/' }), 'CLI\n', 'XDG_STATE_HOME=/ (the CLI uses /resilient-agent)');
   });
 
   it('a task forgotten (its record removed) or its record kept aside after the snapshot was written: the CLI answers', () => {
