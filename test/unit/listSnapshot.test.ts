@@ -151,6 +151,21 @@ describe("a host's list snapshot, as its shell judges it (its own test, no proce
     store.quarantine(record.session);
     assert.equal(ask(home), 'CLI\n', 'a snapshot holding a record since kept aside');
   });
+
+  it("a record changed after it, with the host's clock set back since it was written (by less than its age): the CLI answers", async () => {
+    const store = new TaskStore(home);
+    store.init();
+    // Written just before the clock went back 300 ms (dated ahead of the clock now, and so is the
+    // snapshots folder it was renamed into), then a record written: its mark is dated before it.
+    at(changed, 3000);
+    written(file, -300);
+    at(path.dirname(file), -300);
+    store.write(testRecord({ prompt: 'p' }));
+    // A question once the clock is past the snapshot's date again (still before its .until).
+    const past = fs.statSync(file).mtimeMs + 50;
+    while (Date.now() < past) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(ask(home), 'CLI\n', 'a snapshot older than a record change served');
+  });
 });
 
 describe("a host's list snapshot, as its supervisor keeps it", () => {

@@ -3,6 +3,7 @@ import path = require('node:path');
 import { CONTRACT, envelope } from '../model/contract';
 import { statusJson } from '../model/taskJson';
 import { ensurePrivateDir } from '../platform/files';
+import { SNAPSHOT_DIR } from '../store/paths';
 import { CHANGED_FILE } from '../store/store';
 import type { Core } from './core';
 import { views } from './observe';
@@ -21,7 +22,7 @@ import { views } from './observe';
  * clock or the disk's, the earlier), less a margin for the coarse clock of file times: a record
  * written while it was being made makes it stale.
  */
-export const SNAPSHOT_DIR = 'snapshots';
+export { SNAPSHOT_DIR };
 export const FRESH_SECONDS = 6;
 const REFRESH_MS = 2_000;
 const WANTED_MS = 5 * 60_000;
