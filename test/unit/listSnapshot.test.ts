@@ -152,6 +152,25 @@ describe("a host's list snapshot, as its shell judges it (its own test, no proce
     assert.equal(ask(home), 'CLI\n', 'a snapshot holding a record since kept aside');
   });
 
+  it("its supervisor stopped, then the host's clock set back by less than its age: once a question found it expired, the CLI answers", () => {
+    at(changed, 3000);
+    written(file, 1000);
+    // A question 100 s on found it expired (its mark is past the .until date); then the clock went back 100 s.
+    const mark = path.join(path.dirname(file), 'wanted');
+    fs.writeFileSync(mark, '');
+    at(mark, -100_000);
+    for (const shell of ['/bin/sh', '/bin/bash']) {
+      assert.equal(ask(home, { ...process.env, RESILIENT_AGENT_HOME: home }, shell), 'CLI\n', `${shell}: a snapshot served 100 s after it expired`);
+      assert.ok(fs.statSync(mark).mtimeMs < Date.now() + 10_000, `${shell}: marked wanted all the same`);
+      at(mark, -100_000);
+    }
+    // Its supervisor again: a new snapshot is served (the earlier question's mark is not past its .until).
+    fs.writeFileSync(mark, '');
+    written(file, 500);
+    assert.equal(ask(home), '{"snapshot":1}');
+    assert.equal(ask(home), '{"snapshot":1}', 'the mark of the question before');
+  });
+
   it("a record changed after it, with the host's clock set back since it was written (by less than its age): the CLI answers", async () => {
     const store = new TaskStore(home);
     store.init();

@@ -238,5 +238,9 @@ export function snapshotShell(known: { hostKey: string; home: string }): string 
     // The mark first, whatever else (`>|`: even in a login shell with noclobber set, its rc file's
     // `set -C`); not made (its folder gone, the CLI makes it again): no "now" to judge by, the CLI
     // answers. In a condition, so a shell with `set -e` goes on.
-    + `if { true >|${q(wanted)}; } 2>/dev/null && [ "$ra_h" = ${q(known.home)} ] && ${fresh} && cat -- ${q(file)} 2>/dev/null; then exit 0; fi;`;
+    // Before it, whether an earlier question's mark is past the .until date: that one found it
+    // expired, and a clock set back since (by less than its age) would make it look fresh again.
+    // Expired it stays, till its supervisor writes it anew (bash's -nt: true with no .until).
+    + `if [ ${q(wanted)} -nt ${q(untilFile(file))} ]; then ra_x=1; else ra_x=0; fi; `
+    + `if { true >|${q(wanted)}; } 2>/dev/null && [ "$ra_x" = 0 ] && [ "$ra_h" = ${q(known.home)} ] && ${fresh} && cat -- ${q(file)} 2>/dev/null; then exit 0; fi;`;
 }
