@@ -262,6 +262,36 @@ describe("a host's list snapshot on a disk whose clock is not the host's (a stat
   });
 });
 
+describe("a host's list snapshot after the host's clock was set forward, then back", () => {
+  it("a question's mark dated an hour ahead keeps no new snapshot expired: its supervisor dates it now", async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-snap-'));
+    try {
+      const tasksDir = path.join(home, 'tasks');
+      fs.mkdirSync(tasksDir);
+      fs.writeFileSync(path.join(tasksDir, '.changed'), '');
+      const old = new Date(Date.now() - 3000);
+      fs.utimesSync(path.join(tasksDir, '.changed'), old, old);
+      const file = snapshotFile(home, 'abcdef012345');
+      fs.mkdirSync(path.dirname(file));
+      const mark = path.join(path.dirname(file), 'wanted');
+      fs.writeFileSync(mark, '');
+      const ahead = new Date(Date.now() + 3600_000);
+      fs.utimesSync(mark, ahead, ahead);
+      const core = {
+        store: { paths: { home, tasksDir }, list: () => ({ records: [], corrupt: [], newer: [], unreadable: [] }), orphans: () => [] },
+        tmux: { listPanes: async () => new Map() },
+        host: { key: 'abcdef012345' },
+        locks: { identity: () => ({ version: 'test' }) },
+        logger: { debug: () => undefined },
+      } as unknown as Core;
+      await new ListSnapshot(core, () => true).keep();
+      assert.match(ask(home), /"snapshot":/, 'served');
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("a host's list snapshot whose supervisor dies between writing it and dating its .until", () => {
   it('an earlier .until dated later (the clock set back since) never keeps the new snapshot fresh past its 6 s', async () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-snap-'));

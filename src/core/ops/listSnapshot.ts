@@ -119,6 +119,11 @@ export class ListSnapshot {
       // fresh until then. With none, the CLI answers meanwhile.
       const until = untilFile(file);
       fs.rmSync(until, { force: true });
+      // A question's mark past the new .until date keeps it expired (ops/remote.ts): one dated ahead
+      // of the clock (set forward, then back) is dated now, or no snapshot would be served till the
+      // clock passed it. This one is new: a stopped supervisor's is what that rule keeps expired.
+      const mark = path.join(path.dirname(file), WANTED_FILE);
+      if ((fs.statSync(mark, { throwIfNoEntry: false })?.mtimeMs ?? 0) > Date.now() + 1000) fs.utimesSync(mark, new Date(), new Date());
       fs.renameSync(tmp, file);
       // Then fresh until FRESH_SECONDS after its view began.
       fs.closeSync(fs.openSync(until, 'a', 0o600));
