@@ -99,6 +99,31 @@ describe("a host's list snapshot, as its shell judges it (its own test, no proce
     }
   });
 
+  it('the same in zsh and busybox sh where they are installed (busybox compares file times to the second)', () => {
+    const shells = [['/usr/bin/zsh'], ['/usr/bin/busybox', 'sh'], ['/bin/busybox', 'sh']].filter(([b]) => fs.existsSync(b));
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, RESILIENT_AGENT_HOME: home };
+    const run = ([bin, ...args]: string[]) => execFileSync(bin, [...args, '-C', '-e', '-u', '-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env });
+    for (const shell of shells) {
+      const name = shell.join(' ');
+      at(changed, 3000);
+      written(file, 1000);
+      assert.equal(run(shell), '{"snapshot":1}', name);
+      fs.rmSync(untilFile(file));
+      assert.equal(run(shell), 'CLI\n', `${name}: no .until`);
+      written(file, 8000);
+      assert.equal(run(shell), 'CLI\n', `${name}: 8 s old`);
+      written(file, -60_000);
+      assert.equal(run(shell), 'CLI\n', `${name}: ahead of the clock`);
+      written(file, 3000);
+      at(changed, 500);
+      assert.equal(run(shell), 'CLI\n', `${name}: a record changed after it`);
+      at(changed, 3000);
+      fs.rmSync(changed);
+      assert.equal(run(shell), 'CLI\n', `${name}: no record change known`);
+      fs.writeFileSync(changed, '');
+    }
+  });
+
   it("served only while the host's CLI would use that state dir: one its environment now names elsewhere has its own tasks", () => {
     at(changed, 3000);
     written(file, 1000);
