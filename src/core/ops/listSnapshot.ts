@@ -17,7 +17,10 @@ import { views } from './observe';
  * - written after the last change of any record (the store touches \`tasks/.changed\` with each);
  * - within \`FRESH_SECONDS\`: its \`.until\` file is dated that long after it (a supervisor that died, or
  *   stopped, stops renewing it, and the question's mark passes that date);
- * - not dated after the question (a clock set back since would keep it young).
+ * - not dated after the question (a clock set back since would keep it young), and no earlier
+ *   question's mark past its \`.until\` (one that found it expired: a clock set back by less than its
+ *   age would make it look fresh again); the store dates its record change mark after the snapshots
+ *   folder's last change for the same reason.
  * Otherwise the host's CLI answers as before. Its file's time is when its view began (by the host's
  * clock or the disk's, the earlier), less a margin for the coarse clock of file times: a record
  * written while it was being made makes it stale.
