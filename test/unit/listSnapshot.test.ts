@@ -99,6 +99,19 @@ describe("a host's list snapshot, as its shell judges it (its own test, no proce
     }
   });
 
+  it("a `cat` of the login shell's own (a function, or an alias in zsh's .zshenv) is not the one that serves it", () => {
+    at(changed, 3000);
+    written(file, 1000);
+    const rc = path.join(path.dirname(home), 'rc');
+    fs.mkdirSync(rc);
+    // What bash sources for a command over ssh (its .bashrc; BASH_ENV here), and zsh's .zshenv.
+    fs.writeFileSync(path.join(rc, 'env.sh'), 'cat() { echo "$@" | tr a-z A-Z; }\n');
+    fs.writeFileSync(path.join(rc, '.zshenv'), "alias cat='cat -n'\n");
+    const env = { ...process.env, RESILIENT_AGENT_HOME: home, BASH_ENV: path.join(rc, 'env.sh'), ZDOTDIR: rc };
+    assert.equal(ask(home, env, '/bin/bash'), '{"snapshot":1}', 'bash');
+    if (fs.existsSync('/usr/bin/zsh')) assert.equal(ask(home, env, '/usr/bin/zsh'), '{"snapshot":1}', 'zsh');
+  });
+
   it('the same in zsh and busybox sh where they are installed (busybox compares file times to the second)', () => {
     const shells = [['/usr/bin/zsh'], ['/usr/bin/busybox', 'sh'], ['/bin/busybox', 'sh']].filter(([b]) => fs.existsSync(b));
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, RESILIENT_AGENT_HOME: home };

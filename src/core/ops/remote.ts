@@ -242,5 +242,6 @@ export function snapshotShell(known: { hostKey: string; home: string }): string 
     // expired, and a clock set back since (by less than its age) would make it look fresh again.
     // Expired it stays, till its supervisor writes it anew (bash's -nt: true with no .until).
     + `if [ ${q(wanted)} -nt ${q(untilFile(file))} ]; then ra_x=1; else ra_x=0; fi; `
-    + `if { true >|${q(wanted)}; } 2>/dev/null && [ "$ra_x" = 0 ] && [ "$ra_h" = ${q(known.home)} ] && ${fresh} && cat -- ${q(file)} 2>/dev/null; then exit 0; fi;`;
+    // `command cat`: not a function or alias of that name from the login shell's rc files (.bashrc, .zshenv).
+    + `if { true >|${q(wanted)}; } 2>/dev/null && [ "$ra_x" = 0 ] && [ "$ra_h" = ${q(known.home)} ] && ${fresh} && command cat -- ${q(file)} 2>/dev/null; then exit 0; fi;`;
 }
