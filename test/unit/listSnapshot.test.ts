@@ -1,6 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+// The module itself (its namespace import has getters only): one of its calls replaced in a test.
+import fsModule = require('node:fs');
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FRESH_SECONDS, ListSnapshot, snapshotFile, untilFile } from '../../src/core/ops/listSnapshot';
@@ -97,6 +99,44 @@ describe("a host's list snapshot, as its shell judges it (its own test, no proce
     }
   });
 
+  it("a `cat` of the login shell's own (a function, or an alias in zsh's .zshenv) is not the one that serves it", () => {
+    at(changed, 3000);
+    written(file, 1000);
+    const rc = path.join(path.dirname(home), 'rc');
+    fs.mkdirSync(rc);
+    // What bash sources for a command over ssh (its .bashrc; BASH_ENV here), and zsh's .zshenv.
+    fs.writeFileSync(path.join(rc, 'env.sh'), 'cat() { echo "$@" | tr a-z A-Z; }\n');
+    fs.writeFileSync(path.join(rc, '.zshenv'), "alias cat='cat -n'\n");
+    const env = { ...process.env, RESILIENT_AGENT_HOME: home, BASH_ENV: path.join(rc, 'env.sh'), ZDOTDIR: rc };
+    assert.equal(ask(home, env, '/bin/bash'), '{"snapshot":1}', 'bash');
+    if (fs.existsSync('/usr/bin/zsh')) assert.equal(ask(home, env, '/usr/bin/zsh'), '{"snapshot":1}', 'zsh');
+  });
+
+  it('the same in zsh and busybox sh where they are installed (busybox compares file times to the second)', () => {
+    const shells = [['/usr/bin/zsh'], ['/usr/bin/busybox', 'sh'], ['/bin/busybox', 'sh']].filter(([b]) => fs.existsSync(b));
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, RESILIENT_AGENT_HOME: home };
+    const run = ([bin, ...args]: string[]) => execFileSync(bin, [...args, '-C', '-e', '-u', '-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env });
+    for (const shell of shells) {
+      const name = shell.join(' ');
+      at(changed, 3000);
+      written(file, 1000);
+      assert.equal(run(shell), '{"snapshot":1}', name);
+      fs.rmSync(untilFile(file));
+      assert.equal(run(shell), 'CLI\n', `${name}: no .until`);
+      written(file, 8000);
+      assert.equal(run(shell), 'CLI\n', `${name}: 8 s old`);
+      written(file, -60_000);
+      assert.equal(run(shell), 'CLI\n', `${name}: ahead of the clock`);
+      written(file, 3000);
+      at(changed, 500);
+      assert.equal(run(shell), 'CLI\n', `${name}: a record changed after it`);
+      at(changed, 3000);
+      fs.rmSync(changed);
+      assert.equal(run(shell), 'CLI\n', `${name}: no record change known`);
+      fs.writeFileSync(changed, '');
+    }
+  });
+
   it("served only while the host's CLI would use that state dir: one its environment now names elsewhere has its own tasks", () => {
     at(changed, 3000);
     written(file, 1000);
@@ -126,6 +166,9 @@ describe("a host's list snapshot, as its shell judges it (its own test, no proce
     written(snapshotFile(userHome, 'abcdef012345'), 1000);
     assert.equal(ask(userHome, { ...bare, HOME: user }), '{"snapshot":3}', 'HOME');
     assert.equal(ask(userHome, { ...bare, HOME: user, RESILIENT_AGENT_HOME: home }), 'CLI\n', 'HOME, and RESILIENT_AGENT_HOME elsewhere');
+    // "/" is a state dir too (the CLI's path.resolve keeps it): not one unset, read as HOME's.
+    assert.equal(ask(userHome, { ...bare, HOME: user, RESILIENT_AGENT_HOME: '/' }), 'CLI\n', 'RESILIENT_AGENT_HOME=/ (the CLI uses /)');
+    assert.equal(ask(userHome, { ...bare, HOME: user, XDG_STATE_HOME: '/' }), 'CLI\n', 'XDG_STATE_HOME=/ (the CLI uses /resilient-agent)');
   });
 
   it('a task forgotten (its record removed) or its record kept aside after the snapshot was written: the CLI answers', () => {
@@ -145,6 +188,40 @@ describe("a host's list snapshot, as its shell judges it (its own test, no proce
     assert.equal(ask(home), '{"snapshot":1}');
     store.quarantine(record.session);
     assert.equal(ask(home), 'CLI\n', 'a snapshot holding a record since kept aside');
+  });
+
+  it("its supervisor stopped, then the host's clock set back by less than its age: once a question found it expired, the CLI answers", () => {
+    at(changed, 3000);
+    written(file, 1000);
+    // A question 100 s on found it expired (its mark is past the .until date); then the clock went back 100 s.
+    const mark = path.join(path.dirname(file), 'wanted');
+    fs.writeFileSync(mark, '');
+    at(mark, -100_000);
+    for (const shell of ['/bin/sh', '/bin/bash']) {
+      assert.equal(ask(home, { ...process.env, RESILIENT_AGENT_HOME: home }, shell), 'CLI\n', `${shell}: a snapshot served 100 s after it expired`);
+      assert.ok(fs.statSync(mark).mtimeMs < Date.now() + 10_000, `${shell}: marked wanted all the same`);
+      at(mark, -100_000);
+    }
+    // Its supervisor again: a new snapshot is served (the earlier question's mark is not past its .until).
+    fs.writeFileSync(mark, '');
+    written(file, 500);
+    assert.equal(ask(home), '{"snapshot":1}');
+    assert.equal(ask(home), '{"snapshot":1}', 'the mark of the question before');
+  });
+
+  it("a record changed after it, with the host's clock set back since it was written (by less than its age): the CLI answers", async () => {
+    const store = new TaskStore(home);
+    store.init();
+    // Written just before the clock went back 300 ms (dated ahead of the clock now, and so is the
+    // snapshots folder it was renamed into), then a record written: its mark is dated before it.
+    at(changed, 3000);
+    written(file, -300);
+    at(path.dirname(file), -300);
+    store.write(testRecord({ prompt: 'p' }));
+    // A question once the clock is past the snapshot's date again (still before its .until).
+    const past = fs.statSync(file).mtimeMs + 50;
+    while (Date.now() < past) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(ask(home), 'CLI\n', 'a snapshot older than a record change served');
   });
 });
 
@@ -218,6 +295,80 @@ describe("a host's list snapshot on a disk whose clock is not the host's (a stat
       assert.equal(ask(home), 'CLI\n', 'a snapshot older than a record change served');
     } finally {
       Date.now = realNow;
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a host's list snapshot after the host's clock was set forward, then back", () => {
+  it("a question's mark dated an hour ahead keeps no new snapshot expired: its supervisor dates it now", async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-snap-'));
+    try {
+      const tasksDir = path.join(home, 'tasks');
+      fs.mkdirSync(tasksDir);
+      fs.writeFileSync(path.join(tasksDir, '.changed'), '');
+      const old = new Date(Date.now() - 3000);
+      fs.utimesSync(path.join(tasksDir, '.changed'), old, old);
+      const file = snapshotFile(home, 'abcdef012345');
+      fs.mkdirSync(path.dirname(file));
+      const mark = path.join(path.dirname(file), 'wanted');
+      fs.writeFileSync(mark, '');
+      const ahead = new Date(Date.now() + 3600_000);
+      fs.utimesSync(mark, ahead, ahead);
+      const core = {
+        store: { paths: { home, tasksDir }, list: () => ({ records: [], corrupt: [], newer: [], unreadable: [] }), orphans: () => [] },
+        tmux: { listPanes: async () => new Map() },
+        host: { key: 'abcdef012345' },
+        locks: { identity: () => ({ version: 'test' }) },
+        logger: { debug: () => undefined },
+      } as unknown as Core;
+      await new ListSnapshot(core, () => true).keep();
+      assert.match(ask(home), /"snapshot":/, 'served');
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a host's list snapshot whose supervisor dies between writing it and dating its .until", () => {
+  it('an earlier .until dated later (the clock set back since) never keeps the new snapshot fresh past its 6 s', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-snap-'));
+    const realRename = fsModule.renameSync;
+    try {
+      const tasksDir = path.join(home, 'tasks');
+      fs.mkdirSync(tasksDir);
+      fs.writeFileSync(path.join(tasksDir, '.changed'), '');
+      const back = (f: string, ms: number) => {
+        const t = fs.statSync(f).mtimeMs - ms;
+        fs.utimesSync(f, new Date(t), new Date(t));
+      };
+      back(path.join(tasksDir, '.changed'), 3000);
+      const file = snapshotFile(home, 'abcdef012345');
+      fs.mkdirSync(path.dirname(file));
+      fs.writeFileSync(path.join(path.dirname(file), 'wanted'), '');
+      // Left by the previous write, before this host's clock was set back an hour.
+      fs.writeFileSync(untilFile(file), '');
+      const later = new Date(Date.now() + 3600_000);
+      fs.utimesSync(untilFile(file), later, later);
+      const core = {
+        store: { paths: { home, tasksDir }, list: () => ({ records: [], corrupt: [], newer: [], unreadable: [] }), orphans: () => [] },
+        tmux: { listPanes: async () => new Map() },
+        host: { key: 'abcdef012345' },
+        locks: { identity: () => ({ version: 'test' }) },
+        logger: { debug: () => undefined },
+      } as unknown as Core;
+      // The supervisor killed just after the snapshot took its name: what is on disk then, 7 s later.
+      let died: string | undefined;
+      fsModule.renameSync = (from, to) => {
+        realRename(from, to);
+        if (to !== file) return;
+        for (const f of [file, path.join(tasksDir, '.changed'), untilFile(file)]) if (fs.existsSync(f)) back(f, 7000);
+        died = ask(home);
+      };
+      await new ListSnapshot(core, () => true).keep();
+      assert.equal(died, 'CLI\n', 'a snapshot served 7 s after its supervisor died');
+    } finally {
+      fsModule.renameSync = realRename;
       fs.rmSync(home, { recursive: true, force: true });
     }
   });

@@ -3,6 +3,7 @@ import path = require('node:path');
 import { CONTRACT, envelope } from '../model/contract';
 import { statusJson } from '../model/taskJson';
 import { ensurePrivateDir } from '../platform/files';
+import { SNAPSHOT_DIR } from '../store/paths';
 import { CHANGED_FILE } from '../store/store';
 import type { Core } from './core';
 import { views } from './observe';
@@ -16,12 +17,15 @@ import { views } from './observe';
  * - written after the last change of any record (the store touches \`tasks/.changed\` with each);
  * - within \`FRESH_SECONDS\`: its \`.until\` file is dated that long after it (a supervisor that died, or
  *   stopped, stops renewing it, and the question's mark passes that date);
- * - not dated after the question (a clock set back since would keep it young).
+ * - not dated after the question (a clock set back since would keep it young), and no earlier
+ *   question's mark past its \`.until\` (one that found it expired: a clock set back by less than its
+ *   age would make it look fresh again); the store dates its record change mark after the snapshots
+ *   folder's last change for the same reason.
  * Otherwise the host's CLI answers as before. Its file's time is when its view began (by the host's
  * clock or the disk's, the earlier), less a margin for the coarse clock of file times: a record
  * written while it was being made makes it stale.
  */
-export const SNAPSHOT_DIR = 'snapshots';
+export { SNAPSHOT_DIR };
 export const FRESH_SECONDS = 6;
 const REFRESH_MS = 2_000;
 const WANTED_MS = 5 * 60_000;
@@ -113,10 +117,18 @@ export class ListSnapshot {
       fs.writeFileSync(tmp, listEnvelope(this.core.locks.identity().version, all.map(statusJson), this.core.host.key, home), { mode: 0o600 });
       // Its time is set before it takes the name: never, even for a moment, newer than what it shows.
       fs.utimesSync(tmp, stamp, stamp);
-      fs.renameSync(tmp, file);
-      // Then fresh until FRESH_SECONDS after its view began (an older date left by a failure here
-      // only makes it stale sooner).
+      // The earlier .until goes first: its date is not always earlier than this one's (the clock set
+      // back since), and a supervisor dying before it dates the new one would leave this snapshot
+      // fresh until then. With none, the CLI answers meanwhile.
       const until = untilFile(file);
+      fs.rmSync(until, { force: true });
+      // A question's mark past the new .until date keeps it expired (ops/remote.ts): one dated ahead
+      // of the clock (set forward, then back) is dated now, or no snapshot would be served till the
+      // clock passed it. This one is new: a stopped supervisor's is what that rule keeps expired.
+      const mark = path.join(path.dirname(file), WANTED_FILE);
+      if ((fs.statSync(mark, { throwIfNoEntry: false })?.mtimeMs ?? 0) > Date.now() + 1000) fs.utimesSync(mark, new Date(), new Date());
+      fs.renameSync(tmp, file);
+      // Then fresh until FRESH_SECONDS after its view began.
       fs.closeSync(fs.openSync(until, 'a', 0o600));
       const end = new Date(stamp.getTime() + FRESH_SECONDS * 1000);
       fs.utimesSync(until, end, end);

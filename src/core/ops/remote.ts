@@ -231,10 +231,17 @@ export function snapshotShell(known: { hostKey: string; home: string }): string 
   // environment names elsewhere since has tasks of its own, and a supervisor still running on the
   // old one would keep that one's snapshot fresh for as long as it is asked. A path written
   // otherwise (relative, `//`) is only a question the CLI answers.
-  return 'ra_h=${RESILIENT_AGENT_HOME:-}; ra_h=${ra_h%/}; if [ -z "$ra_h" ]; then ra_h=${XDG_STATE_HOME:-}; ra_h=${ra_h%/}; '
-    + 'if [ -n "$ra_h" ]; then ra_h=$ra_h/resilient-agent; else ra_h=${HOME:-}; ra_h=${ra_h%/}/.local/state/resilient-agent; fi; fi; '
+  // Which variable is set is decided before a trailing '/' is cut: '/' names the root, not an unset one.
+  return 'if [ -n "${RESILIENT_AGENT_HOME:-}" ]; then ra_h=${RESILIENT_AGENT_HOME%/}; ra_h=${ra_h:-/}; '
+    + 'elif [ -n "${XDG_STATE_HOME:-}" ]; then ra_h=${XDG_STATE_HOME%/}/resilient-agent; '
+    + 'else ra_h=${HOME:-}; ra_h=${ra_h%/}/.local/state/resilient-agent; fi; '
     // The mark first, whatever else (`>|`: even in a login shell with noclobber set, its rc file's
     // `set -C`); not made (its folder gone, the CLI makes it again): no "now" to judge by, the CLI
     // answers. In a condition, so a shell with `set -e` goes on.
-    + `if { true >|${q(wanted)}; } 2>/dev/null && [ "$ra_h" = ${q(known.home)} ] && ${fresh} && cat -- ${q(file)} 2>/dev/null; then exit 0; fi;`;
+    // Before it, whether an earlier question's mark is past the .until date: that one found it
+    // expired, and a clock set back since (by less than its age) would make it look fresh again.
+    // Expired it stays, till its supervisor writes it anew (bash's -nt: true with no .until).
+    + `if [ ${q(wanted)} -nt ${q(untilFile(file))} ]; then ra_x=1; else ra_x=0; fi; `
+    // `command cat`: not a function or alias of that name from the login shell's rc files (.bashrc, .zshenv).
+    + `if { true >|${q(wanted)}; } 2>/dev/null && [ "$ra_x" = 0 ] && [ "$ra_h" = ${q(known.home)} ] && ${fresh} && command cat -- ${q(file)} 2>/dev/null; then exit 0; fi;`;
 }

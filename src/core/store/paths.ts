@@ -1,6 +1,8 @@
 import os = require('node:os');
 import path = require('node:path');
 
+export const SNAPSHOT_DIR = 'snapshots';
+
 /**
  * The state dir: records must outlive a reboot, so never /tmp. Always absolute, resolved against
  * the folder the command runs in: a relative HOME handed on as it is would name another folder for
@@ -15,6 +17,8 @@ export function stateHome(env: NodeJS.ProcessEnv = process.env): string {
 export class StatePaths {
   constructor(readonly home: string) {}
   get tasksDir(): string { return path.join(this.home, 'tasks'); }
+  /** Where a host's list snapshots are kept (ops/listSnapshot.ts). */
+  get snapshotsDir(): string { return path.join(this.home, SNAPSHOT_DIR); }
   get locksDir(): string { return path.join(this.home, 'locks'); }
   get quarantineDir(): string { return path.join(this.home, 'corrupt'); }
   get configFile(): string { return path.join(this.home, 'config.json'); }

@@ -122,7 +122,14 @@ export class TaskStore {
    */
   changed(session: string): void {
     try {
-      fs.writeFileSync(path.join(this.paths.tasksDir, CHANGED_FILE), `${session}\n`, { mode: 0o600 });
+      const mark = path.join(this.paths.tasksDir, CHANGED_FILE);
+      fs.writeFileSync(mark, `${session}\n`, { mode: 0o600 });
+      // The clock set back since a list snapshot was renamed into its folder would date this mark
+      // before that snapshot, which would then be served without this change: dated after the
+      // folder's last change instead (one stat per record write; a later date only costs answers
+      // from the CLI until the clock passes it or the next change).
+      const last = fs.statSync(this.paths.snapshotsDir, { throwIfNoEntry: false })?.mtimeMs;
+      if (last !== undefined && last >= fs.statSync(mark).mtimeMs) fs.utimesSync(mark, new Date(last + 1), new Date(last + 1));
     } catch {
       /* a ping only: the record itself is written */
     }
