@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { LockManager } from '../../src/core/store/lock';
 import { stateHome } from '../../src/core/store/paths';
 import type { TaskRecord } from '../../src/core/model/record';
@@ -88,6 +88,27 @@ describe('task store', () => {
     fs.mkdirSync(file); // reading it fails (EISDIR), as EIO or EMFILE would
     assert.equal(store.read('codex-fix').kind, 'unreadable');
     assert.deepEqual(store.list().corrupt, []);
+  });
+
+  it('a task forgotten while the render hub writes its pane\'s shown offset into its attempt (tmp + rename, no lock): gone whole, no ENOTEMPTY', async () => {
+    const store = new TaskStore(path.join(tmp(), 'home'));
+    store.init();
+    for (let i = 0; i < 15; i++) {
+      store.write(record);
+      const dir = store.paths.attemptDir('codex-fix', 2);
+      fs.mkdirSync(dir, { recursive: true });
+      for (let j = 0; j < 200; j++) fs.writeFileSync(path.join(dir, `f${j}`), 'x');
+      // As the hub does it (transcripts.ts writeShownOffset), as fast as it can.
+      const writer = spawn('bash', ['-c', 'while :; do echo 1 > "$1/o.tmp" 2>/dev/null && mv -f "$1/o.tmp" "$1/shownOffset" 2>/dev/null; done', 'hub', dir], { stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 20));
+      try {
+        store.remove('codex-fix');
+      } finally {
+        writer.kill('SIGKILL');
+      }
+      assert.equal(fs.existsSync(store.paths.taskDir('codex-fix')), false, `round ${i}: its folder`);
+      assert.deepEqual(store.sessions(), [], `round ${i}: listed`);
+    }
   });
 });
 

@@ -21,6 +21,8 @@ export class StatePaths {
   get snapshotsDir(): string { return path.join(this.home, SNAPSHOT_DIR); }
   get locksDir(): string { return path.join(this.home, 'locks'); }
   get quarantineDir(): string { return path.join(this.home, 'corrupt'); }
+  /** A forgotten task's folder on its way out (./store.ts remove). */
+  get removingDir(): string { return path.join(this.home, 'removing'); }
   get configFile(): string { return path.join(this.home, 'config.json'); }
   /** Touched when a task starts or changes, so supervisors look at once instead of at their next tick. */
   get wakeFile(): string { return path.join(this.home, 'wake'); }

@@ -1,5 +1,6 @@
 import fs = require('node:fs');
 import path = require('node:path');
+import { randomBytes } from 'node:crypto';
 import { StatePaths } from './paths';
 import { ensurePrivateDir, readFileIfExists, writeFileAtomic, writeFileAtomicAsync } from '../platform/files';
 import { attemptFile, readAttemptFiles } from './attempt';
@@ -268,7 +269,20 @@ export class TaskStore {
   }
 
   remove(session: string): void {
-    fs.rmSync(this.paths.taskDir(session), { recursive: true, force: true });
+    // Out of the tasks folder first, in one step: the render hub writes a pane's shown offset into
+    // its attempt's folder every second (it holds no task's lock), and a file it made in the middle
+    // of the removal failed it (ENOTEMPTY; `kill --forget` said so and left half a task). What it
+    // writes to the old path afterwards finds no folder; what it had begun is retried away.
+    let gone = this.paths.taskDir(session);
+    try {
+      ensurePrivateDir(this.paths.removingDir);
+      const moved = path.join(this.paths.removingDir, `${session}.${process.pid}.${randomBytes(4).toString('hex')}`);
+      fs.renameSync(gone, moved);
+      gone = moved;
+    } catch {
+      /* not there (the removal below is a no-op), or not movable: removed in place */
+    }
+    fs.rmSync(gone, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     // A forgotten task is a change too: a list snapshot still showing it is stale.
     this.changed(session);
   }
