@@ -16,6 +16,24 @@ function ask(home: string, env: NodeJS.ProcessEnv = { ...process.env, RESILIENT_
   return execFileSync(shell, ['-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env });
 }
 
+/** What ListSnapshot needs of a host's supervisor: no tasks, no panes; `onList` runs as its records are read. */
+function supervisorCore(home: string, tasksDir: string, onList: () => void = () => undefined): Core {
+  return {
+    store: {
+      paths: { home, tasksDir },
+      list: () => {
+        onList();
+        return { records: [], corrupt: [], newer: [], unreadable: [] };
+      },
+      orphans: () => [],
+    },
+    tmux: { listPanes: async () => new Map() },
+    host: { key: 'abcdef012345' },
+    locks: { identity: () => ({ version: 'test' }) },
+    logger: { debug: () => undefined },
+  } as unknown as Core;
+}
+
 describe("a host's list snapshot, as its shell judges it (its own test, no process but cat)", () => {
   let home: string;
   let file: string;
@@ -248,13 +266,7 @@ describe("a host's list snapshot that cannot be written", () => {
       fs.writeFileSync(path.join(path.dirname(file), 'wanted'), '');
       // Its temp file's name taken by a folder: the write fails, and so does the removal that follows.
       fs.mkdirSync(`${file}.${process.pid}.tmp`);
-      const core = {
-        store: { paths: { home, tasksDir: path.join(home, 'tasks') }, list: () => ({ records: [], corrupt: [], newer: [], unreadable: [] }), orphans: () => [] },
-        tmux: { listPanes: async () => new Map() },
-        host: { key: 'abcdef012345' },
-        locks: { identity: () => ({ version: 'test' }) },
-        logger: { debug: () => undefined },
-      } as unknown as Core;
+      const core = supervisorCore(home, path.join(home, 'tasks'));
       await new ListSnapshot(core, () => true).keep();
     } finally {
       fs.rmSync(home, { recursive: true, force: true });
@@ -272,21 +284,8 @@ describe("a host's list snapshot on a disk whose clock is not the host's (a stat
       const file = snapshotFile(home, 'abcdef012345');
       fs.mkdirSync(path.dirname(file));
       fs.writeFileSync(path.join(path.dirname(file), 'wanted'), '');
-      const core = {
-        store: {
-          paths: { home, tasksDir },
-          // The records read, then one written (by another process) before the snapshot is done: the disk's clock times its mark.
-          list: () => {
-            fs.writeFileSync(path.join(tasksDir, '.changed'), 'codex-x\n');
-            return { records: [], corrupt: [], newer: [], unreadable: [] };
-          },
-          orphans: () => [],
-        },
-        tmux: { listPanes: async () => new Map() },
-        host: { key: 'abcdef012345' },
-        locks: { identity: () => ({ version: 'test' }) },
-        logger: { debug: () => undefined },
-      } as unknown as Core;
+      // The records read, then one written (by another process) before the snapshot is done: the disk's clock times its mark.
+      const core = supervisorCore(home, tasksDir, () => fs.writeFileSync(path.join(tasksDir, '.changed'), 'codex-x\n'));
       // This host's clock 1 s ahead of the disk's (an NFS server's clock times what is written there).
       Date.now = () => realNow() + 1000;
       await new ListSnapshot(core, () => true).keep();
@@ -315,13 +314,7 @@ describe("a host's list snapshot after the host's clock was set forward, then ba
       fs.writeFileSync(mark, '');
       const ahead = new Date(Date.now() + 3600_000);
       fs.utimesSync(mark, ahead, ahead);
-      const core = {
-        store: { paths: { home, tasksDir }, list: () => ({ records: [], corrupt: [], newer: [], unreadable: [] }), orphans: () => [] },
-        tmux: { listPanes: async () => new Map() },
-        host: { key: 'abcdef012345' },
-        locks: { identity: () => ({ version: 'test' }) },
-        logger: { debug: () => undefined },
-      } as unknown as Core;
+      const core = supervisorCore(home, tasksDir);
       await new ListSnapshot(core, () => true).keep();
       assert.match(ask(home), /"snapshot":/, 'served');
     } finally {
@@ -350,13 +343,7 @@ describe("a host's list snapshot whose supervisor dies between writing it and da
       fs.writeFileSync(untilFile(file), '');
       const later = new Date(Date.now() + 3600_000);
       fs.utimesSync(untilFile(file), later, later);
-      const core = {
-        store: { paths: { home, tasksDir }, list: () => ({ records: [], corrupt: [], newer: [], unreadable: [] }), orphans: () => [] },
-        tmux: { listPanes: async () => new Map() },
-        host: { key: 'abcdef012345' },
-        locks: { identity: () => ({ version: 'test' }) },
-        logger: { debug: () => undefined },
-      } as unknown as Core;
+      const core = supervisorCore(home, tasksDir);
       // The supervisor killed just after the snapshot took its name: what is on disk then, 7 s later.
       let died: string | undefined;
       fsModule.renameSync = (from, to) => {
