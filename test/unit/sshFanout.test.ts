@@ -14,7 +14,7 @@ case "$1" in
   auth) echo 'Permission denied (publickey).' >&2; exit 255 ;;
   code) echo out; echo err >&2; exit 3 ;;
   stdin) cat; echo "[end]" ;;
-  slow) echo "start" >> "$2"; sleep 0.5; echo "end" >> "$2"; echo "ok $2" ;;
+  slow) echo "start" >> "$2"; for _ in $(seq 200); do [ "$(grep -c start "$2")" -ge 4 ] && break; sleep 0.05; done; echo "end" >> "$2"; echo "ok $2" ;;
   group) read -r stat < /proc/$$/stat; set -- \${stat##*) }; echo "$3" ;;
   hang) echo $$ > "$2"; exec sleep 30 ;;
   signal) kill -KILL $$ ;;
