@@ -25,14 +25,15 @@ import { views } from './observe';
  * clock or the disk's, the earlier), less a margin for the coarse clock of file times: a record
  * written while it was being made makes it stale.
  */
-export { SNAPSHOT_DIR };
 export const FRESH_SECONDS = 6;
 const REFRESH_MS = 2_000;
 const WANTED_MS = 5 * 60_000;
 const CLOCK_MARGIN_MS = 50;
 
 /** Touched by each question over ssh (and each answer of the CLI there): the supervisor keeps a snapshot while it is. */
-export const WANTED_FILE = 'wanted';
+export function wantedFile(home: string): string {
+  return path.join(home, SNAPSHOT_DIR, 'wanted');
+}
 
 /** Where a host keeps its snapshot: a state dir shared by hosts has one per host, and per contract. */
 export function snapshotFile(home: string, hostKey: string, contract = CONTRACT): string {
@@ -47,9 +48,8 @@ export function untilFile(snapshot: string): string {
 /** Someone asks this host for its list: keep a snapshot of it for a while. Best effort. */
 export function markWanted(home: string): void {
   try {
-    const dir = path.join(home, SNAPSHOT_DIR);
-    ensurePrivateDir(dir);
-    fs.writeFileSync(path.join(dir, WANTED_FILE), '', { mode: 0o600 });
+    ensurePrivateDir(path.join(home, SNAPSHOT_DIR));
+    fs.writeFileSync(wantedFile(home), '', { mode: 0o600 });
   } catch {
     /* no snapshot: the CLI answers */
   }
@@ -58,7 +58,7 @@ export function markWanted(home: string): void {
 function wanted(home: string, now: number): boolean {
   let at: number | undefined;
   try {
-    at = fs.statSync(path.join(home, SNAPSHOT_DIR, WANTED_FILE), { throwIfNoEntry: false })?.mtimeMs;
+    at = fs.statSync(wantedFile(home), { throwIfNoEntry: false })?.mtimeMs;
   } catch {
     // EIO, ESTALE (a shared disk), EACCES, ELOOP: no snapshot (the CLI answers), never a throw into the supervisor's pass or timer.
     return false;
@@ -125,7 +125,7 @@ export class ListSnapshot {
       // A question's mark past the new .until date keeps it expired (ops/remote.ts): one dated ahead
       // of the clock (set forward, then back) is dated now, or no snapshot would be served till the
       // clock passed it. This one is new: a stopped supervisor's is what that rule keeps expired.
-      const mark = path.join(path.dirname(file), WANTED_FILE);
+      const mark = wantedFile(home);
       if ((fs.statSync(mark, { throwIfNoEntry: false })?.mtimeMs ?? 0) > Date.now() + 1000) fs.utimesSync(mark, new Date(), new Date());
       fs.renameSync(tmp, file);
       // Then fresh until FRESH_SECONDS after its view began.

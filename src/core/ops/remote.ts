@@ -8,7 +8,7 @@ import { prepareControlDir, runSsh, SshBatch, shCommand, shQuote, sshArgv, SshEr
 import type { Host, Seen } from '../store/hosts';
 import { HostRegistry, LOCAL_HOST } from '../store/hosts';
 import { CHANGED_FILE } from '../store/store';
-import { SNAPSHOT_DIR, snapshotFile, untilFile, WANTED_FILE } from './listSnapshot';
+import { snapshotFile, untilFile, wantedFile } from './listSnapshot';
 
 /**
  * Where `hosts install` puts the CLI on a host (the user's own folders, no root), and how every
@@ -222,11 +222,12 @@ function cliCommand(args: readonly string[]): string {
  */
 export function snapshotShell(known: { hostKey: string; home: string }): string {
   const q = (p: string) => shQuote(p);
-  const wanted = path.join(known.home, SNAPSHOT_DIR, WANTED_FILE);
+  const wanted = wantedFile(known.home);
   const file = snapshotFile(known.home, known.hostKey);
+  const until = untilFile(file);
   const changed = path.join(known.home, 'tasks', CHANGED_FILE);
   // Every file checked to be there first: bash's `A -nt B` is true when B is missing (dash's false).
-  const fresh = `[ -f ${q(changed)} ] && [ -f ${q(untilFile(file))} ] && [ ${q(file)} -nt ${q(changed)} ] && [ ${q(wanted)} -ot ${q(untilFile(file))} ] && ! [ ${q(file)} -nt ${q(wanted)} ]`;
+  const fresh = `[ -f ${q(changed)} ] && [ -f ${q(until)} ] && [ ${q(file)} -nt ${q(changed)} ] && [ ${q(wanted)} -ot ${q(until)} ] && ! [ ${q(file)} -nt ${q(wanted)} ]`;
   // The state dir the host's CLI would use now (store/paths.ts stateHome; `set -u` safe): one its
   // environment names elsewhere since has tasks of its own, and a supervisor still running on the
   // old one would keep that one's snapshot fresh for as long as it is asked. A path written
@@ -241,7 +242,7 @@ export function snapshotShell(known: { hostKey: string; home: string }): string 
     // Before it, whether an earlier question's mark is past the .until date: that one found it
     // expired, and a clock set back since (by less than its age) would make it look fresh again.
     // Expired it stays, till its supervisor writes it anew (bash's -nt: true with no .until).
-    + `if [ ${q(wanted)} -nt ${q(untilFile(file))} ]; then ra_x=1; else ra_x=0; fi; `
+    + `if [ ${q(wanted)} -nt ${q(until)} ]; then ra_x=1; else ra_x=0; fi; `
     // `command cat`: not a function or alias of that name from the login shell's rc files (.bashrc, .zshenv).
     + `if { true >|${q(wanted)}; } 2>/dev/null && [ "$ra_x" = 0 ] && [ "$ra_h" = ${q(known.home)} ] && ${fresh} && command cat -- ${q(file)} 2>/dev/null; then exit 0; fi;`;
 }

@@ -227,7 +227,7 @@ export function fanOutScript(n: number): string {
 export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.ProcessEnv, opts: { timeoutMs?: number; whats?: readonly string[] } = {}): Promise<(SshResult | Error)[]> {
   // No host: nothing would ever settle one (the promise ends with the last host's answer).
   if (argvs.length === 0) return Promise.resolve([]);
-  const what = (k: number) => opts.whats?.[k];
+  const what = (k: number) => opts.whats?.[k] ?? 'the host';
   const ssh = resolveExecutable('ssh', env);
   // Not on PATH: runSsh says whether it is there (spawn also looks in the system's default path
   // when the environment has no PATH) and says NO_SSH when it is not.
@@ -317,7 +317,7 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
     });
     // Ended with a host's status never said (bash killed): that host failed.
     child.on('close', () => setImmediate(() => hosts.forEach((h, k) => {
-      if (h.status === undefined) settle(k, new SshError(`${what(k) ?? 'the host'}: ssh ended without a status`, 'unreachable'));
+      if (h.status === undefined) settle(k, new SshError(`${what(k)}: ssh ended without a status`, 'unreachable'));
     })));
     if (opts.timeoutMs) {
       timer = setTimeout(() => {
@@ -326,7 +326,7 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
         } catch {
           /* all ended just now */
         }
-        hosts.forEach((_, k) => settle(k, new SshError(`${what(k) ?? 'the host'} did not answer in ${(opts.timeoutMs! / 1000).toFixed(1)} s`, 'timeout')));
+        hosts.forEach((_, k) => settle(k, new SshError(`${what(k)} did not answer in ${(opts.timeoutMs! / 1000).toFixed(1)} s`, 'timeout')));
         for (const s of child.stdio) (s as NodeJS.ReadableStream & { destroy?: () => void } | null)?.destroy?.();
       }, opts.timeoutMs);
     }
