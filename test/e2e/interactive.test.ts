@@ -93,6 +93,10 @@ describe('end to end: an interactive Claude Code task (its real TUI in tmux)', f
     await waitFor(() => fs.existsSync(path.join(project, 'out.txt')), 'the tool ran', WAIT_MS);
     const idle = await until((r) => r.state === 'idle', 'idle after its turn');
     const id = idle.agentSessionId!;
+    // Claude Code writes its session log in batches (every 100 ms: FLUSH_INTERVAL_MS in 2.1.332), after its
+    // Stop hook: a kill -9 in that moment loses its last reply, which the resumed session then lacks (it shows
+    // "No response requested."). This crash comes after the reply is in its log, as the transcript shows it.
+    await waitFor(async () => (await svc.logs(session, 200)).split('\n').includes('● Created out.txt.'), 'its reply in its session log', WAIT_MS);
 
     // kill -9 of Claude Code (every process of the attempt, found by its environment).
     for (const pid of processesWithEnv(`RESILIENT_AGENT_ATTEMPT=${svc.store.paths.attemptDir(session, 1)}`)) process.kill(pid, 'SIGKILL');
