@@ -325,6 +325,79 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     assert.deepEqual(h.invocations(project).map((i) => [i.mode, i.sessionId]), [['start', id], ['resume', id]]);
   });
 
+  /**
+   * tmux found first on PATH: while `gate` exists, the first new-session waits before it reaches
+   * tmux (a loaded machine: its client slow to connect), having written its launcher's pid and its own to `held`.
+   */
+  function slowFirstSession(): { ctl: string; launcher: () => number; client: () => number; open: () => void } {
+    const real = (process.env.PATH ?? '').split(':').map((d) => path.join(d, 'tmux')).find((f) => fs.existsSync(f)) ?? '/usr/bin/tmux';
+    const ctl = path.join(h.root, 'tmux-ctl');
+    fs.mkdirSync(ctl);
+    fs.writeFileSync(path.join(ctl, 'gate'), '');
+    fs.writeFileSync(path.join(h.bin, 'tmux'), `#!/bin/bash
+ctl='${ctl}'
+for a in "$@"; do
+  if [ "$a" = new-session ] && [ -e "$ctl/gate" ] && mkdir "$ctl/taken" 2>/dev/null; then
+    echo "$PPID $$" > "$ctl/held.tmp"; mv "$ctl/held.tmp" "$ctl/held"
+    while [ -e "$ctl/gate" ]; do sleep 0.05; done
+    break
+  fi
+done
+exec '${real}' "$@"
+`, { mode: 0o755 });
+    return {
+      ctl,
+      launcher: () => Number(fs.readFileSync(path.join(ctl, 'held'), 'utf8').split(' ')[0]),
+      client: () => Number(fs.readFileSync(path.join(ctl, 'held'), 'utf8').split(' ')[1]),
+      open: () => fs.rmSync(path.join(ctl, 'gate'), { force: true }),
+    };
+  }
+
+  /** `start` killed -9 once it has handed its new session to tmux (the client still on its way). */
+  async function startKilledInFlight(name: string, project: string): Promise<ReturnType<typeof slowFirstSession>> {
+    const slow = slowFirstSession();
+    const started = h.cli(['start', 'codex', name, '--dir', project, '--prompt', 'x']);
+    await waitFor(() => fs.existsSync(path.join(slow.ctl, 'held')), 'the new session on its way to tmux');
+    process.kill(slow.launcher(), 'SIGKILL');
+    assert.notEqual((await started).code, 0);
+    return slow;
+  }
+
+  it('a launcher killed -9 while its new session is on its way to tmux: the next pass waits for it, and the agent runs once', async () => {
+    const project = h.project('p', ['ok']);
+    const session = 'codex-inflight';
+    const slow = await startKilledInFlight('inflight', project);
+    await h.ok(['monitor', '--once']);
+    assert.equal(h.record(session)!.attempts.length, 1, 'not launched again while its session is on its way');
+    assert.equal((await h.tmux(['has-session', '-t', `=${session}`])).code, 1);
+    slow.open();
+    await waitFor(async () => {
+      await h.ok(['monitor', '--once']);
+      return h.record(session)!.state === 'done';
+    }, 'the task done');
+    assert.equal(h.record(session)!.attempts.length, 1);
+    assert.equal(h.invocations(project).length, 1, 'the agent ran once');
+  });
+
+  it('a new session stuck on its way to tmux past the start grace: ended, then the attempt launched again, the agent run once', async () => {
+    const project = h.project('p', ['ok']);
+    const session = 'codex-stuck';
+    const slow = await startKilledInFlight('stuck', project);
+    const r = h.record(session)!;
+    const long = new Date(Date.now() - 20_000).toISOString();
+    h.store.write({ ...r, attempts: [{ ...r.attempts[0], startedAt: long }] });
+    await h.ok(['monitor', '--once']);
+    assert.deepEqual(h.record(session)!.attempts.map((a) => [a.cause, a.mode]), [['start', 'start'], ['restart', 'start']], 'started again (it never ran: no session to resume)');
+    assert.equal(processAlive(slow.client()), false, 'the stuck tmux client was ended before the launch');
+    await waitFor(async () => {
+      await h.ok(['monitor', '--once']);
+      return h.record(session)!.state === 'done';
+    }, 'the task done');
+    slow.open();
+    assert.equal(h.invocations(project).length, 1, 'the agent ran once');
+    assert.equal(fs.existsSync(path.join(h.store.paths.attemptDir(session, 1), 'pid')), false, 'the stuck launch never ran its runner');
+  });
+
   for (const forget of [false, true]) {
     it(`kill${forget ? ' --forget' : ''} ends an agent that ignores SIGHUP, and its child, before it says killed`, async () => {
       const project = h.project('p', ['ignore-hup']);

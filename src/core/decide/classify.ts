@@ -80,7 +80,7 @@ export function classifyCondition(task: TaskRecord, obs: Observation, now: numbe
   }
   const launchedAgo = now - Date.parse(attempt.startedAt);
   if (!obs.pane) {
-    if (!files.started && launchedAgo < START_GRACE_MS) return obs.underLock ? { kind: 'lost', at: now } : { kind: 'starting', confirm: true };
+    if (!files.started && launchedAgo < START_GRACE_MS) return obs.underLock && !obs.launching ? { kind: 'lost', at: now } : { kind: 'starting', confirm: true };
     return { kind: 'lost', at: now };
   }
   if (obs.pane.dead) {
@@ -227,6 +227,8 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
     case 'starting':
       return keep({
         state: attempt?.cause === 'start' ? 'running' : 'resuming', reason: null, nextAttemptAt: null, ...(condition.confirm ? { confirmUnderLock: true } : {}),
+        // Its session still on its way to tmux (its launcher died): looked at again in a moment.
+        ...(obs.launching ? { recheckSoon: true } : {}),
         // An interactive agent whose hooks say nothing until a prompt (Codex's TUI resumed) is idle
         // by its still pane: looked at again once it runs, not at the next tick.
         ...(isInteractive(task) ? { recheckAt: now + STARTING_RECHECK_MS } : {}),

@@ -32,9 +32,14 @@ export interface Observation {
   elsewhere?: { host: string; alive: boolean };
   /**
    * Looked at under the task's lock: every launch holds it until its session exists, so an
-   * attempt with no session by now will never get one (its launcher died).
+   * attempt with no session by now will never get one (its launcher died), unless `launching`.
    */
   underLock?: boolean;
+  /**
+   * A tmux client of this host still carries the attempt's runner to tmux (its launcher died
+   * after handing it over): its session may yet come.
+   */
+  launching?: boolean;
   /**
    * The current attempt never started and its dead pane is still the one of the attempt before
    * (the pane's process is that attempt's runner): its respawn never reached tmux (a call past its

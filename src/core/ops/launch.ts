@@ -10,7 +10,7 @@ import { isInteractive, sessionUsage } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
 import { readHead, writeFileAtomic } from '../platform/files';
 import { attemptFile, eventsFile } from '../store/attempt';
-import { descendantsOf, pidNamespace, processAlive, processesByEnv, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
+import { descendantsOf, pidNamespace, processAlive, processesByEnv, processesWithArgs, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
 import { hubLock, writeEntry } from '../store/transcripts';
 import { wakeHookArgs } from '../tmux/commands';
@@ -126,6 +126,15 @@ export async function endStrays(core: Core, session: string, n: number, graceMs 
   if (strays.length === 0) return [];
   core.logger.warn(`${session}: attempt ${n} was still running (pid ${strays.join(', ')}) after its pane ended; stopping it before the next attempt`);
   return (await endAttempt(core, session, n, graceMs)).found;
+}
+
+/**
+ * The tmux clients of this host still carrying an attempt's runner to tmux (its command names the
+ * attempt's folder): what a launcher killed right after starting one leaves on its way. Until it
+ * ends, the attempt's session may yet come.
+ */
+export function launchesInFlight(core: Core, session: string, n: number): number[] {
+  return processesWithArgs(core.store.paths.attemptDir(session, n), ['new-session', 'respawn-pane']).filter((pid) => ours(pid));
 }
 
 /** Tells every supervisor watching this state dir to look now. Best effort. */

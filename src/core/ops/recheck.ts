@@ -1,8 +1,11 @@
 import type { Evaluation } from '../decide/classify';
+import { START_GRACE_MS } from '../decide/classify';
 import type { Observation } from '../decide/observation';
 import type { TaskRecord } from '../model/record';
+import { lastAttempt } from '../model/record';
 import type { PaneInfo } from '../tmux/commands';
 import type { Core } from './core';
+import { launchesInFlight } from './launch';
 import { evaluateTask, observe } from './observe';
 
 export type Decided =
@@ -38,10 +41,32 @@ export async function decideAgain(
     core.now() - listedAt < PANES_FRESH_MS && JSON.stringify(fresh) === JSON.stringify(record);
   let sessionExists = panes.has(record.session);
   if (ev.action.kind === 'launch' && breakerOpen) return { kind: 'acted', fresh }; // decided again once tmux works
+  let latest = panes;
+  let obs = seen;
   if ((ev.action.kind === 'launch' || !sessionExists || ev.ended) && !unchanged) {
-    const now = listed ?? await core.tmux.listPanes();
-    sessionExists = now.has(record.session);
-    ev = evaluateTask(core, fresh, { ...observe(core, fresh, now), ...memory });
+    latest = listed ?? await core.tmux.listPanes();
+    sessionExists = latest.has(record.session);
+    obs = observe(core, fresh, latest);
+    ev = evaluateTask(core, fresh, { ...obs, ...memory });
+  }
+  const a = lastAttempt(fresh);
+  if (memory.underLock && ev.action.kind === 'launch' && !sessionExists && a && !a.endedAt && !obs.attempt.started && obs.attempt.exitCode === null) {
+    // Its launcher died after handing the session to tmux: wait for that client while the attempt
+    // is young (its session comes, and the agent starts once); past that, end it before launching
+    // again. With none left, one more look: it may have ended just after the list, its session made.
+    const clients = launchesInFlight(core, fresh.session, a.n);
+    const young = core.now() - Date.parse(a.startedAt) < START_GRACE_MS;
+    if (clients.length && young) return { kind: 'decided', fresh, ev: evaluateTask(core, fresh, { ...obs, ...memory, launching: true }), sessionExists };
+    for (const pid of clients) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* ended meanwhile */
+      }
+    }
+    latest = await core.tmux.listPanes();
+    sessionExists = latest.has(record.session);
+    ev = evaluateTask(core, fresh, { ...observe(core, fresh, latest), ...memory });
   }
   return { kind: 'decided', fresh, ev, sessionExists };
 }

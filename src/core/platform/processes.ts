@@ -88,6 +88,27 @@ export function processesWithEnv(entry: string): number[] {
   return out;
 }
 
+/** Processes whose argv holds `arg` and at least one of `anyOf` (each a whole argument). */
+export function processesWithArgs(arg: string, anyOf: readonly string[]): number[] {
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return out; // no /proc (macOS)
+  }
+  for (const pid of entries) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv.includes(arg) && anyOf.some((a) => argv.includes(a))) out.push(Number(pid));
+    } catch {
+      /* exited */
+    }
+  }
+  return out;
+}
+
 /**
  * One look at every process's environment, for many entries at once: the processes holding each
  * value of the variable `name` (value -> pids). A pass that resumes many tasks reads /proc once,
