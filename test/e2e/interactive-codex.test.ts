@@ -111,6 +111,9 @@ describe('end to end: an interactive Codex task (its real TUI in tmux)', functio
     await until((r) => r.state === 'idle' && hooks(1).some((h) => h.event === 'Stop'), 'idle after its turn');
     console.log(`      hooks of attempt 1: ${hooks(1).map((h) => `${h.event}:${h.state}`).join(' ')}`);
 
+    // The crash comes once its reply is in its session log (an agent may write that log a moment after its
+    // turn-end hook, as Claude Code does in 100 ms batches: a kill in between loses the reply, not ours to keep).
+    await waitFor(async () => (await svc.logs(session, 200)).split('\n').includes('● Created out.txt.'), 'its reply in its session log', WAIT_MS);
     // kill -9 of the Node wrapper only: the native TUI outlives it, on the pane's terminal.
     const running = attemptPids(1);
     const wrapper = running.find((p) => /^\S*node /.test(cmdline(p)));

@@ -86,6 +86,9 @@ describe('end to end: an interactive Pi task (its real TUI in tmux)', function (
     // Pi itself adds lastChangelogVersion to its settings at its first run: compared from here on.
     const before = fs.readFileSync(own);
 
+    // The crash comes once its reply is in its session log (an agent may write that log a moment after its
+    // turn-end hook, as Claude Code does in 100 ms batches: a kill in between loses the reply, not ours to keep).
+    await waitFor(async () => (await svc.logs(session, 200)).split('\n').includes('● Created out.txt.'), 'its reply in its session log', WAIT_MS);
     // kill -9 of Pi (every process of the attempt, found by its environment).
     for (const pid of processesWithEnv(`RESILIENT_AGENT_ATTEMPT=${svc.store.paths.attemptDir(session, 1)}`)) process.kill(pid, 'SIGKILL');
     const resumed = await until((r) => r.attempts.length === 2 && r.state === 'idle', 'resumed and idle');
