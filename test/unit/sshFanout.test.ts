@@ -40,7 +40,8 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ra-fanout-'));
     fs.mkdirSync(path.join(dir, 'bin'));
     fs.writeFileSync(path.join(dir, 'bin', 'ssh'), FAKE_SSH, { mode: 0o755 });
-    env = { ...process.env, PATH: `${path.join(dir, 'bin')}:${process.env.PATH}` };
+    // HOME: this user's own ~/.bashrc never runs in a test's bash (see the test of it below).
+    env = { ...process.env, HOME: dir, PATH: `${path.join(dir, 'bin')}:${process.env.PATH}` };
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -129,6 +130,19 @@ describe('hosts asked at once: one bash starts their ssh side by side', () => {
     // TMOUT (a hardened profile's idle logout) is also the default timeout of bash's read.
     const [late] = await runSshMany([['late'], ['argv']], { ...env, TMOUT: '1' }, { timeoutMs: 10_000 });
     assert.deepEqual(late, { stdout: 'late\n', stderr: '', exitCode: 0 });
+  });
+
+  it("the caller's ~/.bashrc does not run in the fan-out bash either (its stdin is a socket: a bash with SHLVL unset or 0 takes itself for sshd's)", async () => {
+    // What pyenv's `pyenv init` in a ~/.bashrc does (a rehash under a lock, up to 60 s) made the
+    // deadline pass with no host asked; this one marks that it ran, prints a line like a status, and waits.
+    const mark = path.join(dir, 'bashrc-ran');
+    fs.writeFileSync(path.join(dir, '.bashrc'), `touch '${mark}'\necho "1 0"\nsleep 5\n`);
+    const started = { ...env }; // as an extension host or a service has it: no shell started it
+    delete started.SHLVL;
+    const [auth, code] = await within(runSshMany([['auth'], ['code']], started, { timeoutMs: 3_000, whats: ['h0', 'h1'] }), 4_000, 'runSshMany');
+    assert.equal(fs.existsSync(mark), false, '~/.bashrc ran');
+    assert.ok(auth instanceof SshError && auth.cause === 'auth' && /^h0: Permission denied/.test(auth.message), String(auth));
+    assert.deepEqual(code, { stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
   });
 
   it('an ssh killed by a signal: the same exit status (128 + its number) alone or with others', async () => {
