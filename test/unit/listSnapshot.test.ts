@@ -11,9 +11,17 @@ import { snapshotShell } from '../../src/core/ops/remote';
 import { TaskStore } from '../../src/core/store/store';
 import { testRecord } from '../tools/records';
 
+/**
+ * The shells' stdin: not a pipe of Node's (a socket pair). A `bash -c` whose stdin is a socket and
+ * whose SHLVL is unset or 0 takes itself for one sshd started and runs this user's ~/.bashrc
+ * first; a slow one (pyenv's rehash waits on a lock, up to 60 s) outlasted the 5 s a snapshot here
+ * is fresh for, and the CLI answered.
+ */
+const SHELL_STDIO: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+
 /** What a host's shell answers to `list` with the snapshot rule first, the CLI's list being `echo CLI`. */
 function ask(home: string, env: NodeJS.ProcessEnv = { ...process.env, RESILIENT_AGENT_HOME: home }, shell = '/bin/sh'): string {
-  return execFileSync(shell, ['-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env });
+  return execFileSync(shell, ['-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', stdio: SHELL_STDIO, env });
 }
 
 /** What ListSnapshot needs of a host's supervisor: no tasks, no panes; `onList` runs as its records are read. */
@@ -91,13 +99,13 @@ describe("a host's list snapshot, as its shell judges it (its own test, no proce
     for (const shell of ['/bin/sh', '/bin/bash']) {
       fs.writeFileSync(mark, '');
       at(mark, 60_000);
-      const out = execFileSync(shell, ['-C', '-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env: { ...process.env, RESILIENT_AGENT_HOME: home } });
+      const out = execFileSync(shell, ['-C', '-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', stdio: SHELL_STDIO, env: { ...process.env, RESILIENT_AGENT_HOME: home } });
       assert.equal(out, '{"snapshot":1}', shell);
       assert.ok(Date.now() - fs.statSync(mark).mtimeMs < 10_000, `${shell}: the mark not renewed (the supervisor stops keeping it 5 minutes on)`);
     }
     fs.rmSync(path.dirname(file), { recursive: true });
     for (const shell of ['/bin/sh', '/bin/bash']) {
-      const out = execFileSync(shell, ['-C', '-e', '-u', '-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME, RESILIENT_AGENT_HOME: home } });
+      const out = execFileSync(shell, ['-C', '-e', '-u', '-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', stdio: SHELL_STDIO, env: { PATH: process.env.PATH, HOME: process.env.HOME, RESILIENT_AGENT_HOME: home } });
       assert.equal(out, 'CLI\n', shell);
     }
   });
@@ -133,7 +141,7 @@ describe("a host's list snapshot, as its shell judges it (its own test, no proce
   it('the same in zsh and busybox sh where they are installed (busybox compares file times to the second)', () => {
     const shells = [['/usr/bin/zsh'], ['/usr/bin/busybox', 'sh'], ['/bin/busybox', 'sh']].filter(([b]) => fs.existsSync(b));
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, RESILIENT_AGENT_HOME: home };
-    const run = ([bin, ...args]: string[]) => execFileSync(bin, [...args, '-C', '-e', '-u', '-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', env });
+    const run = ([bin, ...args]: string[]) => execFileSync(bin, [...args, '-C', '-e', '-u', '-c', `${snapshotShell({ hostKey: 'abcdef012345', home })} echo CLI`], { encoding: 'utf8', stdio: SHELL_STDIO, env });
     for (const shell of shells) {
       const name = shell.join(' ');
       at(changed, 3000);

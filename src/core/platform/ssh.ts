@@ -252,7 +252,13 @@ export function runSshMany(argvs: readonly (readonly string[])[], env: NodeJS.Pr
       // status or `set -e`), exported functions (one named `shift` or `echo` would replace the
       // builtin) and SHELLOPTS are not taken in, so the script runs as written (bash 3.2 too);
       // they stay in the environment ssh gets, as when ssh runs directly.
-      child = spawn(bash, ['-p', '-c', fanOutScript(n), 'resilient-agent-ssh', ...words], {
+      // --norc: its stdin is a socket (Node's pipes are socket pairs), and a non-interactive bash
+      // whose stdin is a socket takes itself for one sshd started: with SHLVL unset or 0 (a
+      // process not started from a shell: an extension host, a service) it ran ~/.bashrc first,
+      // -p or not. What that does came before every host's answer, and the bashes it starts take in
+      // what -p kept out of this one: pyenv's `pyenv init` never ended with an exported `shift`
+      // (its option loop), and rehashes under a lock every such bash waits for, up to 60 s.
+      child = spawn(bash, ['--norc', '-p', '-c', fanOutScript(n), 'resilient-agent-ssh', ...words], {
         env, detached: true, stdio: ['pipe', 'pipe', 'ignore', ...Array.from({ length: 2 * n }, () => 'pipe' as const)],
       });
     } catch (e) {
