@@ -398,6 +398,31 @@ exec '${real}' "$@"
     assert.equal(fs.existsSync(path.join(h.store.paths.attemptDir(session, 1), 'pid')), false, 'the stuck launch never ran its runner');
   });
 
+  for (const past of [false, true]) {
+    it(`the tmux server a never-started attempt's new-session started is not a launch on its way: ${past ? 'not killed past the start grace' : 'not waited for'}`, async () => {
+      // The server is forked from the first client and keeps its command line: the attempt's folder and new-session.
+      const project = h.project('p', ['hang', 'ok']);
+      const session = 'codex-first';
+      await h.ok(['start', 'codex', 'first', '--dir', project, '--prompt', 'x']);
+      const dir = h.store.paths.attemptDir(session, 1);
+      const server = Number((await h.tmux(['display-message', '-p', '#{pid}'])).stdout.trim());
+      assert.ok(fs.readFileSync(`/proc/${server}/cmdline`, 'utf8').split('\0').includes(dir), 'the server carries the command that started it');
+      await h.ok(['start', 'codex', 'other', '--dir', h.project('other', ['hang']), '--prompt', 'x']);
+      // Its session gone before its runner wrote a word (closed by a person at once, say): as if
+      // it never ran, not even its pane's server noted.
+      await waitFor(() => fs.existsSync(path.join(dir, 'pid')), 'the runner');
+      await h.tmux(['kill-session', '-t', `=${session}`]);
+      await waitFor(() => processesWithEnv(`RESILIENT_AGENT_ATTEMPT=${dir}`).length === 0, 'the attempt\'s processes gone');
+      for (const f of ['pid', 'tmux']) fs.rmSync(path.join(dir, f));
+      const r = h.record(session)!;
+      if (past) h.store.write({ ...r, attempts: [{ ...r.attempts[0], startedAt: new Date(Date.now() - 20_000).toISOString() }] });
+      await h.ok(['monitor', '--once']);
+      assert.equal(processAlive(server), true, 'the tmux server lives');
+      assert.equal((await h.tmux(['has-session', '-t', '=codex-other'])).code, 0, 'the other task\'s session lives');
+      assert.equal(h.record(session)!.attempts.length, 2, 'launched again at once');
+    });
+  }
+
   for (const forget of [false, true]) {
     it(`kill${forget ? ' --forget' : ''} ends an agent that ignores SIGHUP, and its child, before it says killed`, async () => {
       const project = h.project('p', ['ignore-hup']);

@@ -54,7 +54,7 @@ export async function decideAgain(
     // Its launcher died after handing the session to tmux: wait for that client while the attempt
     // is young (its session comes, and the agent starts once); past that, end it before launching
     // again. With none left, one more look: it may have ended just after the list, its session made.
-    const clients = launchesInFlight(core, fresh.session, a.n);
+    const clients = launchesInFlight(core, fresh.session, a.n, obs.serverPid);
     const young = core.now() - Date.parse(a.startedAt) < START_GRACE_MS;
     if (clients.length && young) return { kind: 'decided', fresh, ev: evaluateTask(core, fresh, { ...obs, ...memory, launching: true }), sessionExists };
     for (const pid of clients) {
