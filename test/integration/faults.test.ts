@@ -326,10 +326,10 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
   });
 
   /**
-   * tmux found first on PATH: while `gate` exists, the first new-session waits before it reaches
+   * tmux found first on PATH: while `gate` exists, the first new-session (or `verb`) waits before it reaches
    * tmux (a loaded machine: its client slow to connect), having written its launcher's pid and its own to `held`.
    */
-  function slowFirstSession(): { ctl: string; launcher: () => number; client: () => number; open: () => void } {
+  function slowFirstSession(verb = 'new-session'): { ctl: string; launcher: () => number; client: () => number; open: () => void } {
     const real = (process.env.PATH ?? '').split(':').map((d) => path.join(d, 'tmux')).find((f) => fs.existsSync(f)) ?? '/usr/bin/tmux';
     const ctl = path.join(h.root, 'tmux-ctl');
     fs.mkdirSync(ctl);
@@ -337,7 +337,7 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     fs.writeFileSync(path.join(h.bin, 'tmux'), `#!/bin/bash
 ctl='${ctl}'
 for a in "$@"; do
-  if [ "$a" = new-session ] && [ -e "$ctl/gate" ] && mkdir "$ctl/taken" 2>/dev/null; then
+  if [ "$a" = ${verb} ] && [ -e "$ctl/gate" ] && mkdir "$ctl/taken" 2>/dev/null; then
     echo "$PPID $$" > "$ctl/held.tmp"; mv "$ctl/held.tmp" "$ctl/held"
     while [ -e "$ctl/gate" ]; do sleep 0.05; done
     break
@@ -396,6 +396,33 @@ exec '${real}' "$@"
     slow.open();
     assert.equal(h.invocations(project).length, 1, 'the agent ran once');
     assert.equal(fs.existsSync(path.join(h.store.paths.attemptDir(session, 1), 'pid')), false, 'the stuck launch never ran its runner');
+  });
+
+  it('a respawn stuck on its way to tmux past the start grace: ended before the attempt is launched again, the agent resumed once', async () => {
+    const project = h.project('p', ['crash', 'ok']);
+    const session = 'codex-respawn';
+    await h.ok(['start', 'codex', 'respawn', '--dir', project, '--prompt', 'x']);
+    await waitFor(() => fs.existsSync(path.join(h.store.paths.attemptDir(session, 1), 'exit')), 'the first run crashed');
+    // The pass that resumes it is killed -9 once its respawn-pane is on its way to tmux.
+    const slow = slowFirstSession('respawn-pane');
+    const pass = h.cli(['monitor', '--once']);
+    await waitFor(() => fs.existsSync(path.join(slow.ctl, 'held')), 'the respawn on its way to tmux');
+    process.kill(slow.launcher(), 'SIGKILL');
+    assert.notEqual((await pass).code, 0);
+    const r = h.record(session)!;
+    assert.equal(r.attempts.length, 2);
+    const long = new Date(Date.now() - 20_000).toISOString();
+    h.store.write({ ...r, attempts: [r.attempts[0], { ...r.attempts[1], startedAt: long }] });
+    await h.ok(['monitor', '--once']);
+    assert.deepEqual(h.record(session)!.attempts.map((a) => [a.cause, a.mode]), [['start', 'start'], ['crash', 'resume'], ['lost', 'resume']]);
+    assert.equal(processAlive(slow.client()), false, 'the stuck tmux client was ended before the launch');
+    slow.open();
+    await waitFor(async () => {
+      await h.ok(['monitor', '--once']);
+      return h.record(session)!.state === 'done';
+    }, 'the task done');
+    assert.deepEqual(h.invocations(project).map((i) => i.mode), ['start', 'resume'], 'resumed once');
+    assert.equal(fs.existsSync(path.join(h.store.paths.attemptDir(session, 2), 'pid')), false, 'the stuck respawn never ran its runner');
   });
 
   for (const past of [false, true]) {
