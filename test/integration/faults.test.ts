@@ -398,6 +398,22 @@ exec '${real}' "$@"
     assert.equal(fs.existsSync(path.join(h.store.paths.attemptDir(session, 1), 'pid')), false, 'the stuck launch never ran its runner');
   });
 
+  it('a new session on its way to tmux that never gets there: the supervisor that waited for it looks again soon, not at its next tick', async () => {
+    const project = h.project('p', ['ok']);
+    const session = 'codex-vanished';
+    const slow = await startKilledInFlight('vanished', project);
+    const written = h.record(session)!.updatedAt;
+    const supervisor = h.monitor(['--interval', '60']);
+    await waitFor(() => h.record(session)!.updatedAt !== written, 'the supervisor waiting for the launch on its way');
+    assert.equal(h.record(session)!.attempts.length, 1);
+    // Its client ends before it reaches tmux (killed, its server gone): no event says so.
+    process.kill(slow.client(), 'SIGKILL');
+    await waitFor(() => h.record(session)!.attempts.length === 2, 'launched again', 10_000);
+    await waitFor(() => h.record(session)!.state === 'done', 'the task done');
+    assert.equal(h.invocations(project).length, 1, 'the agent ran once');
+    await h.stop(supervisor);
+  });
+
   it('a respawn stuck on its way to tmux past the start grace: ended before the attempt is launched again, the agent resumed once', async () => {
     const project = h.project('p', ['crash', 'ok']);
     const session = 'codex-respawn';
