@@ -414,6 +414,17 @@ exec '${real}' "$@"
     await h.stop(supervisor);
   });
 
+  it('kill of a task whose new session is on its way to tmux (its start killed): that launch is ended too, no agent comes after', async () => {
+    const project = h.project('p', ['hang']);
+    const session = 'codex-killed';
+    const slow = await startKilledInFlight('killed', project);
+    await h.ok(['kill', 'killed']);
+    assert.equal(processAlive(slow.client()), false, 'the launch on its way was ended');
+    slow.open();
+    assert.equal((await h.tmux(['has-session', '-t', `=${session}`])).code, 1);
+    assert.equal(h.record(session)!.state, 'held');
+  });
+
   it('a respawn stuck on its way to tmux past the start grace: ended before the attempt is launched again, the agent resumed once', async () => {
     const project = h.project('p', ['crash', 'ok']);
     const session = 'codex-respawn';

@@ -140,6 +140,19 @@ export function launchesInFlight(core: Core, session: string, n: number, serverP
     .filter((pid) => ours(pid) && pid !== serverPid && !/: server$/.test(processName(pid) ?? ''));
 }
 
+/** Ends (SIGKILL) the launches of an attempt still on their way to tmux (launchesInFlight); returns them. */
+export function endLaunchesInFlight(core: Core, session: string, n: number, serverPid?: number): number[] {
+  const clients = launchesInFlight(core, session, n, serverPid);
+  for (const pid of clients) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* ended meanwhile */
+    }
+  }
+  return clients;
+}
+
 /** Tells every supervisor watching this state dir to look now. Best effort. */
 export function signalSupervisors(core: Core): void {
   try {
