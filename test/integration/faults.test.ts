@@ -398,6 +398,23 @@ exec '${real}' "$@"
     assert.equal(fs.existsSync(path.join(h.store.paths.attemptDir(session, 1), 'pid')), false, 'the stuck launch never ran its runner');
   });
 
+  it('a new session stuck on its way to tmux, its attempt started an hour from now (the clock set back since): not waited for that hour', async () => {
+    const project = h.project('p', ['ok']);
+    const session = 'codex-skewed';
+    const slow = await startKilledInFlight('skewed', project);
+    const r = h.record(session)!;
+    h.store.write({ ...r, attempts: [{ ...r.attempts[0], startedAt: new Date(Date.now() + 3_600_000).toISOString() }] });
+    await h.ok(['monitor', '--once']);
+    assert.equal(processAlive(slow.client()), false, 'the stuck tmux client was ended');
+    assert.equal(h.record(session)!.attempts.length, 2, 'launched again');
+    await waitFor(async () => {
+      await h.ok(['monitor', '--once']);
+      return h.record(session)!.state === 'done';
+    }, 'the task done');
+    slow.open();
+    assert.equal(h.invocations(project).length, 1, 'the agent ran once');
+  });
+
   it('a new session on its way to tmux that never gets there: the supervisor that waited for it looks again soon, not at its next tick', async () => {
     const project = h.project('p', ['ok']);
     const session = 'codex-vanished';

@@ -58,7 +58,9 @@ export async function decideAgain(
     // while young); one still on its way past that is ended all the same: arriving after the next
     // attempt's, its `respawn-pane -k` would end that runner and run this attempt's after all.
     const clients = launchesInFlight(core, fresh.session, a.n, obs.serverPid);
-    const young = core.now() - Date.parse(a.startedAt) < START_GRACE_MS;
+    // An attempt that would have started in the future: the clock was set back since; its age is
+    // not known, and only as far as the start grace is it taken for young (no wait of hours).
+    const young = Math.abs(core.now() - Date.parse(a.startedAt)) < START_GRACE_MS;
     if (clients.length && young && !sessionExists) return { kind: 'decided', fresh, ev: evaluateTask(core, fresh, { ...obs, ...memory, launching: true }), sessionExists };
     for (const pid of clients) {
       try {
