@@ -442,6 +442,30 @@ exec '${real}' "$@"
     assert.equal(h.record(session)!.state, 'held');
   });
 
+  it('a claude task whose start was killed before it reached tmux: started again from its prompt, not resumed by the id nothing ever used', async () => {
+    // tmux found first on PATH: the first new-session kills its launcher (-9) and never reaches tmux.
+    const real = (process.env.PATH ?? '').split(':').map((d) => path.join(d, 'tmux')).find((f) => fs.existsSync(f)) ?? '/usr/bin/tmux';
+    const ctl = path.join(h.root, 'tmux-ctl');
+    fs.writeFileSync(path.join(h.bin, 'tmux'), `#!/bin/bash
+for a in "$@"; do
+  if [ "$a" = new-session ] && mkdir '${ctl}' 2>/dev/null; then kill -9 $PPID; exit 1; fi
+done
+exec '${real}' "$@"
+`, { mode: 0o755 });
+    const project = h.project('p', ['ok']);
+    const session = 'claude-unborn';
+    assert.notEqual((await h.cli(['start', 'claude', 'unborn', '--dir', project, '--prompt', 'x'])).code, 0);
+    assert.equal(h.record(session)!.attempts.length, 1);
+    await waitFor(async () => {
+      await h.ok(['monitor', '--once']);
+      return h.record(session)!.state === 'done';
+    }, 'the task done');
+    const r = h.record(session)!;
+    assert.deepEqual(r.attempts.map((a) => [a.cause, a.mode]), [['start', 'start'], ['restart', 'start']], `${r.state}: ${r.stateReason}`);
+    const ran = r.attempts.filter((a) => fs.existsSync(path.join(h.store.paths.attemptDir(session, a.n), 'pid')));
+    assert.equal(ran.length, 1, 'one attempt ran');
+  });
+
   it('a respawn stuck on its way to tmux past the start grace: ended before the attempt is launched again, the agent resumed once', async () => {
     const project = h.project('p', ['crash', 'ok']);
     const session = 'codex-respawn';
