@@ -373,7 +373,8 @@ export class TaskService {
       // Its launch still on its way to tmux (its starter killed after handing it over) would make
       // the session, and run the agent, after it is closed: ended first. Only while no runner ran.
       if (last && !last.endedAt && !readAttemptFiles(this.store.paths.attemptDir(task.session, last.n)).started) {
-        const server = (await this.tmux.listPanes()).values().next().value?.serverPid;
+        // The server's pid, never ended with them (a pane list that fails: its name alone tells it).
+        const server = (await this.tmux.listPanes().catch(() => undefined))?.values().next().value?.serverPid;
         endLaunchesInFlight(this, task.session, last.n, server);
       }
       const closed = await this.tmux.killSession(task.session);
