@@ -326,10 +326,10 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
   });
 
   /**
-   * tmux found first on PATH: while `gate` exists, the first new-session waits before it reaches
+   * tmux found first on PATH: while `gate` exists, the first new-session (or `verb`) waits before it reaches
    * tmux (a loaded machine: its client slow to connect), having written its launcher's pid and its own to `held`.
    */
-  function slowFirstSession(): { ctl: string; launcher: () => number; client: () => number; open: () => void } {
+  function slowFirstSession(verb = 'new-session'): { ctl: string; launcher: () => number; client: () => number; open: () => void } {
     const real = (process.env.PATH ?? '').split(':').map((d) => path.join(d, 'tmux')).find((f) => fs.existsSync(f)) ?? '/usr/bin/tmux';
     const ctl = path.join(h.root, 'tmux-ctl');
     fs.mkdirSync(ctl);
@@ -337,7 +337,7 @@ process.on('SIGTERM', () => { require('node:fs').appendFileSync(${JSON.stringify
     fs.writeFileSync(path.join(h.bin, 'tmux'), `#!/bin/bash
 ctl='${ctl}'
 for a in "$@"; do
-  if [ "$a" = new-session ] && [ -e "$ctl/gate" ] && mkdir "$ctl/taken" 2>/dev/null; then
+  if [ "$a" = ${verb} ] && [ -e "$ctl/gate" ] && mkdir "$ctl/taken" 2>/dev/null; then
     echo "$PPID $$" > "$ctl/held.tmp"; mv "$ctl/held.tmp" "$ctl/held"
     while [ -e "$ctl/gate" ]; do sleep 0.05; done
     break
@@ -397,6 +397,126 @@ exec '${real}' "$@"
     assert.equal(h.invocations(project).length, 1, 'the agent ran once');
     assert.equal(fs.existsSync(path.join(h.store.paths.attemptDir(session, 1), 'pid')), false, 'the stuck launch never ran its runner');
   });
+
+  it('a new session stuck on its way to tmux, its attempt started an hour from now (the clock set back since): not waited for that hour', async () => {
+    const project = h.project('p', ['ok']);
+    const session = 'codex-skewed';
+    const slow = await startKilledInFlight('skewed', project);
+    const r = h.record(session)!;
+    h.store.write({ ...r, attempts: [{ ...r.attempts[0], startedAt: new Date(Date.now() + 3_600_000).toISOString() }] });
+    await h.ok(['monitor', '--once']);
+    assert.equal(processAlive(slow.client()), false, 'the stuck tmux client was ended');
+    assert.equal(h.record(session)!.attempts.length, 2, 'launched again');
+    await waitFor(async () => {
+      await h.ok(['monitor', '--once']);
+      return h.record(session)!.state === 'done';
+    }, 'the task done');
+    slow.open();
+    assert.equal(h.invocations(project).length, 1, 'the agent ran once');
+  });
+
+  it('a new session on its way to tmux that never gets there: the supervisor that waited for it looks again soon, not at its next tick', async () => {
+    const project = h.project('p', ['ok']);
+    const session = 'codex-vanished';
+    const slow = await startKilledInFlight('vanished', project);
+    const written = h.record(session)!.updatedAt;
+    const supervisor = h.monitor(['--interval', '60']);
+    await waitFor(() => h.record(session)!.updatedAt !== written, 'the supervisor waiting for the launch on its way');
+    assert.equal(h.record(session)!.attempts.length, 1);
+    // Its client ends before it reaches tmux (killed, its server gone): no event says so.
+    process.kill(slow.client(), 'SIGKILL');
+    await waitFor(() => h.record(session)!.attempts.length === 2, 'launched again', 10_000);
+    await waitFor(() => h.record(session)!.state === 'done', 'the task done');
+    assert.equal(h.invocations(project).length, 1, 'the agent ran once');
+    await h.stop(supervisor);
+  });
+
+  it('kill of a task whose new session is on its way to tmux (its start killed): that launch is ended too, no agent comes after', async () => {
+    const project = h.project('p', ['hang']);
+    const session = 'codex-killed';
+    const slow = await startKilledInFlight('killed', project);
+    await h.ok(['kill', 'killed']);
+    assert.equal(processAlive(slow.client()), false, 'the launch on its way was ended');
+    slow.open();
+    assert.equal((await h.tmux(['has-session', '-t', `=${session}`])).code, 1);
+    assert.equal(h.record(session)!.state, 'held');
+  });
+
+  it('a claude task whose start was killed before it reached tmux: started again from its prompt, not resumed by the id nothing ever used', async () => {
+    // tmux found first on PATH: the first new-session kills its launcher (-9) and never reaches tmux.
+    const real = (process.env.PATH ?? '').split(':').map((d) => path.join(d, 'tmux')).find((f) => fs.existsSync(f)) ?? '/usr/bin/tmux';
+    const ctl = path.join(h.root, 'tmux-ctl');
+    fs.writeFileSync(path.join(h.bin, 'tmux'), `#!/bin/bash
+for a in "$@"; do
+  if [ "$a" = new-session ] && mkdir '${ctl}' 2>/dev/null; then kill -9 $PPID; exit 1; fi
+done
+exec '${real}' "$@"
+`, { mode: 0o755 });
+    const project = h.project('p', ['ok']);
+    const session = 'claude-unborn';
+    assert.notEqual((await h.cli(['start', 'claude', 'unborn', '--dir', project, '--prompt', 'x'])).code, 0);
+    assert.equal(h.record(session)!.attempts.length, 1);
+    await waitFor(async () => {
+      await h.ok(['monitor', '--once']);
+      return h.record(session)!.state === 'done';
+    }, 'the task done');
+    const r = h.record(session)!;
+    assert.deepEqual(r.attempts.map((a) => [a.cause, a.mode]), [['start', 'start'], ['restart', 'start']], `${r.state}: ${r.stateReason}`);
+    const ran = r.attempts.filter((a) => fs.existsSync(path.join(h.store.paths.attemptDir(session, a.n), 'pid')));
+    assert.equal(ran.length, 1, 'one attempt ran');
+  });
+
+  it('a respawn stuck on its way to tmux past the start grace: ended before the attempt is launched again, the agent resumed once', async () => {
+    const project = h.project('p', ['crash', 'ok']);
+    const session = 'codex-respawn';
+    await h.ok(['start', 'codex', 'respawn', '--dir', project, '--prompt', 'x']);
+    await waitFor(() => fs.existsSync(path.join(h.store.paths.attemptDir(session, 1), 'exit')), 'the first run crashed');
+    // The pass that resumes it is killed -9 once its respawn-pane is on its way to tmux.
+    const slow = slowFirstSession('respawn-pane');
+    const pass = h.cli(['monitor', '--once']);
+    await waitFor(() => fs.existsSync(path.join(slow.ctl, 'held')), 'the respawn on its way to tmux');
+    process.kill(slow.launcher(), 'SIGKILL');
+    assert.notEqual((await pass).code, 0);
+    const r = h.record(session)!;
+    assert.equal(r.attempts.length, 2);
+    const long = new Date(Date.now() - 20_000).toISOString();
+    h.store.write({ ...r, attempts: [r.attempts[0], { ...r.attempts[1], startedAt: long }] });
+    await h.ok(['monitor', '--once']);
+    assert.deepEqual(h.record(session)!.attempts.map((a) => [a.cause, a.mode]), [['start', 'start'], ['crash', 'resume'], ['lost', 'resume']]);
+    assert.equal(processAlive(slow.client()), false, 'the stuck tmux client was ended before the launch');
+    slow.open();
+    await waitFor(async () => {
+      await h.ok(['monitor', '--once']);
+      return h.record(session)!.state === 'done';
+    }, 'the task done');
+    assert.deepEqual(h.invocations(project).map((i) => i.mode), ['start', 'resume'], 'resumed once');
+    assert.equal(fs.existsSync(path.join(h.store.paths.attemptDir(session, 2), 'pid')), false, 'the stuck respawn never ran its runner');
+  });
+
+  for (const past of [false, true]) {
+    it(`the tmux server a never-started attempt's new-session started is not a launch on its way: ${past ? 'not killed past the start grace' : 'not waited for'}`, async () => {
+      // The server is forked from the first client and keeps its command line: the attempt's folder and new-session.
+      const project = h.project('p', ['hang', 'ok']);
+      const session = 'codex-first';
+      await h.ok(['start', 'codex', 'first', '--dir', project, '--prompt', 'x']);
+      const dir = h.store.paths.attemptDir(session, 1);
+      const server = Number((await h.tmux(['display-message', '-p', '#{pid}'])).stdout.trim());
+      assert.ok(fs.readFileSync(`/proc/${server}/cmdline`, 'utf8').split('\0').includes(dir), 'the server carries the command that started it');
+      await h.ok(['start', 'codex', 'other', '--dir', h.project('other', ['hang']), '--prompt', 'x']);
+      // Its session gone before its runner wrote a word (closed by a person at once, say): as if
+      // it never ran, not even its pane's server noted.
+      await waitFor(() => fs.existsSync(path.join(dir, 'pid')), 'the runner');
+      await h.tmux(['kill-session', '-t', `=${session}`]);
+      await waitFor(() => processesWithEnv(`RESILIENT_AGENT_ATTEMPT=${dir}`).length === 0, 'the attempt\'s processes gone');
+      for (const f of ['pid', 'tmux']) fs.rmSync(path.join(dir, f));
+      const r = h.record(session)!;
+      if (past) h.store.write({ ...r, attempts: [{ ...r.attempts[0], startedAt: new Date(Date.now() - 20_000).toISOString() }] });
+      await h.ok(['monitor', '--once']);
+      assert.equal(processAlive(server), true, 'the tmux server lives');
+      assert.equal((await h.tmux(['has-session', '-t', '=codex-other'])).code, 0, 'the other task\'s session lives');
+      assert.equal(h.record(session)!.attempts.length, 2, 'launched again at once');
+    });
+  }
 
   for (const forget of [false, true]) {
     it(`kill${forget ? ' --forget' : ''} ends an agent that ignores SIGHUP, and its child, before it says killed`, async () => {

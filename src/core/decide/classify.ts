@@ -301,7 +301,13 @@ function evaluateKnown(task: TaskRecord, obs: Observation, now: number, adapter:
       // A session lost with its tmux server (a reboot, kill-server, tmux crashing) is not the
       // agent failing: it is re-created and resumed at once, whatever the limits say.
       if (condition.kind === 'lost') {
-        return { state: 'lost', reason: why, ended, nextAttemptAt: null, heldUntil: null, action: launchAction(task, adapter, 'lost') };
+        // A start whose runner never ran (its launcher died before its session came): the agent
+        // never made the session its id names, so a resume would only fail: started again.
+        const unborn = attempt?.mode === 'start' && !obs.attempt.started;
+        const action: Action = unborn
+          ? { kind: 'launch', cause: 'restart', mode: 'start', note: 'started again from its prompt: its start never ran', ...(isInteractive(task) && task.prompt.trim() ? { prompt: task.prompt } : {}) }
+          : launchAction(task, adapter, 'lost');
+        return { state: 'lost', reason: why, ended, nextAttemptAt: null, heldUntil: null, action };
       }
       const decision = decideAfterFailure(settled, now, policy);
       if (decision.kind === 'give-up') {

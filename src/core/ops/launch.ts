@@ -10,7 +10,7 @@ import { isInteractive, sessionUsage } from '../model/record';
 import { resolveExecutable } from '../platform/executables';
 import { readHead, writeFileAtomic } from '../platform/files';
 import { attemptFile, eventsFile } from '../store/attempt';
-import { descendantsOf, pidNamespace, processAlive, processesByEnv, processesWithArgs, processesWithEnv, processPidNamespace, processStartTime } from '../platform/processes';
+import { descendantsOf, pidNamespace, processAlive, processesByEnv, processesWithArgs, processesWithEnv, processName, processPidNamespace, processStartTime } from '../platform/processes';
 import { ATTEMPT_ENV, encodeEnv, encodeNul, runnerCommand } from '../store/runner';
 import { hubLock, writeEntry } from '../store/transcripts';
 import { wakeHookArgs } from '../tmux/commands';
@@ -131,10 +131,26 @@ export async function endStrays(core: Core, session: string, n: number, graceMs 
 /**
  * The tmux clients of this host still carrying an attempt's runner to tmux (its command names the
  * attempt's folder): what a launcher killed right after starting one leaves on its way. Until it
- * ends, the attempt's session may yet come.
+ * ends, the attempt's session may yet come. Never the tmux server (`serverPid`, from a pane list):
+ * a new-session that found none forked it, and it keeps that command line for as long as it serves
+ * every session; tmux names it "tmux: server" (its command name, not its command line).
  */
-export function launchesInFlight(core: Core, session: string, n: number): number[] {
-  return processesWithArgs(core.store.paths.attemptDir(session, n), ['new-session', 'respawn-pane']).filter((pid) => ours(pid));
+export function launchesInFlight(core: Core, session: string, n: number, serverPid?: number): number[] {
+  return processesWithArgs(core.store.paths.attemptDir(session, n), ['new-session', 'respawn-pane'])
+    .filter((pid) => ours(pid) && pid !== serverPid && !/: server$/.test(processName(pid) ?? ''));
+}
+
+/** Ends (SIGKILL) the launches of an attempt still on their way to tmux (launchesInFlight); returns them. */
+export function endLaunchesInFlight(core: Core, session: string, n: number, serverPid?: number): number[] {
+  const clients = launchesInFlight(core, session, n, serverPid);
+  for (const pid of clients) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* ended meanwhile */
+    }
+  }
+  return clients;
 }
 
 /** Tells every supervisor watching this state dir to look now. Best effort. */

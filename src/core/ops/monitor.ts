@@ -381,6 +381,7 @@ export class Monitor {
       core: this.service, fenceLead: () => this.leadership.fence(), breakerOpen: () => this.breakerOpen, listedAt: this.listedAt,
       tmuxSucceeded: () => this.tmuxSucceeded(), tmuxFailed: (e) => this.tmuxFailed(e),
       changed: (before, after) => this.emit(result, before, after), launched: (session) => result.launched.push(session),
+      soon: () => (this.recheckAt = Math.min(this.recheckAt, this.service.now() + RECHECK_MS)),
       pacer: pacerFor(this.options),
     };
   }

@@ -50,13 +50,18 @@ export async function decideAgain(
     ev = evaluateTask(core, fresh, { ...obs, ...memory });
   }
   const a = lastAttempt(fresh);
-  if (memory.underLock && ev.action.kind === 'launch' && !sessionExists && a && !a.endedAt && !obs.attempt.started && obs.attempt.exitCode === null) {
+  if (memory.underLock && ev.action.kind === 'launch' && a && !a.endedAt && !obs.attempt.started && obs.attempt.exitCode === null) {
     // Its launcher died after handing the session to tmux: wait for that client while the attempt
     // is young (its session comes, and the agent starts once); past that, end it before launching
     // again. With none left, one more look: it may have ended just after the list, its session made.
-    const clients = launchesInFlight(core, fresh.session, a.n);
-    const young = core.now() - Date.parse(a.startedAt) < START_GRACE_MS;
-    if (clients.length && young) return { kind: 'decided', fresh, ev: evaluateTask(core, fresh, { ...obs, ...memory, launching: true }), sessionExists };
+    // A respawn into the dead pane of the attempt before is waited for by its verdict ('starting'
+    // while young); one still on its way past that is ended all the same: arriving after the next
+    // attempt's, its `respawn-pane -k` would end that runner and run this attempt's after all.
+    const clients = launchesInFlight(core, fresh.session, a.n, obs.serverPid);
+    // An attempt that would have started in the future: the clock was set back since; its age is
+    // not known, and only as far as the start grace is it taken for young (no wait of hours).
+    const young = Math.abs(core.now() - Date.parse(a.startedAt)) < START_GRACE_MS;
+    if (clients.length && young && !sessionExists) return { kind: 'decided', fresh, ev: evaluateTask(core, fresh, { ...obs, ...memory, launching: true }), sessionExists };
     for (const pid of clients) {
       try {
         process.kill(pid, 'SIGKILL');

@@ -67,6 +67,8 @@ export interface Actor {
   /** A record went from `before` to `after` (written). */
   changed(before: TaskRecord, after: TaskRecord): void;
   launched(session: string): void;
+  /** The task is to be looked at again in a moment (a verdict under its lock said so: recheckSoon). */
+  soon?(): void;
   readonly pacer: Pacer;
 }
 
@@ -105,6 +107,8 @@ export async function actUnderLock(
     fence();
     core.store.write(next);
     actor.changed(fresh, next);
+    // Its session on its way to tmux (its launcher died): nothing else will say when it gets there, or not.
+    if (ev.recheckSoon) actor.soon?.();
     return next;
   }
   if (actor.breakerOpen()) return fresh;

@@ -14,8 +14,8 @@ import { TmuxError } from '../tmux/errors';
 import type { Core, CoreOptions } from './core';
 import { createCore, isoNow } from './core';
 import { interactiveHookLog, interactiveLog, interactiveTranscript, taskEvents, taskTranscript } from './transcript';
-import { eventsFile } from '../store/attempt';
-import { agentArgs, endAttempt, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
+import { eventsFile, readAttemptFiles } from '../store/attempt';
+import { agentArgs, endAttempt, endLaunchesInFlight, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
 import { capture, evaluateTask, find, observe, ownerElsewhere, view, views } from './observe';
 import type { StartInput } from './start';
 import { startTask, validatePrompt } from './start';
@@ -369,10 +369,17 @@ export class TaskService {
           updatedAt: now,
         });
       }
+      const last = record?.attempts[record.attempts.length - 1];
+      // Its launch still on its way to tmux (its starter killed after handing it over) would make
+      // the session, and run the agent, after it is closed: ended first. Only while no runner ran.
+      if (last && !last.endedAt && !readAttemptFiles(this.store.paths.attemptDir(task.session, last.n)).started) {
+        // The server's pid, never ended with them (a pane list that fails: its name alone tells it).
+        const server = (await this.tmux.listPanes().catch(() => undefined))?.values().next().value?.serverPid;
+        endLaunchesInFlight(this, task.session, last.n, server);
+      }
       const closed = await this.tmux.killSession(task.session);
       // The session's hangup does not end an agent that ignores SIGHUP: every process of the
       // attempt is ended as before a resume, and "killed" is said only once none is left.
-      const last = record?.attempts[record.attempts.length - 1];
       const ended = last ? await endAttempt(this, task.session, last.n) : { found: [], left: [] };
       if (ended.left.length) {
         throw new TaskError(`${task.session}: its session is closed and the task will not be resumed, but its agent (pid ${ended.left.join(', ')}) did not end even on SIGKILL`, 'failed');

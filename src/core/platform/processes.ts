@@ -59,6 +59,15 @@ export function processStopped(pid: number): boolean {
   }
 }
 
+/** A process's name as the kernel keeps it (what a program may set itself, 15 bytes at most); null when it is gone. */
+export function processName(pid: number): string | null {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').replace(/\n$/, '');
+  } catch {
+    return null;
+  }
+}
+
 /** The pid namespace a process lives in (null when it is gone or not ours to look at). */
 export function processPidNamespace(pid: number): string | null {
   try {
