@@ -814,7 +814,7 @@ require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); set
         /* full now */
       }
       const started = Date.now();
-      const r = spawnSync('bash', ['-c', RUNNER_SCRIPT, RUNNER_NAME, attempt, envFile, h.project('full')], { encoding: 'utf8' });
+      const r = spawnSync('bash', ['--norc', '-c', RUNNER_SCRIPT, RUNNER_NAME, attempt, envFile, h.project('full')], { encoding: 'utf8' });
       const took = Date.now() - started;
       assert.equal(r.status, 3, r.stderr);
       // Its watchdog would end the transcript after 10 s: the pane looked alive (the task "running") until then.
@@ -833,7 +833,7 @@ require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); set
     fs.writeFileSync(path.join(attempt, 'argv'), encodeNul(['/bin/sh', '-c', 'umask; : > made-by-agent']));
     const envFile = path.join(h.root, 'env');
     fs.writeFileSync(envFile, encodeEnv({ PATH: process.env.PATH }));
-    const r = spawnSync('bash', ['-c', `umask 022; exec bash -c "$0" "$@"`, RUNNER_SCRIPT, RUNNER_NAME, attempt, envFile, project], { encoding: 'utf8' });
+    const r = spawnSync('bash', ['--norc', '-c', `umask 022; exec bash --norc -c "$0" "$@"`, RUNNER_SCRIPT, RUNNER_NAME, attempt, envFile, project], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     for (const f of ['pid', 'tmux', 'events.jsonl', 'exit']) {
       assert.equal((fs.statSync(path.join(attempt, f)).mode & 0o777).toString(8), '600', f);
