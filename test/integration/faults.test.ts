@@ -363,6 +363,14 @@ exec '${real}' "$@"
     return slow;
   }
 
+  /** Passes of `monitor --once` until the task is done (no supervisor runs in these worlds). */
+  async function doneByPasses(session: string): Promise<void> {
+    await waitFor(async () => {
+      await h.ok(['monitor', '--once']);
+      return h.record(session)!.state === 'done';
+    }, `${session} done`);
+  }
+
   it('a launcher killed -9 while its new session is on its way to tmux: the next pass waits for it, and the agent runs once', async () => {
     const project = h.project('p', ['ok']);
     const session = 'codex-inflight';
@@ -371,10 +379,7 @@ exec '${real}' "$@"
     assert.equal(h.record(session)!.attempts.length, 1, 'not launched again while its session is on its way');
     assert.equal((await h.tmux(['has-session', '-t', `=${session}`])).code, 1);
     slow.open();
-    await waitFor(async () => {
-      await h.ok(['monitor', '--once']);
-      return h.record(session)!.state === 'done';
-    }, 'the task done');
+    await doneByPasses(session);
     assert.equal(h.record(session)!.attempts.length, 1);
     assert.equal(h.invocations(project).length, 1, 'the agent ran once');
   });
@@ -389,10 +394,7 @@ exec '${real}' "$@"
     await h.ok(['monitor', '--once']);
     assert.deepEqual(h.record(session)!.attempts.map((a) => [a.cause, a.mode]), [['start', 'start'], ['restart', 'start']], 'started again (it never ran: no session to resume)');
     assert.equal(processAlive(slow.client()), false, 'the stuck tmux client was ended before the launch');
-    await waitFor(async () => {
-      await h.ok(['monitor', '--once']);
-      return h.record(session)!.state === 'done';
-    }, 'the task done');
+    await doneByPasses(session);
     slow.open();
     assert.equal(h.invocations(project).length, 1, 'the agent ran once');
     assert.equal(fs.existsSync(path.join(h.store.paths.attemptDir(session, 1), 'pid')), false, 'the stuck launch never ran its runner');
@@ -407,10 +409,7 @@ exec '${real}' "$@"
     await h.ok(['monitor', '--once']);
     assert.equal(processAlive(slow.client()), false, 'the stuck tmux client was ended');
     assert.equal(h.record(session)!.attempts.length, 2, 'launched again');
-    await waitFor(async () => {
-      await h.ok(['monitor', '--once']);
-      return h.record(session)!.state === 'done';
-    }, 'the task done');
+    await doneByPasses(session);
     slow.open();
     assert.equal(h.invocations(project).length, 1, 'the agent ran once');
   });
@@ -456,10 +455,7 @@ exec '${real}' "$@"
     const session = 'claude-unborn';
     assert.notEqual((await h.cli(['start', 'claude', 'unborn', '--dir', project, '--prompt', 'x'])).code, 0);
     assert.equal(h.record(session)!.attempts.length, 1);
-    await waitFor(async () => {
-      await h.ok(['monitor', '--once']);
-      return h.record(session)!.state === 'done';
-    }, 'the task done');
+    await doneByPasses(session);
     const r = h.record(session)!;
     assert.deepEqual(r.attempts.map((a) => [a.cause, a.mode]), [['start', 'start'], ['restart', 'start']], `${r.state}: ${r.stateReason}`);
     const ran = r.attempts.filter((a) => fs.existsSync(path.join(h.store.paths.attemptDir(session, a.n), 'pid')));
@@ -485,10 +481,7 @@ exec '${real}' "$@"
     assert.deepEqual(h.record(session)!.attempts.map((a) => [a.cause, a.mode]), [['start', 'start'], ['crash', 'resume'], ['lost', 'resume']]);
     assert.equal(processAlive(slow.client()), false, 'the stuck tmux client was ended before the launch');
     slow.open();
-    await waitFor(async () => {
-      await h.ok(['monitor', '--once']);
-      return h.record(session)!.state === 'done';
-    }, 'the task done');
+    await doneByPasses(session);
     assert.deepEqual(h.invocations(project).map((i) => i.mode), ['start', 'resume'], 'resumed once');
     assert.equal(fs.existsSync(path.join(h.store.paths.attemptDir(session, 2), 'pid')), false, 'the stuck respawn never ran its runner');
   });

@@ -140,9 +140,8 @@ export function launchesInFlight(core: Core, session: string, n: number, serverP
     .filter((pid) => ours(pid) && pid !== serverPid && !/: server$/.test(processName(pid) ?? ''));
 }
 
-/** Ends (SIGKILL) the launches of an attempt still on their way to tmux (launchesInFlight); returns them. */
-export function endLaunchesInFlight(core: Core, session: string, n: number, serverPid?: number): number[] {
-  const clients = launchesInFlight(core, session, n, serverPid);
+/** Ends (SIGKILL) launches on their way to tmux, as launchesInFlight found them. */
+export function endLaunches(clients: readonly number[]): void {
   for (const pid of clients) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -150,7 +149,6 @@ export function endLaunchesInFlight(core: Core, session: string, n: number, serv
       /* ended meanwhile */
     }
   }
-  return clients;
 }
 
 /** Tells every supervisor watching this state dir to look now. Best effort. */

@@ -5,7 +5,7 @@ import type { TaskRecord } from '../model/record';
 import { lastAttempt } from '../model/record';
 import type { PaneInfo } from '../tmux/commands';
 import type { Core } from './core';
-import { launchesInFlight } from './launch';
+import { endLaunches, launchesInFlight } from './launch';
 import { evaluateTask, observe } from './observe';
 
 export type Decided =
@@ -57,18 +57,12 @@ export async function decideAgain(
     // A respawn into the dead pane of the attempt before is waited for by its verdict ('starting'
     // while young); one still on its way past that is ended all the same: arriving after the next
     // attempt's, its `respawn-pane -k` would end that runner and run this attempt's after all.
-    const clients = launchesInFlight(core, fresh.session, a.n, obs.serverPid);
     // An attempt that would have started in the future: the clock was set back since; its age is
     // not known, and only as far as the start grace is it taken for young (no wait of hours).
     const young = Math.abs(core.now() - Date.parse(a.startedAt)) < START_GRACE_MS;
+    const clients = launchesInFlight(core, fresh.session, a.n, obs.serverPid);
     if (clients.length && young && !sessionExists) return { kind: 'decided', fresh, ev: evaluateTask(core, fresh, { ...obs, ...memory, launching: true }), sessionExists };
-    for (const pid of clients) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* ended meanwhile */
-      }
-    }
+    endLaunches(clients);
     latest = await core.tmux.listPanes();
     sessionExists = latest.has(record.session);
     ev = evaluateTask(core, fresh, { ...observe(core, fresh, latest), ...memory });

@@ -15,7 +15,7 @@ import type { Core, CoreOptions } from './core';
 import { createCore, isoNow } from './core';
 import { interactiveHookLog, interactiveLog, interactiveTranscript, taskEvents, taskTranscript } from './transcript';
 import { eventsFile, readAttemptFiles } from '../store/attempt';
-import { agentArgs, endAttempt, endLaunchesInFlight, launch, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
+import { agentArgs, endAttempt, endLaunches, launch, launchesInFlight, resolveAgent, signalSupervisors, writeTaskEnv } from './launch';
 import { capture, evaluateTask, find, observe, ownerElsewhere, view, views } from './observe';
 import type { StartInput } from './start';
 import { startTask, validatePrompt } from './start';
@@ -375,7 +375,7 @@ export class TaskService {
       if (last && !last.endedAt && !readAttemptFiles(this.store.paths.attemptDir(task.session, last.n)).started) {
         // The server's pid, never ended with them (a pane list that fails: its name alone tells it).
         const server = (await this.tmux.listPanes().catch(() => undefined))?.values().next().value?.serverPid;
-        endLaunchesInFlight(this, task.session, last.n, server);
+        endLaunches(launchesInFlight(this, task.session, last.n, server));
       }
       const closed = await this.tmux.killSession(task.session);
       // The session's hangup does not end an agent that ignores SIGHUP: every process of the

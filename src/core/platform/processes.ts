@@ -77,19 +77,19 @@ export function processPidNamespace(pid: number): string | null {
   }
 }
 
-/** Processes whose environment holds this exact entry. */
-export function processesWithEnv(entry: string): number[] {
+/** Every process whose /proc `file` (NUL-separated fields) passes `test`; none where there is no /proc (macOS). */
+function processesWhere(file: 'environ' | 'cmdline', test: (fields: string[]) => boolean): number[] {
   const out: number[] = [];
   let entries: string[];
   try {
     entries = fs.readdirSync('/proc');
   } catch {
-    return out; // no /proc (macOS)
+    return out;
   }
   for (const pid of entries) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      if (fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(entry)) out.push(Number(pid));
+      if (test(fs.readFileSync(`/proc/${pid}/${file}`, 'utf8').split('\0'))) out.push(Number(pid));
     } catch {
       /* exited, or not ours to read */
     }
@@ -97,25 +97,14 @@ export function processesWithEnv(entry: string): number[] {
   return out;
 }
 
+/** Processes whose environment holds this exact entry. */
+export function processesWithEnv(entry: string): number[] {
+  return processesWhere('environ', (env) => env.includes(entry));
+}
+
 /** Processes whose argv holds `arg` and at least one of `anyOf` (each a whole argument). */
 export function processesWithArgs(arg: string, anyOf: readonly string[]): number[] {
-  const out: number[] = [];
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return out; // no /proc (macOS)
-  }
-  for (const pid of entries) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (argv.includes(arg) && anyOf.some((a) => argv.includes(a))) out.push(Number(pid));
-    } catch {
-      /* exited */
-    }
-  }
-  return out;
+  return processesWhere('cmdline', (argv) => argv.includes(arg) && anyOf.some((a) => argv.includes(a)));
 }
 
 /**
