@@ -1,4 +1,4 @@
-import { UsageError } from '../core/model/errors';
+import { UsageError, word } from '../core/model/errors';
 
 export type FlagKind = 'bool' | 'value' | 'rest';
 
@@ -33,8 +33,8 @@ export function parseArgs(command: string, argv: readonly string[], spec: Comman
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
     const kind = spec.flags[name];
-    if (!kind) throw new UsageError(`unknown option --${name} for "${command}"`);
-    if (flags.has(name)) throw new UsageError(`--${name} given twice`);
+    if (!kind) throw new UsageError(`unknown option ${word(`--${name}`)} for "${command}"`);
+    if (flags.has(name)) throw new UsageError(`${word(`--${name}`)} given twice`);
     if (kind === 'bool') {
       if (eq > 0) throw new UsageError(`--${name} takes no value`);
       flags.set(name, true);

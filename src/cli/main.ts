@@ -1,7 +1,7 @@
 import fs = require('node:fs');
 import path = require('node:path');
 import * as manifest from '../../package.json';
-import { TaskError, UsageError } from '../core/model/errors';
+import { quoted, TaskError, UsageError } from '../core/model/errors';
 import { AGENT_IDS } from '../core/model/names';
 import { lookupFromObject, resolveSettings, Settings, SettingsError, withEnvOverrides } from '../core/model/settings';
 import type { Logger, LogLevel } from '../core/platform/log';
@@ -153,7 +153,7 @@ async function runCommand(argv: readonly string[], env: NodeJS.ProcessEnv, io: I
   // What an interactive agent's hooks run: quick, silent, never failing the agent.
   if (name === 'hook') return { code: await hookCommand(rest) };
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!command) throw new UsageError(`unknown command "${name}" (see resilient-agent --help)`);
+  if (!command) throw new UsageError(`unknown command ${quoted(name)} (see resilient-agent --help)`);
   const parsed = parseArgs(name, rest, command.spec);
   const home = stateHome(env);
   const settings = loadSettings(home, env);

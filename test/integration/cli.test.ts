@@ -22,6 +22,9 @@ describe('the resilient-agent CLI', function () {
     ['an invalid name', ['start', 'codex', 'Bad.Name', '--prompt', 'x'], /invalid task name "Bad\.Name"/],
     ['a name with a colon', ['start', 'codex', 'a:b', '--prompt', 'x'], /invalid task name/],
     ['a name too long', ['start', 'codex', 'x'.repeat(65), '--prompt', 'x'], /at most 64 characters/],
+    // Shown escaped: a newline would make it two lines, an escape sequence would act on the terminal.
+    ['a name with a newline and a terminal escape', ['start', 'codex', 'a\nb\x1b]0;t\x07', '--prompt', 'x'], /^resilient-agent: invalid task name "a\\nb\\u001b\]0;t\\u0007": /],
+    ['an unknown flag with a newline', ['list', '--a\nb'], /^resilient-agent: unknown option "--a\\nb" for "list"$/],
     ['an unknown agent', ['start', 'gpt', 'ok', '--prompt', 'x'], /unknown agent "gpt": choose one of codex, claude, opencode, pi/],
     ['a missing folder', ['start', 'codex', 'ok', '--dir', '/nonexistent/folder', '--prompt', 'x'], /folder not found: \/nonexistent\/folder/],
     ['an empty prompt', ['start', 'codex', 'ok', '--prompt', '  \n'], /the prompt is empty/],
@@ -43,6 +46,12 @@ describe('the resilient-agent CLI', function () {
       await nothingCreated();
     });
   }
+
+  it('no task of a name with a terminal escape in it: said on one line, the escape shown, not sent', async () => {
+    const r = await h.cli(['status', 'x\x1b[2J']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'resilient-agent: no task named "x\\u001b[2J"\n');
+  });
 
   it('a name already in use exits non-zero and leaves the running task alone', async () => {
     const project = h.project('p', ['hang']);

@@ -13,3 +13,17 @@ export class TaskError extends Error {
     this.name = 'TaskError';
   }
 }
+
+/**
+ * Words a person gave (a task name, an option), as an error shows them: on one line, in quotes,
+ * with newlines and other control characters escaped (never sent to the terminal as they are).
+ */
+export function quoted(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return JSON.stringify(text).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** The same, left bare when it is printable ASCII with no space or quote (an option, a plain name). */
+export function word(text: string): string {
+  return /^[!#-~]+$/.test(text) ? text : quoted(text);
+}

@@ -7,7 +7,7 @@ import { evaluate, WAITING_PASSES } from '../decide/classify';
 import type { Observation } from '../decide/observation';
 import type { LastRead } from '../decide/streak';
 import { shouldCapture } from '../decide/streak';
-import { TaskError, UsageError } from '../model/errors';
+import { quoted, TaskError, UsageError, word } from '../model/errors';
 import type { AgentId } from '../model/names';
 import { parseSessionName } from '../model/names';
 import type { TaskRecord } from '../model/record';
@@ -192,13 +192,13 @@ export async function find(core: Core, nameOrSession: string): Promise<TaskView>
   const byName = all.filter((v) => v.name === nameOrSession);
   if (byName.length === 1) return byName[0];
   if (byName.length > 1) {
-    throw new UsageError(`"${nameOrSession}" names several tasks: ${byName.map((v) => v.session).join(', ')}; give the session name`);
+    throw new UsageError(`${quoted(nameOrSession)} names several tasks: ${byName.map((v) => v.session).join(', ')}; give the session name`);
   }
   // Left out of the views while its start is under way (by another command: a start, a resume
   // taking a hand-started session over): there, but busy.
   const starting = core.store.orphans().find((s) => (s === nameOrSession || parseSessionName(s)?.name === nameOrSession) && startingNow(core, s));
   if (starting) throw new TaskError(`${starting} is being started just now (busy): try again in a moment`, 'refused');
-  throw new TaskError(`no task named ${nameOrSession}`, 'not-found');
+  throw new TaskError(`no task named ${word(nameOrSession)}`, 'not-found');
 }
 
 /** The pane's last lines, without the blank rows tmux pads the screen with. */

@@ -4,7 +4,7 @@ import { adapterFor } from '../agents/registry';
 import { applyEvaluation } from '../decide/apply';
 import type { Action } from '../decide/classify';
 import type { Policy } from '../decide/policy';
-import { TaskError } from '../model/errors';
+import { TaskError, word } from '../model/errors';
 import type { TaskRecord, Worktree } from '../model/record';
 import { isFinished, isInteractive, newRecord } from '../model/record';
 import { heldByAgent } from '../model/holds';
@@ -195,7 +195,7 @@ export class TaskService {
       if (!record) {
         if (task.adopted) return await this.adoptAndResume(task, opts.interactive === true);
         // A task whose record cannot be used here (unreadable, kept aside): the view says why.
-        throw new TaskError(task.reason ? `task ${task.session} cannot be resumed: ${task.reason}` : `no task named ${nameOrSession}`, task.reason ? 'refused' : 'not-found');
+        throw new TaskError(task.reason ? `task ${task.session} cannot be resumed: ${task.reason}` : `no task named ${word(nameOrSession)}`, task.reason ? 'refused' : 'not-found');
       }
       this.refuseElsewhere(record, 'resume');
       if (record.state === 'queued') {

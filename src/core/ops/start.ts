@@ -1,7 +1,7 @@
 import fs = require('node:fs');
 import path = require('node:path');
 import { adapterFor } from '../agents/registry';
-import { TaskError, UsageError } from '../model/errors';
+import { quoted, TaskError, UsageError } from '../model/errors';
 import type { AgentId } from '../model/names';
 import { AGENT_IDS, isAgentId, nameProblem, sessionName } from '../model/names';
 import type { TaskRecord } from '../model/record';
@@ -39,7 +39,7 @@ export function validateStart(input: StartInput): { agent: AgentId; dir: string 
     throw new UsageError(`unknown agent "${input.agent}": choose one of ${AGENT_IDS.join(', ')}`);
   }
   const problem = nameProblem(input.name);
-  if (problem) throw new UsageError(`invalid task name "${input.name}": ${problem}`);
+  if (problem) throw new UsageError(`invalid task name ${quoted(input.name)}: ${problem}`);
   const dir = path.resolve(input.dir);
   let stat: fs.Stats | undefined;
   try {
